@@ -1,0 +1,33 @@
+# One-command entry points. `make demo` and `make test` create .venv on first use.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# The CPU wheel of torch lies on this machine kind's disk; pinning it keeps CI off multi-GB CUDA builds.
+TORCH_PIN ?= torch==2.13.0
+export OMP_NUM_THREADS ?= 1
+
+.PHONY: setup demo test test-fast bench clean
+
+$(BIN)/patc: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q "$(TORCH_PIN)"
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	@touch $(BIN)/patc
+
+setup: $(BIN)/patc
+
+demo: setup
+	$(BIN)/patc run specs/quickstart.pat --out runs/quickstart
+
+test: setup
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not slow"
+
+bench: setup
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,1 @@
+"""check stage of patternlang (see docs/architecture.md)."""

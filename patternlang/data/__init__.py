@@ -1,0 +1,1 @@
+"""data stage of patternlang (see docs/architecture.md)."""

@@ -1,0 +1,1 @@
+"""engine stage of patternlang (see docs/architecture.md)."""

@@ -1,0 +1,1 @@
+"""models stage of patternlang (see docs/architecture.md)."""

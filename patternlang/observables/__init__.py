@@ -1,0 +1,1 @@
+"""observables stage of patternlang (see docs/architecture.md)."""

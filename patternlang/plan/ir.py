@@ -1,0 +1,326 @@
+"""The execution plan: a versioned, JSON-serialisable DAG of steps (pydantic models).
+
+The front end lowers a checked spec to a :class:`Plan`; the runtime executes it. Nothing in here
+refers to syntax: every value is concrete (numbers resolved, names resolved to specs), so a plan can
+be written to ``plan.json``, read back and run without the source.
+
+Steps and what they hand on (``inputs`` lists the ids of the steps a step reads):
+
+* ``train``: train a model on a weighted mixture -> checkpoints (safetensors) + training curves.
+* ``observe``: evaluate observables at checkpoints (point values, no sampling) -> values.
+* ``sample``: localized SGLD at one or more checkpoints, observing at every draw -> per-chain
+  online moments (float64) of observables and component losses, thinned traces, LLCs, diagnostics.
+* ``susceptibility``: combine a sample step's moments -> chi (observables x components) with standard
+  errors, principal directions.
+* ``solve``: the constrained inverse problem over one or more chi -> new mixture weights + predictions.
+* ``verify``: retrain under baseline / patterned / opposite / control mixtures over seeds -> curves,
+  onset steps, realized vs predicted change.
+* ``report``: results.json + report.md with figures.
+
+Every step has a content hash over its settings and its inputs' hashes (:meth:`Plan.hashes`):
+changing only a target changes the hash of ``solve`` and what follows, not of ``train``/``sample``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+PLAN_VERSION = 1
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ----------------------------------------------------------------------------------------------
+# Values resolved from the spec
+
+
+class SourceLoc(_Model):
+    """Where a plan element came from, so runtime errors can point back into the spec."""
+
+    file: str
+    line: int
+    col: int
+
+
+class Call(_Model):
+    """A call of a registered primitive with fully resolved keyword arguments."""
+
+    primitive: str
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
+class ModelSpec(_Model):
+    """How to build the model. Exactly one of ``call`` / ``checkpoint`` / ``factory`` is the source;
+    ``checkpoint`` may also be combined with ``call`` or ``factory`` (architecture + weights)."""
+
+    name: str
+    call: Call | None = None
+    factory: str | None = None  # "package.module:function"
+    factory_args: dict[str, Any] = Field(default_factory=dict)
+    checkpoint: str | None = None  # path to .safetensors (or a weights_only torch file)
+
+
+class ComponentSpec(_Model):
+    """A named data component: a primitive call, a file of text/tokens, or a Python factory."""
+
+    name: str
+    call: Call | None = None
+    path: str | None = None
+    factory: str | None = None
+    factory_args: dict[str, Any] = Field(default_factory=dict)
+
+
+class MixtureSpec(_Model):
+    """Mixture weights h_k by component name (normalised to sum to one by the front end)."""
+
+    name: str
+    weights: dict[str, float]
+
+
+class OptimizerSpec(_Model):
+    name: Literal["adamw", "sgd", "adam"] = "adamw"
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    betas: tuple[float, float] = (0.9, 0.999)
+    grad_clip: float | None = 1.0
+    schedule: Literal["constant", "cosine", "linear", "warmup_cosine"] = "constant"
+    warmup: int = 0
+
+
+class SamplerSpec(_Model):
+    """Localized tempered SGLD settings (devinterp's update with the minibatch mean loss)."""
+
+    step: float  # epsilon
+    gamma: float  # localization strength; required, no silent 0
+    nbeta: float | None = None  # None = auto = B / log B
+    chains: int = 4
+    draws: int = 100
+    burnin: int = 0
+    thin: int = 1
+    batch: int = 32
+    restrict: list[str] = Field(default_factory=list)  # parameter globs or heads like "l1h3"
+    seed: int = 0
+
+
+class ObsExpr(_Model):
+    """An observable as an expression tree over primitives.
+
+    ``op`` is one of: ``prim`` (``name`` + ``args``), ``const`` (``value``), ``add``, ``sub``,
+    ``mul``, ``div``, ``neg`` (``operands``), ``mean`` / ``sum`` (reduce a vector observable to a
+    scalar), ``index`` (``index``: one coordinate of a vector observable), and ``ref`` (a declared
+    observable of a susceptibility step: ``source`` = step id, ``name`` = observable name; only in
+    targets).
+    """
+
+    op: str
+    name: str | None = None
+    args: dict[str, Any] = Field(default_factory=dict)
+    value: float | None = None
+    operands: list["ObsExpr"] = Field(default_factory=list)
+    index: int | None = None
+    source: str | None = None
+
+
+class ObservableSpec(_Model):
+    name: str
+    expr: ObsExpr
+    doc: str = ""
+
+
+class Selection(_Model):
+    """Choose trained seeds whose final checkpoint satisfies ``observable op threshold``."""
+
+    observable: ObservableSpec
+    op: Literal[">", ">=", "<", "<="]
+    threshold: float
+    limit: int | None = None
+
+
+class CheckpointRef(_Model):
+    """A checkpoint of a train step: ``step`` (None = final) of every selected seed."""
+
+    train: str
+    step: int | None = None
+    select: Selection | None = None
+
+
+class TargetSpec(_Model):
+    """A target on a (linear) observable expression.
+
+    ``raise``/``lower`` by ``amount``; ``reach`` ``value``; ``hold`` (change 0). ``expr`` is built from
+    ``ref`` nodes; a relative target (``lower A relative to B``) is ``expr = A - B``.
+    """
+
+    kind: Literal["raise", "lower", "reach", "hold"]
+    expr: ObsExpr
+    label: str
+    amount: float | None = None
+    value: float | None = None
+    weight: float = 1.0
+    loc: SourceLoc | None = None
+
+
+class ConstraintSpec(_Model):
+    """A convex constraint on the new weights h' (checked convex by the front end).
+
+    * ``linear``: sum_k coeffs[k] * h'_k  (op)  rhs   (bounds, sums, ratios written linearly)
+    * ``fixed``: h'_k = h_k for each component in ``components``
+    * ``kl``: KL(h' || h) <= rhs
+    * ``l2``: ||h' - h||_2 <= rhs
+    """
+
+    kind: Literal["linear", "fixed", "kl", "l2"]
+    coeffs: dict[str, float] = Field(default_factory=dict)
+    op: Literal["<=", ">=", "=="] = "<="
+    rhs: float = 0.0
+    components: list[str] = Field(default_factory=list)
+    label: str = ""
+    loc: SourceLoc | None = None
+
+
+class OnsetSpec(_Model):
+    """Structure formation threshold: first step at which ``observable op threshold``."""
+
+    observable: ObservableSpec
+    op: Literal[">", ">=", "<", "<="] = ">="
+    threshold: float
+
+
+# ----------------------------------------------------------------------------------------------
+# Steps
+
+
+class _Step(_Model):
+    id: str
+    inputs: list[str] = Field(default_factory=list)
+    loc: SourceLoc | None = None
+
+
+class TrainStep(_Step):
+    kind: Literal["train"] = "train"
+    model: ModelSpec
+    components: list[ComponentSpec]
+    mixture: MixtureSpec
+    mixture_from: str | None = None  # id of a solve step whose weights replace ``mixture``
+    steps: int
+    batch: int = 32
+    optimizer: OptimizerSpec = OptimizerSpec()
+    checkpoints: list[int] = Field(default_factory=list)
+    seeds: list[int] = Field(default_factory=lambda: [0])
+    init_from: CheckpointRef | None = None
+    track: list[ObservableSpec] = Field(default_factory=list)
+    track_every: int = 0
+
+
+class ObserveStep(_Step):
+    kind: Literal["observe"] = "observe"
+    at: CheckpointRef
+    observables: list[ObservableSpec]
+    components: list[ComponentSpec]
+    probe: int = 64
+    seed: int = 0
+
+
+class SampleStep(_Step):
+    kind: Literal["sample"] = "sample"
+    at: CheckpointRef
+    model: ModelSpec
+    sampler: SamplerSpec
+    components: list[ComponentSpec]
+    mixture: MixtureSpec
+    observables: list[ObservableSpec]
+    probe: int = 64  # probe sequences per component, fixed once (seeded)
+    per_sample: bool = False  # also per-sample chi (each probe sequence a component)
+
+
+class SusceptibilityStep(_Step):
+    kind: Literal["susceptibility"] = "susceptibility"
+    sample: str
+    standardize: bool = True
+
+
+class SolveStep(_Step):
+    kind: Literal["solve"] = "solve"
+    susceptibilities: list[str]
+    mixture: MixtureSpec
+    targets: list[TargetSpec]
+    constraints: list[ConstraintSpec] = Field(default_factory=list)
+    regularization: float = 1e-6
+    rounds: int = 1
+    round_steps: int = 0
+
+
+class VerifyStep(_Step):
+    kind: Literal["verify"] = "verify"
+    solve: str
+    train: str  # the train step whose settings the arms reuse
+    arms: list[Literal["baseline", "patterned", "opposite", "control"]]
+    seeds: list[int]
+    steps: int
+    start: Literal["scratch", "checkpoint"] = "scratch"
+    start_at: CheckpointRef | None = None
+    every: int = 25
+    observables: list[ObservableSpec] = Field(default_factory=list)
+    onset: list[OnsetSpec] = Field(default_factory=list)
+
+
+class ReportStep(_Step):
+    kind: Literal["report"] = "report"
+    formats: list[Literal["md", "html", "json"]] = Field(default_factory=lambda: ["md", "json"])
+
+
+Step = Annotated[
+    Union[TrainStep, ObserveStep, SampleStep, SusceptibilityStep, SolveStep, VerifyStep, ReportStep],
+    Field(discriminator="kind"),
+]
+
+
+class Plan(_Model):
+    """The whole plan. ``steps`` are in a valid execution order (inputs before users)."""
+
+    version: int = PLAN_VERSION
+    spec: str  # path of the root spec
+    seed: int = 0
+    factories: list[str] = Field(default_factory=list)  # Python code the plan will import and run
+    steps: list[Step]
+
+    def step(self, step_id: str) -> Step:
+        for s in self.steps:
+            if s.id == step_id:
+                return s
+        raise KeyError(step_id)
+
+    def hashes(self) -> dict[str, str]:
+        """Content hash of every step: its settings (id and source location excluded) and its
+        inputs' hashes, so equal work gets an equal key across runs and specs."""
+        out: dict[str, str] = {}
+        for s in self.steps:
+            body = s.model_dump(mode="json", exclude={"id", "loc", "inputs"})
+            body = _strip_locs(body)
+            payload = {"v": PLAN_VERSION, "seed": self.seed, "body": body,
+                       "inputs": [out[i] for i in s.inputs]}
+            text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+            out[s.id] = hashlib.sha256(text.encode()).hexdigest()[:16]
+        return out
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return self.model_dump_json(indent=indent)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Plan":
+        return cls.model_validate_json(text)
+
+
+def _strip_locs(value: Any) -> Any:
+    """Drop source locations and labels' positions from a dumped step (they do not change work)."""
+    if isinstance(value, dict):
+        return {k: _strip_locs(v) for k, v in value.items() if k != "loc"}
+    if isinstance(value, list):
+        return [_strip_locs(v) for v in value]
+    return value

@@ -1,0 +1,1 @@
+"""runtime stage of patternlang (see docs/architecture.md)."""

@@ -1,0 +1,1 @@
+"""syntax stage of patternlang (see docs/architecture.md)."""
