@@ -16,9 +16,9 @@ the checker reads (parameter types, defaults, ranges, docs) without running it::
             length: sequence length in tokens.
         '''
 
-Kinds: ``model`` (returns an ``nn.Module``), ``data`` (returns a data component), ``observable``
-(evaluated at every posterior draw; see :mod:`patternlang.observables`), ``optimizer`` and
-``schedule`` (training settings). Third-party packages add primitives by exposing a module in the
+Kinds: ``model`` (returns an ``nn.Module``), ``data`` (returns a data component) and ``observable``
+(evaluated at every posterior draw; see :mod:`patternlang.observables`). Optimizers and schedules are
+settings of the language (see ``OptimizerSpec`` in :mod:`patternlang.plan.ir`), not primitives. Third-party packages add primitives by exposing a module in the
 ``patternlang.primitives`` entry-point group; importing it registers them. Set
 ``PATTERNLANG_NO_PLUGINS=1`` to skip plugin discovery.
 """
@@ -34,7 +34,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-KINDS = ("model", "data", "observable", "optimizer", "schedule")
+KINDS = ("model", "data", "observable")
 
 
 class _Required:
@@ -202,8 +202,7 @@ def primitive(kind: str, name: str | None = None, *, skip: int = 0, **meta: Any)
 
 def _load_builtins() -> None:
     # Importing these modules runs their @primitive decorators.
-    for mod in ("patternlang.models", "patternlang.data", "patternlang.observables",
-                "patternlang.engine.train"):
+    for mod in ("patternlang.models", "patternlang.data", "patternlang.observables"):
         importlib.import_module(mod)
 
 
