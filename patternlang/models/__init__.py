@@ -1,1 +1,6 @@
-"""models stage of patternlang (see docs/architecture.md)."""
+"""Stdlib models (registered as ``model`` primitives), losses, checkpoints and factories."""
+
+from patternlang.models import attn_only as _attn_only  # noqa: F401  (registers primitives)
+from patternlang.models.attn_only import AttnOnlyTransformer
+
+__all__ = ["AttnOnlyTransformer"]

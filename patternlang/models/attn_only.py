@@ -1,0 +1,181 @@
+"""The stdlib attention-only transformer (the model family of the induction-circuit experiments).
+
+Parameters follow TransformerLens' layout so that head ``h`` of a layer is index ``h`` on dim 0 of
+that layer's attention weights; restricting the sampler to one head is then an index, not a reshape::
+
+    embed.W_E        [vocab, d_model]
+    pos_embed.W_pos  [context, d_model]
+    blocks.{l}.attn.W_Q, W_K, W_V   [H, d_model, d_head]
+    blocks.{l}.attn.b_Q, b_K, b_V   [H, d_head]
+    blocks.{l}.attn.W_O             [H, d_head, d_model]
+    blocks.{l}.attn.b_O             [d_model]
+    ln_final.w, ln_final.b          [d_model]   (only with ``final_ln=True``)
+    unembed.W_U      [d_model, vocab]
+    unembed.b_U      [vocab]
+
+The forward pass is a pure function of parameters and input (no buffers mutated, no hooks needed), so
+it runs under ``torch.func.functional_call`` and ``vmap`` over stacked chains. Attention patterns come
+back from the same pass with ``return_attention=True``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated
+
+import torch
+from torch import Tensor, nn
+
+from patternlang.registry import Range, primitive
+
+
+class Attention(nn.Module):
+    """Causal multi-head attention with per-head weight tensors."""
+
+    def __init__(self, d_model: int, n_heads: int, d_head: int):
+        super().__init__()
+        scale = 1.0 / math.sqrt(d_model)
+        self.W_Q = nn.Parameter(torch.randn(n_heads, d_model, d_head) * scale)
+        self.W_K = nn.Parameter(torch.randn(n_heads, d_model, d_head) * scale)
+        self.W_V = nn.Parameter(torch.randn(n_heads, d_model, d_head) * scale)
+        self.W_O = nn.Parameter(torch.randn(n_heads, d_head, d_model) / math.sqrt(d_head * n_heads))
+        self.b_Q = nn.Parameter(torch.zeros(n_heads, d_head))
+        self.b_K = nn.Parameter(torch.zeros(n_heads, d_head))
+        self.b_V = nn.Parameter(torch.zeros(n_heads, d_head))
+        self.b_O = nn.Parameter(torch.zeros(d_model))
+        self.d_head = d_head
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """x: [n, T, d_model] -> (output [n, T, d_model], pattern [n, H, T_query, T_key])."""
+        q = torch.einsum("ntd,hde->nhte", x, self.W_Q) + self.b_Q[None, :, None, :]
+        k = torch.einsum("ntd,hde->nhte", x, self.W_K) + self.b_K[None, :, None, :]
+        v = torch.einsum("ntd,hde->nhte", x, self.W_V) + self.b_V[None, :, None, :]
+        scores = torch.einsum("nhqe,nhke->nhqk", q, k) / math.sqrt(self.d_head)
+        T = x.shape[1]
+        causal = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()
+        scores = scores.masked_fill(~causal, float("-inf"))
+        pattern = scores.softmax(dim=-1)
+        z = torch.einsum("nhqk,nhke->nhqe", pattern, v)
+        out = torch.einsum("nhqe,hed->nqd", z, self.W_O) + self.b_O
+        return out, pattern
+
+
+class Block(nn.Module):
+    def __init__(self, d_model: int, n_heads: int, d_head: int):
+        super().__init__()
+        self.attn = Attention(d_model, n_heads, d_head)
+
+
+class Embed(nn.Module):
+    def __init__(self, vocab: int, d_model: int):
+        super().__init__()
+        self.W_E = nn.Parameter(torch.randn(vocab, d_model) * 0.02 * math.sqrt(d_model) / 4)
+
+
+class PosEmbed(nn.Module):
+    def __init__(self, context: int, d_model: int):
+        super().__init__()
+        self.W_pos = nn.Parameter(torch.randn(context, d_model) * 0.02 * math.sqrt(d_model) / 4)
+
+
+class Unembed(nn.Module):
+    def __init__(self, d_model: int, vocab: int):
+        super().__init__()
+        self.W_U = nn.Parameter(torch.randn(d_model, vocab) / math.sqrt(d_model))
+        self.b_U = nn.Parameter(torch.zeros(vocab))
+
+
+class LayerNorm(nn.Module):
+    def __init__(self, d_model: int):
+        super().__init__()
+        self.w = nn.Parameter(torch.ones(d_model))
+        self.b = nn.Parameter(torch.zeros(d_model))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.nn.functional.layer_norm(x, x.shape[-1:], self.w, self.b)
+
+
+class AttnOnlyTransformer(nn.Module):
+    """A causal attention-only transformer language model.
+
+    Args:
+        vocab: vocabulary size.
+        d_model: residual stream width.
+        n_layers: number of attention layers.
+        n_heads: heads per layer.
+        d_head: width of each head (default ``d_model // n_heads``).
+        context: maximum sequence length (learned positional embeddings).
+        final_ln: apply a LayerNorm before the unembedding.
+        seed: initialisation seed (the module is deterministic given it).
+    """
+
+    task = "lm"
+
+    def __init__(self, vocab: int = 64, d_model: int = 64, n_layers: int = 2, n_heads: int = 4,
+                 d_head: int | None = None, context: int = 64, final_ln: bool = False,
+                 seed: int | None = 0):
+        super().__init__()
+        d_head = d_head or max(1, d_model // n_heads)
+        self.config = dict(vocab=vocab, d_model=d_model, n_layers=n_layers, n_heads=n_heads,
+                           d_head=d_head, context=context, final_ln=final_ln)
+        self.n_layers, self.n_heads, self.d_head = n_layers, n_heads, d_head
+        self.vocab, self.context = vocab, context
+        gen_state = torch.random.get_rng_state()
+        if seed is not None:
+            torch.manual_seed(seed)
+        try:
+            self.embed = Embed(vocab, d_model)
+            self.pos_embed = PosEmbed(context, d_model)
+            self.blocks = nn.ModuleList(Block(d_model, n_heads, d_head) for _ in range(n_layers))
+            self.ln_final = LayerNorm(d_model) if final_ln else None
+            self.unembed = Unembed(d_model, vocab)
+        finally:
+            if seed is not None:
+                torch.random.set_rng_state(gen_state)
+
+    def forward(self, tokens: Tensor, return_attention: bool = False):
+        """tokens: LongTensor[n, T] -> logits [n, T, vocab] (and attention [layers, n, H, T, T])."""
+        T = tokens.shape[-1]
+        if T > self.context:
+            raise ValueError(f"sequence length {T} exceeds the model context {self.context}")
+        x = self.embed.W_E[tokens] + self.pos_embed.W_pos[:T]
+        patterns = []
+        for block in self.blocks:
+            out, pattern = block.attn(x)
+            x = x + out
+            patterns.append(pattern)
+        if self.ln_final is not None:
+            x = self.ln_final(x)
+        logits = x @ self.unembed.W_U + self.unembed.b_U
+        if return_attention:
+            return logits, torch.stack(patterns)
+        return logits
+
+    def head_parameters(self, layer: int, head: int) -> dict[str, tuple]:
+        """Parameter names and index tuples owned by head ``head`` of layer ``layer``."""
+        if not (0 <= layer < self.n_layers and 0 <= head < self.n_heads):
+            raise ValueError(f"no head l{layer}h{head}: model has {self.n_layers} layers x "
+                             f"{self.n_heads} heads")
+        pre = f"blocks.{layer}.attn."
+        return {pre + n: (head,) for n in ("W_Q", "W_K", "W_V", "W_O", "b_Q", "b_K", "b_V")}
+
+
+@primitive("model", task="lm")
+def attn_only(layers: Annotated[int, Range(ge=1)] = 2, heads: Annotated[int, Range(ge=1)] = 4,
+              d_model: Annotated[int, Range(ge=1)] = 64, d_head: int = 0,
+              context: Annotated[int, Range(ge=2)] = 64, vocab: Annotated[int, Range(ge=2)] = 64,
+              final_ln: bool = False, seed: int = 0) -> AttnOnlyTransformer:
+    """An attention-only transformer language model (no MLPs), the induction-circuit model family.
+
+    Args:
+        layers: number of attention layers.
+        heads: attention heads per layer.
+        d_model: residual stream width.
+        d_head: width of each head; 0 means d_model // heads.
+        context: maximum sequence length.
+        vocab: vocabulary size.
+        final_ln: apply a LayerNorm before the unembedding.
+        seed: initialisation seed.
+    """
+    return AttnOnlyTransformer(vocab=vocab, d_model=d_model, n_layers=layers, n_heads=heads,
+                               d_head=d_head or None, context=context, final_ln=final_ln, seed=seed)

@@ -1,0 +1,43 @@
+"""Per-sample and per-token losses, l_z(w) = -log p(y | x, w), for the two stdlib tasks.
+
+* ``lm``: a batch ``{"tokens": [n, T]}``; the model predicts token t+1 from tokens <= t. A sample's
+  loss is its mean next-token cross-entropy over positions 1..T-1 (optionally over ``"loss_mask"``).
+* ``classify``: a batch ``{"tokens": [n, T], "label": [n]}``; logits ``[n, classes]``.
+
+Everything here is a pure function of the logits, so it vmaps over chains.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def per_token_loss(logits: Tensor, batch: dict[str, Tensor]) -> Tensor:
+    """Next-token cross-entropy per position: logits [n, T, V] -> [n, T-1]."""
+    tokens = batch["tokens"]
+    logp = logits[:, :-1].log_softmax(dim=-1)
+    return -logp.gather(-1, tokens[:, 1:, None]).squeeze(-1)
+
+
+def per_sample_loss(task: str, logits: Tensor, batch: dict[str, Tensor]) -> Tensor:
+    """Loss of each sample in the batch -> [n]."""
+    if task == "lm":
+        tok = per_token_loss(logits, batch)
+        mask = batch.get("loss_mask")
+        if mask is None:
+            return tok.mean(dim=-1)
+        m = mask[:, 1:].to(tok.dtype)
+        return (tok * m).sum(-1) / m.sum(-1).clamp_min(1.0)
+    if task == "classify":
+        return torch.nn.functional.cross_entropy(logits, batch["label"], reduction="none")
+    raise ValueError(f"unknown task {task!r}: expected 'lm' or 'classify'")
+
+
+def model_loss_fn(task: str):
+    """A ``loss_fn(model, batch) -> Tensor[n]`` for the sampler and trainer."""
+
+    def loss_fn(model: torch.nn.Module, batch: dict[str, Tensor]) -> Tensor:
+        return per_sample_loss(task, model(batch["tokens"]), batch)
+
+    return loss_fn
