@@ -30,7 +30,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 PathLike = str | os.PathLike
 
-__all__ = ["chain_traces", "chi_heatmap", "singular_spectrum", "weights_comparison",
+__all__ = ["chain_traces", "chi_heatmap", "diverging_norm", "singular_spectrum", "weights_comparison",
            "verification_curves"]
 
 
@@ -77,20 +77,29 @@ def chain_traces(traces: Mapping[str, np.ndarray], path: PathLike, title: str = 
     return _save(fig, path)
 
 
+def diverging_norm(values: np.ndarray) -> colors.TwoSlopeNorm:
+    """Colour normalisation centred at 0 and symmetric, ``[-m, m]`` with ``m = max |finite value|``
+    (``m = 1`` when there is none or all are zero), so 0 is always the colormap's white."""
+    v = np.asarray(values, dtype=float)
+    finite = v[np.isfinite(v)]
+    m = float(np.max(np.abs(finite))) if finite.size else 0.0
+    m = m if m > 0 else 1.0
+    return colors.TwoSlopeNorm(vcenter=0.0, vmin=-m, vmax=m)
+
+
 def chi_heatmap(chi: np.ndarray, obs_names: Sequence[str], comp_names: Sequence[str],
                 path: PathLike, se: np.ndarray | None = None, title: str = "chi") -> Path:
     """Heatmap of ``chi`` (rows: observables, columns: components) with each cell annotated
     (``value`` or ``value +- se``); colours diverge from white at 0, symmetric in +-max|chi|."""
     chi = np.atleast_2d(np.asarray(chi, dtype=float))
-    finite = chi[np.isfinite(chi)]
-    vmax = float(np.max(np.abs(finite))) if finite.size else 0.0
-    vmax = vmax if vmax > 0 else 1.0
+    norm = diverging_norm(chi)
+    vmax = float(norm.vmax)
     cmap = matplotlib.colormaps["RdBu_r"].with_extremes(bad="0.75")
     m, k = chi.shape
     fig = _new_figure(max(4.0, 1.1 * k + 2.5), max(2.5, 0.45 * m + 1.5))
     ax = fig.add_subplot()
     img = ax.imshow(np.ma.masked_invalid(chi), cmap=cmap, aspect="auto",
-                    norm=colors.TwoSlopeNorm(vcenter=0.0, vmin=-vmax, vmax=vmax))
+                    norm=norm)
     fig.colorbar(img, ax=ax, shrink=0.9)
     ax.set_xticks(range(k), [str(c) for c in comp_names], rotation=30, ha="right")
     ax.set_yticks(range(m), [str(o) for o in obs_names])
