@@ -220,7 +220,10 @@ def _spectrum_diagnostics(sv, unreach, targets) -> SolveDiagnostics:
     cond = float(sv[0] / sv[rank - 1]) if rank else None
     dgn = SolveDiagnostics(singular_values=sv, rank=rank, condition=cond)
     for t, u in zip(targets, unreach):
-        if u:
+        if u and t.kind == "hold":
+            dgn.messages.append(f"target '{t.label}' (hold): no data direction moves it, so it "
+                                "holds by itself")
+        elif u:
             dgn.unreachable.append(t.label)
             dgn.messages.append(f"target '{t.label}': no data direction moves it (its response to "
                                 "every mixture change is ~0); drop it, add a data component that "

@@ -178,8 +178,8 @@ def preconditioned(h0: np.ndarray, a: np.ndarray, d: np.ndarray, rho: float) -> 
     constant. In the raw variable its curvature ranges from ``s_max^2`` down to ``rho`` (``1e-6``
     relative by default), and an interior-point solver stops long before the tiny ``rho`` term has
     chosen the minimum-norm solution among equally good fits; whitened, every direction is equally
-    determined and only the constraints carry the scale. ``rho`` must be > 0; ``y`` is also
-    scaled by ``||c||`` so the objective is O(1)."""
+    determined and only the constraints carry the scale. ``rho`` must be > 0. ``a`` must be scaled
+    to largest singular value 1 (then every mixture step has ``||a dh|| <= sqrt 2``)."""
     k = len(h0)
     q = sum_zero_basis(k)
     s = np.zeros(k - 1)
@@ -193,7 +193,9 @@ def preconditioned(h0: np.ndarray, a: np.ndarray, d: np.ndarray, rho: float) -> 
         vt = np.eye(k - 1)
     dd = np.sqrt(s**2 + rho)
     c = s * ud / dd
-    unit = float(np.linalg.norm(c)) or 1.0
+    # scale y by the size of the wanted step, or by the largest step the simplex allows (O(1) in
+    # these units) when the target lies beyond it: the optimal y is then O(1) either way
+    unit = min(float(np.linalg.norm(c)), 1.0) or 1.0
     step_map = (q @ vt.T / dd) * unit
     y = cp.Variable(k - 1)
     return Preconditioned(y, h0 + step_map @ y, cp.sum_squares(y - c / unit), step_map)

@@ -28,6 +28,14 @@ def test_zero_row_target_is_unreachable():
     assert sol.diagnostics.rank == 1
 
 
+def test_unmovable_hold_is_not_a_failure():
+    r = np.array([[1.0, -1.0, 0.0], [0.0, 0.0, 0.0]])
+    targets = [raise_target(2, 0, 0.1, label="x"), LinearTarget(unit(2, 1), "hold", label="keep y")]
+    sol = solve_weights(r, None, np.full(3, 1 / 3), ABC, ["x", "y"], targets, [])
+    assert sol.diagnostics.unreachable == [] and sol.targets[1].unreachable
+    assert any("'keep y' (hold)" in m and "holds by itself" in m for m in sol.diagnostics.messages)
+
+
 def test_uniform_row_is_unreachable_too():
     # an observable that moves equally with every weight cannot move: weights keep summing to one
     r = np.array([[2.0, 2.0, 2.0], [1.0, 0.0, 0.0]])
