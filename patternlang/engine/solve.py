@@ -67,22 +67,20 @@ def solve_weights(response: np.ndarray, response_se: np.ndarray | None, h0: np.n
     w = np.array([t.weight for t in targets], dtype=float)
     a = t_mat @ r  # target response: targets x components
 
-    sw = np.sqrt(w)
-    s_max = float(np.linalg.norm(sw[:, None] * (a @ sum_zero_basis(len(h0))), 2)) \
-        if len(targets) else 0.0
-    scale = s_max if s_max > 0 else 1.0
-    # relative regularization; 0 means the minimum-norm limit, kept strictly convex
+    # relative regularization (0 means the minimum-norm limit, kept strictly convex)
     rel = max(regularization, MIN_REGULARIZATION)
-    rho = rel * scale**2
-    pre = preconditioned(h0, sw[:, None] * a / scale, sw * d / scale, rel)
+    scale = _target_scale(a, w, len(h0))
+    pre = preconditioned(h0, np.sqrt(w)[:, None] * a / scale, np.sqrt(w) * d / scale, rel)
     groups = build_groups(pre.h, h0, constraints, comp_names, step)
     cons = simplex(pre.h, sum_free=True) + [c for g in groups for c in g.constraints]
     status, solver = run_problem(cp.Problem(cp.Minimize(pre.objective), cons))
 
-    sv = diag.target_spectrum(np.sqrt(w)[:, None] * a)
     unreach = diag.unreachable_targets(a, diag.response_scale(r))
-    dgn = _spectrum_diagnostics(sv, unreach, targets)
+    dgn = _spectrum_diagnostics(diag.target_spectrum(np.sqrt(w)[:, None] * a), unreach, targets)
     pinv = _pinv_solution(a, d, w, r, se, h0)
+    common = dict(step=step, comp_names=list(comp_names), obs_names=list(obs_names), h0=h0,
+                  pinv=pinv, diagnostics=dgn, regularization=regularization,
+                  regularization_effective=rel * scale**2, solver="cvxpy/" + solver)
 
     if status in ("infeasible", "solver_error"):
         if status == "infeasible":
@@ -92,8 +90,8 @@ def solve_weights(response: np.ndarray, response_se: np.ndarray | None, h0: np.n
         else:
             dgn.messages.insert(0, "the convex solvers (CLARABEL, SCS) failed to converge")
         outcomes = _outcomes(targets, t_mat, r, None, None, d, pinv.delta_h, unreach)
-        return Solution(status, step, list(comp_names), list(obs_names), h0, None, None, None,
-                        None, outcomes, pinv, dgn, None, regularization, rho, "cvxpy/" + solver)
+        return Solution(status=status, weights=None, delta_h=None, predicted_change=None,
+                        predicted_se=None, targets=outcomes, objective=None, **common)
 
     hv = np.clip(h0 + pre.step_map @ pre.y.value, 0.0, None)
     hv = hv / hv.sum()
@@ -104,10 +102,10 @@ def solve_weights(response: np.ndarray, response_se: np.ndarray | None, h0: np.n
     dgn.messages += _activity_messages(dgn, outcomes)
     if status == "optimal_inaccurate":
         dgn.messages.insert(0, "the solver reached only reduced accuracy; treat digits with care")
-    obj = float(np.sum(w * (a @ dh - d) ** 2) + rho * np.sum(dh**2))
+    objective = float(np.sum(w * (a @ dh - d) ** 2) + rel * scale**2 * np.sum(dh**2))
     pred_se = None if se is None else diag.propagate_se(np.eye(len(obs_names)), se, dh)
-    return Solution(status, step, list(comp_names), list(obs_names), h0, hv, dh, r @ dh, pred_se,
-                    outcomes, pinv, dgn, obj, regularization, rho, "cvxpy/" + solver)
+    return Solution(status=status, weights=hv, delta_h=dh, predicted_change=r @ dh,
+                    predicted_se=pred_se, targets=outcomes, objective=objective, **common)
 
 
 def require_feasible(solution: Solution, step: str | None = None) -> Solution:
@@ -194,6 +192,15 @@ def _target_matrix(targets: list[LinearTarget], m: int, step: str) -> np.ndarray
                                   "use a finite weight >= 0")
         rows.append(c)
     return np.array(rows).reshape(len(targets), m)
+
+
+def _target_scale(a: np.ndarray, w: np.ndarray, k: int) -> float:
+    """Largest singular value of the weighted target response on the sum-zero subspace (1 if the
+    targets do not respond at all): the unit the program and the regularization are measured in."""
+    if a.shape[0] == 0:
+        return 1.0
+    s_max = float(np.linalg.norm(np.sqrt(w)[:, None] * (a @ sum_zero_basis(k)), 2))
+    return s_max if s_max > 0 else 1.0
 
 
 def _pinv_solution(a, d, w, r, se, h0) -> PinvSolution:
