@@ -1,0 +1,210 @@
+"""Report figures, drawn with matplotlib's Agg canvas (no display, no global pyplot state).
+
+Every function takes plain numpy arrays / lists and a ``path`` and returns the path of the PNG it
+wrote (atomically: a temporary file in the same folder, then a rename). Non-finite values are
+tolerated: NaN cells of a heatmap are drawn grey and labelled ``nan``, NaN points of a curve are
+gaps.
+
+* :func:`chain_traces`: loss / LLC / observable per chain over draws.
+* :func:`chi_heatmap`: chi (observables x components), annotated, diverging colours centred at 0.
+* :func:`singular_spectrum`: variance explained by each principal susceptibility direction.
+* :func:`weights_comparison`: old vs new mixture weights (and the pseudo-inverse solution).
+* :func:`verification_curves`: an observable over training, one line per arm with a seed band.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+from matplotlib import colors  # noqa: E402
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+PathLike = str | os.PathLike
+
+__all__ = ["chain_traces", "chi_heatmap", "diverging_norm", "singular_spectrum", "weights_comparison",
+           "verification_curves"]
+
+
+def _new_figure(width: float, height: float) -> Figure:
+    fig = Figure(figsize=(width, height), dpi=110, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig: Figure, path: PathLike) -> Path:
+    """Write ``fig`` to ``path`` as PNG via a temporary file and an atomic rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            fig.savefig(f, format="png", metadata={"Software": None})
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def chain_traces(traces: Mapping[str, np.ndarray], path: PathLike, title: str = "",
+                 draw_offset: int = 0) -> Path:
+    """One panel per quantity (e.g. ``{"loss": [C, draws], "llc": [C, draws]}``), one line per chain.
+
+    ``draw_offset`` shifts the x axis (e.g. the burn-in length) so draws read in sampler steps."""
+    names = list(traces) or ["(no traces)"]
+    fig = _new_figure(7.0, 2.2 * len(names) + 0.4)
+    axes = fig.subplots(len(names), 1, squeeze=False, sharex=True)[:, 0]
+    for ax, name in zip(axes, names):
+        data = np.atleast_2d(np.asarray(traces.get(name, np.zeros((0, 0))), dtype=float))
+        for c, row in enumerate(data):
+            ax.plot(draw_offset + np.arange(row.size), row, lw=0.8, label=f"chain {c}")
+        ax.set_ylabel(name)
+        ax.grid(alpha=0.3)
+        if 1 < data.shape[0] <= 8:
+            ax.legend(fontsize=7, ncols=min(4, data.shape[0]), loc="best")
+    axes[-1].set_xlabel("draw")
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path)
+
+
+def diverging_norm(values: np.ndarray) -> colors.TwoSlopeNorm:
+    """Colour normalisation centred at 0 and symmetric, ``[-m, m]`` with ``m = max |finite value|``
+    (``m = 1`` when there is none or all are zero), so 0 is always the colormap's white."""
+    v = np.asarray(values, dtype=float)
+    finite = v[np.isfinite(v)]
+    m = float(np.max(np.abs(finite))) if finite.size else 0.0
+    m = m if m > 0 else 1.0
+    return colors.TwoSlopeNorm(vcenter=0.0, vmin=-m, vmax=m)
+
+
+def chi_heatmap(chi: np.ndarray, obs_names: Sequence[str], comp_names: Sequence[str],
+                path: PathLike, se: np.ndarray | None = None, title: str = "chi") -> Path:
+    """Heatmap of ``chi`` (rows: observables, columns: components) with each cell annotated
+    (``value`` or ``value +- se``); colours diverge from white at 0, symmetric in +-max|chi|."""
+    chi = np.atleast_2d(np.asarray(chi, dtype=float))
+    norm = diverging_norm(chi)
+    vmax = float(norm.vmax)
+    cmap = matplotlib.colormaps["RdBu_r"].with_extremes(bad="0.75")
+    m, k = chi.shape
+    fig = _new_figure(max(4.0, 1.1 * k + 2.5), max(2.5, 0.45 * m + 1.5))
+    ax = fig.add_subplot()
+    img = ax.imshow(np.ma.masked_invalid(chi), cmap=cmap, aspect="auto",
+                    norm=norm)
+    fig.colorbar(img, ax=ax, shrink=0.9)
+    ax.set_xticks(range(k), [str(c) for c in comp_names], rotation=30, ha="right")
+    ax.set_yticks(range(m), [str(o) for o in obs_names])
+    se_arr = None if se is None else np.atleast_2d(np.asarray(se, dtype=float))
+    fontsize = 8 if m * k <= 60 else 6
+    for i in range(m):
+        for j in range(k):
+            v = chi[i, j]
+            text = "nan" if not np.isfinite(v) else f"{v:.2g}"
+            if se_arr is not None and np.isfinite(v) and np.isfinite(se_arr[i, j]):
+                text += f"\n±{se_arr[i, j]:.1g}"
+            dark = np.isfinite(v) and abs(v) > 0.6 * vmax
+            ax.text(j, i, text, ha="center", va="center", fontsize=fontsize,
+                    color="white" if dark else "black")
+    ax.set_title(title)
+    return _save(fig, path)
+
+
+def singular_spectrum(singular_values: Sequence[float], path: PathLike,
+                      title: str = "principal susceptibility directions") -> Path:
+    """Bars: fraction of variance (``s_i^2 / sum s^2``) per direction; line: cumulative fraction."""
+    s = np.asarray(singular_values, dtype=float)
+    s = s[np.isfinite(s)]
+    total = float(np.sum(s**2))
+    frac = s**2 / total if total > 0 else np.zeros_like(s)
+    fig = _new_figure(5.5, 3.2)
+    ax = fig.add_subplot()
+    idx = np.arange(1, s.size + 1)
+    ax.bar(idx, frac, color="tab:blue", label="variance explained")
+    ax.plot(idx, np.cumsum(frac), "o-", color="tab:orange", label="cumulative")
+    ax.set_ylim(0, 1.05)
+    ax.set_xticks(idx if s.size else [])
+    ax.set_xlabel("direction")
+    ax.set_ylabel("fraction of sum s²")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, axis="y")
+    ax.set_title(title)
+    return _save(fig, path)
+
+
+def weights_comparison(comp_names: Sequence[str], old: Sequence[float], new: Sequence[float],
+                       path: PathLike, pinv: Sequence[float] | None = None,
+                       title: str = "mixture weights") -> Path:
+    """Grouped bars per component: current ``old``, solved ``new`` and, if given, the pseudo-inverse
+    weights (which may be negative: drawn as they are, with a line at 0)."""
+    series = [("current", old, "tab:gray"), ("patterned", new, "tab:blue")]
+    if pinv is not None:
+        series.append(("pseudo-inverse", pinv, "tab:orange"))
+    k = len(comp_names)
+    fig = _new_figure(max(4.5, 0.9 * k + 2.0), 3.4)
+    ax = fig.add_subplot()
+    width = 0.8 / len(series)
+    x = np.arange(k)
+    for i, (label, vals, color) in enumerate(series):
+        ax.bar(x + (i - (len(series) - 1) / 2) * width, np.asarray(vals, dtype=float), width,
+               label=label, color=color)
+    ax.axhline(0.0, color="black", lw=0.6)
+    ax.set_xticks(x, [str(c) for c in comp_names], rotation=30, ha="right")
+    ax.set_ylabel("weight h")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, axis="y")
+    ax.set_title(title)
+    return _save(fig, path)
+
+
+def verification_curves(steps: Sequence[int], arms: Mapping[str, np.ndarray], path: PathLike,
+                        observable: str = "observable", thresholds: Sequence[float] = (),
+                        band: str = "minmax", title: str = "") -> Path:
+    """An observable over training steps: per arm (``{"baseline": [seeds, steps], ...}``) the mean
+    over seeds as a line and a band (``minmax``: min to max over seeds; ``se``: mean +- standard
+    error). Onset ``thresholds`` are dashed horizontal lines."""
+    if band not in ("minmax", "se"):
+        raise ValueError(f"band must be 'minmax' or 'se', not {band!r}")
+    x = np.asarray(steps, dtype=float)
+    fig = _new_figure(6.5, 3.6)
+    ax = fig.add_subplot()
+    for name, values in arms.items():
+        v = np.atleast_2d(np.asarray(values, dtype=float))
+        mean, lo, hi = _band(v, band)
+        (line,) = ax.plot(x, mean, lw=1.5, label=f"{name} (n={v.shape[0]})")
+        if v.shape[0] > 1:
+            ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.2, lw=0)
+    for t in thresholds:
+        ax.axhline(float(t), ls="--", color="black", lw=0.8, label=f"onset {t:g}")
+    ax.set_xlabel("training step")
+    ax.set_ylabel(observable)
+    ax.grid(alpha=0.3)
+    if arms or thresholds:
+        ax.legend(fontsize=8)
+    ax.set_title(title or observable)
+    return _save(fig, path)
+
+
+def _band(v: np.ndarray, band: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean over seeds (rows) and the band's lower / upper edge, ignoring NaN seeds per step."""
+    with np.errstate(all="ignore"):
+        ok = np.isfinite(v)
+        n = ok.sum(axis=0)
+        filled = np.where(ok, v, 0.0)
+        mean = np.where(n > 0, filled.sum(axis=0) / np.maximum(n, 1), np.nan)
+        if band == "minmax":
+            lo = np.where(n > 0, np.where(ok, v, np.inf).min(axis=0), np.nan)
+            hi = np.where(n > 0, np.where(ok, v, -np.inf).max(axis=0), np.nan)
+            return mean, lo, hi
+        dev = np.where(ok, v - mean, 0.0)
+        sd = np.sqrt((dev**2).sum(axis=0) / np.maximum(n - 1, 1))
+        se = np.where(n > 1, sd / np.sqrt(np.maximum(n, 1)), 0.0)
+        return mean, mean - se, mean + se
