@@ -1,0 +1,102 @@
+"""Helpers shared by the step runners: building models and data from plan specs, finding checkpoints,
+deriving seeds, and evaluating observables at a single point (no sampling)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from patternlang.errors import PatRuntimeError
+from patternlang.plan.ir import CheckpointRef, ComponentSpec, ModelSpec, ObservableSpec
+from patternlang.runtime.executor import StepContext
+
+
+def derive_seed(*parts: object) -> int:
+    """A 31-bit seed from any parts (stable across runs and machines)."""
+    text = "/".join(str(p) for p in parts)
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little") & 0x7FFFFFFF
+
+
+def spec_dir(ctx: StepContext) -> Path:
+    """Directory of the root spec: relative paths in the spec are resolved against it."""
+    return Path(ctx.plan.spec).resolve().parent
+
+
+def build_components(specs: list[ComponentSpec], ctx: StepContext) -> dict:
+    """Data components by name."""
+    from patternlang.data import build_components as _build
+
+    return _build(specs, base_dir=spec_dir(ctx))
+
+
+def build_model(spec: ModelSpec, ctx: StepContext, init_seed: int | None = None) -> torch.nn.Module:
+    """The model of ``spec`` on the run's device; ``init_seed`` overrides the initialisation seed."""
+    from patternlang.models.factory import build_model as _build
+
+    return _build(spec, device=ctx.device, base_dir=spec_dir(ctx), init_seed=init_seed)
+
+
+def load_weights(model: torch.nn.Module, path: Path) -> torch.nn.Module:
+    from patternlang.models.checkpoint import load_state
+
+    model.load_state_dict(load_state(path))
+    return model
+
+
+def checkpoint_paths(ref: CheckpointRef, ctx: StepContext) -> list[tuple[int, Path]]:
+    """``(seed, path)`` of the checkpoint ``ref`` names, for every seed the train step ran, before
+    any selection (see :func:`select_checkpoints`)."""
+    summary = ctx.input_summary(ref.train)
+    tdir = ctx.input_dir(ref.train)
+    out = []
+    for seed, ckpts in summary["checkpoints"].items():
+        key = str(ref.step) if ref.step is not None else str(summary["steps"])
+        if key not in ckpts:
+            raise PatRuntimeError(ctx.dir.path.name, f"train step '{ref.train}' saved no checkpoint "
+                                  f"at step {key} (saved: {sorted(ckpts, key=int)})",
+                                  f"add {key} to the train step's checkpoints")
+        out.append((int(seed), tdir.path / ckpts[key]))
+    return out
+
+
+def evaluate_point(model: torch.nn.Module, observables: list[ObservableSpec], components: dict,
+                   mixture: dict[str, float], probe: int, seed: int,
+                   nbeta: float = 1.0) -> dict[str, float]:
+    """Observables at the model's current weights, by coordinate name (one batched pass per probe)."""
+    from patternlang.observables.observer import evaluate
+
+    values = evaluate(model, observables, components, mixture, probe=probe, seed=seed, nbeta=nbeta)
+    return {k: float(v) for k, v in values.items()}
+
+
+def select_checkpoints(ref: CheckpointRef, ctx: StepContext, components: dict,
+                       mixture: dict[str, float], model_spec: ModelSpec
+                       ) -> list[tuple[int, Path, dict[str, float]]]:
+    """Checkpoints of ``ref`` whose final observable satisfies ``ref.select`` (all if no selection),
+    with the selection observable's values; at most ``limit``, in seed order."""
+    found = []
+    for seed, path in checkpoint_paths(ref, ctx):
+        if ref.select is None:
+            found.append((seed, path, {}))
+            continue
+        model = load_weights(build_model(model_spec, ctx), path)
+        vals = evaluate_point(model, [ref.select.observable], components, mixture, probe=128,
+                              seed=derive_seed("select", seed))
+        v = float(np.mean(list(vals.values())))
+        if _compare(v, ref.select.op, ref.select.threshold):
+            found.append((seed, path, vals))
+        if ref.select.limit and len(found) >= ref.select.limit:
+            break
+    if not found:
+        raise PatRuntimeError(ctx.dir.path.name, f"no checkpoint of '{ref.train}' satisfies "
+                              f"{ref.select.observable.name} {ref.select.op} {ref.select.threshold}",
+                              "train more seeds, or loosen the selection threshold")
+    return found
+
+
+def _compare(value: float, op: str, threshold: float) -> bool:
+    return {">": value > threshold, ">=": value >= threshold,
+            "<": value < threshold, "<=": value <= threshold}[op]

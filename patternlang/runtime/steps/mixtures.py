@@ -1,0 +1,59 @@
+"""Mixture weights of the verification arms.
+
+* ``baseline``: the spec's mixture h.
+* ``patterned``: the solver's h' = h + Δh.
+* ``opposite``: h - Δh (the same step in the other direction), clipped to the simplex.
+* ``control``: h + δ with δ a random sum-zero direction of the same length as Δh (seeded), clipped to
+  the simplex: the same amount of change, but not in the χ direction. If patterned moves the
+  observable and control does not, the effect comes from the direction, not from any change.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from patternlang.runtime.executor import StepContext
+
+
+def resolve_mixture(step, ctx: StepContext) -> dict[str, float]:
+    """The weights a train step uses: its own mixture, or the solution of ``mixture_from``."""
+    if getattr(step, "mixture_from", None):
+        return dict(ctx.input_summary(step.mixture_from)["weights"])
+    return dict(step.mixture.weights)
+
+
+def project_simplex(v: np.ndarray) -> np.ndarray:
+    """Euclidean projection onto the probability simplex (sort-based, exact)."""
+    u = np.sort(v)[::-1]
+    css = np.cumsum(u)
+    k = np.arange(1, len(v) + 1)
+    rho = np.nonzero(u * k > (css - 1))[0][-1]
+    theta = (css[rho] - 1) / (rho + 1.0)
+    return np.maximum(v - theta, 0.0)
+
+
+def arm_weights(arm: str, h0: dict[str, float], h1: dict[str, float], seed: int) -> dict[str, float]:
+    """Weights of a verification arm (see the module docstring)."""
+    names = list(h0)
+    a = np.array([h0[n] for n in names])
+    b = np.array([h1.get(n, 0.0) for n in names])
+    if arm == "baseline":
+        w = a
+    elif arm == "patterned":
+        w = b
+    elif arm == "opposite":
+        w = project_simplex(a - (b - a))
+    elif arm == "control":
+        w = project_simplex(a + random_direction(len(a), float(np.linalg.norm(b - a)), seed))
+    else:
+        raise ValueError(f"unknown arm {arm!r}")
+    return {n: float(x) for n, x in zip(names, w)}
+
+
+def random_direction(k: int, length: float, seed: int) -> np.ndarray:
+    """A random unit direction in the sum-zero subspace of R^k, scaled to ``length``."""
+    rng = np.random.default_rng(seed)
+    d = rng.standard_normal(k)
+    d -= d.mean()
+    n = np.linalg.norm(d)
+    return d * (length / n) if n > 0 else d

@@ -1,0 +1,79 @@
+"""``train``: train the model on a weighted mixture for each seed; save checkpoints and curves.
+
+Outputs (``steps/train-*/``): ``seed<s>/step<n>.safetensors`` at each declared checkpoint (and the
+final step), ``seed<s>/curve.json`` (loss, tracked observables), one ``parts/seed<s>`` marker per
+finished seed so an interrupted pool of seeds resumes at the next seed.
+"""
+
+from __future__ import annotations
+
+from patternlang.plan.ir import TrainStep
+from patternlang.runtime.executor import StepContext, runner
+from patternlang.runtime.rundir import atomic_write_json, read_json
+from patternlang.runtime.steps.common import (build_components, build_model, checkpoint_paths,
+                                              derive_seed, evaluate_point, load_weights)
+from patternlang.runtime.steps.mixtures import resolve_mixture
+
+
+def train_one(step: TrainStep, ctx: StepContext, seed: int, weights: dict[str, float],
+              components: dict, out_dir, steps: int | None = None, init_path=None,
+              track_every: int | None = None, checkpoints=None) -> dict:
+    """Train one seed under ``weights``; save checkpoints into ``out_dir``; return the curve."""
+    from patternlang.data.mixture import Mixture
+    from patternlang.engine.train import train
+    from patternlang.models.checkpoint import save
+
+    steps = steps or step.steps
+    model = build_model(step.model, ctx, init_seed=derive_seed("init", seed))
+    if init_path is not None:
+        load_weights(model, init_path)
+    mixture = Mixture([components[n] for n in weights], list(weights.values()))
+    every = step.track_every if track_every is None else track_every
+    curve: dict[str, list] = {"step": [], "values": []}
+    saved: dict[str, str] = {}
+
+    def on_eval(t: int, m) -> None:
+        vals = evaluate_point(m, step.track, components, weights, probe=64,
+                              seed=derive_seed("track", ctx.plan.seed))
+        curve["step"].append(t)
+        curve["values"].append(vals)
+
+    def on_checkpoint(t: int, m) -> None:
+        rel = f"seed{seed}/step{t}.safetensors"
+        save(m, out_dir / rel, {"step": t, "seed": seed})
+        saved[str(t)] = rel
+
+    marks = sorted(set((checkpoints if checkpoints is not None else step.checkpoints)) | {steps})
+    result = train(model, mixture, steps=steps, batch=step.batch, optimizer=step.optimizer,
+                   seed=derive_seed("train", seed), checkpoints=marks, on_checkpoint=on_checkpoint,
+                   on_eval=on_eval if step.track and every else None, eval_every=every or 0,
+                   device=str(ctx.device))
+    return {"checkpoints": saved, "loss": list(map(float, result.losses)), "curve": curve}
+
+
+@runner("train")
+def run_train(step: TrainStep, ctx: StepContext) -> dict:
+    components = build_components(step.components, ctx)
+    weights = resolve_mixture(step, ctx)
+    init = dict(checkpoint_paths(step.init_from, ctx)) if step.init_from else {}
+    task = ctx.progress.task(f"{step.id}: seeds", total=len(step.seeds), unit="seed")
+    checkpoints: dict[str, dict] = {}
+    final_loss: dict[str, float] = {}
+    for seed in step.seeds:
+        part = f"seed{seed}"
+        if ctx.dir.part_done(part):
+            info = read_json(ctx.dir.part(part) / "done.json")
+        else:
+            init_path = init.get(seed) or (next(iter(init.values())) if init else None)
+            info = train_one(step, ctx, seed, weights, components, ctx.dir.path,
+                             init_path=init_path)
+            atomic_write_json(ctx.dir.path / part / "curve.json", info)
+            ctx.dir.mark_part_done(part, {"checkpoints": info["checkpoints"],
+                                          "final_loss": info["loss"][-1]})
+            info = read_json(ctx.dir.part(part) / "done.json")
+        checkpoints[str(seed)] = info["checkpoints"]
+        final_loss[str(seed)] = info["final_loss"]
+        task.advance()
+    task.close()
+    return {"kind": "train", "steps": step.steps, "mixture": weights, "checkpoints": checkpoints,
+            "final_loss": final_loss}
