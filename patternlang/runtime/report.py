@@ -1,0 +1,206 @@
+"""``results.json`` and ``report.md`` from a run directory's step summaries.
+
+:func:`collect` gathers the summaries into the results schema of ``docs/results.md``;
+:func:`render` draws the figures and writes the Markdown report. Both only read what the steps
+wrote, so ``patc report DIR`` re-renders a finished (or partly finished) run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from patternlang import __version__
+from patternlang.plan.ir import Plan
+from patternlang.runtime import figures
+from patternlang.runtime.rundir import RunDir, StepDir, read_json
+
+RESULTS_SCHEMA = 1
+
+
+def load_summaries(run: RunDir, plan: Plan) -> tuple[dict[str, dict], dict[str, StepDir]]:
+    """The summaries (``done.json``) and directories of the plan's completed steps."""
+    hashes = plan.hashes()
+    summaries, dirs = {}, {}
+    for s in plan.steps:
+        d = run.step(s.kind, s.id, hashes[s.id])
+        if d.done:
+            summaries[s.id], dirs[s.id] = d.summary(), d
+    return summaries, dirs
+
+
+def collect(plan: Plan, summaries: dict[str, dict]) -> dict:
+    """The results document (schema: ``docs/results.md``)."""
+    out: dict = {"schema": RESULTS_SCHEMA, "patternlang": __version__, "spec": plan.spec,
+                 "seed": plan.seed, "steps": {}, "train": {}, "llc": {}, "susceptibilities": {},
+                 "solutions": {}, "verification": {}}
+    hashes = plan.hashes()
+    for s in plan.steps:
+        done = s.id in summaries
+        out["steps"][s.id] = {"kind": s.kind, "hash": hashes[s.id], "complete": done,
+                              "seconds": summaries.get(s.id, {}).get("seconds")}
+        if not done:
+            continue
+        sm = summaries[s.id]
+        if s.kind == "train":
+            out["train"][s.id] = {k: sm[k] for k in ("mixture", "final_loss", "steps")}
+        elif s.kind == "sample":
+            out["llc"][s.id] = {k: sm.get(k) for k in ("nbeta", "llc_mean", "llc_se", "centers",
+                                                        "warnings")}
+        elif s.kind == "susceptibility":
+            out["susceptibilities"][s.id] = {k: sm.get(k) for k in (
+                "nbeta", "observables", "components", "chi", "chi_se", "mu", "principal",
+                "finite_difference")}
+        elif s.kind == "solve":
+            out["solutions"][s.id] = sm["solution"]
+        elif s.kind == "verify":
+            out["verification"][s.id] = {k: v for k, v in sm.items() if k not in ("kind",)}
+    return out
+
+
+def _table(header: list[str], rows: list[list]) -> str:
+    fmt = [" | ".join(str(c) for c in header), " | ".join("---" for _ in header)]
+    fmt += [" | ".join(_cell(c) for c in r) for r in rows]
+    return "\n".join(f"| {line} |" for line in fmt)
+
+
+def _cell(v) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def _sample_section(sid: str, sm: dict, figdir: Path, sdir: StepDir) -> list[str]:
+    lines = [f"### LLC and sampler: `{sid}`", "",
+             f"nβ = {sm['nbeta']:.4g}; LLC = {sm['llc_mean']:.4g} ± {sm['llc_se']:.3g} (mean ± SE "
+             "over chains and centers).", ""]
+    rows = [[c["label"], c["llc_mean"], c["llc_se"], c.get("rhat"), c.get("trend_ok"),
+             len(c.get("divergent_chains", []))] for c in sm["centers"]]
+    lines += [_table(["center", "LLC", "SE", "R-hat", "equilibrated", "diverged chains"], rows), ""]
+    for w in sm.get("warnings", []):
+        lines.append(f"- warning: {w}")
+    traces = sdir.file("traces.npz")
+    if traces.exists():
+        data = np.load(traces)
+        p = figures.chain_traces({k: data[k] for k in data.files}, figdir / f"traces-{sid}.png",
+                                 title=f"{sid}: per-chain traces")
+        lines += ["", f"![chain traces](figures/{p.name})", ""]
+    return lines
+
+
+def _chi_section(sid: str, sm: dict, figdir: Path) -> list[str]:
+    chi, se = np.asarray(sm["chi"], float), np.asarray(sm["chi_se"], float)
+    p1 = figures.chi_heatmap(chi, sm["observables"], sm["components"], figdir / f"chi-{sid}.png",
+                             se=se, title=f"χ = -Cov(φ, L_k - L)  ({sid})")
+    pr = sm.get("principal") or {}
+    lines = [f"### Susceptibilities: `{sid}`", "",
+             "χ[φ, k] = −Cov(φ, L_k − L) over the localized posterior; Δ⟨φ⟩ ≈ nβ·χ·Δh. "
+             "Positive: moving weight toward component k raises ⟨φ⟩.", "",
+             f"![chi heatmap](figures/{p1.name})", ""]
+    if pr.get("singular_values"):
+        p2 = figures.singular_spectrum(pr["singular_values"], figdir / f"spectrum-{sid}.png")
+        ve = pr.get("variance_explained", [])
+        lines += [f"![singular spectrum](figures/{p2.name})", "",
+                  "Variance explained by principal directions: "
+                  + ", ".join(f"{v:.1%}" for v in ve[:5]), ""]
+    fd = sm.get("finite_difference")
+    if fd:
+        lines += ["Finite-difference check (paired runs, h' = (1−ε)h + ε·e_k):", "",
+                  _table(["observable", "component", "χ (cov)", "χ (finite diff)", "ratio"],
+                         [[r["observable"], r["component"], r["chi"], r["fd"], r.get("ratio")]
+                          for r in fd]), ""]
+    return lines
+
+
+def _solve_section(sid: str, sol: dict, figdir: Path) -> list[str]:
+    lines = [f"### Solution: `{sid}` ({sol['status']})", ""]
+    comps = sol["components"]
+    if sol.get("weights"):
+        p = figures.weights_comparison(comps, [sol["h0"][c] for c in comps],
+                                       [sol["weights"][c] for c in comps], figdir / f"weights-{sid}.png",
+                                       pinv=[sol["pinv"]["weights"][c] for c in comps])
+        lines += [f"![weights](figures/{p.name})", "",
+                  _table(["component", "current h", "new h'", "Δh", "pseudo-inverse h"],
+                         [[c, sol["h0"][c], sol["weights"][c], sol["delta_h"][c],
+                           sol["pinv"]["weights"][c]] for c in comps]), ""]
+    lines += [_table(["target", "desired Δ", "predicted Δ (posterior)", "± SE", "achieved"],
+                     [[t["label"], t["desired"], t["predicted"], t["se"], t["achieved_fraction"]]
+                      for t in sol["targets"]]), ""]
+    lines += [f"- {m}" for m in sol["diagnostics"]["messages"]]
+    lines += ["", "Predicted changes are first-order changes of *posterior* expectations; how they "
+              "translate into training-time change is measured by verification (calibration).", ""]
+    return lines
+
+
+def _verify_section(sid: str, sm: dict, figdir: Path) -> list[str]:
+    lines = [f"### Verification: `{sid}`", ""]
+    arms = sm["arms"]
+    for obs in sm.get("plotted", []):
+        curves = {a: np.asarray(v["curves"][obs], float) for a, v in arms.items()
+                  if obs in v.get("curves", {})}
+        if not curves:
+            continue
+        thr = [o["threshold"] for o in sm.get("onset_specs", []) if o["observable"] == obs]
+        p = figures.verification_curves(sm["steps"], curves, figdir / f"verify-{sid}-{_slug(obs)}.png",
+                                        observable=obs, thresholds=thr,
+                                        title=f"{obs}: baseline vs patterned over training")
+        lines += [f"![{obs}](figures/{p.name})", ""]
+    rows = []
+    for arm, v in arms.items():
+        for obs, o in v.get("onset", {}).items():
+            rows.append([arm, obs, o["mean"], o["per_seed"], o["absent"]])
+    if rows:
+        lines += ["Onset (first step the observable crosses its threshold; absent = never within "
+                  "the horizon):", "", _table(["arm", "observable", "mean onset", "per seed",
+                                               "absent"], rows), ""]
+    for k, v in (sm.get("headline") or {}).items():
+        lines.append(f"- {k}: {v}")
+    cal = sm.get("calibration") or []
+    if cal:
+        lines += ["", "Calibration (realized change at the horizon, patterned − baseline, vs the "
+                  "solver's posterior prediction):", "",
+                  _table(["observable", "predicted Δ", "realized Δ", "realized ÷ predicted",
+                          "sign agrees"], [[c["observable"], c["predicted"], c["realized"],
+                                            c["ratio"], c["sign_agrees"]] for c in cal]), ""]
+    return lines
+
+
+def _slug(text: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in text)[:40]
+
+
+def render(run_dir: str | Path) -> Path:
+    """Write ``results.json``, ``figures/`` and ``report.md`` for the run in ``run_dir``."""
+    run = RunDir(run_dir)
+    plan = Plan.from_json((run.root / "plan.json").read_text())
+    summaries, dirs = load_summaries(run, plan)
+    results = collect(plan, summaries)
+    run.write_json("results.json", results)
+    figdir = run.root / "figures"
+    figdir.mkdir(exist_ok=True)
+    lines = [f"# patternlang report: `{Path(plan.spec).name}`", "",
+             f"patternlang {__version__}; plan seed {plan.seed}; "
+             f"{sum(1 for s in plan.steps if s.id in summaries)}/{len(plan.steps)} steps complete.", ""]
+    for s in plan.steps:
+        if s.id not in summaries:
+            continue
+        sm = summaries[s.id]
+        if s.kind == "train":
+            losses = ", ".join(f"seed {k}: {v:.4g}" for k, v in list(sm["final_loss"].items())[:8])
+            lines += [f"### Training: `{s.id}`", "", f"Final training loss — {losses}.", ""]
+        elif s.kind == "sample":
+            lines += _sample_section(s.id, sm, figdir, dirs[s.id])
+        elif s.kind == "susceptibility":
+            lines += _chi_section(s.id, sm, figdir)
+        elif s.kind == "solve":
+            lines += _solve_section(s.id, sm["solution"], figdir)
+        elif s.kind == "verify":
+            lines += _verify_section(s.id, sm, figdir)
+    return run.write_text("report.md", "\n".join(lines) + "\n")
+
+
+def read_results(run_dir: str | Path) -> dict:
+    return read_json(Path(run_dir) / "results.json")

@@ -1,0 +1,13 @@
+"""``report``: results.json, figures and report.md (re-renderable with ``patc report DIR``)."""
+
+from __future__ import annotations
+
+from patternlang.plan.ir import ReportStep
+from patternlang.runtime.executor import StepContext, runner
+from patternlang.runtime.report import render
+
+
+@runner("report")
+def run_report(step: ReportStep, ctx: StepContext) -> dict:
+    path = render(ctx.run.root)
+    return {"kind": "report", "report": str(path.relative_to(ctx.run.root))}

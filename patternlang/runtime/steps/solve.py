@@ -1,0 +1,131 @@
+"""``solve``: the constrained inverse problem over one or more susceptibility steps.
+
+The rows of the response matrix are the observable coordinates of every input susceptibility step
+(named ``<step>:<coordinate>`` when there are several), scaled by that step's nbeta, so
+Δμ ≈ nβ·χ·Δh. Targets are linear functionals of those rows, built from the target expressions:
+``ref`` nodes (declared observables) and primitive calls that match an observed expression, combined
+with ``mean``, ``sum``, ``index``, ``+``, ``-`` and multiplication / division by constants.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from patternlang.errors import PatRuntimeError
+from patternlang.plan.ir import ObsExpr, SolveStep, TargetSpec
+from patternlang.runtime.executor import StepContext, runner
+from patternlang.runtime.rundir import atomic_write_json
+
+
+class _Rows:
+    """The stacked coordinates of the input susceptibilities, with a name -> rows lookup."""
+
+    def __init__(self, step: SolveStep, ctx: StepContext):
+        self.names: list[str] = []
+        self.owner: list[tuple[str, str]] = []  # (susceptibility id, observable name) per row
+        self.exprs: dict[tuple[str, str], dict] = {}
+        resp, se, mu = [], [], []
+        comps = None
+        many = len(step.susceptibilities) > 1
+        for sid in step.susceptibilities:
+            s = ctx.input_summary(sid)
+            if comps is None:
+                comps = s["components"]
+            elif s["components"] != comps:
+                raise PatRuntimeError(step.id, f"susceptibilities {step.susceptibilities} use "
+                                      "different data components", "use the same components")
+            nb = float(s["nbeta"])
+            resp.append(nb * np.asarray(s["chi"], float))
+            se.append(nb * np.asarray(s["chi_se"], float))
+            mu.append(np.asarray(s["mu"], float))
+            for coord, obs in zip(s["observables"], s["observable_of"]):
+                self.names.append(f"{sid}:{coord}" if many else coord)
+                self.owner.append((sid, obs))
+            for obs, expr in s["observable_exprs"].items():
+                self.exprs[(sid, obs)] = expr
+        self.components: list[str] = comps or []
+        self.response = np.vstack(resp)
+        self.response_se = np.vstack(se)
+        self.mu0 = np.concatenate(mu)
+
+    def rows_of(self, source: str | None, name: str) -> list[int]:
+        return [i for i, (sid, obs) in enumerate(self.owner)
+                if obs == name and (source is None or sid == source)]
+
+    def rows_matching(self, node: ObsExpr) -> list[int]:
+        want = node.model_dump(mode="json")
+        for (sid, obs), expr in self.exprs.items():
+            if expr == want:
+                return self.rows_of(sid, obs)
+        return []
+
+
+def linearize(node: ObsExpr, rows: _Rows, step_id: str) -> np.ndarray:
+    """The target expression as a matrix [outputs, coordinates] (one output for a scalar)."""
+    m = len(rows.names)
+    op = node.op
+    if op in ("ref", "prim"):
+        idx = rows.rows_of(node.source, node.name) if op == "ref" else rows.rows_matching(node)
+        if not idx:
+            raise PatRuntimeError(step_id, f"target uses '{node.name}', which no input "
+                                  "susceptibility observed", "add it to the susceptibility's observe list")
+        out = np.zeros((len(idx), m))
+        out[np.arange(len(idx)), idx] = 1.0
+        return out
+    if op == "const":
+        raise PatRuntimeError(step_id, "a target is a constant", "target an observable")
+    parts = [linearize(o, rows, step_id) if o.op != "const" else float(o.value)
+             for o in node.operands]
+    if op in ("mean", "sum"):
+        return parts[0].mean(0, keepdims=True) if op == "mean" else parts[0].sum(0, keepdims=True)
+    if op == "index":
+        return parts[0][[node.index]]
+    if op == "neg":
+        return -parts[0]
+    if op in ("add", "sub"):
+        a, b = parts
+        if isinstance(a, float) or isinstance(b, float):  # constants shift, not scale: drop them
+            return a if not isinstance(a, float) else (b if op == "add" else -b)
+        return a + b if op == "add" else a - b
+    if op in ("mul", "div"):
+        a, b = parts
+        if isinstance(b, float):
+            return a * b if op == "mul" else a / b
+        if isinstance(a, float) and op == "mul":
+            return a * b
+    raise PatRuntimeError(step_id, f"target expression is not linear in the observables ({op})",
+                          "targets may combine observables with +, -, mean, sum and constant factors")
+
+
+def linear_targets(targets: list[TargetSpec], rows: _Rows, step_id: str) -> list:
+    from patternlang.engine.solve import LinearTarget
+
+    out = []
+    for t in targets:
+        mat = linearize(t.expr, rows, step_id)
+        for r, coeffs in enumerate(mat):
+            label = t.label if len(mat) == 1 else f"{t.label}[{r}]"
+            out.append(LinearTarget(coeffs=coeffs, kind=t.kind, amount=t.amount, value=t.value,
+                                    weight=t.weight, label=label))
+    return out
+
+
+@runner("solve")
+def run_solve(step: SolveStep, ctx: StepContext) -> dict:
+    from patternlang.engine.solve import require_feasible, solve_weights
+
+    rows = _Rows(step, ctx)
+    missing = [c for c in rows.components if c not in step.mixture.weights]
+    if missing:
+        raise PatRuntimeError(step.id, f"components {missing} are not in mixture "
+                              f"'{step.mixture.name}'", "solve over the mixture the χ was measured on")
+    h0 = np.array([step.mixture.weights[c] for c in rows.components])
+    solution = solve_weights(rows.response, rows.response_se, h0, rows.components, rows.names,
+                             linear_targets(step.targets, rows, step.id), list(step.constraints),
+                             regularization=step.regularization, mu0=rows.mu0, step=step.id)
+    record = solution.to_dict()
+    atomic_write_json(ctx.dir.file("solution.json"), record)
+    require_feasible(solution, step.id)
+    weights = {c: float(w) for c, w in zip(rows.components, solution.weights)}
+    return {"kind": "solve", "weights": weights, "baseline": dict(step.mixture.weights),
+            "solution": record, "observables": rows.names}
