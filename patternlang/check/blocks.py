@@ -89,6 +89,7 @@ class BlockReader:
         self.schema = SCHEMAS[decl.kind]
         self.settings: dict[str, A.Setting] = {}
         self.statements: list[A.Item] = []
+        self.misspelled: set[str] = set()  # keys that an unknown setting probably meant
         self._values: dict[str, V] = {}
         assert isinstance(decl.body, A.Block)
         allowed = STATEMENTS.get(decl.kind, ())
@@ -105,6 +106,7 @@ class BlockReader:
     def _add(self, item: A.Setting) -> None:
         if item.key not in self.schema:
             keys = list(self.schema)
+            self.misspelled.update(k for k in keys if did_you_mean(item.key, [k]))
             self.s.error("PAT204", f"unknown setting '{item.key}' in {self.decl.kind}", item.key_span,
                          did_you_mean(item.key, keys) or f"{self.decl.kind} takes: {', '.join(keys)}")
         elif item.key in self.settings:
@@ -132,6 +134,8 @@ class BlockReader:
         return self._values[key]
 
     def require(self, key: str) -> V | None:
+        if key not in self.settings and key in self.misspelled:
+            return None
         if key not in self.settings:
             what = self.decl.name or self.decl.kind
             self.s.error("PAT303", f"{self.decl.kind} '{what}' needs '{key}'", self.decl.name_span or

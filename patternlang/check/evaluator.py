@@ -83,6 +83,10 @@ class Evaluator:
         candidates = [*extra, *self.s.scopes[module].names(), *builtins.BUILTINS,
                       *(n for k in registry.KINDS for n in registry.names(k))]
         hint = did_you_mean(name, candidates)
+        missing = self.s.program.failed.get(module)
+        if missing:
+            hint = (hint + " or " if hint else "") + \
+                f"perhaps it is defined by {', '.join(missing)}, which was not found"
         return self.s.error("PAT201", f"unknown name '{name}'", span,
                             hint or "declare it, import a module that defines it (use stdlib.lm), "
                                     "or see `patc stdlib` for what exists")

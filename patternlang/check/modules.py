@@ -37,6 +37,7 @@ class Program:
     sources: dict[str, str]
     diagnostics: list[Diagnostic]
     root_dir: Path
+    failed: dict[str, list[str]] = field(default_factory=dict)  # module key -> imports not found
 
 
 def stdlib_modules() -> list[str]:
@@ -81,6 +82,7 @@ def load_program(text: str, filename: str, search_path: list[str] | None = None)
     root = Module(filename, parse(text, filename), is_root=True, dir=root_dir)
     modules: dict[str, Module] = {filename: root}
     by_file: dict[Path, Module] = {}
+    failed: dict[str, list[str]] = {}
     if not filename.startswith("<"):
         by_file[Path(filename).resolve()] = root
 
@@ -89,6 +91,7 @@ def load_program(text: str, filename: str, search_path: list[str] | None = None)
             f = resolve(use.path, root_dir, search_path)
             if f is None:
                 diags.append(_not_found(use, root_dir, search_path))
+                failed.setdefault(mod.key, []).append(".".join(use.path))
                 continue
             real = f.resolve()
             if real in stack:
@@ -110,7 +113,14 @@ def load_program(text: str, filename: str, search_path: list[str] | None = None)
             mod.imports[use.local_name] = by_file[real]
 
     visit(root, [Path(filename).resolve()] if not filename.startswith("<") else [])
-    return Program(root, modules, sources, diags, root_dir)
+    return Program(root, modules, sources, diags, root_dir, failed)
+
+
+def _rel(d: Path) -> str:
+    try:
+        return os.path.relpath(d) or "."
+    except ValueError:
+        return str(d)
 
 
 def _not_found(use: A.Use, root_dir: Path, search_path: list[str] | None) -> Diagnostic:
@@ -121,6 +131,6 @@ def _not_found(use: A.Use, root_dir: Path, search_path: list[str] | None) -> Dia
         hint = (f"did you mean 'stdlib.{close[0]}'? " if close else "") + \
             f"the stdlib has: {', '.join(names)}"
     else:
-        where = ", ".join(str(d) for d in _search_dirs(root_dir, search_path))
+        where = ", ".join(_rel(d) for d in _search_dirs(root_dir, search_path))
         hint = f"looked for {'/'.join(use.path)}.pat in: {where} (set PATTERNLANG_PATH to add more)"
     return Diagnostic("PAT205", f"module '{dotted}' not found", use.span, hint)

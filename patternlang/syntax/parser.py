@@ -216,9 +216,16 @@ def _syntax_diagnostic(text: str, file: str, exc: UnexpectedInput) -> Diagnostic
     tok = exc.token
     span = Span(file, line, col, tok.end_line or line, tok.end_column or col + len(tok))
     hint = f"expected {exp}"
-    inside = _open_brackets([t for t in scan(text) if t.start < offset])
-    if str(tok) in KEYWORDS and inside:
-        hint += f"; '{tok}' starts a declaration: is a closing bracket missing before it?"
+    before = [t for t in scan(text) if t.start < offset]
+    if str(tok) in KEYWORDS and before and before[-1].line < line:
+        # A new declaration starts while the previous one is unfinished: point at where it stops.
+        last = before[-1]
+        end_line, end_col = _line_col(text, last.end)
+        span = Span(file, end_line, end_col, end_line, end_col + 1)
+        if _open_brackets(before):
+            hint += "; is a closing bracket missing?"
+        return Diagnostic("PAT101", f"this declaration is unfinished where '{tok}' "
+                                    f"(line {line}) begins the next", span, hint)
     return Diagnostic("PAT101", f"unexpected '{tok}'", span, hint)
 
 
