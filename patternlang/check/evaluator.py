@@ -11,7 +11,7 @@ from __future__ import annotations
 from patternlang import registry
 from patternlang.check import builtins, coerce
 from patternlang.check.scope import State, did_you_mean
-from patternlang.check.values import (AnyV, CkptV, ConstV, CurvedV, DictV, ErrorV, FuncV, LinV,
+from patternlang.check.values import (AnyV, ConstV, CurvedV, DictV, ErrorV, FuncV, LinV,
                                       ListV, ModuleV, ObsV, RefV, StarV, AutoV, TrustV, V, describe)
 from patternlang.errors import Span
 from patternlang.syntax import ast as A
@@ -236,4 +236,3 @@ def _fold(op: str, span: Span, xs: list, s: State) -> V:
     return ConstV(span, result, "int" if is_int else "float")
 
 
-__all__ = ["Evaluator", "arith", "CkptV", "DictV", "ListV", "StarV", "AutoV", "RefV"]
