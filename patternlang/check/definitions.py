@@ -1,0 +1,129 @@
+"""Checking definitions: models, data components, mixtures, samplers, observables.
+
+Each ``check_*`` takes the evaluator, the declaration's key and the declaration, and returns its
+checked value (an IR value object, or :class:`ObsV` / :class:`ModelV` for things that are inlined
+where they are used), or :class:`ErrorV` after reporting."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from patternlang.check import coerce
+from patternlang.check.blocks import BlockReader
+from patternlang.check.evaluator import Evaluator
+from patternlang.check.values import AnyV, AutoV, DictV, ErrorV, V
+from patternlang.check.entities import MixtureE
+from patternlang.plan.ir import ComponentSpec, MixtureSpec, SamplerSpec
+from patternlang.registry import Range
+from patternlang.syntax import ast as A
+
+
+def _value_body(ev: Evaluator, decl: A.Decl, module: str) -> V:
+    if isinstance(decl.body, A.Block):
+        return ev.s.error("PAT505", f"a {decl.kind} is defined with '=': {decl.kind} {decl.name} = ...",
+                          decl.body.span)
+    return ev.eval(decl.body, module, {})
+
+
+def check_template(ev: Evaluator, decl: A.Decl, module: str) -> None:
+    """Check a declaration with parameters on its own: parameters without defaults are unknown."""
+    env: dict[str, V] = {}
+    seen: set[str] = set()
+    for p in decl.params or ():
+        if p.name in seen:
+            ev.s.error("PAT502", f"parameter '{p.name}' is declared twice", p.span)
+        seen.add(p.name)
+        env[p.name] = ev.eval(p.default, module, {}) if p.default is not None else AnyV(p.span)
+    if decl.kind not in ("model", "data", "observable"):
+        ev.s.error("PAT505", f"a {decl.kind} cannot take parameters; only models, data and observables do",
+                   decl.span)
+        return
+    body = ev.body(decl, module, env)
+    _expect(ev, decl, body)
+
+
+def _expect(ev: Evaluator, decl: A.Decl, v: V) -> Any:
+    what = f"the body of {decl.kind} '{decl.name}'"
+    if decl.kind == "observable":
+        return coerce.as_observable(ev, v, what)
+    if decl.kind == "model":
+        return coerce.as_model(ev, v, what)
+    return coerce.as_data(ev, v, what)
+
+
+def check_model(ev: Evaluator, key, decl: A.Decl) -> V:
+    v = coerce.as_model(ev, _value_body(ev, decl, key[0]), f"model '{decl.name}'")
+    return v if v is not None else ErrorV(decl.span)
+
+
+def check_observable(ev: Evaluator, key, decl: A.Decl) -> V:
+    v = coerce.as_observable(ev, _value_body(ev, decl, key[0]), f"observable '{decl.name}'")
+    return v if v is not None else ErrorV(decl.span)
+
+
+def check_data(ev: Evaluator, key, decl: A.Decl) -> Any:
+    v = coerce.as_data(ev, _value_body(ev, decl, key[0]), f"data '{decl.name}'")
+    if v is None:
+        return ErrorV(decl.span)
+    return ComponentSpec(name=decl.name or "", call=v.call, factory=v.factory, factory_args=v.factory_args)
+
+
+def check_mixture(ev: Evaluator, key, decl: A.Decl) -> Any:
+    s = ev.s
+    body = _value_body(ev, decl, key[0])
+    if isinstance(body, ErrorV):
+        return body
+    if not isinstance(body, DictV):
+        return s.error("PAT301", "a mixture is a dict of component weights: {a: 0.5, b: 0.5}", body.span)
+    weights: dict[str, float] = {}
+    components: list[ComponentSpec] = []
+    ok = True
+    for name, kspan, wv in body.entries:
+        ref = coerce.as_ref(s, ev.eval(A.Name(kspan, name), key[0], {}), ("data",),
+                            f"'{name}' in mixture '{decl.name}'")
+        w = coerce.as_float(s, wv, f"the weight of '{name}'", Range(ge=0, le=1))
+        if ref is None or w is None:
+            ok = False
+            continue
+        comp = s.resolve(ref.key)
+        if not isinstance(comp, ComponentSpec):
+            ok = False
+            continue
+        weights[name] = w
+        components.append(comp)
+    if not ok:
+        return ErrorV(decl.span)
+    total = sum(weights.values())
+    if total <= 0:
+        return s.error("PAT302", f"the weights of mixture '{decl.name}' sum to 0", body.span,
+                       "give at least one component a positive weight")
+    spec = MixtureSpec(name=decl.name or "", weights={k: w / total for k, w in weights.items()})
+    return MixtureE(spec, components)
+
+
+_SAMPLER_RANGES = {"chains": Range(ge=1), "draws": Range(ge=1), "burnin": Range(ge=0),
+                   "thin": Range(ge=1), "batch": Range(ge=1), "seed": Range(ge=0)}
+
+
+def check_sampler(ev: Evaluator, key, decl: A.Decl) -> Any:
+    if not isinstance(decl.body, A.Block):
+        return ev.s.error("PAT505", "a sampler is a block: sampler s { step = 1e-3  gamma = 300 ... }",
+                          decl.body.span)
+    r = BlockReader(ev, decl, key[0])
+    defaults = SamplerSpec.model_fields
+    out: dict[str, Any] = {
+        "step": r.float("step", None, Range(gt=0), required=True),
+        "gamma": r.float("gamma", None, Range(gt=0), required=True),
+    }
+    for k, rng in _SAMPLER_RANGES.items():
+        out[k] = r.int(k, defaults[k].default, rng)
+    nb = r.value("nbeta")
+    out["nbeta"] = None if nb is None or isinstance(nb, AutoV) else \
+        coerce.as_float(ev.s, nb, "nbeta", Range(gt=0))
+    restrict = r.value("restrict")
+    out["restrict"] = [] if restrict is None else coerce.as_type(ev.s, restrict, "strs", "restrict")
+    if any(v is None for k, v in out.items() if k != "nbeta") or (nb is not None and
+                                                                   not isinstance(nb, AutoV) and
+                                                                   out["nbeta"] is None):
+        return ErrorV(decl.span)
+    return SamplerSpec(**out)

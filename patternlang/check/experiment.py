@@ -1,0 +1,262 @@
+"""Checking the experiment's steps: train, susceptibility, measure, verify, output.
+
+(Patterning, with its targets and constraints, lives in :mod:`patternlang.check.patterning`.)"""
+
+from __future__ import annotations
+
+import typing
+from typing import Any
+
+from patternlang import registry
+from patternlang.check import coerce
+from patternlang.check.blocks import BlockReader
+from patternlang.check.entities import (MeasureE, MixtureE, ObservedItem, OutputE, PatterningE,
+                                        SusceptibilityE, TrainE, VerifyE)
+from patternlang.check.evaluator import Evaluator
+from patternlang.check.values import CkptV, ErrorV, ObsV, OptimizerV, RefV, V
+from patternlang.errors import Span
+from patternlang.plan.ir import (CheckpointRef, ComponentSpec, ModelSpec, ObservableSpec, ObsExpr,
+                                 OnsetSpec, OptimizerSpec, ReportStep, SourceLoc, VerifyStep)
+from patternlang.registry import Range
+from patternlang.syntax import ast as A
+
+SCHEDULES = typing.get_args(OptimizerSpec.model_fields["schedule"].annotation)
+ARMS = typing.get_args(typing.get_args(VerifyStep.model_fields["arms"].annotation)[0])
+FORMATS = typing.get_args(typing.get_args(ReportStep.model_fields["formats"].annotation)[0])
+
+
+def loc(span: Span) -> SourceLoc:
+    return SourceLoc(file=span.file, line=span.line, col=span.col)
+
+
+def seeds(r: BlockReader, default: int | None) -> list[int] | None:
+    v = r.value("seeds")
+    if v is None:
+        return list(range(default)) if default else None
+    if isinstance(v, coerce.ListV):
+        out = coerce.as_type(r.s, v, "ints", "seeds", Range(ge=0))
+        if out is not None and len(set(out)) != len(out):
+            r.s.error("PAT502", "a seed is listed twice", v.span)
+            return None
+        return out
+    n = coerce.as_int(r.s, v, "seeds (a count)", Range(ge=1))
+    return list(range(n)) if n is not None else None
+
+
+def checkpoint(ev: Evaluator, v: V | None, what: str) -> tuple[CheckpointRef, TrainE] | None:
+    """A checkpoint reference whose training run saves that step."""
+    if v is None or isinstance(v, ErrorV):
+        return None
+    if not isinstance(v, CkptV):
+        if isinstance(v, RefV) and v.kind == "train":
+            ev.s.error("PAT301", f"{what} must be a checkpoint: {v.name}.final or {v.name}.step(n)", v.span)
+        else:
+            coerce._wrong(ev.s, v, "a checkpoint (run.step(n) or run.final)", what)
+        return None
+    train = ev.s.resolve(v.key)
+    if not isinstance(train, TrainE):
+        return None
+    step = v.ref.step
+    if step is not None and not train.saves(step):
+        saved = ", ".join(str(c) for c in sorted({*train.checkpoints, train.steps}))
+        ev.s.error("PAT308", f"training run '{train.name}' does not save step {step}", v.span,
+                   f"it saves: {saved}; add {step} to its checkpoints")
+        return None
+    return v.ref, train
+
+
+def observables(ev: Evaluator, v: V | None, what: str) -> list[tuple[ObsV, ObservableSpec]] | None:
+    if v is None:
+        return []
+    out, names, ok = [], set(), True
+    for item in coerce.as_list(v):
+        obs = coerce.as_observable(ev, item, f"each entry of {what}")
+        if obs is None:
+            ok = False
+            continue
+        name = obs.name or obs.text
+        if name in names:
+            ev.s.error("PAT502", f"'{name}' is listed twice", item.span)
+            ok = False
+        names.add(name)
+        out.append((obs, ObservableSpec(name=name, expr=obs.to_expr(), doc=obs.doc)))
+    return out if ok else None
+
+
+def extra_components(ev: Evaluator, specs: list[ObservableSpec], have: list[ComponentSpec]) -> list:
+    """Components named by observables (``loss(c)``) that the mixture does not contain."""
+    names = {c.name for c in have}
+    out = list(have)
+
+    def walk(e: ObsExpr) -> None:
+        if e.op == "prim" and e.name:
+            prim = registry.get("observable", e.name)
+            for p in prim.params if prim else ():
+                value = e.args.get(p.name)
+                if p.type == "component" and isinstance(value, str) and value not in names:
+                    key = ev.s.components_used.get(value)
+                    comp = ev.s.resolve(key) if key else None
+                    if isinstance(comp, ComponentSpec):
+                        names.add(value)
+                        out.append(comp)
+        for o in e.operands:
+            walk(o)
+
+    for s in specs:
+        walk(s.expr)
+    return out
+
+
+def _mixture_of(ev: Evaluator, v: V | None, what: str) -> tuple[MixtureE, str | None] | None:
+    if v is None or isinstance(v, ErrorV):
+        return None
+    ref = coerce.as_ref(ev.s, v, ("mixture", "data", "patterning"), what)
+    if ref is None:
+        return None
+    target = ev.s.resolve(ref.key)
+    if ref.kind == "mixture":
+        return (target, None) if isinstance(target, MixtureE) else None
+    if ref.kind == "data":
+        if not isinstance(target, ComponentSpec):
+            return None
+        from patternlang.plan.ir import MixtureSpec
+        return MixtureE(MixtureSpec(name=target.name, weights={target.name: 1.0}), [target]), None
+    if not isinstance(target, PatterningE):
+        return None
+    return MixtureE(target.mixture, target.components), target.name
+
+
+def check_train(ev: Evaluator, key, decl: A.Decl) -> Any:
+    r = BlockReader(ev, decl, key[0])
+    mv = r.require("model")
+    model = coerce.as_model(ev, mv, "model") if mv is not None else None
+    mix = _mixture_of(ev, r.require("data"), "data")
+    steps = r.int("steps", None, Range(ge=1), required=True)
+    batch = r.int("batch", 32, Range(ge=1))
+    opt = r.value("optimizer")
+    if opt is not None and not isinstance(opt, (OptimizerV, ErrorV)):
+        coerce._wrong(ev.s, opt, "an optimizer such as adamw(lr=1e-3)", "optimizer")
+    schedule = r.choices("schedule", SCHEDULES, ["constant"], many=False)
+    warmup = r.int("warmup", 0, Range(ge=0))
+    ckv = r.value("checkpoints")
+    cks = coerce.as_type(ev.s, ckv, "ints", "checkpoints", Range(ge=1)) if ckv is not None else []
+    if cks and steps and max(cks) > steps:
+        ev.s.error("PAT302", f"checkpoint {max(cks)} is after the last step ({steps})", r.span("checkpoints"))
+    if cks and len(set(cks)) != len(cks):
+        ev.s.error("PAT502", "a checkpoint step is listed twice", r.span("checkpoints"))
+    sds = seeds(r, 1)
+    track = observables(ev, r.value("track"), "track")
+    every = r.int("every", max(1, (steps or 50) // 50) if track else 0, Range(ge=1))
+    init = checkpoint(ev, r.value("init"), "init") if r.has("init") else None
+    parts = [model, mix, steps, batch, schedule, warmup, cks, sds, track, every]
+    if any(p is None for p in parts) or isinstance(opt, ErrorV) or (r.has("init") and init is None):
+        return ErrorV(decl.span)
+    o = opt.args if isinstance(opt, OptimizerV) else {}
+    optimizer = OptimizerSpec(name=opt.name if isinstance(opt, OptimizerV) else "adamw",
+                              schedule=schedule[0], warmup=warmup, **o)
+    raw = r.raw("model")
+    mname = raw.id if isinstance(raw, A.Name) else f"{decl.name}.model"
+    mspec = ModelSpec(name=mname, call=model.call, factory=model.factory,
+                      factory_args=model.factory_args, checkpoint=model.checkpoint)
+    return TrainE(decl.name or "", loc(decl.span), mspec, mix[0].components, mix[0].spec, steps, batch,
+                  optimizer, sorted(cks), sds, mixture_from=mix[1], init=init[0] if init else None,
+                  track=[s for _, s in track], track_every=every if track else 0)
+
+
+def check_susceptibility(ev: Evaluator, key, decl: A.Decl) -> Any:
+    r = BlockReader(ev, decl, key[0])
+    at = checkpoint(ev, r.require("at"), "at")
+    sv = r.require("sampler")
+    sref = coerce.as_ref(ev.s, sv, ("sampler",), "sampler") if sv is not None else None
+    sampler = ev.s.resolve(sref.key) if sref else None
+    obs = observables(ev, r.require("observe"), "observe")
+    if obs == [] and r.has("observe"):
+        ev.s.error("PAT303", "observe needs at least one observable", r.span("observe"))
+        obs = None
+    mix = _mixture_of(ev, r.value("components"), "components") if r.has("components") else None
+    probe = r.int("probe", 64, Range(ge=1))
+    per_sample = r.bool("per_sample", False)
+    standardize = r.bool("standardize", True)
+    if at is None or obs is None or isinstance(sampler, ErrorV) or sampler is None or \
+            (r.has("components") and mix is None) or None in (probe, per_sample, standardize):
+        return ErrorV(decl.span)
+    ref, train = at
+    mixture, comps = (mix[0].spec, mix[0].components) if mix else (train.mixture, train.components)
+    specs = [s for _, s in obs]
+    items = [ObservedItem(s, o.shape, o.text or s.name) for o, s in obs]
+    return SusceptibilityE(decl.name or "", loc(decl.span), ref, train.model, sampler, items,
+                           extra_components(ev, specs, comps), mixture, probe, per_sample, standardize)
+
+
+def check_measure(ev: Evaluator, key, decl: A.Decl) -> Any:
+    r = BlockReader(ev, decl, key[0])
+    at = checkpoint(ev, r.require("at"), "at")
+    obs = observables(ev, r.require("observe"), "observe")
+    probe = r.int("probe", 64, Range(ge=1))
+    seed = r.int("seed", 0, Range(ge=0))
+    if at is None or obs is None or probe is None or seed is None:
+        return ErrorV(decl.span)
+    specs = [s for _, s in obs]
+    return MeasureE(decl.name or "", loc(decl.span), at[0], specs,
+                    extra_components(ev, specs, at[1].components), probe, seed)
+
+
+def check_output(ev: Evaluator, key, decl: A.Decl) -> Any:
+    r = BlockReader(ev, decl, key[0])
+    formats = r.choices("formats", FORMATS, ["md", "json"])
+    return OutputE(loc(decl.span), formats) if formats is not None else ErrorV(decl.span)
+
+
+def check_verify(ev: Evaluator, module: str, decl: A.Decl, pat: PatterningE) -> Any:
+    r = BlockReader(ev, decl, module)
+    sus = [ev.s.resolve((module, n)) for n in pat.sources]
+    if not sus or not all(isinstance(x, SusceptibilityE) for x in sus):
+        return ErrorV(decl.span)
+    train_name = sus[0].at.train.split(".", 1)[1]
+    train = ev.s.resolve((module, train_name))
+    arms = r.choices("arms", ARMS, list(ARMS))
+    sds = seeds(r, 3)
+    steps = r.int("steps", getattr(train, "steps", None), Range(ge=1))
+    every = r.int("every", 25, Range(ge=1))
+    start, start_at = "scratch", None
+    raw = r.raw("start")
+    if raw is not None and not (isinstance(raw, A.Name) and raw.id == "scratch"):
+        got = checkpoint(ev, r.value("start"), "start (scratch or a checkpoint)")
+        start, start_at = ("checkpoint", got[0]) if got else (None, None)
+    obs = observables(ev, r.value("observe"), "observe") if r.has("observe") else \
+        [(None, i.spec) for s in sus for i in s.observed]
+    onset = [_onset(ev, module, st) for st in r.statements]
+    if None in (arms, sds, steps, every, start, obs) or None in onset or not isinstance(train, TrainE):
+        return ErrorV(decl.span)
+    return VerifyE(decl.name or "", loc(decl.span), train.name, arms, sds, steps, start, start_at, every,
+                   _unique([s for _, s in obs]), onset)
+
+
+def _unique(specs: list[ObservableSpec]) -> list[ObservableSpec]:
+    seen: dict[str, ObservableSpec] = {}
+    for s in specs:
+        seen.setdefault(s.name, s)
+    return list(seen.values())
+
+
+def _onset(ev: Evaluator, module: str, st: A.Onset) -> OnsetSpec | None:
+    cond = st.condition
+    if len(cond.ops) != 1 or cond.ops[0] == "==":
+        ev.s.error("PAT301", "onset compares one observable with a threshold: onset mean(ih) >= 0.3",
+                   cond.span)
+        return None
+    lhs, rhs = (ev.eval(x, module, {}) for x in cond.operands)
+    op = cond.ops[0]
+    if isinstance(lhs, coerce.ConstV):
+        lhs, rhs, op = rhs, lhs, {"<": ">", ">": "<", "<=": ">=", ">=": "<="}[op]
+    obs = coerce.as_observable(ev, lhs, "the onset observable")
+    threshold = coerce.as_float(ev.s, rhs, "the onset threshold")
+    if obs is None or threshold is None:
+        return None
+    if obs.shape != "scalar":
+        ev.s.error("PAT306", f"'{obs.text}' has one value per head; an onset needs a scalar", obs.span,
+                   f"use mean({obs.text}) or {obs.text}[h]")
+        return None
+    name = obs.name or obs.text or A.show(cond)
+    return OnsetSpec(observable=ObservableSpec(name=name, expr=obs.to_expr(), doc=obs.doc), op=op,
+                     threshold=threshold)

@@ -1,0 +1,162 @@
+"""Checking a patterning block: its sources, targets (linear in observed observables) and
+constraints (convex in the new weights, see :mod:`patternlang.check.convexity`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from patternlang.check import coerce
+from patternlang.check.blocks import BlockReader
+from patternlang.check.convexity import check_constraint
+from patternlang.check.entities import PatterningE, SusceptibilityE
+from patternlang.check.evaluator import Evaluator, arith
+from patternlang.check.experiment import loc
+from patternlang.check.values import ConstV, ErrorV, ObsV, V
+from patternlang.plan.ir import TargetSpec
+from patternlang.registry import Range
+from patternlang.syntax import ast as A
+
+
+def check_patterning(ev: Evaluator, key, decl: A.Decl) -> Any:
+    s = ev.s
+    r = BlockReader(ev, decl, key[0])
+    fv = r.require("from")
+    sources: list[SusceptibilityE] = []
+    for item in coerce.as_list(fv) if fv is not None else []:
+        ref = coerce.as_ref(s, item, ("susceptibility",), "from")
+        sus = s.resolve(ref.key) if ref else None
+        if isinstance(sus, SusceptibilityE):
+            sources.append(sus)
+    rounds = r.int("rounds", 1, Range(ge=1))
+    round_steps = r.int("round_steps", 0, Range(ge=0))
+    reg = r.float("regularization", 1e-6, Range(ge=0))
+    if rounds and rounds > 1 and round_steps == 0:
+        s.error("PAT310", f"rounds = {rounds} needs round_steps: training steps between rounds",
+                r.span("rounds"), "add e.g. round_steps = 100")
+    if not sources:
+        return ErrorV(decl.span)
+    base = sources[0]
+    for other in sources[1:]:
+        if set(other.mixture.weights) != set(base.mixture.weights):
+            s.error("PAT310", f"susceptibilities '{base.name}' and '{other.name}' are taken against "
+                              "different components", r.span("from"), "use the same mixture in both")
+    targets = [_target(ev, key[0], t, sources) for t in r.statements if isinstance(t, A.Target)]
+    if not [t for t in r.statements if isinstance(t, A.Target)]:
+        s.error("PAT303", f"patterning '{decl.name}' has no target", decl.name_span or decl.span,
+                "add one, e.g. raise mean(ih) by 0.1")
+    constraints = []
+    for block in (t for t in r.statements if isinstance(t, A.SubjectTo)):
+        for c in block.constraints:
+            operands = c.operands if isinstance(c, A.Compare) else (c,)
+            values = [ev.eval(o, key[0], {}) for o in operands]
+            for spec in check_constraint(s, c, values, loc(c.span)):
+                constraints.append(_in_mixture(ev, spec, base, c))
+    if None in targets or None in constraints or None in (rounds, round_steps, reg):
+        return ErrorV(decl.span)
+    return PatterningE(decl.name or "", loc(decl.span), [x.name for x in sources], base.mixture,
+                       base.components, targets, constraints, rounds, round_steps, reg)
+
+
+def _in_mixture(ev: Evaluator, spec, base: SusceptibilityE, c) -> Any:
+    names = set(spec.coeffs) | set(spec.components)
+    missing = sorted(n for n in names if n not in base.mixture.weights)
+    if missing:
+        ev.s.error("PAT305", f"'{missing[0]}' is not a component of mixture '{base.mixture.name}'", c.span,
+                   f"its components: {', '.join(base.mixture.weights)}")
+        return None
+    if spec.kind in ("kl", "l2") and spec.label.split("(")[1].split(")")[0].strip() != base.mixture.name:
+        ev.s.error("PAT305", f"the trust region must be around the current mixture '{base.mixture.name}'",
+                   c.span, f"write {spec.kind}({base.mixture.name}) <= {spec.rhs:g}")
+        return None
+    return spec
+
+
+def _target(ev: Evaluator, module: str, t: A.Target, sources: list[SusceptibilityE]) -> TargetSpec | None:
+    s = ev.s
+    v = _refs(ev, ev.eval(t.expr, module, {}), sources)
+    if t.relative is not None:
+        rel = _refs(ev, ev.eval(t.relative, module, {}), sources)
+        v = arith("sub", t.span, v, rel, s) if v is not None and rel is not None else None
+    amount = _amount(ev, module, t)
+    weight = 1.0
+    if t.weight is not None:
+        weight = coerce.as_float(s, ev.eval(t.weight, module, {}), "the target weight", Range(gt=0))
+    if not isinstance(v, ObsV) or amount is False or weight is None:
+        return None
+    if v.shape != "scalar":
+        s.error("PAT306", f"'{A.show(t.expr)}' has one value per head; a target needs a scalar", t.expr.span,
+                f"use mean({A.show(t.expr)}), sum(...) or pick a head: {A.show(t.expr)}[0]")
+        return None
+    if not _linear(ev, v):
+        return None
+    label = f"{t.verb} {A.show(t.expr)}" + (f" relative to {A.show(t.relative)}" if t.relative else "")
+    return TargetSpec(kind=t.verb, expr=v.to_expr(), label=label, weight=weight, loc=loc(t.span),
+                      amount=amount if t.verb in ("raise", "lower") else None,
+                      value=amount if t.verb == "reach" else None)
+
+
+def _amount(ev: Evaluator, module: str, t: A.Target) -> float | None | bool:
+    s = ev.s
+    need = {"raise": "by", "lower": "by", "reach": "to", "hold": None}[t.verb]
+    if need is None:
+        if t.amount is not None:
+            s.error("PAT301", "hold takes no amount", t.amount.span, "remove it, or use raise/lower")
+            return False
+        return None
+    if t.amount is None or t.amount_word != need:
+        s.error("PAT303", f"{t.verb} needs '{need} AMOUNT'", t.span, f"e.g. {t.verb} mean(ih) {need} 0.1")
+        return False
+    rng = Range(gt=0) if need == "by" else None
+    value = coerce.as_float(s, ev.eval(t.amount, module, {}), f"the amount to {t.verb}", rng)
+    return False if value is None else value
+
+
+def _refs(ev: Evaluator, v: V, sources: list[SusceptibilityE]) -> ObsV | None:
+    """Rewrite an observable expression over what ``sources`` observe (``ref`` leaves)."""
+    if isinstance(v, ConstV) and v.type in ("int", "float"):
+        return ObsV(v.span, "const", value=float(v.value))
+    v = coerce.as_observable(ev, v, "a target") if not isinstance(v, ErrorV) else None
+    if v is None:
+        return None
+    if v.op in ("ref", "const"):
+        return v
+    if v.op == "leaf":
+        hits = [(x, x.find(v.name or v.text) or x.find(v.text)) for x in sources]
+        hits = [(x, i) for x, i in hits if i is not None]
+        if not hits:
+            names = ", ".join(x.name for x in sources)
+            ev.s.error("PAT207", f"'{v.text}' is not observed by {names}", v.span,
+                       f"add it to the observe list of {sources[0].name}")
+            return None
+        if len(hits) > 1:
+            ev.s.error("PAT206", f"'{v.text}' is observed by several susceptibilities", v.span,
+                       f"say which: {hits[0][0].name}.{v.text}")
+            return None
+        x, item = hits[0]
+        return ObsV(v.span, "ref", item.shape, name=item.spec.name, text=item.spec.name,
+                    source=f"susceptibility.{x.name}")
+    kids = [_refs(ev, c, sources) for c in v.children]
+    if None in kids:
+        return None
+    shape = "scalar" if v.op in ("mean", "sum", "index") else \
+        ("per_head" if any(k.shape == "per_head" for k in kids) else "scalar")
+    return ObsV(v.span, v.op, shape, tuple(kids), index=v.index)
+
+
+def _linear(ev: Evaluator, v: ObsV) -> bool:
+    def has_ref(x: ObsV) -> bool:
+        return x.op == "ref" or any(has_ref(c) for c in x.children)
+
+    if v.op == "mul" and all(has_ref(c) for c in v.children):
+        ev.s.error("PAT307", "a target must be linear in the observables: this multiplies two of them",
+                   v.span, "targets are met through the linear response; scale by constants only")
+        return False
+    if v.op == "div" and has_ref(v.children[1]):
+        ev.s.error("PAT307", "a target must be linear in the observables: this divides by one", v.span,
+                   "write it without dividing by an observable")
+        return False
+    if not has_ref(v):
+        ev.s.error("PAT207", "a target must involve an observable", v.span)
+        return False
+    return all(_linear(ev, c) for c in v.children if c.op not in ("ref", "const")) if v.op != "ref" \
+        else True

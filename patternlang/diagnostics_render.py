@@ -1,0 +1,46 @@
+"""Render diagnostics the way compilers do::
+
+    specs/x.pat:12:20: error[PAT201]: unknown name 'induction_scroe'
+       |
+    12 | observable ih = induction_scroe(layer=1)
+       |                 ^^^^^^^^^^^^^^^
+       = help: did you mean 'induction_score'?
+
+Colours (ANSI) only when asked, i.e. when the stream is a terminal.
+"""
+
+from __future__ import annotations
+
+from patternlang.errors import Diagnostic
+
+_RED, _BLUE, _BOLD, _RESET = "\x1b[31;1m", "\x1b[34;1m", "\x1b[1m", "\x1b[0m"
+
+
+def render(d: Diagnostic, sources: dict[str, str], color: bool = False) -> str:
+    def c(code: str, text: str) -> str:
+        return f"{code}{text}{_RESET}" if color else text
+
+    where = f"{d.span}: " if d.span else ""
+    head = f"{where}{c(_RED, f'{d.severity}[{d.code}]')}: {c(_BOLD, d.message)}"
+    lines = [head]
+    src = sources.get(d.span.file) if d.span else None
+    if d.span and src is not None:
+        text_lines = src.splitlines()
+        if 1 <= d.span.line <= len(text_lines):
+            line = text_lines[d.span.line - 1].replace("\t", " ")
+            num = str(d.span.line)
+            pad = " " * len(num)
+            end = d.span.end_col if d.span.end_line == d.span.line else len(line) + 1
+            width = max(1, min(end, len(line) + 1) - d.span.col)
+            caret = " " * (d.span.col - 1) + "^" * width
+            lines += [f"{pad} {c(_BLUE, '|')}", f"{c(_BLUE, num + ' |')} {line}",
+                      f"{pad} {c(_BLUE, '|')} {c(_RED, caret)}"]
+    if d.hint:
+        lines.append(f"{' ' * (len(str(d.span.line)) if d.span else 0)} = help: {d.hint}")
+    return "\n".join(lines)
+
+
+def render_all(diags: list[Diagnostic], sources: dict[str, str], color: bool = False) -> str:
+    body = "\n\n".join(render(d, sources, color) for d in diags)
+    n = len(diags)
+    return f"{body}\n\n{n} error{'s' if n != 1 else ''} found"

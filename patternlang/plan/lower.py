@@ -1,0 +1,96 @@
+"""Checked program -> :class:`~patternlang.plan.ir.Plan`.
+
+Step ids are ``<kind>.<name>`` (``train.pretrain``, ``sample.chi``, ``susceptibility.chi``,
+``solve.accelerate``, ``verify.accelerate``, ``observe.snapshot``) and ``report``. A susceptibility
+declaration lowers to two steps, ``sample`` (SGLD with observation) and ``susceptibility`` (chi from
+the sample's moments). Steps are ordered so every input comes before its user (a stable topological
+order: source order wherever the dependencies allow it).
+"""
+
+from __future__ import annotations
+
+from patternlang.check.entities import (Checked, MeasureE, OutputE, PatterningE, SusceptibilityE,
+                                        TrainE, VerifyE)
+from patternlang.plan.ir import (ObserveStep, Plan, ReportStep, SampleStep, SolveStep, SusceptibilityStep,
+                                 TrainStep, VerifyStep)
+
+
+def _ckpt_input(ref) -> list[str]:
+    return [ref.train] if ref is not None else []
+
+
+def _lower_train(t: TrainE) -> list:
+    inputs = _ckpt_input(t.init) + ([f"solve.{t.mixture_from}"] if t.mixture_from else [])
+    return [TrainStep(id=f"train.{t.name}", inputs=inputs, loc=t.loc, model=t.model,
+                      components=t.components, mixture=t.mixture,
+                      mixture_from=f"solve.{t.mixture_from}" if t.mixture_from else None,
+                      steps=t.steps, batch=t.batch, optimizer=t.optimizer, checkpoints=t.checkpoints,
+                      seeds=t.seeds, init_from=t.init, track=t.track, track_every=t.track_every)]
+
+
+def _lower_susceptibility(s: SusceptibilityE) -> list:
+    sample = SampleStep(id=f"sample.{s.name}", inputs=[s.at.train], loc=s.loc, at=s.at, model=s.model,
+                        sampler=s.sampler, components=s.components, mixture=s.mixture,
+                        observables=[i.spec for i in s.observed], probe=s.probe, per_sample=s.per_sample)
+    chi = SusceptibilityStep(id=f"susceptibility.{s.name}", inputs=[sample.id], loc=s.loc,
+                             sample=sample.id, standardize=s.standardize)
+    return [sample, chi]
+
+
+def _lower_patterning(p: PatterningE) -> list:
+    ids = [f"susceptibility.{n}" for n in p.sources]
+    return [SolveStep(id=f"solve.{p.name}", inputs=ids, loc=p.loc, susceptibilities=ids, mixture=p.mixture,
+                      targets=p.targets, constraints=p.constraints, regularization=p.regularization,
+                      rounds=p.rounds, round_steps=p.round_steps)]
+
+
+def _lower_verify(v: VerifyE) -> list:
+    inputs = [f"solve.{v.name}", f"train.{v.train}"]
+    if v.start_at is not None and v.start_at.train not in inputs:
+        inputs.append(v.start_at.train)
+    return [VerifyStep(id=f"verify.{v.name}", inputs=inputs, loc=v.loc, solve=f"solve.{v.name}",
+                       train=f"train.{v.train}", arms=v.arms, seeds=v.seeds, steps=v.steps, start=v.start,
+                       start_at=v.start_at, every=v.every, observables=v.observables, onset=v.onset)]
+
+
+def _lower_measure(m: MeasureE) -> list:
+    return [ObserveStep(id=f"observe.{m.name}", inputs=[m.at.train], loc=m.loc, at=m.at,
+                        observables=m.observables, components=m.components, probe=m.probe, seed=m.seed)]
+
+
+_LOWER = {TrainE: _lower_train, SusceptibilityE: _lower_susceptibility, PatterningE: _lower_patterning,
+          VerifyE: _lower_verify, MeasureE: _lower_measure}
+
+
+def _toposort(steps: list) -> list:
+    by_id = {s.id: s for s in steps}
+    done: set[str] = set()
+    out: list = []
+
+    def visit(s) -> None:
+        if s.id in done:
+            return
+        done.add(s.id)
+        for i in s.inputs:
+            if i in by_id:
+                visit(by_id[i])
+        out.append(s)
+
+    for s in steps:
+        visit(s)
+    return out
+
+
+def lower(checked: Checked) -> Plan:
+    """The execution plan of a checked program (always ends with one ``report`` step)."""
+    steps: list = []
+    formats = ["md", "json"]
+    loc = None
+    for st in checked.steps:
+        if isinstance(st, OutputE):
+            formats, loc = st.formats, st.loc
+        elif st is not None:
+            steps.extend(_LOWER[type(st)](st))
+    steps = _toposort(steps)
+    steps.append(ReportStep(id="report", inputs=[s.id for s in steps], loc=loc, formats=formats))
+    return Plan(spec=checked.spec, factories=checked.factories, steps=steps)

@@ -1,0 +1,2 @@
+observable x = y + 1
+observable y = 2 * x

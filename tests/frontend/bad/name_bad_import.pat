@@ -1,0 +1,2 @@
+use stdlib.lmm
+model m = attn2()

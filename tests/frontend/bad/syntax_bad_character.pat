@@ -1,0 +1,1 @@
+model m = attn_only(layers=2) $

@@ -1,0 +1,2 @@
+train t {
+  steps = 

@@ -1,0 +1,1 @@
+sampler s { step 1e-3 }

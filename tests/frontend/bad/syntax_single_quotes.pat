@@ -1,0 +1,1 @@
+data a = text_file('corpus.txt')

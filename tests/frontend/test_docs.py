@@ -1,0 +1,23 @@
+"""Every ```pat block in docs/ compiles."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from patternlang.compiler import compile_source
+from util import ROOT
+
+BLOCK = re.compile(r"^```pat\n(.*?)^```", re.M | re.S)
+BLOCKS = [(p, i, m.group(1)) for p in sorted((ROOT / "docs").glob("*.md"))
+          for i, m in enumerate(BLOCK.finditer(p.read_text(encoding="utf-8")))]
+
+
+def test_docs_have_examples():
+    assert len(BLOCKS) >= 6
+
+
+@pytest.mark.parametrize("doc,index,code", BLOCKS, ids=[f"{p.stem}-{i}" for p, i, _ in BLOCKS])
+def test_doc_block_compiles(doc, index, code):
+    compile_source(code, str(doc.with_suffix(f".block{index}.pat")))
