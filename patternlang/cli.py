@@ -159,5 +159,7 @@ def main(argv: list[str] | None = None) -> int:
 # `patc run` / `patc report` are added by the runtime with `@main.command()`.
 main.command = main_group.command  # type: ignore[attr-defined]
 
+from patternlang import cli_run as _cli_run  # noqa: E402,F401  (registers `run` and `report`)
+
 if __name__ == "__main__":
     sys.exit(main())

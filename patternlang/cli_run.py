@@ -1,0 +1,131 @@
+"""``patc run`` and ``patc report``: the runtime's commands (thin: flags -> library -> render)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from patternlang.cli import handle_errors, main_group
+
+
+class RichProgress:
+    """Rich progress bars with rates and ETA (only on a terminal; plain lines otherwise)."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn,
+                                   TextColumn, TimeElapsedColumn, TimeRemainingColumn)
+        from rich.text import Text
+
+        class RateColumn(ProgressColumn):
+            def render(self, task) -> Text:
+                return Text(f"{task.speed:.1f}/s" if task.speed else "", style="progress.data.speed")
+
+        self.console = Console(stderr=True)
+        self.bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                             RateColumn(),
+                             TimeElapsedColumn(), TimeRemainingColumn(), console=self.console,
+                             transient=False)
+        self.bars.start()
+
+    def task(self, label: str, total: int, unit: str = "it"):
+        tid = self.bars.add_task(f"{label} [{unit}]", total=total)
+        bars = self.bars
+
+        class _Task:
+            def advance(self, n: int = 1) -> None:
+                bars.advance(tid, n)
+
+            def close(self) -> None:
+                bars.update(tid, completed=bars.tasks[tid].total)
+
+        return _Task()
+
+    def info(self, message: str) -> None:
+        self.bars.console.log(message)
+
+    def stop(self) -> None:
+        self.bars.stop()
+
+
+def _progress(quiet: bool, log: str):
+    from patternlang.runtime.progress import JsonLinesProgress, NullProgress
+
+    if quiet:
+        return NullProgress()
+    if log == "json" or not sys.stderr.isatty():
+        return JsonLinesProgress() if log == "json" else _PlainProgress()
+    return RichProgress()
+
+
+class _PlainProgress:
+    """Line-oriented progress for logs and pipes: one line per step start and per finished task."""
+
+    def task(self, label: str, total: int, unit: str = "it"):
+        import time
+
+        t0 = time.time()
+
+        class _Task:
+            done = 0
+
+            def advance(self, n: int = 1) -> None:
+                self.done += n
+
+            def close(self) -> None:
+                dt = time.time() - t0
+                click.echo(f"  {label}: {self.done}/{total} {unit} in {dt:.1f}s", err=True)
+
+        return _Task()
+
+    def info(self, message: str) -> None:
+        click.echo(message, err=True)
+
+
+@main_group.command()
+@click.argument("spec", type=click.Path())
+@click.option("--out", "out", type=click.Path(file_okay=False), default=None,
+              help="Run directory (default: runs/<spec name>).")
+@click.option("--resume", is_flag=True, help="Continue partially completed steps of an interrupted run.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:i].")
+@click.option("--seed", type=int, default=None, help="Override the plan seed (changes every hash).")
+@click.option("--nproc", type=int, default=1, show_default=True,
+              help="Processes for chains and verification runs (torch.distributed, gloo on CPU).")
+@click.option("--quiet", is_flag=True, help="No progress output.")
+@click.option("--log", type=click.Choice(["rich", "json"]), default="rich",
+              help="Progress as rich bars (terminal) or JSON lines on stderr.")
+@click.pass_context
+@handle_errors
+def run(ctx: click.Context, spec: str, out: str | None, resume: bool, device: str,
+        seed: int | None, nproc: int, quiet: bool, log: str) -> None:
+    """Compile SPEC and execute its plan into a run directory."""
+    from patternlang.api import run as api_run
+
+    out = out or str(Path("runs") / Path(spec).stem)
+    if nproc > 1:
+        from patternlang.runtime.distributed import launch
+
+        ctx.exit(launch(nproc, spec, out, resume=resume, device=device, seed=seed,
+                        search_path=ctx.obj["search_path"]))
+    progress = _progress(quiet, log)
+    try:
+        results = api_run(spec, out, resume=resume, device=device, seed=seed, progress=progress,
+                          search_path=ctx.obj["search_path"])
+    finally:
+        if isinstance(progress, RichProgress):
+            progress.stop()
+    if not quiet:
+        click.echo(results.headline())
+        click.echo(f"results: {Path(out) / 'results.json'}\nreport:  {Path(out) / 'report.md'}")
+
+
+@main_group.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@handle_errors
+def report(run_dir: str) -> None:
+    """Re-render results.json, figures and report.md of RUN_DIR."""
+    from patternlang.runtime.report import render
+
+    click.echo(f"wrote {render(run_dir)}")
