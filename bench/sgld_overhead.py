@@ -1,0 +1,118 @@
+"""Benchmark: cost of one SGLD step per chain relative to one plain forward+backward.
+
+Model: 2-layer attention-only LM (vocab 512, d_model 128, 8 heads of 16, context 64, no MLP), batch 32,
+4 chains batched by ``run_sgld``. ratio = (seconds per SGLD step / chains) / (seconds per plain
+forward+backward of one batch of 32), both measured in this run, one torch thread. Goal <= 1.05.
+When devinterp is importable it is timed on the same model and batch as well.
+
+Usage: ``PYTHONPATH=. python bench/sgld_overhead.py [--steps 30]``. The last line is JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+
+import torch
+
+from patternlang.engine.sgld import SGLDConfig, run_sgld
+from patternlang.models.attn_only import AttnOnlyTransformer
+from patternlang.models.losses import model_loss_fn
+
+torch.set_num_threads(1)
+VOCAB, CONTEXT, BATCH, CHAINS = 512, 64, 32, 4
+
+
+def make_model() -> AttnOnlyTransformer:
+    return AttnOnlyTransformer(vocab=VOCAB, d_model=128, n_layers=2, n_heads=8, d_head=16, context=CONTEXT, seed=0)
+
+
+def make_batch_fn(data: torch.Tensor):
+    def batch_fn(chain: int, step: int, g: torch.Generator) -> dict[str, torch.Tensor]:
+        idx = torch.randint(0, data.shape[0], (BATCH,), generator=g)
+        return {"tokens": data[idx]}
+    return batch_fn
+
+
+def fast_half_mean(times: list[float]) -> float:
+    """Mean of the faster half of the samples (robust to other jobs on a shared machine)."""
+    times = sorted(times)
+    half = times[: max(1, len(times) // 2)]
+    return sum(half) / len(half)
+
+
+def time_plain(model, loss_fn, batch_fn, steps: int, seed: int) -> list[float]:
+    """Seconds of each forward+backward of one batch (parameter grads, as in training)."""
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for rep in range(steps):
+        batch = batch_fn(0, rep, g)
+        t = time.perf_counter()
+        loss_fn(model, batch).mean().backward()
+        model.zero_grad(set_to_none=True)
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def time_sgld(model, loss_fn, batch_fn, steps: int, seed: int, batching: str = "vmap") -> list[float]:
+    """Seconds of each SGLD step of all chains (batch sampling, gradients, noise, update), via the
+    progress callback, so the one-off L(w*) evaluation is not counted."""
+    stamps: list[float] = []
+    cfg = SGLDConfig(step_size=1e-5, gamma=100.0, num_chains=CHAINS, num_draws=steps + 1, init_loss_batches=1,
+                     check_every=1, seed=seed, batching=batching)
+    run_sgld(model, loss_fn, batch_fn, cfg, progress=lambda done, total: stamps.append(time.perf_counter()))
+    return [b - a for a, b in zip(stamps, stamps[1:])]
+
+
+def time_devinterp(model, data, steps: int) -> float | None:
+    try:
+        import devinterp  # noqa: F401
+    except ImportError:
+        return None
+    from devinterp.optim.sgld import SGLD  # pragma: no cover - optional
+    opt = SGLD(model.parameters(), lr=1e-5, localization=100.0, nbeta=BATCH / torch.log(torch.tensor(BATCH)).item())
+    loss_fn = model_loss_fn("lm")
+    g = torch.Generator().manual_seed(0)
+    t = time.perf_counter()
+    for step in range(steps * CHAINS):
+        idx = torch.randint(0, data.shape[0], (BATCH,), generator=g)
+        opt.zero_grad()
+        loss_fn(model, {"tokens": data[idx]}).mean().backward()
+        opt.step()
+    return (time.perf_counter() - t) / (steps * CHAINS)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+    data = torch.randint(0, VOCAB, (4096, CONTEXT), generator=torch.Generator().manual_seed(0))
+    model, loss_fn, batch_fn = make_model(), model_loss_fn("lm"), make_batch_fn(data)
+    plain_t, sgld_t, loop_t = [], [], []
+    time_plain(model, loss_fn, batch_fn, 2, 0)  # warm-up
+    for rep in range(args.rounds):  # interleaved, so both see the same machine load
+        plain_t += time_plain(model, loss_fn, batch_fn, args.steps, rep)
+        sgld_t += time_sgld(model, loss_fn, batch_fn, args.steps, rep)
+        loop_t += time_sgld(model, loss_fn, batch_fn, args.steps, rep, "loop")
+    plain, per_step, loop = fast_half_mean(plain_t), fast_half_mean(sgld_t), fast_half_mean(loop_t)
+    per_chain = per_step / CHAINS
+    dev = time_devinterp(make_model(), data, args.steps)
+    out = {"bench": "sgld_overhead", "ratio": round(per_chain / plain, 4), "goal": 1.05,
+           "plain_fwd_bwd_ms": round(plain * 1e3, 3), "sgld_step_ms_all_chains": round(per_step * 1e3, 3),
+           "sgld_step_ms_per_chain": round(per_chain * 1e3, 3), "chains": CHAINS, "batch": BATCH,
+           "ratio_batching_loop": round(loop / CHAINS / plain, 4),
+           "devinterp": "skipped (not installed)" if dev is None else {
+               "ms_per_chain_step": round(dev * 1e3, 3), "ratio": round(dev / plain, 4),
+               "speedup": round(dev / per_chain, 3)},
+           "torch": torch.__version__, "threads": torch.get_num_threads(), "cpus": os.cpu_count(),
+           "machine": platform.processor() or platform.machine()}
+    print(f"plain forward+backward: {plain * 1e3:.2f} ms; SGLD step/chain: {per_chain * 1e3:.2f} ms")
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+"""Known-answer tests of the LLC estimator (reference/patterning-method.md §6)."""
+
+import numpy as np
+import pytest
+import torch
+
+from patternlang.engine.llc import restricted_llc
+from patternlang.engine.sgld import SGLDConfig, run_sgld
+from patternlang.engine.toy_models import (GaussianToy, NormalCrossing, ReducedRankRegression,
+                                           normal_crossing_exact, rrr_llc)
+
+
+def test_rrr_formula_values():
+    got = [rrr_llc(*mhn) for mhn in [(5, 3, 5), (5, 4, 5), (4, 3, 8), (8, 3, 4), (3, 8, 4)]]
+    assert got == [6.5, 8.0, 6.0, 6.0, 6.0]
+
+
+def test_gaussian_llc_with_localization():
+    toy = GaussianToy([1.0, 4.0, 0.5])
+    cfg = SGLDConfig(step_size=1e-4, gamma=5.0, nbeta=200.0, num_chains=8, num_draws=3000, burnin=1000)
+    res = run_sgld(toy, toy.batched_loss, toy.batch_fn, cfg)
+    expected = toy.expected_llc(200.0, 5.0)  # 1.4609
+    assert expected == pytest.approx(1.4609, abs=1e-4)
+    _close(res, expected)
+
+
+def test_restricted_llc_equals_llc_of_smaller_model():
+    H = torch.tensor([[2.0, 0.8, 0.3], [0.8, 1.0, 0.2], [0.3, 0.2, 3.0]])
+    big, small = GaussianToy(H), GaussianToy(H[1:, 1:])
+    cfg = SGLDConfig(step_size=1e-4, gamma=2.0, nbeta=100.0, num_chains=8, num_draws=3000, burnin=1000)
+    # freeze u = w_0 at w*_0 = 0: the loss over c = (w_1, w_2) is ½ cᵀ H_cc c, the smaller model's
+    mask_model = _Masked(big)
+    res_c = restricted_llc(mask_model, mask_model.loss, mask_model.batch_fn, cfg, ["c"])
+    res_s = run_sgld(small, small.batched_loss, small.batch_fn, cfg)
+    target = small.expected_llc(100.0, 2.0)
+    _close(res_c, target)
+    _close(res_s, target)
+
+
+def _close(res, target):
+    """Within 3 standard errors plus 3% (SGLD step-size bias), with an SE small enough to matter."""
+    assert res.llc_se < 0.1 * target
+    assert abs(res.llc_mean - target) < 3 * res.llc_se + 0.03 * target
+
+
+class _Masked(torch.nn.Module):
+    """The 3-coordinate Gaussian written with two parameters u (1) and c (2), so ``restrict=['c']``."""
+
+    def __init__(self, toy):
+        super().__init__()
+        self.H = toy.H
+        self.u = torch.nn.Parameter(torch.zeros(1))
+        self.c = torch.nn.Parameter(torch.zeros(2))
+        self.data = {"x": torch.zeros(4, 1)}
+
+    def batch_fn(self, chain, step, g):
+        return self.data
+
+    def loss(self, model, batch):
+        w = torch.cat([model.u, model.c])
+        return (0.5 * w @ model.H @ w).expand(batch["x"].shape[0])
+
+
+FAST = [[0, 1], [1, 1], [0, 2]]
+SLOW = [[1, 2], [2, 2], [0, 3], [1, 3], [2, 3], [3, 3]]
+
+
+def _normal_crossing(powers, draws):
+    toy = NormalCrossing(powers)
+    cfg = SGLDConfig(step_size=1e-4, gamma=1.0, num_chains=8, num_draws=draws, burnin=draws // 4,
+                     init_loss_batches=1, seed=1)
+    res = run_sgld(toy, toy.batched_loss, toy.batch_fn, cfg)
+    exact = normal_crossing_exact(toy, res.nbeta, 1.0)
+    return toy, res, exact
+
+
+@pytest.mark.parametrize("powers", FAST)
+def test_normal_crossing_fast(powers):
+    toy, res, exact = _normal_crossing(powers, 4000)
+    assert res.llc_se < 0.15 * exact  # the tolerance below is not vacuous
+    assert abs(res.llc_mean - exact) < 3 * res.llc_se + 0.05 * exact
+    if toy.multiplicity == 1 and powers[0] == 0:  # 1-D cases are already at their asymptote
+        assert res.llc_mean == pytest.approx(toy.true_llc, rel=0.15)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("powers", SLOW)
+def test_normal_crossing_slow(powers):
+    toy, res, exact = _normal_crossing(powers, 8000)
+    assert abs(res.llc_mean - exact) < 3 * res.llc_se + 0.05 * exact
+    assert exact < toy.true_llc * 1.1  # finite-nβ truth lies at or below λ (log / power corrections)
+
+
+@pytest.mark.slow
+def test_rrr_case4():
+    toy = ReducedRankRegression(3, 8, 4)
+    center = toy.fit_center(seed=42)
+    cfg = SGLDConfig(step_size=2e-4, gamma=1.0, num_chains=4, num_draws=6000, burnin=3000, init_loss_batches=1)
+    res = run_sgld(toy, toy.batched_loss, toy.batch_fn, cfg, center=center)
+    assert res.llc_mean == pytest.approx(toy.true_llc, rel=0.15)
