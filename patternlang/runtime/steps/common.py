@@ -25,18 +25,47 @@ def spec_dir(ctx: StepContext) -> Path:
     return Path(ctx.plan.spec).resolve().parent
 
 
-def build_components(specs: list[ComponentSpec], ctx: StepContext) -> dict:
-    """Data components by name."""
-    from patternlang.data import build_components as _build
+def build_components(specs: list[ComponentSpec], ctx: StepContext | None = None) -> dict:
+    """Data components by name, from primitive calls or Python factories."""
+    from patternlang import registry
+    from patternlang.models.factory import load_factory
 
-    return _build(specs, base_dir=spec_dir(ctx))
+    out = {}
+    for spec in specs:
+        if spec.call is not None:
+            prim = registry.get("data", spec.call.primitive)
+            if prim is None:
+                raise PatRuntimeError("data", f"unknown data primitive {spec.call.primitive!r}",
+                                      "see `patc stdlib` for the data primitives")
+            comp = prim.fn(**spec.call.args)
+        elif spec.factory is not None:
+            comp = load_factory(spec.factory)(**spec.factory_args)
+        else:
+            raise PatRuntimeError("data", f"component {spec.name!r} has no source",
+                                  "declare it with a data primitive or a factory")
+        comp.name = spec.name
+        out[spec.name] = comp
+    return out
 
 
-def build_model(spec: ModelSpec, ctx: StepContext, init_seed: int | None = None) -> torch.nn.Module:
-    """The model of ``spec`` on the run's device; ``init_seed`` overrides the initialisation seed."""
+def build_model(spec: ModelSpec, ctx: StepContext | None = None, init_seed: int | None = None,
+                device: torch.device | str | None = None) -> torch.nn.Module:
+    """The model of ``spec`` on the run's device. ``init_seed`` (a seed of a pool of training runs)
+    replaces the primitive's ``seed`` argument, or seeds torch's generator around a factory call."""
+    from patternlang import registry
     from patternlang.models.factory import build_model as _build
 
-    return _build(spec, device=ctx.device, base_dir=spec_dir(ctx), init_seed=init_seed)
+    device = device if device is not None else (ctx.device if ctx else "cpu")
+    if init_seed is not None and spec.call is not None:
+        prim = registry.get("model", spec.call.primitive)
+        if prim is not None and prim.param("seed") is not None:
+            call = spec.call.model_copy(update={"args": {**spec.call.args, "seed": init_seed}})
+            return _build(spec.model_copy(update={"call": call}), device=device)
+    if init_seed is not None:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(init_seed)
+            return _build(spec, device=device)
+    return _build(spec, device=device)
 
 
 def load_weights(model: torch.nn.Module, path: Path) -> torch.nn.Module:
@@ -66,10 +95,16 @@ def evaluate_point(model: torch.nn.Module, observables: list[ObservableSpec], co
                    mixture: dict[str, float], probe: int, seed: int,
                    nbeta: float = 1.0) -> dict[str, float]:
     """Observables at the model's current weights, by coordinate name (one batched pass per probe)."""
-    from patternlang.observables.observer import evaluate
+    from patternlang.observables.observer import build_observer
 
-    values = evaluate(model, observables, components, mixture, probe=probe, seed=seed, nbeta=nbeta)
-    return {k: float(v) for k, v in values.items()}
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        observer = build_observer(model, observables, components, mixture, probe=probe, seed=seed,
+                                  nbeta=nbeta)
+        x, _, _ = observer.evaluate(None)
+    model.train(was_training)
+    return {name: float(v) for name, v in zip(observer.obs_names, x[0].tolist())}
 
 
 def select_checkpoints(ref: CheckpointRef, ctx: StepContext, components: dict,

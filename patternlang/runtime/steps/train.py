@@ -7,6 +7,8 @@ finished seed so an interrupted pool of seeds resumes at the next seed.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from patternlang.plan.ir import TrainStep
 from patternlang.runtime.executor import StepContext, runner
 from patternlang.runtime.rundir import atomic_write_json, read_json
@@ -15,40 +17,47 @@ from patternlang.runtime.steps.common import (build_components, build_model, che
 from patternlang.runtime.steps.mixtures import resolve_mixture
 
 
-def train_one(step: TrainStep, ctx: StepContext, seed: int, weights: dict[str, float],
-              components: dict, out_dir, steps: int | None = None, init_path=None,
-              track_every: int | None = None, checkpoints=None) -> dict:
-    """Train one seed under ``weights``; save checkpoints into ``out_dir``; return the curve."""
+def train_one(step: TrainStep, seed: int, weights: dict[str, float], components: dict, out_dir,
+              *, device: str = "cpu", plan_seed: int = 0, steps: int | None = None,
+              init_path=None, track=None, every: int | None = None, checkpoints=None) -> dict:
+    """Train one seed of ``step`` under mixture ``weights``; save checkpoints under ``out_dir``.
+
+    Returns ``{"checkpoints": {step: relative path}, "loss": [...], "curve": {"step": [...],
+    "values": [{coordinate: value}, ...]}}``. ``track`` / ``every`` default to the step's own
+    tracked observables; verification passes its own.
+    """
     from patternlang.data.mixture import Mixture
     from patternlang.engine.train import train
     from patternlang.models.checkpoint import save
 
     steps = steps or step.steps
-    model = build_model(step.model, ctx, init_seed=derive_seed("init", seed))
+    track = step.track if track is None else track
+    every = step.track_every if every is None else every
+    model = build_model(step.model, init_seed=derive_seed("init", seed), device=device)
     if init_path is not None:
         load_weights(model, init_path)
-    mixture = Mixture([components[n] for n in weights], list(weights.values()))
-    every = step.track_every if track_every is None else track_every
+    names = [n for n in weights if n in components]
+    mixture = Mixture([components[n] for n in names], [weights[n] for n in names])
     curve: dict[str, list] = {"step": [], "values": []}
     saved: dict[str, str] = {}
 
     def on_eval(t: int, m) -> None:
-        vals = evaluate_point(m, step.track, components, weights, probe=64,
-                              seed=derive_seed("track", ctx.plan.seed))
+        vals = evaluate_point(m, track, components, weights, probe=64,
+                              seed=derive_seed("track", plan_seed))
         curve["step"].append(t)
         curve["values"].append(vals)
 
     def on_checkpoint(t: int, m) -> None:
         rel = f"seed{seed}/step{t}.safetensors"
-        save(m, out_dir / rel, {"step": t, "seed": seed})
+        save(m, Path(out_dir) / rel, {"step": t, "seed": seed})
         saved[str(t)] = rel
 
-    marks = sorted(set((checkpoints if checkpoints is not None else step.checkpoints)) | {steps})
+    marks = sorted(set(step.checkpoints if checkpoints is None else checkpoints) | {steps})
     result = train(model, mixture, steps=steps, batch=step.batch, optimizer=step.optimizer,
                    seed=derive_seed("train", seed), checkpoints=marks, on_checkpoint=on_checkpoint,
-                   on_eval=on_eval if step.track and every else None, eval_every=every or 0,
-                   device=str(ctx.device))
-    return {"checkpoints": saved, "loss": list(map(float, result.losses)), "curve": curve}
+                   on_eval=on_eval if track and every else None, eval_every=every or 0,
+                   device=device)
+    return {"checkpoints": saved, "loss": [float(x) for x in result.loss], "curve": curve}
 
 
 @runner("train")
@@ -65,8 +74,8 @@ def run_train(step: TrainStep, ctx: StepContext) -> dict:
             info = read_json(ctx.dir.part(part) / "done.json")
         else:
             init_path = init.get(seed) or (next(iter(init.values())) if init else None)
-            info = train_one(step, ctx, seed, weights, components, ctx.dir.path,
-                             init_path=init_path)
+            info = train_one(step, seed, weights, components, ctx.dir.path,
+                             device=str(ctx.device), plan_seed=ctx.plan.seed, init_path=init_path)
             atomic_write_json(ctx.dir.path / part / "curve.json", info)
             ctx.dir.mark_part_done(part, {"checkpoints": info["checkpoints"],
                                           "final_loss": info["loss"][-1]})

@@ -1,0 +1,73 @@
+"""``susceptibility``: χ = −Cov(φ, L_k − L) with standard errors, and principal directions.
+
+With one center, χ comes from the sample step's co-moments pooled over chains. With several centers
+(per-solution LLCs over representative checkpoints of one rule), χ is estimated at each center and
+averaged: pooling draws across centers would add the spread *between* solutions to the covariance.
+
+Outputs: ``chi.npz`` + ``chi.json`` (names, values, errors), ``principal.json``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from patternlang.plan.ir import SusceptibilityStep
+from patternlang.runtime.executor import StepContext, runner
+from patternlang.runtime.rundir import atomic_write_json
+
+
+def _average(chis: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean χ over centers, its standard error, and the mean posterior observable values."""
+    chi = np.mean([c.chi for c in chis], axis=0)
+    se = np.sqrt(np.sum([np.nan_to_num(c.se) ** 2 for c in chis], axis=0)) / len(chis)
+    if len(chis) > 2:  # the spread between centers is also uncertainty about the rule's chi
+        se = np.fmax(se, np.std([c.chi for c in chis], axis=0, ddof=1) / np.sqrt(len(chis)))
+    mu = np.mean([c.mean_obs for c in chis], axis=0)
+    return chi, se, mu
+
+
+@runner("susceptibility")
+def run_susceptibility(step: SusceptibilityStep, ctx: StepContext) -> dict:
+    from patternlang.engine.chi import Chi, estimate_chi, principal_directions
+    from patternlang.engine.moments import Comoments
+
+    sample = ctx.plan.step(step.sample)
+    sdir, ssum = ctx.input_dir(step.sample), ctx.input_summary(step.sample)
+    chis = [estimate_chi(Comoments.from_state(dict(np.load(sdir.file(f)))))
+            for f in ssum["moments"]]
+    chi, se, mu = _average(chis)
+    first = chis[0]
+    merged = Chi(chi, se, first.se_batch, first.se_chain, first.obs_names, first.comp_names, mu,
+                 first.sd_obs, first.sd_comp, first.chains, first.draws,
+                 {"centers": len(chis)}) if len(chis) > 1 else first
+    merged.save(ctx.dir.file("chi.npz"), ctx.dir.file("chi.json"))
+    principal = principal_directions(merged, standardize=step.standardize)
+    pdict = _principal_dict(principal)
+    atomic_write_json(ctx.dir.file("principal.json"), pdict)
+    spec_of = {o.name: o for o in sample.observables}
+    owner = [_owner(name, spec_of) for name in merged.obs_names]
+    return {"kind": "susceptibility", "nbeta": ssum["nbeta"], "observables": list(merged.obs_names),
+            "observable_of": owner, "components": list(merged.comp_names),
+            "observable_exprs": {n: o.expr.model_dump(mode="json") for n, o in spec_of.items()},
+            "chi": chi.tolist(), "chi_se": se.tolist(), "mu": mu.tolist(), "principal": pdict,
+            "centers": len(chis), "draws": int(first.draws), "chains": int(first.chains)}
+
+
+def _owner(coord: str, spec_of: dict) -> str:
+    """The declared observable a coordinate belongs to (``ih[l1h0]`` -> ``ih``)."""
+    if coord in spec_of:
+        return coord
+    base = coord.split("[", 1)[0]
+    return base if base in spec_of else coord
+
+
+def _principal_dict(p) -> dict:
+    """Principal directions as JSON: spectrum, and each mode's named loadings."""
+    modes = []
+    for r in range(len(p.singular_values)):
+        structure, data = p.loadings(r)
+        modes.append({"singular_value": float(p.singular_values[r]),
+                      "explained": float(p.explained[r]), "observables": structure,
+                      "components": data})
+    return {"standardized": p.standardized, "singular_values": p.singular_values.tolist(),
+            "variance_explained": p.explained.tolist(), "modes": modes}

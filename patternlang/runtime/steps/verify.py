@@ -1,0 +1,177 @@
+"""``verify``: retrain under each arm's mixture over seeds; onset, realized vs predicted change.
+
+Each (arm, seed) run is a part with its own done marker (resumable) and runs in a worker process
+when ``PATTERNLANG_WORKERS`` > 1 (default: 2 on a CPU machine — small models run fastest with one
+torch thread per process, and the second core takes the second process).
+
+The summary holds, per arm, the mixture weights, every tracked observable over training for every
+seed, the onset step of each onset observable (first evaluation at which it crosses its threshold;
+``None`` = absent within the horizon), and the final values; and the calibration: realized change
+at the horizon (patterned − baseline, mean over seeds) beside the solver's predicted change of the
+posterior expectation, with their ratio and whether the signs agree.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+
+import numpy as np
+
+from patternlang.errors import PatRuntimeError
+from patternlang.plan.ir import ObservableSpec, VerifyStep
+from patternlang.runtime.executor import StepContext, runner
+from patternlang.runtime.rundir import atomic_write_json, read_json
+from patternlang.runtime.steps.common import build_components, checkpoint_paths, derive_seed
+from patternlang.runtime.steps.mixtures import arm_weights
+from patternlang.runtime.steps.solve import _Rows, linearize
+
+_OPS = {">": np.greater, ">=": np.greater_equal, "<": np.less, "<=": np.less_equal}
+
+
+def _job(job: dict) -> dict:
+    """One (arm, seed) training run; a top-level function so worker processes can run it."""
+    import torch
+
+    from patternlang.runtime.steps.train import train_one
+
+    torch.set_num_threads(1)
+    components = build_components(job["train"].components)
+    info = train_one(job["train"], job["seed"], job["weights"], components, job["out_dir"],
+                     device=job["device"], plan_seed=job["plan_seed"], steps=job["steps"],
+                     init_path=job["init_path"], track=job["track"], every=job["every"],
+                     checkpoints=[])
+    atomic_write_json(job["part_dir"] / "run.json", info)
+    return info
+
+
+def _tracked(step: VerifyStep) -> list[ObservableSpec]:
+    out: dict[str, ObservableSpec] = {}
+    for o in list(step.observables) + [on.observable for on in step.onset]:
+        out.setdefault(o.name, o)
+    return list(out.values())
+
+
+def _jobs(step: VerifyStep, ctx: StepContext) -> list[dict]:
+    train = ctx.plan.step(step.train)
+    sol = ctx.input_summary(step.solve)
+    h0, h1 = sol["baseline"], sol["weights"]
+    init = dict(checkpoint_paths(step.start_at, ctx)) if step.start == "checkpoint" else {}
+    jobs = []
+    for arm in step.arms:
+        weights = arm_weights(arm, h0, h1, derive_seed("control", ctx.plan.seed, step.id))
+        for seed in step.seeds:
+            name = f"{arm}-s{seed}"
+            jobs.append({"name": name, "arm": arm, "seed": seed, "weights": weights, "train": train,
+                         "steps": step.steps, "every": step.every, "track": _tracked(step),
+                         "init_path": init.get(seed, next(iter(init.values()), None)) if init else None,
+                         "out_dir": ctx.dir.part(name), "part_dir": ctx.dir.part(name),
+                         "device": str(ctx.device), "plan_seed": ctx.plan.seed})
+    return jobs
+
+
+def _run_jobs(jobs: list[dict], ctx: StepContext, step: VerifyStep) -> dict[str, dict]:
+    todo = [j for j in jobs if not ctx.dir.part_done(j["name"])]
+    bar = ctx.progress.task(f"{step.id}: arms x seeds", total=len(jobs), unit="run")
+    bar.advance(len(jobs) - len(todo))
+    workers = int(os.environ.get("PATTERNLANG_WORKERS", "2" if ctx.device.type == "cpu" else "1"))
+    if workers > 1 and len(todo) > 1:
+        with ProcessPoolExecutor(min(workers, len(todo)), mp_context=get_context("spawn")) as pool:
+            for job, _ in zip(todo, pool.map(_job, todo)):
+                ctx.dir.mark_part_done(job["name"])
+                bar.advance()
+    else:
+        for job in todo:
+            _job(job)
+            ctx.dir.mark_part_done(job["name"])
+            bar.advance()
+    bar.close()
+    return {j["name"]: read_json(ctx.dir.part(j["name"]) / "run.json") for j in jobs}
+
+
+def onset_step(steps: list[int], values: list[float], op: str, threshold: float) -> int | None:
+    """First step at which ``value op threshold`` holds (None if never)."""
+    for t, v in zip(steps, values):
+        if v is not None and np.isfinite(v) and _OPS[op](v, threshold):
+            return int(t)
+    return None
+
+
+def _arm_summary(arm: str, runs: list[dict], weights: dict, step: VerifyStep) -> dict:
+    steps = runs[0]["curve"]["step"]
+    coords = list(runs[0]["curve"]["values"][0]) if runs[0]["curve"]["values"] else []
+    curves = {c: [[v[c] for v in r["curve"]["values"]] for r in runs] for c in coords}
+    onset = {}
+    for on in step.onset:
+        name = on.observable.name
+        per_seed = [onset_step(steps, curves[name][i], on.op, on.threshold)
+                    for i in range(len(runs))] if name in curves else []
+        present = [s for s in per_seed if s is not None]
+        censored = [s if s is not None else step.steps for s in per_seed]
+        onset[name] = {"per_seed": per_seed, "mean": float(np.mean(present)) if present else None,
+                       "absent": len(per_seed) - len(present),
+                       "censored_mean": float(np.mean(censored)) if censored else None}
+    final = {c: {"mean": float(np.mean([s[-1] for s in v])), "sd": float(np.std([s[-1] for s in v]))}
+             for c, v in curves.items()}
+    return {"weights": weights, "seeds": list(step.seeds), "curves": curves, "onset": onset,
+            "final": final}
+
+
+def _calibration(step: VerifyStep, ctx: StepContext, arms: dict) -> list[dict]:
+    """Realized (patterned − baseline at the horizon) vs predicted posterior change, per tracked
+    observable that is linear in the observed coordinates."""
+    if "baseline" not in arms or "patterned" not in arms:
+        return []
+    solve_step = ctx.plan.step(step.solve)
+    sol = ctx.input_summary(step.solve)["solution"]
+    rows = _Rows(solve_step, ctx)
+    dmu = np.array([sol["predicted"][n]["change"] for n in rows.names])
+    out = []
+    for spec in _tracked(step):
+        try:
+            mat = linearize(spec.expr, rows, step.id)
+        except PatRuntimeError:
+            continue
+        if mat.shape[0] != 1 or spec.name not in arms["patterned"]["final"]:
+            continue
+        predicted = float(mat[0] @ dmu)
+        realized = arms["patterned"]["final"][spec.name]["mean"] - arms["baseline"]["final"][spec.name]["mean"]
+        out.append({"observable": spec.name, "predicted": predicted, "realized": realized,
+                    "ratio": realized / predicted if predicted else None,
+                    "sign_agrees": bool(np.sign(realized) == np.sign(predicted))})
+    return out
+
+
+def _headline(step: VerifyStep, arms: dict) -> dict:
+    out = {}
+    for on in step.onset:
+        name = on.observable.name
+        base = arms.get("baseline", {}).get("onset", {}).get(name)
+        for arm in ("patterned", "opposite", "control"):
+            o = arms.get(arm, {}).get("onset", {}).get(name)
+            if not base or not o or base["censored_mean"] in (None, 0):
+                continue
+            rel = (o["censored_mean"] - base["censored_mean"]) / base["censored_mean"]
+            out[f"onset of {name}, {arm} vs baseline"] = (
+                f"{o['censored_mean']:.0f} vs {base['censored_mean']:.0f} steps "
+                f"({-rel:+.0%} earlier; absent in {o['absent']}/{len(o['per_seed'])} vs "
+                f"{base['absent']}/{len(base['per_seed'])} seeds)")
+    return out
+
+
+@runner("verify")
+def run_verify(step: VerifyStep, ctx: StepContext) -> dict:
+    jobs = _jobs(step, ctx)
+    results = _run_jobs(jobs, ctx, step)
+    arms = {}
+    for arm in step.arms:
+        runs = [results[j["name"]] for j in jobs if j["arm"] == arm]
+        arms[arm] = _arm_summary(arm, runs, next(j["weights"] for j in jobs if j["arm"] == arm), step)
+    first = results[jobs[0]["name"]]["curve"]["step"]
+    plotted = [on.observable.name for on in step.onset] + [
+        o.name for o in step.observables if o.name in arms[step.arms[0]]["curves"]]
+    return {"kind": "verify", "steps": first, "arms": arms, "plotted": list(dict.fromkeys(plotted))[:4],
+            "onset_specs": [{"observable": on.observable.name, "op": on.op,
+                             "threshold": on.threshold} for on in step.onset],
+            "calibration": _calibration(step, ctx, arms), "headline": _headline(step, arms)}
