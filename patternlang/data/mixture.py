@@ -64,6 +64,9 @@ class Mixture:
 
     def _normalise(self, weights: Sequence[float] | Mapping[str, float]) -> Tensor:
         if isinstance(weights, Mapping):
+            if len(set(self.names)) < len(self.names):
+                raise ComponentError("mixture", f"component names repeat: {self.names}",
+                                     "rename components before giving weights by name")
             unknown = sorted(set(weights) - set(self.names))
             if unknown:
                 raise ComponentError("mixture", f"weights name unknown components {unknown}",
@@ -83,8 +86,8 @@ class Mixture:
         if len(tasks) > 1:
             raise ComponentError("mixture", f"components mix tasks {sorted(tasks)}",
                                  "mix components of one task only")
-        lens = {c.name: c.seq_len for c in self.components if c.seq_len is not None}
-        if len(set(lens.values())) > 1:
+        lens = [(c.name, c.seq_len) for c in self.components if c.seq_len is not None]
+        if len({n for _, n in lens}) > 1:
             raise ComponentError("mixture", f"components have different sequence lengths {lens}",
                                  "give every component the same length")
 

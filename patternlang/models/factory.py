@@ -103,7 +103,7 @@ def build_model(spec: ModelSpec, device: str | torch.device = "cpu") -> nn.Modul
         raise PatRuntimeError(f"model {spec.name}", "no primitive, factory or checkpoint given",
                               "say how to build the model")
     if getattr(model, "task", None) not in ("lm", "classify"):
-        raise PatRuntimeError(f"model {spec.name}", f"the model has task "
+        raise FactoryError(f"model {spec.name}", f"the model has task "
                               f"{getattr(model, 'task', None)!r}",
                               "set model.task = 'lm' (next-token) or 'classify' in the factory")
     if spec.checkpoint is not None:
