@@ -1,0 +1,169 @@
+"""A small bidirectional transformer classifier for the parentheses task.
+
+Pre-LayerNorm blocks of (bidirectional attention over the real tokens, optional ReLU MLP), then a
+final LayerNorm and a 2-class head read at the CLS position (index 0). Padding (token 0) is masked out
+of the keys; the mask is derived from the tokens, so ``forward(tokens)`` needs nothing else and stays
+a pure function of parameters and input (``functional_call`` / ``vmap`` safe). Attention parameters
+use the same per-head layout as :mod:`patternlang.models.attn_only` (head ``h`` is index ``h`` on
+dim 0), so ``head_parameters(layer, head)`` is an index.
+
+Parameters::
+
+    embed.W_E [vocab, d_model]; pos_embed.W_pos [context, d_model]
+    blocks.{l}.ln1.w|b, blocks.{l}.ln2.w|b [d_model]
+    blocks.{l}.attn.W_Q|W_K|W_V [H, d_model, d_head], b_Q|b_K|b_V [H, d_head],
+    blocks.{l}.attn.W_O [H, d_head, d_model], b_O [d_model]
+    blocks.{l}.mlp.W_in [d_model, d_mlp], b_in [d_mlp], W_out [d_mlp, d_model], b_out [d_model]
+    ln_final.w|b [d_model]; unembed.W_U [d_model, 2], unembed.b_U [2]
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated
+
+import torch
+from torch import Tensor, nn
+
+from patternlang.models.attn_only import Embed, LayerNorm, PosEmbed, Unembed
+from patternlang.registry import Range, primitive
+
+PAD = 0
+
+
+class BidirectionalAttention(nn.Module):
+    """Multi-head attention over all non-padding keys, with per-head weight tensors."""
+
+    def __init__(self, d_model: int, n_heads: int, d_head: int):
+        super().__init__()
+        scale = 1.0 / math.sqrt(d_model)
+        self.W_Q = nn.Parameter(torch.randn(n_heads, d_model, d_head) * scale)
+        self.W_K = nn.Parameter(torch.randn(n_heads, d_model, d_head) * scale)
+        self.W_V = nn.Parameter(torch.randn(n_heads, d_model, d_head) * scale)
+        self.W_O = nn.Parameter(torch.randn(n_heads, d_head, d_model) / math.sqrt(d_head * n_heads))
+        self.b_Q = nn.Parameter(torch.zeros(n_heads, d_head))
+        self.b_K = nn.Parameter(torch.zeros(n_heads, d_head))
+        self.b_V = nn.Parameter(torch.zeros(n_heads, d_head))
+        self.b_O = nn.Parameter(torch.zeros(d_model))
+        self.d_head = d_head
+
+    def forward(self, x: Tensor, key_mask: Tensor) -> tuple[Tensor, Tensor]:
+        """x [n, T, d], key_mask [n, T] (True = real token) -> (out [n, T, d], pattern [n, H, T, T])."""
+        q = torch.einsum("ntd,hde->nhte", x, self.W_Q) + self.b_Q[None, :, None, :]
+        k = torch.einsum("ntd,hde->nhte", x, self.W_K) + self.b_K[None, :, None, :]
+        v = torch.einsum("ntd,hde->nhte", x, self.W_V) + self.b_V[None, :, None, :]
+        scores = torch.einsum("nhqe,nhke->nhqk", q, k) / math.sqrt(self.d_head)
+        scores = scores.masked_fill(~key_mask[:, None, None, :], float("-inf"))
+        pattern = scores.softmax(dim=-1)
+        z = torch.einsum("nhqk,nhke->nhqe", pattern, v)
+        return torch.einsum("nhqe,hed->nqd", z, self.W_O) + self.b_O, pattern
+
+
+class MLP(nn.Module):
+    def __init__(self, d_model: int, d_mlp: int):
+        super().__init__()
+        self.W_in = nn.Parameter(torch.randn(d_model, d_mlp) / math.sqrt(d_model))
+        self.b_in = nn.Parameter(torch.zeros(d_mlp))
+        self.W_out = nn.Parameter(torch.randn(d_mlp, d_model) / math.sqrt(d_mlp))
+        self.b_out = nn.Parameter(torch.zeros(d_model))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.relu(x @ self.W_in + self.b_in) @ self.W_out + self.b_out
+
+
+class ParensBlock(nn.Module):
+    def __init__(self, d_model: int, n_heads: int, d_head: int, d_mlp: int):
+        super().__init__()
+        self.ln1 = LayerNorm(d_model)
+        self.attn = BidirectionalAttention(d_model, n_heads, d_head)
+        self.ln2 = LayerNorm(d_model) if d_mlp else None
+        self.mlp = MLP(d_model, d_mlp) if d_mlp else None
+
+    def forward(self, x: Tensor, key_mask: Tensor) -> tuple[Tensor, Tensor]:
+        out, pattern = self.attn(self.ln1(x), key_mask)
+        x = x + out
+        if self.mlp is not None:
+            x = x + self.mlp(self.ln2(x))
+        return x, pattern
+
+
+class ParensTransformer(nn.Module):
+    """Bidirectional transformer classifier; logits ``[n, classes]`` read at the CLS position 0.
+
+    Args:
+        vocab: token vocabulary (4 for the parentheses data: pad, "(", ")", CLS).
+        d_model: residual stream width.
+        n_layers: number of blocks.
+        n_heads: attention heads per block.
+        d_mlp: MLP hidden width; 0 means attention only.
+        context: maximum sequence length.
+        classes: number of output classes.
+        seed: initialisation seed.
+    """
+
+    task = "classify"
+
+    def __init__(self, vocab: int = 4, d_model: int = 32, n_layers: int = 2, n_heads: int = 4,
+                 d_mlp: int = 64, context: int = 32, classes: int = 2, seed: int | None = 0):
+        super().__init__()
+        d_head = max(1, d_model // n_heads)
+        self.config = dict(vocab=vocab, d_model=d_model, n_layers=n_layers, n_heads=n_heads,
+                           d_mlp=d_mlp, context=context, classes=classes)
+        self.n_layers, self.n_heads, self.d_head, self.context = n_layers, n_heads, d_head, context
+        state = torch.random.get_rng_state()
+        if seed is not None:
+            torch.manual_seed(seed)
+        try:
+            self.embed = Embed(vocab, d_model)
+            self.pos_embed = PosEmbed(context, d_model)
+            self.blocks = nn.ModuleList(ParensBlock(d_model, n_heads, d_head, d_mlp)
+                                        for _ in range(n_layers))
+            self.ln_final = LayerNorm(d_model)
+            self.unembed = Unembed(d_model, classes)
+        finally:
+            if seed is not None:
+                torch.random.set_rng_state(state)
+
+    def forward(self, tokens: Tensor, return_attention: bool = False):
+        """tokens [n, T] -> logits [n, classes] (and attention [layers, n, H, T, T])."""
+        T = tokens.shape[-1]
+        if T > self.context:
+            raise ValueError(f"sequence length {T} exceeds the model context {self.context}")
+        key_mask = tokens != PAD
+        x = self.embed.W_E[tokens] + self.pos_embed.W_pos[:T]
+        patterns = []
+        for block in self.blocks:
+            x, pattern = block(x, key_mask)
+            patterns.append(pattern)
+        logits = self.ln_final(x[:, 0]) @ self.unembed.W_U + self.unembed.b_U
+        if return_attention:
+            return logits, torch.stack(patterns)
+        return logits
+
+    def head_parameters(self, layer: int, head: int) -> dict[str, tuple]:
+        """Parameter names and index tuples owned by head ``head`` of layer ``layer``."""
+        if not (0 <= layer < self.n_layers and 0 <= head < self.n_heads):
+            raise ValueError(f"no head l{layer}h{head}: model has {self.n_layers} layers x "
+                             f"{self.n_heads} heads")
+        pre = f"blocks.{layer}.attn."
+        return {pre + n: (head,) for n in ("W_Q", "W_K", "W_V", "W_O", "b_Q", "b_K", "b_V")}
+
+
+@primitive("model", task="classify")
+def parens_transformer(layers: Annotated[int, Range(ge=1)] = 2,
+                       heads: Annotated[int, Range(ge=1)] = 4,
+                       d_model: Annotated[int, Range(ge=2)] = 32,
+                       context: Annotated[int, Range(ge=3)] = 32,
+                       mlp: Annotated[int, Range(ge=0)] = 64, seed: int = 0) -> ParensTransformer:
+    """A small bidirectional transformer classifier for parentheses strings (2 classes at CLS).
+
+    Args:
+        layers: number of transformer blocks.
+        heads: attention heads per block.
+        d_model: residual stream width.
+        context: maximum sequence length (CLS + brackets + padding).
+        mlp: MLP hidden width per block; 0 means attention only.
+        seed: initialisation seed.
+    """
+    return ParensTransformer(vocab=4, d_model=d_model, n_layers=layers, n_heads=heads, d_mlp=mlp,
+                             context=context, seed=seed)
