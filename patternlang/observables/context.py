@@ -60,8 +60,10 @@ def _sample_losses(task: str, logits: Tensor, batch: Batch) -> tuple[Tensor, Ten
     if task == "classify":
         return torch.nn.functional.cross_entropy(logits, batch["label"], reduction="none"), None
     tokens = batch["tokens"]
-    lg = logits[:, :-1]
-    tok = torch.logsumexp(lg, dim=-1) - lg.gather(-1, tokens[:, 1:, None]).squeeze(-1)
+    n, V = logits.shape[0], logits.shape[-1]
+    # flattened cross-entropy: the fastest fused path on CPU (and it vmaps over chains)
+    tok = torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, V), tokens[:, 1:].reshape(-1),
+                                            reduction="none").view(n, -1)
     mask = batch.get("loss_mask")
     if mask is None:
         return tok.mean(-1), tok
@@ -137,6 +139,34 @@ class EvalContext:
             out = self._forward(self.batch(key), key in self._needs_attention)
             self._cache[key] = out
         return out
+
+    def prefetch(self, keys: list[str]) -> None:
+        """Run probes that share a shape (and attention need) as ONE concatenated forward pass and
+        split the result per probe into the draw's cache. Rows are independent, so the split
+        outputs equal separate passes; fewer, larger passes are faster on every backend."""
+        groups: dict[tuple, list[str]] = {}
+        for key in keys:
+            if key in self._cache:
+                continue
+            b = self.batch(key)
+            sig = (key in self._needs_attention,
+                   tuple(sorted((k, tuple(v.shape[1:]), v.dtype) for k, v in b.items())))
+            groups.setdefault(sig, []).append(key)
+        for (attention, _), members in groups.items():
+            if len(members) == 1:
+                continue
+            batches = [self.batch(k) for k in members]
+            cat = {name: torch.cat([b[name] for b in batches]) for name in batches[0]}
+            out = self._forward(cat, attention)
+            sizes = [b["tokens"].shape[0] for b in batches]
+
+            def split(t: Tensor | None, dim: int) -> list:
+                return [None] * len(sizes) if t is None else list(t.split(sizes, dim=dim))
+
+            parts = zip(split(out.per_sample, 1), split(out.per_token, 1), split(out.logits, 1),
+                        split(out.attention, 2))
+            for key, (ps, pt, lg, at) in zip(members, parts):
+                self._cache[key] = ProbeOutput(ps, pt, lg, at)
 
     def center(self, key: str) -> ProbeOutput:
         """The probe's output at the center parameters w* (set by :meth:`set_center`)."""

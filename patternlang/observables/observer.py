@@ -104,8 +104,9 @@ class Observer:
     accumulates :class:`Comoments` (see the module docstring)."""
 
     def __init__(self, ctx: EvalContext, observables: list[ObservableSpec], per_sample: bool,
-                 batch_draws: int = 10):
+                 batch_draws: int = 10, fuse: bool = False):
         self.ctx, self.observables, self.per_sample = ctx, observables, per_sample
+        self.fuse = fuse  # run same-shape probes as one concatenated pass per draw
         self.batch_draws = batch_draws
         self.components = list(ctx.weights)
         self.obs_names: list[str] = []
@@ -120,6 +121,8 @@ class Observer:
         model's own, as one chain). Does not accumulate."""
         ctx = self.ctx
         ctx.set_params(dict(params) if params is not None else None)
+        if self.fuse:
+            ctx.prefetch(list(ctx.probes))
         cols, names = [], []
         for spec in self.observables:
             v = evaluate_expr(spec.expr, ctx)
@@ -177,7 +180,7 @@ def build_observer(model: nn.Module, observables: list[ObservableSpec],
                    components: Mapping[str, Any], mixture: Mapping[str, float], probe: int,
                    seed: int, per_sample: bool = False, *, nbeta: float,
                    center_params: Mapping[str, Tensor] | None = None,
-                   batch_draws: int = 10) -> Observer:
+                   batch_draws: int = 10, fuse: bool = False) -> Observer:
     """Build the observer for a sample (or observe) step.
 
     Args:
@@ -191,6 +194,10 @@ def build_observer(model: nn.Module, observables: list[ObservableSpec],
         nbeta: the sampler's nβ (used by ``llc()``).
         center_params: w* (unstacked); default: the model's current parameters.
         batch_draws: draws per batch for batch-means standard errors.
+        fuse: evaluate probes of the same shape in one concatenated forward pass per draw
+            (same numbers, fewer and larger passes: meant for GPUs; on CPU it measured 2x slower
+            in ``bench/observe_overhead.py`` — larger activations fall out of cache — so it is off
+            by default).
     """
     if probe < 2:
         raise _fail(f"probe={probe} sequences per component", "use probe >= 2")
@@ -202,7 +209,7 @@ def build_observer(model: nn.Module, observables: list[ObservableSpec],
     names = [o.name for o in observables]
     if len(set(names)) != len(names):
         raise _fail(f"observable names repeat: {names}", "give every observable its own name")
-    obs = Observer(ctx, list(observables), per_sample, batch_draws)
+    obs = Observer(ctx, list(observables), per_sample, batch_draws, fuse)
     center = None if center_params is None else {k: v[None] for k, v in center_params.items()}
     obs.evaluate(center)  # discovery: names, attention needs, argument errors — before sampling
     return obs

@@ -148,3 +148,19 @@ def test_per_sample_chi_mean_equals_component_chi_exactly():
                                    rtol=1e-9, atol=1e-12)
     # the per-sample χ of "la" against a's samples is the (negated) Bayesian influence
     assert np.all(np.isfinite(chi.se)) and chi.draws == 16 and chi.chains == 3
+
+
+def test_fused_probes_give_the_same_numbers_in_fewer_passes():
+    Counting.calls = 0
+    model = Counting(vocab=VOCAB, d_model=32, n_layers=2, n_heads=4, context=CTX, seed=1)
+    specs = [spec("la", prim("loss", component="a")), spec("ih", prim("induction_score", layer=1)),
+             spec("t3", prim("token_loss", component="c", position=3))]
+    plain = build_observer(model, specs, components(), MIX, probe=8, seed=0, nbeta=10.0)
+    fused = build_observer(model, specs, components(), MIX, probe=8, seed=0, nbeta=10.0, fuse=True)
+    p = perturbed(model, 3, 0.02, 4)
+    a = plain.evaluate(p)
+    Counting.calls = 0
+    b = fused.evaluate(p)
+    assert Counting.calls == 2  # the 3 same-shape component probes in one pass + the score probe
+    for u, v in zip(a, b):
+        torch.testing.assert_close(u, v, rtol=1e-5, atol=1e-6)
