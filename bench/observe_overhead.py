@@ -1,0 +1,87 @@
+"""Observation overhead per draw, as a ratio to the floor (plain forward passes), same run.
+
+Model: the sampler benchmark's 2-layer attention-only LM (vocab 512, d_model 128, 8 heads of 16,
+context 64), 4 chains. Per draw: 8 component probe batches of 32 x 64 tokens, plus the induction and
+previous-token scores (all heads, both layers) on their own 32 x 64 repeated-tokens probe.
+
+* observe: ``observer(params)`` — losses of the 8 components, mixture loss, the 2 x 8 x 2 head
+  scores, and the co-moment update.
+* floor: the same 9 probe batches through ``vmap(functional_call(model, ...))`` over the 4 chains,
+  logits only, no_grad.
+
+Last line: JSON with ``bench`` and ``ratio`` (goal <= 1.10; devinterp 2.0.1 measured 1.56).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from patternlang.models.attn_only import AttnOnlyTransformer  # noqa: E402
+from patternlang.observables import build_observer  # noqa: E402
+from patternlang.plan.ir import ObsExpr, ObservableSpec  # noqa: E402
+
+VOCAB, D_MODEL, HEADS, D_HEAD, CTX, CHAINS, PROBE, N_COMP = 512, 128, 8, 16, 64, 4, 32, 8
+
+
+class Tokens:
+    task = "lm"
+
+    def __init__(self, lo: int, hi: int):
+        self.lo, self.hi = lo, hi
+
+    def sample(self, n, g):
+        return {"tokens": torch.randint(self.lo, self.hi, (n, CTX), generator=g)}
+
+
+def main(reps: int = 30) -> dict:
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    model = AttnOnlyTransformer(vocab=VOCAB, d_model=D_MODEL, n_layers=2, n_heads=HEADS,
+                                d_head=D_HEAD, context=CTX, seed=0)
+    comps = {f"c{k}": Tokens(k * 32, VOCAB) for k in range(N_COMP)}
+    mix = {k: 1.0 for k in comps}
+    prim = lambda name, **a: ObsExpr(op="prim", name=name, args=a)  # noqa: E731
+    specs = [ObservableSpec(name=f"ih{l}", expr=prim("induction_score", layer=l)) for l in (0, 1)]
+    specs += [ObservableSpec(name=f"pt{l}", expr=prim("previous_token_score", layer=l)) for l in (0, 1)]
+    obs = build_observer(model, specs, comps, mix, probe=PROBE, seed=0, nbeta=PROBE / 3.47,
+                         fuse=os.environ.get("OBS_FUSE", "0") == "1")
+    g = torch.Generator().manual_seed(1)
+    params = {k: (v.detach()[None] + 0.01 * torch.randn((CHAINS, *v.shape), generator=g))
+              for k, v in model.named_parameters()}
+    probes = [b["tokens"] for b in obs.ctx.probes.values()]
+    assert len(probes) == N_COMP + 1 and all(p.shape == (PROBE, CTX) for p in probes)
+
+    def floor():
+        with torch.no_grad():
+            for tokens in probes:
+                torch.func.vmap(lambda p: torch.func.functional_call(model, p, (tokens,)))(params)
+
+    def observe():
+        obs(params)
+
+    for f in (floor, observe):  # warm up
+        f()
+        f()
+    t_floor, t_obs = [], []
+    for _ in range(reps):  # interleaved, so drifts in machine load hit both alike
+        for f, acc in ((floor, t_floor), (observe, t_obs)):
+            t0 = time.perf_counter()
+            f()
+            acc.append(time.perf_counter() - t0)
+    fl, ob = statistics.median(t_floor), statistics.median(t_obs)
+    return {"bench": "observe_overhead", "ratio": round(ob / fl, 4), "observe_ms": round(1e3 * ob, 2),
+            "floor_ms": round(1e3 * fl, 2), "chains": CHAINS, "probes": N_COMP + 1,
+            "probe_shape": [PROBE, CTX], "observables": len(obs.obs_names), "goal": 1.10,
+            "threads": torch.get_num_threads(), "torch": torch.__version__}
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(int(os.environ.get("BENCH_REPS", "30")))))

@@ -1,0 +1,156 @@
+"""Susceptibilities χ from accumulated co-moments, their standard errors and principal directions.
+
+Definition (DESIGN.md §1): for an observable φ and a data component k of the mixture q = Σ h_k q_k,
+
+    χ_{φ,k} = (1/nβ)·d⟨φ⟩/dε  along h' = (1−ε)·h + ε·e_k   =   −Cov_p[φ(w), L_k(w) − L(w)],
+
+so that a small mixture change Δh moves the posterior means by Δ⟨φ⟩ ≈ nβ·χ·Δh. The covariance is
+pooled over all draws of all chains. Two standard errors are reported:
+
+* ``se_batch``: batch means — the spread of covariance estimates of consecutive batches of draws,
+  divided by √(number of batches); accounts for autocorrelation shorter than a batch.
+* ``se_chain``: between chains — the spread of per-chain covariances divided by √C; accounts for
+  chains that have not mixed with each other.
+
+``se`` is the larger of the two (NaN ones ignored), the honest choice when they disagree.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from patternlang.engine.moments import Comoments
+from patternlang.errors import PatRuntimeError
+
+
+@dataclass
+class Chi:
+    """A susceptibility matrix χ[M observables, K components] with standard errors and names."""
+
+    chi: np.ndarray
+    se: np.ndarray
+    se_batch: np.ndarray
+    se_chain: np.ndarray
+    obs_names: list[str]
+    comp_names: list[str]
+    mean_obs: np.ndarray
+    sd_obs: np.ndarray
+    sd_comp: np.ndarray
+    chains: int
+    draws: int
+    meta: dict = field(default_factory=dict)
+
+    def value(self, obs: str, comp: str) -> float:
+        return float(self.chi[self.obs_names.index(obs), self.comp_names.index(comp)])
+
+    def stderr(self, obs: str, comp: str) -> float:
+        return float(self.se[self.obs_names.index(obs), self.comp_names.index(comp)])
+
+    def to_json_dict(self) -> dict:
+        def table(a: np.ndarray) -> dict:
+            return {o: {c: float(a[i, j]) for j, c in enumerate(self.comp_names)}
+                    for i, o in enumerate(self.obs_names)}
+
+        return {"obs_names": self.obs_names, "comp_names": self.comp_names, "chains": self.chains,
+                "draws": self.draws, "chi": table(self.chi), "se": table(self.se),
+                "mean_obs": dict(zip(self.obs_names, map(float, self.mean_obs))), "meta": self.meta}
+
+    def save(self, npz_path: str | Path, json_path: str | Path) -> None:
+        """Write the arrays to ``npz_path`` and a named, human-readable copy to ``json_path``
+        (each written atomically: temp file, then rename)."""
+        arrays = {k: getattr(self, k) for k in ("chi", "se", "se_batch", "se_chain", "mean_obs",
+                                                 "sd_obs", "sd_comp")}
+        arrays["obs_names"] = np.array(self.obs_names, dtype=str)
+        arrays["comp_names"] = np.array(self.comp_names, dtype=str)
+        arrays["shape"] = np.array([self.chains, self.draws])
+        tmp = Path(str(npz_path) + ".tmp.npz")
+        np.savez(tmp, **arrays)
+        os.replace(tmp, npz_path)
+        tmpj = Path(str(json_path) + ".tmp")
+        tmpj.write_text(json.dumps(self.to_json_dict(), indent=1, allow_nan=True))
+        os.replace(tmpj, json_path)
+
+    @classmethod
+    def load(cls, npz_path: str | Path, json_path: str | Path | None = None) -> "Chi":
+        with np.load(npz_path) as z:
+            meta = json.loads(Path(json_path).read_text()).get("meta", {}) if json_path else {}
+            return cls(z["chi"], z["se"], z["se_batch"], z["se_chain"],
+                       [str(s) for s in z["obs_names"]], [str(s) for s in z["comp_names"]],
+                       z["mean_obs"], z["sd_obs"], z["sd_comp"], int(z["shape"][0]),
+                       int(z["shape"][1]), meta)
+
+
+def estimate_chi(moments: Comoments, obs_names: list[str] | None = None,
+                 comp_names: list[str] | None = None) -> Chi:
+    """χ = −Cov(x, y) pooled over chains, with batch-means and between-chain standard errors."""
+    obs_names = list(obs_names or moments.obs_names or [f"obs{i}" for i in range(moments.n_obs)])
+    comp_names = list(comp_names or moments.comp_names or [f"comp{k}" for k in range(moments.n_comp)])
+    if len(obs_names) != moments.n_obs or len(comp_names) != moments.n_comp:
+        raise PatRuntimeError("susceptibility", f"{len(obs_names)} observable / {len(comp_names)} "
+                              f"component names for a {moments.n_obs}x{moments.n_comp} accumulator",
+                              "pass one name per observable coordinate and per component")
+    chi = -moments.cov()
+    nb, _, bvar = moments.batch_means()
+    se_batch = np.sqrt(bvar / nb) if nb > 1 else np.full_like(chi, np.nan)
+    C = moments.chains
+    if C > 1 and moments.draws >= 2:
+        se_chain = moments.cov_per_chain().std(axis=0, ddof=1) / np.sqrt(C)
+    else:
+        se_chain = np.full_like(chi, np.nan)
+    se = np.fmax(se_batch, se_chain)  # fmax ignores a NaN side
+    return Chi(chi, se, se_batch, se_chain, obs_names, comp_names, moments.mean_x(),
+               np.sqrt(np.maximum(moments.var_x(), 0)), np.sqrt(np.maximum(moments.var_y(), 0)),
+               C, moments.draws)
+
+
+@dataclass
+class Principal:
+    """Principal susceptibility directions: X = U·diag(s)·Vᵀ for the standardized χ.
+
+    ``structure[r]`` is the r-th structural mode, a loading per observable (U's columns);
+    ``data[r]`` the matching data direction, a loading per component (V's columns); moving the
+    mixture along ``data[r]`` moves the observables along ``structure[r]`` with gain ``s[r]``.
+    """
+
+    singular_values: np.ndarray
+    explained: np.ndarray
+    structure: np.ndarray  # [r, M]
+    data: np.ndarray  # [r, K]
+    obs_names: list[str]
+    comp_names: list[str]
+    standardized: bool
+
+    def loadings(self, r: int) -> tuple[dict[str, float], dict[str, float]]:
+        """Mode ``r`` as ({observable: loading}, {component: loading})."""
+        return (dict(zip(self.obs_names, map(float, self.structure[r]))),
+                dict(zip(self.comp_names, map(float, self.data[r]))))
+
+
+def standardized_matrix(chi: Chi) -> np.ndarray:
+    """χ_{ik} / (sd φ_i · sd(L_k − L)) = −Corr(φ_i, L_k − L): unit-free, so observables measured in
+    nats, probabilities or attention mass weigh alike. Zero-variance rows/columns stay zero."""
+    so = np.where(chi.sd_obs > 0, chi.sd_obs, np.inf)
+    sc = np.where(chi.sd_comp > 0, chi.sd_comp, np.inf)
+    return chi.chi / so[:, None] / sc[None, :]
+
+
+def principal_directions(chi: Chi, standardize: bool = True) -> Principal:
+    """SVD of χ (standardized to −correlations by default). Signs are fixed so that the largest
+    structural loading of every mode is positive (deterministic output)."""
+    X = standardized_matrix(chi) if standardize else np.asarray(chi.chi, dtype=np.float64)
+    if not np.all(np.isfinite(X)):
+        raise PatRuntimeError("susceptibility", "chi has non-finite entries",
+                              "check the sample step's diagnostics (diverged chains?)")
+    U, s, Vt = np.linalg.svd(X, full_matrices=False)
+    for r in range(len(s)):
+        if U[np.argmax(np.abs(U[:, r])), r] < 0:
+            U[:, r], Vt[r] = -U[:, r], -Vt[r]
+    total = float((s ** 2).sum())
+    explained = s ** 2 / total if total > 0 else np.zeros_like(s)
+    return Principal(s, explained, U.T.copy(), Vt.copy(), list(chi.obs_names),
+                     list(chi.comp_names), standardize)
