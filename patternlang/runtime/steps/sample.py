@@ -87,7 +87,7 @@ def _run_group(step: SampleStep, ctx: StepContext, center_path, center_seed: int
                               per_sample=step.per_sample, nbeta=nbeta)
     cfg = sampler_config(step, derive_seed("sgld", ctx.plan.seed, step.sampler.seed, center_seed))
     bar = ctx.progress.task(f"{step.id}: center {center_seed} chains {group}",
-                            total=cfg.total_steps(), unit="step")
+                            total=cfg.total_steps, unit="step")
     result = run_sgld(model, model_loss_fn(model.task), _batch_fn(components, weights,
                       step.sampler.batch, ctx.device), cfg, observer=observer, chain_ids=group,
                       progress=_bar_callback(bar), init_loss=init_loss)
