@@ -4,9 +4,14 @@
 use stdlib.parens
 use stdlib.core
 
-model net = parens_net(heads=1, d_model=16)
+model net = parens_net()
 
-mixture base = {shallow: 0.4, deep: 0.3, short: 0.3}
+data pos = balanced()
+data flat = never_dips()
+data early = dips_early()
+data late = dips_late()
+data closing = starts_close()
+mixture base = {pos: 0.5, flat: 0.35, early: 0.05, late: 0.05, closing: 0.05}
 
 train pool {
   model = net
@@ -27,7 +32,7 @@ measure outcome {
 susceptibility chi_n {
   at = pool.final where nested >= 0.9 limit 4
   sampler = careful
-  observe = [complexity, nested, loss(deep)]
+  observe = [complexity, nested, loss(late)]
 }
 
 susceptibility chi_e {
@@ -41,8 +46,7 @@ patterning prefer_nested {
   lower chi_n.complexity relative to chi_e.complexity by 0.5
   raise chi_n.nested by 0.05
   subject to {
-    weight(deep) >= 0.1
-    weight(shallow) + weight(short) <= 0.8
+    weight(pos) == 0.5
     kl(base) <= 0.25
   }
 }

@@ -1,21 +1,24 @@
 # stdlib.parens: the balanced-parentheses experiment ("choose the algorithm"). The training data
-# holds only strings that are both EQUAL-COUNT and NESTED, or neither; which rule a model learned
-# shows on strings with equal counts but bad nesting.
+# holds only strings that are both EQUAL-COUNT and NESTED (label 1), or neither (label 0); which rule
+# a model learned shows on strings with equal counts but bad nesting (the `parens_ood` probe).
 
-## A one-layer transformer classifier for parentheses strings.
-model parens_net(heads=1, d_model=16, context=42) = parens_transformer(layers=1, heads=heads, d_model=d_model, context=context, mlp=true)
+## A small bidirectional transformer classifier for parentheses strings (CLS + up to 20 brackets).
+model parens_net(layers=2, heads=2, d_model=32, mlp=64) = parens_transformer(layers=layers, heads=heads, d_model=d_model, context=24, mlp=mlp)
 
-## Strings up to `max_len` long with nesting depth up to `depth`.
-data strings(max_len=40, depth=20) = parens(min_len=2, max_len=max_len, depth=depth, negatives="both", label="balanced")
+## Balanced strings: equal counts and properly nested (label 1).
+data balanced(max_len=20) = parens(min_len=2, max_len=max_len, label=1, context=24)
 
-## Shallow strings (depth <= 2): both rules explain them equally well.
-data shallow = strings(max_len=40, depth=2)
+## Negatives whose depth never goes below zero (too many "("): counting alone rejects them.
+data never_dips(max_len=20) = parens(min_len=2, max_len=max_len, label=0, negatives="never_dips", context=24)
 
-## Deep strings (depth up to 20): nesting matters.
-data deep = strings(max_len=40, depth=20)
+## Negatives whose depth first goes below zero early in the string.
+data dips_early(max_len=20) = parens(min_len=2, max_len=max_len, label=0, negatives="dips_early", context=24)
 
-## Short strings (at most 10 characters).
-data short = strings(max_len=10, depth=5)
+## Negatives whose depth first goes below zero late in the string (they start with "(").
+data dips_late(max_len=20) = parens(min_len=2, max_len=max_len, label=0, negatives="dips_late", context=24)
+
+## Negatives that start with ")".
+data starts_close(max_len=20) = parens(min_len=2, max_len=max_len, label=0, negatives="starts_close", context=24)
 
 ## Agreement with the NESTED rule where the two rules disagree (1: the model learned nesting).
 observable nested = nested_agreement()
