@@ -91,8 +91,8 @@ def _diagonal_score(ctx: EvalContext, key: str, layer: int, heads, offset: int,
     att = ctx.run(key, attention=True).attention  # [C, layers, n, H, q, k]
     hs = _heads(heads, att.shape[3], layer, att.shape[1])
     q = torch.tensor(list(queries))
-    a = att[:, layer][:, :, hs][..., q, q - offset]  # [C, n, h, len(q)]
-    return Labeled(a.mean(dim=(1, 3)), tuple(f"l{layer}h{h}" for h in hs))
+    a = att[:, layer][..., q, q - offset].mean(dim=(1, 3))  # diagonal first: [C, H]
+    return Labeled(a[:, hs], tuple(f"l{layer}h{h}" for h in hs))
 
 
 def _component(ctx: EvalContext, component: str) -> str:
