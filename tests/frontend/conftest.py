@@ -1,10 +1,6 @@
-"""Front-end tests run against the real primitives where they exist, fakes otherwise."""
+"""Front-end tests run against the real primitive registry."""
 
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-
-import fake_primitives  # noqa: E402
-
-fake_primitives.install()
