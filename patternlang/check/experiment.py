@@ -246,9 +246,10 @@ def _onset(ev: Evaluator, module: str, st: A.Onset) -> OnsetSpec | None:
                    cond.span)
         return None
     lhs, rhs = (ev.eval(x, module, {}) for x in cond.operands)
-    op = cond.ops[0]
+    op, lhs_node = cond.ops[0], cond.operands[0]
     if isinstance(lhs, coerce.ConstV):
         lhs, rhs, op = rhs, lhs, {"<": ">", ">": "<", "<=": ">=", ">=": "<="}[op]
+        lhs_node = cond.operands[1]
     obs = coerce.as_observable(ev, lhs, "the onset observable")
     threshold = coerce.as_float(ev.s, rhs, "the onset threshold")
     if obs is None or threshold is None:
@@ -257,6 +258,6 @@ def _onset(ev: Evaluator, module: str, st: A.Onset) -> OnsetSpec | None:
         ev.s.error("PAT306", f"'{obs.text}' has one value per head; an onset needs a scalar", obs.span,
                    f"use mean({obs.text}) or {obs.text}[h]")
         return None
-    name = obs.name or obs.text or A.show(cond)
+    name = obs.name or obs.text or A.show(lhs_node)
     return OnsetSpec(observable=ObservableSpec(name=name, expr=obs.to_expr(), doc=obs.doc), op=op,
                      threshold=threshold)
