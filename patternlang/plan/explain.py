@@ -128,4 +128,7 @@ def explain(plan: Plan) -> str:
                          f"memory {_bytes(c.memory)}")
         total = Cost(total.fwd_bwd + c.fwd_bwd, total.fwd + c.fwd)
     lines.append(f"total: {_si(total.fwd_bwd)} fwd+bwd and {_si(total.fwd)} fwd sequence passes")
+    if plan.factories:
+        lines.append("Python code this plan imports and runs (review before `patc run`):")
+        lines += [f"  - {f}" for f in plan.factories]
     return "\n".join(lines)

@@ -1,0 +1,134 @@
+"""End to end through `patc run`: outputs, the step cache, resume after kill -9, failure paths."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from tiny import write_spec  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PATTERNLANG_WORKERS": "1",
+       "PATTERNLANG_CHAIN_GROUP": "2", "PYTHONPATH": str(ROOT)}
+
+
+def patc(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "patternlang", *args], capture_output=True,
+                          text=True, env=env or ENV, cwd=ROOT, timeout=600)
+
+
+def _numbers(run_dir: Path) -> dict:
+    r = json.loads((run_dir / "results.json").read_text())
+    return {"llc": r["llc"], "chi": {k: (v["chi"], v["chi_se"]) for k, v in r["susceptibilities"].items()},
+            "weights": {k: v["weights"] for k, v in r["solutions"].items()},
+            "verify": {k: v["arms"] for k, v in r["verification"].items()}}
+
+
+def _events(run_dir: Path, event: str) -> list[str]:
+    lines = (run_dir / "log.jsonl").read_text().splitlines()
+    return [json.loads(x)["step"] for x in lines if json.loads(x)["event"] == event]
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory):
+    d = tmp_path_factory.mktemp("run")
+    spec = write_spec(d)
+    t0 = time.time()
+    out = patc("run", str(spec), "--out", str(d / "out"), "--quiet")
+    assert out.returncode == 0, out.stderr
+    return d, spec, time.time() - t0, _numbers(d / "out")
+
+
+def test_run_writes_plan_results_report_and_figures(first_run):
+    d, *_ = first_run
+    out = d / "out"
+    for name in ("plan.json", "results.json", "report.md", "log.jsonl", "spec/tiny.pat"):
+        assert (out / name).exists(), name
+    r = json.loads((out / "results.json").read_text())
+    assert all(s["complete"] for sid, s in r["steps"].items() if sid != "report")
+    chi = r["susceptibilities"]["susceptibility.chi"]
+    assert len(chi["chi"]) == len(chi["observables"]) == 3  # ih[l0h0], ih[l0h1], loss(reps)
+    assert chi["components"] == ["reps", "noise"]
+    sol = r["solutions"]["solve.up"]
+    assert sol["status"] in ("optimal", "optimal_inaccurate")
+    assert abs(sum(sol["weights"].values()) - 1) < 1e-6
+    arms = r["verification"]["verify.up"]["arms"]
+    assert set(arms) == {"baseline", "patterned"}
+    assert arms["patterned"]["weights"] == pytest.approx(sol["weights"], abs=1e-9)
+    report = (out / "report.md").read_text()
+    figs = re.findall(r"\]\((figures/[^)]+)\)", report)
+    assert len(figs) >= 4 and all((out / f).stat().st_size > 1000 for f in figs)
+
+
+def test_changing_only_the_target_reuses_train_and_sample(first_run, tmp_path):
+    d, spec, first_seconds, _ = first_run
+    spec2 = write_spec(d, target="lower mean(ih) by 0.1", name="tiny2.pat")
+    t0 = time.time()
+    out = patc("run", str(spec2), "--out", str(d / "out"), "--quiet")
+    assert out.returncode == 0, out.stderr
+    cached = _events(d / "out", "step_cached")
+    assert {"train.pre", "sample.chi", "susceptibility.chi"} <= set(cached)
+    r = json.loads((d / "out" / "results.json").read_text())
+    assert r["solutions"]["solve.up"]["targets"][0]["kind"] == "lower"
+    assert time.time() - t0 < first_seconds  # the verify retraining still runs
+
+
+def test_kill_during_sampling_then_resume_gives_the_same_numbers(first_run, tmp_path):
+    _, spec, _, numbers = first_run
+    out = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "patternlang", "run", str(spec), "--out",
+                             str(out), "--quiet"], env=ENV, cwd=ROOT)
+    deadline = time.time() + 300
+    marker = None
+    while time.time() < deadline and proc.poll() is None:
+        parts = list((out / "steps").glob("sample-chi-*/parts/*-g0/done.json")) if out.exists() else []
+        if parts:
+            marker = parts[0]
+            break
+        time.sleep(0.05)
+    assert marker is not None, "sampling never reached its first chain group"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not list((out / "steps").glob("sample-chi-*/done.json"))  # the step was interrupted
+    res = patc("run", str(spec), "--out", str(out), "--resume", "--quiet")
+    assert res.returncode == 0, res.stderr
+    assert _numbers(out) == numbers
+
+
+def test_infeasible_constraints_exit_1_name_the_conflict_and_keep_work(first_run, tmp_path):
+    d, *_ = first_run
+    spec = write_spec(d, constraints="weight(reps) >= 0.6\n    weight(noise) >= 0.6", name="bad.pat")
+    res = patc("run", str(spec), "--out", str(d / "out"))
+    assert res.returncode == 1, res.stderr
+    assert "solve.up" in res.stderr and "weight(reps) >= 0.6" in res.stderr
+    assert "weight(noise) >= 0.6" in res.stderr and "Traceback" not in res.stderr
+    assert list((d / "out" / "steps").glob("sample-chi-*/done.json"))  # nothing lost
+    assert list((d / "out" / "steps").glob("solve-up-*/solution.json"))
+
+
+def test_all_chains_diverging_is_a_runtime_error_with_a_remedy(tmp_path):
+    spec = write_spec(tmp_path)
+    text = spec.read_text().replace("step = 1e-3", "step = 1e3")
+    spec.write_text(text)
+    res = patc("run", str(spec), "--out", str(tmp_path / "out"))
+    assert res.returncode == 1, res.stderr
+    assert "sample.chi" in res.stderr and "Traceback" not in res.stderr
+    assert "step" in res.stderr.lower() and "gamma" in res.stderr.lower()
+    assert list((tmp_path / "out" / "steps").glob("train-pre-*/done.json"))
+
+
+def test_report_rerenders_a_run_directory(first_run):
+    d, *_ = first_run
+    (d / "out" / "report.md").unlink()
+    res = patc("report", str(d / "out"))
+    assert res.returncode == 0, res.stderr
+    assert (d / "out" / "report.md").read_text().startswith("# patternlang report")
