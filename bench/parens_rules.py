@@ -21,16 +21,16 @@ from patternlang.models.parens import ParensTransformer
 from patternlang.plan.ir import OptimizerSpec
 
 
-def mixture(never: float, max_len: int, context: int) -> Mixture:
+def mixture(never: float, max_len: int, context: int, split=(1, 1, 1)) -> Mixture:
     """Half positives, half negatives; ``never`` of the negatives never dip below zero, the rest
-    split evenly between starting with ")", dipping early and dipping late."""
-    rest = (1 - never) / 3
+    split in proportions ``split`` between starting with ")", dipping early and dipping late."""
+    rest = [(1 - never) * x / sum(split) for x in split]
     comps = {"pos": parens(2, max_len, 0, "any", 1, context),
              "neg_never_dips": parens(2, max_len, 0, "never_dips", 0, context),
              "neg_starts_close": parens(2, max_len, 0, "starts_close", 0, context),
              "neg_dips_early": parens(2, max_len, 0, "dips_early", 0, context),
              "neg_dips_late": parens(2, max_len, 0, "dips_late", 0, context)}
-    w = [0.5, 0.5 * never, 0.5 * rest, 0.5 * rest, 0.5 * rest]
+    w = [0.5, 0.5 * never] + [0.5 * r for r in rest]
     return Mixture([c.renamed(n) for n, c in comps.items()], w)
 
 
@@ -53,6 +53,8 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--never", type=float, nargs="+", default=[0.25])
+    ap.add_argument("--split", type=float, nargs=3, default=[1, 1, 1],
+                    help="shares of dipping negatives: starts_close, dips_early, dips_late")
     ap.add_argument("--max-len", type=int, default=20)
     ap.add_argument("--d-model", type=int, default=32)
     ap.add_argument("--layers", type=int, default=2)
@@ -60,7 +62,7 @@ def main() -> None:
     torch.set_num_threads(1)
     context = args.max_len + 1
     for never in args.never:
-        mix = mixture(never, args.max_len, context)
+        mix = mixture(never, args.max_len, context, args.split)
         rules = []
         for seed in range(args.seeds):
             t = time.perf_counter()
