@@ -31,7 +31,8 @@ import numpy as np
 import torch
 
 from patternlang.data.bpe import FORMAT, BPETokenizer, train_bpe
-from patternlang.data.component import ComponentError, ExampleComponent, StreamComponent
+from patternlang.data.component import (ComponentError, DataComponent, ExampleComponent,
+                                        StreamComponent)
 from patternlang.registry import Range, primitive
 
 DEFAULT_MAX_BYTES = 1_500_000
@@ -47,10 +48,14 @@ def cache_dir() -> Path:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise ComponentError("cache", f"cannot write the data cache at {path.parent} ({exc})",
+                             "set PATTERNLANG_CACHE to a writable directory") from exc
 
 
 def stdlib_files(max_bytes: int = DEFAULT_MAX_BYTES) -> list[Path]:
@@ -176,8 +181,7 @@ def python_code(vocab: Annotated[int, Range(ge=2)] = 64,
         length: window length in tokens.
     """
     _, arrays = stdlib_corpus(vocab)
-    comp = StreamComponent("python_code", torch.from_numpy(arrays["code"]), length, vocab)
-    return comp
+    return StreamComponent("python_code", torch.from_numpy(arrays["code"]), length, vocab)
 
 
 @primitive("data")
@@ -237,7 +241,7 @@ def _load_ids(p: Path):
 
 
 @primitive("data")
-def token_file(path: str, length: Annotated[int, Range(ge=2)] = 32) -> StreamComponent:
+def token_file(path: str, length: Annotated[int, Range(ge=2)] = 32) -> DataComponent:
     """Token ids from a ``.npy`` or ``.safetensors`` file: a 1-D stream (random windows) or a 2-D
     array of ``[N, length]`` sequences (rows drawn with replacement).
 
@@ -253,6 +257,6 @@ def token_file(path: str, length: Annotated[int, Range(ge=2)] = 32) -> StreamCom
     if ids.dim() == 1:
         return StreamComponent(p.stem, ids.long(), length)
     if ids.dim() == 2 and ids.shape[1] == length:
-        return ExampleComponent(p.stem, {"tokens": ids.long()})  # type: ignore[return-value]
+        return ExampleComponent(p.stem, {"tokens": ids.long()})
     raise ComponentError(p.name, f"token array of shape {tuple(ids.shape)} does not fit length "
                          f"{length}", "store a 1-D stream, or a 2-D array with rows of that length")

@@ -3,6 +3,8 @@
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from patternlang.data import ComponentError, text
 from patternlang.data.bpe import BPETokenizer, train_bpe
@@ -27,6 +29,24 @@ def test_bpe_round_trip_merges_and_determinism():
     again = train_bpe(SAMPLE, 300)
     assert again.merges == tok.merges
     assert BPETokenizer.from_json(tok.to_json()).encode(SAMPLE) == tok.encode(SAMPLE)
+
+
+_TOK = train_bpe(SAMPLE, 320)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text())
+def test_bpe_round_trips_any_text(s):
+    assert _TOK.decode(_TOK.encode(s)) == s
+
+
+def test_unwritable_cache_is_a_clear_error(tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    monkeypatch.setenv("PATTERNLANG_CACHE", str(blocker / "sub"))
+    monkeypatch.setattr(text, "_MEMO", {})
+    with pytest.raises(ComponentError, match="PATTERNLANG_CACHE"):
+        text.stdlib_corpus(300, max_bytes=20_000)
 
 
 def test_small_vocab_keeps_frequent_bytes_and_maps_the_rest_to_unk():
