@@ -26,26 +26,10 @@ def spec_dir(ctx: StepContext) -> Path:
 
 
 def build_components(specs: list[ComponentSpec], ctx: StepContext | None = None) -> dict:
-    """Data components by name, from primitive calls or Python factories."""
-    from patternlang import registry
-    from patternlang.models.factory import load_factory
+    """Data components by name (see :func:`patternlang.data.build.build_components`)."""
+    from patternlang.data.build import build_components as _build
 
-    out = {}
-    for spec in specs:
-        if spec.call is not None:
-            prim = registry.get("data", spec.call.primitive)
-            if prim is None:
-                raise PatRuntimeError("data", f"unknown data primitive {spec.call.primitive!r}",
-                                      "see `patc stdlib` for the data primitives")
-            comp = prim.fn(**spec.call.args)
-        elif spec.factory is not None:
-            comp = load_factory(spec.factory)(**spec.factory_args)
-        else:
-            raise PatRuntimeError("data", f"component {spec.name!r} has no source",
-                                  "declare it with a data primitive or a factory")
-        comp.name = spec.name
-        out[spec.name] = comp
-    return out
+    return _build(specs)
 
 
 def build_model(spec: ModelSpec, ctx: StepContext | None = None, init_seed: int | None = None,
