@@ -42,10 +42,9 @@ def _events(run_dir: Path, event: str) -> list[str]:
 def first_run(tmp_path_factory):
     d = tmp_path_factory.mktemp("run")
     spec = write_spec(d)
-    t0 = time.time()
     out = patc("run", str(spec), "--out", str(d / "out"), "--quiet")
     assert out.returncode == 0, out.stderr
-    return d, spec, time.time() - t0, _numbers(d / "out")
+    return d, spec, _numbers(d / "out")
 
 
 def test_run_writes_plan_results_report_and_figures(first_run):
@@ -70,20 +69,18 @@ def test_run_writes_plan_results_report_and_figures(first_run):
 
 
 def test_changing_only_the_target_reuses_train_and_sample(first_run, tmp_path):
-    d, spec, first_seconds, _ = first_run
+    d, spec, _ = first_run
     spec2 = write_spec(d, target="lower mean(ih) by 0.1", name="tiny2.pat")
-    t0 = time.time()
     out = patc("run", str(spec2), "--out", str(d / "out"), "--quiet")
     assert out.returncode == 0, out.stderr
     cached = _events(d / "out", "step_cached")
     assert {"train.pre", "sample.chi", "susceptibility.chi"} <= set(cached)
     r = json.loads((d / "out" / "results.json").read_text())
     assert r["solutions"]["solve.up"]["targets"][0]["kind"] == "lower"
-    assert time.time() - t0 < first_seconds  # the verify retraining still runs
 
 
 def test_kill_during_sampling_then_resume_gives_the_same_numbers(first_run, tmp_path):
-    _, spec, _, numbers = first_run
+    _, spec, numbers = first_run
     out = tmp_path / "killed"
     proc = subprocess.Popen([sys.executable, "-m", "patternlang", "run", str(spec), "--out",
                              str(out), "--quiet"], env=ENV, cwd=ROOT)
