@@ -53,7 +53,8 @@ def collect(plan: Plan, summaries: dict[str, dict]) -> dict:
                 "nbeta", "observables", "components", "chi", "chi_se", "mu", "principal",
                 "finite_difference")}
         elif s.kind == "solve":
-            out["solutions"][s.id] = sm["solution"]
+            out["solutions"][s.id] = {**sm["solution"], "final_weights": sm["weights"],
+                                      "rounds": sm.get("rounds")}
         elif s.kind == "verify":
             out["verification"][s.id] = {k: v for k, v in sm.items() if k not in ("kind",)}
     return out
@@ -130,6 +131,10 @@ def _solve_section(sid: str, sol: dict, figdir: Path) -> list[str]:
                      [[t["label"], t["desired"], t["predicted"], t["se"], t["achieved_fraction"]]
                       for t in sol["targets"]]), ""]
     lines += [f"- {m}" for m in sol["diagnostics"]["messages"]]
+    if sol.get("rounds"):
+        lines += ["", "Iterative patterning (χ re-estimated and the problem re-solved each round):", "",
+                  _table(["round"] + comps, [[r["round"]] + [r["weights"][c] for c in comps]
+                                             for r in sol["rounds"]])]
     lines += ["", "Predicted changes are first-order changes of *posterior* expectations; how they "
               "translate into training-time change is measured by verification (calibration).", ""]
     return lines
@@ -196,7 +201,7 @@ def render(run_dir: str | Path) -> Path:
         elif s.kind == "susceptibility":
             lines += _chi_section(s.id, sm, figdir)
         elif s.kind == "solve":
-            lines += _solve_section(s.id, sm["solution"], figdir)
+            lines += _solve_section(s.id, {**sm["solution"], "rounds": sm.get("rounds")}, figdir)
         elif s.kind == "verify":
             lines += _verify_section(s.id, sm, figdir)
     return run.write_text("report.md", "\n".join(lines) + "\n")

@@ -17,22 +17,26 @@ from patternlang.runtime.executor import StepContext, runner
 from patternlang.runtime.rundir import atomic_write_json
 
 
-class _Rows:
-    """The stacked coordinates of the input susceptibilities, with a name -> rows lookup."""
+class Rows:
+    """The stacked coordinates of the input susceptibilities, with a name -> rows lookup.
 
-    def __init__(self, step: SolveStep, ctx: StepContext):
+    Args:
+        step_id: the solve step (for messages).
+        sources: ``(susceptibility step id, its summary)`` in order.
+    """
+
+    def __init__(self, step_id: str, sources: list[tuple[str, dict]]):
         self.names: list[str] = []
         self.owner: list[tuple[str, str]] = []  # (susceptibility id, observable name) per row
         self.exprs: dict[tuple[str, str], dict] = {}
         resp, se, mu = [], [], []
         comps = None
-        many = len(step.susceptibilities) > 1
-        for sid in step.susceptibilities:
-            s = ctx.input_summary(sid)
+        many = len(sources) > 1
+        for sid, s in sources:
             if comps is None:
                 comps = s["components"]
             elif s["components"] != comps:
-                raise PatRuntimeError(step.id, f"susceptibilities {step.susceptibilities} use "
+                raise PatRuntimeError(step_id, f"susceptibilities {[i for i, _ in sources]} use "
                                       "different data components", "use the same components")
             nb = float(s["nbeta"])
             resp.append(nb * np.asarray(s["chi"], float))
@@ -48,6 +52,11 @@ class _Rows:
         self.response_se = np.vstack(se)
         self.mu0 = np.concatenate(mu)
 
+    @classmethod
+    def of(cls, step: SolveStep, ctx: StepContext) -> "Rows":
+        """The rows of a solve step's input susceptibilities."""
+        return cls(step.id, [(sid, ctx.input_summary(sid)) for sid in step.susceptibilities])
+
     def rows_of(self, source: str | None, name: str) -> list[int]:
         return [i for i, (sid, obs) in enumerate(self.owner)
                 if obs == name and (source is None or sid == source)]
@@ -60,7 +69,7 @@ class _Rows:
         return []
 
 
-def linearize(node: ObsExpr, rows: _Rows, step_id: str) -> np.ndarray:
+def linearize(node: ObsExpr, rows: Rows, step_id: str) -> np.ndarray:
     """The target expression as a matrix [outputs, coordinates] (one output for a scalar)."""
     m = len(rows.names)
     op = node.op
@@ -97,7 +106,7 @@ def linearize(node: ObsExpr, rows: _Rows, step_id: str) -> np.ndarray:
                           "targets may combine observables with +, -, mean, sum and constant factors")
 
 
-def linear_targets(targets: list[TargetSpec], rows: _Rows, step_id: str) -> list:
+def linear_targets(targets: list[TargetSpec], rows: Rows, step_id: str) -> list:
     from patternlang.engine.solve import LinearTarget
 
     out = []
@@ -110,22 +119,33 @@ def linear_targets(targets: list[TargetSpec], rows: _Rows, step_id: str) -> list
     return out
 
 
-@runner("solve")
-def run_solve(step: SolveStep, ctx: StepContext) -> dict:
+def solve_once(step: SolveStep, rows: Rows, weights: dict[str, float], out_file) -> dict:
+    """One inverse solve around ``weights``; writes ``out_file`` (even when infeasible) and returns
+    the solution record; raises :class:`~patternlang.errors.InfeasibleError` if there is none."""
     from patternlang.engine.solve import require_feasible, solve_weights
 
-    rows = _Rows(step, ctx)
-    missing = [c for c in rows.components if c not in step.mixture.weights]
+    missing = [c for c in rows.components if c not in weights]
     if missing:
         raise PatRuntimeError(step.id, f"components {missing} are not in mixture "
                               f"'{step.mixture.name}'", "solve over the mixture the χ was measured on")
-    h0 = np.array([step.mixture.weights[c] for c in rows.components])
+    h0 = np.array([weights[c] for c in rows.components])
     solution = solve_weights(rows.response, rows.response_se, h0, rows.components, rows.names,
                              linear_targets(step.targets, rows, step.id), list(step.constraints),
                              regularization=step.regularization, mu0=rows.mu0, step=step.id)
     record = solution.to_dict()
-    atomic_write_json(ctx.dir.file("solution.json"), record)
+    atomic_write_json(out_file, record)
     require_feasible(solution, step.id)
-    weights = {c: float(w) for c, w in zip(rows.components, solution.weights)}
-    return {"kind": "solve", "weights": weights, "baseline": dict(step.mixture.weights),
-            "solution": record, "observables": rows.names}
+    return record
+
+
+@runner("solve")
+def run_solve(step: SolveStep, ctx: StepContext) -> dict:
+    rows = Rows.of(step, ctx)
+    record = solve_once(step, rows, dict(step.mixture.weights), ctx.dir.file("solution.json"))
+    summary = {"kind": "solve", "weights": dict(record["weights"]),
+               "baseline": dict(step.mixture.weights), "solution": record, "observables": rows.names}
+    if step.rounds > 1:
+        from patternlang.runtime.steps.rounds import iterate
+
+        summary = iterate(step, ctx, summary)
+    return summary

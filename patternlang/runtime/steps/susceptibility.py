@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from patternlang.plan.ir import SusceptibilityStep
+from patternlang.plan.ir import SampleStep, SusceptibilityStep
 from patternlang.runtime.executor import StepContext, runner
 from patternlang.runtime.rundir import atomic_write_json
 
@@ -26,31 +26,40 @@ def _average(chis: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return chi, se, mu
 
 
+def combine(chis: list, sample: SampleStep, nbeta: float, standardize: bool = True):
+    """(summary, merged :class:`Chi`, principal directions) of χ estimated at one or more centers."""
+    from patternlang.engine.chi import Chi, principal_directions
+
+    chi, se, mu = _average(chis)
+    first = chis[0]
+    merged = Chi(chi, se, first.se_batch, first.se_chain, first.obs_names, first.comp_names, mu,
+                 first.sd_obs, first.sd_comp, first.chains, first.draws,
+                 {"centers": len(chis)}) if len(chis) > 1 else first
+    principal = principal_directions(merged, standardize=standardize)
+    spec_of = {o.name: o for o in sample.observables}
+    summary = {"kind": "susceptibility", "nbeta": nbeta, "observables": list(merged.obs_names),
+               "observable_of": [_owner(n, spec_of) for n in merged.obs_names],
+               "components": list(merged.comp_names),
+               "observable_exprs": {n: o.expr.model_dump(mode="json") for n, o in spec_of.items()},
+               "chi": chi.tolist(), "chi_se": se.tolist(), "mu": mu.tolist(),
+               "principal": _principal_dict(principal), "centers": len(chis),
+               "draws": int(first.draws), "chains": int(first.chains)}
+    return summary, merged, principal
+
+
 @runner("susceptibility")
 def run_susceptibility(step: SusceptibilityStep, ctx: StepContext) -> dict:
-    from patternlang.engine.chi import Chi, estimate_chi, principal_directions
+    from patternlang.engine.chi import estimate_chi
     from patternlang.engine.moments import Comoments
 
     sample = ctx.plan.step(step.sample)
     sdir, ssum = ctx.input_dir(step.sample), ctx.input_summary(step.sample)
     chis = [estimate_chi(Comoments.from_state(dict(np.load(sdir.file(f)))))
             for f in ssum["moments"]]
-    chi, se, mu = _average(chis)
-    first = chis[0]
-    merged = Chi(chi, se, first.se_batch, first.se_chain, first.obs_names, first.comp_names, mu,
-                 first.sd_obs, first.sd_comp, first.chains, first.draws,
-                 {"centers": len(chis)}) if len(chis) > 1 else first
+    summary, merged, _ = combine(chis, sample, ssum["nbeta"], step.standardize)
     merged.save(ctx.dir.file("chi.npz"), ctx.dir.file("chi.json"))
-    principal = principal_directions(merged, standardize=step.standardize)
-    pdict = _principal_dict(principal)
-    atomic_write_json(ctx.dir.file("principal.json"), pdict)
-    spec_of = {o.name: o for o in sample.observables}
-    owner = [_owner(name, spec_of) for name in merged.obs_names]
-    return {"kind": "susceptibility", "nbeta": ssum["nbeta"], "observables": list(merged.obs_names),
-            "observable_of": owner, "components": list(merged.comp_names),
-            "observable_exprs": {n: o.expr.model_dump(mode="json") for n, o in spec_of.items()},
-            "chi": chi.tolist(), "chi_se": se.tolist(), "mu": mu.tolist(), "principal": pdict,
-            "centers": len(chis), "draws": int(first.draws), "chains": int(first.chains)}
+    atomic_write_json(ctx.dir.file("principal.json"), summary["principal"])
+    return summary
 
 
 def _owner(coord: str, spec_of: dict) -> str:

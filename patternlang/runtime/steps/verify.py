@@ -25,7 +25,7 @@ from patternlang.runtime.executor import StepContext, runner
 from patternlang.runtime.rundir import atomic_write_json, read_json
 from patternlang.runtime.steps.common import build_components, checkpoint_paths, derive_seed
 from patternlang.runtime.steps.mixtures import arm_weights
-from patternlang.runtime.steps.solve import _Rows, linearize
+from patternlang.runtime.steps.solve import Rows, linearize
 
 _OPS = {">": np.greater, ">=": np.greater_equal, "<": np.less, "<=": np.less_equal}
 
@@ -125,7 +125,7 @@ def _calibration(step: VerifyStep, ctx: StepContext, arms: dict) -> list[dict]:
         return []
     solve_step = ctx.plan.step(step.solve)
     sol = ctx.input_summary(step.solve)["solution"]
-    rows = _Rows(solve_step, ctx)
+    rows = Rows.of(solve_step, ctx)
     dmu = np.array([sol["predicted"][n]["change"] for n in rows.names])
     out = []
     for spec in _tracked(step):
