@@ -1,4 +1,4 @@
-"""Every ```pat block in docs/ compiles."""
+"""Every ```pat block in docs/, the README and the examples' READMEs compiles."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from patternlang.compiler import compile_source
 from util import ROOT
 
 BLOCK = re.compile(r"^```pat\n(.*?)^```", re.M | re.S)
-BLOCKS = [(p, i, m.group(1)) for p in sorted((ROOT / "docs").glob("*.md"))
+DOCS = sorted((ROOT / "docs").glob("*.md")) + [ROOT / "README.md"] + sorted(
+    (ROOT / "examples").glob("*/README.md"))
+BLOCKS = [(p, i, m.group(1)) for p in DOCS
           for i, m in enumerate(BLOCK.finditer(p.read_text(encoding="utf-8")))]
 
 
@@ -18,6 +20,6 @@ def test_docs_have_examples():
     assert len(BLOCKS) >= 6
 
 
-@pytest.mark.parametrize("doc,index,code", BLOCKS, ids=[f"{p.stem}-{i}" for p, i, _ in BLOCKS])
+@pytest.mark.parametrize("doc,index,code", BLOCKS, ids=[f"{p.parent.name}-{p.stem}-{i}" for p, i, _ in BLOCKS])
 def test_doc_block_compiles(doc, index, code):
     compile_source(code, str(doc.with_suffix(f".block{index}.pat")))
