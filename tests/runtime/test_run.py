@@ -129,3 +129,29 @@ def test_report_rerenders_a_run_directory(first_run):
     res = patc("report", str(d / "out"))
     assert res.returncode == 0, res.stderr
     assert (d / "out" / "report.md").read_text().startswith("# patternlang report")
+
+
+class _Payload:
+    """Unpickling this runs code (it would create a file): the loader must refuse it."""
+
+    def __init__(self, target: str):
+        self.target = target
+
+    def __reduce__(self):
+        return (open, (self.target, "w"))
+
+
+def test_a_checkpoint_that_would_run_pickled_code_is_refused(tmp_path):
+    import torch
+
+    marker = tmp_path / "pwned"
+    torch.save({"w": _Payload(str(marker))}, tmp_path / "evil.pt")
+    spec = write_spec(tmp_path)
+    spec.write_text(spec.read_text().replace(
+        "model m = attn_only(layers=1, heads=2, d_model=16, context=16, vocab=16)",
+        'model m = checkpoint("evil.pt", arch=attn_only(layers=1, heads=2, d_model=16, '
+        "context=16, vocab=16))"))
+    res = patc("run", str(spec), "--out", str(tmp_path / "out"))
+    assert res.returncode == 1, res.stderr
+    assert "Traceback" not in res.stderr and "evil.pt" in res.stderr
+    assert not marker.exists()
