@@ -122,8 +122,9 @@ def run(ctx: click.Context, spec: str, out: str | None, resume: bool, device: st
         if env_world() > 1:
             raise PatRuntimeError("setup", "--nproc inside a torchrun job", "drop --nproc: torchrun "
                                   "already started the processes")
+        flags = ["--quiet"] if quiet else ["--log", log] if log != "rich" else []
         ctx.exit(launch(nproc, spec, out, resume=resume, device=device, seed=seed,
-                        search_path=ctx.obj["search_path"]))
+                        search_path=ctx.obj["search_path"], run_args=flags))
     quiet = quiet or int(os.environ.get("RANK", "0")) > 0  # rank 0 reports for the group
     progress = _progress(quiet, log)
     try:

@@ -146,7 +146,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 def launcher_args(nproc: int, spec: str, out: str, *, resume: bool = False, device: str = "auto",
                   seed: int | None = None, search_path: Sequence[str] = (),
-                  port: int | None = None) -> list[str]:
+                  port: int | None = None, run_args: Sequence[str] = ()) -> list[str]:
     """The ``torch.distributed.run`` command line of ``patc run SPEC --nproc N``: one node, a
     c10d rendezvous on 127.0.0.1 with a free port (no network needed), no restarts."""
     if nproc < 1:
@@ -162,22 +162,24 @@ def launcher_args(nproc: int, spec: str, out: str, *, resume: bool = False, devi
         args.append("--resume")
     if seed is not None:
         args += ["--seed", str(seed)]
-    return args
+    return args + list(run_args)
 
 
 def launch(nproc: int, spec: str, out: str, *, resume: bool = False, device: str = "auto",
-           seed: int | None = None, search_path: Sequence[str] = ()) -> int:
+           seed: int | None = None, search_path: Sequence[str] = (),
+           run_args: Sequence[str] = ()) -> int:
     """Run ``patc run SPEC --out OUT`` on ``nproc`` local processes through the elastic launcher
     (``torch.distributed.run``); return the exit code (0, or the first failed rank's code).
 
     Settings in the environment (``PATTERNLANG_AUTOCAST``, ``PATTERNLANG_COMPILE``, ...) reach every
-    rank. Multi-node runs use ``torchrun`` directly (see ``docs/scale.md``).
+    rank; ``run_args`` are further ``patc run`` flags (``--quiet``, ``--log json``). Multi-node runs
+    use ``torchrun`` directly (see ``docs/scale.md``).
     """
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import get_args_parser, run
 
     argv = launcher_args(nproc, spec, out, resume=resume, device=device, seed=seed,
-                         search_path=search_path)
+                         search_path=search_path, run_args=run_args)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     try:
         run(get_args_parser().parse_args(argv))
