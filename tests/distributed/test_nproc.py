@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.slow  # ~40-70 s on a loaded 2-core machine (three runs, five processes)
+
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = Path(__file__).with_name("tiny.pat")
 
