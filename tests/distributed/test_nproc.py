@@ -1,6 +1,7 @@
 """`patc run --nproc 2` (torch.distributed, gloo on CPU) reproduces the single-process run.
 
-The tiny spec (`tiny.pat`: 1-layer attn_only, 3 chains in groups of 2 and 1, 10 draws, a 2 x 2 verify)
+The tiny spec (`tiny.pat`: 1-layer attn_only trained on 2 seeds, sampled at both (2 centers) with
+3 chains in groups of 2 and 1, 10 draws, a 2 arms x 2 seeds verify)
 runs once on one process and once on two ranks; chi, its errors, the LLCs, the solved weights and
 the verification curves must be bit-identical (same chain groups, merged in chain order). A second
 test resumes the two-rank run's sample step on one process from one surviving part.
@@ -57,7 +58,9 @@ def test_two_ranks_split_the_units(runs):
     log = [json.loads(line) for line in (two / "log.jsonl").read_text().splitlines()]
     assert log[0]["event"] == "run_start" and log[0]["world"] == 2
     parts = sorted(p.name for p in _step_file(two, "sample", "parts").iterdir())
-    assert parts == ["seed0-c0-1", "seed0-c2-2"]  # rank 0 ran chains 0-1, rank 1 chain 2
+    # units (center, group): rank 0 ran chains 0-1 of both centers, rank 1 chain 2 of both
+    assert parts == ["seed0-c0-1", "seed0-c2-2", "seed1-c0-1", "seed1-c2-2"]
+    assert sorted(p.name for p in _step_file(two, "train", "parts").iterdir()) == ["seed0", "seed1"]
     assert len(list(_step_file(two, "verify", "parts").iterdir())) == 4
 
 
@@ -69,7 +72,8 @@ def test_chi_llc_weights_equal_single_process(runs):
         assert np.array_equal(a[key], b[key], equal_nan=True), key
     ra, rb = (json.loads((r / "results.json").read_text()) for r in runs)
     assert ra["llc"] == rb["llc"]
-    assert len(ra["llc"]["sample.chi"]["centers"][0]["llc_per_chain"]) == 3
+    assert [len(c["llc_per_chain"]) for c in ra["llc"]["sample.chi"]["centers"]] == [3, 3]
+    assert ra["train"] == rb["train"]
     sa, sb = ra["solutions"]["solve.accelerate"], rb["solutions"]["solve.accelerate"]
     assert sa["weights"] == sb["weights"]
     va, vb = ra["verification"]["verify.accelerate"], rb["verification"]["verify.accelerate"]

@@ -11,6 +11,7 @@ train pretrain {
   model = tiny
   data = base
   steps = 20
+  seeds = 2
   batch = 8
   optimizer = adamw(lr=3e-3, weight_decay=0.05)
   checkpoints = [20]
