@@ -114,7 +114,8 @@ def render(rows: list[dict], mach: dict, quick: bool) -> str:
              "| --- | --- | --- | --- | --- |"]
     for r in rows:
         note = r.get("error") or r.get("skipped") or ""
-        lines.append(f"| {r['bench']} | {_fmt(r.get('ratio'))} | {_fmt(r.get('goal'))} | "
+        goal = r.get("goal", r.get("goal_ratio"))
+        lines.append(f"| {r['bench']} | {_fmt(r.get('ratio'))} | {_fmt(goal)} | "
                      f"{_fmt(r.get('seconds'))} | {note} |")
     lines += ["", "<details><summary>last JSON line of each benchmark</summary>", "", "```json"]
     lines += [json.dumps(r) for r in rows]
