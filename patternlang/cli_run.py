@@ -93,22 +93,39 @@ class _PlainProgress:
 @click.option("--seed", type=int, default=None, help="Override the plan seed (changes every hash).")
 @click.option("--nproc", type=int, default=1, show_default=True,
               help="Processes for chains and verification runs (torch.distributed, gloo on CPU).")
+@click.option("--autocast", type=click.Choice(["off", "bf16", "tf32"]), default=None,
+              help="Observation precision (default off = float32; also $PATTERNLANG_AUTOCAST).")
+@click.option("--compile", "compile_", is_flag=False, flag_value="inductor", default=None,
+              metavar="[BACKEND]", help="torch.compile the model (backend inductor unless named; "
+              "also $PATTERNLANG_COMPILE).")
 @click.option("--quiet", is_flag=True, help="No progress output.")
 @click.option("--log", type=click.Choice(["rich", "json"]), default="rich",
               help="Progress as rich bars (terminal) or JSON lines on stderr.")
 @click.pass_context
 @handle_errors
 def run(ctx: click.Context, spec: str, out: str | None, resume: bool, device: str,
-        seed: int | None, nproc: int, quiet: bool, log: str) -> None:
+        seed: int | None, nproc: int, autocast: str | None, compile_: str | None, quiet: bool,
+        log: str) -> None:
     """Compile SPEC and execute its plan into a run directory."""
+    import os
+
     from patternlang.api import run as api_run
+    from patternlang.errors import PatRuntimeError
+    from patternlang.runtime.distributed import env_world, launch
 
     out = out or str(Path("runs") / Path(spec).stem)
+    if autocast is not None:  # the environment carries settings to every rank
+        os.environ["PATTERNLANG_AUTOCAST"] = autocast
+    if compile_ is not None:
+        os.environ["PATTERNLANG_COMPILE"] = compile_
     if nproc > 1:
-        from patternlang.runtime.distributed import launch
-
+        if env_world() > 1:
+            raise PatRuntimeError("setup", "--nproc inside a torchrun job", "drop --nproc: torchrun "
+                                  "already started the processes")
+        flags = ["--quiet"] if quiet else ["--log", log] if log != "rich" else []
         ctx.exit(launch(nproc, spec, out, resume=resume, device=device, seed=seed,
-                        search_path=ctx.obj["search_path"]))
+                        search_path=ctx.obj["search_path"], run_args=flags))
+    quiet = quiet or int(os.environ.get("RANK", "0")) > 0  # rank 0 reports for the group
     progress = _progress(quiet, log)
     try:
         results = api_run(spec, out, resume=resume, device=device, seed=seed, progress=progress,

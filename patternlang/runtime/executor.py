@@ -23,6 +23,7 @@ import torch
 
 from patternlang.errors import PatError, PatRuntimeError
 from patternlang.plan.ir import Plan
+from patternlang.runtime.distributed import Dist
 from patternlang.runtime.progress import NullProgress, Progress
 from patternlang.runtime.rundir import RunDir, StepDir
 
@@ -41,6 +42,7 @@ class StepContext:
     summaries: dict[str, dict]  # step id -> done.json summary of finished steps
     dirs: dict[str, StepDir]  # step id -> directory of finished steps
     extras: dict[str, Any] = field(default_factory=dict)
+    dist: Dist = field(default_factory=Dist)  # this rank; Dist() = single process
 
     def input_dir(self, step_id: str) -> StepDir:
         return self.dirs[step_id]
@@ -51,20 +53,29 @@ class StepContext:
 
 Runner = Callable[[Any, StepContext], dict]
 RUNNERS: dict[str, Runner] = {}
+SHARDED: set[str] = set()  # kinds whose runner runs on every rank (and returns None off rank 0)
 
 
-def runner(kind: str) -> Callable[[Runner], Runner]:
-    """Register the runner of a step kind."""
+def runner(kind: str, sharded: bool = False) -> Callable[[Runner], Runner]:
+    """Register the runner of a step kind. A ``sharded`` runner runs on every rank of a distributed
+    run, takes its units with ``ctx.dist.mine(...)``, gathers to rank 0 and returns the summary there
+    (``None`` on other ranks); other runners run on rank 0 alone while the rest wait."""
 
     def register(fn: Runner) -> Runner:
         RUNNERS[kind] = fn
+        if sharded:
+            SHARDED.add(kind)
         return fn
 
     return register
 
 
-def resolve_device(device: str) -> torch.device:
-    """``auto`` picks CUDA when available, else CPU; ``cuda`` without a GPU is a usage error."""
+def resolve_device(device: str, local_rank: int | None = None) -> torch.device:
+    """``auto`` picks CUDA when available, else CPU; ``cuda`` without a GPU is a usage error.
+    With a ``local_rank`` (distributed runs), ``auto``/``cuda`` mean GPU ``local_rank`` (modulo the
+    visible GPUs), so the ranks of one node share its GPUs."""
+    if device in ("auto", "cuda") and local_rank is not None and torch.cuda.is_available():
+        return torch.device(f"cuda:{local_rank % torch.cuda.device_count()}")
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device.startswith("cuda") and not torch.cuda.is_available():
@@ -79,7 +90,8 @@ def _load_runners() -> None:
 
 
 def execute(plan: Plan, out: str | Path, *, resume: bool = False, device: str = "auto",
-            progress: Progress | None = None, only: list[str] | None = None) -> dict[str, dict]:
+            progress: Progress | None = None, only: list[str] | None = None,
+            dist: Dist | None = None) -> dict[str, dict]:
     """Run ``plan`` into the run directory ``out``; return the summaries of all steps by id.
 
     Args:
@@ -90,33 +102,60 @@ def execute(plan: Plan, out: str | Path, *, resume: bool = False, device: str = 
         device: ``auto``, ``cpu`` or ``cuda[:i]``.
         progress: where progress events go (default: nowhere).
         only: run only these step ids (and use cached outputs for their inputs).
+        dist: this process's rank; default: from the launcher's environment (``RANK``,
+            ``WORLD_SIZE``; see :mod:`patternlang.runtime.distributed`), a single process otherwise.
     """
+    from patternlang.runtime import distributed
+
     _load_runners()
     run = RunDir(out)
     progress = progress or NullProgress()
-    dev = resolve_device(device)
+    if dist is None:
+        wanted = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
+                              ("cpu" if device == "auto" else device))
+        dist = distributed.from_env(wanted.type)
+    dev = resolve_device(device, dist.local_rank if dist.active else None)
+    run.logging = dist.is_main
     hashes = plan.hashes()
-    run.write_text("plan.json", plan.to_json())
+    if dist.is_main:
+        run.write_text("plan.json", plan.to_json())
     summaries: dict[str, dict] = {}
     dirs: dict[str, StepDir] = {}
-    run.log("run_start", steps=[s.id for s in plan.steps], device=str(dev), resume=resume)
+    run.log("run_start", steps=[s.id for s in plan.steps], device=str(dev), resume=resume,
+            world=dist.world)
     for step in plan.steps:
         sdir = run.step(step.kind, step.id, hashes[step.id])
-        if sdir.done:
+        if dist.broadcast(sdir.done):
             summaries[step.id], dirs[step.id] = sdir.summary(), sdir
             progress.info(f"{step.id}: cached ({sdir.path.name})")
             run.log("step_cached", step=step.id, hash=hashes[step.id])
             continue
         if only is not None and step.id not in only:
             continue
-        if not resume:
+        if not resume and dist.is_main:
             sdir.clear_partial()
             sdir.path.mkdir(parents=True, exist_ok=True)
-        ctx = StepContext(plan, run, sdir, hashes[step.id], dev, resume, progress, summaries, dirs)
-        summaries[step.id] = _run_step(step, ctx)
+        dist.barrier()
+        ctx = StepContext(plan, run, sdir, hashes[step.id], dev, resume, progress, summaries, dirs,
+                          dist=dist)
+        summaries[step.id] = _run_step_on_ranks(step, ctx)
         dirs[step.id] = sdir
     run.log("run_end")
+    dist.barrier()
+    distributed.shutdown()
     return summaries
+
+
+def _run_step_on_ranks(step: Any, ctx: StepContext) -> dict:
+    """Run a step on this rank: every rank for sharded kinds, rank 0 alone otherwise; after a barrier
+    every rank holds the summary rank 0 wrote."""
+    if not ctx.dist.active:
+        return _run_step(step, ctx)
+    summary = None
+    if step.kind in SHARDED or ctx.dist.is_main:
+        summary = _run_step(step, ctx)
+    ctx.dist.barrier()
+    return summary if ctx.dist.is_main else ctx.dir.summary()
 
 
 def _run_step(step: Any, ctx: StepContext) -> dict:
@@ -146,6 +185,8 @@ def _run_step(step: Any, ctx: StepContext) -> dict:
         raise PatRuntimeError(step.id, f"file not found: {exc.filename or exc}",
                               "check the path in the spec (paths are relative to the spec file)"
                               ) from exc
+    if not ctx.dist.is_main:
+        return summary  # other ranks of a sharded step: rank 0 writes the summary
     summary = dict(summary)
     summary.setdefault("seconds", round(time.time() - t0, 3))
     ctx.dir.mark_done(summary)

@@ -133,6 +133,7 @@ class RunDir:
 
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
+        self.logging = True  # False on ranks > 0 of a distributed run (rank 0 keeps the log)
         self.root.mkdir(parents=True, exist_ok=True)
         (self.root / "steps").mkdir(exist_ok=True)
 
@@ -144,6 +145,8 @@ class RunDir:
 
     def log(self, event: str, **fields: Any) -> None:
         """Append one event to ``log.jsonl`` (append is atomic enough for line-sized records)."""
+        if not self.logging:
+            return
         rec = {"t": round(time.time(), 3), "event": event, **fields}
         with open(self.root / "log.jsonl", "a") as fh:
             fh.write(to_json(rec, indent=None) + "\n")

@@ -6,7 +6,10 @@ co-moments of observables and component losses, the thinned loss trace — are s
 its own done marker. An interrupted step therefore resumes at the next unfinished group, and since
 every chain's random streams derive from ``(seed, chain)``, the numbers equal an uninterrupted run's.
 
-Outputs: ``parts/<center>-g<i>/{sgld.json, moments.npz}``, ``traces.npz`` (loss per chain and draw,
+In a distributed run (see :mod:`patternlang.runtime.distributed`) the (center, chain group) units
+are split over ranks; rank 0 gathers their payloads and merges them in chain order.
+
+Outputs: ``parts/<center>-c<first>-<last>/{sgld.json, moments.npz, trace.npz}``, ``traces.npz`` (loss per chain and draw,
 all centers), ``moments-<center>.npz`` (merged per center), and the summary (LLC per center with
 diagnostics).
 """
@@ -25,14 +28,52 @@ from patternlang.runtime.steps.common import (build_components, build_model, der
                                               load_weights, select_checkpoints)
 
 
-def chain_groups(chains: int, device: torch.device) -> list[list[int]]:
-    """Chain ids in groups that run as one batched call. On a GPU all chains go together; on a CPU
-    groups of ``PATTERNLANG_CHAIN_GROUP`` (default 2) leave completed chains behind for --resume at
-    the same cost per chain."""
-    size = chains if device.type == "cuda" else int(os.environ.get("PATTERNLANG_CHAIN_GROUP", "2"))
+def chain_groups(chains: int, device: torch.device, *, world: int = 1,
+                 per_chain_bytes: int | None = None, free_bytes: int | None = None) -> list[list[int]]:
+    """Chain ids in groups that run as one batched call (and are one resumable part each).
+
+    ``PATTERNLANG_CHAIN_GROUP`` fixes the group size everywhere. Otherwise on a CPU groups of 2
+    leave completed chains behind for --resume at the same cost per chain; on a GPU the group is as
+    many chains as fit in free memory (``per_chain_bytes`` measured by
+    :func:`~patternlang.runtime.accel.measure_chain_bytes`, ``free_bytes`` default
+    ``torch.cuda.mem_get_info``), and at most ``ceil(chains / world)`` so every rank gets a group.
+    CPU grouping never depends on ``world``: a distributed CPU run then reproduces the single-process
+    run bit for bit."""
+    from patternlang.runtime.accel import chains_per_batch, free_cuda_bytes
+
+    fixed = os.environ.get("PATTERNLANG_CHAIN_GROUP")
+    if fixed:
+        size = int(fixed)
+    elif device.type == "cuda":
+        size = -(-chains // max(1, world))
+        if per_chain_bytes:
+            free = free_bytes if free_bytes is not None else free_cuda_bytes(device)
+            size = min(size, chains_per_batch(free, per_chain_bytes, chains))
+    else:
+        size = 2
     size = max(1, min(size, chains))
     ids = list(range(chains))
     return [ids[i:i + size] for i in range(0, chains, size)]
+
+
+def _chain_bytes(step: SampleStep, ctx: StepContext, center_path, components: dict) -> int | None:
+    """One chain's peak GPU memory at this step's batch and probe sizes (``None`` off CUDA, or when
+    ``PATTERNLANG_CHAIN_GROUP`` fixes the grouping)."""
+    if ctx.device.type != "cuda" or os.environ.get("PATTERNLANG_CHAIN_GROUP"):
+        return None
+    from patternlang.models.losses import model_loss_fn
+    from patternlang.runtime.accel import measure_chain_bytes
+
+    model = load_weights(build_model(step.model, ctx), center_path)
+    weights = dict(step.mixture.weights)
+    g = torch.Generator().manual_seed(0)
+    batch = _batch_fn(components, weights, step.sampler.batch, ctx.device)(0, 0, g)
+    probe = next(iter(components.values())).sample(step.probe, g)
+    probe = {k: v.to(ctx.device) for k, v in probe.items()}
+    per_chain = measure_chain_bytes(model, model_loss_fn(model.task), batch, probe)
+    del model
+    torch.cuda.empty_cache()
+    return per_chain
 
 
 def sampler_config(step: SampleStep, seed: int):
@@ -79,7 +120,9 @@ def _run_group(step: SampleStep, ctx: StepContext, center_path, center_seed: int
     from patternlang.models.losses import model_loss_fn
     from patternlang.observables.observer import build_observer
 
-    model = load_weights(build_model(step.model, ctx), center_path)
+    from patternlang.runtime.accel import maybe_compile, with_precision
+
+    model = maybe_compile(load_weights(build_model(step.model, ctx), center_path))
     weights = dict(step.mixture.weights)
     nbeta = nbeta_of(step)
     observer = build_observer(model, step.observables, components, weights, probe=step.probe,
@@ -89,7 +132,8 @@ def _run_group(step: SampleStep, ctx: StepContext, center_path, center_seed: int
     bar = ctx.progress.task(f"{step.id}: center {center_seed} chains {group}",
                             total=cfg.total_steps, unit="step")
     result = run_sgld(model, model_loss_fn(model.task), _batch_fn(components, weights,
-                      step.sampler.batch, ctx.device), cfg, observer=observer, chain_ids=group,
+                      step.sampler.batch, ctx.device), cfg,
+                      observer=with_precision(observer, ctx.device), chain_ids=group,
                       progress=_bar_callback(bar), init_loss=init_loss)
     bar.close()
     moments = observer.reset()
@@ -127,28 +171,59 @@ def _center_summary(label: str, seed: int, parts: list[dict]) -> dict:
             "warnings": diag.get("warnings", [])}
 
 
-@runner("sample")
-def run_sample(step: SampleStep, ctx: StepContext) -> dict:
+def _part_name(label: str, group: list[int]) -> str:
+    """A chain group's part is named by its chains, so a resume with another grouping (another
+    ``PATTERNLANG_CHAIN_GROUP``, GPU, or number of ranks) never mistakes one group for another."""
+    return f"{label}-c{group[0]}-{group[-1]}"
+
+
+def _load_part(part_dir) -> dict:
+    """A finished chain group's payload: sampler result, co-moment state, loss trace."""
+    return {"sgld": read_json(part_dir / "sgld.json"),
+            "moments": dict(np.load(part_dir / "moments.npz")),
+            "trace": np.load(part_dir / "trace.npz")["loss"]}
+
+
+def _run_my_parts(step: SampleStep, ctx: StepContext, centers: list, groups: list[list[int]],
+                  components: dict) -> dict[str, dict]:
+    """Run (or, resuming, re-load) this rank's (center, chain group) units; payloads by part name."""
+    units = [(ci, group) for ci in range(len(centers)) for group in groups]
+    out: dict[str, dict] = {}
+    init_loss: dict[int, float] = {}
+    for ci, group in ctx.dist.mine(units):
+        seed, path, _ = centers[ci]
+        name = _part_name(f"seed{seed}", group)
+        part_dir = ctx.dir.part(name)
+        if not (ctx.resume and ctx.dir.part_done(name)):
+            _run_group(step, ctx, path, seed, group, components, part_dir, init_loss.get(ci))
+            ctx.dir.mark_part_done(name)
+        out[name] = _load_part(part_dir)
+        init_loss[ci] = out[name]["sgld"]["init_loss"]
+    return out
+
+
+@runner("sample", sharded=True)
+def run_sample(step: SampleStep, ctx: StepContext) -> dict | None:
     from patternlang.engine.moments import Comoments
 
     components = build_components(step.components, ctx)
     centers = select_checkpoints(step.at, ctx, components, dict(step.mixture.weights), step.model)
-    groups = chain_groups(step.sampler.chains, ctx.device)
+    groups = ctx.dist.broadcast(chain_groups(  # rank 0's grouping (GPUs may differ in free memory)
+        step.sampler.chains, ctx.device, world=ctx.dist.world,
+        per_chain_bytes=_chain_bytes(step, ctx, centers[0][1], components)))
+    payloads = ctx.dist.gather_dict(_run_my_parts(step, ctx, centers, groups, components))
+    if payloads is None:
+        return None  # not rank 0: rank 0 merges and writes the summary
     center_rows, traces, obs_names = [], [], None
     for seed, path, selected in centers:
         label = f"seed{seed}"
-        parts, moments, init_loss = [], None, None
-        for gi, group in enumerate(groups):
-            name = f"{label}-g{gi}"
-            part_dir = ctx.dir.part(name)
-            if not (ctx.resume and ctx.dir.part_done(name)):
-                init_loss = _run_group(step, ctx, path, seed, group, components, part_dir, init_loss)
-                ctx.dir.mark_part_done(name)
-            parts.append(read_json(part_dir / "sgld.json"))
-            init_loss = parts[-1]["init_loss"]
-            m = Comoments.from_state(dict(np.load(part_dir / "moments.npz")))
+        parts, moments = [], None
+        for group in groups:  # chain order, whatever rank ran the group
+            p = payloads[_part_name(label, group)]
+            parts.append(p["sgld"])
+            m = Comoments.from_state(p["moments"])
             moments = m if moments is None else moments.merge(m)
-            traces.append(np.load(part_dir / "trace.npz")["loss"])
+            traces.append(p["trace"])
         atomic_save_npz(ctx.dir.file(f"moments-{label}.npz"), **moments.state_dict())
         obs_names = list(moments.obs_names)
         row = _center_summary(label, seed, parts)

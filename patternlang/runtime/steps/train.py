@@ -2,7 +2,8 @@
 
 Outputs (``steps/train-*/``): ``seed<s>/step<n>.safetensors`` at each declared checkpoint (and the
 final step), ``seed<s>/curve.json`` (loss, tracked observables), one ``parts/seed<s>`` marker per
-finished seed so an interrupted pool of seeds resumes at the next seed.
+finished seed so an interrupted pool of seeds resumes at the next seed. In a distributed run the
+seeds are split over ranks and rank 0 gathers their checkpoints.
 """
 
 from __future__ import annotations
@@ -60,15 +61,15 @@ def train_one(step: TrainStep, seed: int, weights: dict[str, float], components:
     return {"checkpoints": saved, "loss": [float(x) for x in result.loss], "curve": curve}
 
 
-@runner("train")
-def run_train(step: TrainStep, ctx: StepContext) -> dict:
+@runner("train", sharded=True)
+def run_train(step: TrainStep, ctx: StepContext) -> dict | None:
     components = build_components(step.components, ctx)
     weights = resolve_mixture(step, ctx)
     init = dict(checkpoint_paths(step.init_from, ctx)) if step.init_from else {}
-    task = ctx.progress.task(f"{step.id}: seeds", total=len(step.seeds), unit="seed")
-    checkpoints: dict[str, dict] = {}
-    final_loss: dict[str, float] = {}
-    for seed in step.seeds:
+    mine = ctx.dist.mine(list(step.seeds))  # a pool of seeds is split over ranks
+    task = ctx.progress.task(f"{step.id}: seeds", total=len(mine), unit="seed")
+    infos: dict[int, dict] = {}
+    for seed in mine:
         part = f"seed{seed}"
         if ctx.dir.part_done(part):
             info = read_json(ctx.dir.part(part) / "done.json")
@@ -80,9 +81,13 @@ def run_train(step: TrainStep, ctx: StepContext) -> dict:
             ctx.dir.mark_part_done(part, {"checkpoints": info["checkpoints"],
                                           "final_loss": info["loss"][-1]})
             info = read_json(ctx.dir.part(part) / "done.json")
-        checkpoints[str(seed)] = info["checkpoints"]
-        final_loss[str(seed)] = info["final_loss"]
+        infos[seed] = info
         task.advance()
     task.close()
+    gathered = ctx.dist.gather_dict(infos)
+    if gathered is None:
+        return None  # not rank 0
+    checkpoints = {str(s): gathered[s]["checkpoints"] for s in step.seeds}
+    final_loss = {str(s): gathered[s]["final_loss"] for s in step.seeds}
     return {"kind": "train", "steps": step.steps, "mixture": weights, "checkpoints": checkpoints,
             "final_loss": final_loss}

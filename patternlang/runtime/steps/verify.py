@@ -2,7 +2,9 @@
 
 Each (arm, seed) run is a part with its own done marker (resumable) and runs in a worker process
 when ``PATTERNLANG_WORKERS`` > 1 (default: 2 on a CPU machine — small models run fastest with one
-torch thread per process, and the second core takes the second process).
+torch thread per process, and the second core takes the second process). In a distributed run the
+runs are split over ranks instead (one process per rank, no pool unless ``PATTERNLANG_WORKERS`` asks
+for one) and rank 0 gathers their results.
 
 The summary holds, per arm, the mixture weights, every tracked observable over training for every
 seed, the onset step of each onset observable (first evaluation at which it crosses its threshold;
@@ -71,11 +73,14 @@ def _jobs(step: VerifyStep, ctx: StepContext) -> list[dict]:
     return jobs
 
 
-def _run_jobs(jobs: list[dict], ctx: StepContext, step: VerifyStep) -> dict[str, dict]:
-    todo = [j for j in jobs if not ctx.dir.part_done(j["name"])]
-    bar = ctx.progress.task(f"{step.id}: arms x seeds", total=len(jobs), unit="run")
-    bar.advance(len(jobs) - len(todo))
-    workers = int(os.environ.get("PATTERNLANG_WORKERS", "2" if ctx.device.type == "cpu" else "1"))
+def _run_jobs(jobs: list[dict], ctx: StepContext, step: VerifyStep) -> dict[str, dict] | None:
+    """Run this rank's unfinished (arm, seed) jobs; on rank 0 return every job's ``run.json``."""
+    mine = ctx.dist.mine(jobs)
+    todo = [j for j in mine if not ctx.dir.part_done(j["name"])]
+    bar = ctx.progress.task(f"{step.id}: arms x seeds", total=len(mine), unit="run")
+    bar.advance(len(mine) - len(todo))
+    default = "2" if ctx.device.type == "cpu" and not ctx.dist.active else "1"
+    workers = int(os.environ.get("PATTERNLANG_WORKERS", default))
     if workers > 1 and len(todo) > 1:
         with ProcessPoolExecutor(min(workers, len(todo)), mp_context=get_context("spawn")) as pool:
             for job, _ in zip(todo, pool.map(_job, todo)):
@@ -87,7 +92,8 @@ def _run_jobs(jobs: list[dict], ctx: StepContext, step: VerifyStep) -> dict[str,
             ctx.dir.mark_part_done(job["name"])
             bar.advance()
     bar.close()
-    return {j["name"]: read_json(ctx.dir.part(j["name"]) / "run.json") for j in jobs}
+    return ctx.dist.gather_dict({j["name"]: read_json(ctx.dir.part(j["name"]) / "run.json")
+                                 for j in mine})
 
 
 def onset_step(steps: list[int], values: list[float], op: str, threshold: float) -> int | None:
@@ -160,10 +166,12 @@ def _headline(step: VerifyStep, arms: dict) -> dict:
     return out
 
 
-@runner("verify")
-def run_verify(step: VerifyStep, ctx: StepContext) -> dict:
+@runner("verify", sharded=True)
+def run_verify(step: VerifyStep, ctx: StepContext) -> dict | None:
     jobs = _jobs(step, ctx)
     results = _run_jobs(jobs, ctx, step)
+    if results is None:
+        return None  # not rank 0
     arms = {}
     for arm in step.arms:
         runs = [results[j["name"]] for j in jobs if j["arm"] == arm]
