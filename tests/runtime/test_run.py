@@ -87,7 +87,7 @@ def test_kill_during_sampling_then_resume_gives_the_same_numbers(first_run, tmp_
     deadline = time.time() + 300
     marker = None
     while time.time() < deadline and proc.poll() is None:
-        parts = list((out / "steps").glob("sample-chi-*/parts/*-g0/done.json")) if out.exists() else []
+        parts = list((out / "steps").glob("sample-chi-*/parts/*-c0-*/done.json")) if out.exists() else []
         if parts:
             marker = parts[0]
             break
