@@ -63,6 +63,7 @@ verify prefer_nested {
   seeds = 2
   steps = 40
   every = 20
+  observe = [nested, equal_count]
   onset nested >= 0.9
   onset equal_count >= 0.9
 }
@@ -72,6 +73,7 @@ verify prefer_equal_count {
   seeds = 2
   steps = 40
   every = 20
+  observe = [nested, equal_count]
   onset nested >= 0.9
   onset equal_count >= 0.9
 }
