@@ -38,9 +38,9 @@ measure outcome {
 ## Per-solution sampling: modest, so 16 centers fit a CPU budget (see the README for calibration).
 sampler per_solution { step = 5e-4  nbeta = auto  gamma = 300  chains = 4  draws = 100  burnin = 30  batch = 64 }
 
-## Representative checkpoints of the NESTED solution.
+## Representative checkpoints of the NESTED solution (0.95: disjoint from chi_e's seeds).
 susceptibility chi_n {
-  at = pool.final where nested >= 0.9 limit 8
+  at = pool.final where nested >= 0.95 limit 8
   sampler = per_solution
   observe = [complexity, nested]
   probe = 32
