@@ -2,8 +2,10 @@
 # holds only strings that are both EQUAL-COUNT and NESTED (label 1), or neither (label 0); which rule
 # a model learned shows on strings with equal counts but bad nesting (the `parens_ood` probe).
 
-## A small bidirectional transformer classifier for parentheses strings (CLS + up to 20 brackets).
-model parens_net(layers=2, heads=2, d_model=32, mlp=64) = parens_transformer(layers=layers, heads=heads, d_model=d_model, context=24, mlp=mlp)
+## A small transformer classifier for parentheses strings (CLS + up to 20 brackets). Bidirectional
+## by default (it learns EQUAL-COUNT in almost every seed); `causal=true` makes it a decoder that
+## reads the class at the last bracket (it learns NESTED in most seeds).
+model parens_net(layers=2, heads=2, d_model=32, mlp=64, causal=false) = parens_transformer(layers=layers, heads=heads, d_model=d_model, context=24, mlp=mlp, causal=causal)
 
 ## Balanced strings: equal counts and properly nested (label 1).
 data balanced(max_len=20) = parens(min_len=2, max_len=max_len, label=1, context=24)

@@ -34,8 +34,9 @@ PAD = 0
 class BidirectionalAttention(nn.Module):
     """Multi-head attention over all non-padding keys, with per-head weight tensors."""
 
-    def __init__(self, d_model: int, n_heads: int, d_head: int):
+    def __init__(self, d_model: int, n_heads: int, d_head: int, causal: bool = False):
         super().__init__()
+        self.causal = causal
         scale = 1.0 / math.sqrt(d_model)
         self.W_Q = nn.Parameter(torch.randn(n_heads, d_model, d_head) * scale)
         self.W_K = nn.Parameter(torch.randn(n_heads, d_model, d_head) * scale)
@@ -53,7 +54,11 @@ class BidirectionalAttention(nn.Module):
         k = torch.einsum("ntd,hde->nhte", x, self.W_K) + self.b_K[None, :, None, :]
         v = torch.einsum("ntd,hde->nhte", x, self.W_V) + self.b_V[None, :, None, :]
         scores = torch.einsum("nhqe,nhke->nhqk", q, k) / math.sqrt(self.d_head)
-        scores = scores.masked_fill(~key_mask[:, None, None, :], float("-inf"))
+        allowed = key_mask[:, None, None, :]
+        if self.causal:  # query t sees keys <= t (itself always, so no row is empty)
+            T = x.shape[1]
+            allowed = allowed & torch.ones(T, T, dtype=torch.bool, device=x.device).tril()
+        scores = scores.masked_fill(~allowed, float("-inf"))
         pattern = scores.softmax(dim=-1)
         z = torch.einsum("nhqk,nhke->nhqe", pattern, v)
         return torch.einsum("nhqe,hed->nqd", z, self.W_O) + self.b_O, pattern
@@ -72,10 +77,10 @@ class MLP(nn.Module):
 
 
 class ParensBlock(nn.Module):
-    def __init__(self, d_model: int, n_heads: int, d_head: int, d_mlp: int):
+    def __init__(self, d_model: int, n_heads: int, d_head: int, d_mlp: int, causal: bool = False):
         super().__init__()
         self.ln1 = LayerNorm(d_model)
-        self.attn = BidirectionalAttention(d_model, n_heads, d_head)
+        self.attn = BidirectionalAttention(d_model, n_heads, d_head, causal)
         self.ln2 = LayerNorm(d_model) if d_mlp else None
         self.mlp = MLP(d_model, d_mlp) if d_mlp else None
 
@@ -88,7 +93,10 @@ class ParensBlock(nn.Module):
 
 
 class ParensTransformer(nn.Module):
-    """Bidirectional transformer classifier; logits ``[n, classes]`` read at the CLS position 0.
+    """Transformer classifier; logits ``[n, classes]`` read at the CLS position 0 (bidirectional) or
+    at the last real token (``causal``: each position sees only its prefix, as in a decoder
+    "miniGPT"; the prefix depth is then one uniform attention away, which makes the NESTED rule
+    reachable, while a bidirectional model almost always learns EQUAL-COUNT).
 
     Args:
         vocab: token vocabulary (4 for the parentheses data: pad, "(", ")", CLS).
@@ -99,16 +107,19 @@ class ParensTransformer(nn.Module):
         context: maximum sequence length.
         classes: number of output classes.
         seed: initialisation seed.
+        causal: attend only to earlier positions and read the class at the last real token.
     """
 
     task = "classify"
 
     def __init__(self, vocab: int = 4, d_model: int = 32, n_layers: int = 2, n_heads: int = 4,
-                 d_mlp: int = 64, context: int = 32, classes: int = 2, seed: int | None = 0):
+                 d_mlp: int = 64, context: int = 32, classes: int = 2, seed: int | None = 0,
+                 causal: bool = False):
         super().__init__()
         d_head = max(1, d_model // n_heads)
         self.config = dict(vocab=vocab, d_model=d_model, n_layers=n_layers, n_heads=n_heads,
-                           d_mlp=d_mlp, context=context, classes=classes)
+                           d_mlp=d_mlp, context=context, classes=classes, causal=causal)
+        self.causal = causal
         self.n_layers, self.n_heads, self.d_head, self.context = n_layers, n_heads, d_head, context
         state = torch.random.get_rng_state()
         if seed is not None:
@@ -116,7 +127,7 @@ class ParensTransformer(nn.Module):
         try:
             self.embed = Embed(vocab, d_model)
             self.pos_embed = PosEmbed(context, d_model)
-            self.blocks = nn.ModuleList(ParensBlock(d_model, n_heads, d_head, d_mlp)
+            self.blocks = nn.ModuleList(ParensBlock(d_model, n_heads, d_head, d_mlp, causal)
                                         for _ in range(n_layers))
             self.ln_final = LayerNorm(d_model)
             self.unembed = Unembed(d_model, classes)
@@ -135,7 +146,12 @@ class ParensTransformer(nn.Module):
         for block in self.blocks:
             x, pattern = block(x, key_mask)
             patterns.append(pattern)
-        logits = self.ln_final(x[:, 0]) @ self.unembed.W_U + self.unembed.b_U
+        if self.causal:  # the last real token (padding is on the right)
+            last = (key_mask.sum(-1) - 1).clamp_min(0)
+            read = x.gather(1, last[:, None, None].expand(-1, 1, x.shape[-1]))[:, 0]
+        else:
+            read = x[:, 0]
+        logits = self.ln_final(read) @ self.unembed.W_U + self.unembed.b_U
         if return_attention:
             return logits, torch.stack(patterns)
         return logits
@@ -154,7 +170,8 @@ def parens_transformer(layers: Annotated[int, Range(ge=1)] = 2,
                        heads: Annotated[int, Range(ge=1)] = 4,
                        d_model: Annotated[int, Range(ge=2)] = 32,
                        context: Annotated[int, Range(ge=3)] = 32,
-                       mlp: Annotated[int, Range(ge=0)] = 64, seed: int = 0) -> ParensTransformer:
+                       mlp: Annotated[int, Range(ge=0)] = 64, seed: int = 0,
+                       causal: bool = False) -> ParensTransformer:
     """A small bidirectional transformer classifier for parentheses strings (2 classes at CLS).
 
     Args:
@@ -164,6 +181,7 @@ def parens_transformer(layers: Annotated[int, Range(ge=1)] = 2,
         context: maximum sequence length (CLS + brackets + padding).
         mlp: MLP hidden width per block; 0 means attention only.
         seed: initialisation seed.
+        causal: decoder-style attention to the prefix only, class read at the last real token.
     """
     return ParensTransformer(vocab=4, d_model=d_model, n_layers=layers, n_heads=heads, d_mlp=mlp,
-                             context=context, seed=seed)
+                             context=context, seed=seed, causal=causal)

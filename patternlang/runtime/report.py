@@ -156,11 +156,14 @@ def _verify_section(sid: str, sm: dict, figdir: Path) -> list[str]:
     rows = []
     for arm, v in arms.items():
         for obs, o in v.get("onset", {}).items():
-            rows.append([arm, obs, o["mean"], o["per_seed"], o["absent"]])
+            holds = o.get("final_holds")
+            rows.append([arm, obs, o["mean"], o["per_seed"], o["absent"],
+                         f"{sum(holds)}/{len(holds)}" if holds else None])
     if rows:
         lines += ["Onset (first step the observable crosses its threshold; absent = never within "
-                  "the horizon):", "", _table(["arm", "observable", "mean onset", "per seed",
-                                               "absent"], rows), ""]
+                  "the horizon; at horizon = seeds whose final value meets the threshold):", "",
+                  _table(["arm", "observable", "mean onset", "per seed", "absent", "at horizon"],
+                         rows), ""]
     for k, v in (sm.get("headline") or {}).items():
         lines.append(f"- {k}: {v}")
     cal = sm.get("calibration") or []

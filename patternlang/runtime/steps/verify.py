@@ -8,7 +8,9 @@ for one) and rank 0 gathers their results.
 
 The summary holds, per arm, the mixture weights, every tracked observable over training for every
 seed, the onset step of each onset observable (first evaluation at which it crosses its threshold;
-``None`` = absent within the horizon), and the final values; and the calibration: realized change
+``None`` = absent within the horizon) with the fraction of seeds whose value at the horizon
+satisfies the condition (``final_fraction``: e.g. the share of seeds that learned a rule), and the
+final values; and the calibration: realized change
 at the horizon (patterned − baseline, mean over seeds) beside the solver's predicted change of the
 posterior expectation, with their ratio and whether the signs agree.
 """
@@ -115,9 +117,13 @@ def _arm_summary(arm: str, runs: list[dict], weights: dict, step: VerifyStep) ->
                     for i in range(len(runs))] if name in curves else []
         present = [s for s in per_seed if s is not None]
         censored = [s if s is not None else step.steps for s in per_seed]
+        at_end = [bool(_OPS[on.op](curves[name][i][-1], on.threshold)) for i in range(len(runs))
+                  if name in curves and curves[name][i] and np.isfinite(curves[name][i][-1])]
         onset[name] = {"per_seed": per_seed, "mean": float(np.mean(present)) if present else None,
                        "absent": len(per_seed) - len(present),
-                       "censored_mean": float(np.mean(censored)) if censored else None}
+                       "censored_mean": float(np.mean(censored)) if censored else None,
+                       "final_holds": at_end,
+                       "final_fraction": float(np.mean(at_end)) if at_end else None}
     final = {c: {"mean": float(np.mean([s[-1] for s in v])), "sd": float(np.std([s[-1] for s in v]))}
              for c, v in curves.items()}
     return {"weights": weights, "seeds": list(step.seeds), "curves": curves, "onset": onset,
@@ -153,6 +159,11 @@ def _headline(step: VerifyStep, arms: dict) -> dict:
     out = {}
     for on in step.onset:
         name = on.observable.name
+        for arm, v in arms.items():
+            holds = v.get("onset", {}).get(name, {}).get("final_holds")
+            if holds:
+                out[f"{name} {on.op} {on.threshold:g} at the horizon, {arm}"] = (
+                    f"{sum(holds)}/{len(holds)} seeds ({sum(holds) / len(holds):.0%})")
         base = arms.get("baseline", {}).get("onset", {}).get(name)
         for arm in ("patterned", "opposite", "control"):
             o = arms.get(arm, {}).get("onset", {}).get(name)

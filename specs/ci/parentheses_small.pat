@@ -1,0 +1,79 @@
+# CI size of specs/parentheses.pat: the same pipeline (pool -> per-solution LLCs and chi -> two
+# patternings -> verification) with a tiny causal classifier, short strings and few steps, so it
+# runs end to end in seconds. The numbers mean nothing; the shapes and the plumbing do.
+use stdlib.parens
+use stdlib.core
+
+model net = parens_net(layers=1, heads=2, d_model=16, mlp=16, causal=true)
+
+data pos = balanced(max_len=10)
+data flat = never_dips(max_len=10)
+data early = dips_early(max_len=10)
+data late = dips_late(max_len=10)
+data closing = starts_close(max_len=10)
+mixture base = {pos: 0.5, flat: 0.32, early: 0.06, late: 0.06, closing: 0.06}
+
+train pool {
+  model = net
+  data = base
+  steps = 60
+  batch = 32
+  optimizer = adamw(lr=3e-3, weight_decay=0.01)
+  seeds = 4
+  track = [nested, equal_count]
+  every = 30
+}
+
+sampler tiny { step = 5e-4  nbeta = auto  gamma = 300  chains = 2  draws = 20  burnin = 5  batch = 32 }
+
+susceptibility chi_n {
+  at = pool.final where nested >= 0.77 limit 2
+  sampler = tiny
+  observe = [complexity, nested]
+  probe = 16
+}
+
+susceptibility chi_e {
+  at = pool.final where nested < 0.77 limit 2
+  sampler = tiny
+  observe = [complexity, equal_count]
+  probe = 16
+}
+
+patterning prefer_nested {
+  from = [chi_n, chi_e]
+  lower chi_n.complexity relative to chi_e.complexity by 5
+  subject to {
+    weight(pos) == 0.5
+    kl(base) <= 0.25
+  }
+}
+
+patterning prefer_equal_count {
+  from = [chi_n, chi_e]
+  lower chi_e.complexity relative to chi_n.complexity by 5
+  subject to {
+    weight(pos) == 0.5
+    kl(base) <= 0.25
+  }
+}
+
+verify prefer_nested {
+  arms = [baseline, patterned]
+  seeds = 2
+  steps = 40
+  every = 20
+  observe = [nested, equal_count]
+  onset nested >= 0.9
+  onset equal_count >= 0.9
+}
+
+verify prefer_equal_count {
+  arms = [baseline, patterned]
+  seeds = 2
+  steps = 40
+  every = 20
+  observe = [nested, equal_count]
+  onset nested >= 0.9
+  onset equal_count >= 0.9
+}
