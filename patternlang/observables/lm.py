@@ -126,7 +126,7 @@ def loss(ctx: EvalContext, component: ComponentName) -> Tensor:
     return ctx.run(_component(ctx, component)).per_sample.mean(-1)
 
 
-@primitive("observable", skip=1, shape="scalar", needs=("loss",))
+@primitive("observable", skip=1, shape="scalar", needs=("loss",), posterior_only=True)
 def loss_increase(ctx: EvalContext, component: str = "") -> Tensor:
     """φ_C = L(w) − L(w*): loss increase over the checkpoint (on one component, or the mixture when
     empty). Sampled with a head restriction (``restrict: l1h3``) its mean is ≈ λ_C / nβ.
@@ -156,7 +156,7 @@ def token_loss(ctx: EvalContext, component: ComponentName,
     return tok[..., position - 1].mean(-1)
 
 
-@primitive("observable", skip=1, shape="scalar", needs=("loss",))
+@primitive("observable", skip=1, shape="scalar", needs=("loss",), posterior_only=True)
 def llc(ctx: EvalContext) -> Tensor:
     """Local learning coefficient observable nβ·(L(w) − L(w*)) on the mixture probe; its posterior
     mean is the LLC estimate λ̂."""

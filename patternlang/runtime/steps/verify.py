@@ -24,7 +24,7 @@ from multiprocessing import get_context
 import numpy as np
 
 from patternlang.errors import PatRuntimeError
-from patternlang.plan.ir import ObservableSpec, VerifyStep
+from patternlang.plan.ir import ObsExpr, ObservableSpec, VerifyStep
 from patternlang.runtime.executor import StepContext, runner
 from patternlang.runtime.rundir import atomic_write_json, read_json
 from patternlang.runtime.steps.common import build_components, checkpoint_paths, derive_seed
@@ -50,10 +50,22 @@ def _job(job: dict) -> dict:
     return info
 
 
+def _posterior_only(expr: ObsExpr) -> bool:
+    """Whether an observable measures the posterior around a center (``llc()``, ``loss_increase``):
+    at a single point during training it is identically 0, so verification does not track it."""
+    from patternlang import registry
+
+    if expr.op == "prim":
+        prim = registry.get("observable", expr.name or "")
+        return bool(prim and prim.meta.get("posterior_only"))
+    return any(_posterior_only(o) for o in expr.operands)
+
+
 def _tracked(step: VerifyStep) -> list[ObservableSpec]:
     out: dict[str, ObservableSpec] = {}
     for o in list(step.observables) + [on.observable for on in step.onset]:
-        out.setdefault(o.name, o)
+        if not _posterior_only(o.expr):
+            out.setdefault(o.name, o)
     return list(out.values())
 
 
