@@ -5,8 +5,9 @@ The update (devinterp's, with the minibatch MEAN loss L_B, optionally weighted b
     Δw = -(ε/2)·[nβ·∇L_B(w) + γ·(w - w*)] + sqrt(ε)·N(0, I)
 
 samples p(w) ∝ exp(-nβ·L(w) - (γ/2)·||w - w*||²) around the center w*. All C chains live in one
-tensor ``flat: [C, P]``; the per-chain losses come from one ``vmap`` of ``functional_call`` over the
-chain dim (or one call of a loss already written in chain-batched form, see :func:`chain_batched`)
+tensor ``flat: [C, P]``; the per-chain losses come from one call of a loss in chain-batched form
+(see :func:`chain_batched`; ``model_loss_fn`` losses get one from models that implement
+``chain_batched_forward``), or else from one ``vmap`` of ``functional_call`` over the chain dim,
 and one ordinary backward pass gives every chain's gradient (chains do not interact, so the gradient
 of the sum is the stack of the per-chain gradients). The update is three fused tensor ops on ``flat``.
 
@@ -68,9 +69,17 @@ class SGLDConfig:
         check_every: steps between divergence checks.
         blowup: a draw loss L counts as a blow-up when L - L(w*) > blowup·(|L(w*)| + 1).
         keep_observations: keep every observer output (memory grows with draws).
-        batching: ``"vmap"`` (all chains in one vmapped gradient computation, the default) or
-            ``"loop"`` (the gradient chain by chain, same numbers; can be faster on one CPU core).
-            The update is always one fused operation over all chains. Ignored by chain-batched losses.
+        batching: how the gradients of all chains are computed (same numbers to float tolerance):
+            ``"auto"`` (default): the loss in chain-batched form when there is one (a
+            :func:`chain_batched` loss, or a ``model_loss_fn`` loss on a model implementing
+            ``chain_batched_forward``, e.g. ``AttnOnlyTransformer``), called once on all chains, or,
+            on a CPU with at least ``LOOP_ON_CPU_PARAMS`` parameters per chain, chain by chain;
+            without a chain-batched form, ``"vmap"``. ``result.extra["batching"]`` says which ran;
+            ``"vmap"``: ``vmap`` of ``loss_fn`` over the chain dim (forced even when a native form
+            exists; a :func:`chain_batched` loss is always called batched);
+            ``"loop"``: chain by chain (the native form with C = 1 when there is one); on one CPU
+            core this keeps every kernel at single-chain size, which is often fastest.
+            The update is always one fused operation over all chains.
     """
 
     step_size: float
@@ -87,7 +96,7 @@ class SGLDConfig:
     check_every: int = 10
     blowup: float = 100.0
     keep_observations: bool = False
-    batching: str = "vmap"
+    batching: str = "auto"
 
     def __post_init__(self) -> None:
         if self.gamma is None:
@@ -104,7 +113,7 @@ class SGLDConfig:
                   (self.burnin >= 0, "burnin must be >= 0"),
                   (self.thin >= 1, "thin must be >= 1"),
                   (self.init_loss_batches >= 1, "init_loss_batches must be >= 1"),
-                  (self.batching in ("vmap", "loop"), "batching must be 'vmap' or 'loop'"),
+                  (self.batching in ("auto", "vmap", "loop"), "batching must be 'auto', 'vmap' or 'loop'"),
                   (self.trace_every >= 1 and self.check_every >= 1, "trace_every/check_every must be >= 1")]
         for ok, msg in checks:
             if not ok:
@@ -162,12 +171,41 @@ def _mean_loss(per_sample: Tensor, batch: Batch, dim: int = -1) -> Tensor:
     return (per_sample * w).sum(dim) / w.sum(dim)
 
 
-class _ChainLoss:
-    """Per-chain minibatch mean losses ``[C]`` of the stacked parameters ``flat: [C, P]``."""
+LOOP_ON_CPU_PARAMS = 1 << 16
+"""``batching="auto"`` on a CPU runs a native chain-batched loss chain by chain from this many
+parameters per chain up: a C-chain kernel streams C times the activations through the caches, which
+measured ~5-8 % slower per chain than C single-chain kernels on one core (bench/sgld_overhead.py)."""
 
-    def __init__(self, model: nn.Module, loss_fn: LossFn, layout: ParamLayout, mode: str = "vmap"):
-        self.layout, self.loss_fn, self.mode = layout, loss_fn, mode
-        self.batched = bool(getattr(loss_fn, "chain_batched", False))
+
+def _native_batched(model: nn.Module, loss_fn: LossFn) -> LossFn | None:
+    """The chain-batched form of ``loss_fn``: itself when marked :func:`chain_batched`, else what its
+    ``chain_batched_for(model)`` returns (``model_loss_fn`` offers one when the model implements
+    ``chain_batched_forward``), else ``None`` (the sampler then uses ``vmap``)."""
+    if getattr(loss_fn, "chain_batched", False):
+        return loss_fn
+    make = getattr(loss_fn, "chain_batched_for", None)
+    return make(model) if make is not None else None
+
+
+class _ChainLoss:
+    """Per-chain minibatch mean losses ``[C]`` of the stacked parameters ``flat: [C, P]``.
+
+    Three ways to get them, same numbers to float tolerance: a chain-batched loss called once on all
+    chains (``batched``), that loss called chain by chain (``mode == "loop"``), or ``vmap`` of the
+    plain ``loss_fn`` over the chain dim.
+    """
+
+    def __init__(self, model: nn.Module, loss_fn: LossFn, layout: ParamLayout, mode: str = "auto",
+                 device: torch.device | None = None):
+        self.layout, self.loss_fn = layout, loss_fn
+        marked = bool(getattr(loss_fn, "chain_batched", False))
+        self.batched = _native_batched(model, loss_fn) if (marked or mode in ("auto", "loop")) else None
+        if mode == "auto":
+            big_on_cpu = (device is None or device.type == "cpu") and layout.numel >= LOOP_ON_CPU_PARAMS
+            mode = "loop" if self.batched is not None and big_on_cpu else "batched"
+        self.mode = mode
+        kind = "native" if self.batched is not None and not marked else "chain_batched" if marked else "loss_fn"
+        self.description = f"{'vmap' if mode == 'batched' and self.batched is None else mode} ({kind})"
         self.module = _LossModule(model, loss_fn)
         self.names = ["model." + n for n in layout.names]
 
@@ -176,30 +214,42 @@ class _ChainLoss:
         per = functional_call(self.module, dict(zip(self.names, views.values())), (batch,))
         return _mean_loss(per, batch)
 
+    def _batched_losses(self, flat: Tensor, batch: Batch, shared: bool) -> Tensor:
+        C = flat.shape[0]
+        if shared:
+            batch = {k: v.expand(C, *v.shape) for k, v in batch.items()}
+        return _mean_loss(self.batched(self.layout.views(flat), batch), batch)
+
     def __call__(self, flat: Tensor, batch: Batch, shared: bool) -> Tensor:
         """Losses only (no gradient)."""
-        C = flat.shape[0]
-        if self.batched:
-            if shared:
-                batch = {k: v.expand(C, *v.shape) for k, v in batch.items()}
-            return _mean_loss(self.loss_fn(self.layout.views(flat), batch), batch)
+        if self.batched is not None:
+            return self._batched_losses(flat, batch, shared)
         return vmap(self._one, in_dims=(0, None if shared else 0))(flat, batch)
 
     def value_and_grad(self, flat: Tensor, batch: Batch, shared: bool) -> tuple[Tensor, Tensor]:
-        """Per-chain losses ``[C]`` and gradients ``[C, P]`` in one batched computation."""
-        if self.batched:  # one ordinary backward: chains do not interact, so d(sum)/dflat stacks them
-            leaf = flat.detach().requires_grad_(True)
-            with torch.enable_grad():
-                losses = self(leaf, batch, shared)
-                (grad,) = torch.autograd.grad(losses.sum(), leaf)
-            return losses.detach(), grad
-        if self.mode == "loop":  # same numbers chain by chain; on one CPU core often faster than vmap
+        """Per-chain losses ``[C]`` and gradients ``[C, P]``."""
+        if self.batched is not None and self.mode == "loop":
+            outs = [self._batched_value_and_grad(flat[i:i + 1], batch if shared else
+                                                 {k: v[i:i + 1] for k, v in batch.items()}, shared)
+                    for i in range(flat.shape[0])]
+            return torch.cat([o[0] for o in outs]), torch.cat([o[1] for o in outs])
+        if self.batched is not None:
+            return self._batched_value_and_grad(flat, batch, shared)
+        if self.mode == "loop":  # same numbers chain by chain
             gv = grad_and_value(self._one)
             outs = [gv(flat[i], batch if shared else {k: v[i] for k, v in batch.items()})
                     for i in range(flat.shape[0])]
             return torch.stack([o[1] for o in outs]).detach(), torch.stack([o[0] for o in outs])
         fn = vmap(grad_and_value(self._one), in_dims=(0, None if shared else 0))
         grad, losses = fn(flat, batch)
+        return losses.detach(), grad
+
+    def _batched_value_and_grad(self, flat: Tensor, batch: Batch, shared: bool) -> tuple[Tensor, Tensor]:
+        # one ordinary backward: chains do not interact, so d(sum)/dflat stacks the per-chain gradients
+        leaf = flat.detach().requires_grad_(True)
+        with torch.enable_grad():
+            losses = self._batched_losses(leaf, batch, shared)
+            (grad,) = torch.autograd.grad(losses.sum(), leaf)
         return losses.detach(), grad
 
 
@@ -288,7 +338,7 @@ def run_sgld(model: nn.Module, loss_fn: LossFn, batch_fn: BatchFn, config: SGLDC
     w_star = layout.flatten(center if center is not None else dict(model.named_parameters()), device)
     index = restriction_index(model, layout, cfg.restrict)
     index = None if index is None else index.to(device)
-    chain_loss = _ChainLoss(model, loss_fn, layout, cfg.batching)
+    chain_loss = _ChainLoss(model, loss_fn, layout, cfg.batching, device)
     measured, batch_size = _init_loss(chain_loss, w_star, batch_fn, cfg, device)
     L0 = measured if init_loss is None else float(init_loss)
     nbeta = cfg.nbeta if cfg.nbeta is not None else default_nbeta(batch_size)
@@ -311,6 +361,7 @@ def run_sgld(model: nn.Module, loss_fn: LossFn, batch_fn: BatchFn, config: SGLDC
                 if progress is not None:
                     progress(step + 1, cfg.total_steps)
     result = run.finish(cfg, chain_ids, L0, nbeta, batch_size, time.perf_counter() - t_start)
+    result.extra["batching"] = chain_loss.description
     if not any(result.alive):
         raise DivergenceError("sample", f"every chain diverged ({result.diagnostics.divergences[0]})",
                               result.diagnostics.remedy or "use a smaller step_size or a larger gamma",
