@@ -291,6 +291,11 @@ class _Update:
     def __call__(self, flat: Tensor, grad: Tensor) -> None:
         for i, g in enumerate(self.gens):
             self.noise[i].normal_(generator=g)
+        if self.index is None and self.alive is None:  # the common case, in four in-place passes:
+            a = self.eps * self.gamma / 2  # w <- (1 - a) w + a w* - (ε nβ / 2) g + sqrt(ε) ξ
+            flat.mul_(1.0 - a).add_(self.center, alpha=a)
+            flat.add_(grad, alpha=-self.eps * self.nbeta / 2).add_(self.noise, alpha=math.sqrt(self.eps))
+            return
         w = flat if self.index is None else flat[:, self.index]
         drift = grad if self.index is None else grad[:, self.index]
         drift.mul_(self.nbeta).add_(w - self.center, alpha=self.gamma)
