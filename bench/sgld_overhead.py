@@ -7,7 +7,8 @@ The plain forward+backward is ``model(tokens)`` -> mean next-token loss -> ``.ba
 module's parameters (what a training step costs); the model's ``forward`` runs the same kernels as its
 native chain-batched forward with one chain, so the ratio measures the sampler's overhead, not a
 difference between two implementations of the network. The headline ratio is the sampler's default
-(``batching="auto"``: the native chain-batched forward); ``vmap`` and ``loop`` are reported too.
+(``batching="auto"``, which on a CPU and at this size runs the native chain-batched forward chain by
+chain); ``batched`` (one native call on all 4 chains), ``loop`` and ``vmap`` are reported too.
 When devinterp is importable it is timed on the same model and batch as well.
 
 Usage: ``PYTHONPATH=. python bench/sgld_overhead.py [--steps 30]``. The last line is JSON.
@@ -23,7 +24,7 @@ import time
 
 import torch
 
-from patternlang.engine.sgld import SGLDConfig, run_sgld
+from patternlang.engine.sgld import LOOP_ON_CPU_PARAMS, SGLDConfig, run_sgld
 from patternlang.models.attn_only import AttnOnlyTransformer
 from patternlang.models.losses import model_loss_fn
 
@@ -33,6 +34,10 @@ VOCAB, CONTEXT, BATCH, CHAINS = 512, 64, 32, 4
 
 def make_model() -> AttnOnlyTransformer:
     return AttnOnlyTransformer(vocab=VOCAB, d_model=128, n_layers=2, n_heads=8, d_head=16, context=CONTEXT, seed=0)
+
+
+def make_model_params() -> int:
+    return sum(p.numel() for p in make_model().parameters())
 
 
 def make_batch_fn(data: torch.Tensor):
@@ -97,7 +102,7 @@ def main() -> None:
     args = ap.parse_args()
     data = torch.randint(0, VOCAB, (4096, CONTEXT), generator=torch.Generator().manual_seed(0))
     model, loss_fn, batch_fn = make_model(), model_loss_fn("lm"), make_batch_fn(data)
-    modes = ("auto", "loop", "vmap")
+    modes = ("auto", "batched", "loop", "vmap")
     plain_t: list[float] = []
     sgld_t: dict[str, list[float]] = {m: [] for m in modes}
     time_plain(model, loss_fn, batch_fn, 2, 0)  # warm-up
@@ -115,6 +120,8 @@ def main() -> None:
            "sgld_step_ms_per_chain": round(per_chain * 1e3, 3), "chains": CHAINS, "batch": BATCH,
            "ratio_batching_loop": round(per_step["loop"] / CHAINS / plain, 4),
            "ratio_batching_vmap": round(per_step["vmap"] / CHAINS / plain, 4),
+           "ratio_batching_batched": round(per_step["batched"] / CHAINS / plain, 4),
+           "auto_resolves_to": "loop (native)" if make_model_params() >= LOOP_ON_CPU_PARAMS else "batched (native)",
            "samples": {"plain": len(plain_t), "sgld_steps_per_mode": len(sgld_t["auto"])},
            "devinterp": "skipped (not installed)" if dev is None else {
                "ms_per_chain_step": round(dev * 1e3, 3), "ratio": round(dev / plain, 4),

@@ -46,7 +46,7 @@ Batch = dict[str, Tensor]
 LossFn = Callable[..., Tensor]
 BatchFn = Callable[[int, int, torch.Generator], Batch]
 
-__all__ = ["SGLDConfig", "SGLDResult", "SamplerConfigError", "run_sgld", "chain_batched",
+__all__ = ["SGLDConfig", "SGLDResult", "SamplerConfigError", "run_sgld", "chain_batched", "LOOP_ON_CPU_PARAMS",
            "default_nbeta", "chain_generator"]
 
 
@@ -75,6 +75,7 @@ class SGLDConfig:
             ``chain_batched_forward``, e.g. ``AttnOnlyTransformer``), called once on all chains, or,
             on a CPU with at least ``LOOP_ON_CPU_PARAMS`` parameters per chain, chain by chain;
             without a chain-batched form, ``"vmap"``. ``result.extra["batching"]`` says which ran;
+            ``"batched"``: the chain-batched form called once on all chains (``vmap`` without one);
             ``"vmap"``: ``vmap`` of ``loss_fn`` over the chain dim (forced even when a native form
             exists; a :func:`chain_batched` loss is always called batched);
             ``"loop"``: chain by chain (the native form with C = 1 when there is one); on one CPU
@@ -113,7 +114,8 @@ class SGLDConfig:
                   (self.burnin >= 0, "burnin must be >= 0"),
                   (self.thin >= 1, "thin must be >= 1"),
                   (self.init_loss_batches >= 1, "init_loss_batches must be >= 1"),
-                  (self.batching in ("auto", "vmap", "loop"), "batching must be 'auto', 'vmap' or 'loop'"),
+                  (self.batching in ("auto", "batched", "vmap", "loop"),
+                   "batching must be 'auto', 'batched', 'vmap' or 'loop'"),
                   (self.trace_every >= 1 and self.check_every >= 1, "trace_every/check_every must be >= 1")]
         for ok, msg in checks:
             if not ok:
@@ -199,7 +201,7 @@ class _ChainLoss:
                  device: torch.device | None = None):
         self.layout, self.loss_fn = layout, loss_fn
         marked = bool(getattr(loss_fn, "chain_batched", False))
-        self.batched = _native_batched(model, loss_fn) if (marked or mode in ("auto", "loop")) else None
+        self.batched = _native_batched(model, loss_fn) if (marked or mode != "vmap") else None
         if mode == "auto":
             big_on_cpu = (device is None or device.type == "cpu") and layout.numel >= LOOP_ON_CPU_PARAMS
             mode = "loop" if self.batched is not None and big_on_cpu else "batched"

@@ -34,6 +34,14 @@ def test_gamma_is_required():
         SGLDConfig(step_size=1e-3, gamma=1.0, batching="threads")
 
 
+def test_auto_batching_runs_big_models_chain_by_chain_on_cpu():
+    big = AttnOnlyTransformer(vocab=512, d_model=64, n_layers=1, n_heads=2, d_head=8, context=8)
+    assert sum(p.numel() for p in big.parameters()) >= 1 << 16
+    res = run_sgld(big, model_loss_fn("lm"), lambda c, s, g: {"tokens": torch.zeros(2, 8, dtype=torch.long)},
+                   SGLDConfig(step_size=1e-6, gamma=1.0, num_chains=2, num_draws=1, init_loss_batches=1))
+    assert res.extra["batching"] == "loop (native)"  # auto on a CPU at this size: chain by chain
+
+
 def test_default_nbeta_is_b_over_log_b():
     model, loss_fn, batch_fn = tiny_lm()
     res = run_sgld(model, loss_fn, batch_fn, SGLDConfig(step_size=1e-4, gamma=10.0, num_chains=1, num_draws=2))
@@ -63,7 +71,7 @@ def test_native_vmap_and_loop_agree():
     cfg = SGLDConfig(step_size=1e-3, gamma=10.0, num_chains=3, num_draws=15, batching="vmap")
     a = run_sgld(model, loss_fn, batch_fn, cfg)
     assert a.extra["batching"] == "vmap (loss_fn)"
-    for mode, used in (("auto", "batched (native)"), ("loop", "loop (native)")):
+    for mode, used in (("auto", "batched (native)"), ("batched", "batched (native)"), ("loop", "loop (native)")):
         b = run_sgld(model, loss_fn, batch_fn, SGLDConfig(**{**cfg.__dict__, "batching": mode}))
         assert b.extra["batching"] == used
         np.testing.assert_allclose(a.loss_trace, b.loss_trace, rtol=1e-5)
