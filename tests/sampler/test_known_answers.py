@@ -93,7 +93,7 @@ def test_normal_crossing_slow(powers):
 
 # Reduced-rank regression, true rank 0, the bench's settings (n = 1000, nβ = n/log n, γ = 1, ε = 2e-4,
 # localized at an Adam-fitted empirical minimum). The estimator's own finite-n bias at these settings
-# is measured in bench/RESULTS.md: +1...+8 % for three cases and ≈ +19 % for (4,3,8) and (8,3,4), where
+# is measured in bench/RESULTS.md: +4...+11 % for three cases and ≈ +20 % for (4,3,8) and (8,3,4), where
 # the empirical minimum sits nβ(L(0) - L(ŵ)) ≈ β·½Σσ² ≈ 2 below the true parameter. The bounds are
 # those measured biases plus about 3 standard errors of these shorter runs: a sampler error of the
 # usual kinds (a wrong nβ, missing noise or drift, a frozen coordinate, a 2x in ε) moves λ̂ far outside.
