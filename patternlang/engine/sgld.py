@@ -5,8 +5,9 @@ The update (devinterp's, with the minibatch MEAN loss L_B, optionally weighted b
     Δw = -(ε/2)·[nβ·∇L_B(w) + γ·(w - w*)] + sqrt(ε)·N(0, I)
 
 samples p(w) ∝ exp(-nβ·L(w) - (γ/2)·||w - w*||²) around the center w*. All C chains live in one
-tensor ``flat: [C, P]``; the per-chain losses come from one ``vmap`` of ``functional_call`` over the
-chain dim (or one call of a loss already written in chain-batched form, see :func:`chain_batched`)
+tensor ``flat: [C, P]``; the per-chain losses come from one call of a loss in chain-batched form
+(see :func:`chain_batched`; ``model_loss_fn`` losses get one from models that implement
+``chain_batched_forward``), or else from one ``vmap`` of ``functional_call`` over the chain dim,
 and one ordinary backward pass gives every chain's gradient (chains do not interact, so the gradient
 of the sum is the stack of the per-chain gradients). The update is three fused tensor ops on ``flat``.
 
@@ -34,8 +35,8 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor, nn
-from torch.func import functional_call, grad_and_value, vmap
 
+from patternlang.engine.chain_loss import LOOP_ON_CPU_PARAMS, ChainLoss
 from patternlang.engine.diagnostics import Divergence, find_divergences
 from patternlang.engine.restrict import ParamLayout, restriction_index
 from patternlang.engine.sgld_result import SGLDResult, SamplerConfigError
@@ -45,7 +46,7 @@ Batch = dict[str, Tensor]
 LossFn = Callable[..., Tensor]
 BatchFn = Callable[[int, int, torch.Generator], Batch]
 
-__all__ = ["SGLDConfig", "SGLDResult", "SamplerConfigError", "run_sgld", "chain_batched",
+__all__ = ["SGLDConfig", "SGLDResult", "SamplerConfigError", "run_sgld", "chain_batched", "LOOP_ON_CPU_PARAMS",
            "default_nbeta", "chain_generator"]
 
 
@@ -68,9 +69,18 @@ class SGLDConfig:
         check_every: steps between divergence checks.
         blowup: a draw loss L counts as a blow-up when L - L(w*) > blowup·(|L(w*)| + 1).
         keep_observations: keep every observer output (memory grows with draws).
-        batching: ``"vmap"`` (all chains in one vmapped gradient computation, the default) or
-            ``"loop"`` (the gradient chain by chain, same numbers; can be faster on one CPU core).
-            The update is always one fused operation over all chains. Ignored by chain-batched losses.
+        batching: how the gradients of all chains are computed (same numbers to float tolerance):
+            ``"auto"`` (default): the loss in chain-batched form when there is one (a
+            :func:`chain_batched` loss, or a ``model_loss_fn`` loss on a model implementing
+            ``chain_batched_forward``, e.g. ``AttnOnlyTransformer``), called once on all chains, or,
+            on a CPU with at least ``LOOP_ON_CPU_PARAMS`` parameters per chain, chain by chain;
+            without a chain-batched form, ``"vmap"``. ``result.extra["batching"]`` says which ran;
+            ``"batched"``: the chain-batched form called once on all chains (``vmap`` without one);
+            ``"vmap"``: ``vmap`` of ``loss_fn`` over the chain dim (forced even when a native form
+            exists; a :func:`chain_batched` loss is always called batched);
+            ``"loop"``: chain by chain (the native form with C = 1 when there is one); on one CPU
+            core this keeps every kernel at single-chain size, which is often fastest.
+            The update is always one fused operation over all chains.
     """
 
     step_size: float
@@ -87,7 +97,7 @@ class SGLDConfig:
     check_every: int = 10
     blowup: float = 100.0
     keep_observations: bool = False
-    batching: str = "vmap"
+    batching: str = "auto"
 
     def __post_init__(self) -> None:
         if self.gamma is None:
@@ -104,7 +114,8 @@ class SGLDConfig:
                   (self.burnin >= 0, "burnin must be >= 0"),
                   (self.thin >= 1, "thin must be >= 1"),
                   (self.init_loss_batches >= 1, "init_loss_batches must be >= 1"),
-                  (self.batching in ("vmap", "loop"), "batching must be 'vmap' or 'loop'"),
+                  (self.batching in ("auto", "batched", "vmap", "loop"),
+                   "batching must be 'auto', 'batched', 'vmap' or 'loop'"),
                   (self.trace_every >= 1 and self.check_every >= 1, "trace_every/check_every must be >= 1")]
         for ok, msg in checks:
             if not ok:
@@ -144,65 +155,6 @@ def chain_generator(seed: int, chain: int, stream: int, device: torch.device | s
     return g
 
 
-class _LossModule(nn.Module):
-    def __init__(self, model: nn.Module, loss_fn: LossFn):
-        super().__init__()
-        self.model = model
-        self.loss_fn = loss_fn
-
-    def forward(self, batch: Batch) -> Tensor:
-        return self.loss_fn(self.model, batch)
-
-
-def _mean_loss(per_sample: Tensor, batch: Batch, dim: int = -1) -> Tensor:
-    w = batch.get("weight")
-    if w is None:
-        return per_sample.mean(dim)
-    w = w.to(per_sample.dtype)
-    return (per_sample * w).sum(dim) / w.sum(dim)
-
-
-class _ChainLoss:
-    """Per-chain minibatch mean losses ``[C]`` of the stacked parameters ``flat: [C, P]``."""
-
-    def __init__(self, model: nn.Module, loss_fn: LossFn, layout: ParamLayout, mode: str = "vmap"):
-        self.layout, self.loss_fn, self.mode = layout, loss_fn, mode
-        self.batched = bool(getattr(loss_fn, "chain_batched", False))
-        self.module = _LossModule(model, loss_fn)
-        self.names = ["model." + n for n in layout.names]
-
-    def _one(self, row: Tensor, batch: Batch) -> Tensor:
-        views = self.layout.views(row)
-        per = functional_call(self.module, dict(zip(self.names, views.values())), (batch,))
-        return _mean_loss(per, batch)
-
-    def __call__(self, flat: Tensor, batch: Batch, shared: bool) -> Tensor:
-        """Losses only (no gradient)."""
-        C = flat.shape[0]
-        if self.batched:
-            if shared:
-                batch = {k: v.expand(C, *v.shape) for k, v in batch.items()}
-            return _mean_loss(self.loss_fn(self.layout.views(flat), batch), batch)
-        return vmap(self._one, in_dims=(0, None if shared else 0))(flat, batch)
-
-    def value_and_grad(self, flat: Tensor, batch: Batch, shared: bool) -> tuple[Tensor, Tensor]:
-        """Per-chain losses ``[C]`` and gradients ``[C, P]`` in one batched computation."""
-        if self.batched:  # one ordinary backward: chains do not interact, so d(sum)/dflat stacks them
-            leaf = flat.detach().requires_grad_(True)
-            with torch.enable_grad():
-                losses = self(leaf, batch, shared)
-                (grad,) = torch.autograd.grad(losses.sum(), leaf)
-            return losses.detach(), grad
-        if self.mode == "loop":  # same numbers chain by chain; on one CPU core often faster than vmap
-            gv = grad_and_value(self._one)
-            outs = [gv(flat[i], batch if shared else {k: v[i] for k, v in batch.items()})
-                    for i in range(flat.shape[0])]
-            return torch.stack([o[1] for o in outs]).detach(), torch.stack([o[0] for o in outs])
-        fn = vmap(grad_and_value(self._one), in_dims=(0, None if shared else 0))
-        grad, losses = fn(flat, batch)
-        return losses.detach(), grad
-
-
 def _gather_batches(batch_fn: BatchFn, chain_ids: Sequence[int], step: int,
                     gens: Sequence[torch.Generator], device: torch.device) -> tuple[Batch, bool]:
     """Every chain's minibatch, stacked on a chain dim; ``shared`` when all chains got one object."""
@@ -213,7 +165,7 @@ def _gather_batches(batch_fn: BatchFn, chain_ids: Sequence[int], step: int,
     return {k: torch.stack([b[k] for b in batches]).to(device) for k in first}, False
 
 
-def _init_loss(chain_loss: _ChainLoss, center: Tensor, batch_fn: BatchFn, cfg: SGLDConfig,
+def _init_loss(chain_loss: ChainLoss, center: Tensor, batch_fn: BatchFn, cfg: SGLDConfig,
                device: torch.device) -> tuple[float, int]:
     """L(w*) averaged over ``init_loss_batches`` batches from the init stream (``chain=-1``)."""
     g = chain_generator(cfg.seed, -1, 2)
@@ -241,6 +193,11 @@ class _Update:
     def __call__(self, flat: Tensor, grad: Tensor) -> None:
         for i, g in enumerate(self.gens):
             self.noise[i].normal_(generator=g)
+        if self.index is None and self.alive is None:  # the common case, in four in-place passes:
+            a = self.eps * self.gamma / 2  # w <- (1 - a) w + a w* - (ε nβ / 2) g + sqrt(ε) ξ
+            flat.mul_(1.0 - a).add_(self.center, alpha=a)
+            flat.add_(grad, alpha=-self.eps * self.nbeta / 2).add_(self.noise, alpha=math.sqrt(self.eps))
+            return
         w = flat if self.index is None else flat[:, self.index]
         drift = grad if self.index is None else grad[:, self.index]
         drift.mul_(self.nbeta).add_(w - self.center, alpha=self.gamma)
@@ -288,7 +245,7 @@ def run_sgld(model: nn.Module, loss_fn: LossFn, batch_fn: BatchFn, config: SGLDC
     w_star = layout.flatten(center if center is not None else dict(model.named_parameters()), device)
     index = restriction_index(model, layout, cfg.restrict)
     index = None if index is None else index.to(device)
-    chain_loss = _ChainLoss(model, loss_fn, layout, cfg.batching)
+    chain_loss = ChainLoss(model, loss_fn, layout, cfg.batching, device)
     measured, batch_size = _init_loss(chain_loss, w_star, batch_fn, cfg, device)
     L0 = measured if init_loss is None else float(init_loss)
     nbeta = cfg.nbeta if cfg.nbeta is not None else default_nbeta(batch_size)
@@ -311,6 +268,7 @@ def run_sgld(model: nn.Module, loss_fn: LossFn, batch_fn: BatchFn, config: SGLDC
                 if progress is not None:
                     progress(step + 1, cfg.total_steps)
     result = run.finish(cfg, chain_ids, L0, nbeta, batch_size, time.perf_counter() - t_start)
+    result.extra["batching"] = chain_loss.description
     if not any(result.alive):
         raise DivergenceError("sample", f"every chain diverged ({result.diagnostics.divergences[0]})",
                               result.diagnostics.remedy or "use a smaller step_size or a larger gamma",

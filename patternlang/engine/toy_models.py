@@ -92,23 +92,37 @@ class GaussianToy(_Toy):
 
 
 class NormalCrossing(_Toy):
-    """``f(x; w) = x·Π w_i^{k_i}``, data x ~ N(0, 2²), y = 0.25·N(0, 1); loss ½(y - f)²."""
+    """``f(x; w) = x·Π w_i^{k_i}``, data x ~ N(0, 2²), y = 0.25·N(0, 1); loss ½(y - f)².
 
-    def __init__(self, powers: Sequence[int], n: int = 1000, seed: int = 42):
+    The full-batch loss depends on the data only through the moments Sxx = mean x², Sxy = mean xy,
+    Syy = mean y²: L(w) = ½Syy - p·Sxy + ½p²·Sxx with p = Π w_i^{k_i}. With ``sufficient_stats=True``
+    the batch is those three moments and :attr:`batched_loss` returns that exact full-batch loss as one
+    "sample" (``[C, 1]``), so a large n (small finite-nβ bias) costs nothing per step; pass
+    ``nbeta=toy.nbeta`` (n / log n) to the sampler then, as the batch size is 1.
+    """
+
+    def __init__(self, powers: Sequence[int], n: int = 1000, seed: int = 42, sufficient_stats: bool = False):
         super().__init__()
         self.powers = [int(k) for k in powers]
         self.w = nn.Parameter(torch.zeros(len(powers)))
         g = torch.Generator().manual_seed(seed)
-        x = 2.0 * torch.randn(n, generator=g)
-        y = 0.25 * torch.randn(n, generator=g)
-        self._set_data(x=x, y=y)
+        x = 2.0 * torch.randn(n, generator=g, dtype=torch.float64)
+        y = 0.25 * torch.randn(n, generator=g, dtype=torch.float64)
+        self.stats = {k: float(v.mean()) for k, v in (("sxx", x * x), ("sxy", x * y), ("syy", y * y))}
+        self.n, self.nbeta = n, n / math.log(n)
+        if sufficient_stats:
+            self._set_data(**{k: torch.tensor([v]) for k, v in self.stats.items()})
+        else:
+            self._set_data(x=x.float(), y=y.float())
         self.true_llc = min(1 / (2 * k) for k in powers if k > 0)
         self.multiplicity = sum(1 for k in powers if k > 0 and 1 / (2 * k) == self.true_llc)
 
         @chain_batched
         def batched_loss(params: dict[str, Tensor], batch: Batch) -> Tensor:
-            p = self.monomial(params["w"])  # [C]
-            return 0.5 * (batch["y"] - batch["x"] * p[:, None]) ** 2
+            p = self.monomial(params["w"])[:, None]  # [C, 1]
+            if "sxx" in batch:
+                return 0.5 * batch["syy"] - p * batch["sxy"] + 0.5 * p * p * batch["sxx"]
+            return 0.5 * (batch["y"] - batch["x"] * p) ** 2
 
         self.batched_loss = batched_loss
 
@@ -125,6 +139,9 @@ class NormalCrossing(_Toy):
 
     @staticmethod
     def loss_fn(model: nn.Module, batch: Batch) -> Tensor:
+        if "sxx" in batch:
+            p = model.monomial(model.w)
+            return 0.5 * batch["syy"] - p * batch["sxy"] + 0.5 * p * p * batch["sxx"]
         return 0.5 * (batch["y"] - model(batch["x"])) ** 2
 
 
@@ -137,8 +154,7 @@ def normal_crossing_exact(model: NormalCrossing, nbeta: float, gamma: float, poi
     k = model.powers
     if len(k) > 2:
         raise ValueError("quadrature is implemented for at most 2 coordinates")
-    x, y = (model.data[n].double().numpy() for n in ("x", "y"))
-    sxy, sxx = float(np.mean(x * y)), float(np.mean(x * x))
+    sxy, sxx = model.stats["sxy"], model.stats["sxx"]
     R = 8.0 / math.sqrt(gamma)
     u = np.linspace(-1, 1, points)
     s = 1e-4
@@ -154,19 +170,35 @@ def normal_crossing_exact(model: NormalCrossing, nbeta: float, gamma: float, poi
 
 
 class ReducedRankRegression(_Toy):
-    """``y = B A x`` (A: H×M, B: N×H); data x ~ N(0, I_M), y ~ N(0, I_N) (true rank 0); loss ½‖y - BAx‖²."""
+    """``y = B A x`` (A: H×M, B: N×H); data x ~ N(0, I_M), y ~ N(0, I_N) (true rank 0); loss ½‖y - BAx‖².
 
-    def __init__(self, M: int, H: int, N: int, n: int = 1000, seed: int = 42):
+    With W = (BA)ᵀ the full-batch loss is ½tr Syy - tr(WᵀSxy) + ½tr(WᵀSxxW) in the moments
+    Sxx = XᵀX/n, Sxy = XᵀY/n, Syy = YᵀY/n. ``sufficient_stats=True`` makes the batch those moments and
+    :attr:`batched_loss` that exact full-batch loss as one "sample" (``[C, 1]``): any n costs the same
+    per step; pass ``nbeta=toy.nbeta`` (n / log n) to the sampler then, as the batch size is 1.
+    """
+
+    def __init__(self, M: int, H: int, N: int, n: int = 1000, seed: int = 42, sufficient_stats: bool = False):
         super().__init__()
         self.A = nn.Parameter(torch.zeros(H, M))
         self.B = nn.Parameter(torch.zeros(N, H))
         g = torch.Generator().manual_seed(seed)
-        self._set_data(x=torch.randn(n, M, generator=g), y=torch.randn(n, N, generator=g))
+        x = torch.randn(n, M, generator=g, dtype=torch.float64)
+        y = torch.randn(n, N, generator=g, dtype=torch.float64)
+        self.stats = {"sxx": (x.T @ x / n).float(), "sxy": (x.T @ y / n).float(),
+                      "syy": (y * y).sum(1).mean().reshape(1).float()}
+        self.n, self.nbeta = n, n / math.log(n)
+        if sufficient_stats:
+            self._set_data(**self.stats)
+        else:
+            self._set_data(x=x.float(), y=y.float())
         self.true_llc = rrr_llc(M, H, N, 0)
 
         @chain_batched
         def batched_loss(params: dict[str, Tensor], batch: Batch) -> Tensor:
             W = params["A"].transpose(1, 2) @ params["B"].transpose(1, 2)  # [C, M, N]
+            if "sxx" in batch:
+                return _moment_loss(W, batch)[:, None]
             pred = batch["x"] @ W
             return 0.5 * ((batch["y"] - pred) ** 2).sum(-1)
 
@@ -175,8 +207,9 @@ class ReducedRankRegression(_Toy):
     def fit_center(self, seed: int = 42, steps: int = 5000, lr: float = 0.01) -> dict[str, Tensor]:
         """An empirical minimum reached by Adam from a seeded random init (devinterp's protocol).
 
-        Localizing at the origin instead would measure from the population minimum, which sits
-        above the empirical one by ~MN/(2n) and biases nβ·(E L - L(w*)) down.
+        Localizing at the origin instead measures from the true parameter, the reference point of
+        the asymptotic formula nβ(E L - L(w0)) -> λ; the empirical minimum sits below it by
+        O(dim/n), which adds a positive O(dim·β) to the estimate at finite n.
         """
         g = torch.Generator().manual_seed(seed)
         H, M = self.A.shape
@@ -186,10 +219,9 @@ class ReducedRankRegression(_Toy):
         A.requires_grad_(True)
         B.requires_grad_(True)
         opt = torch.optim.Adam([A, B], lr=lr)
-        x, y = self.data["x"], self.data["y"]
         for _ in range(steps):
             opt.zero_grad()
-            (0.5 * ((y - x @ A.T @ B.T) ** 2).sum(-1).mean()).backward()
+            _moment_loss((A.T @ B.T)[None], self.stats).sum().backward()
             opt.step()
         return {"A": A.detach().clone(), "B": B.detach().clone()}
 
@@ -198,4 +230,13 @@ class ReducedRankRegression(_Toy):
 
     @staticmethod
     def loss_fn(model: nn.Module, batch: Batch) -> Tensor:
+        if "sxx" in batch:
+            return _moment_loss((model.A.T @ model.B.T)[None], batch)
         return 0.5 * ((batch["y"] - model(batch["x"])) ** 2).sum(-1)
+
+
+def _moment_loss(W: Tensor, stats: Batch) -> Tensor:
+    """½tr Syy - tr(WᵀSxy) + ½tr(WᵀSxxW) for W: [C, M, N] -> [C] (the full-batch RRR loss)."""
+    cross = (W * stats["sxy"]).sum((-2, -1))
+    quad = (W * (stats["sxx"] @ W)).sum((-2, -1))
+    return 0.5 * stats["syy"].reshape(W.shape[:-2]) - cross + 0.5 * quad

@@ -16,6 +16,13 @@ that layer's attention weights; restricting the sampler to one head is then an i
 The forward pass is a pure function of parameters and input (no buffers mutated, no hooks needed), so
 it runs under ``torch.func.functional_call`` and ``vmap`` over stacked chains. Attention patterns come
 back from the same pass with ``return_attention=True``.
+
+:func:`attn_only_forward` is the same network written natively in chain-batched form: every parameter
+has a leading chain dim ``[C, ...]`` and the tokens are ``[C, n, T]``; each matmul carries the chain
+index as a batch dim (one ``bmm`` per weight instead of ``vmap``'s rewritten kernels). The module's own
+``forward`` is that function with ``C = 1``, so a plain forward+backward and a chain-batched SGLD step
+run the same kernels. The sampler uses it through the ``chain_batched_forward`` protocol
+(:meth:`AttnOnlyTransformer.chain_batched_forward`).
 """
 
 from __future__ import annotations
@@ -47,17 +54,74 @@ class Attention(nn.Module):
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """x: [n, T, d_model] -> (output [n, T, d_model], pattern [n, H, T_query, T_key])."""
-        q = torch.einsum("ntd,hde->nhte", x, self.W_Q) + self.b_Q[None, :, None, :]
-        k = torch.einsum("ntd,hde->nhte", x, self.W_K) + self.b_K[None, :, None, :]
-        v = torch.einsum("ntd,hde->nhte", x, self.W_V) + self.b_V[None, :, None, :]
-        scores = torch.einsum("nhqe,nhke->nhqk", q, k) / math.sqrt(self.d_head)
-        T = x.shape[1]
+        params = {name: p[None] for name, p in self.named_parameters()}
+        out, pattern = _attention_batched(x[None], params, "", need_pattern=True)
+        return out[0], pattern[0]
+
+
+def _heads_to_cols(W: Tensor) -> Tensor:
+    """[C, H, d_model, d_head] -> [C, d_model, H*d_head] (one matmul computes every head)."""
+    C, H, D, E = W.shape
+    return W.permute(0, 2, 1, 3).reshape(C, D, H * E)
+
+
+def _is_vmapped(t: Tensor) -> bool:
+    """True inside a ``torch.func`` transform (``vmap`` has no batching rule for the fused attention)."""
+    return bool(torch._C._functorch.is_functorch_wrapped_tensor(t))
+
+
+def _attention_batched(x: Tensor, p: dict[str, Tensor], pre: str,
+                       need_pattern: bool) -> tuple[Tensor, Tensor | None]:
+    """Chain-batched causal attention: x [C, n, T, D] -> (out [C, n, T, D], pattern [C, n, H, T, T])."""
+    C, n, T, D = x.shape
+    H, E = p[pre + "b_Q"].shape[1:]
+    W = torch.cat([_heads_to_cols(p[pre + k]) for k in ("W_Q", "W_K", "W_V")], dim=2)  # [C, D, 3HE]
+    b = torch.cat([p[pre + k].reshape(C, 1, H * E) for k in ("b_Q", "b_K", "b_V")], dim=2)
+    qkv = torch.baddbmm(b, x.reshape(C, n * T, D), W).view(C, n, T, 3, H, E)
+    q, k, v = (qkv[:, :, :, i].transpose(2, 3) for i in range(3))  # [C, n, H, T, E]
+    if need_pattern or _is_vmapped(x):  # functorch has no batching rule for the fused kernel
+        scores = (q @ k.transpose(-1, -2)) / math.sqrt(E)
         causal = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()
-        scores = scores.masked_fill(~causal, float("-inf"))
-        pattern = scores.softmax(dim=-1)
-        z = torch.einsum("nhqk,nhke->nhqe", pattern, v)
-        out = torch.einsum("nhqe,hed->nqd", z, self.W_O) + self.b_O
-        return out, pattern
+        pattern = scores.masked_fill(~causal, float("-inf")).softmax(dim=-1)
+        z = pattern @ v
+    else:  # the fused kernel: same numbers to float tolerance, no [T, T] pattern kept for backward
+        pattern = None
+        z = nn.functional.scaled_dot_product_attention(
+            *(t.reshape(C * n, H, T, E) for t in (q, k, v)), is_causal=True).view(C, n, H, T, E)
+    z = z.transpose(2, 3).reshape(C, n * T, H * E)  # [C, n*T, H*E]
+    W_O = p[pre + "W_O"].reshape(C, H * E, D)
+    out = torch.baddbmm(p[pre + "b_O"][:, None, :], z, W_O)
+    return out.view(C, n, T, D), pattern
+
+
+def attn_only_forward(params: dict[str, Tensor], tokens: Tensor, n_layers: int, final_ln: bool = False,
+                      return_attention: bool = False):
+    """The attention-only LM with a chain dim: ``params[name]: [C, *shape]``, tokens ``[C, n, T]``.
+
+    Returns logits ``[C, n, T, vocab]`` (and, with ``return_attention``, patterns
+    ``[C, layers, n, H, T, T]``). Chains never interact: chain ``c``'s logits depend only on chain
+    ``c``'s parameters and tokens, so the gradient of a sum over chains is the stack of per-chain
+    gradients.
+    """
+    C, n, T = tokens.shape
+    W_E = params["embed.W_E"]
+    V, D = W_E.shape[1:]
+    offsets = (torch.arange(C, device=tokens.device) * V).view(C, 1, 1)
+    x = nn.functional.embedding(tokens + offsets, W_E.reshape(C * V, D))  # [C, n, T, D]
+    x = x + params["pos_embed.W_pos"][:, None, :T]
+    patterns = []
+    for layer in range(n_layers):
+        out, pattern = _attention_batched(x, params, f"blocks.{layer}.attn.", return_attention)
+        x = x + out
+        patterns.append(pattern)
+    if final_ln:
+        w, b = params["ln_final.w"][:, None, None], params["ln_final.b"][:, None, None]
+        x = nn.functional.layer_norm(x, (D,)) * w + b
+    logits = torch.baddbmm(params["unembed.b_U"][:, None, :], x.reshape(C, n * T, D), params["unembed.W_U"])
+    logits = logits.view(C, n, T, -1)
+    if return_attention:
+        return logits, torch.stack(patterns, dim=1)
+    return logits
 
 
 class Block(nn.Module):
@@ -138,18 +202,23 @@ class AttnOnlyTransformer(nn.Module):
         T = tokens.shape[-1]
         if T > self.context:
             raise ValueError(f"sequence length {T} exceeds the model context {self.context}")
-        x = self.embed.W_E[tokens] + self.pos_embed.W_pos[:T]
-        patterns = []
-        for block in self.blocks:
-            out, pattern = block.attn(x)
-            x = x + out
-            patterns.append(pattern)
-        if self.ln_final is not None:
-            x = self.ln_final(x)
-        logits = x @ self.unembed.W_U + self.unembed.b_U
+        params = {name: p[None] for name, p in self.named_parameters()}
+        out = attn_only_forward(params, tokens[None], self.n_layers, self.ln_final is not None,
+                                return_attention)
         if return_attention:
-            return logits, torch.stack(patterns)
-        return logits
+            return out[0][0], out[1][0]
+        return out[0]
+
+    def chain_batched_forward(self, params: dict[str, Tensor], tokens: Tensor) -> Tensor:
+        """Logits ``[C, n, T, vocab]`` of C parameter sets ``{name: [C, *shape]}`` on tokens ``[C, n, T]``.
+
+        The protocol the sampler looks for (``chain_batched_forward``): with it, SGLD runs every chain
+        through one natively batched pass instead of ``vmap`` of :meth:`forward`.
+        """
+        T = tokens.shape[-1]
+        if T > self.context:
+            raise ValueError(f"sequence length {T} exceeds the model context {self.context}")
+        return attn_only_forward(params, tokens, self.n_layers, self.ln_final is not None)
 
     def head_parameters(self, layer: int, head: int) -> dict[str, tuple]:
         """Parameter names and index tuples owned by head ``head`` of layer ``layer``."""

@@ -34,13 +34,21 @@ def test_gamma_is_required():
         SGLDConfig(step_size=1e-3, gamma=1.0, batching="threads")
 
 
+def test_auto_batching_runs_big_models_chain_by_chain_on_cpu():
+    big = AttnOnlyTransformer(vocab=512, d_model=64, n_layers=1, n_heads=2, d_head=8, context=8)
+    assert sum(p.numel() for p in big.parameters()) >= 1 << 16
+    res = run_sgld(big, model_loss_fn("lm"), lambda c, s, g: {"tokens": torch.zeros(2, 8, dtype=torch.long)},
+                   SGLDConfig(step_size=1e-6, gamma=1.0, num_chains=2, num_draws=1, init_loss_batches=1))
+    assert res.extra["batching"] == "loop (native)"  # auto on a CPU at this size: chain by chain
+
+
 def test_default_nbeta_is_b_over_log_b():
     model, loss_fn, batch_fn = tiny_lm()
     res = run_sgld(model, loss_fn, batch_fn, SGLDConfig(step_size=1e-4, gamma=10.0, num_chains=1, num_draws=2))
     assert res.nbeta == pytest.approx(4 / np.log(4))
 
 
-@pytest.mark.parametrize("batching", ["vmap", "loop"])
+@pytest.mark.parametrize("batching", ["auto", "vmap", "loop"])
 def test_rerun_bit_identical_and_chain_independent(batching):
     model, loss_fn, batch_fn = tiny_lm()
     cfg = SGLDConfig(step_size=1e-3, gamma=10.0, num_chains=4, num_draws=20, burnin=5, thin=2, batching=batching)
@@ -57,12 +65,47 @@ def test_rerun_bit_identical_and_chain_independent(batching):
     json.dumps(joined.to_dict())
 
 
-def test_vmap_and_loop_agree():
+def test_native_vmap_and_loop_agree():
+    """The native chain-batched forward (auto), vmap of forward, and the chain loop: same chains."""
     model, loss_fn, batch_fn = tiny_lm()
-    cfg = SGLDConfig(step_size=1e-3, gamma=10.0, num_chains=3, num_draws=15)
+    cfg = SGLDConfig(step_size=1e-3, gamma=10.0, num_chains=3, num_draws=15, batching="vmap")
     a = run_sgld(model, loss_fn, batch_fn, cfg)
-    b = run_sgld(model, loss_fn, batch_fn, SGLDConfig(**{**cfg.__dict__, "batching": "loop"}))
-    np.testing.assert_allclose(a.loss_trace, b.loss_trace, rtol=1e-5)
+    assert a.extra["batching"] == "vmap (loss_fn)"
+    for mode, used in (("auto", "batched (native)"), ("batched", "batched (native)"), ("loop", "loop (native)")):
+        b = run_sgld(model, loss_fn, batch_fn, SGLDConfig(**{**cfg.__dict__, "batching": mode}))
+        assert b.extra["batching"] == used
+        np.testing.assert_allclose(a.loss_trace, b.loss_trace, rtol=1e-5)
+
+
+def _reference_logits(model, tokens):
+    """The attention-only LM written out head by head (independent of attn_only_forward)."""
+    T = tokens.shape[-1]
+    x = model.embed.W_E[tokens] + model.pos_embed.W_pos[:T]
+    causal = torch.ones(T, T, dtype=torch.bool).tril()
+    for block in model.blocks:
+        a, out = block.attn, torch.zeros_like(x) + block.attn.b_O
+        for h in range(model.n_heads):
+            q, k, v = (x @ W[h] + b[h] for W, b in ((a.W_Q, a.b_Q), (a.W_K, a.b_K), (a.W_V, a.b_V)))
+            s = (q @ k.transpose(-1, -2) / model.d_head ** 0.5).masked_fill(~causal, float("-inf"))
+            out = out + s.softmax(-1) @ v @ a.W_O[h]
+        x = x + out
+    return x @ model.unembed.W_U + model.unembed.b_U
+
+
+def test_attn_only_forward_matches_reference_and_is_chain_batched():
+    model = AttnOnlyTransformer(vocab=16, d_model=8, n_layers=2, n_heads=2, d_head=4, context=8, seed=0)
+    tokens = torch.randint(0, 16, (3, 5, 8), generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        ref = torch.stack([_reference_logits(model, t) for t in tokens])
+        torch.testing.assert_close(model(tokens[0]), ref[0], rtol=1e-5, atol=1e-5)
+        logits, pattern = model(tokens[0], return_attention=True)
+        torch.testing.assert_close(logits, ref[0], rtol=1e-5, atol=1e-5)
+        assert pattern.shape == (2, 5, 2, 8, 8) and torch.allclose(pattern.sum(-1), torch.ones(()))
+        params = {n: p.detach()[None].repeat(3, *[1] * p.dim()) for n, p in model.named_parameters()}
+        params["unembed.b_U"][1] += 1.0  # chain 1 differs: only its logits move
+        out = model.chain_batched_forward(params, tokens)
+        torch.testing.assert_close(out[[0, 2]], ref[[0, 2]], rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(out[1], ref[1] + 1.0, rtol=1e-5, atol=1e-5)
 
 
 def test_weights_change_the_loss():
