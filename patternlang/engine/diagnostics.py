@@ -7,7 +7,6 @@
   t statistic. A significant trend (p < 0.01) means the burn-in was too short or ε too small.
 * :func:`find_divergences` — NaN, inf or a loss blow-up, naming the chain and the first bad step.
   The sampler drops such chains from the estimate, keeps the others, flags the result.
-* :func:`calibrate_step_size` — a short sweep over ε: the largest ε whose chains stay stable.
 """
 
 from __future__ import annotations
@@ -137,7 +136,7 @@ def remedy_for(step_size: float | None, gamma: float | None) -> str:
         return "use a smaller step_size or a larger gamma"
     return (f"use a smaller step_size (e.g. {step_size / 4:.3g} instead of {step_size:.3g}) or a larger "
             f"gamma (e.g. {max(gamma * 4, 1.0):.3g} instead of {gamma:.3g}); "
-            f"calibrate_step_size() finds the largest stable step")
+            f"patternlang.engine.llc.calibrate_step_size() finds the largest stable step")
 
 
 def diagnose(trace: np.ndarray, alive: np.ndarray, divergences: Sequence[Divergence], nbeta: float,
@@ -158,45 +157,3 @@ def diagnose(trace: np.ndarray, alive: np.ndarray, divergences: Sequence[Diverge
         warnings.append(f"loss still trending in the second half (t={trend.t_stat:.2f}, "
                         f"LLC drift {trend.llc_drift:.3g}): lengthen burn-in or raise step_size")
     return Diagnostics(rhat, trend, list(divergences), warnings, remedy)
-
-
-@dataclass
-class Calibration:
-    """Result of :func:`calibrate_step_size`: one row per ε tried, and the suggestion."""
-
-    rows: list[dict[str, Any]]
-    suggested: float | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"rows": self.rows, "suggested": self.suggested}
-
-
-def calibrate_step_size(model: Any, loss_fn: Any, batch_fn: Any, config: Any,
-                        step_sizes: Sequence[float] | None = None, steps: int = 200,
-                        **kwargs: Any) -> Calibration:
-    """Largest stable ε from a short sweep (each ε: ``steps`` steps, all chains, no burn-in).
-
-    An ε is stable when no chain diverges (NaN, inf, blow-up) and the LLC estimate is finite; each
-    row also reports the LLC and R-hat so a user can see where estimates stop depending on ε. The
-    suggestion is the largest ε below the first unstable one; ``None`` when the smallest is unstable.
-    """
-    from patternlang.engine.sgld import run_sgld
-    from patternlang.errors import DivergenceError
-
-    grid = sorted(step_sizes or [config.step_size * f for f in (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)])
-    rows, suggested = [], None
-    for eps in grid:
-        cfg = dataclasses.replace(config, step_size=float(eps), num_draws=steps, burnin=0, thin=1)
-        try:
-            res = run_sgld(model, loss_fn, batch_fn, cfg, **kwargs)
-        except DivergenceError:
-            rows.append({"step_size": eps, "stable": False, "diverged": cfg.num_chains, "llc": None})
-            break
-        d = res.diagnostics
-        stable = not d.divergences and math.isfinite(res.llc_mean)
-        rows.append({"step_size": eps, "stable": stable, "diverged": len(d.divergences),
-                     "llc": res.llc_mean, "llc_se": res.llc_se, "rhat": d.rhat})
-        if not stable:
-            break
-        suggested = float(eps)
-    return Calibration(rows, suggested)

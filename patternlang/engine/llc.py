@@ -8,6 +8,7 @@ with one chain, from batch means of its trace).
 * :func:`estimate_llc` — the LLC at ``center`` (default: the model's parameters).
 * :func:`restricted_llc` — sample only the selected coordinates (``"l1h3"``, ``"blocks.0.*"``),
   everything else frozen at w*: the weight-refined LLC of that component.
+* :func:`calibrate_step_size` — a short sweep over ε: the largest ε whose chains stay stable.
 * :func:`per_solution_llc` — one LLC per center (a representative checkpoint of each solution), same
   settings and random streams for all, so their difference is not blurred by different noise.
 
@@ -18,61 +19,25 @@ estimate needs no stored draws; :func:`running_llc` turns a kept trace into curv
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from torch import Tensor, nn
 
-if TYPE_CHECKING:
-    from patternlang.engine.sgld import SGLDConfig, SGLDResult
+from patternlang.engine.llc_moments import batch_means_se, llc_from_moments, running_llc
+from patternlang.engine.sgld import SGLDConfig, SGLDResult, run_sgld
+from patternlang.errors import DivergenceError
 
-
-def llc_from_moments(draw_sum: np.ndarray, draw_count: np.ndarray, init_loss: float, nbeta: float,
-                     alive: np.ndarray, trace: np.ndarray | None = None) -> tuple[np.ndarray, float, float]:
-    """Per-chain LLC, mean over kept chains, standard error. Dropped chains give NaN per chain."""
-    draw_sum = np.asarray(draw_sum, dtype=np.float64)
-    alive = np.asarray(alive, dtype=bool)
-    count = np.maximum(np.asarray(draw_count, dtype=np.float64), 1.0)
-    per_chain = nbeta * (draw_sum / count - init_loss)
-    per_chain = np.where(alive, per_chain, np.nan)
-    kept = per_chain[alive]
-    if kept.size == 0:
-        return per_chain, float("nan"), float("nan")
-    mean = float(kept.mean())
-    if kept.size > 1:
-        se = float(kept.std(ddof=1) / np.sqrt(kept.size))
-    elif trace is not None:
-        se = nbeta * batch_means_se(trace[alive][0])
-    else:
-        se = float("nan")
-    return per_chain, mean, se
-
-
-def batch_means_se(x: np.ndarray, n_batches: int = 10) -> float:
-    """Standard error of the mean of an autocorrelated series by non-overlapping batch means."""
-    x = np.asarray(x, dtype=np.float64)
-    x = x[np.isfinite(x)]
-    n_batches = min(n_batches, x.size // 2)
-    if n_batches < 2:
-        return float("nan")
-    size = x.size // n_batches
-    means = x[: size * n_batches].reshape(n_batches, size).mean(axis=1)
-    return float(means.std(ddof=1) / np.sqrt(n_batches))
-
-
-def running_llc(trace: np.ndarray, init_loss: float, nbeta: float) -> np.ndarray:
-    """The LLC estimate after each kept draw, per chain: ``[C, n]`` (for trace plots)."""
-    trace = np.asarray(trace, dtype=np.float64)
-    steps = np.arange(1, trace.shape[-1] + 1)
-    return nbeta * (np.cumsum(trace, axis=-1) / steps - init_loss)
+__all__ = ["batch_means_se", "llc_from_moments", "running_llc", "estimate_llc", "restricted_llc",
+           "per_solution_llc", "calibrate_step_size", "Calibration"]
 
 
 def estimate_llc(model: nn.Module, loss_fn: Any, batch_fn: Any, config: SGLDConfig,
                  **kwargs: Any) -> SGLDResult:
     """The LLC at ``center`` (keyword; default the model's parameters). See :func:`run_sgld`."""
-    from patternlang.engine.sgld import run_sgld
-
     return run_sgld(model, loss_fn, batch_fn, config, **kwargs)
 
 
@@ -83,8 +48,6 @@ def restricted_llc(model: nn.Module, loss_fn: Any, batch_fn: Any, config: SGLDCo
     ``restrict`` holds parameter-name globs and head selectors (``["l1h3"]``, ``["blocks.0.*"]``);
     see :mod:`patternlang.engine.restrict`.
     """
-    from patternlang.engine.sgld import run_sgld
-
     if isinstance(restrict, str):
         restrict = [restrict]
     cfg = dataclasses.replace(config, restrict=tuple(restrict))
@@ -94,7 +57,44 @@ def restricted_llc(model: nn.Module, loss_fn: Any, batch_fn: Any, config: SGLDCo
 def per_solution_llc(model: nn.Module, loss_fn: Any, batch_fn: Any, config: SGLDConfig,
                      centers: Mapping[str, Mapping[str, Tensor]], **kwargs: Any) -> dict[str, SGLDResult]:
     """One LLC per named center (state dicts of ``model``'s parameters), same settings and seeds."""
-    from patternlang.engine.sgld import run_sgld
-
     return {name: run_sgld(model, loss_fn, batch_fn, config, center=c, **kwargs)
             for name, c in centers.items()}
+
+
+@dataclass
+class Calibration:
+    """Result of :func:`calibrate_step_size`: one row per ε tried, and the suggestion."""
+
+    rows: list[dict[str, Any]]
+    suggested: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rows": self.rows, "suggested": self.suggested}
+
+
+def calibrate_step_size(model: Any, loss_fn: Any, batch_fn: Any, config: Any,
+                        step_sizes: Sequence[float] | None = None, steps: int = 200,
+                        **kwargs: Any) -> Calibration:
+    """Largest stable ε from a short sweep (each ε: ``steps`` steps, all chains, no burn-in).
+
+    An ε is stable when no chain diverges (NaN, inf, blow-up) and the LLC estimate is finite; each
+    row also reports the LLC and R-hat so a user can see where estimates stop depending on ε. The
+    suggestion is the largest ε below the first unstable one; ``None`` when the smallest is unstable.
+    """
+    grid = sorted(step_sizes or [config.step_size * f for f in (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)])
+    rows, suggested = [], None
+    for eps in grid:
+        cfg = dataclasses.replace(config, step_size=float(eps), num_draws=steps, burnin=0, thin=1)
+        try:
+            res = run_sgld(model, loss_fn, batch_fn, cfg, **kwargs)
+        except DivergenceError:
+            rows.append({"step_size": eps, "stable": False, "diverged": cfg.num_chains, "llc": None})
+            break
+        d = res.diagnostics
+        stable = not d.divergences and math.isfinite(res.llc_mean)
+        rows.append({"step_size": eps, "stable": stable, "diverged": len(d.divergences),
+                     "llc": res.llc_mean, "llc_se": res.llc_se, "rhat": d.rhat})
+        if not stable:
+            break
+        suggested = float(eps)
+    return Calibration(rows, suggested)

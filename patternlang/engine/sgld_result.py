@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from patternlang.engine.diagnostics import Diagnostics, Divergence, diagnose
-from patternlang.engine.llc import llc_from_moments
+from patternlang.engine.llc_moments import llc_from_moments
 from patternlang.errors import PatError
 
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from patternlang.engine.diagnostics import calibrate_step_size, split_rhat, trend_test
+from patternlang.engine.diagnostics import split_rhat, trend_test
+from patternlang.engine.llc import calibrate_step_size
 from patternlang.engine.restrict import RestrictionError, restriction_mask, ParamLayout
 from patternlang.engine.sgld import SGLDConfig, SGLDResult, SamplerConfigError, run_sgld
 from patternlang.engine.toy_models import GaussianToy, ReducedRankRegression
