@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from patternlang.cli import handle_errors, main_group
+from patternlang.cli.base import handle_errors, main_group
 
 
 class RichProgress:
