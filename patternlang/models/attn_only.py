@@ -36,8 +36,9 @@ from torch import Tensor, nn
 from patternlang.registry import Range, primitive
 
 
-class Attention(nn.Module):
-    """Causal multi-head attention with per-head weight tensors."""
+class HeadWeights(nn.Module):
+    """Per-head attention weights in TransformerLens' layout (head ``h`` is index ``h`` on dim 0),
+    shared by every stdlib attention module so head restrictions and adapters see one layout."""
 
     def __init__(self, d_model: int, n_heads: int, d_head: int):
         super().__init__()
@@ -51,6 +52,10 @@ class Attention(nn.Module):
         self.b_V = nn.Parameter(torch.zeros(n_heads, d_head))
         self.b_O = nn.Parameter(torch.zeros(d_model))
         self.d_head = d_head
+
+
+class Attention(HeadWeights):
+    """Causal multi-head attention with per-head weight tensors."""
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """x: [n, T, d_model] -> (output [n, T, d_model], pattern [n, H, T_query, T_key])."""

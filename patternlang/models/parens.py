@@ -25,28 +25,18 @@ from typing import Annotated
 import torch
 from torch import Tensor, nn
 
-from patternlang.models.attn_only import Embed, LayerNorm, PosEmbed, Unembed
+from patternlang.models.attn_only import Embed, HeadWeights, LayerNorm, PosEmbed, Unembed
 from patternlang.registry import Range, primitive
 
 PAD = 0
 
 
-class BidirectionalAttention(nn.Module):
-    """Multi-head attention over all non-padding keys, with per-head weight tensors."""
+class BidirectionalAttention(HeadWeights):
+    """Multi-head attention over all non-padding keys (or, with ``causal``, earlier ones)."""
 
     def __init__(self, d_model: int, n_heads: int, d_head: int, causal: bool = False):
-        super().__init__()
+        super().__init__(d_model, n_heads, d_head)
         self.causal = causal
-        scale = 1.0 / math.sqrt(d_model)
-        self.W_Q = nn.Parameter(torch.randn(n_heads, d_model, d_head) * scale)
-        self.W_K = nn.Parameter(torch.randn(n_heads, d_model, d_head) * scale)
-        self.W_V = nn.Parameter(torch.randn(n_heads, d_model, d_head) * scale)
-        self.W_O = nn.Parameter(torch.randn(n_heads, d_head, d_model) / math.sqrt(d_head * n_heads))
-        self.b_Q = nn.Parameter(torch.zeros(n_heads, d_head))
-        self.b_K = nn.Parameter(torch.zeros(n_heads, d_head))
-        self.b_V = nn.Parameter(torch.zeros(n_heads, d_head))
-        self.b_O = nn.Parameter(torch.zeros(d_model))
-        self.d_head = d_head
 
     def forward(self, x: Tensor, key_mask: Tensor) -> tuple[Tensor, Tensor]:
         """x [n, T, d], key_mask [n, T] (True = real token) -> (out [n, T, d], pattern [n, H, T, T])."""
