@@ -43,6 +43,8 @@ susceptibility early {
   sampler = local
   observe = [ih, pt, loss(spans), loss(code_), loss(prose_), loss(text)]
   probe = 64
+  ## calibration: paired finite differences toward the two components the solver moves most
+  check = finite_difference(spans, code_, eps=0.05)
 }
 
 patterning accelerate {

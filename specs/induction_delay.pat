@@ -37,6 +37,8 @@ susceptibility chi {
   at = pretrain.step(100)
   sampler = local
   observe = [ih, pt, loss(spans), loss(code_), loss(prose_), loss(text)]
+  ## calibration: paired finite differences toward the two components the solver moves most
+  check = finite_difference(spans, text, eps=0.05)
 }
 
 patterning delay {

@@ -35,6 +35,8 @@ susceptibility chi {
   at = pretrain.step(100)
   sampler = local
   observe = [ih, prev, loss(repeats), loss(markov)]
+  ## calibration: re-sample at (1 -/+ 0.05)h +/- 0.05 e_repeats and compare with chi
+  check = finite_difference(repeats, eps=0.05)
 }
 
 patterning accelerate {

@@ -95,3 +95,27 @@ def test_verification_curves_and_calibration(results, name):
     row = cal["mean(ih)"]
     assert math.isfinite(row["predicted"]) and math.isfinite(row["realized"])
     assert row["sign_agrees"] == (np.sign(row["predicted"]) == np.sign(row["realized"]))
+
+
+def test_finite_difference_check_rows(results):
+    """specs/ci/induction_accelerate.pat sets check = finite_difference(spans): the susceptibility
+    step re-samples at (1 -/+ eps)h +/- eps e_spans and reports chi_fd beside chi."""
+    chi_sum = results["induction_accelerate"].chi()
+    rows = chi_sum["finite_difference"]
+    names = chi_sum["observables"]
+    assert {r["component"] for r in rows} == {"spans"}
+    by_obs = {r["observable"]: r for r in rows}
+    assert set(names) | {"mean(ih)", "mean(pt)"} == set(by_obs)
+    k = chi_sum["components"].index("spans")
+    heads = [i for i, n in enumerate(names) if n.startswith("ih[")]
+    for i, n in enumerate(names):  # the chi column is the run's own estimate
+        assert by_obs[n]["chi"] == pytest.approx(chi_sum["chi"][i][k])
+    for r in rows:
+        assert all(math.isfinite(r[key]) for key in ("chi", "fd", "fd_se", "z")) and r["fd_se"] > 0
+        assert r["sign_agrees"] == (np.sign(r["fd"]) == np.sign(r["chi"]))
+        assert r["central"] and r["eps"] == 0.05
+    # the mean over heads is the mean of the per-head finite differences
+    assert by_obs["mean(ih)"]["fd"] == pytest.approx(np.mean([by_obs[names[i]]["fd"] for i in heads]))
+    report = (results["induction_accelerate"].run_dir / "report.md").read_text()
+    assert "Finite-difference check" in report
+    assert results["quickstart"].chi()["finite_difference"] is None  # no check: none run

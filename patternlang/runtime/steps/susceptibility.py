@@ -4,7 +4,9 @@ With one center, χ comes from the sample step's co-moments pooled over chains. 
 (per-solution LLCs over representative checkpoints of one rule), χ is estimated at each center and
 averaged: pooling draws across centers would add the spread *between* solutions to the covariance.
 
-Outputs: ``chi.npz`` + ``chi.json`` (names, values, errors), ``principal.json``.
+Outputs: ``chi.npz`` + ``chi.json`` (names, values, errors), ``principal.json``, and with
+``check = finite_difference(...)`` ``finite_difference.json`` (χ beside its paired finite difference,
+see :mod:`patternlang.runtime.steps.fd_check`).
 """
 
 from __future__ import annotations
@@ -44,13 +46,22 @@ def run_susceptibility(step: SusceptibilityStep, ctx: StepContext) -> dict:
     principal = principal_directions(merged, standardize=step.standardize)
     pdict = _principal_dict(principal)
     atomic_write_json(ctx.dir.file("principal.json"), pdict)
+    fd = None
+    if step.check is not None:
+        from patternlang.runtime.steps.fd_check import finite_difference_rows
+
+        fd = finite_difference_rows(step.check, sample, ctx, np.asarray(merged.chi),
+                                    np.asarray(merged.se), list(merged.obs_names),
+                                    list(merged.comp_names))
+        atomic_write_json(ctx.dir.file("finite_difference.json"), fd)
     spec_of = {o.name: o for o in sample.observables}
     owner = [_owner(name, spec_of) for name in merged.obs_names]
     return {"kind": "susceptibility", "nbeta": ssum["nbeta"], "observables": list(merged.obs_names),
             "observable_of": owner, "components": list(merged.comp_names),
             "observable_exprs": {n: o.expr.model_dump(mode="json") for n, o in spec_of.items()},
             "chi": chi.tolist(), "chi_se": se.tolist(), "mu": mu.tolist(), "principal": pdict,
-            "centers": len(chis), "draws": int(first.draws), "chains": int(first.chains)}
+            "centers": len(chis), "draws": int(first.draws), "chains": int(first.chains),
+            "finite_difference": fd}
 
 
 def _owner(coord: str, spec_of: dict) -> str:
