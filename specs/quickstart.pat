@@ -1,4 +1,9 @@
 # Quickstart: make the induction circuit of a tiny attention-only LM form earlier.
+#
+# Under the base mixture the layer-1 induction heads of this model form at about step 375 (a sharp
+# jump of mean(ih) from ~0.1 to ~0.7); chi at an early checkpoint (step 100, long before the jump)
+# says which components move the induction score, the solver moves weight along that direction
+# within a KL trust region, and verification retrains every arm from scratch over 3 seeds.
 use stdlib.lm
 use stdlib.core
 
@@ -7,18 +12,19 @@ model tiny = attn_only(layers=2, heads=4, d_model=64, context=32, vocab=64)
 data repeats = repeated_spans(vocab=64, length=32, period=8)
 data markov  = markov_text(vocab=64, length=32, order=1)
 data uniform = uniform_tokens(vocab=64, length=32)
-mixture base = {repeats: 0.1, markov: 0.6, uniform: 0.3}
+mixture base = {repeats: 0.35, markov: 0.45, uniform: 0.2}
 
 train pretrain {
   model = tiny
   data = base
-  steps = 300
+  steps = 500
   batch = 32
-  optimizer = adamw(lr=3e-3, weight_decay=0.05)
-  checkpoints = [50, 100, 300]
+  optimizer = adamw(lr=1e-2, weight_decay=0.05)
+  checkpoints = [100]
 }
 
-sampler local { step = 1e-3  nbeta = auto  gamma = 300  chains = 4  draws = 60  burnin = 20  batch = 32 }
+## nbeta well above B/log B so the loss term, not the localization, shapes the posterior.
+sampler local { step = 3e-4  nbeta = 100  gamma = 100  chains = 4  draws = 60  thin = 2  burnin = 100  batch = 32 }
 
 ## Induction score of each layer-1 head (one value per head).
 observable ih = induction_score(layer=1, heads=*, period=8)
@@ -29,6 +35,8 @@ susceptibility chi {
   at = pretrain.step(100)
   sampler = local
   observe = [ih, prev, loss(repeats), loss(markov)]
+  ## calibration: re-sample at (1 -/+ 0.05)h +/- 0.05 e_repeats and compare with chi
+  check = finite_difference(repeats, eps=0.05)
 }
 
 patterning accelerate {
@@ -37,15 +45,14 @@ patterning accelerate {
   hold loss(markov)
   subject to {
     weight(uniform) >= 0.05
-    weight(repeats) + weight(markov) <= 0.9
-    kl(base) <= 0.2
+    kl(base) <= 0.05
   }
 }
 
 verify accelerate {
   arms = [baseline, patterned, opposite, control]
   seeds = 3
-  steps = 300
+  steps = 500
   start = scratch
   every = 25
   onset mean(ih) >= 0.3

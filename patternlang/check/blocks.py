@@ -51,6 +51,7 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "probe": "probe sequences per component, fixed once",
         "per_sample": "also per-sample susceptibilities (each probe sequence a component)",
         "standardize": "standardize chi before its principal directions",
+        "check": "finite_difference(c, ..., eps=0.05): re-sample at shifted mixtures and compare with chi",
     },
     "patterning": {
         "from": "the susceptibility (or a list of them) to invert (required)",

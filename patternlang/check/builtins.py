@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from patternlang.check import coerce
 from patternlang.check.scope import did_you_mean
 from patternlang.check.values import (AnyV, CkptV, ConstV, DataV, ErrorV, FactoryV, FixedV, FuncV, LinV,
-                                      ModelV, ObsV, OptimizerV, RefV, TrustV, V)
+                                      FiniteDiffV, ModelV, ObsV, OptimizerV, RefV, TrustV, V)
 from patternlang.plan.ir import CheckpointRef, ObservableSpec, OptimizerSpec, Selection
 from patternlang.registry import Range
 from patternlang.syntax import ast as A
@@ -33,6 +33,9 @@ BUILTINS: dict[str, str] = {
     "fixed": "fixed(c, ...): keep these components' weights as they are",
     "checkpoint": 'checkpoint("w.safetensors", arch=...): weights from a file',
     "factory": 'factory("pkg.mod:fn", k=v): a model or data component from Python code',
+    "finite_difference": "finite_difference(c, ..., eps=0.05): check chi against paired re-sampling "
+                         "at (1 -/+ eps)h +/- eps e_c (no names: every component); `check =` of a "
+                         "susceptibility",
     **{o: f"{o}(lr=..., weight_decay=..., betas=[..], grad_clip=...): the {o} optimizer"
        for o in OPTIMIZERS},
 }
@@ -68,6 +71,8 @@ def call(ev: "Evaluator", f: FuncV, e: A.Call, module: str, env: "Env") -> V:
         return _checkpoint(ev, e, module, env)
     if f.name == "factory":
         return _factory(ev, e, module, env)
+    if f.name == "finite_difference":
+        return _finite_difference(ev, e, module, env)
     return _optimizer(ev, f.name, e, module, env)
 
 
@@ -113,6 +118,22 @@ def factory_as(v: V, kind: str) -> V:
         cls = ModelV if kind == "model" else DataV
         return cls(v.span, factory=v.target, factory_args=v.args)
     return v
+
+
+def _finite_difference(ev: "Evaluator", e: A.Call, module: str, env: "Env") -> V:
+    s = ev.s
+    names = [coerce.as_component(s, ev.eval(a.value, module, env), "finite_difference()")
+             for a in e.args if a.name is None]
+    bad = [a for a in e.args if a.name not in (None, "eps")]
+    if bad:
+        return s.error("PAT203", f"finite_difference() has no parameter '{bad[0].name}'", bad[0].span,
+                       "use finite_difference(c, ..., eps=0.05)")
+    eps_arg = next((a for a in e.args if a.name == "eps"), None)
+    eps = 0.05 if eps_arg is None else coerce.as_float(
+        s, ev.eval(eps_arg.value, module, env), "'eps' of finite_difference", Range(gt=0, lt=0.5))
+    if None in names or eps is None:
+        return ErrorV(e.span)
+    return FiniteDiffV(e.span, float(eps), tuple(names))
 
 
 def _optimizer(ev: "Evaluator", name: str, e: A.Call, module: str, env: "Env") -> V:

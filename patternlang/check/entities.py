@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from patternlang.plan.ir import (CheckpointRef, ComponentSpec, ConstraintSpec, MixtureSpec, ModelSpec,
+from patternlang.plan.ir import (CheckpointRef, ComponentSpec, ConstraintSpec, FiniteDiffSpec,
+                                 MixtureSpec, ModelSpec,
                                  ObservableSpec, OnsetSpec, OptimizerSpec, SamplerSpec, SourceLoc,
                                  TargetSpec)
 
@@ -60,6 +61,7 @@ class SusceptibilityE:
     probe: int
     per_sample: bool
     standardize: bool
+    check: FiniteDiffSpec | None = None
 
     def find(self, name: str) -> ObservedItem | None:
         for item in self.observed:

@@ -13,9 +13,10 @@ from patternlang.check.blocks import BlockReader
 from patternlang.check.entities import (MeasureE, MixtureE, ObservedItem, OutputE, PatterningE,
                                         SusceptibilityE, TrainE, VerifyE)
 from patternlang.check.evaluator import Evaluator
-from patternlang.check.values import CkptV, ErrorV, ObsV, OptimizerV, RefV, V
+from patternlang.check.values import CkptV, ErrorV, FiniteDiffV, ObsV, OptimizerV, RefV, V
 from patternlang.errors import Span
-from patternlang.plan.ir import (CheckpointRef, ComponentSpec, ModelSpec, ObservableSpec, ObsExpr,
+from patternlang.plan.ir import (CheckpointRef, ComponentSpec, FiniteDiffSpec, ModelSpec,
+                                 ObservableSpec, ObsExpr,
                                  OnsetSpec, OptimizerSpec, ReportStep, SourceLoc, VerifyStep)
 from patternlang.registry import Range
 from patternlang.syntax import ast as A
@@ -177,15 +178,38 @@ def check_susceptibility(ev: Evaluator, key, decl: A.Decl) -> Any:
     probe = r.int("probe", 64, Range(ge=1))
     per_sample = r.bool("per_sample", False)
     standardize = r.bool("standardize", True)
+    check = _fd_check(ev, r)
     if at is None or obs is None or isinstance(sampler, ErrorV) or sampler is None or \
-            (r.has("components") and mix is None) or None in (probe, per_sample, standardize):
+            (r.has("components") and mix is None) or None in (probe, per_sample, standardize) or \
+            isinstance(check, ErrorV):
         return ErrorV(decl.span)
     ref, train = at
     mixture, comps = (mix[0].spec, mix[0].components) if mix else (train.mixture, train.components)
+    if check is not None:
+        unknown = [c for c in check.components if c not in mixture.weights]
+        if unknown:
+            ev.s.error("PAT305", f"finite_difference() names {unknown[0]!r}, which is not a "
+                       "component of the mixture chi is taken against", r.span("check"),
+                       f"use one of {sorted(mixture.weights)}")
+            return ErrorV(decl.span)
     specs = [s for _, s in obs]
     items = [ObservedItem(s, o.shape, o.text or s.name) for o, s in obs]
     return SusceptibilityE(decl.name or "", loc(decl.span), ref, train.model, sampler, items,
-                           extra_components(ev, specs, comps), mixture, probe, per_sample, standardize)
+                           extra_components(ev, specs, comps), mixture, probe, per_sample, standardize,
+                           check)
+
+
+def _fd_check(ev: Evaluator, r: BlockReader) -> FiniteDiffSpec | ErrorV | None:
+    """``check = finite_difference(...)`` of a susceptibility block (None when absent)."""
+    if not r.has("check"):
+        return None
+    v = r.value("check")
+    if isinstance(v, FiniteDiffV):
+        return FiniteDiffSpec(eps=v.eps, components=list(v.components))
+    if not isinstance(v, ErrorV):
+        ev.s.error("PAT301", "check must be a finite-difference check", r.span("check"),
+                   "write check = finite_difference(eps=0.05) or finite_difference(c, eps=0.05)")
+    return ErrorV(r.span("check"))
 
 
 def check_measure(ev: Evaluator, key, decl: A.Decl) -> Any:

@@ -142,6 +142,14 @@ class DataV(V):
 
 
 @dataclass(frozen=True)
+class FiniteDiffV(V):
+    """``finite_difference(c, ..., eps=0.05)``: a finite-difference check of chi."""
+
+    eps: float
+    components: tuple
+
+
+@dataclass(frozen=True)
 class OptimizerV(V):
     name: str
     args: dict

@@ -239,10 +239,20 @@ class SampleStep(_Step):
     per_sample: bool = False  # also per-sample chi (each probe sequence a component)
 
 
+class FiniteDiffSpec(_Model):
+    """A finite-difference check of chi: re-sample at (1 -/+ eps)·h +/- eps·e_k with shared seeds
+    (paired central difference) for each component k (empty = every component)."""
+
+    eps: float = 0.05
+    components: list[str] = Field(default_factory=list)
+
+
 class SusceptibilityStep(_Step):
     kind: Literal["susceptibility"] = "susceptibility"
     sample: str
     standardize: bool = True
+    # left out of the JSON (and so of the hash) while unset: plans without a check are unchanged
+    check: FiniteDiffSpec | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 class SolveStep(_Step):

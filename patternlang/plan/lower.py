@@ -33,7 +33,7 @@ def _lower_susceptibility(s: SusceptibilityE) -> list:
                         sampler=s.sampler, components=s.components, mixture=s.mixture,
                         observables=[i.spec for i in s.observed], probe=s.probe, per_sample=s.per_sample)
     chi = SusceptibilityStep(id=f"susceptibility.{s.name}", inputs=[sample.id], loc=s.loc,
-                             sample=sample.id, standardize=s.standardize)
+                             sample=sample.id, standardize=s.standardize, check=s.check)
     return [sample, chi]
 
 

@@ -109,9 +109,12 @@ def _chi_section(sid: str, sm: dict, figdir: Path) -> list[str]:
                   + ", ".join(f"{v:.1%}" for v in ve[:5]), ""]
     fd = sm.get("finite_difference")
     if fd:
-        lines += ["Finite-difference check (paired runs, h' = (1−ε)h + ε·e_k):", "",
-                  _table(["observable", "component", "χ (cov)", "χ (finite diff)", "ratio"],
-                         [[r["observable"], r["component"], r["chi"], r["fd"], r.get("ratio")]
+        lines += ["Finite-difference check (paired runs at h' = (1 ∓ ε)h ± ε·e_k, χ_fd = Δ⟨φ⟩/(ε·nβ); "
+                  "|z| ≲ 3: the two estimates agree within their errors):", "",
+                  _table(["observable", "component", "χ (cov)", "± SE", "χ (finite diff)", "± SE",
+                          "ratio", "z", "sign agrees"],
+                         [[r["observable"], r["component"], r["chi"], r.get("chi_se"), r["fd"],
+                           r.get("fd_se"), r.get("ratio"), r.get("z"), r.get("sign_agrees")]
                           for r in fd]), ""]
     return lines
 

@@ -6,9 +6,9 @@ import pytest
 
 from patternlang.compiler import compile_file, compile_source
 from patternlang.errors import PatSpecError
-from util import ROOT
+from util import HERE
 
-QUICK = (ROOT / "specs" / "quickstart.pat").read_text(encoding="utf-8")
+QUICK = (HERE / "fixtures" / "quickstart_v0.pat").read_text(encoding="utf-8")
 
 
 def codes(text: str, filename: str = "<t>.pat") -> list[str]:

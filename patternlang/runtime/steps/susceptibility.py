@@ -4,7 +4,9 @@ With one center, χ comes from the sample step's co-moments pooled over chains. 
 (per-solution LLCs over representative checkpoints of one rule), χ is estimated at each center and
 averaged: pooling draws across centers would add the spread *between* solutions to the covariance.
 
-Outputs: ``chi.npz`` + ``chi.json`` (names, values, errors), ``principal.json``.
+Outputs: ``chi.npz`` + ``chi.json`` (names, values, errors), ``principal.json``, and with
+``check = finite_difference(...)`` ``finite_difference.json`` (χ beside its paired finite difference,
+see :mod:`patternlang.runtime.steps.fd_check`).
 """
 
 from __future__ import annotations
@@ -59,6 +61,14 @@ def run_susceptibility(step: SusceptibilityStep, ctx: StepContext) -> dict:
     summary, merged, _ = combine(chis, sample, ssum["nbeta"], step.standardize)
     merged.save(ctx.dir.file("chi.npz"), ctx.dir.file("chi.json"))
     atomic_write_json(ctx.dir.file("principal.json"), summary["principal"])
+    summary["finite_difference"] = None
+    if step.check is not None:
+        from patternlang.runtime.steps.fd_check import finite_difference_rows
+
+        summary["finite_difference"] = finite_difference_rows(
+            step.check, sample, ctx, np.asarray(merged.chi), np.asarray(merged.se),
+            list(merged.obs_names), list(merged.comp_names))
+        atomic_write_json(ctx.dir.file("finite_difference.json"), summary["finite_difference"])
     return summary
 
 
