@@ -270,7 +270,7 @@ class VerifyStep(_Step):
     kind: Literal["verify"] = "verify"
     solve: str
     train: str  # the train step whose settings the arms reuse
-    arms: list[Literal["baseline", "patterned", "opposite", "control"]]
+    arms: list[Literal["baseline", "patterned", "opposite", "control", "orthogonal"]]
     seeds: list[int]
     steps: int
     start: Literal["scratch", "checkpoint"] = "scratch"

@@ -155,3 +155,22 @@ def test_a_checkpoint_that_would_run_pickled_code_is_refused(tmp_path):
     assert res.returncode == 1, res.stderr
     assert "Traceback" not in res.stderr and "evil.pt" in res.stderr
     assert not marker.exists()
+
+
+def test_verification_arms_move_by_the_same_distance():
+    import numpy as np
+
+    from patternlang.runtime.steps.mixtures import arm_weights
+
+    h0 = {"a": 0.4, "b": 0.3, "c": 0.2, "d": 0.1}
+    h1 = {"a": 0.5, "b": 0.25, "c": 0.15, "d": 0.1}
+    step = np.array([h1[k] - h0[k] for k in h0])
+    for arm in ("control", "orthogonal"):
+        w = arm_weights(arm, h0, h1, seed=3)
+        d = np.array([w[k] - h0[k] for k in h0])
+        assert abs(sum(w.values()) - 1) < 1e-12 and min(w.values()) >= 0
+        assert np.linalg.norm(d) == pytest.approx(np.linalg.norm(step), rel=1e-9)
+    d = np.array([arm_weights("orthogonal", h0, h1, seed=3)[k] - h0[k] for k in h0])
+    assert abs(d @ step) < 1e-12
+    opposite = arm_weights("opposite", h0, h1, seed=0)
+    assert opposite["a"] == pytest.approx(0.3)

@@ -177,15 +177,19 @@ def _headline(step: VerifyStep, arms: dict) -> dict:
                 out[f"{name} {on.op} {on.threshold:g} at the horizon, {arm}"] = (
                     f"{sum(holds)}/{len(holds)} seeds ({sum(holds) / len(holds):.0%})")
         base = arms.get("baseline", {}).get("onset", {}).get(name)
-        for arm in ("patterned", "opposite", "control"):
+        for arm in ("patterned", "opposite", "control", "orthogonal"):
             o = arms.get(arm, {}).get("onset", {}).get(name)
             if not base or not o or base["censored_mean"] in (None, 0):
                 continue
             rel = (o["censored_mean"] - base["censored_mean"]) / base["censored_mean"]
+            way = "earlier" if rel < 0 else "later"
+            # absent seeds count at the horizon, so a mean with absent seeds is a lower bound
+            at_least = lambda x: ">=" if x["absent"] else ""  # noqa: E731
             out[f"onset of {name}, {arm} vs baseline"] = (
-                f"{o['censored_mean']:.0f} vs {base['censored_mean']:.0f} steps "
-                f"({-rel:+.0%} earlier; absent in {o['absent']}/{len(o['per_seed'])} vs "
-                f"{base['absent']}/{len(base['per_seed'])} seeds)")
+                f"{at_least(o)}{o['censored_mean']:.0f} vs {at_least(base)}"
+                f"{base['censored_mean']:.0f} steps ({abs(rel):.0%} {way}"
+                f"{' at least' if o['absent'] and rel > 0 else ''}; absent in "
+                f"{o['absent']}/{len(o['per_seed'])} vs {base['absent']}/{len(base['per_seed'])} seeds)")
     return out
 
 
