@@ -11,7 +11,7 @@ import torch
 
 from patternlang.errors import PatRuntimeError
 from patternlang.plan.ir import CheckpointRef, ComponentSpec, ModelSpec, ObservableSpec
-from patternlang.runtime.executor import StepContext
+from patternlang.runtime.context import StepContext
 
 
 def derive_seed(*parts: object) -> int:

@@ -16,7 +16,7 @@ import dataclasses
 import numpy as np
 
 from patternlang.plan.ir import FiniteDiffSpec, SampleStep
-from patternlang.runtime.executor import StepContext
+from patternlang.runtime.context import StepContext
 from patternlang.runtime.steps.common import (build_components, build_model, derive_seed,
                                               load_weights, select_checkpoints)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from patternlang.runtime.executor import StepContext
+from patternlang.runtime.context import StepContext
 
 
 def resolve_mixture(step, ctx: StepContext) -> dict[str, float]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from patternlang.plan.ir import ObserveStep
-from patternlang.runtime.executor import StepContext, runner
+from patternlang.runtime.context import StepContext, runner
 from patternlang.runtime.steps.common import (build_components, build_model, derive_seed,
                                               evaluate_point, load_weights, select_checkpoints)
 

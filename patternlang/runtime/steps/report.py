@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from patternlang.plan.ir import ReportStep
-from patternlang.runtime.executor import StepContext, runner
+from patternlang.runtime.context import StepContext, runner
 from patternlang.runtime.report import render
 
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from patternlang.errors import PatRuntimeError
 from patternlang.plan.ir import MixtureSpec, SolveStep
-from patternlang.runtime.executor import StepContext
+from patternlang.runtime.context import StepContext
 from patternlang.runtime.rundir import atomic_write_json, read_json
 from patternlang.runtime.steps.common import build_components, checkpoint_paths
 

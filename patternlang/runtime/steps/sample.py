@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from patternlang.plan.ir import SampleStep
-from patternlang.runtime.executor import StepContext, runner
+from patternlang.runtime.context import StepContext, runner
 from patternlang.runtime.rundir import atomic_save_npz, atomic_write_json, read_json
 from patternlang.runtime.steps.common import (build_components, build_model, derive_seed,
                                               load_weights, select_checkpoints)

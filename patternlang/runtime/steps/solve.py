@@ -13,7 +13,7 @@ import numpy as np
 
 from patternlang.errors import PatRuntimeError
 from patternlang.plan.ir import ObsExpr, SolveStep, TargetSpec
-from patternlang.runtime.executor import StepContext, runner
+from patternlang.runtime.context import StepContext, runner
 from patternlang.runtime.rundir import atomic_write_json
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from patternlang.plan.ir import SampleStep, SusceptibilityStep
-from patternlang.runtime.executor import StepContext, runner
+from patternlang.runtime.context import StepContext, runner
 from patternlang.runtime.rundir import atomic_write_json
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from patternlang.plan.ir import TrainStep
-from patternlang.runtime.executor import StepContext, runner
+from patternlang.runtime.context import StepContext, runner
 from patternlang.runtime.rundir import atomic_write_json, read_json
 from patternlang.runtime.steps.common import (build_components, build_model, checkpoint_paths,
                                               derive_seed, evaluate_point, load_weights)

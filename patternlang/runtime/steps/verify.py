@@ -25,7 +25,7 @@ import numpy as np
 
 from patternlang.errors import PatRuntimeError
 from patternlang.plan.ir import ObsExpr, ObservableSpec, VerifyStep
-from patternlang.runtime.executor import StepContext, runner
+from patternlang.runtime.context import StepContext, runner
 from patternlang.runtime.rundir import atomic_write_json, read_json
 from patternlang.runtime.steps.common import build_components, checkpoint_paths, derive_seed
 from patternlang.runtime.steps.mixtures import arm_weights
