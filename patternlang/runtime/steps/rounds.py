@@ -1,4 +1,4 @@
-"""Iterative patterning: ``rounds = R`` in a patterning block.
+"""The ``solve`` step: one inverse solve, or iterative patterning with ``rounds = R``.
 
 Linear response is first order, so a target that needs more than a small step is approached in
 rounds. Round 1 is the ordinary solve. Each further round r:
@@ -18,16 +18,16 @@ import numpy as np
 
 from patternlang.errors import PatRuntimeError
 from patternlang.plan.ir import MixtureSpec, SolveStep
-from patternlang.runtime.context import StepContext
+from patternlang.runtime.context import StepContext, runner
 from patternlang.runtime.rundir import atomic_write_json, read_json
 from patternlang.runtime.steps.common import build_components, checkpoint_paths
+from patternlang.runtime.steps.solve import Rows, solve_once
 
 
 def _round(step: SolveStep, ctx: StepContext, r: int, weights: dict, ckpt, seed: int) -> dict:
     from patternlang.engine.chi import estimate_chi
     from patternlang.engine.moments import Comoments
     from patternlang.runtime.steps.sample import _run_group, chain_groups, nbeta_of
-    from patternlang.runtime.steps.solve import Rows, solve_once
     from patternlang.runtime.steps.susceptibility import combine
     from patternlang.runtime.steps.train import train_one
 
@@ -86,3 +86,14 @@ def iterate(step: SolveStep, ctx: StepContext, first: dict) -> dict:
     return {**first, "weights": weights, "rounds": [
         {"round": x["round"], "weights": x["weights"],
          "targets": x["solution"]["targets"]} for x in rounds]}
+
+
+@runner("solve")
+def run_solve(step: SolveStep, ctx: StepContext) -> dict:
+    rows = Rows.of(step, ctx)
+    record = solve_once(step, rows, dict(step.mixture.weights), ctx.dir.file("solution.json"))
+    summary = {"kind": "solve", "weights": dict(record["weights"]),
+               "baseline": dict(step.mixture.weights), "solution": record, "observables": rows.names}
+    if step.rounds > 1:
+        summary = iterate(step, ctx, summary)
+    return summary

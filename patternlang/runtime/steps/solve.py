@@ -1,4 +1,5 @@
-"""``solve``: the constrained inverse problem over one or more susceptibility steps.
+"""The constrained inverse problem over one or more susceptibility steps (the ``solve`` step's
+machinery; its runner, with iterative rounds, is in :mod:`patternlang.runtime.steps.rounds`).
 
 The rows of the response matrix are the observable coordinates of every input susceptibility step
 (named ``<step>:<coordinate>`` when there are several), scaled by that step's nbeta, so
@@ -13,7 +14,7 @@ import numpy as np
 
 from patternlang.errors import PatRuntimeError
 from patternlang.plan.ir import ObsExpr, SolveStep, TargetSpec
-from patternlang.runtime.context import StepContext, runner
+from patternlang.runtime.context import StepContext
 from patternlang.runtime.rundir import atomic_write_json
 
 
@@ -136,16 +137,3 @@ def solve_once(step: SolveStep, rows: Rows, weights: dict[str, float], out_file)
     atomic_write_json(out_file, record)
     require_feasible(solution, step.id)
     return record
-
-
-@runner("solve")
-def run_solve(step: SolveStep, ctx: StepContext) -> dict:
-    rows = Rows.of(step, ctx)
-    record = solve_once(step, rows, dict(step.mixture.weights), ctx.dir.file("solution.json"))
-    summary = {"kind": "solve", "weights": dict(record["weights"]),
-               "baseline": dict(step.mixture.weights), "solution": record, "observables": rows.names}
-    if step.rounds > 1:
-        from patternlang.runtime.steps.rounds import iterate
-
-        summary = iterate(step, ctx, summary)
-    return summary
