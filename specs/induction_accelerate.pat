@@ -60,7 +60,7 @@ patterning accelerate {
 }
 
 verify accelerate {
-  arms = [baseline, patterned, control]
+  arms = [baseline, patterned, control, orthogonal]
   seeds = 3
   steps = 600
   start = scratch

@@ -53,7 +53,7 @@ patterning delay {
 }
 
 verify delay {
-  arms = [baseline, patterned, opposite, control]
+  arms = [baseline, patterned, opposite, control, orthogonal]
   seeds = 3
   steps = 500
   start = scratch
