@@ -75,6 +75,9 @@ def test_changing_only_the_target_reuses_train_and_sample(first_run, tmp_path):
     assert out.returncode == 0, out.stderr
     cached = _events(d / "out", "step_cached")
     assert {"train.pre", "sample.chi", "susceptibility.chi"} <= set(cached)
+    # verification runs are content-addressed: the baseline arm is shared, only patterned re-runs
+    runs = sorted((d / "out" / "runs").glob("*/done.json"))
+    assert len(runs) == 3, runs
     r = json.loads((d / "out" / "results.json").read_text())
     assert r["solutions"]["solve.up"]["targets"][0]["kind"] == "lower"
 

@@ -1,6 +1,8 @@
 """``verify``: retrain under each arm's mixture over seeds; onset, realized vs predicted change.
 
-Each (arm, seed) run is a part with its own done marker (resumable) and runs in a worker process
+Each (arm, seed) run is content-addressed (``RUN/runs/<hash>/`` with its own done marker: resumable,
+and shared between verify steps, so a changed target re-uses the baseline arm and any arm whose
+weights did not change) and runs in a worker process
 when ``PATTERNLANG_WORKERS`` > 1 (default: 2 on a CPU machine — small models run fastest with one
 torch thread per process, and the second core takes the second process). In a distributed run the
 runs are split over ranks instead (one process per rank, no pool unless ``PATTERNLANG_WORKERS`` asks
@@ -17,6 +19,8 @@ posterior expectation, with their ratio and whether the signs agree.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
@@ -69,6 +73,20 @@ def _tracked(step: VerifyStep) -> list[ObservableSpec]:
     return list(out.values())
 
 
+def _run_key(ctx: StepContext, train_id: str, weights: dict, seed: int, steps: int, every: int,
+             track: list[ObservableSpec], init_path) -> str:
+    """Content hash of one verification run: everything its numbers depend on. Runs live under
+    ``RUN/runs/<key>/`` and are shared between verify steps, so a changed target re-uses the
+    baseline arm (and every arm whose weights the new solution leaves unchanged)."""
+    body = {"train": ctx.plan.hashes()[train_id], "plan_seed": ctx.plan.seed, "seed": seed,
+            "weights": {k: round(float(v), 12) for k, v in sorted(weights.items())},
+            "steps": steps, "every": every, "device": ctx.device.type,
+            "track": [o.model_dump(mode="json") for o in track],
+            "init": None if init_path is None else str(init_path).replace(str(ctx.run.root), "")}
+    text = json.dumps(body, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def _jobs(step: VerifyStep, ctx: StepContext) -> list[dict]:
     train = ctx.plan.step(step.train)
     sol = ctx.input_summary(step.solve)
@@ -78,19 +96,31 @@ def _jobs(step: VerifyStep, ctx: StepContext) -> list[dict]:
     for arm in step.arms:
         weights = arm_weights(arm, h0, h1, derive_seed("control", ctx.plan.seed, step.id))
         for seed in step.seeds:
-            name = f"{arm}-s{seed}"
-            jobs.append({"name": name, "arm": arm, "seed": seed, "weights": weights, "train": train,
-                         "steps": step.steps, "every": step.every, "track": _tracked(step),
-                         "init_path": init.get(seed, next(iter(init.values()), None)) if init else None,
-                         "out_dir": ctx.dir.part(name), "part_dir": ctx.dir.part(name),
-                         "device": str(ctx.device), "plan_seed": ctx.plan.seed})
+            init_path = init.get(seed, next(iter(init.values()), None)) if init else None
+            key = _run_key(ctx, step.train, weights, seed, step.steps, step.every, _tracked(step),
+                           init_path)
+            run_dir = ctx.run.root / "runs" / key
+            run_dir.mkdir(parents=True, exist_ok=True)
+            jobs.append({"name": f"{arm}-s{seed}", "arm": arm, "seed": seed, "weights": weights,
+                         "train": train, "steps": step.steps, "every": step.every,
+                         "track": _tracked(step), "init_path": init_path, "out_dir": run_dir,
+                         "part_dir": run_dir, "device": str(ctx.device),
+                         "plan_seed": ctx.plan.seed})
     return jobs
+
+
+def _done(job: dict) -> bool:
+    return (job["part_dir"] / "done.json").exists()
+
+
+def _mark_done(job: dict) -> None:
+    atomic_write_json(job["part_dir"] / "done.json", {"arm": job["arm"], "seed": job["seed"]})
 
 
 def _run_jobs(jobs: list[dict], ctx: StepContext, step: VerifyStep) -> dict[str, dict] | None:
     """Run this rank's unfinished (arm, seed) jobs; on rank 0 return every job's ``run.json``."""
     mine = ctx.dist.mine(jobs)
-    todo = [j for j in mine if not ctx.dir.part_done(j["name"])]
+    todo = [j for j in mine if not _done(j)]
     bar = ctx.progress.task(f"{step.id}: arms x seeds", total=len(mine), unit="run")
     bar.advance(len(mine) - len(todo))
     default = "2" if ctx.device.type == "cpu" and not ctx.dist.active else "1"
@@ -98,16 +128,15 @@ def _run_jobs(jobs: list[dict], ctx: StepContext, step: VerifyStep) -> dict[str,
     if workers > 1 and len(todo) > 1:
         with ProcessPoolExecutor(min(workers, len(todo)), mp_context=get_context("spawn")) as pool:
             for job, _ in zip(todo, pool.map(_job, todo)):
-                ctx.dir.mark_part_done(job["name"])
+                _mark_done(job)
                 bar.advance()
     else:
         for job in todo:
             _job(job)
-            ctx.dir.mark_part_done(job["name"])
+            _mark_done(job)
             bar.advance()
     bar.close()
-    return ctx.dist.gather_dict({j["name"]: read_json(ctx.dir.part(j["name"]) / "run.json")
-                                 for j in mine})
+    return ctx.dist.gather_dict({j["name"]: read_json(j["part_dir"] / "run.json") for j in mine})
 
 
 def onset_step(steps: list[int], values: list[float], op: str, threshold: float) -> int | None:
