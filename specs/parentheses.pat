@@ -4,9 +4,10 @@
 # components by the kind of negative. In this regime (AdamW lr 3e-3, weight decay 1e-3, 300 steps,
 # unsaturated loss) the share of never-dipping negatives tips the rule: with none most seeds learn
 # NESTED, with 2.5% of the negatives about half do, with 10% almost none (examples/parentheses).
-# "Learned NESTED" = nested agreement >= 0.8, "learned EQUAL-COUNT" = equal-count agreement >= 0.8
-# (the same thresholds select the representatives and score the verification arms); seeds in
-# between learned a shortcut (e.g. "count, and reject strings that start with ')'").
+# "Learned NESTED" = nested agreement >= 0.75, "learned EQUAL-COUNT" = equal-count agreement >= 0.75
+# (P(balanced) on the badly nested strings below / above 1/2; the same thresholds select the
+# representatives and score the verification arms). The EQUAL-COUNT side includes the shortcut
+# "count, and reject strings that start with ')'": it accepts "("-first strings that dip later.
 # Representative checkpoints of each rule give per-solution LLCs and their susceptibilities to the
 # components; two patternings lower one rule's LLC relative to the other's, each verified by
 # retraining 16 seeds per arm. Measured outcomes: examples/parentheses/README.md.
@@ -44,16 +45,16 @@ sampler per_solution { step = 5e-4  nbeta = auto  gamma = 300  chains = 4  draws
 
 ## Representative checkpoints of the NESTED solution.
 susceptibility chi_n {
-  at = pool.final where nested >= 0.8 limit 8
+  at = pool.final where nested >= 0.75 limit 8
   sampler = per_solution
   observe = [complexity, nested]
   probe = 32
 }
 
 ## Representative checkpoints of the EQUAL-COUNT solution (disjoint from chi_n's: the two
-## agreements sum to about 1.5, so both cannot reach 0.8).
+## agreements sum to at most 1.5, so both exceed 0.75 never).
 susceptibility chi_e {
-  at = pool.final where equal_count >= 0.8 limit 8
+  at = pool.final where equal_count > 0.75 limit 8
   sampler = per_solution
   observe = [complexity, equal_count]
   probe = 32
@@ -83,8 +84,8 @@ verify prefer_nested {
   steps = 300
   every = 100
   observe = [nested, equal_count]
-  onset nested >= 0.8
-  onset equal_count >= 0.8
+  onset nested >= 0.75
+  onset equal_count >= 0.75
 }
 
 verify prefer_equal_count {
@@ -93,6 +94,6 @@ verify prefer_equal_count {
   steps = 300
   every = 100
   observe = [nested, equal_count]
-  onset nested >= 0.8
-  onset equal_count >= 0.8
+  onset nested >= 0.75
+  onset equal_count >= 0.75
 }
