@@ -9,6 +9,10 @@ with chi's prediction: the change of LLC(NESTED) - LLC(EQUAL-COUNT) along the sa
 from a run directory's ``results.json`` (lower gap => NESTED predicted more often).
 
     OMP_NUM_THREADS=1 PYTHONPATH=. python examples/parentheses/components.py runs/parens 8 0.1
+
+With 0 seeds it only prints chi's predictions (no training), including the observable rows:
+the change of nested agreement at the NESTED centers and of equal-count agreement at the
+EQUAL-COUNT centers along each tilt.
 """
 
 from __future__ import annotations
@@ -50,6 +54,25 @@ def predicted_gap(doc: dict, w: dict[str, float]) -> float:
     return out
 
 
+def predicted_observables(doc: dict, w: dict[str, float]) -> tuple[float, float]:
+    """(chi_n.nested . d, chi_e.equal_count . d) for the direction d = w - BASE."""
+    out = []
+    for sid, obs in (("susceptibility.chi_n", "nested"), ("susceptibility.chi_e", "equal_count")):
+        s = doc["susceptibilities"][sid]
+        row = np.asarray(s["chi"])[s["observables"].index(obs)]
+        out.append(float(row @ np.array([w[c] - BASE[c] for c in s["components"]])))
+    return out[0], out[1]
+
+
+def chi_only(doc: dict, delta: float) -> None:
+    print(f"| component (+{delta:.2f}) | Δ(LLC_n − LLC_e) | Δ nested at NESTED centers | "
+          "Δ equal_count at EQUAL-COUNT centers |\n| --- | --- | --- | --- |")
+    for k in BASE:
+        w = tilted(k, delta)
+        dn, de = predicted_observables(doc, w)
+        print(f"| {k} | {predicted_gap(doc, w):+.3f} | {dn:+.4f} | {de:+.4f} |")
+
+
 def nested_count(weights: dict[str, float], seeds: int) -> tuple[int, list[float]]:
     ns = []
     for s in range(seeds):
@@ -61,6 +84,9 @@ def nested_count(weights: dict[str, float], seeds: int) -> tuple[int, list[float
 def main(run_dir: Path, seeds: int, delta: float) -> None:
     torch.set_num_threads(1)
     doc = json.loads((run_dir / "results.json").read_text())
+    if seeds == 0:
+        chi_only(doc, delta)
+        return
     t = time.time()
     k0, n0 = nested_count(BASE, seeds)
     print(f"baseline: NESTED {k0}/{seeds} (nested agreement {np.round(n0, 2).tolist()})", flush=True)
