@@ -1,31 +1,36 @@
 # Parentheses: choose the algorithm (Li et al. 2025; Wang & Murfet 2026, section 4).
-# A pool of seeds of a small decoder-style (causal) transformer is trained on strings that are both
-# EQUAL-COUNT and NESTED (label 1) or neither (label 0), split into components by the kind of
-# negative. Training stops at an unsaturated loss (300 steps). Representative checkpoints of the
-# seeds that learned NESTED (nested agreement >= 0.9) and of the seeds that did not (they lean to
-# EQUAL-COUNT) give per-solution LLCs and their susceptibilities to the components; two patternings
-# lower one solution's LLC relative to the other's, and each is verified by retraining 16 seeds.
-# Measured outcomes: examples/parentheses/README.md.
+# A pool of seeds of a small bidirectional transformer classifier (2 layers, 4 heads, d_model 32) is
+# trained on strings that are both EQUAL-COUNT and NESTED (label 1) or neither (label 0), split into
+# components by the kind of negative. In this regime (AdamW lr 3e-3, weight decay 1e-3, 300 steps,
+# unsaturated loss) the share of never-dipping negatives tips the rule: with none most seeds learn
+# NESTED, with 2.5% of the negatives about half do, with 10% almost none (examples/parentheses).
+# "Learned NESTED" = nested agreement >= 0.75, "learned EQUAL-COUNT" = equal-count agreement >= 0.75
+# (P(balanced) on the badly nested strings below / above 1/2; the same thresholds select the
+# representatives and score the verification arms). The EQUAL-COUNT side includes the shortcut
+# "count, and reject strings that start with ')'": it accepts "("-first strings that dip later.
+# Representative checkpoints of each rule give per-solution LLCs and their susceptibilities to the
+# components; two patternings lower one rule's LLC relative to the other's, each verified by
+# retraining 16 seeds per arm. Measured outcomes: examples/parentheses/README.md.
 use stdlib.parens
 use stdlib.core
 
-model net = parens_net(causal=true)
+model net = parens_net(heads=4)
 
 data pos = balanced()
 data flat = never_dips()
 data early = dips_early()
 data late = dips_late()
 data closing = starts_close()
-## Many negatives that never dip (only the count rejects them), few that dip.
-mixture base = {pos: 0.5, flat: 0.32, early: 0.06, late: 0.06, closing: 0.06}
+## Few negatives that never dip (2.5% of the negatives): the baseline splits between the rules.
+mixture base = {pos: 0.5, flat: 0.0125, early: 0.1625, late: 0.1625, closing: 0.1625}
 
 train pool {
   model = net
   data = base
   steps = 300
   batch = 64
-  optimizer = adamw(lr=1e-3, weight_decay=0.01)
-  seeds = 24
+  optimizer = adamw(lr=3e-3, weight_decay=1e-3)
+  seeds = 32
   track = [nested, equal_count]
   every = 100
 }
@@ -38,19 +43,18 @@ measure outcome {
 ## Per-solution sampling: modest, so 16 centers fit a CPU budget (see the README for calibration).
 sampler per_solution { step = 5e-4  nbeta = auto  gamma = 300  chains = 4  draws = 100  burnin = 30  batch = 64 }
 
-## Representative checkpoints of the NESTED solution (0.95: disjoint from chi_e's seeds).
+## Representative checkpoints of the NESTED solution.
 susceptibility chi_n {
-  at = pool.final where nested >= 0.95 limit 8
+  at = pool.final where nested >= 0.75 limit 8
   sampler = per_solution
   observe = [complexity, nested]
   probe = 32
 }
 
-## Representative checkpoints of the other solutions: the seeds that lean least to NESTED. With this
-## causal model and mixture almost no seed reaches EQUAL-COUNT (see the README), so the threshold sits
-## at 0.95 to find 8 of them; at 0.9 the selection can come back empty.
+## Representative checkpoints of the EQUAL-COUNT solution (disjoint from chi_n's: the two
+## agreements sum to at most 1.5, so both exceed 0.75 never).
 susceptibility chi_e {
-  at = pool.final where nested < 0.95 limit 8
+  at = pool.final where equal_count > 0.75 limit 8
   sampler = per_solution
   observe = [complexity, equal_count]
   probe = 32
@@ -80,8 +84,8 @@ verify prefer_nested {
   steps = 300
   every = 100
   observe = [nested, equal_count]
-  onset nested >= 0.9
-  onset equal_count >= 0.9
+  onset nested >= 0.75
+  onset equal_count >= 0.75
 }
 
 verify prefer_equal_count {
@@ -90,6 +94,6 @@ verify prefer_equal_count {
   steps = 300
   every = 100
   observe = [nested, equal_count]
-  onset nested >= 0.9
-  onset equal_count >= 0.9
+  onset nested >= 0.75
+  onset equal_count >= 0.75
 }

@@ -3,8 +3,9 @@
 # a model learned shows on strings with equal counts but bad nesting (the `parens_ood` probe).
 
 ## A small transformer classifier for parentheses strings (CLS + up to 20 brackets). Bidirectional
-## by default (it learns EQUAL-COUNT in almost every seed); `causal=true` makes it a decoder that
-## reads the class at the last bracket (it learns NESTED in most seeds).
+## by default (with lr 1e-3 it learns EQUAL-COUNT in almost every seed; with heads=4 and AdamW lr
+## 3e-3 the data mixture splits the seeds between the rules: specs/parentheses.pat); `causal=true`
+## makes it a decoder that reads the class at the last bracket (it learns NESTED in most seeds).
 model parens_net(layers=2, heads=2, d_model=32, mlp=64, causal=false) = parens_transformer(layers=layers, heads=heads, d_model=d_model, context=24, mlp=mlp, causal=causal)
 
 ## Balanced strings: equal counts and properly nested (label 1).

@@ -26,7 +26,7 @@ def rules(model, n=256):
         s = b[r].float(); out[r] = float((s*p + (1-s)*(1-p)).mean())
     return out
 
-def run(weights, seed, steps, batch=64, lr=1e-3, layers=2, heads=2, d=32, mlp=64, causal=True):
+def run(weights, seed, steps, batch=64, lr=1e-3, layers=2, heads=2, d=32, mlp=64, causal=True, wd=0.01):
     comps = {"pos": parens(label=1, context=24), "flat": parens(label=0, negatives="never_dips", context=24),
              "early": parens(label=0, negatives="dips_early", context=24),
              "late": parens(label=0, negatives="dips_late", context=24),
@@ -37,7 +37,7 @@ def run(weights, seed, steps, batch=64, lr=1e-3, layers=2, heads=2, d=32, mlp=64
     m = ParensTransformer(d_model=d, n_layers=layers, n_heads=heads, d_mlp=mlp, context=24, seed=seed, causal=causal)
     t = time.time()
     evals = []
-    res = train(m, mix, steps=steps, batch=batch, optimizer=OptimizerSpec(lr=lr, weight_decay=0.01),
+    res = train(m, mix, steps=steps, batch=batch, optimizer=OptimizerSpec(lr=lr, weight_decay=wd),
                 seed=seed + 1000, on_eval=lambda s, mm: evals.append((s, rules(mm))), eval_every=max(steps//4,1))
     return time.time() - t, res.loss[-20:], evals
 

@@ -19,7 +19,7 @@ def _fmt(x: float) -> str:
     return f"{x:+.4f}" if abs(x) < 100 else f"{x:+.1f}"
 
 
-def pool_split(run: Path, threshold: float = 0.9) -> None:
+def pool_split(run: Path, threshold: float = 0.75) -> None:
     for tdir in sorted((run / "steps").glob("train-pool-*")):
         rows, n_n, n_e = [], 0, 0
         for cf in sorted(tdir.glob("seed*/curve.json"), key=lambda p: int(p.parent.name[4:])):
