@@ -17,6 +17,7 @@ Three concrete kinds cover the stdlib:
 
 from __future__ import annotations
 
+import abc
 from typing import Callable
 
 import torch
@@ -35,7 +36,7 @@ class ComponentError(PatError, ValueError):
         super().__init__(f"data component '{component}': {cause}\n  remedy: {remedy}")
 
 
-class DataComponent:
+class DataComponent(abc.ABC):
     """Base class. Subclasses implement :meth:`_sample`.
 
     Attributes:
@@ -58,8 +59,9 @@ class DataComponent:
             raise ComponentError(self.name, f"asked for {n} samples", "ask for n >= 0")
         return self._sample(int(n), g)
 
+    @abc.abstractmethod
     def _sample(self, n: int, g: torch.Generator) -> Batch:
-        raise NotImplementedError
+        """Subclasses draw ``n`` samples here (``sample`` has checked ``n``)."""
 
     def renamed(self, name: str) -> "DataComponent":
         """This component under another name (shares the underlying data)."""
