@@ -54,6 +54,17 @@ susceptibility fork_chi {
   probe = 64
 }
 
+## Diagnostic only (no patterning reads it): the same chi with a colder posterior (nbeta 100, as in
+## the induction specs), to see whether the ranking of the components depends on the temperature.
+sampler cold { step = 2e-4  nbeta = 100  gamma = 300  chains = 4  draws = 100  burnin = 30  batch = 64 }
+
+susceptibility fork_chi_cold {
+  at = pool.step(100)
+  sampler = cold
+  observe = [nested, equal_count, ood_balanced]
+  probe = 64
+}
+
 patterning prefer_nested {
   from = fork_chi
   raise nested by 0.05
