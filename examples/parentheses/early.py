@@ -3,6 +3,8 @@ step 100, its per-component reading next to the retraining effects measured by `
 the solved weights and the verification fractions.
 
     PYTHONPATH=. python examples/parentheses/early.py runs/early
+    PYTHONPATH=. python examples/parentheses/early.py runs/early susceptibility.fork_chi_cold
+    PYTHONPATH=. python examples/parentheses/early.py runs/fork150   # examples/parentheses/fork150.pat
 
 The per-tilt prediction is chi . d for the direction d of ``components.tilted(k, 0.1)``; its se
 treats the entries of a chi row as independent (sqrt(sum (se_k d_k)^2)), which ignores their
@@ -25,9 +27,9 @@ SUS = "susceptibility.fork_chi"
 RETRAIN = {"pos": -1, "flat": -4, "early": -3, "late": -5, "closing": -1}
 
 
-def chi_table(s: dict) -> None:
+def chi_table(s: dict, centers: int | str = "?") -> None:
     comps = s["components"]
-    print(f"`{SUS}` (nβ = {s['nbeta']:.2f}, {s.get('centers', '?')} centers): χ ± se\n")
+    print(f"`{SUS}` (nβ = {s['nbeta']:.2f}, {s.get('centers', centers)} centers): χ ± se\n")
     print("| observable | " + " | ".join(comps) + " |\n| --- |" + " --- |" * len(comps))
     for i, o in enumerate(s["observables"]):
         cells = [f"{c:+.4f} ± {e:.4f}" for c, e in zip(s["chi"][i], s["chi_se"][i])]
@@ -95,14 +97,16 @@ def verification(doc: dict) -> None:
     print()
 
 
-def main(run_dir: str) -> None:
+def main(run_dir: str, sus: str = SUS) -> None:
+    global SUS
+    SUS = sus
     doc = json.loads((Path(run_dir) / "results.json").read_text())
     s = doc["susceptibilities"][SUS]
-    chi_table(s)
+    chi_table(s, len(doc["llc"][SUS.replace("susceptibility.", "sample.")]["centers"]))
     tilt_table(s)
     solutions(doc)
     verification(doc)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(*sys.argv[1:3])
