@@ -189,18 +189,15 @@ class AttnOnlyTransformer(nn.Module):
                            d_head=d_head, context=context, final_ln=final_ln)
         self.n_layers, self.n_heads, self.d_head = n_layers, n_heads, d_head
         self.vocab, self.context = vocab, context
-        gen_state = torch.random.get_rng_state()
-        if seed is not None:
-            torch.manual_seed(seed)
-        try:
+        # initialise from `seed` without touching the caller's random stream
+        with torch.random.fork_rng(devices=[]):
+            if seed is not None:
+                torch.manual_seed(seed)
             self.embed = Embed(vocab, d_model)
             self.pos_embed = PosEmbed(context, d_model)
             self.blocks = nn.ModuleList(Block(d_model, n_heads, d_head) for _ in range(n_layers))
             self.ln_final = LayerNorm(d_model) if final_ln else None
             self.unembed = Unembed(d_model, vocab)
-        finally:
-            if seed is not None:
-                torch.random.set_rng_state(gen_state)
 
     def forward(self, tokens: Tensor, return_attention: bool = False):
         """tokens: LongTensor[n, T] -> logits [n, T, vocab] (and attention [layers, n, H, T, T])."""

@@ -111,19 +111,16 @@ class ParensTransformer(nn.Module):
                            d_mlp=d_mlp, context=context, classes=classes, causal=causal)
         self.causal = causal
         self.n_layers, self.n_heads, self.d_head, self.context = n_layers, n_heads, d_head, context
-        state = torch.random.get_rng_state()
-        if seed is not None:
-            torch.manual_seed(seed)
-        try:
+        # initialise from `seed` without touching the caller's random stream
+        with torch.random.fork_rng(devices=[]):
+            if seed is not None:
+                torch.manual_seed(seed)
             self.embed = Embed(vocab, d_model)
             self.pos_embed = PosEmbed(context, d_model)
             self.blocks = nn.ModuleList(ParensBlock(d_model, n_heads, d_head, d_mlp, causal)
                                         for _ in range(n_layers))
             self.ln_final = LayerNorm(d_model)
             self.unembed = Unembed(d_model, classes)
-        finally:
-            if seed is not None:
-                torch.random.set_rng_state(state)
 
     def forward(self, tokens: Tensor, return_attention: bool = False):
         """tokens [n, T] -> logits [n, classes] (and attention [layers, n, H, T, T])."""
