@@ -54,6 +54,15 @@ class HeadWeights(nn.Module):
         self.d_head = d_head
 
 
+def head_slices(n_layers: int, n_heads: int, layer: int, head: int) -> dict[str, tuple]:
+    """The parameters of head ``head`` of layer ``layer`` in a model whose layer ``l`` keeps its
+    :class:`HeadWeights` at ``blocks.{l}.attn``: each name with the index tuple of that head."""
+    if not (0 <= layer < n_layers and 0 <= head < n_heads):
+        raise ValueError(f"no head l{layer}h{head}: model has {n_layers} layers x {n_heads} heads")
+    pre = f"blocks.{layer}.attn."
+    return {pre + n: (head,) for n in ("W_Q", "W_K", "W_V", "W_O", "b_Q", "b_K", "b_V")}
+
+
 class Attention(HeadWeights):
     """Causal multi-head attention with per-head weight tensors."""
 
@@ -224,11 +233,7 @@ class AttnOnlyTransformer(nn.Module):
 
     def head_parameters(self, layer: int, head: int) -> dict[str, tuple]:
         """Parameter names and index tuples owned by head ``head`` of layer ``layer``."""
-        if not (0 <= layer < self.n_layers and 0 <= head < self.n_heads):
-            raise ValueError(f"no head l{layer}h{head}: model has {self.n_layers} layers x "
-                             f"{self.n_heads} heads")
-        pre = f"blocks.{layer}.attn."
-        return {pre + n: (head,) for n in ("W_Q", "W_K", "W_V", "W_O", "b_Q", "b_K", "b_V")}
+        return head_slices(self.n_layers, self.n_heads, layer, head)
 
 
 @primitive("model", task="lm")

@@ -25,7 +25,8 @@ from typing import Annotated
 import torch
 from torch import Tensor, nn
 
-from patternlang.models.attn_only import Embed, HeadWeights, LayerNorm, PosEmbed, Unembed
+from patternlang.models.attn_only import (Embed, HeadWeights, LayerNorm, PosEmbed, Unembed,
+                                         head_slices)
 from patternlang.registry import Range, primitive
 
 PAD = 0
@@ -145,11 +146,7 @@ class ParensTransformer(nn.Module):
 
     def head_parameters(self, layer: int, head: int) -> dict[str, tuple]:
         """Parameter names and index tuples owned by head ``head`` of layer ``layer``."""
-        if not (0 <= layer < self.n_layers and 0 <= head < self.n_heads):
-            raise ValueError(f"no head l{layer}h{head}: model has {self.n_layers} layers x "
-                             f"{self.n_heads} heads")
-        pre = f"blocks.{layer}.attn."
-        return {pre + n: (head,) for n in ("W_Q", "W_K", "W_V", "W_O", "b_Q", "b_K", "b_V")}
+        return head_slices(self.n_layers, self.n_heads, layer, head)
 
 
 @primitive("model", task="classify")
