@@ -5,7 +5,20 @@ Definition (DESIGN.md §1): for an observable φ and a data component k of the m
     χ_{φ,k} = (1/nβ)·d⟨φ⟩/dε  along h' = (1−ε)·h + ε·e_k   =   −Cov_p[φ(w), L_k(w) − L(w)],
 
 so that a small mixture change Δh moves the posterior means by Δ⟨φ⟩ ≈ nβ·χ·Δh. The covariance is
-pooled over all draws of all chains. Two standard errors are reported:
+pooled over all draws of all chains.
+
+An observable that itself reads the mixture — ``llc`` = nβ·(L(w) − L(w*)), ``loss_increase()`` —
+changes with ε too, and its whole derivative has a second, *explicit* term:
+
+    χ_{φ,k} = (1/nβ)·d⟨φ⟩/dε = −Cov_p[φ, L_k − L] + (1/nβ)·⟨∂φ/∂ε⟩_p.
+
+For the LLC, (1/nβ)·⟨∂λ̂/∂ε⟩ = ⟨L_k − L⟩ − (L_k − L)(w*): how much more the posterior's spread
+costs on component k than on the mixture (a data-refined LLC difference, over nβ); for
+``free_energy(n)`` it also carries the loss term (n / (nβ·log n))·(L_k − L)(w*). The observer
+records ∂φ/∂ε per draw (:mod:`patternlang.observables.observer`); ``Chi.explicit`` keeps the term
+for inspection.
+
+Two standard errors are reported:
 
 * ``se_batch``: batch means — the spread of covariance estimates of consecutive batches of draws,
   divided by √(number of batches); accounts for autocorrelation shorter than a batch.
@@ -44,6 +57,9 @@ class Chi:
     chains: int
     draws: int
     meta: dict = field(default_factory=dict)
+    explicit: np.ndarray | None = None
+    """The explicit term (1/nβ)·⟨∂φ/∂ε⟩ included in ``chi`` (zero rows for observables that do not
+    read the mixture; None = not recorded)."""
 
     def value(self, obs: str, comp: str) -> float:
         return float(self.chi[self.obs_names.index(obs), self.comp_names.index(comp)])
@@ -56,9 +72,12 @@ class Chi:
             return {o: {c: float(a[i, j]) for j, c in enumerate(self.comp_names)}
                     for i, o in enumerate(self.obs_names)}
 
-        return {"obs_names": self.obs_names, "comp_names": self.comp_names, "chains": self.chains,
-                "draws": self.draws, "chi": table(self.chi), "se": table(self.se),
-                "mean_obs": dict(zip(self.obs_names, map(float, self.mean_obs))), "meta": self.meta}
+        out = {"obs_names": self.obs_names, "comp_names": self.comp_names, "chains": self.chains,
+               "draws": self.draws, "chi": table(self.chi), "se": table(self.se),
+               "mean_obs": dict(zip(self.obs_names, map(float, self.mean_obs))), "meta": self.meta}
+        if self.explicit is not None and np.any(self.explicit):
+            out["chi_explicit"] = table(self.explicit)
+        return out
 
     def save(self, npz_path: str | Path, json_path: str | Path) -> None:
         """Write the arrays to ``npz_path`` and a named, human-readable copy to ``json_path``
@@ -68,6 +87,8 @@ class Chi:
         arrays["obs_names"] = np.array(self.obs_names, dtype=str)
         arrays["comp_names"] = np.array(self.comp_names, dtype=str)
         arrays["shape"] = np.array([self.chains, self.draws])
+        if self.explicit is not None:
+            arrays["explicit"] = self.explicit
         tmp = Path(str(npz_path) + ".tmp.npz")
         np.savez(tmp, **arrays)
         os.replace(tmp, npz_path)
@@ -82,30 +103,33 @@ class Chi:
             return cls(z["chi"], z["se"], z["se_batch"], z["se_chain"],
                        [str(s) for s in z["obs_names"]], [str(s) for s in z["comp_names"]],
                        z["mean_obs"], z["sd_obs"], z["sd_comp"], int(z["shape"][0]),
-                       int(z["shape"][1]), meta)
+                       int(z["shape"][1]), meta, z["explicit"] if "explicit" in z else None)
 
 
 def estimate_chi(moments: Comoments, obs_names: list[str] | None = None,
                  comp_names: list[str] | None = None) -> Chi:
-    """χ = −Cov(x, y) pooled over chains, with batch-means and between-chain standard errors."""
+    """χ = −Cov(x, y) + ⟨dx⟩ pooled over chains (the explicit term ⟨dx⟩ is zero for observables
+    that do not read the mixture), with batch-means and between-chain standard errors."""
     obs_names = list(obs_names or moments.obs_names or [f"obs{i}" for i in range(moments.n_obs)])
     comp_names = list(comp_names or moments.comp_names or [f"comp{k}" for k in range(moments.n_comp)])
     if len(obs_names) != moments.n_obs or len(comp_names) != moments.n_comp:
         raise PatRuntimeError("susceptibility", f"{len(obs_names)} observable / {len(comp_names)} "
                               f"component names for a {moments.n_obs}x{moments.n_comp} accumulator",
                               "pass one name per observable coordinate and per component")
-    chi = -moments.cov()
+    explicit = moments.explicit()
+    chi = -moments.cov() + explicit
     nb, _, bvar = moments.batch_means()
     se_batch = np.sqrt(bvar / nb) if nb > 1 else np.full_like(chi, np.nan)
     C = moments.chains
     if C > 1 and moments.draws >= 2:
-        se_chain = moments.cov_per_chain().std(axis=0, ddof=1) / np.sqrt(C)
+        per_chain = -moments.cov_per_chain() + moments.explicit_per_chain()
+        se_chain = per_chain.std(axis=0, ddof=1) / np.sqrt(C)
     else:
         se_chain = np.full_like(chi, np.nan)
     se = np.fmax(se_batch, se_chain)  # fmax ignores a NaN side
     return Chi(chi, se, se_batch, se_chain, obs_names, comp_names, moments.mean_x(),
                np.sqrt(np.maximum(moments.var_x(), 0)), np.sqrt(np.maximum(moments.var_y(), 0)),
-               C, moments.draws)
+               C, moments.draws, explicit=explicit)
 
 
 @dataclass

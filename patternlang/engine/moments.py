@@ -4,7 +4,10 @@ At every posterior draw the observation engine hands over, for each of C chains,
 
 * ``x``: the M observable coordinates φ_i(w), and
 * ``y``: the K loss differences L_k(w) − L(w) (component loss minus mixture loss; in per-sample mode
-  also one column per probe sample, ℓ_z(w) − L(w)).
+  also one column per probe sample, ℓ_z(w) − L(w)), and
+* ``dx`` (optional): for observables that themselves depend on the mixture (``llc``,
+  ``loss_increase()``), their explicit derivative (1/nβ)·∂φ/∂ε along each component's direction
+  [C, M, K]; its posterior mean is the *explicit term* of χ (see :mod:`patternlang.engine.chi`).
 
 :class:`Comoments` keeps running sums of x, y, x², y² and x·yᵀ per chain, so that
 χ = −Cov(x, y) (see :mod:`patternlang.engine.chi`) is available at any time from O(C·M·K) numbers,
@@ -24,8 +27,8 @@ import numpy as np
 
 from patternlang.errors import PatRuntimeError
 
-_SUMS = ("n", "sx", "sy", "sxx", "syy", "sxy")
-_BATCH = ("bn", "bsx", "bsy", "bsxy")
+_SUMS = ("n", "sx", "sy", "sxx", "syy", "sxy", "sdx")
+_BATCH = ("bn", "bsx", "bsy", "bsxy", "bsdx")
 _POOL = ("nb", "b1", "b2")
 
 
@@ -65,16 +68,20 @@ class Comoments:
         self.sx, self.sy = z((C, M)), z((C, K))
         self.sxx, self.syy = z((C, M)), z((C, K))
         self.sxy = z((C, M, K))
+        self.sdx = z((C, M, K))  # explicit derivatives of mixture-dependent observables
         # the batch in progress, per chain
         self.bn = z(C)
-        self.bsx, self.bsy, self.bsxy = z((C, M)), z((C, K)), z((C, M, K))
-        # pooled over completed batches (all chains): count, sum and sum of squares of batch estimates
+        self.bsx, self.bsy, self.bsxy, self.bsdx = z((C, M)), z((C, K)), z((C, M, K)), z((C, M, K))
+        # pooled over completed batches (all chains): count, sum and sum of squares of the batch
+        # estimates of Cov(x, y) − mean(dx) = −χ
         self.nb = np.zeros(())
         self.b1, self.b2 = z((M, K)), z((M, K))
 
     # ------------------------------------------------------------------ accumulate
-    def update(self, x, y) -> None:
-        """Add one draw: ``x`` [C, M] observables, ``y`` [C, K] loss differences (torch or numpy)."""
+    def update(self, x, y, dx=None) -> None:
+        """Add one draw: ``x`` [C, M] observables, ``y`` [C, K] loss differences and optionally
+        ``dx`` [C, M, K] explicit derivatives (torch or numpy; None = observables independent of
+        the mixture)."""
         x = _as64(x, (self.chains, self.n_obs), "x")
         y = _as64(y, (self.chains, self.n_comp), "y")
         xy = x[:, :, None] * y[:, None, :]
@@ -88,6 +95,10 @@ class Comoments:
         self.bsx += x
         self.bsy += y
         self.bsxy += xy
+        if dx is not None:
+            dx = _as64(dx, (self.chains, self.n_obs, self.n_comp), "dx")
+            self.sdx += dx
+            self.bsdx += dx
         full = self.bn >= self.batch_draws
         if full.any():
             self._close_batches(full)
@@ -95,6 +106,7 @@ class Comoments:
     def _close_batches(self, which: np.ndarray) -> None:
         n = self.bn[which][:, None, None]
         cov = (self.bsxy[which] - self.bsx[which][:, :, None] * self.bsy[which][:, None, :] / n) / (n - 1)
+        cov = cov - self.bsdx[which] / n
         self.nb = self.nb + which.sum()
         self.b1 += cov.sum(0)
         self.b2 += (cov * cov).sum(0)
@@ -123,6 +135,15 @@ class Comoments:
         sx, sy = self.sx.sum(0), self.sy.sum(0)
         return (self.sxy.sum(0) - sx[:, None] * sy[None, :] / N) / (N - 1)
 
+    def explicit(self) -> np.ndarray:
+        """Posterior mean of the explicit derivatives ``dx``, pooled over chains: [M, K] (zeros when
+        no observable depends on the mixture)."""
+        return self.sdx.sum(0) / max(self.n.sum(), 1)
+
+    def explicit_per_chain(self) -> np.ndarray:
+        """The mean of ``dx`` in each chain: [C, M, K]."""
+        return self.sdx / np.maximum(self.n, 1)[:, None, None]
+
     def cov_per_chain(self) -> np.ndarray:
         """Cov(x, y) of each chain around its own means: [C, M, K]."""
         n = self.n[:, None, None]
@@ -139,7 +160,8 @@ class Comoments:
         return (self.syy.sum(0) - N * my * my) / max(N - 1, 1)
 
     def batch_means(self) -> tuple[int, np.ndarray, np.ndarray]:
-        """(number of completed batches, mean and variance of the batch covariance estimates)."""
+        """(number of completed batches, mean and variance of the batch estimates of −χ, i.e. of
+        Cov(x, y) − mean(dx))."""
         nb = int(self.nb)
         if nb == 0:
             z = np.full((self.n_obs, self.n_comp), np.nan)
@@ -178,5 +200,6 @@ class Comoments:
         out = cls(C, M, K, B, tuple(str(s) for s in state.get("obs_names", ())),
                   tuple(str(s) for s in state.get("comp_names", ())))
         for name in _SUMS + _BATCH + _POOL:
-            setattr(out, name, np.array(state[name], dtype=np.float64))
+            if name in state:  # run directories written before ``dx`` existed lack sdx / bsdx
+                setattr(out, name, np.array(state[name], dtype=np.float64))
         return out

@@ -9,7 +9,12 @@ argument is an :class:`EvalContext`. Through it they
 * run the model with the *current* parameters of all C chains on a probe: ``ctx.run(key, attention=True)``
   returns a :class:`ProbeOutput` with per-sample losses (and per-token losses, logits, attention) from
   **one** forward pass, cached for the draw, so every observable on that probe shares it;
-* read the center losses L(w*) (same probes, computed once at the center parameters) and ``nbeta``.
+* read the center losses L(w*) (same probes, computed once at the center parameters) and ``nbeta``;
+* read the mixture only through :func:`patternlang.observables.lm.mixture_loss`. An observable
+  that does (``llc``, ``loss_increase()``) *depends on the mixture*: the context notices the read
+  (``read_mixture``), and the observer then also evaluates it with the mixture replaced by one
+  component or sample (``toward``) to get its explicit derivative — exact for observables affine in
+  the mixture, as every one built from ``mixture_loss`` is.
 
 Values are tensors with a leading chain dimension C: ``[C]`` for a scalar observable, or
 :class:`Labeled` ``[C, D]`` with a name per coordinate (``l1h3``) for a vector one.
@@ -97,6 +102,11 @@ class EvalContext:
     _params: dict[str, Tensor] | None = field(default=None, init=False)
     _chains: int = field(default=1, init=False)
     _vmap: bool = field(default=True, init=False)
+    toward: tuple[str, int | None] | None = field(default=None, init=False)
+    """When set, :func:`~patternlang.observables.lm.mixture_loss` reads the loss of this component
+    (``(k, None)``) or of one of its probe samples (``(k, i)``) instead of the mixture's."""
+    read_mixture: bool = field(default=False, init=False)
+    """Set by every mixture read; the observer resets it to learn which observables read it."""
 
     def __post_init__(self) -> None:
         self.task = getattr(self.model, "task", "lm")

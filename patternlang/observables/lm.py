@@ -19,6 +19,7 @@ perfect head scores 1 and a uniform causal head about 1/(i+1) averaged over posi
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 import torch
@@ -103,7 +104,16 @@ def _component(ctx: EvalContext, component: str) -> str:
 
 
 def mixture_loss(ctx: EvalContext, center: bool = False) -> Tensor:
-    """L = Σ_k h_k L_k on the component probes: [C] (or [1] at the center)."""
+    """L = Σ_k h_k L_k on the component probes: [C] (or [1] at the center).
+
+    The only way an observable may read the mixture: with ``ctx.toward = (k, i)`` set by the
+    observer it returns the loss of component k (or of its probe sample i) instead, which is how
+    the explicit mixture derivative of ``llc`` and ``loss_increase()`` is taken."""
+    ctx.read_mixture = True
+    if ctx.toward is not None:
+        name, index = ctx.toward
+        per_sample = (ctx.center(name) if center else ctx.run(name)).per_sample
+        return per_sample.mean(-1) if index is None else per_sample[..., index]
     total = 0.0
     for name, h in ctx.weights.items():
         if h:
@@ -161,6 +171,22 @@ def llc(ctx: EvalContext) -> Tensor:
     """Local learning coefficient observable nβ·(L(w) − L(w*)) on the mixture probe; its posterior
     mean is the LLC estimate λ̂."""
     return ctx.nbeta * (mixture_loss(ctx) - mixture_loss(ctx, center=True))
+
+
+@primitive("observable", skip=1, shape="scalar", needs=("loss",), posterior_only=True)
+def free_energy(ctx: EvalContext, n: Annotated[int, Range(ge=3)]) -> Tensor:
+    """Local free energy of the basin around w*, per log n: (n / log n)·L(w*) + nβ·(L(w) − L(w*)).
+
+    Watanabe's asymptotics give F_n = n·L_n(w*) + λ·log n + … for the basin of w*, so the posterior
+    mean of this observable, (n / log n)·L(w*) + λ̂, is F_n / log n. Two solutions compare by it
+    where their losses differ (an unsaturated classifier), not only by λ: log p(U)/p(V) =
+    F_n(V) − F_n(U). Its χ is the LLC's χ plus (n / (nβ·log n))·(L_k − L)(w*), the loss term.
+
+    Args:
+        n: the sample size the comparison is made at, e.g. the training samples a run sees
+            (steps × batch).
+    """
+    return (n / math.log(n)) * mixture_loss(ctx, center=True) + llc(ctx)
 
 
 @primitive("observable", skip=1, shape="per_head", needs=("attention",))

@@ -9,7 +9,12 @@ probe (loss and attention from the same pass), and feeds a :class:`Comoments` ac
 
 * x: the observable coordinates, named ``name`` (scalar) or ``name[l1h0]`` (per head);
 * y: L_k − L for each component k (L = Σ h_k L_k, all on the probes), and in per-sample mode also
-  ℓ_{k,i} − L for each probe sample i of each component, named ``k[i]``.
+  ℓ_{k,i} − L for each probe sample i of each component, named ``k[i]``;
+* dx: for the observables that read the mixture themselves (``llc``, ``loss_increase()``: found at
+  discovery, when the context reports the read), the explicit derivative (1/nβ)·∂φ/∂ε along each y
+  column's direction — φ re-evaluated with the mixture replaced by that component or sample, minus
+  φ (exact for observables affine in the mixture; no extra forward pass). χ then is the whole
+  derivative (1/nβ)·d⟨φ⟩/dε = −Cov(φ, y) + ⟨dx⟩, not only its covariance part.
 """
 
 from __future__ import annotations
@@ -114,6 +119,12 @@ class Observer:
         if per_sample:
             for k in self.components:
                 self.comp_names += [f"{k}[{i}]" for i in range(ctx.batch(k)["tokens"].shape[0])]
+        self.directions: list[tuple[str, int | None]] = [(k, None) for k in self.components]
+        if per_sample:
+            self.directions += [(k, i) for k in self.components
+                                for i in range(ctx.batch(k)["tokens"].shape[0])]
+        self.mixture_dependent: list[bool] | None = None  # per observable, set at discovery
+        self.widths: list[int] = []  # coordinates per observable, set at discovery
         self.moments: Comoments | None = None
 
     def evaluate(self, params: Mapping[str, Tensor] | None) -> tuple[Tensor, Tensor, Tensor]:
@@ -123,9 +134,11 @@ class Observer:
         ctx.set_params(dict(params) if params is not None else None)
         if self.fuse:
             ctx.prefetch(list(ctx.probes))
-        cols, names = [], []
+        cols, names, dependent = [], [], []
         for spec in self.observables:
+            ctx.read_mixture = False
             v = evaluate_expr(spec.expr, ctx)
+            dependent.append(ctx.read_mixture)
             if isinstance(v, Labeled):
                 cols.append(v.value.double())
                 names += [f"{spec.name}[{lab}]" for lab in v.labels]
@@ -134,6 +147,9 @@ class Observer:
                 names.append(spec.name)
         if not self.obs_names:
             self.obs_names = names
+        if self.mixture_dependent is None:
+            self.mixture_dependent = dependent
+            self.widths = [c.shape[1] for c in cols]
         losses = {k: ctx.run(k).per_sample.double() for k in self.components}  # [C, n] each
         L_k = torch.stack([losses[k].mean(-1) for k in self.components], dim=1)  # [C, K]
         h = torch.tensor([ctx.weights[k] for k in self.components], dtype=torch.float64)
@@ -144,6 +160,28 @@ class Observer:
         x = torch.cat(cols, dim=1) if cols else torch.zeros(ctx.chains, 0, dtype=torch.float64)
         return x, torch.cat(ys, dim=1), L
 
+    def explicit(self, x: Tensor) -> Tensor | None:
+        """dx [C, M, K]: (1/nβ)·∂φ/∂ε toward each y column's component or sample, for the
+        observables that read the mixture (zero rows for the others); None when none does. Uses
+        the draw's cached forward passes, so it must follow :meth:`evaluate` at the same draw."""
+        if not any(self.mixture_dependent or ()):
+            return None
+        ctx = self.ctx
+        dx = torch.zeros(x.shape[0], x.shape[1], len(self.directions), dtype=torch.float64)
+        starts = [sum(self.widths[:i]) for i in range(len(self.widths))]
+        for spec, dependent, col in zip(self.observables, self.mixture_dependent, starts):
+            if not dependent:
+                continue
+            for j, direction in enumerate(self.directions):
+                ctx.toward = direction
+                try:
+                    v = evaluate_expr(spec.expr, ctx)
+                finally:
+                    ctx.toward = None
+                v = (v.value if isinstance(v, Labeled) else v.reshape(-1, 1)).double()
+                dx[:, col:col + v.shape[1], j] = v - x[:, col:col + v.shape[1]]
+        return dx / ctx.nbeta
+
     @torch.no_grad()
     def __call__(self, params: Mapping[str, Tensor]) -> dict[str, Tensor]:
         x, y, L = self.evaluate(params)
@@ -151,7 +189,7 @@ class Observer:
             self.moments = Comoments(x.shape[0], max(x.shape[1], 1), y.shape[1], self.batch_draws,
                                      tuple(self.obs_names), tuple(self.comp_names))
         if x.shape[1]:
-            self.moments.update(x, y)
+            self.moments.update(x, y, self.explicit(x))
         return {"x": x, "y": y, "loss": L}
 
     def reset(self) -> Comoments | None:

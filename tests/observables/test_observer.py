@@ -164,3 +164,45 @@ def test_fused_probes_give_the_same_numbers_in_fewer_passes():
     assert Counting.calls == 2  # the 3 same-shape component probes in one pass + the score probe
     for u, v in zip(a, b):
         torch.testing.assert_close(u, v, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("per_sample", [False, True])
+def test_explicit_mixture_derivative_of_llc_and_loss_increase(per_sample):
+    """llc = nβ(L − L*) and loss_increase() = L − L* read the mixture: their explicit derivative
+    (1/nβ)·∂φ/∂ε toward a component (or sample) is (y − y*) and (y − y*)/nβ; observables on one
+    component do not read the mixture and get zero rows."""
+    model = AttnOnlyTransformer(vocab=VOCAB, d_model=32, n_layers=2, n_heads=4, context=CTX, seed=1)
+    specs = [spec("llc", prim("llc")), spec("la", prim("loss", component="a")),
+             spec("inc", prim("loss_increase")), spec("incb", prim("loss_increase", component="b"))]
+    obs = build_observer(model, specs, components(), MIX, probe=6, seed=3, nbeta=25.0,
+                         per_sample=per_sample)
+    assert obs.mixture_dependent == [True, False, True, False]
+    _, y_star, _ = obs.evaluate(None)
+    x, y, _ = obs.evaluate(perturbed(model, 3, 0.05, 0))
+    dx = obs.explicit(x)
+    assert dx.shape == (3, 4, y.shape[1])
+    np.testing.assert_allclose(dx[:, 0].numpy(), (y - y_star).numpy(), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(dx[:, 2].numpy(), (y - y_star).numpy() / 25.0, rtol=1e-4, atol=1e-7)
+    assert not dx[:, [1, 3]].any()
+    # the moments carry it into χ = −Cov + ⟨dx⟩
+    obs(perturbed(model, 3, 0.05, 1))
+    obs(perturbed(model, 3, 0.05, 2))
+    chi = obs.chi()
+    assert chi.explicit is not None and np.any(chi.explicit[0]) and not np.any(chi.explicit[1])
+
+
+def test_free_energy_is_loss_term_plus_llc_and_its_explicit_derivative():
+    """free_energy(n) = (n/log n)·L(w*) + llc: its explicit derivative adds the center's loss
+    differences y* scaled by n/(nβ·log n) to the LLC's (y − y*)."""
+    model = AttnOnlyTransformer(vocab=VOCAB, d_model=32, n_layers=2, n_heads=4, context=CTX, seed=1)
+    n, nbeta = 1000, 25.0
+    specs = [spec("llc", prim("llc")), spec("F", prim("free_energy", n=n))]
+    obs = build_observer(model, specs, components(), MIX, probe=6, seed=3, nbeta=nbeta)
+    x0, y_star, L_star = obs.evaluate(None)
+    assert float(x0[0, 1]) == pytest.approx(n / np.log(n) * float(L_star[0]), rel=1e-5)
+    x, y, _ = obs.evaluate(perturbed(model, 3, 0.05, 0))
+    np.testing.assert_allclose((x[:, 1] - x[:, 0]).numpy(), n / np.log(n) * float(L_star[0]),
+                               rtol=1e-5)
+    dx = obs.explicit(x)
+    want = n / (nbeta * np.log(n)) * y_star.numpy() + (y - y_star).numpy()
+    np.testing.assert_allclose(dx[:, 1].numpy(), want, rtol=1e-4, atol=1e-6)

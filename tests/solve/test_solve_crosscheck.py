@@ -48,5 +48,7 @@ def test_matches_slsqp_when_trust_region_binds(seed, kind, radius):
     best = min(feasible, key=lambda r: r.fun)
     assert sol.status == "optimal"
     assert fit(sol.weights) <= best.fun * (1 + 1e-6)
-    np.testing.assert_allclose(sol.weights, best.x, atol=2e-6)
+    # the fit comparison above is the strict check; SLSQP itself stops up to ~2e-5 away from the
+    # optimum in weight space (measured with scipy 1.17.1; 2e-6 held with earlier versions)
+    np.testing.assert_allclose(sol.weights, best.x, atol=5e-5)
     assert sol.diagnostics.trust_region_binding == ["trust"]

@@ -23,7 +23,9 @@ from patternlang.runtime.steps.common import (build_components, build_model, der
 
 def _sampler(step: SampleStep, ctx: StepContext, center, seed: int):
     """``sample(weights) -> [C, draws, M]``: the sample step's SGLD and observables at ``center``;
-    only the mixture of the sampler's loss changes between calls (the same seed every call)."""
+    only the mixture changes between calls (the same seed every call). It changes both the
+    sampler's loss and the mixture that observables such as ``llc`` read, so the difference is the
+    whole derivative that χ (covariance plus explicit term) estimates."""
     from patternlang.engine.sgld import run_sgld
     from patternlang.models.losses import model_loss_fn
     from patternlang.observables.observer import build_observer
@@ -35,7 +37,7 @@ def _sampler(step: SampleStep, ctx: StepContext, center, seed: int):
 
     def sample(weights) -> np.ndarray:
         model = load_weights(build_model(step.model, ctx), center)
-        observer = build_observer(model, step.observables, components, base, probe=step.probe,
+        observer = build_observer(model, step.observables, components, dict(weights), probe=step.probe,
                                   seed=derive_seed("probe", ctx.plan.seed, step.id), nbeta=nbeta_of(step))
         res = run_sgld(model, model_loss_fn(model.task),
                        _batch_fn(components, dict(weights), step.sampler.batch, ctx.device), cfg,

@@ -36,7 +36,7 @@ def combine(chis: list, sample: SampleStep, nbeta: float, standardize: bool = Tr
     first = chis[0]
     merged = Chi(chi, se, first.se_batch, first.se_chain, first.obs_names, first.comp_names, mu,
                  first.sd_obs, first.sd_comp, first.chains, first.draws,
-                 {"centers": len(chis)}) if len(chis) > 1 else first
+                 {"centers": len(chis)}, _mean_explicit(chis)) if len(chis) > 1 else first
     principal = principal_directions(merged, standardize=standardize)
     spec_of = {o.name: o for o in sample.observables}
     summary = {"kind": "susceptibility", "nbeta": nbeta, "observables": list(merged.obs_names),
@@ -46,7 +46,14 @@ def combine(chis: list, sample: SampleStep, nbeta: float, standardize: bool = Tr
                "chi": chi.tolist(), "chi_se": se.tolist(), "mu": mu.tolist(),
                "principal": _principal_dict(principal), "centers": len(chis),
                "draws": int(first.draws), "chains": int(first.chains)}
+    if merged.explicit is not None and np.any(merged.explicit):
+        summary["chi_explicit"] = merged.explicit.tolist()  # the part of chi from dφ/dε itself
     return summary, merged, principal
+
+
+def _mean_explicit(chis: list) -> np.ndarray | None:
+    parts = [c.explicit for c in chis]
+    return None if any(p is None for p in parts) else np.mean(parts, axis=0)
 
 
 @runner("susceptibility")
