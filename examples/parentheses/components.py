@@ -4,11 +4,13 @@ For each component k, tilt the baseline mixture of ``specs/parentheses.pat`` tow
 (the other negative kinds give up weight in proportion, so weight(pos) stays 0.5; for ``pos``
 itself the negatives give up weight in proportion), retrain the same seeds with the spec's settings
 (bidirectional 2 layers, 4 heads, d_model 32, AdamW lr 3e-3, weight decay 1e-3, batch 64, 300
-steps) and count seeds with nested agreement >= 0.75 (NESTED) on the pipeline's rule probe. Compare
-with chi's prediction: the change of LLC(NESTED) - LLC(EQUAL-COUNT) along the same direction, read
-from a run directory's ``results.json`` (lower gap => NESTED predicted more often).
+steps) and count seeds with nested agreement >= 0.75 (NESTED) and equal-count agreement >= 0.75
+(EQUAL-COUNT) on the pipeline's rule probe. Compare with chi's prediction: the change of
+F(NESTED) - F(EQUAL-COUNT) along the same direction for the local free energy ``free`` and for the
+LLC ``complexity`` alone, read from a run directory's ``results.json`` (lower gap => NESTED
+predicted more often).
 
-    OMP_NUM_THREADS=1 PYTHONPATH=. python examples/parentheses/components.py runs/parens 8 0.1
+    OMP_NUM_THREADS=1 PYTHONPATH=. python examples/parentheses/components.py runs/parens 16 0.1
 
 With 0 seeds it only prints chi's predictions (no training), including the observable rows:
 the change of nested agreement at the NESTED centers and of equal-count agreement at the
@@ -43,12 +45,12 @@ def tilted(k: str, delta: float) -> dict[str, float]:
     return w
 
 
-def predicted_gap(doc: dict, w: dict[str, float]) -> float:
-    """chi_n.complexity . d - chi_e.complexity . d for the direction d = w - BASE."""
+def predicted_gap(doc: dict, w: dict[str, float], obs: str = "free") -> float:
+    """chi_n.obs . d - chi_e.obs . d for the direction d = w - BASE."""
     out = 0.0
     for sid, sign in (("susceptibility.chi_n", 1.0), ("susceptibility.chi_e", -1.0)):
         s = doc["susceptibilities"][sid]
-        row = np.asarray(s["chi"])[s["observables"].index("complexity")]
+        row = np.asarray(s["chi"])[s["observables"].index(obs)]
         d = np.array([w[c] - BASE[c] for c in s["components"]])
         out += sign * float(row @ d)
     return out
@@ -65,20 +67,20 @@ def predicted_observables(doc: dict, w: dict[str, float]) -> tuple[float, float]
 
 
 def chi_only(doc: dict, delta: float) -> None:
-    print(f"| component (+{delta:.2f}) | Δ(LLC_n − LLC_e) | Δ nested at NESTED centers | "
-          "Δ equal_count at EQUAL-COUNT centers |\n| --- | --- | --- | --- |")
+    print(f"| component (+{delta:.2f}) | Δ(F_n − F_e) | Δ(LLC_n − LLC_e) | Δ nested at NESTED centers "
+          "| Δ equal_count at EQUAL-COUNT centers |\n| --- | --- | --- | --- | --- |")
     for k in BASE:
         w = tilted(k, delta)
         dn, de = predicted_observables(doc, w)
-        print(f"| {k} | {predicted_gap(doc, w):+.3f} | {dn:+.4f} | {de:+.4f} |")
+        print(f"| {k} | {predicted_gap(doc, w):+.3f} | {predicted_gap(doc, w, 'complexity'):+.3f} "
+              f"| {dn:+.4f} | {de:+.4f} |")
 
 
-def nested_count(weights: dict[str, float], seeds: int) -> tuple[int, list[float]]:
-    ns = []
-    for s in range(seeds):
-        _, _, ev = run(weights, s, 300, **OPT)
-        ns.append(ev[-1][1]["nested"])
-    return sum(n >= THRESHOLD for n in ns), ns
+def rule_counts(weights: dict[str, float], seeds: int) -> tuple[int, int]:
+    """(NESTED, EQUAL-COUNT) seeds of ``seeds`` retrained on ``weights``."""
+    rules = [run(weights, s, 300, **OPT)[2][-1][1] for s in range(seeds)]
+    return (sum(r["nested"] >= THRESHOLD for r in rules),
+            sum(r["equal"] >= THRESHOLD for r in rules))
 
 
 def main(run_dir: Path, seeds: int, delta: float) -> None:
@@ -88,24 +90,29 @@ def main(run_dir: Path, seeds: int, delta: float) -> None:
         chi_only(doc, delta)
         return
     t = time.time()
-    k0, n0 = nested_count(BASE, seeds)
-    print(f"baseline: NESTED {k0}/{seeds} (nested agreement {np.round(n0, 2).tolist()})", flush=True)
-    print("| component (+%.2f) | predicted Δ(LLC_n − LLC_e) | NESTED seeds | Δ NESTED | sign agrees |"
-          % delta)
-    print("| --- | --- | --- | --- | --- |")
-    preds, real = [], []
+    k0, e0 = rule_counts(BASE, seeds)
+    print(f"baseline: NESTED {k0}/{seeds}, EQUAL-COUNT {e0}/{seeds}", flush=True)
+    print(f"| component (+{delta:.2f}) | predicted Δ(F_n − F_e) | predicted Δ(LLC_n − LLC_e) "
+          "| NESTED / EQUAL-COUNT seeds | Δ NESTED | sign agrees (F / LLC) |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    preds: dict[str, list[float]] = {"free": [], "complexity": []}
+    real = []
     for k in BASE:
         w = tilted(k, delta)
-        gap = predicted_gap(doc, w)
-        kk, _ = nested_count(w, seeds)
-        preds.append(gap)
+        kk, ee = rule_counts(w, seeds)
         real.append(kk - k0)
-        agree = "—" if kk == k0 else ("yes" if (gap < 0) == (kk > k0) else "no")
-        print(f"| {k} | {gap:+.3f} | {kk}/{seeds} | {kk - k0:+d} | {agree} |", flush=True)
+        agree = []
+        for obs in preds:
+            gap = predicted_gap(doc, w, obs)
+            preds[obs].append(gap)
+            agree.append("—" if kk == k0 else ("yes" if (gap < 0) == (kk > k0) else "no"))
+        print(f"| {k} | {preds['free'][-1]:+.3f} | {preds['complexity'][-1]:+.3f} | {kk} / {ee} "
+              f"| {kk - k0:+d} | {' / '.join(agree)} |", flush=True)
     from scipy.stats import spearmanr
-    rho = spearmanr(-np.array(preds), np.array(real)).statistic
-    print(f"\nSpearman rank correlation of −predicted gap change with Δ NESTED: {rho:+.2f} "
-          f"({time.time() - t:.0f}s)")
+    for obs, p in preds.items():
+        rho = spearmanr(-np.array(p), np.array(real)).statistic
+        print(f"Spearman rank correlation of −predicted Δ({obs}_n − {obs}_e) with Δ NESTED: {rho:+.2f}")
+    print(f"({time.time() - t:.0f}s)")
 
 
 if __name__ == "__main__":

@@ -1,10 +1,13 @@
-# CI size of specs/parentheses.pat: the same pipeline (pool -> per-solution LLCs and chi -> two
+# CI size of specs/parentheses.pat: the same pipeline (pool -> per-solution free energies and chi -> two
 # patternings -> verification) with a tiny causal classifier, short strings and few steps, so it
 # runs end to end in seconds. The numbers mean nothing; the shapes and the plumbing do.
 use stdlib.parens
 use stdlib.core
 
 model net = parens_net(layers=1, heads=2, d_model=16, mlp=16, causal=true)
+
+## F_n / log n at one training run's sample size (60 steps x batch 32).
+observable free = free_energy(n = 1920)
 
 data pos = balanced(max_len=10)
 data flat = never_dips(max_len=10)
@@ -29,20 +32,20 @@ sampler tiny { step = 5e-4  nbeta = auto  gamma = 300  chains = 2  draws = 20  b
 susceptibility chi_n {
   at = pool.final where nested >= 0.77 limit 2
   sampler = tiny
-  observe = [complexity, nested]
+  observe = [free, complexity, nested]
   probe = 16
 }
 
 susceptibility chi_e {
   at = pool.final where nested < 0.77 limit 2
   sampler = tiny
-  observe = [complexity, equal_count]
+  observe = [free, complexity, equal_count]
   probe = 16
 }
 
 patterning prefer_nested {
   from = [chi_n, chi_e]
-  lower chi_n.complexity relative to chi_e.complexity by 5
+  lower chi_n.free relative to chi_e.free by 5
   subject to {
     weight(pos) == 0.5
     kl(base) <= 0.25
@@ -51,7 +54,7 @@ patterning prefer_nested {
 
 patterning prefer_equal_count {
   from = [chi_n, chi_e]
-  lower chi_e.complexity relative to chi_n.complexity by 5
+  lower chi_e.free relative to chi_n.free by 5
   subject to {
     weight(pos) == 0.5
     kl(base) <= 0.25

@@ -1,7 +1,8 @@
 """End to end: the CI size of the parentheses experiment through ``patternlang.api.run``.
 
 Checks what the full experiment's README is built from: per-solution LLCs for both groups of seeds
-(disjoint representative checkpoints), finite chi with standard errors for every component, two
+(disjoint representative checkpoints), finite chi with standard errors for every component (the
+free energy's chi = the LLC's chi + its loss term, kept apart as ``chi_explicit``), two
 feasible patternings that move the weights in opposite directions, and per-arm fractions of seeds
 that learned each rule.
 """
@@ -43,10 +44,14 @@ def test_per_solution_llcs_for_both_rules(results):
 def test_chi_is_finite_with_standard_errors(results):
     for sid, rule in (("susceptibility.chi_n", "nested"), ("susceptibility.chi_e", "equal_count")):
         s = _doc(results)["susceptibilities"][sid]
-        assert s["components"] == COMPONENTS and s["observables"] == ["complexity", rule]
+        assert s["components"] == COMPONENTS and s["observables"] == ["free", "complexity", rule]
         chi, se = np.asarray(s["chi"]), np.asarray(s["chi_se"])
-        assert chi.shape == se.shape == (2, 5)
+        assert chi.shape == se.shape == (3, 5)
         assert np.isfinite(chi).all() and (se > 0).all()
+        # free − complexity is exactly the loss term of the explicit part: n/(nβ log n)·(L_k − L)(w*)
+        explicit = np.asarray(s["chi_explicit"])
+        assert np.any(explicit[0] != explicit[1]) and not np.any(explicit[2])
+        np.testing.assert_allclose(chi[0] - chi[1], explicit[0] - explicit[1], rtol=1e-6, atol=1e-9)
 
 
 def test_two_feasible_patternings_in_opposite_directions(results):
