@@ -177,3 +177,36 @@ def test_verification_arms_move_by_the_same_distance():
     assert abs(d @ step) < 1e-12
     opposite = arm_weights("opposite", h0, h1, seed=0)
     assert opposite["a"] == pytest.approx(0.3)
+
+
+def test_random_control_arms_keep_the_solves_equality_constraints():
+    """With weight(a) == 0.4 and b + c == 0.5 held by the solve, the control and orthogonal arms
+    move only inside that subspace, by the same distance as the patterned step (unless the final
+    clip to the simplex had to act)."""
+    import numpy as np
+
+    from patternlang.runtime.steps.mixtures import arm_weights, random_direction
+
+    h0 = {"a": 0.4, "b": 0.3, "c": 0.2, "d": 0.05, "e": 0.05}
+    h1 = {"a": 0.4, "b": 0.33, "c": 0.17, "d": 0.04, "e": 0.06}
+    held = [{"a": 1.0}, {"b": 1.0, "c": 1.0}]
+    rows = [np.array([r.get(k, 0.0) for k in h0]) for r in held]
+    step = np.array([h1[k] - h0[k] for k in h0])
+    unclipped = 0
+    for seed in range(10):
+        d = random_direction(5, 0.1, seed, keep_zero=[*rows, step])
+        assert np.linalg.norm(d) == pytest.approx(0.1) and abs(d.sum()) < 1e-12
+        assert all(abs(r @ d) < 1e-12 for r in rows) and abs(d @ step) < 1e-12
+        for arm in ("control", "orthogonal"):
+            w = arm_weights(arm, h0, h1, seed=seed, held=held)
+            dw = np.array([w[k] - h0[k] for k in h0])
+            if min(w.values()) > 0:  # the clip did not act
+                unclipped += 1
+                assert w["a"] == pytest.approx(0.4, abs=1e-12)
+                assert w["b"] + w["c"] == pytest.approx(0.5, abs=1e-12)
+                assert np.linalg.norm(dw) == pytest.approx(np.linalg.norm(step), rel=1e-9)
+                assert arm == "control" or abs(dw @ step) < 1e-12
+    assert unclipped >= 5
+    # with every direction pinned, there is nothing left to move
+    pinned = [{k: 1.0} for k in ("a", "b", "c", "d")]
+    assert arm_weights("orthogonal", h0, h1, seed=0, held=pinned) == pytest.approx(h0)

@@ -9,6 +9,11 @@
 * ``orthogonal``: like ``control``, but δ is also orthogonal to Δh. A random direction can share a
   good part of Δh by chance (with few components it often does); this arm cannot, so it is the
   sharper test of "the χ direction, not any step of this size".
+
+Both random arms stay in the solve's *equality* constraints (``weight(pos) == 0.5``, fixed
+components, linear equalities): δ is drawn in the subspace they leave free, so the control changes
+only what the solver was allowed to change. Inequalities are not imposed (the step has the same
+length as Δh, which met them); the final clip to the simplex can still move a weight that sits at 0.
 """
 
 from __future__ import annotations
@@ -35,11 +40,14 @@ def project_simplex(v: np.ndarray) -> np.ndarray:
     return np.maximum(v - theta, 0.0)
 
 
-def arm_weights(arm: str, h0: dict[str, float], h1: dict[str, float], seed: int) -> dict[str, float]:
-    """Weights of a verification arm (see the module docstring)."""
+def arm_weights(arm: str, h0: dict[str, float], h1: dict[str, float], seed: int,
+                held: list[dict[str, float]] | None = None) -> dict[str, float]:
+    """Weights of a verification arm (see the module docstring). ``held``: coefficient rows of the
+    solve's equality constraints (by component name), which the random arms' δ keeps at zero."""
     names = list(h0)
     a = np.array([h0[n] for n in names])
     b = np.array([h1.get(n, 0.0) for n in names])
+    rows = [np.array([r.get(n, 0.0) for n in names]) for r in held or []]
     if arm == "baseline":
         w = a
     elif arm == "patterned":
@@ -47,27 +55,26 @@ def arm_weights(arm: str, h0: dict[str, float], h1: dict[str, float], seed: int)
     elif arm == "opposite":
         w = project_simplex(a - (b - a))
     elif arm == "control":
-        w = project_simplex(a + random_direction(len(a), float(np.linalg.norm(b - a)), seed))
+        w = project_simplex(a + random_direction(len(a), float(np.linalg.norm(b - a)), seed,
+                                                 keep_zero=rows))
     elif arm == "orthogonal":
         w = project_simplex(a + random_direction(len(a), float(np.linalg.norm(b - a)), seed,
-                                                 orthogonal_to=b - a))
+                                                 keep_zero=[*rows, b - a]))
     else:
         raise ValueError(f"unknown arm {arm!r}")
     return {n: float(x) for n, x in zip(names, w)}
 
 
 def random_direction(k: int, length: float, seed: int,
-                     orthogonal_to: np.ndarray | None = None) -> np.ndarray:
-    """A random direction in the sum-zero subspace of R^k (optionally orthogonal to a given
-    vector), scaled to ``length``. With k = 2 the sum-zero subspace is a line, so no direction is
-    orthogonal to a nonzero step: the result is then zero."""
+                     keep_zero: list[np.ndarray] | None = None) -> np.ndarray:
+    """A random direction d in R^k with Σ d = 0 and r·d = 0 for every row r of ``keep_zero`` (the
+    step Δh for an orthogonal control, equality-constraint rows), scaled to ``length``. When those
+    conditions leave no freedom (e.g. k = 2 and a nonzero step) the result is zero."""
     rng = np.random.default_rng(seed)
     d = rng.standard_normal(k)
-    d -= d.mean()
-    if orthogonal_to is not None:
-        u = np.asarray(orthogonal_to, float) - np.mean(orthogonal_to)
-        nu = np.linalg.norm(u)
-        if nu > 0:
-            d -= (d @ u) / nu**2 * u
+    basis = np.vstack([np.ones(k), *keep_zero]) if keep_zero else np.ones((1, k))
+    q, r = np.linalg.qr(basis.T)  # orthonormal basis of the span of the conditions
+    q = q[:, np.abs(np.diag(r)) > 1e-12 * max(1.0, np.abs(r).max())]
+    d -= q @ (q.T @ d)
     n = np.linalg.norm(d)
-    return d * (length / n) if n > 0 else d
+    return d * (length / n) if n > 1e-12 else np.zeros(k)

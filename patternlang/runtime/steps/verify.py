@@ -87,14 +87,27 @@ def _run_key(ctx: StepContext, train_id: str, weights: dict, seed: int, steps: i
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def _equality_rows(solve) -> list[dict[str, float]]:
+    """Coefficient rows of the solve's equality constraints (fixed components, linear ``==``): the
+    random control arms move the weights only where the solver could."""
+    rows: list[dict[str, float]] = []
+    for c in getattr(solve, "constraints", []):
+        if c.kind == "fixed":
+            rows += [{k: 1.0} for k in c.components]
+        elif c.kind == "linear" and c.op == "==":
+            rows.append(dict(c.coeffs))
+    return rows
+
+
 def _jobs(step: VerifyStep, ctx: StepContext) -> list[dict]:
     train = ctx.plan.step(step.train)
     sol = ctx.input_summary(step.solve)
     h0, h1 = sol["baseline"], sol["weights"]
     init = dict(checkpoint_paths(step.start_at, ctx)) if step.start == "checkpoint" else {}
     jobs = []
+    held = _equality_rows(ctx.plan.step(step.solve))
     for arm in step.arms:
-        weights = arm_weights(arm, h0, h1, derive_seed("control", ctx.plan.seed, step.id))
+        weights = arm_weights(arm, h0, h1, derive_seed("control", ctx.plan.seed, step.id), held)
         for seed in step.seeds:
             init_path = init.get(seed, next(iter(init.values()), None)) if init else None
             key = _run_key(ctx, step.train, weights, seed, step.steps, step.every, _tracked(step),
