@@ -7,18 +7,15 @@ from __future__ import annotations
 
 import re
 import typing
-from typing import TYPE_CHECKING
 
 from patternlang.check import coerce
-from patternlang.check.scope import did_you_mean
-from patternlang.check.values import (AnyV, CkptV, ConstV, DataV, ErrorV, FactoryV, FixedV, FuncV, LinV,
+from patternlang.check.scope import Env, Evaluates, did_you_mean
+from patternlang.check.values import (AnyV, CkptV, ConstV, ErrorV, FactoryV, FixedV, FuncV, LinV,
                                       FiniteDiffV, ModelV, ObsV, OptimizerV, RefV, TrustV, V)
 from patternlang.plan.ir import CheckpointRef, ObservableSpec, OptimizerSpec, Selection
 from patternlang.registry import Range
 from patternlang.syntax import ast as A
 
-if TYPE_CHECKING:
-    from patternlang.check.evaluator import Env, Evaluator
 
 OPTIMIZERS = typing.get_args(OptimizerSpec.model_fields["name"].annotation)
 OPTIMIZER_ARGS = {"lr": ("float", Range(gt=0)), "weight_decay": ("float", Range(ge=0)),
@@ -42,7 +39,7 @@ BUILTINS: dict[str, str] = {
 _FACTORY = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$")
 
 
-def call(ev: "Evaluator", f: FuncV, e: A.Call, module: str, env: "Env") -> V:
+def call(ev: Evaluates, f: FuncV, e: A.Call, module: str, env: Env) -> V:
     s = ev.s
     pos = [a for a in e.args if a.name is None]
     kw = {a.name: a for a in e.args if a.name is not None}
@@ -76,7 +73,7 @@ def call(ev: "Evaluator", f: FuncV, e: A.Call, module: str, env: "Env") -> V:
     return _optimizer(ev, f.name, e, module, env)
 
 
-def _checkpoint(ev: "Evaluator", e: A.Call, module: str, env: "Env") -> V:
+def _checkpoint(ev: Evaluates, e: A.Call, module: str, env: Env) -> V:
     s = ev.s
     args = [(a.name, a.span, ev.eval(a.value, module, env)) for a in e.args]
     bound = coerce.bind(s, "checkpoint", ["path", "arch"], args, e.span)
@@ -94,7 +91,7 @@ def _checkpoint(ev: "Evaluator", e: A.Call, module: str, env: "Env") -> V:
                   checkpoint=path, task=arch.task)
 
 
-def _factory(ev: "Evaluator", e: A.Call, module: str, env: "Env") -> V:
+def _factory(ev: Evaluates, e: A.Call, module: str, env: Env) -> V:
     s = ev.s
     pos = [a for a in e.args if a.name is None]
     if len(pos) != 1 or e.args[0].name is not None:
@@ -113,14 +110,7 @@ def _factory(ev: "Evaluator", e: A.Call, module: str, env: "Env") -> V:
     return FactoryV(e.span, target, kwargs)
 
 
-def factory_as(v: V, kind: str) -> V:
-    if isinstance(v, FactoryV):
-        cls = ModelV if kind == "model" else DataV
-        return cls(v.span, factory=v.target, factory_args=v.args)
-    return v
-
-
-def _finite_difference(ev: "Evaluator", e: A.Call, module: str, env: "Env") -> V:
+def _finite_difference(ev: Evaluates, e: A.Call, module: str, env: Env) -> V:
     s = ev.s
     names = [coerce.as_component(s, ev.eval(a.value, module, env), "finite_difference()")
              for a in e.args if a.name is None]
@@ -136,7 +126,7 @@ def _finite_difference(ev: "Evaluator", e: A.Call, module: str, env: "Env") -> V
     return FiniteDiffV(e.span, float(eps), tuple(names))
 
 
-def _optimizer(ev: "Evaluator", name: str, e: A.Call, module: str, env: "Env") -> V:
+def _optimizer(ev: Evaluates, name: str, e: A.Call, module: str, env: Env) -> V:
     s = ev.s
     args = [(a.name, a.span, ev.eval(a.value, module, env)) for a in e.args]
     bound = coerce.bind(s, name, list(OPTIMIZER_ARGS), args, e.span)
@@ -157,7 +147,7 @@ def _optimizer(ev: "Evaluator", name: str, e: A.Call, module: str, env: "Env") -
 # Checkpoints and selections
 
 
-def train_attr(ev: "Evaluator", train: RefV, e: A.Attr) -> V:
+def train_attr(ev: Evaluates, train: RefV, e: A.Attr) -> V:
     if e.name == "final":
         return CkptV(e.span, CheckpointRef(train=f"train.{train.name}", step=None), train.name, train.key)
     if e.name == "step":
@@ -166,7 +156,7 @@ def train_attr(ev: "Evaluator", train: RefV, e: A.Attr) -> V:
                       did_you_mean(e.name, ["final", "step"]) or "use .step(n) or .final")
 
 
-def _step(ev: "Evaluator", train: RefV, e: A.Call, module: str, env: "Env") -> V:
+def _step(ev: Evaluates, train: RefV, e: A.Call, module: str, env: Env) -> V:
     if len(e.args) != 1 or e.args[0].name is not None:
         return ev.s.error("PAT304", f"{train.name}.step() takes one step number", e.span)
     n = coerce.as_int(ev.s, ev.eval(e.args[0].value, module, env), "a checkpoint step", Range(ge=0))
@@ -175,7 +165,7 @@ def _step(ev: "Evaluator", train: RefV, e: A.Call, module: str, env: "Env") -> V
     return CkptV(e.span, CheckpointRef(train=f"train.{train.name}", step=n), train.name, train.key)
 
 
-def where(ev: "Evaluator", e: A.Where, module: str, env: "Env") -> V:
+def where(ev: Evaluates, e: A.Where, module: str, env: Env) -> V:
     s = ev.s
     base = ev.eval(e.base, module, env)
     if isinstance(base, (ErrorV, AnyV)):
@@ -206,7 +196,7 @@ def where(ev: "Evaluator", e: A.Where, module: str, env: "Env") -> V:
     return CkptV(e.span, ref, base.train_name, base.key)
 
 
-def susceptibility_attr(ev: "Evaluator", sus: RefV, e: A.Attr) -> V:
+def susceptibility_attr(ev: Evaluates, sus: RefV, e: A.Attr) -> V:
     """``chi.ih``: observable ``ih`` as measured by susceptibility ``chi`` (used in targets)."""
     entity = ev.s.resolve(sus.key)
     if isinstance(entity, ErrorV) or entity is None:

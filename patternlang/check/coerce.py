@@ -6,18 +6,16 @@ reporting it) or unknown (a template parameter in an abstract check: nothing to 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from patternlang.check.scope import State, did_you_mean
-from patternlang.check.values import (AnyV, ConstV, DataV, ErrorV, FuncV, ListV, ModelV, ObsV, RefV,
-                                      StarV, V, describe, show_const)
+from patternlang.check.scope import Evaluates, State, did_you_mean
+from patternlang.check.values import (AnyV, ConstV, DataV, ErrorV, FactoryV, FuncV, ListV, ModelV,
+                                      ObsV, RefV, StarV, V, describe, show_const)
 from patternlang.errors import Span
 from patternlang.plan.ir import Call as IRCall
 from patternlang.plan.ir import ObsExpr
 from patternlang.registry import Primitive, Range
 
-if TYPE_CHECKING:
-    from patternlang.check.evaluator import Evaluator
 
 Args = list[tuple[str | None, Span, V]]
 
@@ -229,7 +227,7 @@ def _plain(s: State, v: V, what: str) -> Any:
 # Declarations and observables
 
 
-def as_observable(ev: "Evaluator", v: V, what: str = "this") -> ObsV | None:
+def as_observable(ev: Evaluates, v: V, what: str = "this") -> ObsV | None:
     s = ev.s
     if isinstance(v, ObsV):
         return v
@@ -272,8 +270,15 @@ def as_list(v: V) -> list[V]:
     return list(v.items) if isinstance(v, ListV) else [v]
 
 
-def as_model(ev: "Evaluator", v: V, what: str) -> ModelV | None:
-    from patternlang.check.builtins import factory_as
+def factory_as(v: V, kind: str) -> V:
+    """A ``factory(...)`` value read as a model or data component (other values unchanged)."""
+    if isinstance(v, FactoryV):
+        cls = ModelV if kind == "model" else DataV
+        return cls(v.span, factory=v.target, factory_args=v.args)
+    return v
+
+
+def as_model(ev: Evaluates, v: V, what: str) -> ModelV | None:
     if isinstance(v, RefV) and v.kind == "model":
         v = ev.s.resolve(v.key)
     v = factory_as(v, "model")
@@ -287,8 +292,7 @@ def as_model(ev: "Evaluator", v: V, what: str) -> ModelV | None:
     return None
 
 
-def as_data(ev: "Evaluator", v: V, what: str) -> DataV | None:
-    from patternlang.check.builtins import factory_as
+def as_data(ev: Evaluates, v: V, what: str) -> DataV | None:
     v = factory_as(v, "data")
     if isinstance(v, DataV):
         return v

@@ -10,14 +10,11 @@ from __future__ import annotations
 
 from patternlang import registry
 from patternlang.check import builtins, coerce
-from patternlang.check.scope import State, did_you_mean
+from patternlang.check.scope import Env, State, did_you_mean
 from patternlang.check.values import (AnyV, ConstV, CurvedV, DictV, ErrorV, FuncV, LinV,
                                       ListV, ModuleV, ObsV, RefV, StarV, AutoV, TrustV, V, describe)
 from patternlang.errors import Span
 from patternlang.syntax import ast as A
-
-Env = dict[str, V]
-
 
 class Evaluator:
     def __init__(self, state: State):

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from patternlang.check.modules import Module, Program
 from patternlang.errors import Diagnostic, Span
 from patternlang.syntax import ast as A
-from patternlang.check.values import ErrorV
+from patternlang.check.values import ErrorV, FuncV, V
 
 Key = tuple[str, str]  # (module key, declaration name)
 
@@ -107,3 +107,19 @@ class State:
             self.leave()
         self.memo[key] = value
         return value
+
+
+Env = dict[str, V]
+"""Template parameters in scope while evaluating an expression: name -> value."""
+
+
+class Evaluates(Protocol):
+    """What the builtins and coercions need of the evaluator (``check.evaluator.Evaluator``): the
+    checker state and expression evaluation. Typing against this keeps those modules below the
+    evaluator in the import order."""
+
+    s: State
+
+    def eval(self, e: A.Expr, module: str, env: Env) -> V: ...
+
+    def instantiate(self, f: FuncV, args: list, call: A.Call | None) -> V: ...
