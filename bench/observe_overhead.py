@@ -6,8 +6,9 @@ previous-token scores (all heads, both layers) on their own 32 x 64 repeated-tok
 
 * observe: ``observer(params)`` — losses of the 8 components, mixture loss, the 2 x 8 x 2 head
   scores, and the co-moment update.
-* floor: the same 9 probe batches through ``vmap(functional_call(model, ...))`` over the 4 chains,
-  logits only, no_grad.
+* floor: the same 9 probe batches through the model's natively chain-batched forward
+  (``chain_batched_forward``, the fastest plain pass over 4 chains), logits only, no_grad. The
+  older floor, ``vmap(functional_call(model, ...))``, is timed too (``vmap_floor_ms``).
 
 Last line: JSON with ``bench`` and ``ratio`` (goal <= 1.10; devinterp 2.0.1 measured 1.56).
 """
@@ -62,23 +63,29 @@ def main(reps: int = 30) -> dict:
     def floor():
         with torch.no_grad():
             for tokens in probes:
+                model.chain_batched_forward(params, tokens[None].expand(CHAINS, *tokens.shape))
+
+    def vmap_floor():
+        with torch.no_grad():
+            for tokens in probes:
                 torch.func.vmap(lambda p: torch.func.functional_call(model, p, (tokens,)))(params)
 
     def observe():
         obs(params)
 
-    for f in (floor, observe):  # warm up
+    for f in (floor, vmap_floor, observe):  # warm up
         f()
         f()
-    t_floor, t_obs = [], []
-    for _ in range(reps):  # interleaved, so drifts in machine load hit both alike
-        for f, acc in ((floor, t_floor), (observe, t_obs)):
+    t_floor, t_vmap, t_obs = [], [], []
+    for _ in range(reps):  # interleaved, so drifts in machine load hit all alike
+        for f, acc in ((floor, t_floor), (vmap_floor, t_vmap), (observe, t_obs)):
             t0 = time.perf_counter()
             f()
             acc.append(time.perf_counter() - t0)
     fl, ob = statistics.median(t_floor), statistics.median(t_obs)
     return {"bench": "observe_overhead", "ratio": round(ob / fl, 4), "observe_ms": round(1e3 * ob, 2),
-            "floor_ms": round(1e3 * fl, 2), "chains": CHAINS, "probes": N_COMP + 1,
+            "floor_ms": round(1e3 * fl, 2), "vmap_floor_ms": round(1e3 * statistics.median(t_vmap), 2),
+            "chains": CHAINS, "probes": N_COMP + 1,
             "probe_shape": [PROBE, CTX], "observables": len(obs.obs_names), "goal": 1.10,
             "threads": torch.get_num_threads(), "torch": torch.__version__}
 

@@ -220,16 +220,20 @@ class AttnOnlyTransformer(nn.Module):
             return out[0][0], out[1][0]
         return out[0]
 
-    def chain_batched_forward(self, params: dict[str, Tensor], tokens: Tensor) -> Tensor:
-        """Logits ``[C, n, T, vocab]`` of C parameter sets ``{name: [C, *shape]}`` on tokens ``[C, n, T]``.
+    def chain_batched_forward(self, params: dict[str, Tensor], tokens: Tensor,
+                              return_attention: bool = False):
+        """Logits ``[C, n, T, vocab]`` of C parameter sets ``{name: [C, *shape]}`` on tokens ``[C, n, T]``
+        (and, with ``return_attention``, patterns ``[C, layers, n, H, T, T]``).
 
-        The protocol the sampler looks for (``chain_batched_forward``): with it, SGLD runs every chain
-        through one natively batched pass instead of ``vmap`` of :meth:`forward`.
+        The protocol the sampler and the observation engine look for (``chain_batched_forward``):
+        with it, every chain runs through one natively batched pass instead of ``vmap`` of
+        :meth:`forward`.
         """
         T = tokens.shape[-1]
         if T > self.context:
             raise ValueError(f"sequence length {T} exceeds the model context {self.context}")
-        return attn_only_forward(params, tokens, self.n_layers, self.ln_final is not None)
+        return attn_only_forward(params, tokens, self.n_layers, self.ln_final is not None,
+                                 return_attention)
 
     def head_parameters(self, layer: int, head: int) -> dict[str, tuple]:
         """Parameter names and index tuples owned by head ``head`` of layer ``layer``."""

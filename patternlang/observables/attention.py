@@ -57,6 +57,20 @@ class AttnOnlyAdapter(_Base):
 
     vmappable = True
 
+    def run_chains(self, model, params: dict[str, Tensor], tokens: Tensor, attention: bool):
+        """All chains in one natively batched pass, or None when the model has no
+        ``chain_batched_forward``: (logits [C, n, T, V], patterns [C, layers, n, H, q, k] or None).
+        ``params`` holds stacked ``[C, ...]`` values for some or all parameters; the model's own
+        values stand in for the rest."""
+        forward = getattr(model, "chain_batched_forward", None)
+        if forward is None:
+            return None
+        C = next(iter(params.values())).shape[0]
+        full = {k: params[k] if k in params else p.detach()[None].expand(C, *p.shape)
+                for k, p in model.named_parameters()}
+        out = forward(full, tokens[None].expand(C, *tokens.shape), return_attention=attention)
+        return out if attention else (out, None)
+
     def run(self, model, tokens, attention):
         if attention:
             return model(tokens, return_attention=True)

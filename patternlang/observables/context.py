@@ -102,6 +102,7 @@ class EvalContext:
     _params: dict[str, Tensor] | None = field(default=None, init=False)
     _chains: int = field(default=1, init=False)
     _vmap: bool = field(default=True, init=False)
+    _native: bool = field(default=True, init=False)
     toward: tuple[str, int | None] | None = field(default=None, init=False)
     """When set, :func:`~patternlang.observables.lm.mixture_loss` reads the loss of this component
     (``(k, None)``) or of one of its probe samples (``(k, i)``) instead of the mixture's."""
@@ -203,8 +204,30 @@ class EvalContext:
         keep = logits if self.task == "classify" else None
         return per_sample, per_token, keep, att
 
+    def _forward_native(self, batch: Batch, attention: bool) -> ProbeOutput | None:
+        """All chains through the adapter's natively chain-batched pass (``run_chains``: the stdlib
+        transformer's fused kernels, no ``vmap``), or None when the adapter or model has none."""
+        run_chains = getattr(self.adapter, "run_chains", None)
+        if run_chains is None or self.task == "classify":
+            return None
+        out = run_chains(self.model, self._params, batch["tokens"], attention)
+        if out is None:
+            return None
+        logits, att = out
+        C, n = logits.shape[:2]
+        rows = {k: v.repeat(C, *[1] * (v.dim() - 1)) for k, v in batch.items()}  # chain-major
+        per_sample, per_token = _sample_losses(self.task, logits.reshape(C * n, *logits.shape[2:]),
+                                               rows)
+        return ProbeOutput(per_sample.view(C, n),
+                           None if per_token is None else per_token.view(C, n, -1), None, att)
+
     def _forward(self, batch: Batch, attention: bool) -> ProbeOutput:
         with torch.no_grad():
+            if self._params is not None and self._native:
+                out = self._forward_native(batch, attention)
+                if out is not None:
+                    return out
+                self._native = False  # not available for this model: vmap from now on
             if self._params is None:
                 return ProbeOutput(*[None if t is None else t[None]
                                      for t in self._one(None, batch, attention)])

@@ -4,8 +4,10 @@
 (to record center losses, discover which probes need attention, name every output coordinate and
 report bad arguments before any sampling), and returns an :class:`Observer`. Called by the sampler
 as ``observer(params)`` with stacked chain parameters ``[C, ...]``, it runs one batched no-grad
-forward pass per probe (all chains at once through ``vmap``), shared by every observable reading that
-probe (loss and attention from the same pass), and feeds a :class:`Comoments` accumulator with
+forward pass per probe — all chains at once: natively chain-batched where the attention adapter
+offers ``run_chains`` (the stdlib transformer), through ``vmap`` otherwise — shared by every
+observable reading that probe (loss and attention from the same pass), and feeds a
+:class:`Comoments` accumulator with
 
 * x: the observable coordinates, named ``name`` (scalar) or ``name[l1h0]`` (per head);
 * y: L_k − L for each component k (L = Σ h_k L_k, all on the probes), and in per-sample mode also

@@ -24,11 +24,17 @@ def spec(name, expr):
 
 
 class Counting(AttnOnlyTransformer):
+    """Counts forward passes: single-parameter-set ones and natively chain-batched ones alike."""
+
     calls = 0
 
     def forward(self, tokens, return_attention=False):
         type(self).calls += 1
         return super().forward(tokens, return_attention)
+
+    def chain_batched_forward(self, params, tokens, return_attention=False):
+        type(self).calls += 1
+        return super().chain_batched_forward(params, tokens, return_attention)
 
 
 def components():
@@ -206,3 +212,24 @@ def test_free_energy_is_loss_term_plus_llc_and_its_explicit_derivative():
     dx = obs.explicit(x)
     want = n / (nbeta * np.log(n)) * y_star.numpy() + (y - y_star).numpy()
     np.testing.assert_allclose(dx[:, 1].numpy(), want, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("restricted", [False, True])
+def test_native_chain_batched_observation_equals_vmap(restricted):
+    """The stdlib transformer is observed through its chain-batched forward (no vmap); the values
+    equal the vmap path's, with all parameters sampled or only some (a head restriction)."""
+    model = AttnOnlyTransformer(vocab=VOCAB, d_model=32, n_layers=2, n_heads=4, context=CTX, seed=1)
+    specs = [spec("llc", prim("llc")), spec("t5", prim("token_loss", component="b", position=5)),
+             spec("ih", prim("induction_score", layer=1, period=8)),
+             spec("pt", prim("previous_token_score", layer=0))]
+    params = perturbed(model, 3, 0.05, 0)
+    if restricted:
+        params = {k: v for k, v in params.items() if k.startswith("blocks.1.attn.")}
+    outs = []
+    for native in (True, False):
+        obs = build_observer(model, specs, components(), MIX, probe=6, seed=3, nbeta=25.0)
+        obs.ctx._native = native
+        outs.append(obs.evaluate(params))
+        assert obs.ctx._native == native  # the native path was taken (and not abandoned)
+    for a, b in zip(*outs):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
