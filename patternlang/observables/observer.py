@@ -117,14 +117,12 @@ class Observer:
         self.batch_draws = batch_draws
         self.components = list(ctx.weights)
         self.obs_names: list[str] = []
-        self.comp_names = list(self.components)
-        if per_sample:
-            for k in self.components:
-                self.comp_names += [f"{k}[{i}]" for i in range(ctx.batch(k)["tokens"].shape[0])]
+        # the y columns: each component, then (per-sample mode) each probe sample of each component
         self.directions: list[tuple[str, int | None]] = [(k, None) for k in self.components]
         if per_sample:
             self.directions += [(k, i) for k in self.components
                                 for i in range(ctx.batch(k)["tokens"].shape[0])]
+        self.comp_names = [k if i is None else f"{k}[{i}]" for k, i in self.directions]
         self.mixture_dependent: list[bool] | None = None  # per observable, set at discovery
         self.widths: list[int] = []  # coordinates per observable, set at discovery
         self.moments: Comoments | None = None
