@@ -6,7 +6,8 @@ posterior mean by Δ⟨φ⟩ ≈ ε·nβ·χ_{φ,k}. This re-samples the sample 
 :mod:`patternlang.engine.finite_diff`) and reports χ_fd = Δ⟨φ⟩ / (ε·nβ) beside the covariance
 estimate χ for every observed coordinate (and the mean over heads of per-head observables).
 
-Costs two extra sampling runs per checked component, at the first center only.
+Costs two extra sampling runs per checked component, at the first center only; the rows compare
+with χ estimated at that same center (not the average over centers).
 """
 
 from __future__ import annotations

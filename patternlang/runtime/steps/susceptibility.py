@@ -72,9 +72,10 @@ def run_susceptibility(step: SusceptibilityStep, ctx: StepContext) -> dict:
     if step.check is not None:
         from patternlang.runtime.steps.fd_check import finite_difference_rows
 
+        first = chis[0]  # the check re-samples at the first center: compare with χ there
         summary["finite_difference"] = finite_difference_rows(
-            step.check, sample, ctx, np.asarray(merged.chi), np.asarray(merged.se),
-            list(merged.obs_names), list(merged.comp_names))
+            step.check, sample, ctx, np.asarray(first.chi), np.asarray(first.se),
+            list(first.obs_names), list(first.comp_names))
         atomic_write_json(ctx.dir.file("finite_difference.json"), summary["finite_difference"])
     return summary
 
