@@ -83,7 +83,9 @@ def execute(plan: Plan, out: str | Path, *, resume: bool = False, device: str = 
             world=dist.world)
     for step in plan.steps:
         sdir = run.step(step.kind, step.id, hashes[step.id])
-        if dist.broadcast(sdir.done):
+        # the report (results.json, report.md, figures) is rebuilt every time: it costs about a
+        # second and then always reflects the step outputs that are on disk now
+        if step.kind != "report" and dist.broadcast(sdir.done):
             summaries[step.id], dirs[step.id] = sdir.summary(), sdir
             progress.info(f"{step.id}: cached ({sdir.path.name})")
             run.log("step_cached", step=step.id, hash=hashes[step.id])
