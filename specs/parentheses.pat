@@ -73,7 +73,7 @@ patterning prefer_nested {
   lower chi_n.free relative to chi_e.free by 40
   subject to {
     weight(pos) == 0.5
-    kl(base) <= 0.25
+    kl(base) <= 0.5
   }
 }
 
@@ -82,7 +82,7 @@ patterning prefer_equal_count {
   lower chi_e.free relative to chi_n.free by 40
   subject to {
     weight(pos) == 0.5
-    kl(base) <= 0.25
+    kl(base) <= 0.5
   }
 }
 
