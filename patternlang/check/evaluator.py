@@ -16,6 +16,7 @@ from patternlang.check.values import (AnyV, ConstV, CurvedV, DictV, ErrorV, Func
 from patternlang.errors import Span
 from patternlang.syntax import ast as A
 
+
 class Evaluator:
     def __init__(self, state: State):
         self.s = state

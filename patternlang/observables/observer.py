@@ -124,7 +124,7 @@ class Observer:
                                 for i in range(ctx.batch(k)["tokens"].shape[0])]
         self.comp_names = [k if i is None else f"{k}[{i}]" for k, i in self.directions]
         self.mixture_dependent: list[bool] | None = None  # per observable, set at discovery
-        self.widths: list[int] = []  # coordinates per observable, set at discovery
+        self.starts: list[int] = []  # first x column of each observable, set at discovery
         self.moments: Comoments | None = None
 
     def evaluate(self, params: Mapping[str, Tensor] | None) -> tuple[Tensor, Tensor, Tensor]:
@@ -149,7 +149,8 @@ class Observer:
             self.obs_names = names
         if self.mixture_dependent is None:
             self.mixture_dependent = dependent
-            self.widths = [c.shape[1] for c in cols]
+            widths = [c.shape[1] for c in cols]
+            self.starts = [sum(widths[:i]) for i in range(len(widths))]
         losses = {k: ctx.run(k).per_sample.double() for k in self.components}  # [C, n] each
         L_k = torch.stack([losses[k].mean(-1) for k in self.components], dim=1)  # [C, K]
         h = torch.tensor([ctx.weights[k] for k in self.components], dtype=torch.float64)
@@ -168,8 +169,7 @@ class Observer:
             return None
         ctx = self.ctx
         dx = torch.zeros(x.shape[0], x.shape[1], len(self.directions), dtype=torch.float64)
-        starts = [sum(self.widths[:i]) for i in range(len(self.widths))]
-        for spec, dependent, col in zip(self.observables, self.mixture_dependent, starts):
+        for spec, dependent, col in zip(self.observables, self.mixture_dependent, self.starts):
             if not dependent:
                 continue
             for j, direction in enumerate(self.directions):
