@@ -111,9 +111,10 @@ def _chi_section(sid: str, sm: dict, figdir: Path) -> list[str]:
                   + ", ".join(f"{v:.1%}" for v in ve[:5]), ""]
     fd = sm.get("finite_difference")
     if fd:
-        lines += ["Finite-difference check (paired runs at h' = (1 ∓ ε)h ± ε·e_k, χ_fd = Δ⟨φ⟩/(ε·nβ); "
-                  "|z| ≲ 3: the two estimates agree within their errors):", "",
-                  _table(["observable", "component", "χ (cov)", "± SE", "χ (finite diff)", "± SE",
+        lines += ["Finite-difference check at the first center (paired runs at h' = (1 ∓ ε)h ± ε·e_k, "
+                  "χ_fd = Δ⟨φ⟩/(ε·nβ), beside χ at that center; |z| ≲ 3: the two estimates agree "
+                  "within their errors):", "",
+                  _table(["observable", "component", "χ (linear response)", "± SE", "χ (finite diff)", "± SE",
                           "ratio", "z", "sign agrees"],
                          [[r["observable"], r["component"], r["chi"], r.get("chi_se"), r["fd"],
                            r.get("fd_se"), r.get("ratio"), r.get("z"), r.get("sign_agrees")]
