@@ -208,7 +208,7 @@ class EvalContext:
         """All chains through the adapter's natively chain-batched pass (``run_chains``: the stdlib
         transformer's fused kernels, no ``vmap``), or None when the adapter or model has none."""
         run_chains = getattr(self.adapter, "run_chains", None)
-        if run_chains is None or self.task == "classify":
+        if run_chains is None:
             return None
         out = run_chains(self.model, self._params, batch["tokens"], attention)
         if out is None:
@@ -219,7 +219,8 @@ class EvalContext:
         per_sample, per_token = _sample_losses(self.task, logits.reshape(C * n, *logits.shape[2:]),
                                                rows)
         return ProbeOutput(per_sample.view(C, n),
-                           None if per_token is None else per_token.view(C, n, -1), None, att)
+                           None if per_token is None else per_token.view(C, n, -1),
+                           logits if self.task == "classify" else None, att)
 
     def _forward(self, batch: Batch, attention: bool) -> ProbeOutput:
         with torch.no_grad():
