@@ -26,7 +26,7 @@ import time
 import torch
 
 from patternlang.engine.moments import Comoments
-from patternlang.engine.sgld import SGLDConfig, run_sgld
+from patternlang.engine.sampler.sgld import SGLDConfig, run_sgld
 from patternlang.models.attn_only import AttnOnlyTransformer
 from patternlang.models.losses import model_loss_fn
 

@@ -26,8 +26,8 @@ import time
 
 import torch
 
-from patternlang.engine.sgld import SGLDConfig, run_sgld
-from patternlang.engine.toy_models import NormalCrossing, ReducedRankRegression, normal_crossing_exact
+from patternlang.engine.sampler.sgld import SGLDConfig, run_sgld
+from patternlang.testing.toy_models import NormalCrossing, ReducedRankRegression, normal_crossing_exact
 
 torch.set_num_threads(1)
 POWERS = [[0, 1], [1, 1], [0, 2], [1, 2], [2, 2], [0, 3], [1, 3], [2, 3], [3, 3]]

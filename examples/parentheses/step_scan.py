@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from patternlang.engine.sgld import SGLDConfig, run_sgld
+from patternlang.engine.sampler.sgld import SGLDConfig, run_sgld
 from patternlang.models.losses import model_loss_fn
 from patternlang.plan.ir import Plan
 from patternlang.runtime.steps.common import build_components, build_model, load_weights

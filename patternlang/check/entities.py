@@ -2,7 +2,7 @@
 
 Definitions (models, data, mixtures, samplers, observables) become IR value objects directly
 (:class:`~patternlang.plan.ir.ModelSpec`, ...); the experiment's steps become the records below,
-which :mod:`patternlang.plan.lower` turns into plan steps with ids and inputs."""
+which :mod:`patternlang.compiler.lower` turns into plan steps with ids and inputs."""
 
 from __future__ import annotations
 

@@ -44,7 +44,7 @@ def check(ctx: click.Context, specs: tuple[str, ...]) -> None:
 def compile_cmd(ctx: click.Context, spec: str, emit: str, output: str | None) -> None:
     """Compile SPEC to an execution plan (nothing runs)."""
     from patternlang import compiler
-    from patternlang.plan.explain import explain
+    from patternlang.compiler.explain import explain
 
     if emit == "ast":
         text = json.dumps(_ast_json(compiler.parse_file(spec)), indent=2)

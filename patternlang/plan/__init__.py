@@ -1,1 +1,2 @@
-"""The execution plan (IR), its lowering from a checked spec, and its explanation."""
+"""The execution plan: a pydantic IR (``ir``), JSON-serialisable and versioned. Lowering from a
+checked spec lives in :mod:`patternlang.compiler.lower`."""

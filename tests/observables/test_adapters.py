@@ -3,7 +3,7 @@
 
 import pytest
 import torch
-from obs_helpers import UniformTokens
+from .obs_helpers import UniformTokens
 
 from patternlang.errors import PatRuntimeError
 from patternlang.models.attn_only import AttnOnlyTransformer

@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from obs_helpers import T, V, UniformTokens, hand_built
+from .obs_helpers import T, V, UniformTokens, hand_built
 
 from patternlang.errors import PatRuntimeError
 from patternlang.observables import build_observer

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import torch
-from obs_helpers import UniformTokens
+from .obs_helpers import UniformTokens
 
 from patternlang.engine.chi import estimate_chi
 from patternlang.errors import PatRuntimeError

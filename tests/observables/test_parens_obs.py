@@ -79,7 +79,7 @@ def test_mixed_model_in_between_and_chains():
 
 
 def test_parens_observable_on_a_language_model_is_an_error():
-    from obs_helpers import UniformTokens
+    from .obs_helpers import UniformTokens
 
     from patternlang.models.attn_only import AttnOnlyTransformer
     m = AttnOnlyTransformer(vocab=8, d_model=16, n_layers=1, n_heads=2, context=CTX)

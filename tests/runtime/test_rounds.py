@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-from tiny import write_spec  # noqa: E402
+from .tiny import write_spec
 
-import patternlang  # noqa: E402
+import patternlang
 
 
 def test_two_rounds_resolve_around_the_moved_weights(tmp_path, monkeypatch):

@@ -27,7 +27,7 @@ def _sampler(step: SampleStep, ctx: StepContext, center, seed: int):
     only the mixture changes between calls (the same seed every call). It changes both the
     sampler's loss and the mixture that observables such as ``llc`` read, so the difference is the
     whole derivative that χ (covariance plus explicit term) estimates."""
-    from patternlang.engine.sgld import run_sgld
+    from patternlang.engine.sampler.sgld import run_sgld
     from patternlang.models.losses import model_loss_fn
     from patternlang.observables.observer import build_observer
     from patternlang.runtime.steps.sample import _batch_fn, nbeta_of, sampler_config

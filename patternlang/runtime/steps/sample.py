@@ -77,7 +77,7 @@ def _chain_bytes(step: SampleStep, ctx: StepContext, center_path, components: di
 
 
 def sampler_config(step: SampleStep, seed: int):
-    from patternlang.engine.sgld import SGLDConfig
+    from patternlang.engine.sampler.sgld import SGLDConfig
 
     s = step.sampler
     return SGLDConfig(step_size=s.step, gamma=s.gamma, nbeta=s.nbeta, num_chains=s.chains,
@@ -86,7 +86,7 @@ def sampler_config(step: SampleStep, seed: int):
 
 
 def nbeta_of(step: SampleStep) -> float:
-    from patternlang.engine.sgld import default_nbeta
+    from patternlang.engine.sampler.sgld import default_nbeta
 
     return float(step.sampler.nbeta) if step.sampler.nbeta else float(default_nbeta(step.sampler.batch))
 
@@ -116,7 +116,7 @@ def _bar_callback(bar):
 
 def _run_group(step: SampleStep, ctx: StepContext, center_path, center_seed: int, group: list[int],
                components: dict, part_dir, init_loss: float | None) -> float:
-    from patternlang.engine.sgld import run_sgld
+    from patternlang.engine.sampler.sgld import run_sgld
     from patternlang.models.losses import model_loss_fn
     from patternlang.observables.observer import build_observer
 
@@ -145,8 +145,8 @@ def _run_group(step: SampleStep, ctx: StepContext, center_path, center_seed: int
 
 def _result_from_dict(d: dict):
     """Rebuild a saved chain group's :class:`SGLDResult` (estimates are recomputed)."""
-    from patternlang.engine.diagnostics import Divergence
-    from patternlang.engine.sgld_result import SGLDResult
+    from patternlang.engine.sampler.diagnostics import Divergence
+    from patternlang.engine.sampler.result import SGLDResult
 
     arr = lambda k: np.asarray(d[k], dtype=float)  # noqa: E731
     trace = np.array([[np.nan if x is None else x for x in row] for row in d["loss_trace"]], float)
@@ -159,7 +159,7 @@ def _result_from_dict(d: dict):
 
 
 def _center_summary(label: str, seed: int, parts: list[dict]) -> dict:
-    from patternlang.engine.sgld_result import SGLDResult
+    from patternlang.engine.sampler.result import SGLDResult
 
     res = SGLDResult.concat([_result_from_dict(p) for p in parts])
     d = res.to_dict()

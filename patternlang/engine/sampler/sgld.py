@@ -1,0 +1,335 @@
+"""Localized, tempered SGLD with every chain advanced in ONE batched computation.
+
+The update (devinterp's, with the minibatch MEAN loss L_B, optionally weighted by ``batch["weight"]``)::
+
+    Δw = -(ε/2)·[nβ·∇L_B(w) + γ·(w - w*)] + sqrt(ε)·N(0, I)
+
+samples p(w) ∝ exp(-nβ·L(w) - (γ/2)·||w - w*||²) around the center w*. All C chains live in one
+tensor ``flat: [C, P]``; the per-chain losses come from one call of a loss in chain-batched form
+(see :func:`chain_batched`; ``model_loss_fn`` losses get one from models that implement
+``chain_batched_forward``), or else from one ``vmap`` of ``functional_call`` over the chain dim,
+and one ordinary backward pass gives every chain's gradient (chains do not interact, so the gradient
+of the sum is the stack of the per-chain gradients). The update is three fused tensor ops on ``flat``.
+
+Randomness: chain ``c`` owns two ``torch.Generator`` streams seeded from ``(seed, c)``: one for its
+noise, one handed to ``batch_fn`` for its minibatches. A chain's numbers therefore do not depend on
+which other chains run beside it (``chain_ids`` runs any subset, e.g. to resume), and reruns are
+bit-identical.
+
+Example::
+
+    from patternlang.engine.sampler.sgld import SGLDConfig, run_sgld
+    cfg = SGLDConfig(step_size=1e-4, gamma=100.0, num_chains=4, num_draws=200, burnin=100)
+    res = run_sgld(model, loss_fn, batch_fn, cfg)
+    print(res.llc_mean, "+-", res.llc_se, res.diagnostics.summary())
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from patternlang.engine.sampler.chain_loss import LOOP_ON_CPU_PARAMS, ChainLoss
+from patternlang.engine.sampler.diagnostics import Divergence, find_divergences
+from patternlang.engine.sampler.restrict import ParamLayout, restriction_index
+from patternlang.engine.sampler.result import SGLDResult, SamplerConfigError
+from patternlang.errors import DivergenceError
+
+Batch = dict[str, Tensor]
+LossFn = Callable[..., Tensor]
+BatchFn = Callable[[int, int, torch.Generator], Batch]
+
+__all__ = ["SGLDConfig", "SGLDResult", "SamplerConfigError", "run_sgld", "chain_batched", "LOOP_ON_CPU_PARAMS",
+           "default_nbeta", "chain_generator"]
+
+
+@dataclass(frozen=True)
+class SGLDConfig:
+    """Settings of one sampling run (names as in the paper and devinterp).
+
+    Args:
+        step_size: ε.
+        gamma: γ, localization strength. REQUIRED: there is no silent default of 0.
+        nbeta: nβ; ``None`` means B / log B with B the batch size.
+        num_chains: chains (ids ``0..num_chains-1`` unless ``run_sgld(chain_ids=...)``).
+        num_draws: kept draws per chain.
+        burnin: steps before the first draw (excluded from every estimate).
+        thin: steps between draws.
+        seed: root of every chain's random streams.
+        restrict: selectors of the coordinates to sample (see :mod:`restrict`); empty = all.
+        init_loss_batches: batches averaged for L(w*).
+        trace_every: keep every k-th draw loss in ``loss_trace`` (estimates use all draws).
+        check_every: steps between divergence checks.
+        blowup: a draw loss L counts as a blow-up when L - L(w*) > blowup·(|L(w*)| + 1).
+        keep_observations: keep every observer output (memory grows with draws).
+        batching: how the gradients of all chains are computed (same numbers to float tolerance):
+            ``"auto"`` (default): the loss in chain-batched form when there is one (a
+            :func:`chain_batched` loss, or a ``model_loss_fn`` loss on a model implementing
+            ``chain_batched_forward``, e.g. ``AttnOnlyTransformer``), called once on all chains, or,
+            on a CPU with at least ``LOOP_ON_CPU_PARAMS`` parameters per chain, chain by chain;
+            without a chain-batched form, ``"vmap"``. ``result.extra["batching"]`` says which ran;
+            ``"batched"``: the chain-batched form called once on all chains (``vmap`` without one);
+            ``"vmap"``: ``vmap`` of ``loss_fn`` over the chain dim (forced even when a native form
+            exists; a :func:`chain_batched` loss is always called batched);
+            ``"loop"``: chain by chain (the native form with C = 1 when there is one); on one CPU
+            core this keeps every kernel at single-chain size, which is often fastest.
+            The update is always one fused operation over all chains.
+    """
+
+    step_size: float
+    gamma: float | None = None
+    nbeta: float | None = None
+    num_chains: int = 4
+    num_draws: int = 200
+    burnin: int = 0
+    thin: int = 1
+    seed: int = 0
+    restrict: tuple[str, ...] = ()
+    init_loss_batches: int = 8
+    trace_every: int = 1
+    check_every: int = 10
+    blowup: float = 100.0
+    keep_observations: bool = False
+    batching: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.gamma is None:
+            raise SamplerConfigError("gamma (the localization strength γ) is required: set it explicitly, "
+                                     "e.g. gamma=100. There is no default of 0 (an unlocalized chain drifts "
+                                     "away from w* and the LLC is meaningless).")
+        if isinstance(self.restrict, str):
+            object.__setattr__(self, "restrict", (self.restrict,))
+        checks = [(self.step_size > 0 and math.isfinite(self.step_size), "step_size must be > 0"),
+                  (self.gamma >= 0, "gamma must be >= 0"),
+                  (self.nbeta is None or self.nbeta > 0, "nbeta must be > 0"),
+                  (self.num_chains >= 1, "num_chains must be >= 1"),
+                  (self.num_draws >= 1, "num_draws must be >= 1"),
+                  (self.burnin >= 0, "burnin must be >= 0"),
+                  (self.thin >= 1, "thin must be >= 1"),
+                  (self.init_loss_batches >= 1, "init_loss_batches must be >= 1"),
+                  (self.batching in ("auto", "batched", "vmap", "loop"),
+                   "batching must be 'auto', 'batched', 'vmap' or 'loop'"),
+                  (self.trace_every >= 1 and self.check_every >= 1, "trace_every/check_every must be >= 1")]
+        for ok, msg in checks:
+            if not ok:
+                raise SamplerConfigError(msg)
+
+    @property
+    def total_steps(self) -> int:
+        return self.burnin + self.num_draws * self.thin
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["restrict"] = list(self.restrict)
+        return d
+
+
+def default_nbeta(batch_size: int) -> float:
+    """devinterp's default inverse temperature nβ = B / log B (B >= 2)."""
+    return batch_size / math.log(batch_size) if batch_size > 1 else 1.0
+
+
+def chain_batched(fn: LossFn) -> LossFn:
+    """Mark a loss written directly in chain-batched form (skips ``vmap``; fastest for tiny models).
+
+    The marked function is called as ``fn(params, batch) -> Tensor[C, n]`` where ``params`` maps each
+    parameter name to ``[C, *shape]`` and every batch tensor has a leading chain dim ``[C, n, ...]``
+    (an ``expand``ed view when all chains share a batch).
+    """
+    fn.chain_batched = True  # type: ignore[attr-defined]
+    return fn
+
+
+def chain_generator(seed: int, chain: int, stream: int, device: torch.device | str = "cpu") -> torch.Generator:
+    """The generator of ``stream`` (0 = batches, 1 = noise, 2 = init loss) of ``chain`` under ``seed``."""
+    state = np.random.SeedSequence([seed & 0xFFFFFFFF, seed >> 32, chain + 1, stream]).generate_state(2)
+    g = torch.Generator(device=device)
+    g.manual_seed(int(state[0]) << 31 ^ int(state[1]))
+    return g
+
+
+def _gather_batches(batch_fn: BatchFn, chain_ids: Sequence[int], step: int,
+                    gens: Sequence[torch.Generator], device: torch.device) -> tuple[Batch, bool]:
+    """Every chain's minibatch, stacked on a chain dim; ``shared`` when all chains got one object."""
+    batches = [batch_fn(c, step, g) for c, g in zip(chain_ids, gens)]
+    first = batches[0]
+    if all(b is first for b in batches):
+        return {k: v.to(device) for k, v in first.items()}, True
+    return {k: torch.stack([b[k] for b in batches]).to(device) for k in first}, False
+
+
+def _init_loss(chain_loss: ChainLoss, center: Tensor, batch_fn: BatchFn, cfg: SGLDConfig,
+               device: torch.device) -> tuple[float, int]:
+    """L(w*) averaged over ``init_loss_batches`` batches from the init stream (``chain=-1``)."""
+    g = chain_generator(cfg.seed, -1, 2)
+    total, size = 0.0, 0
+    with torch.no_grad():
+        for i in range(cfg.init_loss_batches):
+            batch = {k: v.to(device) for k, v in batch_fn(-1, i, g).items()}
+            size = next(iter(batch.values())).shape[0]
+            total += float(chain_loss(center[None], batch, True)[0].double())
+    return total / cfg.init_loss_batches, size
+
+
+class _Update:
+    """Δw = -(ε/2)[nβ g + γ(w - w*)] + sqrt(ε) ξ on all chains, optionally only on ``index``."""
+
+    def __init__(self, cfg: SGLDConfig, nbeta: float, center: Tensor, index: Tensor | None,
+                 gens: Sequence[torch.Generator], C: int):
+        self.eps, self.gamma, self.nbeta = cfg.step_size, float(cfg.gamma), nbeta
+        self.index, self.gens = index, gens
+        self.center = center if index is None else center[index]
+        width = center.numel() if index is None else index.numel()
+        self.noise = torch.empty(C, width, dtype=center.dtype, device=center.device)
+        self.alive: Tensor | None = None  # [C, 1] of 0/1 once a chain has been dropped
+
+    def __call__(self, flat: Tensor, grad: Tensor) -> None:
+        for i, g in enumerate(self.gens):
+            self.noise[i].normal_(generator=g)
+        if self.index is None and self.alive is None:  # the common case, in four in-place passes:
+            a = self.eps * self.gamma / 2  # w <- (1 - a) w + a w* - (ε nβ / 2) g + sqrt(ε) ξ
+            flat.mul_(1.0 - a).add_(self.center, alpha=a)
+            flat.add_(grad, alpha=-self.eps * self.nbeta / 2).add_(self.noise, alpha=math.sqrt(self.eps))
+            return
+        w = flat if self.index is None else flat[:, self.index]
+        drift = grad if self.index is None else grad[:, self.index]
+        drift.mul_(self.nbeta).add_(w - self.center, alpha=self.gamma)
+        self.noise.mul_(math.sqrt(self.eps)).add_(drift, alpha=-self.eps / 2)
+        if self.alive is not None:
+            self.noise.mul_(self.alive)
+        if self.index is None:
+            flat.add_(self.noise)
+        else:
+            flat.index_add_(1, self.index, self.noise)
+
+
+def run_sgld(model: nn.Module, loss_fn: LossFn, batch_fn: BatchFn, config: SGLDConfig, *,
+             center: Mapping[str, Tensor] | None = None, observer: Callable | None = None,
+             chain_ids: Sequence[int] | None = None, progress: Callable[[int, int], None] | None = None,
+             init_loss: float | None = None) -> SGLDResult:
+    """Sample the localized tempered posterior around ``center`` with all chains batched.
+
+    Args:
+        model: any ``nn.Module``; its parameters are the coordinates (the module is not modified).
+        loss_fn: ``loss_fn(model, batch) -> Tensor[n]`` per-sample losses (vmapped over chains), or a
+            :func:`chain_batched` loss.
+        batch_fn: ``batch_fn(chain, step, g) -> batch``; deterministic given ``g``. ``chain == -1``
+            asks for the batches of L(w*) (``step`` then counts them). Return the SAME dict object
+            for every chain to share one batch (full-batch toy models) without copies.
+        config: :class:`SGLDConfig`.
+        center: w* as a state dict (names of ``model.named_parameters()``); default: the model's.
+        observer: called at each kept draw with ``{name: Tensor[C, ...]}`` under ``no_grad``;
+            its return value is dropped unless ``config.keep_observations``; if it has a
+            ``finalize()`` method, that method's return value becomes ``result.observations``.
+        chain_ids: which chains to run (default ``range(num_chains)``).
+        progress: ``progress(steps_done, total_steps)``, called every ``check_every`` steps.
+        init_loss: a known L(w*) (skips its estimation; chain groups of one run should share it).
+
+    Raises:
+        DivergenceError: every chain diverged.
+    """
+    t_start = time.perf_counter()
+    cfg = config
+    chain_ids = list(range(cfg.num_chains)) if chain_ids is None else [int(c) for c in chain_ids]
+    if not chain_ids or len(set(chain_ids)) != len(chain_ids) or min(chain_ids) < 0:
+        raise SamplerConfigError(f"chain_ids must be distinct non-negative ints, got {chain_ids}")
+    layout = ParamLayout.from_model(model)
+    device = next(model.parameters()).device
+    w_star = layout.flatten(center if center is not None else dict(model.named_parameters()), device)
+    index = restriction_index(model, layout, cfg.restrict)
+    index = None if index is None else index.to(device)
+    chain_loss = ChainLoss(model, loss_fn, layout, cfg.batching, device)
+    measured, batch_size = _init_loss(chain_loss, w_star, batch_fn, cfg, device)
+    L0 = measured if init_loss is None else float(init_loss)
+    nbeta = cfg.nbeta if cfg.nbeta is not None else default_nbeta(batch_size)
+    C = len(chain_ids)
+    batch_gens = [chain_generator(cfg.seed, c, 0) for c in chain_ids]
+    noise_gens = [chain_generator(cfg.seed, c, 1, device) for c in chain_ids]
+    update = _Update(cfg, nbeta, w_star, index, noise_gens, C)
+    flat = w_star.expand(C, -1).clone()
+    run = _Loop(cfg, C, L0, device, observer)
+    for step in range(cfg.total_steps):
+        batch, shared = _gather_batches(batch_fn, chain_ids, step, batch_gens, device)
+        losses, grad = chain_loss.value_and_grad(flat, batch, shared)
+        with torch.no_grad():
+            run.record(step, losses, layout, flat)
+            update(flat, grad)
+            if (step + 1) % cfg.check_every == 0 or step + 1 == cfg.total_steps:
+                for d in run.check(step, chain_ids):
+                    flat[d] = w_star  # park the dropped chain at w* (keeps its numbers finite)
+                    update.alive = run.alive_tensor(flat.dtype)
+                if progress is not None:
+                    progress(step + 1, cfg.total_steps)
+    result = run.finish(cfg, chain_ids, L0, nbeta, batch_size, time.perf_counter() - t_start)
+    result.extra["batching"] = chain_loss.description
+    if not any(result.alive):
+        raise DivergenceError("sample", f"every chain diverged ({result.diagnostics.divergences[0]})",
+                              result.diagnostics.remedy or "use a smaller step_size or a larger gamma",
+                              {"divergences": [d.to_dict() for d in result.diagnostics.divergences]})
+    return result
+
+
+class _Loop:
+    """Bookkeeping of one run: online float64 draw moments, thinned trace, divergence window."""
+
+    def __init__(self, cfg: SGLDConfig, C: int, L0: float, device: torch.device, observer: Callable | None):
+        self.cfg, self.L0, self.observer = cfg, L0, observer
+        self.sums = torch.zeros(C, dtype=torch.float64, device=device)
+        self.sumsq = torch.zeros(C, dtype=torch.float64, device=device)
+        n_trace = (cfg.num_draws + cfg.trace_every - 1) // cfg.trace_every
+        self.trace = torch.full((C, n_trace), float("nan"), dtype=torch.float64, device=device)
+        self.window = torch.zeros(C, cfg.check_every, dtype=torch.float64, device=device)
+        self.alive = [True] * C
+        self.divergences: list[Divergence] = []
+        self.kept: list[dict[str, np.ndarray]] = []
+
+    def record(self, step: int, losses: Tensor, layout: ParamLayout, flat: Tensor) -> None:
+        cfg = self.cfg
+        lv = losses.to(torch.float64)
+        self.window[:, step % cfg.check_every] = lv
+        k, r = divmod(step - cfg.burnin, cfg.thin)
+        if step < cfg.burnin or r:
+            return
+        self.sums += lv
+        self.sumsq += lv * lv
+        if k % cfg.trace_every == 0:
+            self.trace[:, k // cfg.trace_every] = lv
+        if self.observer is not None:
+            out = self.observer(layout.views(flat.detach()))
+            if cfg.keep_observations and out is not None:
+                self.kept.append({n: v.detach().cpu().numpy() for n, v in out.items()})
+
+    def check(self, step: int, chain_ids: list[int]) -> list[int]:
+        n = step % self.cfg.check_every + 1
+        found = find_divergences(self.window[:, :n].cpu().numpy(), step - n + 1, self.L0, self.cfg.blowup)
+        new = []
+        for i, (s, reason) in found.items():
+            if self.alive[i]:
+                self.alive[i] = False
+                self.divergences.append(Divergence(chain_ids[i], s, reason))
+                new.append(i)
+        return new
+
+    def alive_tensor(self, dtype: torch.dtype) -> Tensor:
+        return torch.tensor(self.alive, dtype=dtype, device=self.sums.device)[:, None]
+
+    def finish(self, cfg: SGLDConfig, chain_ids: list[int], L0: float, nbeta: float, batch_size: int,
+               seconds: float) -> SGLDResult:
+        observations = None
+        if self.kept:
+            observations = {n: np.stack([d[n] for d in self.kept], axis=1) for n in self.kept[0]}
+        if self.observer is not None and hasattr(self.observer, "finalize"):
+            observations = self.observer.finalize()
+        return SGLDResult.build(
+            chain_ids=chain_ids, init_loss=L0, nbeta=nbeta, batch_size=batch_size,
+            draw_sum=self.sums.cpu().numpy(), draw_sumsq=self.sumsq.cpu().numpy(),
+            draw_count=np.full(len(chain_ids), cfg.num_draws), loss_trace=self.trace.cpu().numpy(),
+            alive=np.array(self.alive), divergences=self.divergences, config=cfg.to_dict(),
+            observations=observations, seconds=seconds)

@@ -1,0 +1,1 @@
+"""Models with known answers (learning coefficients, susceptibilities) for tests and benchmarks."""
