@@ -42,6 +42,7 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "batch": "minibatch size of each SGLD step",
         "restrict": 'sample only these parameters: globs ("blocks.1.*") or heads ("l1h3")',
         "seed": "random seed of the chains",
+        "preconditioner": "none (plain SGLD, default) | rmsprop (RMSProp-preconditioned SGLD)",
     },
     "susceptibility": {
         "at": "checkpoint(s) to localize at: run.step(n), run.final, run.final where ... (required)",

@@ -120,6 +120,8 @@ def check_sampler(ev: Evaluator, key, decl: A.Decl) -> Any:
     nb = r.value("nbeta")
     out["nbeta"] = None if nb is None or isinstance(nb, AutoV) else \
         coerce.as_float(ev.s, nb, "nbeta", Range(gt=0))
+    pre = r.choices("preconditioner", ("none", "rmsprop"), ["none"], many=False)
+    out["preconditioner"] = pre[0] if pre else None
     restrict = r.value("restrict")
     out["restrict"] = [] if restrict is None else coerce.as_type(ev.s, restrict, "strs", "restrict")
     if any(v is None for k, v in out.items() if k != "nbeta") or (nb is not None and

@@ -106,6 +106,7 @@ class SamplerSpec(_Model):
     batch: int = 32
     restrict: list[str] = Field(default_factory=list)  # parameter globs or heads like "l1h3"
     seed: int = 0
+    preconditioner: str = "none"  # "none" (plain SGLD) or "rmsprop" (engine/sampler/rmsprop.py)
 
 
 class ObsExpr(_Model):

@@ -82,7 +82,7 @@ def sampler_config(step: SampleStep, seed: int):
     s = step.sampler
     return SGLDConfig(step_size=s.step, gamma=s.gamma, nbeta=s.nbeta, num_chains=s.chains,
                       num_draws=s.draws, burnin=s.burnin, thin=s.thin, seed=seed,
-                      restrict=tuple(s.restrict))
+                      restrict=tuple(s.restrict), preconditioner=s.preconditioner)
 
 
 def nbeta_of(step: SampleStep) -> float:
