@@ -111,8 +111,9 @@ def check_sampler(ev: Evaluator, key, decl: A.Decl) -> Any:
                           decl.body.span)
     r = BlockReader(ev, decl, key[0])
     defaults = SamplerSpec.model_fields
+    raw_step = r.require("step")
     out: dict[str, Any] = {
-        "step": r.float("step", None, Range(gt=0), required=True),
+        "step": "auto" if isinstance(raw_step, AutoV) else r.float("step", None, Range(gt=0), required=True),
         "gamma": r.float("gamma", None, Range(gt=0), required=True),
     }
     for k, rng in _SAMPLER_RANGES.items():

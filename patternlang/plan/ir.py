@@ -96,7 +96,7 @@ class OptimizerSpec(_Model):
 class SamplerSpec(_Model):
     """Localized tempered SGLD settings (devinterp's update with the minibatch mean loss)."""
 
-    step: float  # epsilon
+    step: float | Literal["auto"]  # epsilon, or "auto": scanned at the center (runtime/steps/step_auto.py)
     gamma: float  # localization strength; required, no silent 0
     nbeta: float | None = None  # None = auto = B / log B
     chains: int = 4

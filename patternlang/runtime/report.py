@@ -47,11 +47,11 @@ def collect(plan: Plan, summaries: dict[str, dict]) -> dict:
             out["train"][s.id] = {k: sm[k] for k in ("mixture", "final_loss", "steps")}
         elif s.kind == "sample":
             out["llc"][s.id] = {k: sm.get(k) for k in ("nbeta", "llc_mean", "llc_se", "centers",
-                                                        "warnings")}
+                                                        "warnings", "step_size", "step_scan")}
         elif s.kind == "susceptibility":
             out["susceptibilities"][s.id] = {k: sm.get(k) for k in (
-                "nbeta", "observables", "components", "chi", "chi_se", "mu", "principal",
-                "finite_difference")}
+                "nbeta", "observables", "components", "chi", "chi_se", "chi_z", "chi_ess", "mu",
+                "principal", "finite_difference", "warnings")}
             if "chi_explicit" in sm:
                 out["susceptibilities"][s.id]["chi_explicit"] = sm["chi_explicit"]
         elif s.kind == "solve":
@@ -85,6 +85,12 @@ def _sample_section(sid: str, sm: dict, figdir: Path, sdir: StepDir) -> list[str
     lines += [_table(["center", "LLC", "SE", "R-hat", "equilibrated", "diverged chains"], rows), ""]
     for w in sm.get("warnings", []):
         lines.append(f"- warning: {w}")
+    scan = sm.get("step_scan")
+    if scan:
+        lines += ["", f"step = auto chose ε = {scan['chosen']:.3g} (plateau: "
+                  f"{', '.join(f'{e:.3g}' for e in scan['plateau']) if scan['plateau'] else 'none'}):", ""]
+        lines += [_table(["ε", "LLC", "SE", "stable", "reason"], [[r["step_size"], r["llc"], r["llc_se"],
+                  r["stable"], r.get("reason")] for r in scan["rows"]]), ""]
     traces = sdir.file("traces.npz")
     if traces.exists():
         data = np.load(traces)
@@ -119,6 +125,7 @@ def _chi_section(sid: str, sm: dict, figdir: Path) -> list[str]:
                          [[r["observable"], r["component"], r["chi"], r.get("chi_se"), r["fd"],
                            r.get("fd_se"), r.get("ratio"), r.get("z"), r.get("sign_agrees")]
                           for r in fd]), ""]
+    lines += [f"- warning: {w}" for w in sm.get("warnings") or []]
     return lines
 
 

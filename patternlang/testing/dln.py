@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from fractions import Fraction
 
 import torch
 from torch import Tensor, nn
@@ -63,8 +64,9 @@ def dln_llc(widths: Sequence[int], rank: int = 0) -> float:
     m = math.ceil(S / ell)
     a = S - (m - 1) * ell
     pairs = sum(sub[i] * sub[j] for i in range(len(sub)) for j in range(i + 1, len(sub)))
-    lam = (-rank ** 2 + rank * (widths[0] + widths[-1])) / 2
-    return lam + a * (ell - a) / (4 * ell) - ell * (ell - 1) / 4 * (S / ell) ** 2 + pairs / 2
+    lam = Fraction(-rank ** 2 + rank * (widths[0] + widths[-1]), 2)  # exact rational arithmetic
+    lam += Fraction(a * (ell - a), 4 * ell) - Fraction(ell * (ell - 1), 4) * Fraction(S, ell) ** 2
+    return float(lam + Fraction(pairs, 2))
 
 
 class DeepLinearNetwork(nn.Module):

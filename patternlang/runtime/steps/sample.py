@@ -26,6 +26,7 @@ from patternlang.runtime.context import StepContext, runner
 from patternlang.runtime.rundir import atomic_save_npz, atomic_write_json, read_json
 from patternlang.runtime.steps.common import (build_components, build_model, derive_seed,
                                               load_weights, select_checkpoints)
+from patternlang.runtime.steps.step_auto import resolve_auto_step
 
 
 def chain_groups(chains: int, device: torch.device, *, world: int = 1,
@@ -211,6 +212,8 @@ def run_sample(step: SampleStep, ctx: StepContext) -> dict | None:
     groups = ctx.dist.broadcast(chain_groups(  # rank 0's grouping (GPUs may differ in free memory)
         step.sampler.chains, ctx.device, world=ctx.dist.world,
         per_chain_bytes=_chain_bytes(step, ctx, centers[0][1], components)))
+    step, scan = resolve_auto_step(step, ctx, centers[0][1], components, _batch_fn(
+        components, dict(step.mixture.weights), step.sampler.batch, ctx.device))
     payloads = ctx.dist.gather_dict(_run_my_parts(step, ctx, centers, groups, components))
     if payloads is None:
         return None  # not rank 0: rank 0 merges and writes the summary
@@ -233,7 +236,9 @@ def run_sample(step: SampleStep, ctx: StepContext) -> dict | None:
     llcs = np.array([r["llc_mean"] for r in center_rows])
     ses = np.array([r["llc_se"] for r in center_rows])
     warnings = [f"{r['label']}: {w}" for r in center_rows for w in r["warnings"]]
-    return {"kind": "sample", "nbeta": nbeta_of(step), "centers": center_rows,
+    warnings += scan["warnings"] if scan else []
+    return {"kind": "sample", "nbeta": nbeta_of(step), "step_size": step.sampler.step, "step_scan": scan,
+            "centers": center_rows,
             "llc_mean": float(llcs.mean()),
             "llc_se": float(np.sqrt((ses ** 2).sum()) / len(ses)) if len(ses) > 1 else float(ses[0]),
             "observables": obs_names, "warnings": warnings,

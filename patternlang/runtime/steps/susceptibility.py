@@ -43,7 +43,8 @@ def combine(chis: list, sample: SampleStep, nbeta: float, standardize: bool = Tr
                "observable_of": [_owner(n, spec_of) for n in merged.obs_names],
                "components": list(merged.comp_names),
                "observable_exprs": {n: o.expr.model_dump(mode="json") for n, o in spec_of.items()},
-               "chi": chi.tolist(), "chi_se": se.tolist(), "mu": mu.tolist(),
+               "chi": chi.tolist(), "chi_se": se.tolist(), "chi_z": merged.z.tolist(),
+               "chi_ess": merged.ess.tolist(), "mu": mu.tolist(),
                "principal": _principal_dict(principal), "centers": len(chis),
                "draws": int(first.draws), "chains": int(first.chains)}
     if merged.explicit is not None and np.any(merged.explicit):
@@ -63,6 +64,9 @@ def run_susceptibility(step: SusceptibilityStep, ctx: StepContext) -> dict:
 
     sample = ctx.plan.step(step.sample)
     sdir, ssum = ctx.input_dir(step.sample), ctx.input_summary(step.sample)
+    if sample.sampler.step == "auto":  # the ε the sample step's scan chose
+        sample = sample.model_copy(update={"sampler": sample.sampler.model_copy(
+            update={"step": float(ssum["step_size"])})})
     chis = [estimate_chi(Comoments.from_state(dict(np.load(sdir.file(f)))))
             for f in ssum["moments"]]
     summary, merged, _ = combine(chis, sample, ssum["nbeta"], step.standardize)
@@ -77,7 +81,26 @@ def run_susceptibility(step: SusceptibilityStep, ctx: StepContext) -> dict:
             step.check, sample, ctx, np.asarray(first.chi), np.asarray(first.se),
             list(first.obs_names), list(first.comp_names))
         atomic_write_json(ctx.dir.file("finite_difference.json"), summary["finite_difference"])
+        summary["warnings"] = fd_contradictions(summary["finite_difference"])
     return summary
+
+
+def fd_contradictions(rows: list[dict], z_min: float = 3.0) -> list[str]:
+    """Warnings for finite-difference rows that contradict a resolved χ entry (|χ/SE| >= z_min):
+    the opposite sign, or a ratio FD/χ outside [0.5, 2]."""
+    out = []
+    for r in rows:
+        c, s, f = r["chi"], r["chi_se"], r["fd"]
+        if not (s and abs(c / s) >= z_min):
+            continue
+        ratio = f / c
+        if ratio < 0 or not 0.5 <= ratio <= 2:
+            what = "opposite sign" if ratio < 0 else f"ratio FD/chi = {ratio:.2g} outside [0.5, 2]"
+            out.append(f"finite difference contradicts chi[{r['observable']}, {r['component']}] "
+                       f"(chi = {c:.3g}, z = {c / s:.1f}; FD = {f:.3g}): {what}. Remedy: a smaller "
+                       f"check eps, more draws, or step = auto (the covariance chi and the FD "
+                       f"disagree when the sampler's step biases the posterior)")
+    return out
 
 
 def _owner(coord: str, spec_of: dict) -> str:
