@@ -11,9 +11,13 @@ is resolved and small:
 
 so with ``rel_tol = 0.1`` (the default) the chosen ε (the plateau's largest) agrees with ε/2 and ε/4
 within about 10 % (or two combined standard errors, themselves at most 10 %).
-A point is stable when no chain diverged and the second-half trend test passes. When no plateau
-exists on the grid, the scan says so (``plateau = None``, a warning with a remedy) and falls back to
-the smallest stable ε.
+A point is stable when no chain diverged, the second-half trend test passes and the two halves of
+the kept draws give the same λ̂ (within two standard errors of their difference plus ``rel_tol``).
+Small steps equilibrate slowly: the flattest directions relax only through the localization, with
+time constant 2/(εγ) steps, so each point's burn-in is ``max(burnin, 3·2/(εγ))``; once that exceeds
+``max_burnin`` the walk stops (smaller ε could not equilibrate in the budget; the row says so).
+When no plateau exists on the grid, the scan says so (``plateau = None``, a warning with a remedy)
+and falls back to the smallest stable ε.
 
 Example::
 
@@ -29,10 +33,12 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from patternlang.engine.sampler.sgld import SGLDConfig, run_sgld
 from patternlang.errors import DivergenceError, PatRuntimeError
 
-__all__ = ["StepScan", "scan_step_size", "agree"]
+__all__ = ["StepScan", "scan_step_size", "agree", "half_drift"]
 
 
 @dataclass
@@ -59,24 +65,40 @@ def agree(a: dict[str, Any], b: dict[str, Any], rel_tol: float) -> bool:
     return bool(s <= rel_tol * m and abs(a["llc"] - b["llc"]) <= max(2 * s, rel_tol * m))
 
 
-def _row(model: Any, loss_fn: Any, batch_fn: Any, cfg: SGLDConfig, kwargs: dict) -> dict[str, Any]:
+def half_drift(res: Any) -> tuple[float, float]:
+    """λ̂ of the second half of the kept draws minus the first half's, and its SE over chains."""
+    trace = np.asarray(res.loss_trace, dtype=np.float64)[np.asarray(res.alive, bool)]
+    half = trace.shape[1] // 2
+    if half < 2 or trace.shape[0] < 2:
+        return float("nan"), float("nan")
+    d = res.nbeta * (trace[:, half:2 * half].mean(1) - trace[:, :half].mean(1))
+    return float(d.mean()), float(d.std(ddof=1) / math.sqrt(len(d)))
+
+
+def _row(model: Any, loss_fn: Any, batch_fn: Any, cfg: SGLDConfig, rel_tol: float,
+         kwargs: dict) -> dict[str, Any]:
     try:
         res = run_sgld(model, loss_fn, batch_fn, cfg, **kwargs)
     except DivergenceError:
         return {"step_size": cfg.step_size, "stable": False, "reason": "every chain diverged",
-                "llc": None, "llc_se": None}
+                "llc": None, "llc_se": None, "burnin": cfg.burnin}
     d = res.diagnostics
     finite = math.isfinite(res.llc_mean) and math.isfinite(res.llc_se)
+    drift, drift_se = half_drift(res)
+    drifting = math.isfinite(drift) and abs(drift) > 2 * drift_se + rel_tol * abs(res.llc_mean)
     reason = ("diverged" if d.divergences else "not finite" if not finite
-              else "still trending" if not d.trend.equilibrated else None)
+              else "still trending" if not d.trend.equilibrated
+              else f"halves differ by {drift:.3g} ± {drift_se:.2g}" if drifting else None)
     return {"step_size": cfg.step_size, "stable": reason is None, "reason": reason,
             "llc": res.llc_mean if finite else None, "llc_se": res.llc_se if finite else None,
-            "rhat": d.rhat if math.isfinite(d.rhat) else None, "ess": d.ess if math.isfinite(d.ess) else None}
+            "rhat": d.rhat if math.isfinite(d.rhat) else None, "ess": d.ess if math.isfinite(d.ess) else None,
+            "burnin": cfg.burnin}
 
 
 def scan_step_size(model: Any, loss_fn: Any, batch_fn: Any, config: SGLDConfig, *, max_step: float = 1e-2,
                    factor: float = 2.0, max_points: int = 14, points: int = 3, draws: int = 200,
-                   burnin: int | None = None, rel_tol: float = 0.1, **kwargs: Any) -> StepScan:
+                   burnin: int | None = None, max_burnin: int | None = None, rel_tol: float = 0.1,
+                   **kwargs: Any) -> StepScan:
     """Scan ε = max_step, max_step/factor, ... at the center; see the module docstring.
 
     ``config`` supplies everything but the step (chains, γ, nβ, preconditioner, seed, ...);
@@ -87,13 +109,19 @@ def scan_step_size(model: Any, loss_fn: Any, batch_fn: Any, config: SGLDConfig, 
                               "max_points >= points, draws >= 20")
     settings = {"max_step": max_step, "factor": factor, "points": points, "draws": draws,
                 "burnin": draws if burnin is None else burnin, "rel_tol": rel_tol,
-                "chains": config.num_chains}
+                "max_burnin": 10 * draws if max_burnin is None else max_burnin, "chains": config.num_chains}
     rows: list[dict[str, Any]] = []
     for k in range(max_points):
         eps = max_step / factor ** k
-        cfg = dataclasses.replace(config, step_size=eps, num_draws=draws, burnin=settings["burnin"],
-                                  thin=1, trace_every=1)
-        rows.append(_row(model, loss_fn, batch_fn, cfg, kwargs))
+        relax = 3 * 2 / (eps * config.gamma) if config.gamma > 0 else 0.0
+        if relax > settings["max_burnin"]:
+            rows.append({"step_size": eps, "stable": False, "llc": None, "llc_se": None,
+                         "reason": f"not run: 3 localization times 3·2/(εγ) = {relax:.3g} steps exceed "
+                                   f"max_burnin {settings['max_burnin']}"})
+            break
+        cfg = dataclasses.replace(config, step_size=eps, num_draws=draws,
+                                  burnin=max(settings["burnin"], math.ceil(relax)), thin=1, trace_every=1)
+        rows.append(_row(model, loss_fn, batch_fn, cfg, rel_tol, kwargs))
         window = rows[-points:]
         if len(window) == points and all(agree(a, b, rel_tol) for a, b in zip(window, window[1:])):
             plateau = [r["step_size"] for r in window]
@@ -106,6 +134,6 @@ def scan_step_size(model: Any, loss_fn: Any, batch_fn: Any, config: SGLDConfig, 
     chosen = min(stable)
     warn = (f"step scan: no plateau of {points} agreeing step sizes between {max_step:.3g} and "
             f"{rows[-1]['step_size']:.3g}; using the smallest stable step {chosen:.3g}. Remedy: more "
-            f"scan draws or chains (smaller standard errors), a larger gamma, or a fixed step checked "
-            f"at step/2 by hand")
+            f"scan draws or chains (smaller standard errors), a larger gamma (faster equilibration, "
+            f"time constant 2/(step·gamma) steps), or a fixed step checked at step/2 by hand")
     return StepScan(rows, None, chosen, [warn], settings)
