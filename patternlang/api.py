@@ -42,6 +42,11 @@ class Results:
                 w = ", ".join(f"{k} {sol['h0'][k]:.3f}->{v:.3f}"
                               for k, v in sol["final_weights"].items())
                 lines.append(f"{sid}: {w}")
+            lines += [f"{sid}: warning: {x}" for x in sol.get("warnings") or []]
+        for sid, sus in self.data.get("susceptibilities", {}).items():
+            lines += [f"{sid}: warning: {x}" for x in sus.get("warnings") or []]
+        for sid, llc in self.data["llc"].items():
+            lines += [f"{sid}: warning: {x}" for x in (llc.get("step_scan") or {}).get("warnings", [])]
         for sid, ver in self.data["verification"].items():
             for k, v in (ver.get("headline") or {}).items():
                 lines.append(f"{sid}: {k}: {v}")

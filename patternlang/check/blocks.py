@@ -79,8 +79,9 @@ SCHEMAS: dict[str, dict[str, str]] = {
     },
 }
 
-STATEMENTS = {"patterning": (A.Target, A.SubjectTo), "verify": (A.Onset,)}
-_STATEMENT_NAMES = {A.Target: "a target", A.SubjectTo: "'subject to'", A.Onset: "'onset'"}
+STATEMENTS = {"patterning": (A.Target, A.SubjectTo, A.Require), "verify": (A.Onset,)}
+_STATEMENT_NAMES = {A.Target: "a target", A.SubjectTo: "'subject to'", A.Onset: "'onset'",
+                    A.Require: "'require'"}
 
 
 class BlockReader:
@@ -103,7 +104,7 @@ class BlockReader:
             else:
                 self.s.error("PAT505", f"{_STATEMENT_NAMES[type(item)]} does not belong in a "
                                        f"{decl.kind} block", item.span,
-                             "targets and 'subject to' go in a patterning block, 'onset' in verify")
+                             "targets, 'subject to' and 'require' go in a patterning block, 'onset' in verify")
 
     def _add(self, item: A.Setting) -> None:
         if item.key not in self.schema:

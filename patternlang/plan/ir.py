@@ -265,6 +265,7 @@ class SolveStep(_Step):
     regularization: float = 1e-6
     rounds: int = 1
     round_steps: int = 0
+    require_resolved: bool = False  # `require resolved`: an unresolved target row is an error
 
 
 class VerifyStep(_Step):

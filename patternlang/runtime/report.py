@@ -144,6 +144,10 @@ def _solve_section(sid: str, sol: dict, figdir: Path) -> list[str]:
                      [[t["label"], t["desired"], t["predicted"], t["se"], t["achieved_fraction"]]
                       for t in sol["targets"]]), ""]
     lines += [f"- {m}" for m in sol["diagnostics"]["messages"]]
+    if sol.get("resolved"):
+        lines += ["", _table(["target", "largest |z| of its χ row", "resolved (|z| ≥ 3)"],
+                             [[r["label"], r["max_abs_z"], r["resolved"]] for r in sol["resolved"]]), ""]
+    lines += [f"- warning: {w}" for w in sol.get("warnings") or []]
     if sol.get("rounds"):
         lines += ["", "Iterative patterning (χ re-estimated and the problem re-solved each round):", "",
                   _table(["round"] + comps, [[r["round"]] + [r["weights"][c] for c in comps]

@@ -115,3 +115,11 @@ def test_sampler_preconditioner_reaches_the_engine_config():
     assert sampler_config(step, seed=0).preconditioner == "rmsprop"
     plain = compile_source(QUICK, "q.pat")
     assert next(s for s in plain.steps if getattr(s, "sampler", None) is not None).sampler.preconditioner == "none"
+
+
+def test_require_resolved_lowers_to_the_solve_step():
+    plan = compile_source(QUICK.replace("raise mean(ih) by 0.1 weight 1",
+                                        "raise mean(ih) by 0.1 weight 1\n  require resolved"), "q.pat")
+    assert plan.step("solve.accelerate").require_resolved
+    assert not compile_source(QUICK, "q.pat").step("solve.accelerate").require_resolved
+    assert codes(QUICK.replace("sampler local {", "sampler local { require resolved ")) == ["PAT505"]
