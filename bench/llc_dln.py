@@ -3,7 +3,8 @@
 Three DLNs (``patternlang.testing.dln``), localized at a true parameter of rank r, population loss
 ½‖W_N⋯W_1 - P₀‖² (exact, no data noise), nβ = 1000, γ = 10, 4 chains. Four samplers per size:
 plain SGLD and RMSProp-preconditioned SGLD, each at a fixed ε (1e-5, a devinterp-style hand choice
-at this nβ) and at ``step = auto`` (the scan of ``engine/sampler/step_scan.py`` from 1e-3 down).
+at this nβ) and at ``step = auto`` (the scan of ``engine/sampler/step_scan.py`` from 1e-3 down, burn-in up to 20000 steps per point).
+Final runs: ``draws`` kept draws after as many burn-in steps (3000, quick 1000).
 Each cell reports λ̂ ± SE, the relative error against λ, R-hat and ESS; ``max_abs_rel_err`` (the
 headline) is the largest |relative error| over the cells of the recommended sampler (``auto``
 columns), ``max_abs_rel_err_all`` over every cell; ``ratio`` = that headline ÷ the same figure for
@@ -29,6 +30,7 @@ from patternlang.testing.dln import DeepLinearNetwork
 torch.set_num_threads(1)
 SIZES = [([10, 10, 10, 10], 3), ([30] * 6, 10), ([100] * 11, 20)]  # 300, 4500, 100000 parameters
 NBETA, GAMMA, FIXED_STEP = 1000.0, 10.0, 1e-5
+MAX_BURNIN = 20000  # the scan reaches ε = 2/(γ·MAX_BURNIN) = 1e-5
 
 
 def cell(toy: DeepLinearNetwork, cfg: SGLDConfig, auto: bool, scan_draws: int) -> dict:
@@ -36,7 +38,7 @@ def cell(toy: DeepLinearNetwork, cfg: SGLDConfig, auto: bool, scan_draws: int) -
     scan = None
     if auto:
         scan = scan_step_size(toy, toy.batched_loss, toy.batch_fn, cfg, center=toy.center(), max_step=1e-3,
-                              draws=scan_draws)
+                              draws=scan_draws, max_burnin=MAX_BURNIN)
         cfg = dataclasses.replace(cfg, step_size=scan.chosen)
     res = run_sgld(toy, toy.batched_loss, toy.batch_fn, cfg, center=toy.center())
     d = res.diagnostics
@@ -54,7 +56,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
     sizes = SIZES[:2] if args.quick else SIZES
-    draws, scan_draws = (1000, 200) if args.quick else (3000, 300)
+    draws, scan_draws = (1000, 300) if args.quick else (3000, 500)
     rows = []
     for widths, rank in sizes:
         toy = DeepLinearNetwork(widths, rank, seed=0)

@@ -24,3 +24,12 @@ def test_step_auto_scans_records_and_samples_at_the_choice(tmp_path):
     assert "chi_z" in results["susceptibilities"]["susceptibility.chi"]
     report = (tmp_path / "out" / "report.md").read_text()
     assert "step = auto chose" in report
+
+
+def test_require_resolved_is_an_error_naming_the_target_and_keeps_the_solution(tmp_path):
+    spec = write_spec(tmp_path)  # 4 chains x 12 draws: the ih row cannot be resolved
+    spec.write_text(spec.read_text().replace("  subject to {", "  require resolved\n  subject to {"))
+    res = patc("run", str(spec), "--out", str(tmp_path / "out"), "--quiet")
+    assert res.returncode == 1, res.stderr
+    assert "require resolved" in res.stderr and "mean(ih)" in res.stderr and "Traceback" not in res.stderr
+    assert list((tmp_path / "out" / "steps").glob("solve-up-*/solution.json"))

@@ -105,7 +105,7 @@ class SGLDConfig:
     batching: str = "auto"
     preconditioner: str = "none"
     rmsprop_alpha: float = 0.99
-    rmsprop_eps: float = 0.1
+    rmsprop_eps: float = 0.01
 
     def __post_init__(self) -> None:
         if self.gamma is None:

@@ -14,8 +14,10 @@ within about 10 % (or two combined standard errors, themselves at most 10 %).
 A point is stable when no chain diverged, the second-half trend test passes and the two halves of
 the kept draws give the same λ̂ (within two standard errors of their difference plus ``rel_tol``).
 Small steps equilibrate slowly: the flattest directions relax only through the localization, with
-time constant 2/(εγ) steps, so each point's burn-in is ``max(burnin, 3·2/(εγ))``; once that exceeds
-``max_burnin`` the walk stops (smaller ε could not equilibrate in the budget; the row says so).
+time constant 2/(εγ) steps for their position (half that for their variance, which is what the loss
+sees), so each point's burn-in is ``max(burnin, 2/(εγ))`` (two e-foldings of the variance); once
+that exceeds ``max_burnin`` the walk stops (smaller ε could not equilibrate in the budget; the row
+says so).
 When no plateau exists on the grid, the scan says so (``plateau = None``, a warning with a remedy)
 and falls back to the smallest stable ε.
 
@@ -113,10 +115,10 @@ def scan_step_size(model: Any, loss_fn: Any, batch_fn: Any, config: SGLDConfig, 
     rows: list[dict[str, Any]] = []
     for k in range(max_points):
         eps = max_step / factor ** k
-        relax = 3 * 2 / (eps * config.gamma) if config.gamma > 0 else 0.0
+        relax = 2 / (eps * config.gamma) if config.gamma > 0 else 0.0
         if relax > settings["max_burnin"]:
             rows.append({"step_size": eps, "stable": False, "llc": None, "llc_se": None,
-                         "reason": f"not run: 3 localization times 3·2/(εγ) = {relax:.3g} steps exceed "
+                         "reason": f"not run: the localization time 2/(εγ) = {relax:.3g} steps exceeds "
                                    f"max_burnin {settings['max_burnin']}"})
             break
         cfg = dataclasses.replace(config, step_size=eps, num_draws=draws,
