@@ -23,6 +23,7 @@ import torch
 
 from patternlang.plan.ir import SampleStep
 from patternlang.runtime.context import StepContext, runner
+from patternlang.runtime.results_types import CenterLLC, SampleResult
 from patternlang.runtime.rundir import atomic_save_npz, atomic_write_json, read_json
 from patternlang.runtime.steps.common import (build_components, build_model, derive_seed,
                                               load_weights, select_checkpoints)
@@ -158,17 +159,17 @@ def _result_from_dict(d: dict):
         config=d["config"], seconds=d.get("seconds", 0.0))
 
 
-def _center_summary(label: str, seed: int, parts: list[dict]) -> dict:
+def _center_summary(label: str, seed: int, parts: list[dict], selected: dict[str, float]) -> CenterLLC:
     from patternlang.engine.sampler.result import SGLDResult
 
     res = SGLDResult.concat([_result_from_dict(p) for p in parts])
     d = res.to_dict()
     diag = d.get("diagnostics", {})
-    return {"label": label, "seed": seed, "llc_mean": d["llc_mean"], "llc_se": d["llc_se"],
-            "llc_per_chain": d["llc_per_chain"], "init_loss": d["init_loss"],
-            "rhat": diag.get("rhat"), "trend_ok": diag.get("trend", {}).get("equilibrated"),
-            "divergent_chains": [v["chain"] for v in diag.get("divergences", [])],
-            "warnings": diag.get("warnings", [])}
+    return CenterLLC(label=label, seed=seed, llc_mean=d["llc_mean"], llc_se=d["llc_se"],
+                     llc_per_chain=d["llc_per_chain"], init_loss=d["init_loss"],
+                     rhat=diag.get("rhat"), trend_ok=diag.get("trend", {}).get("equilibrated"),
+                     divergent_chains=[v["chain"] for v in diag.get("divergences", [])],
+                     warnings=diag.get("warnings", []), selected_by=selected)
 
 
 def _part_name(label: str, group: list[int]) -> str:
@@ -203,7 +204,7 @@ def _run_my_parts(step: SampleStep, ctx: StepContext, centers: list, groups: lis
 
 
 @runner("sample", sharded=True)
-def run_sample(step: SampleStep, ctx: StepContext) -> dict | None:
+def run_sample(step: SampleStep, ctx: StepContext) -> SampleResult | None:
     from patternlang.engine.moments import Comoments
 
     components = build_components(step.components, ctx)
@@ -226,18 +227,16 @@ def run_sample(step: SampleStep, ctx: StepContext) -> dict | None:
             traces.append(p["trace"])
         atomic_save_npz(ctx.dir.file(f"moments-{label}.npz"), **moments.state_dict())
         obs_names = list(moments.obs_names)
-        row = _center_summary(label, seed, parts)
-        row["selected_by"] = selected
-        center_rows.append(row)
+        center_rows.append(_center_summary(label, seed, parts, selected))
     atomic_save_npz(ctx.dir.file("traces.npz"), loss=_stack_ragged(traces))
-    llcs = np.array([r["llc_mean"] for r in center_rows])
-    ses = np.array([r["llc_se"] for r in center_rows])
-    warnings = [f"{r['label']}: {w}" for r in center_rows for w in r["warnings"]]
-    return {"kind": "sample", "nbeta": nbeta_of(step), "centers": center_rows,
-            "llc_mean": float(llcs.mean()),
-            "llc_se": float(np.sqrt((ses ** 2).sum()) / len(ses)) if len(ses) > 1 else float(ses[0]),
-            "observables": obs_names, "warnings": warnings,
-            "moments": [f"moments-{r['label']}.npz" for r in center_rows]}
+    llcs = np.array([r.llc_mean for r in center_rows], float)
+    ses = np.array([r.llc_se for r in center_rows], float)
+    warnings = [f"{r.label}: {w}" for r in center_rows for w in r.warnings]
+    return SampleResult(nbeta=nbeta_of(step), centers=center_rows, llc_mean=float(llcs.mean()),
+                        llc_se=float(np.sqrt((ses ** 2).sum()) / len(ses)) if len(ses) > 1
+                        else float(ses[0]),
+                        observables=obs_names, warnings=warnings,
+                        moments=[f"moments-{r.label}.npz" for r in center_rows])
 
 
 def _stack_ragged(traces: list[np.ndarray]) -> np.ndarray:

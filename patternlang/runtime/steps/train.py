@@ -12,6 +12,7 @@ from pathlib import Path
 
 from patternlang.plan.ir import TrainStep
 from patternlang.runtime.context import StepContext, runner
+from patternlang.runtime.results_types import TrainResult
 from patternlang.runtime.rundir import atomic_write_json, read_json
 from patternlang.runtime.steps.common import (build_components, build_model, checkpoint_paths,
                                               derive_seed, evaluate_point, load_weights)
@@ -62,7 +63,7 @@ def train_one(step: TrainStep, seed: int, weights: dict[str, float], components:
 
 
 @runner("train", sharded=True)
-def run_train(step: TrainStep, ctx: StepContext) -> dict | None:
+def run_train(step: TrainStep, ctx: StepContext) -> TrainResult | None:
     components = build_components(step.components, ctx)
     weights = resolve_mixture(step, ctx)
     init = dict(checkpoint_paths(step.init_from, ctx)) if step.init_from else {}
@@ -89,5 +90,5 @@ def run_train(step: TrainStep, ctx: StepContext) -> dict | None:
         return None  # not rank 0
     checkpoints = {str(s): gathered[s]["checkpoints"] for s in step.seeds}
     final_loss = {str(s): gathered[s]["final_loss"] for s in step.seeds}
-    return {"kind": "train", "steps": step.steps, "mixture": weights, "checkpoints": checkpoints,
-            "final_loss": final_loss}
+    return TrainResult(steps=step.steps, mixture=weights, checkpoints=checkpoints,
+                       final_loss=final_loss)
