@@ -44,8 +44,13 @@ def resolve_device(device: str, local_rank: int | None = None) -> torch.device:
 
 
 def _load_runners() -> None:
-    # Importing the step modules registers their runners.
-    from patternlang.runtime import steps  # noqa: F401
+    """Import the step modules: importing one registers its runner."""
+    import importlib
+
+    from patternlang.runtime.steps import RUNNER_MODULES
+
+    for name in RUNNER_MODULES:
+        importlib.import_module(f"patternlang.runtime.steps.{name}")
 
 
 def execute(plan: Plan, out: str | Path, *, resume: bool = False, device: str = "auto",

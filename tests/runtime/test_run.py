@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import signal
@@ -53,6 +54,12 @@ def test_run_writes_plan_results_report_and_figures(first_run):
         assert (out / name).exists(), name
     r = json.loads((out / "results.json").read_text())
     assert all(s["complete"] for sid, s in r["steps"].items() if sid != "report")
+    # nbeta = auto is resolved once, by the compiler; the sampler ran with it and reports it
+    plan = json.loads((out / "plan.json").read_text())
+    sampler = next(s for s in plan["steps"] if s["kind"] == "sample")["sampler"]
+    assert sampler["nbeta"] == 16 / math.log(16)
+    assert r["llc"]["sample.chi"]["nbeta"] == r["susceptibilities"]["susceptibility.chi"]["nbeta"] \
+        == sampler["nbeta"]
     chi = r["susceptibilities"]["susceptibility.chi"]
     assert len(chi["chi"]) == len(chi["observables"]) == 3  # ih[l0h0], ih[l0h1], loss(reps)
     assert chi["components"] == ["reps", "noise"]

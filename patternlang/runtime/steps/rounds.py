@@ -26,16 +26,16 @@ from patternlang.runtime.context import StepContext, runner
 from patternlang.runtime.results_types import (Prediction, SampleResult, SolveResult, SolveRound,
                                                result_json)
 from patternlang.runtime.rundir import atomic_write_json, read_json
+from patternlang.runtime.sampling import chain_groups, run_group
 from patternlang.runtime.steps.common import build_components, checkpoint_paths
 from patternlang.runtime.steps.solve import Rows, solve_once
+from patternlang.runtime.training import train_one
 
 
 def _round(step: SolveStep, ctx: StepContext, r: int, weights: dict, ckpt, seed: int) -> SolveRound:
     from patternlang.engine.chi import estimate_chi
     from patternlang.engine.moments import Comoments
-    from patternlang.runtime.steps.sample import _run_group, chain_groups, nbeta_of
     from patternlang.runtime.steps.susceptibility import combine
-    from patternlang.runtime.steps.train import train_one
 
     sus = ctx.plan.step(step.susceptibilities[0])
     sample = ctx.plan.step(sus.sample)
@@ -50,10 +50,11 @@ def _round(step: SolveStep, ctx: StepContext, r: int, weights: dict, ckpt, seed:
     moments, init_loss = None, None
     for gi, group in enumerate(chain_groups(sample.sampler.chains, ctx.device)):
         gdir = ctx.dir.part(f"round{r}/g{gi}")
-        init_loss = _run_group(moved, ctx, ckpt, seed, group, components, gdir, init_loss)
+        sampled = run_group(moved, ctx, ckpt, seed, group, components, gdir, init_loss)
+        init_loss = sampled.init_loss
         m = Comoments.from_state(dict(np.load(gdir / "moments.npz")))
         moments = m if moments is None else moments.merge(m)
-    chi, _, _ = combine([estimate_chi(moments)], moved, nbeta_of(sample), sus.standardize)
+    chi, _, _ = combine([estimate_chi(moments)], moved, sampled.nbeta, sus.standardize)
     record = solve_once(step, Rows(step.id, [(sus.id, chi)]), weights, pdir / "solution.json")
     return SolveRound(round=r, weights=record.weights, solution=record,
                       checkpoint=str(ckpt.relative_to(ctx.dir.path)), chi=chi.chi, chi_se=chi.chi_se)

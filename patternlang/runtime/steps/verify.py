@@ -36,6 +36,7 @@ from patternlang.runtime.rundir import atomic_write_json, read_json
 from patternlang.runtime.steps.common import build_components, checkpoint_paths, derive_seed
 from patternlang.runtime.steps.mixtures import arm_weights
 from patternlang.runtime.steps.solve import Rows, linearize
+from patternlang.runtime.training import train_one
 
 _OPS = {">": np.greater, ">=": np.greater_equal, "<": np.less, "<=": np.less_equal}
 
@@ -43,8 +44,6 @@ _OPS = {">": np.greater, ">=": np.greater_equal, "<": np.less, "<=": np.less_equ
 def _job(job: dict) -> dict:
     """One (arm, seed) training run; a top-level function so worker processes can run it."""
     import torch
-
-    from patternlang.runtime.steps.train import train_one
 
     torch.set_num_threads(1)
     components = build_components(job["train"].components)
