@@ -4,7 +4,8 @@ Three DLNs (``patternlang.testing.dln``), localized at a true parameter of rank 
 ½‖W_N⋯W_1 - P₀‖² (exact, no data noise), nβ = 1000, γ = 10, 4 chains. Four samplers per size:
 plain SGLD and RMSProp-preconditioned SGLD, each at a fixed ε (1e-5, a devinterp-style hand choice
 at this nβ) and at ``step = auto`` (the scan of ``engine/sampler/step_scan.py`` from 1e-3 down, burn-in up to 20000 steps per point).
-Final runs: ``draws`` kept draws after as many burn-in steps (3000, quick 1000).
+Final runs: ``draws`` kept draws after as many burn-in steps (3000, quick 1000); at ``auto`` the
+burn-in is at least one localization time 2/(εγ), as ``step = auto`` does in a spec.
 Each cell reports λ̂ ± SE, the relative error against λ, R-hat and ESS; ``max_abs_rel_err`` (the
 headline) is the largest |relative error| over the cells of the recommended sampler (``auto``
 columns), ``max_abs_rel_err_all`` over every cell; ``ratio`` = that headline ÷ the same figure for
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import time
 
 import torch
@@ -39,7 +41,8 @@ def cell(toy: DeepLinearNetwork, cfg: SGLDConfig, auto: bool, scan_draws: int) -
     if auto:
         scan = scan_step_size(toy, toy.batched_loss, toy.batch_fn, cfg, center=toy.center(), max_step=1e-3,
                               draws=scan_draws, max_burnin=MAX_BURNIN)
-        cfg = dataclasses.replace(cfg, step_size=scan.chosen)
+        cfg = dataclasses.replace(cfg, step_size=scan.chosen,
+                                  burnin=max(cfg.burnin, math.ceil(2 / (scan.chosen * cfg.gamma))))
     res = run_sgld(toy, toy.batched_loss, toy.batch_fn, cfg, center=toy.center())
     d = res.diagnostics
     out = {"step": cfg.step_size, "llc": round(res.llc_mean, 3), "se": round(res.llc_se, 3),

@@ -38,11 +38,11 @@ class Results:
             lines.append(f"{sid}: LLC {llc['llc_mean']:.3g} ± {llc['llc_se']:.2g} "
                          f"(nbeta {llc['nbeta']:.3g})")
         for sid, sol in self.data["solutions"].items():
-            if sol.get("final_weights"):
-                w = ", ".join(f"{k} {sol['h0'][k]:.3f}->{v:.3f}"
-                              for k, v in sol["final_weights"].items())
-                lines.append(f"{sid}: {w}")
-            lines += [f"{sid}: warning: {x}" for x in sol.get("warnings") or []]
+            w = ", ".join(f"{k} {sol['baseline'][k]:.3f}->{v:.3f}"
+                          for k, v in sol["final_weights"].items())
+            lines.append(f"{sid}: {w}")
+            lines += [f"{sid}: warning: {x}" for r in sol.get("rounds") or []
+                      for x in r["solution"].get("warnings") or []]
         for sid, sus in self.data.get("susceptibilities", {}).items():
             lines += [f"{sid}: warning: {x}" for x in sus.get("warnings") or []]
         for sid, llc in self.data["llc"].items():

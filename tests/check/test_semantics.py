@@ -107,12 +107,12 @@ def test_all_errors_at_once_sorted():
 
 
 def test_sampler_preconditioner_reaches_the_engine_config():
-    from patternlang.runtime.steps.sample import sampler_config
+    from patternlang.runtime.sampling import sgld_config
 
     plan = compile_source(QUICK.replace("batch = 32 }", "batch = 32  preconditioner = rmsprop }"), "q.pat")
     step = next(s for s in plan.steps if getattr(s, "sampler", None) is not None)
     assert step.sampler.preconditioner == "rmsprop"
-    assert sampler_config(step, seed=0).preconditioner == "rmsprop"
+    assert sgld_config(step.sampler, seed=0).preconditioner == "rmsprop"
     plain = compile_source(QUICK, "q.pat")
     assert next(s for s in plain.steps if getattr(s, "sampler", None) is not None).sampler.preconditioner == "none"
 

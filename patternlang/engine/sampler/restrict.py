@@ -139,3 +139,14 @@ def restriction_index(model: nn.Module, layout: ParamLayout, selectors: Sequence
         return None
     mask = restriction_mask(model, layout, selectors)
     return mask.nonzero().squeeze(1)
+
+
+def apply_delta(flat: Tensor, delta: Tensor, index: Tensor | None, alive: Tensor | None) -> None:
+    """``flat[:, index] += delta`` (all coordinates when ``index`` is None), zeroed for dropped
+    chains (``alive`` [C, 1] of 0/1); ``delta`` is consumed."""
+    if alive is not None:
+        delta.mul_(alive)
+    if index is None:
+        flat.add_(delta)
+    else:
+        flat.index_add_(1, index, delta)

@@ -32,6 +32,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from patternlang.engine.sampler.restrict import apply_delta
+
 
 class RMSPropUpdate:
     """One preconditioned step on ``flat [C, P]`` (or only on the coordinates ``index``)."""
@@ -68,9 +70,4 @@ class RMSPropUpdate:
         G = self.preconditioner(drift) if self.t < self.adapt else self.G
         self.G = G
         self.noise.mul_(G.sqrt().mul_(math.sqrt(self.eps))).addcmul_(G, drift, value=-self.eps / 2)
-        if self.alive is not None:
-            self.noise.mul_(self.alive)
-        if self.index is None:
-            flat.add_(self.noise)
-        else:
-            flat.index_add_(1, self.index, self.noise)
+        apply_delta(flat, self.noise, self.index, self.alive)

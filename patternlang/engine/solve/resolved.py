@@ -6,7 +6,8 @@ row ``a = cᵀR`` (R = nβ·χ, observables x components) with standard errors
 component, and the target is *resolved* when some component has |z| >= ``RESOLVED_Z`` (3): at
 least one data direction moves it by more than the noise of its estimate. An unresolved target
 means the solver's weights for it come from noise: the solution carries a warning naming the target
-and the remedy, and ``require resolved`` in the patterning makes it an error.
+and the remedy (with the factor of draws that would resolve it if χ stayed put), and
+``require resolved`` in the patterning makes it an error.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from typing import Any
 import numpy as np
 
 RESOLVED_Z = 3.0
-REMEDY = ("more draws (draws = auto(z = 3, max = N) samples until resolved), more chains, or a later "
-          "checkpoint where the observable responds more strongly")
+REMEDY = ("more draws or chains (z grows as the square root of chains x draws: (3 / largest |z|)^2 "
+          "times the draws), or a later checkpoint where the observable responds more strongly")
 
 
 @dataclass
@@ -55,7 +56,9 @@ def target_resolution(coeffs: list[np.ndarray], labels: list[str], response: np.
 def unresolved_warnings(resolutions: list[TargetResolution], z_min: float = RESOLVED_Z) -> list[str]:
     """One warning per unresolved target, naming it, its largest |z| and the remedy."""
     return [f"target '{r.label}' is not resolved: its chi row has no component with |z| >= {z_min:g} "
-            f"(largest |z| = {r.max_abs_z:.2g}), so its weights come from noise. Remedy: {REMEDY}"
+            f"(largest |z| = {r.max_abs_z:.2g}), so its weights come from noise"
+            + (f"; about {(z_min / r.max_abs_z) ** 2:.1f}x the draws would resolve it if chi stays put"
+               if r.max_abs_z > 0 else "") + f". Remedy: {REMEDY}"
             for r in resolutions if not r.resolved]
 
 

@@ -15,6 +15,7 @@ import numpy as np
 from patternlang.errors import PatRuntimeError
 from patternlang.plan.ir import ObsExpr, SolveStep, TargetSpec
 from patternlang.runtime.context import StepContext
+from patternlang.runtime.results_types import ChiResult, SolutionRecord
 from patternlang.runtime.rundir import atomic_write_json
 
 
@@ -23,10 +24,10 @@ class Rows:
 
     Args:
         step_id: the solve step (for messages).
-        sources: ``(susceptibility step id, its summary)`` in order.
+        sources: ``(susceptibility step id, its result)`` in order.
     """
 
-    def __init__(self, step_id: str, sources: list[tuple[str, dict]]):
+    def __init__(self, step_id: str, sources: list[tuple[str, ChiResult]]):
         self.names: list[str] = []
         self.owner: list[tuple[str, str]] = []  # (susceptibility id, observable name) per row
         self.exprs: dict[tuple[str, str], dict] = {}
@@ -36,19 +37,19 @@ class Rows:
         many = len(sources) > 1
         for sid, s in sources:
             if comps is None:
-                comps = s["components"]
-            elif s["components"] != comps:
+                comps = s.components
+            elif s.components != comps:
                 raise PatRuntimeError(step_id, f"susceptibilities {[i for i, _ in sources]} use "
                                       "different data components", "use the same components")
-            nb = float(s["nbeta"])
-            resp.append(nb * np.asarray(s["chi"], float))
-            se.append(nb * np.asarray(s["chi_se"], float))
-            mu.append(np.asarray(s["mu"], float))
-            self.fd_rows += [(sid, row) for row in s.get("finite_difference") or []]
-            for coord, obs in zip(s["observables"], s["observable_of"]):
+            nb = float(s.nbeta)
+            resp.append(nb * np.asarray(s.chi, float))
+            se.append(nb * np.asarray(s.chi_se, float))
+            mu.append(np.asarray(s.mu, float))
+            self.fd_rows += [(sid, r.model_dump()) for r in s.finite_difference or []]
+            for coord, obs in zip(s.observables, s.observable_of):
                 self.names.append(f"{sid}:{coord}" if many else coord)
                 self.owner.append((sid, obs))
-            for obs, expr in s["observable_exprs"].items():
+            for obs, expr in s.observable_exprs.items():
                 self.exprs[(sid, obs)] = expr
         self.components: list[str] = comps or []
         self.response = np.vstack(resp)
@@ -58,7 +59,7 @@ class Rows:
     @classmethod
     def of(cls, step: SolveStep, ctx: StepContext) -> "Rows":
         """The rows of a solve step's input susceptibilities."""
-        return cls(step.id, [(sid, ctx.input_summary(sid)) for sid in step.susceptibilities])
+        return cls(step.id, [(sid, ctx.result(sid, ChiResult)) for sid in step.susceptibilities])
 
     def rows_of(self, source: str | None, name: str) -> list[int]:
         return [i for i, (sid, obs) in enumerate(self.owner)
@@ -122,16 +123,7 @@ def linear_targets(targets: list[TargetSpec], rows: Rows, step_id: str) -> list:
     return out
 
 
-def fd_warnings(rows: Rows, targets: list) -> list[str]:
-    """Finite-difference checks that contradict a resolved χ entry of an observable a target uses."""
-    from patternlang.runtime.steps.susceptibility import fd_contradictions
-
-    used = {rows.owner[i] for t in targets for i in np.flatnonzero(t.coeffs)}
-    owner = lambda label: label.removeprefix("mean(").removesuffix(")").split("[")[0]  # noqa: E731
-    return fd_contradictions([r for sid, r in rows.fd_rows if (sid, owner(r["observable"])) in used])
-
-
-def solve_once(step: SolveStep, rows: Rows, weights: dict[str, float], out_file) -> dict:
+def solve_once(step: SolveStep, rows: Rows, weights: dict[str, float], out_file) -> SolutionRecord:
     """One inverse solve around ``weights``; writes ``out_file`` (even when infeasible) and returns
     the solution record; raises :class:`~patternlang.errors.InfeasibleError` if there is none."""
     from patternlang.engine.solve import require_feasible, solve_weights
@@ -154,9 +146,18 @@ def solve_once(step: SolveStep, rows: Rows, weights: dict[str, float], out_file)
     record["warnings"] = unresolved_warnings(resolution) + fd_warnings(rows, targets)
     atomic_write_json(out_file, record)
     require_feasible(solution, step.id)
-    if step.require_resolved and record["warnings"]:
+    if step.require_resolved and not all(r.resolved for r in resolution):
         raise PatRuntimeError(step.id, "require resolved: " + "; ".join(
             f"target '{r.label}' has largest |z| = {r.max_abs_z:.2g} < 3" for r in resolution if not r.resolved),
-            "more draws or chains in the susceptibility's sampler (draws = auto(z = 3, max = N)), a later "
-            "checkpoint, or drop 'require resolved' to accept the solution with a warning")
-    return record
+            "more draws or chains in the susceptibility's sampler, a later checkpoint, or drop "
+            "'require resolved' to accept the solution with a warning")
+    return SolutionRecord.model_validate(record)
+
+
+def fd_warnings(rows: Rows, targets: list) -> list[str]:
+    """Finite-difference checks that contradict a resolved χ entry of an observable a target uses."""
+    from patternlang.runtime.steps.susceptibility import fd_contradictions
+
+    used = {rows.owner[i] for t in targets for i in np.flatnonzero(t.coeffs)}
+    owner = lambda label: label.removeprefix("mean(").removesuffix(")").split("[")[0]  # noqa: E731
+    return fd_contradictions([r for sid, r in rows.fd_rows if (sid, owner(r["observable"])) in used])

@@ -23,3 +23,8 @@ def test_a_combined_target_propagates_the_errors():
     assert np.isclose(r.z["a"], 3.0 / np.sqrt(0.5)) and r.resolved
     (zero,) = target_resolution([np.array([1.0, 0.0])], ["z"], R, np.zeros((2, 1)), ["a"])
     assert not zero.resolved and zero.z == {"a": None}
+
+
+def test_the_warning_says_how_many_more_draws():
+    (r,) = target_resolution([np.array([1.0])], ["t"], np.array([[1.5]]), np.array([[1.0]]), ["a"])
+    assert "4.0x the draws" in unresolved_warnings([r])[0]  # (3 / 1.5)^2
