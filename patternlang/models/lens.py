@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import os
+import warnings
 from typing import Annotated, Any
 
 import torch
@@ -70,6 +71,14 @@ def lens_class() -> type:
     return LensLM
 
 
+def _new(cfg: Any) -> Any:
+    """A :func:`lens_class` instance of ``cfg``. TransformerLens 3 warns on every construction that
+    ``HookedTransformer`` goes away in 4.0; the ``lens`` extra pins ``<4``, so that warning is noise."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "HookedTransformer is deprecated", DeprecationWarning)
+        return lens_class()(cfg)
+
+
 def _check_choice(value: str, choices: tuple[str, ...], what: str) -> None:
     if value not in choices:
         raise PatRuntimeError("model lens_transformer", f"{what} {value!r} is not one of {choices}",
@@ -108,7 +117,7 @@ def lens_transformer(layers: Annotated[int, Range(ge=1)] = 2, heads: Annotated[i
         positional_embedding_type=positional, device="cpu", seed=None, default_prepend_bos=False)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return lens_class()(cfg)
+        return _new(cfg)
 
 
 @primitive("model", task="lm")
@@ -126,7 +135,7 @@ def lens_pretrained(path: str) -> Any:
     try:
         cfg, state = _convert(path, hf_model, step)
         cfg.tokenizer_name = None  # token ids come from the data components; never fetch a tokenizer
-        model = lens_class()(cfg)
+        model = _new(cfg)
     except (ValueError, NotImplementedError, KeyError, OSError, AttributeError) as exc:
         raise PatRuntimeError(step, f"TransformerLens cannot convert {path} ({exc})",
                               "use hf_pretrained(path) for architectures TransformerLens does not "
