@@ -105,7 +105,7 @@ def stdlib_text(max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[str, str, str]:
     files = stdlib_files(max_bytes)
     root = Path(sysconfig.get_paths()["stdlib"])
     key = settings_key({"v": 1, "python": sys.version, "max_bytes": max_bytes,
-                "files": [[str(p.relative_to(root)), p.stat().st_size] for p in files]})
+                        "files": [[str(p.relative_to(root)), p.stat().st_size] for p in files]})
     d = cache_dir() / f"stdlib-text-{key}"
     if (d / "code.txt").exists() and (d / "prose.txt").exists():
         return (d / "code.txt").read_text("utf-8"), (d / "prose.txt").read_text("utf-8"), key
