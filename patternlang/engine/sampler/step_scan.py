@@ -4,13 +4,16 @@ SGLD's estimate of λ carries a discretization bias that grows with ε; too smal
 chains unequilibrated in a fixed budget (λ̂ low, trending). :func:`scan_step_size` walks a geometric
 grid DOWN from ``max_step`` by ``factor`` (default 2), one short run per ε at the center (all chains,
 ``draws`` kept draws after ``burnin`` steps), and stops at the first *plateau*: ``points``
-consecutive stable ε whose neighbouring estimates agree. Two neighbours agree when their difference
-is resolved and small:
+consecutive stable ε whose estimates all agree pairwise (not only neighbours: a slow drift of a few
+percent per halving is not a plateau). Two estimates agree when their difference is resolved and
+small:
 
     s = sqrt(se_a² + se_b²) <= rel_tol·m   and   |λ̂_a - λ̂_b| <= max(2s, rel_tol·m),   m = mean |λ̂|
 
 so with ``rel_tol = 0.1`` (the default) the chosen ε (the plateau's largest) agrees with ε/2 and ε/4
-within about 10 % (or two combined standard errors, themselves at most 10 %).
+within about 10 % (or two combined standard errors, themselves at most 10 %). Measured on the
+quickstart with neighbour-only agreement, the walk accepted 44.6 / 40.8 / 39.2 (ε 2.5e-3 / 1.25e-3 /
+6.25e-4): each step within 10 %, the ends 14 % apart; pairwise agreement rejects that window.
 A point is stable when no chain diverged, the second-half trend test passes and the two halves of
 the kept draws give the same λ̂ (within two standard errors of their difference plus ``rel_tol``).
 Small steps equilibrate slowly: the flattest directions relax only through the localization, with
@@ -32,6 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from itertools import combinations
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -125,7 +129,7 @@ def scan_step_size(model: Any, loss_fn: Any, batch_fn: Any, config: SGLDConfig, 
                                   burnin=max(settings["burnin"], math.ceil(relax)), thin=1, trace_every=1)
         rows.append(_row(model, loss_fn, batch_fn, cfg, rel_tol, kwargs))
         window = rows[-points:]
-        if len(window) == points and all(agree(a, b, rel_tol) for a, b in zip(window, window[1:])):
+        if len(window) == points and all(agree(a, b, rel_tol) for a, b in combinations(window, 2)):
             plateau = [r["step_size"] for r in window]
             return StepScan(rows, plateau, plateau[0], [], settings)
     stable = [r["step_size"] for r in rows if r["stable"]]
