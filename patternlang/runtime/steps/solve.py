@@ -159,5 +159,12 @@ def fd_warnings(rows: Rows, targets: list) -> list[str]:
     from patternlang.runtime.steps.susceptibility import fd_contradictions
 
     used = {rows.owner[i] for t in targets for i in np.flatnonzero(t.coeffs)}
-    owner = lambda label: label.removeprefix("mean(").removesuffix(")").split("[")[0]  # noqa: E731
-    return fd_contradictions([r for sid, r in rows.fd_rows if (sid, owner(r["observable"])) in used])
+    return fd_contradictions([r for sid, r in rows.fd_rows if (sid, fd_owner(r["observable"])) in used])
+
+
+def fd_owner(label: str) -> str:
+    """The declared observable of a finite-difference row: ``mean(ih)`` and ``ih[l1h0]`` -> ``ih``,
+    ``loss(markov)`` -> ``loss(markov)``."""
+    if label.startswith("mean(") and label.endswith(")"):
+        label = label[len("mean("):-1]
+    return label.split("[")[0]
