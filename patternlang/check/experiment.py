@@ -30,6 +30,9 @@ def loc(span: Span) -> SourceLoc:
     return SourceLoc(file=span.file, line=span.line, col=span.col)
 
 
+MAX_SEEDS = 10_000  # seed counts above this are PAT320 (each seed is a training run)
+
+
 def seeds(r: BlockReader, default: int | None) -> list[int] | None:
     v = r.value("seeds")
     if v is None:
@@ -41,6 +44,10 @@ def seeds(r: BlockReader, default: int | None) -> list[int] | None:
             return None
         return out
     n = coerce.as_int(r.s, v, "seeds (a count)", Range(ge=1))
+    if n is not None and n > MAX_SEEDS:  # checked before the list is made (1e9 seeds = 24 GB)
+        r.s.error("PAT320", f"{n} seeds is above the limit of {MAX_SEEDS}", v.span,
+                  "each seed is a whole training run; use a few (seeds = 8) or list them")
+        return None
     return list(range(n)) if n is not None else None
 
 
