@@ -50,27 +50,29 @@ class Results:
 
 def run(spec: str | Path, out: str | Path, *, resume: bool = False, device: str = "auto",
         seed: int | None = None, progress: Progress | None = None,
-        search_path: list[str] | None = None) -> Results:
+        search_path: list[str] | None = None, force: bool = False) -> Results:
     """Compile ``spec`` and execute its plan into ``out``; return the results.
 
     Completed steps already in ``out`` under the same content hash are re-used (change a target and
     only the solve, verify and report steps run again). ``resume`` also continues partially
-    completed steps of an interrupted run.
+    completed steps of an interrupted run. ``out`` must be new, empty or a run directory: a
+    non-empty directory of other files is refused unless ``force`` (see ``docs/results.md``).
     """
     from patternlang.compiler import compile_file
     from patternlang.runtime.executor import execute
-    from patternlang.runtime.rundir import read_json
+    from patternlang.runtime.rundir import claim, read_json
 
     plan = compile_file(str(spec), search_path)
     if seed is not None:
         plan = plan.model_copy(update={"seed": seed})
+    claim(out, force)
     _copy_sources(spec, out)
     execute(plan, out, resume=resume, device=device, progress=progress)
     return Results(read_json(Path(out) / "results.json"), Path(out))
 
 
 def _copy_sources(spec: str | Path, out: str | Path) -> None:
-    from patternlang.runtime.rundir import atomic_write_bytes
+    from patternlang.runtime.rundir import RunDir, atomic_write_bytes
 
     src = Path(spec)
-    atomic_write_bytes(Path(out) / "spec" / src.name, src.read_bytes())
+    atomic_write_bytes(RunDir(out).subdir("spec") / src.name, src.read_bytes())

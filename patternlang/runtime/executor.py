@@ -13,6 +13,7 @@ and a remedy; nothing already written is removed.
 
 from __future__ import annotations
 
+import errno
 import shutil
 import time
 from pathlib import Path
@@ -83,9 +84,11 @@ def execute(plan: Plan, out: str | Path, *, resume: bool = False, device: str = 
             world=dist.world)
     for step in plan.steps:
         sdir = run.step(step.kind, step.id, hashes[step.id])
+        sdir.say = _teller(run, progress, step.id)
         # the report (results.json, report.md, figures) is rebuilt every time: it costs about a
         # second and then always reflects the step outputs that are on disk now
-        if step.kind != "report" and dist.broadcast(sdir.done):
+        usable = _usable(sdir) if step.kind != "report" and dist.is_main else False
+        if dist.broadcast(usable):
             summaries[step.id], dirs[step.id] = sdir.summary(), sdir
             progress.info(f"{step.id}: cached ({sdir.path.name})")
             run.log("step_cached", step=step.id, hash=hashes[step.id])
@@ -104,6 +107,42 @@ def execute(plan: Plan, out: str | Path, *, resume: bool = False, device: str = 
     dist.barrier()
     distributed.shutdown()
     return summaries
+
+
+def _teller(run: RunDir, progress: Progress, step_id: str):
+    def say(message: str) -> None:
+        progress.info(message)
+        run.log("damaged", step=step_id, message=message)
+    return say
+
+
+def _usable(sdir: StepDir) -> bool:
+    """Whether a completed step can be re-used: its sealed files are all there, unaltered. A
+    damaged step is said, moved to ``steps/.damaged/`` and recomputed; it never blocks others."""
+    if not sdir.done:
+        return False
+    why = sdir.damage()
+    if why is None:
+        return True
+    dest = sdir.quarantine()
+    sdir.say(f"{sdir.path.name}: {why}; moved it to {dest.relative_to(dest.parents[2])} and "
+             "recomputing the step")
+    sdir.path.mkdir(parents=True, exist_ok=True)
+    return False
+
+
+def _os_error(step_id: str, exc: OSError) -> PatRuntimeError:
+    """A file-system failure as a runtime error with its remedy (exit 1, never a traceback)."""
+    where = f" ({exc.filename})" if exc.filename else ""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return PatRuntimeError(step_id, f"the disk is full{where}: {exc.strerror}",
+                               "free space, then continue with --resume: completed steps and "
+                               "parts are kept")
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return PatRuntimeError(step_id, f"cannot write{where}: {exc.strerror}",
+                               "give --out a directory you can write to")
+    return PatRuntimeError(step_id, f"file system error{where}: {exc.strerror or exc}",
+                           "check the path and the disk; completed steps are kept")
 
 
 def _run_step_on_ranks(step: Any, ctx: StepContext) -> dict:
@@ -145,6 +184,9 @@ def _run_step(step: Any, ctx: StepContext) -> dict:
         raise PatRuntimeError(step.id, f"file not found: {exc.filename or exc}",
                               "check the path in the spec (paths are relative to the spec file)"
                               ) from exc
+    except OSError as exc:
+        _log_quietly(ctx, step.id, str(exc))
+        raise _os_error(step.id, exc) from exc
     if not ctx.dist.is_main:
         return summary  # other ranks of a sharded step: rank 0 writes the summary
     summary = dict(summary)
@@ -152,6 +194,14 @@ def _run_step(step: Any, ctx: StepContext) -> dict:
     ctx.dir.mark_done(summary)
     ctx.run.log("step_end", step=step.id, seconds=summary["seconds"])
     return summary
+
+
+def _log_quietly(ctx: StepContext, step_id: str, error: str) -> None:
+    """Log a failure unless the log itself cannot be written (a full disk)."""
+    try:
+        ctx.run.log("step_failed", step=step_id, error=error)
+    except OSError:
+        pass
 
 
 def clear(out: str | Path) -> None:

@@ -14,7 +14,8 @@ import numpy as np
 from patternlang import __version__
 from patternlang.plan.ir import Plan
 from patternlang.runtime import figures
-from patternlang.runtime.rundir import RunDir, StepDir, read_json
+from patternlang.errors import PatRuntimeError
+from patternlang.runtime.rundir import RunDir, StepDir, read_json, safe_name
 
 RESULTS_SCHEMA = 1
 
@@ -25,7 +26,7 @@ def load_summaries(run: RunDir, plan: Plan) -> tuple[dict[str, dict], dict[str, 
     summaries, dirs = {}, {}
     for s in plan.steps:
         d = run.step(s.kind, s.id, hashes[s.id])
-        if d.done:
+        if d.done and d.damage() is None:  # a damaged step reads as incomplete, never as data
             summaries[s.id], dirs[s.id] = d.summary(), d
     return summaries, dirs
 
@@ -88,7 +89,7 @@ def _sample_section(sid: str, sm: dict, figdir: Path, sdir: StepDir) -> list[str
     traces = sdir.file("traces.npz")
     if traces.exists():
         data = np.load(traces)
-        p = figures.chain_traces({k: data[k] for k in data.files}, figdir / f"traces-{sid}.png",
+        p = figures.chain_traces({k: data[k] for k in data.files}, figdir / f"traces-{safe_name(sid)}.png",
                                  title=f"{sid}: per-chain traces")
         lines += ["", f"![chain traces](figures/{p.name})", ""]
     return lines
@@ -96,7 +97,7 @@ def _sample_section(sid: str, sm: dict, figdir: Path, sdir: StepDir) -> list[str
 
 def _chi_section(sid: str, sm: dict, figdir: Path) -> list[str]:
     chi, se = np.asarray(sm["chi"], float), np.asarray(sm["chi_se"], float)
-    p1 = figures.chi_heatmap(chi, sm["observables"], sm["components"], figdir / f"chi-{sid}.png",
+    p1 = figures.chi_heatmap(chi, sm["observables"], sm["components"], figdir / f"chi-{safe_name(sid)}.png",
                              se=se, title=f"χ = -Cov(φ, L_k - L)  ({sid})")
     pr = sm.get("principal") or {}
     lines = [f"### Susceptibilities: `{sid}`", "",
@@ -104,7 +105,7 @@ def _chi_section(sid: str, sm: dict, figdir: Path) -> list[str]:
              "Positive: moving weight toward component k raises ⟨φ⟩.", "",
              f"![chi heatmap](figures/{p1.name})", ""]
     if pr.get("singular_values"):
-        p2 = figures.singular_spectrum(pr["singular_values"], figdir / f"spectrum-{sid}.png")
+        p2 = figures.singular_spectrum(pr["singular_values"], figdir / f"spectrum-{safe_name(sid)}.png")
         ve = pr.get("variance_explained", [])
         lines += [f"![singular spectrum](figures/{p2.name})", "",
                   "Variance explained by principal directions: "
@@ -127,7 +128,7 @@ def _solve_section(sid: str, sol: dict, figdir: Path) -> list[str]:
     comps = sol["components"]
     if sol.get("weights"):
         p = figures.weights_comparison(comps, [sol["h0"][c] for c in comps],
-                                       [sol["weights"][c] for c in comps], figdir / f"weights-{sid}.png",
+                                       [sol["weights"][c] for c in comps], figdir / f"weights-{safe_name(sid)}.png",
                                        pinv=[sol["pinv"]["weights"][c] for c in comps])
         lines += [f"![weights](figures/{p.name})", "",
                   _table(["component", "current h", "new h'", "Δh", "pseudo-inverse h"],
@@ -155,7 +156,7 @@ def _verify_section(sid: str, sm: dict, figdir: Path) -> list[str]:
         if not curves:
             continue
         thr = [o["threshold"] for o in sm.get("onset_specs", []) if o["observable"] == obs]
-        p = figures.verification_curves(sm["steps"], curves, figdir / f"verify-{sid}-{_slug(obs)}.png",
+        p = figures.verification_curves(sm["steps"], curves, figdir / f"verify-{safe_name(sid)}-{_slug(obs)}.png",
                                         observable=obs, thresholds=thr,
                                         title=f"{obs}: baseline vs patterned over training")
         lines += [f"![{obs}](figures/{p.name})", ""]
@@ -189,12 +190,18 @@ def _slug(text: str) -> str:
 def render(run_dir: str | Path) -> Path:
     """Write ``results.json``, ``figures/`` and ``report.md`` for the run in ``run_dir``."""
     run = RunDir(run_dir)
-    plan = Plan.from_json((run.root / "plan.json").read_text())
+    try:
+        plan = Plan.from_json((run.root / "plan.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise PatRuntimeError("report", f"{run.root / 'plan.json'} cannot be read as a plan "
+                              f"({type(exc).__name__})", "run `patc run SPEC --out DIR` again to "
+                              "rewrite it; completed steps are re-used") from None
     summaries, dirs = load_summaries(run, plan)
     results = collect(plan, summaries)
-    run.write_json("results.json", results)
-    figdir = run.root / "figures"
-    figdir.mkdir(exist_ok=True)
+    path = run.write_json("results.json", results)
+    if "md" not in _formats(plan):
+        return path
+    figdir = run.subdir("figures")
     lines = [f"# patternlang report: `{Path(plan.spec).name}`", "",
              f"patternlang {__version__}; plan seed {plan.seed}; "
              f"{sum(1 for s in plan.steps if s.id in summaries)}/{len(plan.steps)} steps complete.", ""]
@@ -214,6 +221,13 @@ def render(run_dir: str | Path) -> Path:
         elif s.kind == "verify":
             lines += _verify_section(s.id, sm, figdir)
     return run.write_text("report.md", "\n".join(lines) + "\n")
+
+
+def _formats(plan: Plan) -> list[str]:
+    """The report formats the spec's ``output`` block asks for (``results.json`` is always
+    written: the API reads it); without ``md`` there is no report.md and no figures."""
+    report = [s for s in plan.steps if s.kind == "report"]
+    return list(getattr(report[0], "formats", ["md", "json"])) if report else ["md", "json"]
 
 
 def read_results(run_dir: str | Path) -> dict:

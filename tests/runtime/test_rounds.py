@@ -14,7 +14,7 @@ def test_two_rounds_resolve_around_the_moved_weights(tmp_path, monkeypatch):
     spec = write_spec(tmp_path, target="raise mean(ih) by 0.1\n  rounds = 2\n  round_steps = 10",
                       constraints="l2(base) <= 0.05")
     res = patternlang.run(spec, tmp_path / "out")
-    step = json.loads(next((tmp_path / "out" / "steps").glob("solve-up-*/done.json")).read_text())
+    step = json.loads(next((tmp_path / "out" / "steps").glob("solve-up-*/done.json")).read_text())["summary"]
     r1, r2 = step["rounds"]
     assert (r1["round"], r2["round"]) == (1, 2)
     assert step["weights"] == r2["weights"] == res.weights("solve.up")
