@@ -192,7 +192,8 @@ def render(run_dir: str | Path) -> Path:
     run = RunDir(run_dir)
     try:
         plan = Plan.from_json((run.root / "plan.json").read_text())
-    except (OSError, ValueError) as exc:
+        plan.hashes()  # every input names a step of the plan
+    except (OSError, ValueError, KeyError) as exc:
         raise PatRuntimeError("report", f"{run.root / 'plan.json'} cannot be read as a plan "
                               f"({type(exc).__name__})", "run `patc run SPEC --out DIR` again to "
                               "rewrite it; completed steps are re-used") from None

@@ -3,6 +3,7 @@
 Each (arm, seed) run is content-addressed (``RUN/runs/<hash>/`` with its own done marker: resumable,
 and shared between verify steps, so a changed target re-uses the baseline arm and any arm whose
 weights did not change) and runs in a worker process
+(:func:`~patternlang.runtime.workers.worker_pool`: workers end with their parent)
 when ``PATTERNLANG_WORKERS`` > 1 (default: 2 on a CPU machine — small models run fastest with one
 torch thread per process, and the second core takes the second process). In a distributed run the
 runs are split over ranks instead (one process per rank, no pool unless ``PATTERNLANG_WORKERS`` asks
@@ -22,8 +23,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 
 import numpy as np
 
@@ -34,6 +33,7 @@ from patternlang.runtime.rundir import atomic_write_json, damage, read_json, sea
 from patternlang.runtime.steps.common import build_components, checkpoint_paths, derive_seed
 from patternlang.runtime.steps.mixtures import arm_weights
 from patternlang.runtime.steps.solve import Rows, linearize
+from patternlang.runtime.workers import worker_pool
 
 _OPS = {">": np.greater, ">=": np.greater_equal, "<": np.less, "<=": np.less_equal}
 
@@ -147,7 +147,7 @@ def _run_jobs(jobs: list[dict], ctx: StepContext, step: VerifyStep) -> dict[str,
     default = "2" if ctx.device.type == "cpu" and not ctx.dist.active else "1"
     workers = int(os.environ.get("PATTERNLANG_WORKERS", default))
     if workers > 1 and len(todo) > 1:
-        with ProcessPoolExecutor(min(workers, len(todo)), mp_context=get_context("spawn")) as pool:
+        with worker_pool(min(workers, len(todo))) as pool:
             for job, _ in zip(todo, pool.map(_job, todo)):
                 _mark_done(job)
                 bar.advance()
