@@ -134,6 +134,23 @@ def _mixture_of(ev: Evaluator, v: V | None, what: str) -> tuple[MixtureE, str | 
     return MixtureE(target.mixture, target.components), target.name
 
 
+def context_fits(ev: Evaluator, model: ModelSpec, components: list, span: Span) -> bool:
+    """PAT310 when a data component's sequences are longer than the model's context (both known
+    from their calls): the model could not take a single batch."""
+    context = model.call.args.get("context") if model.call is not None else None
+    if not isinstance(context, int):
+        return True
+    for c in components:
+        length = c.call.args.get("length") if c.call is not None else None
+        if isinstance(length, int) and length > context:
+            ev.s.error("PAT310", f"data '{c.name}' has sequences of length {length}, longer than "
+                       f"the context {context} of model '{model.name}'", span,
+                       f"set the model's context to at least {length}, or the data's length to "
+                       f"at most {context}")
+            return False
+    return True
+
+
 def check_train(ev: Evaluator, key, decl: A.Decl) -> Any:
     r = BlockReader(ev, decl, key[0])
     mv = r.require("model")
@@ -166,6 +183,8 @@ def check_train(ev: Evaluator, key, decl: A.Decl) -> Any:
     mname = raw.id if isinstance(raw, A.Name) else f"{decl.name}.model"
     mspec = ModelSpec(name=mname, call=model.call, factory=model.factory,
                       factory_args=model.factory_args, checkpoint=model.checkpoint)
+    if not context_fits(ev, mspec, mix[0].components, r.span("data")):
+        return ErrorV(decl.span)
     return TrainE(decl.name or "", loc(decl.span), mspec, mix[0].components, mix[0].spec, steps, batch,
                   optimizer, sorted(cks), sds, mixture_from=mix[1], init=init[0] if init else None,
                   track=[s for _, s in track], track_every=every if track else 0)

@@ -50,7 +50,20 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
+def hoist_debug(argv: list[str]) -> list[str]:
+    """``patc run SPEC --debug`` means ``patc --debug run SPEC``: the flag belongs to the group, but
+    users put it after the subcommand too (not after a ``--``)."""
+    cut = argv.index("--") if "--" in argv else len(argv)
+    if "--debug" not in argv[1:cut] or (argv and argv[0] == "--debug"):
+        return argv
+    rest = [a for a in argv[:cut] if a != "--debug"]
+    return ["--debug", *rest, *argv[cut:]]
+
+
 def _main(argv: list[str] | None) -> int:
+    import sys
+
+    argv = hoist_debug(list(sys.argv[1:] if argv is None else argv))
     try:
         rv = main_group.main(args=argv, prog_name="patc", standalone_mode=False)
     except click.exceptions.Exit as exc:

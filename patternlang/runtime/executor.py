@@ -167,6 +167,12 @@ def _run_step(step: Any, ctx: StepContext) -> dict:
     ctx.progress.info(f"{step.id}: running")
     try:
         summary = fn(step, ctx)
+    except PatRuntimeError as exc:
+        ctx.run.log("step_failed", step=step.id, error=str(exc))
+        if exc.step in ctx.plan.hashes():
+            raise
+        # raised below the step ("model", "load checkpoint"): say which step it stopped
+        raise type(exc)(step.id, f"{exc.step}: {exc.cause}", exc.remedy, exc.info.details) from exc
     except PatError as exc:
         ctx.run.log("step_failed", step=step.id, error=str(exc))
         raise
@@ -187,6 +193,14 @@ def _run_step(step: Any, ctx: StepContext) -> dict:
     except OSError as exc:
         _log_quietly(ctx, step.id, str(exc))
         raise _os_error(step.id, exc) from exc
+    except Exception as exc:
+        where = user_frame(exc)
+        if where is None:
+            raise  # a bug in patternlang: exit 70 with the banner
+        ctx.run.log("step_failed", step=step.id, error=f"{type(exc).__name__} in {where}")
+        raise PatRuntimeError(step.id, f"your code raised {type(exc).__name__}: {exc} (in {where})",
+                              "fix that function, or its arguments in the spec; `patc --debug "
+                              "run ...` shows the traceback; completed steps are kept") from exc
     if not ctx.dist.is_main:
         return summary  # other ranks of a sharded step: rank 0 writes the summary
     summary = dict(summary)
@@ -194,6 +208,29 @@ def _run_step(step: Any, ctx: StepContext) -> dict:
     ctx.dir.mark_done(summary)
     ctx.run.log("step_end", step=step.id, seconds=summary["seconds"])
     return summary
+
+
+def user_frame(exc: BaseException) -> str | None:
+    """``function (file:line)`` of the innermost traceback frame in the user's code (a factory
+    module, a model's forward): not patternlang, not the standard library, not an installed
+    package. ``None`` when the exception never passed through user code."""
+    import sysconfig
+    import traceback
+
+    import patternlang
+
+    ours = str(Path(patternlang.__file__).resolve().parent)
+    libs = {str(Path(p).resolve()) for k, p in sysconfig.get_paths().items()
+            if k in ("stdlib", "platstdlib", "purelib", "platlib")}
+    found = None
+    for fr in traceback.extract_tb(exc.__traceback__):
+        if fr.filename.startswith("<"):
+            continue
+        path = str(Path(fr.filename).resolve())
+        if path.startswith(ours) or any(path.startswith(lib) for lib in libs):
+            continue
+        found = f"{fr.name} ({fr.filename}:{fr.lineno})"
+    return found
 
 
 def _log_quietly(ctx: StepContext, step_id: str, error: str) -> None:
