@@ -11,7 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from typing import TYPE_CHECKING, Callable
+
 from patternlang.runtime.progress import Progress
+
+if TYPE_CHECKING:
+    from patternlang.plan.ir import Plan
 
 
 @dataclass
@@ -50,13 +55,15 @@ class Results:
 
 def run(spec: str | Path, out: str | Path, *, resume: bool = False, device: str = "auto",
         seed: int | None = None, progress: Progress | None = None,
-        search_path: list[str] | None = None, force: bool = False) -> Results:
+        search_path: list[str] | None = None, force: bool = False,
+        on_plan: Callable[[Plan], None] | None = None) -> Results:
     """Compile ``spec`` and execute its plan into ``out``; return the results.
 
     Completed steps already in ``out`` under the same content hash are re-used (change a target and
     only the solve, verify and report steps run again). ``resume`` also continues partially
     completed steps of an interrupted run. ``out`` must be new, empty or a run directory: a
     non-empty directory of other files is refused unless ``force`` (see ``docs/results.md``).
+    ``on_plan`` sees the compiled plan before anything runs (``patc run`` prints cost warnings).
     """
     from patternlang.compiler import compile_file
     from patternlang.runtime.executor import execute
@@ -65,6 +72,8 @@ def run(spec: str | Path, out: str | Path, *, resume: bool = False, device: str 
     plan = compile_file(str(spec), search_path)
     if seed is not None:
         plan = plan.model_copy(update={"seed": seed})
+    if on_plan is not None:
+        on_plan(plan)
     claim(out, force)
     _copy_sources(spec, out)
     execute(plan, out, resume=resume, device=device, progress=progress)

@@ -112,6 +112,7 @@ def run(ctx: click.Context, spec: str, out: str | None, resume: bool, device: st
     import os
 
     from patternlang.api import run as api_run
+    from patternlang.cli.spec_commands import show_warnings
     from patternlang.errors import PatRuntimeError
     from patternlang.runtime.distributed import env_world, launch
     from patternlang.runtime.rundir import claim
@@ -134,7 +135,8 @@ def run(ctx: click.Context, spec: str, out: str | None, resume: bool, device: st
     progress = _progress(quiet, log)
     try:
         results = api_run(spec, out, resume=resume, device=device, seed=seed, progress=progress,
-                          search_path=ctx.obj["search_path"], force=force)
+                          search_path=ctx.obj["search_path"], force=force,
+                          on_plan=None if quiet else show_warnings)
     finally:
         if isinstance(progress, RichProgress):
             progress.stop()

@@ -19,12 +19,12 @@ from patternlang.errors import PatSpecError
 @handle_errors
 def check(ctx: click.Context, specs: tuple[str, ...]) -> None:
     """Check SPEC files; print every problem found."""
-    from patternlang.compiler import check_file
+    from patternlang.compiler import compile_file
 
     failed: list[PatSpecError] = []
     for spec in specs:
         try:
-            check_file(spec, ctx.obj["search_path"])
+            show_warnings(compile_file(spec, ctx.obj["search_path"]))
             click.echo(f"{spec}: ok")
         except PatSpecError as exc:
             failed.append(exc)
@@ -50,12 +50,31 @@ def compile_cmd(ctx: click.Context, spec: str, emit: str, output: str | None) ->
         text = json.dumps(_ast_json(compiler.parse_file(spec)), indent=2)
     else:
         plan = compiler.compile_file(spec, ctx.obj["search_path"])
+        show_warnings(plan)
         text = plan.to_json() if emit == "json" else explain(plan)
     if output:
         Path(output).write_text(text + "\n", encoding="utf-8")
         click.echo(f"wrote {output}", err=True)
     else:
         click.echo(text)
+
+
+def show_warnings(plan) -> None:
+    """Print the plan's cost warnings (PAT330) on stderr; they never change the exit code."""
+    import sys
+
+    from patternlang.compiler.explain import cost_warnings
+    from patternlang.diagnostics_render import render
+
+    for d in cost_warnings(plan):
+        click.echo(render(d, _sources(d), sys.stderr.isatty()) + "\n", err=True)
+
+
+def _sources(d) -> dict[str, str]:
+    try:
+        return {d.span.file: Path(d.span.file).read_text(encoding="utf-8")} if d.span else {}
+    except (OSError, UnicodeDecodeError):
+        return {}
 
 
 @main_group.command()

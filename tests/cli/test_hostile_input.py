@@ -73,3 +73,13 @@ def test_a_600_term_sum_checks(capsys, tmp_path):
     spec.write_text(TINY.replace("by 0.05", "by " + " + ".join(["0.0001"] * 600)))
     code, _, err = run(capsys, "check", str(spec))
     assert code == 0, err
+
+
+def test_a_plan_far_beyond_the_machine_is_a_warning(capsys, tmp_path):
+    spec = tmp_path / "costly.pat"
+    spec.write_text(TINY.replace("steps = 20\n  seeds = 2", "steps = 1000000000\n  seeds = 2"))
+    code, out, err = run(capsys, "check", str(spec))
+    assert code == 0 and "ok" in out
+    assert "warning[PAT330]" in err and "train.pretrain would take at least" in err and "days" in err
+    code, _, err = run(capsys, "check", str(ROOT / "tests" / "distributed" / "tiny.pat"))
+    assert code == 0 and "PAT330" not in err
