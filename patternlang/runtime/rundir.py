@@ -198,6 +198,10 @@ class StepDir:
     def mark_done(self, summary: dict) -> None:
         seal(self.path, summary)
 
+    def forget(self) -> None:
+        """Drop the completion marker (the step then runs again; its parts are kept)."""
+        (self.path / "done.json").unlink(missing_ok=True)
+
     def part(self, name: str) -> Path:
         p = self.path / "parts" / safe_name(name)
         p.mkdir(parents=True, exist_ok=True)
