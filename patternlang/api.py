@@ -65,7 +65,7 @@ def run(spec: str | Path, out: str | Path, *, resume: bool = False, device: str 
     ``on_plan`` sees the compiled plan before anything runs (``patc run`` prints cost warnings).
     """
     from patternlang.compiler import compile_file
-    from patternlang.runtime.executor import execute
+    from patternlang.runtime.executor import execute, file_error
     from patternlang.runtime.rundir import claim, read_json
 
     plan = compile_file(str(spec), search_path)
@@ -74,8 +74,11 @@ def run(spec: str | Path, out: str | Path, *, resume: bool = False, device: str 
     if on_plan is not None:
         on_plan(plan)
     claim(out, force)
-    _copy_sources(spec, out)
-    execute(plan, out, resume=resume, device=device, progress=progress)
+    try:
+        _copy_sources(spec, out)
+        execute(plan, out, resume=resume, device=device, progress=progress)
+    except OSError as exc:  # outside any step: the run directory itself (read-only, full disk)
+        raise file_error("run directory", exc) from exc
     return Results(read_json(Path(out) / "results.json"), Path(out))
 
 

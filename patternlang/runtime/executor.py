@@ -7,8 +7,12 @@ function ``run(step, ctx) -> summary`` registered in :data:`RUNNERS`; a runner w
 target, and train/sample are re-used) and the resume mechanism (a killed run continues from completed
 steps; sample and verify steps also keep completed chain groups / arm-seed runs inside ``parts/``).
 
-Failures inside a step become :class:`~patternlang.errors.PatRuntimeError` naming the step, the cause
-and a remedy; nothing already written is removed.
+Completion markers are sealed with the content hashes of the step's files
+(:mod:`patternlang.runtime.rundir`); a cached step whose files are missing or altered is said, moved
+to ``steps/.damaged/`` and recomputed. Failures inside a step become
+:class:`~patternlang.errors.PatRuntimeError` naming the step, the cause and a remedy (an exception
+in the user's own code names the function; a file-system error says disk full / not writable);
+nothing already written is removed.
 """
 
 from __future__ import annotations
@@ -142,7 +146,7 @@ def _usable(sdir: StepDir) -> bool:
     return False
 
 
-def _os_error(step_id: str, exc: OSError) -> PatRuntimeError:
+def file_error(step_id: str, exc: OSError) -> PatRuntimeError:
     """A file-system failure as a runtime error with its remedy (exit 1, never a traceback)."""
     where = f" ({exc.filename})" if exc.filename else ""
     if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
@@ -203,7 +207,7 @@ def _run_step(step: Any, ctx: StepContext) -> StepResult:
                               ) from exc
     except OSError as exc:
         _log_quietly(ctx, step.id, str(exc))
-        raise _os_error(step.id, exc) from exc
+        raise file_error(step.id, exc) from exc
     except Exception as exc:
         where = user_frame(exc)
         if where is None:

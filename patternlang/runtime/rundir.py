@@ -269,9 +269,13 @@ def claim(path: str | os.PathLike, force: bool = False) -> None:
                             "directory; patc would overwrite files there (report.md, results.json, "
                             "plan.json, spec/, figures/).\n  remedy: give a new or empty directory, "
                             "or pass --force to write into it anyway")
-    root.mkdir(parents=True, exist_ok=True)
-    if not (root / MARKER).exists():
-        atomic_write_json(root / MARKER, {"patternlang": __version__})
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        if not (root / MARKER).exists():
+            atomic_write_json(root / MARKER, {"patternlang": __version__})
+    except OSError as exc:
+        raise PatUsageError(f"cannot create the run directory {root}: {exc.strerror or exc}\n"
+                            "  remedy: give --out a directory you can write to") from None
 
 
 class RunDir:
