@@ -77,7 +77,7 @@ def test_a_600_term_sum_checks(capsys, tmp_path):
 
 def test_a_plan_far_beyond_the_machine_is_a_warning(capsys, tmp_path):
     spec = tmp_path / "costly.pat"
-    spec.write_text(TINY.replace("steps = 20\n  seeds = 2", "steps = 1000000000\n  seeds = 2"))
+    spec.write_text(TINY.replace("steps = 20\n  seeds = 2", "steps = 1000000000000\n  seeds = 2"))
     code, out, err = run(capsys, "check", str(spec))
     assert code == 0 and "ok" in out
     assert "warning[PAT330]" in err and "train.pretrain would take at least" in err and "days" in err
