@@ -12,7 +12,7 @@ $(BIN)/patc: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "$(TORCH_PIN)"
-	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m pip install -q -e ".[dev,lsp,pandas]"
 	@touch $(BIN)/patc
 
 setup: $(BIN)/patc
