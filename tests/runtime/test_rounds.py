@@ -17,7 +17,7 @@ def test_two_rounds_resolve_around_the_moved_weights(tmp_path, monkeypatch):
     step = json.loads(next((tmp_path / "out" / "steps").glob("solve-up-*/done.json")).read_text())
     r1, r2 = step["rounds"]
     assert (r1["round"], r2["round"]) == (1, 2)
-    assert step["weights"] == r2["weights"] == res.weights("solve.up")
+    assert step["weights"] == r2["weights"] == res.solution("solve.up")["final_weights"]
     # round 2 solves around round 1's weights, and each step obeys the trust region ||dh|| <= 0.05
     sol2 = json.loads(next((tmp_path / "out" / "steps").glob("solve-up-*/parts/round2/solution.json")).read_text())
     assert sol2["h0"] == r1["weights"]
