@@ -7,7 +7,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = sorted((ROOT / "specs").rglob("*.pat")) + sorted((ROOT / "examples").glob("*/*.pat"))
-STDLIB = sorted((ROOT / "patternlang" / "stdlib").glob("*.pat")) + sorted((ROOT / "stdlib").glob("*.pat"))
+STDLIB = sorted((ROOT / "stdlib").glob("*.pat"))  # patternlang/stdlib links here
 DOCS = sorted((ROOT / "docs").glob("*.md")) + [ROOT / "README.md"] + sorted(
     (ROOT / "examples").glob("*/README.md"))
 _BLOCK = re.compile(r"^```pat\n(.*?)^```", re.M | re.S)
