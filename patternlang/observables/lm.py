@@ -45,7 +45,11 @@ def model_attr(model, *names: str, default=None):
 
 
 def default_period(ctx: EvalContext) -> int:
-    context = model_attr(ctx.model, "context", "n_ctx", "max_position_embeddings", default=64)
+    context = model_attr(ctx.model, "context", "n_ctx", "max_position_embeddings")
+    if context is None:
+        raise PatRuntimeError("observe", "cannot tell the model's context length (no default is "
+                              "assumed: probes must fit the model)", "give the model a `context` "
+                              "attribute, or pass period= explicitly")
     return max(2, min(context // 2, 32))
 
 

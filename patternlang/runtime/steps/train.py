@@ -12,6 +12,7 @@ from pathlib import Path
 
 from patternlang.plan.ir import TrainStep
 from patternlang.runtime.context import StepContext, runner
+from patternlang.runtime.contract import check_model
 from patternlang.runtime.rundir import atomic_write_json, read_json
 from patternlang.runtime.steps.common import (build_components, build_model, checkpoint_paths,
                                               derive_seed, evaluate_point, load_weights)
@@ -63,6 +64,7 @@ def train_one(step: TrainStep, seed: int, weights: dict[str, float], components:
 
 @runner("train", sharded=True)
 def run_train(step: TrainStep, ctx: StepContext) -> dict | None:
+    check_model(build_model(step.model, ctx), ctx.plan, step.id)  # before any training
     components = build_components(step.components, ctx)
     weights = resolve_mixture(step, ctx)
     init = dict(checkpoint_paths(step.init_from, ctx)) if step.init_from else {}
