@@ -19,10 +19,11 @@ from __future__ import annotations
 import json
 import re
 import sys
+from typing import Any
 
 from pygments.lexer import RegexLexer, bygroups
-from pygments.token import (Comment, Keyword, Name, Number, Operator, Punctuation, String, Whitespace,
-                            _TokenType)
+from pygments.token import (Comment, Keyword, Name, Number, Operator, Punctuation, String,
+                            Whitespace)
 
 from patternlang.syntax.parser import KEYWORDS
 
@@ -32,7 +33,7 @@ _NOT_KEY = r"(?!\s*=[^=])(?!\s*\()"  # followed by `=` it is a setting key, by `
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 
 #: (regex, [(pygments token, TextMate scope) per group]); one entry: the whole match.
-RULES: list[tuple[str, list[tuple[_TokenType, str]]]] = [
+RULES: list[tuple[str, list[tuple[Any, str]]]] = [
     (r"##.*$", [(Comment.Special, "comment.line.documentation.pat")]),
     (r"#.*$", [(Comment.Single, "comment.line.number-sign.pat")]),
     (r'"(?:[^"\\]|\\.)*"', [(String.Double, "string.quoted.double.pat")]),

@@ -19,7 +19,7 @@ from patternlang.check.scope import build_scopes
 from patternlang.compiler import check_source
 from patternlang.errors import Diagnostic, PatSpecError, Span
 from patternlang.syntax import ast as A
-from patternlang.syntax.parser import KEYWORDS, scan
+from patternlang.syntax.parser import KEYWORDS, parse, scan
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _USE = re.compile(r"^\s*use\s+([A-Za-z_][\w.]*)")
@@ -110,6 +110,15 @@ def _primitive(name: str) -> registry.Primitive | None:
     return next((p for k in registry.KINDS if (p := registry.get(k, name)) is not None), None)
 
 
+def _used_module(text: str, path: str, line: int,
+                 search_path: list[str] | None) -> tuple[str, Path | None] | None:
+    """On a ``use a.b`` line: the dotted name and the module file (None if not found)."""
+    m = _USE.match(text.splitlines()[line])
+    if not m:
+        return None
+    return m.group(1), resolve(tuple(m.group(1).split(".")), Path(path).resolve().parent, search_path)
+
+
 def _block_kind(text: str, line: int, char: int) -> str | None:
     """The kind of the declaration whose block encloses the position (None outside a block, or
     inside ``subject to { }`` / a dict)."""
@@ -138,12 +147,11 @@ def hover(text: str, path: str, line: int, char: int, search_path: list[str] | N
     qualifier, word = word_at(text, line, char)
     if not word:
         return None
-    m = _USE.match(text.splitlines()[line])
-    if m:
-        f = resolve(tuple(m.group(1).split(".")), Path(path).resolve().parent, search_path)
+    used = _used_module(text, path, line, search_path)
+    if used:
+        dotted, f = used
         if f is not None:
-            from patternlang.syntax.parser import parse
-            return f"**use {m.group(1)}** ({f.name})\n\n{parse(f.read_text(encoding='utf-8'), f.name).doc}"
+            return f"**use {dotted}** ({f.name})\n\n{parse(f.read_text(encoding='utf-8'), f.name).doc}"
     kind = _block_kind(text, line, char)
     if kind and word in SCHEMAS.get(kind, {}) and not qualifier and _is_key(text, line, word):
         return f"**{kind}.{word}**: {SCHEMAS[kind][word]}"
@@ -221,9 +229,9 @@ def definition(text: str, path: str, line: int, char: int,
     qualifier, word = word_at(text, line, char)
     if not word:
         return None
-    m = _USE.match(text.splitlines()[line])
-    if m:
-        f = resolve(tuple(m.group(1).split(".")), Path(path).resolve().parent, search_path)
+    used = _used_module(text, path, line, search_path)
+    if used:
+        f = used[1]
         return Location(f, Span(str(f), 1, 1, 1, 1)) if f else None
     program = load(text, path, search_path)
     found = _decl_of(program, qualifier, word) if program else None

@@ -100,6 +100,12 @@ def position(text: str, line_has: str, word: str) -> dict:
     raise AssertionError(line_has)
 
 
+def open_document(c: Client, path: Path, text: str) -> None:
+    path.write_text(text)
+    c.notify("textDocument/didOpen", {"textDocument": {"uri": path.as_uri(), "languageId": "pat",
+                                                       "version": 1, "text": text}})
+
+
 def test_diagnostics_on_open_and_change(client):
     text = QUICKSTART.read_text()
     diags = diagnostics_after(client, "textDocument/didOpen", {"textDocument": {
@@ -158,9 +164,7 @@ def test_definition_of_names_and_modules(client):
 def test_definition_into_an_imported_module(client, tmp_path):
     spec = tmp_path / "s.pat"
     text = "use stdlib.lm as lm\nmodel m = lm.attn2(heads=2)\n"
-    spec.write_text(text)
-    client.notify("textDocument/didOpen", {"textDocument": {"uri": spec.as_uri(), "languageId": "pat",
-                                                            "version": 1, "text": text}})
+    open_document(client, spec, text)
     loc = client.request("textDocument/definition", {"textDocument": {"uri": spec.as_uri()},
                                                      "position": {"line": 1, "character": 15}})["result"]
     assert loc["uri"].endswith("/stdlib/lm.pat")
@@ -171,9 +175,7 @@ def test_definition_into_an_imported_module(client, tmp_path):
 def test_formatting_returns_the_canonical_layout(client, tmp_path):
     spec = tmp_path / "f.pat"
     text = "data a=uniform_tokens(vocab=4, length=4)\n"
-    spec.write_text(text)
-    client.notify("textDocument/didOpen", {"textDocument": {"uri": spec.as_uri(), "languageId": "pat",
-                                                            "version": 1, "text": text}})
+    open_document(client, spec, text)
     (edit,) = client.request("textDocument/formatting", {"textDocument": {"uri": spec.as_uri()},
                                                          "options": {"tabSize": 2, "insertSpaces": True}})["result"]
     assert edit["newText"] == "data a = uniform_tokens(vocab=4, length=4)\n"

@@ -11,7 +11,7 @@ from patternlang.compiler import compile_source
 from patternlang.errors import PatSpecError, Span
 from patternlang.syntax.format import format_markdown, format_source
 from patternlang.syntax.parser import parse
-from .shipped import DOCS, ROOT, STDLIB, all_sources
+from .shipped import DOCS, ROOT, all_sources
 
 SOURCES = all_sources()
 IDS = [s[0] for s in SOURCES]
@@ -43,13 +43,6 @@ def test_formatting_keeps_every_step_hash(name, file, text):
     before = compile_source(text, file).hashes()
     after = compile_source(format_source(text, file), file).hashes()
     assert after == before
-
-
-def test_stdlib_modules_compile_after_formatting():
-    """The stdlib modules are used, not compiled alone: their formatted text parses to the same
-    tree (above) and a spec using all of them keeps its hashes."""
-    for p in STDLIB:
-        assert shape(parse(format_source(p.read_text()), str(p))) == shape(parse(p.read_text(), str(p)))
 
 
 MESSY = '''# header
