@@ -228,8 +228,9 @@ def explain(plan: Plan, rates: dict[str, Rates] | None = None) -> str:
     if rates and timed:
         rate_text = ", ".join(f"{name} {r.fwd_bwd:.0f} fwd+bwd / {r.fwd:.0f} fwd seq/s"
                               for name, r in rates.items())
-        lines.append(f"estimated time on this machine: ≈ {_duration(total_s)} at the measured rates "
-                     f"({rate_text}; one process, no parallel verification)")
+        lines.append(f"estimated compute time on this machine: ≈ {_duration(total_s)} at the measured "
+                     f"rates ({rate_text}; one process; start-up, data building and the report "
+                     "add seconds)")
     if plan.factories:
         lines.append("Python code this plan imports and runs (review before `patc run`):")
         lines += [f"  - {f}" for f in plan.factories]

@@ -2,9 +2,11 @@
 estimate of ``patc compile`` (sequence passes, :mod:`patternlang.compiler.explain`) into seconds.
 
 For every model a plan trains, :func:`measure_rates` builds it (random init, on the CPU or the given
-device), draws a training batch from the train step's own components and times AdamW steps
-(forward + backward + update) and forward passes without gradients, each for about
-``budget_s`` seconds after one warm-up step. Sequence lengths, vocabularies and the task come from
+device) and times AdamW steps at the train step's batch size, each on a fresh batch drawn from its
+mixture (sampling + forward + backward + update), and forward passes without gradients, each for
+about ``budget_s`` seconds after one warm-up step. Not counted: start-up, building data
+components (tokenizers are cached), checkpoints, the solve and the report, which add seconds per
+run whatever its size. Sequence lengths, vocabularies and the task come from
 the plan, so the rate is that of the real steps; SGLD steps cost about one training step each.
 """
 
@@ -37,29 +39,34 @@ def _timed(fn, budget_s: float) -> float:
     return (time.perf_counter() - start) / n
 
 
-def measure_rate(step: TrainStep, batch: int = 16, budget_s: float = 0.5, device: str = "cpu") -> Rate:
-    """The rate of ``step``'s model on a batch from its first component."""
+def measure_rate(step: TrainStep, budget_s: float = 0.5, device: str = "cpu") -> Rate:
+    """The rate of ``step``'s model at its batch size, each training step drawing a fresh batch
+    from the step's mixture (as training does)."""
     from patternlang.data.build import build_components
+    from patternlang.data.mixture import Mixture
     from patternlang.models.losses import model_loss_fn
     from patternlang.runtime.steps.common import build_model
 
     comps = build_components(step.components)
-    comp = next(iter(comps.values()))
-    data = {k: v.to(device) for k, v in comp.sample(batch, torch.Generator().manual_seed(0)).items()}
+    names = [n for n in step.mixture.weights if n in comps]
+    mixture = Mixture([comps[n] for n in names], [step.mixture.weights[n] for n in names])
+    g = torch.Generator().manual_seed(0)
     model = build_model(step.model, device=device)
-    loss_fn = model_loss_fn(comp.task)
+    loss_fn = model_loss_fn(mixture.task)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    fixed = {k: v.to(device) for k, v in mixture.sample(step.batch, g)[0].items()}
 
     def train_step() -> None:
+        batch = {k: v.to(device) for k, v in mixture.sample(step.batch, g)[0].items()}
         opt.zero_grad(set_to_none=True)
-        loss_fn(model, data).mean().backward()
+        loss_fn(model, batch).mean().backward()
         opt.step()
 
     def forward() -> None:
         with torch.no_grad():
-            loss_fn(model, data)
+            loss_fn(model, fixed)
 
-    return Rate(batch / _timed(train_step, budget_s), batch / _timed(forward, budget_s))
+    return Rate(step.batch / _timed(train_step, budget_s), step.batch / _timed(forward, budget_s))
 
 
 def measure_rates(plan: Plan, budget_s: float = 0.5, device: str = "cpu") -> dict[str, Rate]:

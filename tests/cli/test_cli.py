@@ -41,7 +41,7 @@ def test_compile_json_is_valid(capsys):
 def test_compile_tree_and_output_file(capsys, tmp_path):
     code, out, _ = run(capsys, "compile", "specs/quickstart.pat")
     assert code == 0 and "fwd+bwd" in out and "sample.chi" in out
-    assert re.search(r"estimated time on this machine: ≈ \d+ (s|min|h) at the measured rates \(tiny \d+ fwd\+bwd", out)
+    assert re.search(r"estimated compute time on this machine: ≈ \d+ (s|min|h) at the measured rates \(tiny \d+ fwd\+bwd", out)
     # the finite-difference check is costed, and targets, constraints and resolved settings shown
     assert re.search(r"cost \(finite-difference check\): 56\.3k fwd\+bwd, 92\.2k fwd sequences; .*≈", out)
     assert "target: raise mean(ih) by 0.1 (weight 1)" in out and "constraint: kl(base) <= 0.05" in out
