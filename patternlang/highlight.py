@@ -25,10 +25,10 @@ from pygments.lexer import RegexLexer, bygroups
 from pygments.token import (Comment, Keyword, Name, Number, Operator, Punctuation, String,
                             Whitespace)
 
-from patternlang.syntax.parser import KEYWORDS
+from patternlang.syntax.parser import KEYWORDS, SOFT_KEYWORDS
 
 _DECL = "|".join(k for k in KEYWORDS if k != "use")
-_SOFT = "raise|lower|reach|hold|relative|to|by|weight|subject|onset|where|limit|as"
+_SOFT = "|".join(SOFT_KEYWORDS)
 _NOT_KEY = r"(?!\s*=[^=])(?!\s*\()"  # followed by `=` it is a setting key, by `(` a call
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 

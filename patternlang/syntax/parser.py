@@ -26,6 +26,8 @@ _KEYWORD_TERMINALS = ("raise", "lower", "reach", "hold", "relative", "to", "by",
                       "onset", "where", "limit", "auto", "true", "false", "as")
 KEYWORDS = ("use", "model", "data", "mixture", "train", "sampler", "observable", "susceptibility",
             "patterning", "verify", "measure", "output")
+#: Words reserved only where they start or continue a construct (``raise``, ``by``, ``weight``, ...).
+SOFT_KEYWORDS = tuple(k for k in _KEYWORD_TERMINALS if k not in ("auto", "true", "false"))
 _KEYWORD_TERMINALS += KEYWORDS
 
 
