@@ -194,6 +194,9 @@ def details(step) -> list[str]:
         out += [_target(t) for t in step.targets]
         out += [f"constraint: {c.label or c.kind}" for c in step.constraints]
         return out
+    if isinstance(step, ObserveStep):
+        return [f"observe {', '.join(o.name for o in step.observables)}; probe {step.probe} per "
+                f"component, seed {step.seed}"]
     if isinstance(step, VerifyStep):
         return [f"start {step.start}; evaluate every {step.every} steps"] + [
             f"onset: {o.observable.name} {o.op} {o.threshold:g}" for o in step.onset]
