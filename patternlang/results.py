@@ -51,7 +51,7 @@ class Results:
 
     # -- one step -------------------------------------------------------------------------------
     def solution(self, step: str | None = None) -> dict | None:
-        """A solve step's entry (``final_weights``, ``h0``, ``targets``, ``diagnostics``, ...)."""
+        """A solve step's entry (``baseline``, ``final_weights``, ``predicted``, ``rounds``, ...)."""
         return _first(self.data.get("solutions", {}), step)
 
     def susceptibility(self, step: str | None = None) -> dict | None:
@@ -79,7 +79,7 @@ class Results:
                          f"(nbeta {llc['nbeta']:.3g})")
         for sid, sol in self.data.get("solutions", {}).items():
             if sol.get("final_weights"):
-                w = ", ".join(f"{k} {sol['h0'][k]:.3f}->{v:.3f}" for k, v in sol["final_weights"].items())
+                w = ", ".join(f"{k} {sol['baseline'][k]:.3f}->{v:.3f}" for k, v in sol["final_weights"].items())
                 lines.append(f"{sid}: {w}")
         for sid, ver in self.data.get("verification", {}).items():
             for k, v in (ver.get("headline") or {}).items():
@@ -99,7 +99,7 @@ class Results:
         pd, sol = _pandas(), self.solution(step) or {}
         new = sol.get("final_weights") or {}
         rows = [(k, h, new.get(k), None if new.get(k) is None else new[k] - h)
-                for k, h in (sol.get("h0") or {}).items()]
+                for k, h in (sol.get("baseline") or {}).items()]
         return pd.DataFrame(rows, columns=["component", "current", "new", "delta"])
 
     def curves_frame(self, step: str | None = None):
@@ -119,7 +119,7 @@ class Results:
         return pd.DataFrame(rows, columns=["seed", "step", "observable", "value"])
 
     def measures_frame(self, step: str | None = None):
-        """A measure step's values: seed, observable, value."""
-        pd, m = _pandas(), _first(self.data.get("measures", {}), step) or {}
+        """A measure step's values (``observations`` of results.json): seed, observable, value."""
+        pd, m = _pandas(), _first(self.data.get("observations", {}), step) or {}
         rows = [(r["seed"], obs, v) for r in m.get("per_seed", []) for obs, v in r["values"].items()]
         return pd.DataFrame(rows, columns=["seed", "observable", "value"])
