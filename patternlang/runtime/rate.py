@@ -42,14 +42,11 @@ def _timed(fn, budget_s: float) -> float:
 def measure_rate(step: TrainStep, budget_s: float = 0.5, device: str = "cpu") -> Rate:
     """The rate of ``step``'s model at its batch size, each training step drawing a fresh batch
     from the step's mixture (as training does)."""
-    from patternlang.data.build import build_components
-    from patternlang.data.mixture import Mixture
+    from patternlang.data.build import build_components, mixture_of
     from patternlang.models.losses import model_loss_fn
     from patternlang.runtime.steps.common import build_model
 
-    comps = build_components(step.components)
-    names = [n for n in step.mixture.weights if n in comps]
-    mixture = Mixture([comps[n] for n in names], [step.mixture.weights[n] for n in names])
+    mixture = mixture_of(build_components(step.components), dict(step.mixture.weights))
     g = torch.Generator().manual_seed(0)
     model = build_model(step.model, device=device)
     loss_fn = model_loss_fn(mixture.task)
