@@ -45,6 +45,13 @@ def test_formatting_keeps_every_step_hash(name, file, text):
     assert after == before
 
 
+@pytest.mark.parametrize("name,file,text", SOURCES, ids=IDS)
+def test_shipped_sources_are_formatted(name, file, text):
+    """Every shipped spec, stdlib module and docs example is in the canonical layout (`patc fmt
+    specs/*.pat specs/*/*.pat stdlib/*.pat examples/*/*.pat docs/*.md README.md examples/*/README.md`)."""
+    assert format_source(text, file) == text, f"run `patc fmt {name.split('#')[0]}`"
+
+
 MESSY = '''# header
 
 
