@@ -2,80 +2,59 @@
 
     import patternlang
     results = patternlang.run("specs/quickstart.pat", out="runs/qs")
-    results.weights("solve.accelerate")      # new mixture weights by component
-    results.chi("susceptibility.chi")        # chi matrix with names and errors
+    results.weights                          # new mixture weights by component
+    results.chi                              # chi matrix with names and errors
+    results.chi_frame()                      # ... as a pandas DataFrame
+
+:class:`~patternlang.results.Results` (in :mod:`patternlang.results`) is what :func:`run` returns.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
+from patternlang.results import Results
 from patternlang.runtime.progress import Progress
 
+if TYPE_CHECKING:
+    from patternlang.plan.ir import Plan
 
-@dataclass
-class Results:
-    """A run's ``results.json`` with accessors (schema: ``docs/results.md``)."""
-
-    data: dict
-    run_dir: Path
-
-    def weights(self, solve_id: str | None = None) -> dict[str, float] | None:
-        sols = self.data["solutions"]
-        if not sols:
-            return None
-        return sols[solve_id or next(iter(sols))]["final_weights"]
-
-    def chi(self, step_id: str | None = None) -> dict:
-        chis = self.data["susceptibilities"]
-        return chis[step_id or next(iter(chis))]
-
-    def headline(self) -> str:
-        """A few lines a person reads first: LLCs, the new weights, verification onsets."""
-        lines = []
-        for sid, llc in self.data["llc"].items():
-            lines.append(f"{sid}: LLC {llc['llc_mean']:.3g} ± {llc['llc_se']:.2g} "
-                         f"(nbeta {llc['nbeta']:.3g})")
-        for sid, sol in self.data["solutions"].items():
-            w = ", ".join(f"{k} {sol['baseline'][k]:.3f}->{v:.3f}"
-                          for k, v in sol["final_weights"].items())
-            lines.append(f"{sid}: {w}")
-            lines += [f"{sid}: warning: {x}" for r in sol.get("rounds") or []
-                      for x in r["solution"].get("warnings") or []]
-        for sid, sus in self.data.get("susceptibilities", {}).items():
-            lines += [f"{sid}: warning: {x}" for x in sus.get("warnings") or []]
-        for sid, llc in self.data["llc"].items():
-            lines += [f"{sid}: warning: {x}" for x in (llc.get("step_scan") or {}).get("warnings", [])]
-        for sid, ver in self.data["verification"].items():
-            for k, v in (ver.get("headline") or {}).items():
-                lines.append(f"{sid}: {k}: {v}")
-        return "\n".join(lines)
+__all__ = ["Results", "run"]
 
 
 def run(spec: str | Path, out: str | Path, *, resume: bool = False, device: str = "auto",
         seed: int | None = None, progress: Progress | None = None,
-        search_path: list[str] | None = None) -> Results:
+        search_path: list[str] | None = None, force: bool = False,
+        on_plan: Callable[[Plan], None] | None = None) -> Results:
     """Compile ``spec`` and execute its plan into ``out``; return the results.
 
     Completed steps already in ``out`` under the same content hash are re-used (change a target and
     only the solve, verify and report steps run again). ``resume`` also continues partially
-    completed steps of an interrupted run.
+    completed steps of an interrupted run. ``out`` must be new, empty or a run directory: a
+    non-empty directory of other files is refused unless ``force`` (see ``docs/results.md``).
+    ``on_plan`` sees the compiled plan before anything runs (``patc run`` prints cost warnings).
     """
     from patternlang.compiler import compile_file
-    from patternlang.runtime.executor import execute
-    from patternlang.runtime.rundir import read_json
+    from patternlang.runtime.executor import execute, file_error
+    from patternlang.runtime.rundir import claim
 
     plan = compile_file(str(spec), search_path)
     if seed is not None:
         plan = plan.model_copy(update={"seed": seed})
-    _copy_sources(spec, out)
-    execute(plan, out, resume=resume, device=device, progress=progress)
-    return Results(read_json(Path(out) / "results.json"), Path(out))
+    if on_plan is not None:
+        on_plan(plan)
+    claim(out, force)
+    try:
+        _copy_sources(spec, out)
+        execute(plan, out, resume=resume, device=device, progress=progress)
+    except OSError as exc:  # outside any step: the run directory itself (read-only, full disk)
+        raise file_error("run directory", exc) from exc
+    return Results.load(out)
 
 
 def _copy_sources(spec: str | Path, out: str | Path) -> None:
-    from patternlang.runtime.rundir import atomic_write_bytes
+    from patternlang.runtime.rundir import RunDir, atomic_write_bytes
 
     src = Path(spec)
-    atomic_write_bytes(Path(out) / "spec" / src.name, src.read_bytes())
+    atomic_write_bytes(RunDir(out).subdir("spec") / src.name, src.read_bytes())

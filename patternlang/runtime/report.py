@@ -13,10 +13,11 @@ from pathlib import Path
 import numpy as np
 
 from patternlang import __version__
+from patternlang.errors import PatRuntimeError
 from patternlang.plan.ir import Plan
 from patternlang.runtime import figures
 from patternlang.runtime.results_types import StepResult, read_result, result_json
-from patternlang.runtime.rundir import RunDir, StepDir
+from patternlang.runtime.rundir import RunDir, StepDir, read_json, safe_name
 
 RESULTS_SCHEMA = 2
 SECTIONS = {"train": "train", "observe": "observations", "sample": "llc",
@@ -29,21 +30,45 @@ def load_results(run: RunDir, plan: Plan) -> tuple[dict[str, StepResult], dict[s
     results, dirs = {}, {}
     for s in plan.steps:
         d = run.step(s.kind, s.id, hashes[s.id])
-        found = read_result(d)
+        found = read_result(d) if d.damage() is None else None  # damaged: incomplete, not data
         if found is not None:
             results[s.id], dirs[s.id] = found, d
     return results, dirs
 
 
-def collect(plan: Plan, results: dict[str, StepResult]) -> dict:
+def tracked_curves(plan: Plan, dirs: dict[str, StepDir]) -> dict[str, dict]:
+    """Per completed train step that tracks observables: ``{"steps": [evaluation steps], "seeds":
+    {seed: {coordinate: [value per evaluation step]}}}``, read from each seed's ``curve.json``."""
+    out: dict[str, dict] = {}
+    for s in plan.steps:
+        if s.kind != "train" or not s.track or s.id not in dirs:
+            continue
+        steps: list[int] = []
+        seeds: dict[str, dict[str, list]] = {}
+        for seed in s.seeds:
+            f = dirs[s.id].file(f"seed{seed}/curve.json")
+            if not f.exists():
+                continue
+            curve = read_json(f)["curve"]
+            steps = curve["step"]
+            names = list(curve["values"][0]) if curve["values"] else []
+            seeds[str(seed)] = {n: [v.get(n) for v in curve["values"]] for n in names}
+        out[s.id] = {"steps": steps, "seeds": seeds}
+    return out
+
+
+def collect(plan: Plan, results: dict[str, StepResult], tracked: dict[str, dict] | None = None) -> dict:
     """The results document (schema: ``docs/results.md``): each step's result model as JSON, in
-    the section of its kind."""
+    the section of its kind, and the observables tracked during training. The report step counts
+    as complete: the document is its output."""
     out: dict = {"schema": RESULTS_SCHEMA, "patternlang": __version__, "spec": plan.spec,
-                 "seed": plan.seed, "steps": {}, **{name: {} for name in SECTIONS.values()}}
+                 "seed": plan.seed, "steps": {}, **{name: {} for name in SECTIONS.values()},
+                 "tracked": tracked or {}}
     hashes = plan.hashes()
     for s in plan.steps:
         found = results.get(s.id)
-        out["steps"][s.id] = {"kind": s.kind, "hash": hashes[s.id], "complete": found is not None,
+        out["steps"][s.id] = {"kind": s.kind, "hash": hashes[s.id],
+                              "complete": found is not None or s.kind == "report",
                               "seconds": found.seconds if found is not None else None}
         if found is not None and s.kind in SECTIONS:
             # wall time lives in "steps" alone: the sections of two equal runs are equal
@@ -79,7 +104,7 @@ def _sample_section(sid: str, sm: dict, figdir: Path, sdir: StepDir) -> list[str
     traces = sdir.file("traces.npz")
     if traces.exists():
         data = np.load(traces)
-        p = figures.chain_traces({k: data[k] for k in data.files}, figdir / f"traces-{sid}.png",
+        p = figures.chain_traces({k: data[k] for k in data.files}, figdir / f"traces-{safe_name(sid)}.png",
                                  title=f"{sid}: per-chain traces")
         lines += ["", f"![chain traces](figures/{p.name})", ""]
     return lines
@@ -99,7 +124,7 @@ def _scan_lines(sid: str, scan: dict | None, figdir: Path) -> list[str]:
 
 def _chi_section(sid: str, sm: dict, figdir: Path) -> list[str]:
     chi, se = np.asarray(sm["chi"], float), np.asarray(sm["chi_se"], float)
-    p1 = figures.chi_heatmap(chi, sm["observables"], sm["components"], figdir / f"chi-{sid}.png",
+    p1 = figures.chi_heatmap(chi, sm["observables"], sm["components"], figdir / f"chi-{safe_name(sid)}.png",
                              se=se, title=f"χ = -Cov(φ, L_k - L)  ({sid})")
     pr = sm.get("principal") or {}
     lines = [f"### Susceptibilities: `{sid}`", "",
@@ -107,7 +132,7 @@ def _chi_section(sid: str, sm: dict, figdir: Path) -> list[str]:
              "Positive: moving weight toward component k raises ⟨φ⟩.", "",
              f"![chi heatmap](figures/{p1.name})", ""]
     if pr.get("singular_values"):
-        p2 = figures.singular_spectrum(pr["singular_values"], figdir / f"spectrum-{sid}.png")
+        p2 = figures.singular_spectrum(pr["singular_values"], figdir / f"spectrum-{safe_name(sid)}.png")
         ve = pr.get("variance_explained", [])
         lines += [f"![singular spectrum](figures/{p2.name})", "",
                   "Variance explained by principal directions: "
@@ -134,7 +159,7 @@ def _solve_section(sid: str, res: dict, figdir: Path) -> list[str]:
     comps = sol["components"]
     h0, h1 = res["baseline"], res["final_weights"]
     p = figures.weights_comparison(comps, [h0[c] for c in comps], [h1[c] for c in comps],
-                                   figdir / f"weights-{sid}.png",
+                                   figdir / f"weights-{safe_name(sid)}.png",
                                    pinv=[sol["pinv"]["weights"][c] for c in comps])
     pinv = "pseudo-inverse h" if len(res["rounds"]) == 1 else "pseudo-inverse h (round 1)"
     lines += [f"![weights](figures/{p.name})", "",
@@ -168,7 +193,7 @@ def _verify_section(sid: str, sm: dict, figdir: Path) -> list[str]:
         if not curves:
             continue
         thr = [o["threshold"] for o in sm.get("onset_specs", []) if o["observable"] == obs]
-        p = figures.verification_curves(sm["steps"], curves, figdir / f"verify-{sid}-{_slug(obs)}.png",
+        p = figures.verification_curves(sm["steps"], curves, figdir / f"verify-{safe_name(sid)}-{_slug(obs)}.png",
                                         observable=obs, thresholds=thr,
                                         title=f"{obs}: baseline vs patterned over training")
         lines += [f"![{obs}](figures/{p.name})", ""]
@@ -195,6 +220,47 @@ def _verify_section(sid: str, sm: dict, figdir: Path) -> list[str]:
     return lines
 
 
+def _formats(plan: Plan) -> list[str]:
+    """The report formats the spec's ``output`` block asks for (``results.json`` is always
+    written: the API reads it); without ``md`` there is no report.md and no figures."""
+    report = [s for s in plan.steps if s.kind == "report"]
+    return list(getattr(report[0], "formats", ["md", "json"])) if report else ["md", "json"]
+
+
+def _progress(plan: Plan, found: dict) -> str:
+    """``all 6 steps complete.`` or ``4/6 steps complete; not run: verify.up, ...`` (the report
+    step, being written, is not counted)."""
+    steps = [s.id for s in plan.steps if s.kind != "report"]
+    missing = [sid for sid in steps if sid not in found]
+    if not missing:
+        return f"all {len(steps)} steps complete."
+    return (f"{len(steps) - len(missing)}/{len(steps)} steps complete; not run: "
+            f"{', '.join(missing)}.")
+
+
+def _tracked_section(tr: dict | None) -> list[str]:
+    if not tr or not tr["seeds"]:
+        return []
+    names = list(next(iter(tr["seeds"].values())))
+    cols = list(range(len(tr["steps"])))
+    if len(cols) > 8:
+        cols = sorted({round(i * (len(cols) - 1) / 7) for i in range(8)})
+    rows = []
+    for n in names:
+        per_step = [[v[n][i] for v in tr["seeds"].values() if v[n][i] is not None] for i in cols]
+        rows.append([n] + [float(np.mean(x)) if x else None for x in per_step])
+    return [f"Tracked observables (mean over {len(tr['seeds'])} seed(s)) by training step:", "",
+            _table(["observable"] + [str(tr["steps"][i]) for i in cols], rows), ""]
+
+
+def _measure_section(sid: str, sm: dict) -> list[str]:
+    seeds = sm["per_seed"][:8]
+    rows = [[n, m] + [r["values"].get(n) for r in seeds] for n, m in sm["mean"].items()]
+    return [f"### Measurement: `{sid}`", "",
+            _table(["observable", f"mean over {len(sm['per_seed'])}"] + [f"seed {r['seed']}" for r in seeds],
+                   rows), ""]
+
+
 def _slug(text: str) -> str:
     return "".join(ch if ch.isalnum() else "_" for ch in text)[:40]
 
@@ -202,15 +268,21 @@ def _slug(text: str) -> str:
 def render(run_dir: str | Path) -> Path:
     """Write ``results.json``, ``figures/`` and ``report.md`` for the run in ``run_dir``."""
     run = RunDir(run_dir)
-    plan = Plan.from_json((run.root / "plan.json").read_text())
+    try:
+        plan = Plan.from_json((run.root / "plan.json").read_text())
+        plan.hashes()  # every input names a step of the plan
+    except (OSError, ValueError, KeyError) as exc:
+        raise PatRuntimeError("report", f"{run.root / 'plan.json'} cannot be read as a plan "
+                              f"({type(exc).__name__})", "run `patc run SPEC --out DIR` again to "
+                              "rewrite it; completed steps are re-used") from None
     found, dirs = load_results(run, plan)
-    doc = collect(plan, found)
-    run.write_json("results.json", doc)
-    figdir = run.root / "figures"
-    figdir.mkdir(exist_ok=True)
+    doc = collect(plan, found, tracked_curves(plan, dirs))
+    path = run.write_json("results.json", doc)
+    if "md" not in _formats(plan):
+        return path
+    figdir = run.subdir("figures")
     lines = [f"# patternlang report: `{Path(plan.spec).name}`", "",
-             f"patternlang {__version__}; plan seed {plan.seed}; "
-             f"{sum(1 for s in plan.steps if s.id in found)}/{len(plan.steps)} steps complete.", ""]
+             f"patternlang {__version__}; plan seed {plan.seed}; {_progress(plan, found)}", ""]
     for s in plan.steps:
         if s.id not in found or s.kind not in SECTIONS:
             continue
@@ -218,6 +290,9 @@ def render(run_dir: str | Path) -> Path:
         if s.kind == "train":
             losses = ", ".join(f"seed {k}: {v:.4g}" for k, v in list(sm["final_loss"].items())[:8])
             lines += [f"### Training: `{s.id}`", "", f"Final training loss — {losses}.", ""]
+            lines += _tracked_section(doc["tracked"].get(s.id))
+        elif s.kind == "observe":
+            lines += _measure_section(s.id, sm)
         elif s.kind == "sample":
             lines += _sample_section(s.id, sm, figdir, dirs[s.id])
         elif s.kind == "susceptibility":

@@ -83,6 +83,7 @@ class CenterLLC(_Record):
     selected_by: dict[str, float] = Field(default_factory=dict)
     ess: Num = None  # effective sample size of the draw losses, summed over chains (Geyer)
     publishable: bool | None = None  # split R-hat <= 1.01 and ESS >= 400 (docs/sampler.md)
+    kept_chains: list[int] = Field(default_factory=list)  # the chains every estimate here uses
 
 
 class SampleResult(StepResult):

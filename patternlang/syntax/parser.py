@@ -10,11 +10,13 @@ end of the previous line (or before the bad token) lets the parse get further, t
 from __future__ import annotations
 
 import re
+import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from contextvars import ContextVar
 from functools import lru_cache
 
-from lark import Lark, Token, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+from lark import Lark, Token, Tree, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 from lark.exceptions import VisitError
 
 from patternlang.errors import Diagnostic, PatSpecError, Span
@@ -26,6 +28,8 @@ _KEYWORD_TERMINALS = ("raise", "lower", "reach", "hold", "relative", "to", "by",
                       "onset", "where", "limit", "auto", "true", "false", "as", "require")
 KEYWORDS = ("use", "model", "data", "mixture", "train", "sampler", "observable", "susceptibility",
             "patterning", "verify", "measure", "output")
+#: Words reserved only where they start or continue a construct (``raise``, ``by``, ``weight``, ...).
+SOFT_KEYWORDS = tuple(k for k in _KEYWORD_TERMINALS if k not in ("auto", "true", "false"))
 _KEYWORD_TERMINALS += KEYWORDS
 
 
@@ -74,14 +78,45 @@ def _parse_tree(text: str):
         _TEXT.reset(token)
 
 
+@lru_cache(maxsize=1)
+def _lossless_grammar() -> Lark:
+    return Lark.open_from_package("patternlang.syntax", "pat.lark", parser="lalr",
+                                  keep_all_tokens=True, maybe_placeholders=False,
+                                  postlex=_KeysPostLex(),
+                                  lexer_callbacks={"COMMENT": lambda t: _COMMENTS.get().append(t)})
+
+
+_COMMENTS: ContextVar[list] = ContextVar("pat_comments")
+
+
+def parse_lossless(text: str, file: str = "<string>") -> tuple[Tree, list[Token]]:
+    """The concrete syntax tree of ``text`` with every token kept (brackets, commas, keywords) and
+    the comments in source order: what the formatter and the editor tools read.
+
+    A syntax error raises the same :class:`PatSpecError` as :func:`parse`."""
+    parse(text, file)
+    comments: list[Token] = []
+    token, ctoken = _TEXT.set(text), _COMMENTS.set(comments)
+    try:
+        tree = _lossless_grammar().parse(text)
+    finally:
+        _TEXT.reset(token)
+        _COMMENTS.reset(ctoken)
+    return tree, comments
+
+
 def parse(text: str, file: str = "<string>") -> A.Module:
     """Parse one module. Raises :class:`PatSpecError` (exit 2) on a syntax error."""
     try:
         tree = _parse_tree(text)
     except UnexpectedInput as exc:
         raise PatSpecError([_syntax_diagnostic(text, file, exc)], {file: text}) from None
+    too_deep = _depth_diagnostic(tree, file)
+    if too_deep is not None:
+        raise PatSpecError([too_deep], {file: text})
     try:
-        module = ToAst(file).transform(tree)
+        with deep_recursion():
+            module = ToAst(file).transform(tree)
     except VisitError as exc:
         orig = exc.orig_exc
         if isinstance(orig, BadLiteral):
@@ -90,6 +125,37 @@ def parse(text: str, file: str = "<string>") -> A.Module:
             raise PatSpecError([d], {file: text}) from None
         raise orig from None
     return _attach_docs(module, text)
+
+
+MAX_DEPTH = 1000  # nesting of expressions (a 600-term sum is depth 600); deeper is PAT322
+
+
+@contextmanager
+def deep_recursion(limit: int = 20 * MAX_DEPTH):
+    """Raise Python's recursion limit while the recursive stages (tree transform, checker) walk
+    a tree whose depth :func:`parse` has bounded by :data:`MAX_DEPTH`."""
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, limit))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(old)
+
+
+def _depth_diagnostic(tree: Tree, file: str) -> Diagnostic | None:
+    """PAT322 at the first node nested deeper than :data:`MAX_DEPTH` (an iterative walk, so a
+    2,000-deep expression cannot exhaust the stack here)."""
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            meta = node.meta
+            line, col = getattr(meta, "line", 1), getattr(meta, "column", 1)
+            span = Span(file, line, col, line, col + 1)
+            return Diagnostic("PAT322", f"expression nested more than {MAX_DEPTH} levels deep",
+                              span, "split it into named declarations (observable x = ...)")
+        stack.extend((c, depth + 1) for c in node.children if isinstance(c, Tree))
+    return None
 
 
 # ---------------------------------------------------------------------------------------------
