@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from patternlang.runtime.options import RunOptions
 from patternlang.runtime.progress import Progress
 
 
@@ -47,14 +48,16 @@ class Results:
         return "\n".join(lines)
 
 
-def run(spec: str | Path, out: str | Path, *, resume: bool = False, device: str = "auto",
-        seed: int | None = None, progress: Progress | None = None,
-        search_path: list[str] | None = None) -> Results:
+def run(spec: str | Path, out: str | Path, *, resume: bool = False, device: str | None = None,
+        options: RunOptions | None = None, seed: int | None = None,
+        progress: Progress | None = None, search_path: list[str] | None = None) -> Results:
     """Compile ``spec`` and execute its plan into ``out``; return the results.
 
     Completed steps already in ``out`` under the same content hash are re-used (change a target and
     only the solve, verify and report steps run again). ``resume`` also continues partially
-    completed steps of an interrupted run.
+    completed steps of an interrupted run. ``options`` says how to run (default:
+    :meth:`RunOptions.from_env`, i.e. the ``PATTERNLANG_*`` variables, else the defaults);
+    ``device`` overrides its device.
     """
     from patternlang.compiler import compile_file
     from patternlang.runtime.executor import execute
@@ -64,7 +67,10 @@ def run(spec: str | Path, out: str | Path, *, resume: bool = False, device: str 
     if seed is not None:
         plan = plan.model_copy(update={"seed": seed})
     _copy_sources(spec, out)
-    execute(plan, out, resume=resume, device=device, progress=progress)
+    options = options or RunOptions.from_env()
+    if device is not None:
+        options = options.model_copy(update={"device": device})
+    execute(plan, out, options=options, resume=resume, progress=progress)
     return Results(read_json(Path(out) / "results.json"), Path(out))
 
 

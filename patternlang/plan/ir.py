@@ -302,6 +302,9 @@ class Plan(_Model):
     seed: int = 0
     factories: list[str] = Field(default_factory=list)  # Python code the plan will import and run
     steps: list[Step]
+    # run options that change numbers (observation precision, torch.compile), set by the runtime;
+    # they enter the hash of sample steps (and so of everything downstream). Left out while empty.
+    numerics: dict[str, str] = Field(default_factory=dict, exclude_if=lambda v: not v)
 
     def step(self, step_id: str) -> Step:
         for s in self.steps:
@@ -311,13 +314,16 @@ class Plan(_Model):
 
     def hashes(self) -> dict[str, str]:
         """Content hash of every step: its settings (id and source location excluded) and its
-        inputs' hashes, so equal work gets an equal key across runs and specs."""
+        inputs' hashes, so equal work gets an equal key across runs and specs. ``numerics`` enter
+        the hash of the steps that sample (the observation precision and compiled forward act there)."""
         out: dict[str, str] = {}
         for s in self.steps:
             body = s.model_dump(mode="json", exclude={"id", "loc", "inputs"})
             body = _strip_locs(body)
             payload = {"v": PLAN_VERSION, "seed": self.seed, "body": body,
                        "inputs": [out[i] for i in s.inputs]}
+            if self.numerics and s.kind == "sample":
+                payload["numerics"] = dict(sorted(self.numerics.items()))
             text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
             out[s.id] = hashlib.sha256(text.encode()).hexdigest()[:16]
         return out

@@ -24,6 +24,7 @@ from patternlang.errors import PatError, PatRuntimeError
 from patternlang.plan.ir import Plan
 from patternlang.runtime.context import RUNNERS, SHARDED, StepContext
 from patternlang.runtime.distributed import Dist
+from patternlang.runtime.options import RunOptions
 from patternlang.runtime.progress import NullProgress, Progress
 from patternlang.runtime.results_types import StepResult, parse_result, read_result, result_json
 from patternlang.runtime.rundir import RunDir, StepDir
@@ -53,17 +54,20 @@ def _load_runners() -> None:
         importlib.import_module(f"patternlang.runtime.steps.{name}")
 
 
-def execute(plan: Plan, out: str | Path, *, resume: bool = False, device: str = "auto",
-            progress: Progress | None = None, only: list[str] | None = None,
+def execute(plan: Plan, out: str | Path, *, options: RunOptions | None = None,
+            resume: bool = False, progress: Progress | None = None, only: list[str] | None = None,
             dist: Dist | None = None) -> dict[str, StepResult]:
     """Run ``plan`` into the run directory ``out``; return the results of all steps by id.
 
     Args:
         plan: the compiled plan.
         out: run directory (created if missing; completed steps already there are re-used).
+        options: how to run (device, precision, compile, chain grouping, workers; default
+            :class:`RunOptions`'s defaults). Written to ``RUN/options.json``, given to every step
+            as ``ctx.options``; the ones that change numbers enter the plan (``plan.numerics``)
+            and so the step hashes.
         resume: also continue partially completed steps (chain groups, verification runs); without
             it, incomplete step directories are cleared and recomputed.
-        device: ``auto``, ``cpu`` or ``cuda[:i]``.
         progress: where progress events go (default: nowhere).
         only: run only these step ids (and use cached outputs for their inputs).
         dist: this process's rank; default: from the launcher's environment (``RANK``,
@@ -72,8 +76,11 @@ def execute(plan: Plan, out: str | Path, *, resume: bool = False, device: str = 
     from patternlang.runtime import distributed
 
     _load_runners()
+    options = options or RunOptions()
+    plan = plan.model_copy(update={"numerics": options.numerics()})
     run = RunDir(out)
     progress = progress or NullProgress()
+    device = options.device
     if dist is None:
         wanted = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
                               ("cpu" if device == "auto" else device))
@@ -83,6 +90,7 @@ def execute(plan: Plan, out: str | Path, *, resume: bool = False, device: str = 
     hashes = plan.hashes()
     if dist.is_main:
         run.write_text("plan.json", plan.to_json())
+        run.write_json("options.json", options.model_dump(mode="json"))
     results: dict[str, StepResult] = {}
     dirs: dict[str, StepDir] = {}
     run.log("run_start", steps=[s.id for s in plan.steps], device=str(dev), resume=resume,
@@ -108,7 +116,7 @@ def execute(plan: Plan, out: str | Path, *, resume: bool = False, device: str = 
             sdir.path.mkdir(parents=True, exist_ok=True)
         dist.barrier()
         ctx = StepContext(plan, run, sdir, hashes[step.id], dev, resume, progress, results, dirs,
-                          dist=dist)
+                          dist=dist, options=options)
         results[step.id] = _run_step_on_ranks(step, ctx)
         dirs[step.id] = sdir
     run.log("run_end")

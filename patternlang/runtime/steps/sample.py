@@ -58,7 +58,7 @@ def _center_summary(label: str, seed: int, parts: list[dict],
 
 def _part_name(label: str, group: list[int]) -> str:
     """A chain group's part is named by its chains, so a resume with another grouping (another
-    ``PATTERNLANG_CHAIN_GROUP``, GPU, or number of ranks) never mistakes one group for another."""
+    ``--chain-group``, GPU, or number of ranks) never mistakes one group for another."""
     return f"{label}-c{group[0]}-{group[-1]}"
 
 
@@ -94,7 +94,7 @@ def run_sample(step: SampleStep, ctx: StepContext) -> SampleResult | None:
     components = build_components(step.components, ctx)
     centers = select_checkpoints(step.at, ctx, components, dict(step.mixture.weights), step.model)
     groups = ctx.dist.broadcast(chain_groups(  # rank 0's grouping (GPUs may differ in free memory)
-        step.sampler.chains, ctx.device, world=ctx.dist.world,
+        step.sampler.chains, ctx.device, world=ctx.dist.world, fixed=ctx.options.chain_group,
         per_chain_bytes=chain_bytes(step, ctx, centers[0][1], components)))
     payloads = ctx.dist.gather_dict(_run_my_parts(step, ctx, centers, groups, components))
     if payloads is None:
