@@ -238,7 +238,3 @@ def names(kind: str) -> list[str]:
     ensure_loaded()
     return sorted(_REGISTRY[kind])
 
-
-def all_primitives() -> list[Primitive]:
-    ensure_loaded()
-    return [p for k in KINDS for p in _REGISTRY[k].values()]

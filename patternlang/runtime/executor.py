@@ -13,7 +13,6 @@ and a remedy; nothing already written is removed.
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -96,7 +95,7 @@ def execute(plan: Plan, out: str | Path, *, options: RunOptions | None = None,
     run.log("run_start", steps=[s.id for s in plan.steps], device=str(dev), resume=resume,
             world=dist.world)
     for step in plan.steps:
-        sdir = run.step(step.kind, step.id, hashes[step.id])
+        sdir = run.step(step.id, hashes[step.id])
         # the report (results.json, report.md, figures) is rebuilt every time: it costs about a
         # second and then always reflects the step outputs that are on disk now
         cached = read_result(sdir) if step.kind != "report" and dist.broadcast(sdir.done) else None
@@ -171,8 +170,3 @@ def _run_step(step: Any, ctx: StepContext) -> StepResult:
     ctx.dir.mark_done(result_json(result))
     ctx.run.log("step_end", step=step.id, seconds=result.seconds)
     return result
-
-
-def clear(out: str | Path) -> None:
-    """Delete a run directory entirely (``patc run --fresh``)."""
-    shutil.rmtree(out, ignore_errors=True)

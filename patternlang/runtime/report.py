@@ -28,7 +28,7 @@ def load_results(run: RunDir, plan: Plan) -> tuple[dict[str, StepResult], dict[s
     hashes = plan.hashes()
     results, dirs = {}, {}
     for s in plan.steps:
-        d = run.step(s.kind, s.id, hashes[s.id])
+        d = run.step(s.id, hashes[s.id])
         found = read_result(d)
         if found is not None:
             results[s.id], dirs[s.id] = found, d

@@ -141,7 +141,7 @@ class RunDir:
         self.root.mkdir(parents=True, exist_ok=True)
         (self.root / "steps").mkdir(exist_ok=True)
 
-    def step(self, kind: str, step_id: str, digest: str) -> StepDir:
+    def step(self, step_id: str, digest: str) -> StepDir:
         safe = step_id.replace("/", "_").replace(".", "-")
         d = StepDir(self.root / "steps" / f"{safe}-{digest}")
         d.path.mkdir(parents=True, exist_ok=True)

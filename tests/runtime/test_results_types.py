@@ -8,7 +8,7 @@ import pytest
 
 from patternlang.errors import PatRuntimeError
 from patternlang.runtime.context import StepContext
-from patternlang.runtime.results_types import (SolveResult, SolveRound, TrainResult, parse_result,
+from patternlang.runtime.results_types import (SolveResult, SolveRound, TrainPoolResult, parse_result,
                                                read_result, result_json)
 from patternlang.runtime.rundir import RunDir
 from patternlang.runtime.steps.rounds import total_prediction
@@ -38,13 +38,13 @@ def _round(r: int, h0: dict, w: dict, change: dict, se: dict) -> SolveRound:
 
 def test_parse_result_picks_the_model_by_kind_and_round_trips():
     res = parse_result(TRAIN)
-    assert isinstance(res, TrainResult) and res.checkpoints["0"]["30"].endswith(".safetensors")
+    assert isinstance(res, TrainPoolResult) and res.checkpoints["0"]["30"].endswith(".safetensors")
     assert result_json(res) == TRAIN
 
 
 def test_an_older_done_json_reads_as_not_done(tmp_path):
     """A schema-1 solve summary (round 1's solution at the top) is stale: the step recomputes."""
-    sdir = RunDir(tmp_path).step("solve", "solve.x", "abc")
+    sdir = RunDir(tmp_path).step("solve.x", "abc")
     assert read_result(sdir) is None  # not done
     sdir.mark_done({"kind": "solve", "weights": {"a": 1.0}, "baseline": {"a": 1.0},
                     "solution": {}, "observables": []})
@@ -55,11 +55,11 @@ def test_an_older_done_json_reads_as_not_done(tmp_path):
 
 def test_the_typed_accessor_refuses_a_step_of_another_kind(tmp_path):
     run = RunDir(tmp_path)
-    ctx = StepContext(plan=None, run=run, dir=run.step("verify", "verify.x", "h"), digest="h",
+    ctx = StepContext(plan=None, run=run, dir=run.step("verify.x", "h"), digest="h",
                       device=None, resume=False, progress=None,
                       results={"train.t": parse_result(TRAIN)}, dirs={})
-    assert ctx.result("train.t", TrainResult).steps == 30
-    with pytest.raises(PatRuntimeError, match="TrainResult, not a SolveResult"):
+    assert ctx.result("train.t", TrainPoolResult).steps == 30
+    with pytest.raises(PatRuntimeError, match="TrainPoolResult, not a SolveResult"):
         ctx.result("train.t", SolveResult)
 
 

@@ -91,7 +91,7 @@ def _run_my_parts(step: SampleStep, ctx: StepContext, centers: list, groups: lis
 def run_sample(step: SampleStep, ctx: StepContext) -> SampleResult | None:
     from patternlang.engine.moments import Comoments
 
-    components = build_components(step.components, ctx)
+    components = build_components(step.components)
     centers = select_checkpoints(step.at, ctx, components, dict(step.mixture.weights), step.model)
     groups = ctx.dist.broadcast(chain_groups(  # rank 0's grouping (GPUs may differ in free memory)
         step.sampler.chains, ctx.device, world=ctx.dist.world, fixed=ctx.options.chain_group,
