@@ -57,7 +57,7 @@ SHARDED: set[str] = set()  # kinds whose runner runs on every rank (and returns 
 
 def runner(kind: str, sharded: bool = False) -> Callable[[Runner], Runner]:
     """Register the runner of a step kind. A ``sharded`` runner runs on every rank of a distributed
-    run, takes its units with ``ctx.dist.mine(...)``, gathers to rank 0 and returns the summary there
+    run, takes its units with ``ctx.dist.mine(...)``, gathers to rank 0 and returns the result there
     (``None`` on other ranks); other runners run on rank 0 alone while the rest wait."""
 
     def register(fn: Runner) -> Runner:

@@ -11,8 +11,8 @@ Each rank writes its units as resumable *parts* (own done markers) and then hand
 (co-moment state dicts, sampler results, traces, training curves) to rank 0 with one
 ``gather_object``. Rank 0 assembles them in canonical order (chain order, seed order), so what it
 computes is exactly what a single process computes from the same parts; it alone writes
-``plan.json``, the step summaries (``done.json``), ``results.json`` and the report, while the other
-ranks wait at a barrier and read those summaries back from disk. The run directory must therefore be
+``plan.json``, the step results (``done.json``), ``results.json`` and the report, while the other
+ranks wait at a barrier and read those results back from disk. The run directory must therefore be
 on a file system every rank sees (the same machine, or a shared mount across nodes).
 
 Rank and world size come from the environment the elastic launcher sets (``RANK``, ``WORLD_SIZE``,
@@ -50,7 +50,7 @@ class Dist:
 
     @property
     def is_main(self) -> bool:
-        """Rank 0 writes summaries, results and the report."""
+        """Rank 0 writes the step results, results.json and the report."""
         return self.rank == 0
 
     def mine(self, units: Sequence[T]) -> list[T]:

@@ -1,8 +1,9 @@
 """Execute a :class:`~patternlang.plan.ir.Plan` into a run directory.
 
 Steps run in plan order (the plan lists inputs before their users). Each step kind has one runner
-function ``run(step, ctx) -> summary`` registered in :data:`RUNNERS`; a runner writes its files into
-``ctx.dir`` and returns a JSON-able summary, which becomes the step's ``done.json``. A step whose
+function ``run(step, ctx) -> result`` registered in :data:`RUNNERS`; a runner writes its files into
+``ctx.dir`` and returns its typed result (:mod:`patternlang.runtime.results_types`), which becomes
+the step's ``done.json``. A step whose
 ``done.json`` exists under the same content hash is not run again: that is both the cache (change a
 target, and train/sample are re-used) and the resume mechanism (a killed run continues from completed
 steps; sample and verify steps also keep completed chain groups / arm-seed runs inside ``parts/``).

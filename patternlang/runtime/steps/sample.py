@@ -10,7 +10,7 @@ In a distributed run (see :mod:`patternlang.runtime.distributed`) the (center, c
 are split over ranks; rank 0 gathers their payloads and merges them in chain order.
 
 Outputs: ``parts/<center>-c<first>-<last>/{sgld.json, moments.npz, trace.npz}``, ``traces.npz`` (loss per chain and draw,
-all centers), ``moments-<center>.npz`` (merged per center), and the summary (LLC per center with
+all centers), ``moments-<center>.npz`` (merged per center), and the result (:class:`SampleResult`: LLC per center with
 diagnostics).
 """
 
@@ -98,7 +98,7 @@ def run_sample(step: SampleStep, ctx: StepContext) -> SampleResult | None:
         per_chain_bytes=chain_bytes(step, ctx, centers[0][1], components)))
     payloads = ctx.dist.gather_dict(_run_my_parts(step, ctx, centers, groups, components))
     if payloads is None:
-        return None  # not rank 0: rank 0 merges and writes the summary
+        return None  # not rank 0: rank 0 merges and writes the result
     center_rows, traces, obs_names, nbetas = [], [], None, set()
     for seed, path, selected in centers:
         label = f"seed{seed}"

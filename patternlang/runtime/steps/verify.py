@@ -8,7 +8,7 @@ torch thread per process, and the second core takes the second process). In a di
 runs are split over ranks instead (one process per rank, no pool unless ``workers`` asks
 for one) and rank 0 gathers their results.
 
-The summary holds, per arm, the mixture weights, every tracked observable over training for every
+The result (:class:`VerifyResult`) holds, per arm, the mixture weights, every tracked observable over training for every
 seed, the onset step of each onset observable (first evaluation at which it crosses its threshold;
 ``None`` = absent within the horizon) with the fraction of seeds whose value at the horizon
 satisfies the condition (``final_fraction``: e.g. the share of seeds that learned a rule), and the
