@@ -180,10 +180,24 @@ def _slug(text: str) -> str:
     return "".join(ch if ch.isalnum() else "_" for ch in text)[:40]
 
 
+def _read_plan(run: RunDir) -> Plan:
+    from pydantic import ValidationError
+
+    from patternlang.errors import PatRuntimeError
+
+    try:
+        return Plan.from_json((run.root / "plan.json").read_text())
+    except ValidationError as exc:
+        raise PatRuntimeError("report", f"{run.root / 'plan.json'} is not a plan of this patternlang "
+                              f"({exc.error_count()} problem(s), e.g. {exc.errors()[0]['loc']})",
+                              "run the spec again into this directory (patc run SPEC --out DIR) "
+                              "to recompute what changed") from None
+
+
 def render(run_dir: str | Path) -> Path:
     """Write ``results.json``, ``figures/`` and ``report.md`` for the run in ``run_dir``."""
     run = RunDir(run_dir)
-    plan = Plan.from_json((run.root / "plan.json").read_text())
+    plan = _read_plan(run)
     found, dirs = load_results(run, plan)
     doc = collect(plan, found)
     run.write_json("results.json", doc)

@@ -72,3 +72,17 @@ def test_total_prediction_sums_rounds_and_adds_errors_in_quadrature():
     assert both["x"].change == pytest.approx(0.15) and both["x"].se == pytest.approx(0.05)
     assert both["y"].change == pytest.approx(-0.1) and both["y"].se == pytest.approx(0.01)
     assert math.isclose(both["y"].change, -0.2 + 0.1)
+
+
+def test_report_of_a_run_directory_from_an_older_plan_is_a_clear_error(tmp_path):
+    from patternlang.compiler import compile_file
+    from patternlang.runtime.report import render
+
+    from .tiny import write_spec
+
+    text = compile_file(write_spec(tmp_path)).to_json()
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "plan.json").write_text(text.replace('"nbeta": 5.77', '"nbeta": null', 1))
+    assert '"nbeta": 5.77' in text  # 16 / log 16, resolved by the compiler
+    with pytest.raises(PatRuntimeError, match="not a plan of this patternlang"):
+        render(tmp_path / "run")
