@@ -13,6 +13,7 @@ from pathlib import Path
 
 from patternlang.runtime.options import RunOptions
 from patternlang.runtime.progress import Progress
+from patternlang.runtime.results_types import StepResult
 
 
 @dataclass
@@ -27,6 +28,16 @@ class Results:
         if not sols:
             return None
         return sols[solve_id or next(iter(sols))]["final_weights"]
+
+    def result(self, step_id: str) -> StepResult:
+        """The typed result of a finished step (``results.result("solve.accelerate")`` is a
+        :class:`~patternlang.runtime.results_types.SolveResult`; see ``docs/results.md``)."""
+        from patternlang.runtime.results_types import SECTIONS, parse_result
+
+        for section in SECTIONS.values():
+            if step_id in self.data.get(section, {}):
+                return parse_result(self.data[section][step_id])
+        raise KeyError(f"no finished step {step_id!r} in {self.run_dir / 'results.json'}")
 
     def chi(self, step_id: str | None = None) -> dict:
         chis = self.data["susceptibilities"]

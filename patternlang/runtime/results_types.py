@@ -296,6 +296,10 @@ class ReportResult(StepResult):
     report: str  # path of report.md relative to the run directory
 
 
+#: the section of results.json that holds each step kind's results
+SECTIONS = {"train": "train", "observe": "observations", "sample": "llc",
+            "susceptibility": "susceptibilities", "solve": "solutions", "verify": "verification"}
+
 AnyResult = Annotated[Union[TrainPoolResult, ObserveResult, SampleResult, ChiResult, SolveResult,
                             VerifyResult, ReportResult], Field(discriminator="kind")]
 _ANY = TypeAdapter(AnyResult)
@@ -326,4 +330,4 @@ def result_json(result: StepResult, exclude: set[str] | None = None) -> dict:
 __all__ = ["StepResult", "TrainPoolResult", "ObserveResult", "SampleResult", "ChiResult", "SolveResult",
            "SolveRound", "SolutionRecord", "Prediction", "VerifyResult", "ArmResult",
            "CalibrationRow", "ReportResult", "CenterLLC", "FiniteDiffRow", "PrincipalResult",
-           "parse_result", "read_result", "result_json"]
+           "SECTIONS", "parse_result", "read_result", "result_json"]
