@@ -18,7 +18,8 @@ from patternlang.runtime.results_types import StepResult
 
 @dataclass
 class Results:
-    """A run's ``results.json`` with accessors (schema: ``docs/results.md``)."""
+    """A run's ``results.json`` with accessors (schema: ``docs/results.md``); ``result(step_id)``
+    gives a step's typed model."""
 
     data: dict
     run_dir: Path
