@@ -27,7 +27,7 @@ _EXPORTS = {
     "compile_file": "patternlang.compiler",
     "check_file": "patternlang.compiler",
     "run": "patternlang.api",
-    "Results": "patternlang.api",
+    "Results": "patternlang.results",
     "RunOptions": "patternlang.runtime.options",
     "Plan": "patternlang.plan.ir",
     "PatError": "patternlang.errors",

@@ -2,62 +2,22 @@
 
     import patternlang
     results = patternlang.run("specs/quickstart.pat", out="runs/qs")
-    results.weights("solve.accelerate")      # new mixture weights by component
-    results.chi("susceptibility.chi")        # chi matrix with names and errors
+    results.weights                          # new mixture weights by component
+    results.chi                              # chi matrix with names and errors
+    results.chi_frame()                      # ... as a pandas DataFrame
+
+:class:`~patternlang.results.Results` (in :mod:`patternlang.results`) is what :func:`run` returns.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
+from patternlang.results import Results
 from patternlang.runtime.options import RunOptions
 from patternlang.runtime.progress import Progress
-from patternlang.runtime.results_types import StepResult
 
-
-@dataclass
-class Results:
-    """A run's ``results.json`` with accessors (schema: ``docs/results.md``); ``result(step_id)``
-    gives a step's typed model."""
-
-    data: dict
-    run_dir: Path
-
-    def weights(self, solve_id: str | None = None) -> dict[str, float] | None:
-        sols = self.data["solutions"]
-        if not sols:
-            return None
-        return sols[solve_id or next(iter(sols))]["final_weights"]
-
-    def result(self, step_id: str) -> StepResult:
-        """The typed result of a finished step (``results.result("solve.accelerate")`` is a
-        :class:`~patternlang.runtime.results_types.SolveResult`; see ``docs/results.md``)."""
-        from patternlang.runtime.results_types import SECTIONS, parse_result
-
-        for section in SECTIONS.values():
-            if step_id in self.data.get(section, {}):
-                return parse_result(self.data[section][step_id])
-        raise KeyError(f"no finished step {step_id!r} in {self.run_dir / 'results.json'}")
-
-    def chi(self, step_id: str | None = None) -> dict:
-        chis = self.data["susceptibilities"]
-        return chis[step_id or next(iter(chis))]
-
-    def headline(self) -> str:
-        """A few lines a person reads first: LLCs, the new weights, verification onsets."""
-        lines = []
-        for sid, llc in self.data["llc"].items():
-            lines.append(f"{sid}: LLC {llc['llc_mean']:.3g} ± {llc['llc_se']:.2g} "
-                         f"(nbeta {llc['nbeta']:.3g})")
-        for sid, sol in self.data["solutions"].items():
-            w = ", ".join(f"{k} {sol['baseline'][k]:.3f}->{v:.3f}"
-                          for k, v in sol["final_weights"].items())
-            lines.append(f"{sid}: {w}")
-        for sid, ver in self.data["verification"].items():
-            for k, v in (ver.get("headline") or {}).items():
-                lines.append(f"{sid}: {k}: {v}")
-        return "\n".join(lines)
+__all__ = ["Results", "run"]
 
 
 def run(spec: str | Path, out: str | Path, *, resume: bool = False, device: str | None = None,
@@ -73,7 +33,6 @@ def run(spec: str | Path, out: str | Path, *, resume: bool = False, device: str 
     """
     from patternlang.compiler import compile_file
     from patternlang.runtime.executor import execute
-    from patternlang.runtime.rundir import read_json
 
     plan = compile_file(str(spec), search_path)
     if seed is not None:
@@ -83,7 +42,7 @@ def run(spec: str | Path, out: str | Path, *, resume: bool = False, device: str 
     if device is not None:
         options = options.model_copy(update={"device": device})
     execute(plan, out, options=options, resume=resume, progress=progress)
-    return Results(read_json(Path(out) / "results.json"), Path(out))
+    return Results.load(out)
 
 
 def _copy_sources(spec: str | Path, out: str | Path) -> None:

@@ -238,3 +238,8 @@ def names(kind: str) -> list[str]:
     ensure_loaded()
     return sorted(_REGISTRY[kind])
 
+
+def all_primitives() -> list[Primitive]:
+    """Every registered primitive, of every kind."""
+    ensure_loaded()
+    return [p for k in KINDS for p in _REGISTRY[k].values()]

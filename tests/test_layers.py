@@ -8,18 +8,21 @@ from pathlib import Path
 
 PKG = Path(__file__).resolve().parents[1] / "patternlang"
 BASE = {"errors", "__init__"}  # errors and __version__ are open to everyone
-L0 = BASE | {"plan", "registry"}
+L0 = BASE | {"plan", "registry", "extras"}
 L1 = L0 | {"models", "data"}
 L2 = L1 | {"engine", "observables"}
 FRONT = L0 | {"syntax", "check"}
 ALLOWED = {
-    "errors": set(), "plan": set(), "registry": BASE,
+    "errors": set(), "plan": set(), "registry": BASE, "extras": BASE,
     "models": L0, "data": L1, "engine": L1, "observables": L2, "testing": L2,
     "syntax": BASE, "check": FRONT, "compiler": FRONT | {"compiler", "engine"},
     "diagnostics_render": BASE, "stdlib_docs": FRONT,
+    "highlight": FRONT, "lsp": FRONT | {"compiler"},
     "runtime": L2,
-    "api": L2 | {"compiler", "runtime"},
-    "cli": L2 | FRONT | {"compiler", "runtime", "api", "diagnostics_render", "stdlib_docs"},
+    "results": L2 | {"runtime"},
+    "api": L2 | {"compiler", "runtime", "results"},
+    "cli": L2 | FRONT | {"compiler", "runtime", "api", "results", "diagnostics_render",
+                         "stdlib_docs", "lsp", "highlight"},
     "__main__": {"cli"}, "__init__": set(),
 }
 
