@@ -15,7 +15,7 @@ FRONT = L0 | {"syntax", "check"}
 ALLOWED = {
     "errors": set(), "plan": set(), "registry": BASE, "extras": BASE,
     "models": L0, "data": L1, "engine": L1, "observables": L2, "testing": L2,
-    "syntax": BASE, "check": FRONT, "compiler": FRONT | {"compiler", "engine"},
+    "syntax": BASE, "check": FRONT | {"engine"}, "compiler": FRONT | {"compiler", "engine"},
     "diagnostics_render": BASE, "stdlib_docs": FRONT,
     "highlight": FRONT, "lsp": FRONT | {"compiler"},
     "runtime": L2,

@@ -15,13 +15,13 @@ def test_options_that_change_numbers_enter_the_sampling_hashes(tmp_path):
     assert RunOptions().numerics() == {} and RunOptions(chain_group=3, workers=4).numerics() == {}
     numerics = RunOptions(autocast="bf16", compile="1").numerics()
     assert numerics == {"autocast": "bf16", "compile": "inductor"}
-    bf16 = plan.model_copy(update={"numerics": numerics})
+    bf16 = plan.model_copy(update={"numeric_options": numerics})
     changed = {k for k, v in bf16.hashes().items() if v != plain[k]}
     # training is untouched; the sample step and everything that reads it get new directories
     assert changed == {"sample.chi", "susceptibility.chi", "solve.up", "verify.up", "report"}
     # the plan (plan.json in the run directory) carries them, so `patc report` finds the steps
     assert Plan.from_json(bf16.to_json()).hashes() == bf16.hashes()
-    assert "numerics" not in plan.to_json()  # absent while empty: default plans are unchanged
+    assert "numeric_options" not in plan.to_json()  # absent while empty: default plans are unchanged
 
 
 def test_environment_fills_only_what_is_not_given():

@@ -44,7 +44,7 @@ def test_parse_result_picks_the_model_by_kind_and_round_trips():
 
 def test_an_older_done_json_reads_as_not_done(tmp_path):
     """A schema-1 solve summary (round 1's solution at the top) is stale: the step recomputes."""
-    sdir = RunDir(tmp_path).step("solve.x", "abc")
+    sdir = RunDir(tmp_path).step("solve", "solve.x", "abc")
     assert read_result(sdir) is None  # not done
     sdir.mark_done({"kind": "solve", "weights": {"a": 1.0}, "baseline": {"a": 1.0},
                     "solution": {}, "observables": []})
@@ -55,7 +55,7 @@ def test_an_older_done_json_reads_as_not_done(tmp_path):
 
 def test_the_typed_accessor_refuses_a_step_of_another_kind(tmp_path):
     run = RunDir(tmp_path)
-    ctx = StepContext(plan=None, run=run, dir=run.step("verify.x", "h"), digest="h",
+    ctx = StepContext(plan=None, run=run, dir=run.step("verify", "verify.x", "h"), digest="h",
                       device=None, resume=False, progress=None,
                       results={"train.t": parse_result(TRAIN)}, dirs={})
     assert ctx.result("train.t", TrainPoolResult).steps == 30
@@ -84,5 +84,5 @@ def test_report_of_a_run_directory_from_an_older_plan_is_a_clear_error(tmp_path)
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "plan.json").write_text(text.replace('"nbeta": 5.77', '"nbeta": null', 1))
     assert '"nbeta": 5.77' in text  # 16 / log 16, resolved by the compiler
-    with pytest.raises(PatRuntimeError, match="not a plan of this patternlang"):
+    with pytest.raises(PatRuntimeError, match="cannot be read as a plan"):
         render(tmp_path / "run")
