@@ -50,6 +50,17 @@ class Results:
         return cls(json.loads(path.read_text(encoding="utf-8")), Path(run_dir))
 
     # -- one step -------------------------------------------------------------------------------
+    def result(self, step_id: str):
+        """A finished step's typed result (:mod:`patternlang.runtime.results_types`):
+        ``result("solve.accelerate")`` is a ``SolveResult`` (``.final_weights``, ``.predicted``,
+        ``.rounds``), ``result("sample.chi")`` a ``SampleResult``, ..."""
+        from patternlang.runtime.results_types import SECTIONS, parse_result
+
+        for section in SECTIONS.values():
+            if step_id in self.data.get(section, {}):
+                return parse_result(self.data[section][step_id])
+        raise KeyError(f"no finished step {step_id!r} in {self.run_dir / 'results.json'}")
+
     def solution(self, step: str | None = None) -> dict | None:
         """A solve step's entry (``baseline``, ``final_weights``, ``predicted``, ``rounds``, ...)."""
         return _first(self.data.get("solutions", {}), step)

@@ -142,7 +142,7 @@ class Evaluator:
         decl = self.s.decl(f.key)
         span = call.span if call else f.span
         names = [p.name for p in decl.params or ()]
-        bound = coerce.bind(self.s, f.name, names, args, span)
+        bound = coerce.bind(self.s, f.name, names, args)
         if bound is None:
             return ErrorV(span)
         env: Env = {}

@@ -59,7 +59,7 @@ def checkpoint(ev: Evaluator, v: V | None, what: str) -> tuple[CheckpointRef, Tr
         if isinstance(v, RefV) and v.kind == "train":
             ev.s.error("PAT301", f"{what} must be a checkpoint: {v.name}.final or {v.name}.step(n)", v.span)
         else:
-            coerce._wrong(ev.s, v, "a checkpoint (run.step(n) or run.final)", what)
+            coerce.wrong(ev.s, v, "a checkpoint (run.step(n) or run.final)", what)
         return None
     train = ev.s.resolve(v.key)
     if not isinstance(train, TrainE):
@@ -160,7 +160,7 @@ def check_train(ev: Evaluator, key, decl: A.Decl) -> Any:
     batch = r.int("batch", 32, Range(ge=1))
     opt = r.value("optimizer")
     if opt is not None and not isinstance(opt, (OptimizerV, ErrorV)):
-        coerce._wrong(ev.s, opt, "an optimizer such as adamw(lr=1e-3)", "optimizer")
+        coerce.wrong(ev.s, opt, "an optimizer such as adamw(lr=1e-3)", "optimizer")
     schedule = r.choices("schedule", SCHEDULES, ["constant"], many=False)
     warmup = r.int("warmup", 0, Range(ge=0))
     ckv = r.value("checkpoints")

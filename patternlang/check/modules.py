@@ -62,7 +62,7 @@ def resolve(path: tuple[str, ...], root_dir: Path, search_path: list[str] | None
     return None
 
 
-def _display(path: Path, root_dir: Path) -> str:
+def _display(path: Path) -> str:
     if path.resolve().parent == STDLIB_DIR.resolve():
         return f"stdlib/{path.name}"
     try:
@@ -129,7 +129,7 @@ def load_program(text: str, filename: str, search_path: list[str] | None = None)
                                         "move the shared definitions into a third module"))
                 continue
             if real not in by_file:
-                key = _display(f, root_dir)
+                key = _display(f)
                 try:
                     src = read_source(f, key)
                 except PatUsageError as exc:  # unreadable: a diagnostic at the `use`

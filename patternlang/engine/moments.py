@@ -123,9 +123,6 @@ class Comoments:
         """Posterior mean of each observable, pooled over chains: [M]."""
         return self.sx.sum(0) / self.n.sum()
 
-    def mean_y(self) -> np.ndarray:
-        return self.sy.sum(0) / self.n.sum()
-
     def cov(self) -> np.ndarray:
         """Cov(x, y) over all draws of all chains (pooled mean), unbiased: [M, K]."""
         N = self.n.sum()

@@ -310,6 +310,9 @@ class Plan(_Model):
     steps: list[Step]
     # content digests of the files and factory modules the steps name (compiler/fingerprints.py)
     fingerprints: dict[str, str] = Field(default_factory=dict)
+    # run options that change numbers (observation precision, torch.compile), set by the runtime;
+    # they enter the hash of sample steps (and so of everything downstream). Left out while empty.
+    numeric_options: dict[str, str] = Field(default_factory=dict, exclude_if=lambda v: not v)
 
     def step(self, step_id: str) -> Step:
         for s in self.steps:
@@ -319,7 +322,9 @@ class Plan(_Model):
 
     def hashes(self) -> dict[str, str]:
         """Content hash of every step: its settings (id and source location excluded) and its
-        inputs' hashes, so equal work gets an equal key across runs and specs."""
+        inputs' hashes, so equal work gets an equal key across runs and specs; also the version of
+        the numeric code, the digests of the files a step names, and for the steps that sample the
+        ``numeric_options`` (the observation precision and compiled forward act there)."""
         out: dict[str, str] = {}
         for s in self.steps:
             body = s.model_dump(mode="json", exclude={"id", "loc", "inputs"})
@@ -329,6 +334,8 @@ class Plan(_Model):
                        "body": body, "inputs": [out[i] for i in s.inputs],
                        "contents": {k: v for k, v in sorted(self.fingerprints.items())
                                     if k in named}}
+            if self.numeric_options and s.kind == "sample":
+                payload["numeric_options"] = dict(sorted(self.numeric_options.items()))
             text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
             out[s.id] = hashlib.sha256(text.encode()).hexdigest()[:16]
         return out

@@ -1,8 +1,9 @@
 """Execute a :class:`~patternlang.plan.ir.Plan` into a run directory.
 
 Steps run in plan order (the plan lists inputs before their users). Each step kind has one runner
-function ``run(step, ctx) -> summary`` registered in :data:`RUNNERS`; a runner writes its files into
-``ctx.dir`` and returns a JSON-able summary, which becomes the step's ``done.json``. A step whose
+function ``run(step, ctx) -> result`` registered in :data:`RUNNERS`; a runner writes its files into
+``ctx.dir`` and returns its typed result (:mod:`patternlang.runtime.results_types`), which becomes
+the step's ``done.json``. A step whose
 ``done.json`` exists under the same content hash is not run again: that is both the cache (change a
 target, and train/sample are re-used) and the resume mechanism (a killed run continues from completed
 steps; sample and verify steps also keep completed chain groups / arm-seed runs inside ``parts/``).
@@ -30,6 +31,7 @@ from patternlang.errors import PatError, PatRuntimeError
 from patternlang.plan.ir import Plan
 from patternlang.runtime.context import RUNNERS, SHARDED, StepContext
 from patternlang.runtime.distributed import Dist
+from patternlang.runtime.options import RunOptions
 from patternlang.runtime.progress import NullProgress, Progress
 from patternlang.runtime.results_types import StepResult, parse_result, read_result, result_json
 from patternlang.runtime.rundir import RunDir, StepDir
@@ -69,17 +71,20 @@ def _load_runners() -> None:
         importlib.import_module(f"patternlang.runtime.steps.{name}")
 
 
-def execute(plan: Plan, out: str | Path, *, resume: bool = False, device: str = "auto",
-            progress: Progress | None = None, only: list[str] | None = None,
+def execute(plan: Plan, out: str | Path, *, options: RunOptions | None = None,
+            resume: bool = False, progress: Progress | None = None, only: list[str] | None = None,
             dist: Dist | None = None) -> dict[str, StepResult]:
     """Run ``plan`` into the run directory ``out``; return the results of all steps by id.
 
     Args:
         plan: the compiled plan.
         out: run directory (created if missing; completed steps already there are re-used).
+        options: how to run (device, precision, compile, chain grouping, workers; default
+            :class:`RunOptions`'s defaults). Written to ``RUN/options.json``, given to every step
+            as ``ctx.options``; the ones that change numbers enter the plan (``plan.numeric_options``)
+            and so the step hashes.
         resume: also continue partially completed steps (chain groups, verification runs); without
             it, incomplete step directories are cleared and recomputed.
-        device: ``auto``, ``cpu`` or ``cuda[:i]``.
         progress: where progress events go (default: nowhere).
         only: run only these step ids (and use cached outputs for their inputs).
         dist: this process's rank; default: from the launcher's environment (``RANK``,
@@ -89,8 +94,11 @@ def execute(plan: Plan, out: str | Path, *, resume: bool = False, device: str = 
 
     _load_runners()
     spec_dir_on_path(plan)
+    options = options or RunOptions()
+    plan = plan.model_copy(update={"numeric_options": options.numerics()})
     run = RunDir(out)
     progress = progress or NullProgress()
+    device = options.device
     if dist is None:
         wanted = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
                               ("cpu" if device == "auto" else device))
@@ -100,6 +108,7 @@ def execute(plan: Plan, out: str | Path, *, resume: bool = False, device: str = 
     hashes = plan.hashes()
     if dist.is_main:
         run.write_text("plan.json", plan.to_json())
+        run.write_json("options.json", options.model_dump(mode="json"))
     results: dict[str, StepResult] = {}
     dirs: dict[str, StepDir] = {}
     run.log("run_start", steps=[s.id for s in plan.steps], device=str(dev), resume=resume,
@@ -127,7 +136,7 @@ def execute(plan: Plan, out: str | Path, *, resume: bool = False, device: str = 
             sdir.path.mkdir(parents=True, exist_ok=True)
         dist.barrier()
         ctx = StepContext(plan, run, sdir, hashes[step.id], dev, resume, progress, results, dirs,
-                          dist=dist)
+                          dist=dist, options=options)
         results[step.id] = _run_step_on_ranks(step, ctx)
         dirs[step.id] = sdir
     run.log("run_end")

@@ -16,12 +16,10 @@ from patternlang import __version__
 from patternlang.errors import PatRuntimeError
 from patternlang.plan.ir import Plan
 from patternlang.runtime import figures
-from patternlang.runtime.results_types import StepResult, read_result, result_json
+from patternlang.runtime.results_types import SECTIONS, StepResult, read_result, result_json
 from patternlang.runtime.rundir import RunDir, StepDir, read_json, safe_name
 
 RESULTS_SCHEMA = 2
-SECTIONS = {"train": "train", "observe": "observations", "sample": "llc",
-            "susceptibility": "susceptibilities", "solve": "solutions", "verify": "verification"}
 
 
 def load_results(run: RunDir, plan: Plan) -> tuple[dict[str, StepResult], dict[str, StepDir]]:

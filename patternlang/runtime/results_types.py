@@ -42,8 +42,9 @@ class StepResult(_Record):
 # train, observe
 
 
-class TrainResult(StepResult):
-    """A pool of training runs: the mixture used and every seed's saved checkpoints."""
+class TrainPoolResult(StepResult):
+    """A pool of training runs (one per seed): the mixture used and every seed's saved checkpoints
+    (named apart from the engine's :class:`~patternlang.engine.train.TrainResult`, one run)."""
 
     kind: Literal["train"] = "train"
     steps: int
@@ -314,7 +315,11 @@ class ReportResult(StepResult):
     report: str  # path of report.md relative to the run directory
 
 
-AnyResult = Annotated[Union[TrainResult, ObserveResult, SampleResult, ChiResult, SolveResult,
+#: the section of results.json that holds each step kind's results
+SECTIONS = {"train": "train", "observe": "observations", "sample": "llc",
+            "susceptibility": "susceptibilities", "solve": "solutions", "verify": "verification"}
+
+AnyResult = Annotated[Union[TrainPoolResult, ObserveResult, SampleResult, ChiResult, SolveResult,
                             VerifyResult, ReportResult], Field(discriminator="kind")]
 _ANY = TypeAdapter(AnyResult)
 R = TypeVar("R", bound=StepResult)
@@ -341,7 +346,7 @@ def result_json(result: StepResult, exclude: set[str] | None = None) -> dict:
     return result.model_dump(mode="json", exclude=exclude)
 
 
-__all__ = ["StepResult", "TrainResult", "ObserveResult", "SampleResult", "ChiResult", "SolveResult",
+__all__ = ["StepResult", "TrainPoolResult", "ObserveResult", "SampleResult", "ChiResult", "SolveResult",
            "SolveRound", "SolutionRecord", "Prediction", "VerifyResult", "ArmResult",
            "CalibrationRow", "ReportResult", "CenterLLC", "FiniteDiffRow", "PrincipalResult",
-           "parse_result", "read_result", "result_json"]
+           "SECTIONS", "parse_result", "read_result", "result_json"]

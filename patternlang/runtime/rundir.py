@@ -7,7 +7,7 @@ Layout::
       spec/                     copies of the spec and the modules it imported
       steps/<kind>-<name>-<hash>/
           ...                   the step's files
-          done.json             written last: the step's summary; its presence means "complete"
+          done.json             written last: the step's result; its presence means "complete"
           parts/                resumable pieces of a step (chain groups, arms x seeds), each with
                                 its own done marker
       results.json, report.md, figures/

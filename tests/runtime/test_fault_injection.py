@@ -23,6 +23,7 @@ import pytest
 from patternlang import cli
 from patternlang.compiler import compile_file
 from patternlang.runtime import executor, rundir
+from patternlang.runtime.options import RunOptions
 
 FAST = Path(__file__).resolve().parents[1] / "cli" / "fast.pat"
 KILLS = 20
@@ -71,14 +72,14 @@ class WriteCounter:
 def reference(tmp_path_factory):
     out = tmp_path_factory.mktemp("reference") / "out"
     plan = compile_file(str(FAST))
-    executor.execute(plan, out, device="cpu")
+    executor.execute(plan, out, options=RunOptions(device="cpu"))
     return plan, numbers(out)
 
 
 def _count_writes(plan, tmp_path, monkeypatch) -> int:
     with monkeypatch.context() as m:
         counter = WriteCounter(m)
-        executor.execute(plan, tmp_path / "count", device="cpu")
+        executor.execute(plan, tmp_path / "count", options=RunOptions(device="cpu"))
     return counter.n
 
 
@@ -87,7 +88,7 @@ def _killed_child(plan, out: Path, at: int, after: bool, monkeypatch) -> None:
     if pid == 0:  # the child: run until the k-th write, then die without any cleanup
         try:
             WriteCounter(monkeypatch, at, after, lambda path: os._exit(137))
-            executor.execute(plan, out, device="cpu")
+            executor.execute(plan, out, options=RunOptions(device="cpu"))
         finally:
             os._exit(0)  # ran to the end: the point was past the last write (a test failure)
     _, status = os.waitpid(pid, 0)
@@ -105,7 +106,7 @@ def test_killed_at_20_points_then_resumed_gives_the_uninterrupted_results(refere
     for i, at in enumerate(points):
         out = tmp_path / f"kill{i}"
         _killed_child(plan, out, at, after=bool(i % 2), monkeypatch=monkeypatch)
-        executor.execute(plan, out, device="cpu", resume=True)
+        executor.execute(plan, out, options=RunOptions(device="cpu"), resume=True)
         assert numbers(out) == expected, f"kill at write {at}/{total}"
         shutil.rmtree(out)
 

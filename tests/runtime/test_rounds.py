@@ -10,6 +10,7 @@ import pytest
 from .tiny import write_spec
 
 import patternlang
+from patternlang.runtime.results_types import SolveResult
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +63,9 @@ def test_two_rounds_resolve_around_the_moved_weights(two_rounds):
     # results.json carries the same result: the final weights, and the prediction that goes with them
     sol = res.data["solutions"]["solve.up"]
     assert sol["final_weights"] == r2["weights"]
+    typed = res.result("solve.up")  # the same, as the typed model
+    assert isinstance(typed, SolveResult) and typed.final_weights == r2["weights"]
+    assert typed.rounds[1].solution.h0 == r1["weights"]
     for n, p in sol["predicted"].items():
         both = [r["solution"]["predicted"][n] for r in (r1, r2)]
         assert p["change"] == pytest.approx(both[0]["change"] + both[1]["change"])

@@ -54,6 +54,10 @@ def test_run_writes_plan_results_report_and_figures(first_run):
     out = d / "out"
     for name in ("plan.json", "results.json", "report.md", "log.jsonl", "spec/tiny.pat"):
         assert (out / name).exists(), name
+    # the run options, filled from the PATTERNLANG_* variables of ENV, are recorded
+    options = json.loads((out / "options.json").read_text())
+    assert options == {"device": "auto", "autocast": "off", "compile": None, "chain_group": 2,
+                       "workers": 1}
     r = json.loads((out / "results.json").read_text())
     assert all(s["complete"] for s in r["steps"].values())
     # tracked and measured values reach results.json and the report, inline ones by their text

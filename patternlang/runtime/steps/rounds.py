@@ -52,7 +52,8 @@ def _round(step: SolveStep, ctx: StepContext, r: int, weights: dict, ckpt, seed:
     ckpt = pdir / info["checkpoints"][str(step.round_steps)]
     moved = sample.model_copy(update={"mixture": MixtureSpec(name=f"round{r}", weights=weights)})
     moments, init_loss = None, None
-    for gi, group in enumerate(chain_groups(sample.sampler.chains, ctx.device)):
+    groups = chain_groups(sample.sampler.chains, ctx.device, fixed=ctx.options.chain_group)
+    for gi, group in enumerate(groups):
         gdir = ctx.dir.part(f"round{r}/g{gi}")
         sampled = run_group(moved, ctx, ckpt, seed, group, components, gdir, init_loss)
         init_loss = sampled.init_loss

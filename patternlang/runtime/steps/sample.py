@@ -10,7 +10,7 @@ In a distributed run (see :mod:`patternlang.runtime.distributed`) the (center, c
 are split over ranks; rank 0 gathers their payloads and merges them in chain order.
 
 Outputs: ``parts/<center>-c<first>-<last>/{sgld.json, moments.npz, trace.npz}``, ``traces.npz`` (loss per chain and draw,
-all centers), ``moments-<center>.npz`` (merged per center), and the summary (LLC per center with
+all centers), ``moments-<center>.npz`` (merged per center), and the result (:class:`SampleResult`: LLC per center with
 diagnostics).
 """
 
@@ -64,7 +64,7 @@ def _center_summary(label: str, seed: int, parts: list[dict],
 
 def _part_name(label: str, group: list[int]) -> str:
     """A chain group's part is named by its chains, so a resume with another grouping (another
-    ``PATTERNLANG_CHAIN_GROUP``, GPU, or number of ranks) never mistakes one group for another."""
+    ``--chain-group``, GPU, or number of ranks) never mistakes one group for another."""
     return f"{label}-c{group[0]}-{group[-1]}"
 
 
@@ -97,15 +97,15 @@ def _run_my_parts(step: SampleStep, ctx: StepContext, centers: list, groups: lis
 def run_sample(step: SampleStep, ctx: StepContext) -> SampleResult | None:
     from patternlang.engine.moments import Comoments
 
-    components = build_components(step.components, ctx)
+    components = build_components(step.components)
     centers = select_checkpoints(step.at, ctx, components, dict(step.mixture.weights), step.model)
     groups = ctx.dist.broadcast(chain_groups(  # rank 0's grouping (GPUs may differ in free memory)
-        step.sampler.chains, ctx.device, world=ctx.dist.world,
+        step.sampler.chains, ctx.device, world=ctx.dist.world, fixed=ctx.options.chain_group,
         per_chain_bytes=chain_bytes(step, ctx, centers[0][1], components)))
     step, scan = resolve_auto_step(step, ctx, centers[0][1], components)
     payloads = ctx.dist.gather_dict(_run_my_parts(step, ctx, centers, groups, components))
     if payloads is None:
-        return None  # not rank 0: rank 0 merges and writes the summary
+        return None  # not rank 0: rank 0 merges and writes the result
     center_rows, traces, obs_names, nbetas = [], [], None, set()
     for seed, path, selected in centers:
         label = f"seed{seed}"

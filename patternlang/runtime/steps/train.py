@@ -11,7 +11,7 @@ from __future__ import annotations
 from patternlang.plan.ir import TrainStep
 from patternlang.runtime.context import StepContext, runner
 from patternlang.runtime.contract import check_model
-from patternlang.runtime.results_types import TrainResult
+from patternlang.runtime.results_types import TrainPoolResult
 from patternlang.runtime.rundir import atomic_write_json
 from patternlang.runtime.steps.common import build_components, build_model, checkpoint_paths
 from patternlang.runtime.steps.mixtures import resolve_mixture
@@ -19,9 +19,9 @@ from patternlang.runtime.training import train_one
 
 
 @runner("train", sharded=True)
-def run_train(step: TrainStep, ctx: StepContext) -> TrainResult | None:
+def run_train(step: TrainStep, ctx: StepContext) -> TrainPoolResult | None:
     check_model(build_model(step.model, ctx), ctx.plan, step.id)  # before any training
-    components = build_components(step.components, ctx)
+    components = build_components(step.components)
     weights = resolve_mixture(step, ctx)
     init = dict(checkpoint_paths(step.init_from, ctx)) if step.init_from else {}
     mine = ctx.dist.mine(list(step.seeds))  # a pool of seeds is split over ranks
@@ -48,5 +48,5 @@ def run_train(step: TrainStep, ctx: StepContext) -> TrainResult | None:
         return None  # not rank 0
     checkpoints = {str(s): gathered[s]["checkpoints"] for s in step.seeds}
     final_loss = {str(s): gathered[s]["final_loss"] for s in step.seeds}
-    return TrainResult(steps=step.steps, mixture=weights, checkpoints=checkpoints,
+    return TrainPoolResult(steps=step.steps, mixture=weights, checkpoints=checkpoints,
                        final_loss=final_loss)

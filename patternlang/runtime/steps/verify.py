@@ -4,12 +4,12 @@ Each (arm, seed) run is content-addressed (``RUN/runs/<hash>/`` with its own don
 and shared between verify steps, so a changed target re-uses the baseline arm and any arm whose
 weights did not change) and runs in a worker process
 (:func:`~patternlang.runtime.workers.worker_pool`: workers end with their parent)
-when ``PATTERNLANG_WORKERS`` > 1 (default: 2 on a CPU machine — small models run fastest with one
+when ``RunOptions.workers`` (``patc run --workers``) > 1 (default: 2 on a CPU machine — small models run fastest with one
 torch thread per process, and the second core takes the second process). In a distributed run the
-runs are split over ranks instead (one process per rank, no pool unless ``PATTERNLANG_WORKERS`` asks
+runs are split over ranks instead (one process per rank, no pool unless ``workers`` asks
 for one) and rank 0 gathers their results.
 
-The summary holds, per arm, the mixture weights, every tracked observable over training for every
+The result (:class:`VerifyResult`) holds, per arm, the mixture weights, every tracked observable over training for every
 seed, the onset step of each onset observable (first evaluation at which it crosses its threshold;
 ``None`` = absent within the horizon) with the fraction of seeds whose value at the horizon
 satisfies the condition (``final_fraction``: e.g. the share of seeds that learned a rule), and the
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 
 import numpy as np
 
@@ -145,8 +144,8 @@ def _run_jobs(jobs: list[dict], ctx: StepContext, step: VerifyStep) -> dict[str,
     todo = [j for j in mine if not _done(j, ctx)]
     bar = ctx.progress.task(f"{step.id}: arms x seeds", total=len(mine), unit="run")
     bar.advance(len(mine) - len(todo))
-    default = "2" if ctx.device.type == "cpu" and not ctx.dist.active else "1"
-    workers = int(os.environ.get("PATTERNLANG_WORKERS", default))
+    default = 2 if ctx.device.type == "cpu" and not ctx.dist.active else 1
+    workers = ctx.options.workers or default
     if workers > 1 and len(todo) > 1:
         with worker_pool(min(workers, len(todo))) as pool:
             for job, _ in zip(todo, pool.map(_job, todo)):
