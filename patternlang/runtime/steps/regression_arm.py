@@ -5,65 +5,22 @@ run by the verify step's workers, resumable, split over ranks); this module choo
 and horizon (:func:`proxy_design`) and turns their results into the regression arm's mixture
 (:func:`regression_result`) with the engine's fit and solve (:mod:`patternlang.engine.regression`).
 
-Compute is counted in sequences through forward+backward (training and SGLD steps) and through
-forward only (observing probe sets), as ``patc explain`` does; ``equivalent`` adds forwards at a
-third of a forward+backward. The patterning's compute is the training up to the checkpoint χ is
-taken at, plus SGLD sampling and observation of every sample step the solve's susceptibilities
-read (a finite-difference ``check`` is a diagnostic and is not counted).
+Compute (:func:`patternlang.compiler.explain.patterning_compute`, ``proxy_compute``) is counted in
+sequences, as ``patc compile`` estimates costs.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from patternlang.compiler.explain import step_cost
+from patternlang.compiler.explain import patterning_compute, proxy_compute, proxy_steps
 from patternlang.engine import regression as reg
 from patternlang.engine.directions import equality_rows
-from patternlang.plan.ir import Plan, SampleStep, TrainStep, VerifyStep
+from patternlang.plan.ir import VerifyStep
 from patternlang.runtime.context import StepContext
 from patternlang.runtime.rundir import atomic_write_json
 from patternlang.runtime.steps.common import derive_seed
-from patternlang.runtime.steps.validation import EVAL_PROBE, TargetReader
-
-#: a forward pass counted as this share of a forward+backward pass
-FORWARD_SHARE = 1.0 / 3.0
-
-
-def patterning_compute(plan: Plan, solve_id: str) -> dict:
-    """Sequences the patterning spent: checkpoint training + sampling + observation."""
-    solve = plan.step(solve_id)
-    fb = fwd = prefix = 0
-    for sid in solve.susceptibilities:
-        sample = plan.step(plan.step(sid).sample)
-        assert isinstance(sample, SampleStep)
-        c = step_cost(sample, plan)
-        fb, fwd = fb + c.fwd_bwd, fwd + c.fwd
-        train = plan.step(sample.at.train)
-        if isinstance(train, TrainStep):
-            prefix = max(prefix, (sample.at.step or train.steps) * train.batch)
-    return {"checkpoint_fwd_bwd": prefix, "sampling_fwd_bwd": fb, "observation_fwd": fwd,
-            "equivalent_fwd_bwd": prefix + fb + FORWARD_SHARE * fwd}
-
-
-def proxy_compute(runs: int, steps: int, batch: int, components: int) -> dict:
-    """Sequences ``runs`` proxy trainings of ``steps`` spend (two evaluations each: start, end)."""
-    fb, fwd = runs * steps * batch, runs * 2 * EVAL_PROBE * components
-    return {"runs": runs, "steps": steps, "training_fwd_bwd": fb, "observation_fwd": fwd,
-            "equivalent_fwd_bwd": fb + FORWARD_SHARE * fwd}
-
-
-def proxy_steps(step: VerifyStep, plan: Plan) -> int:
-    """The proxy horizon: as given, or the one at which the K proxies spend what the patterning
-    spent (equal compute), at least 1."""
-    assert step.regression is not None
-    if step.regression.steps:
-        return step.regression.steps
-    train = plan.step(step.train)
-    assert isinstance(train, TrainStep)
-    budget = patterning_compute(plan, step.solve)["equivalent_fwd_bwd"] / step.regression.runs
-    per_eval = FORWARD_SHARE * 2 * EVAL_PROBE * len(train.components)
-    return max(1, int((budget - per_eval) // train.batch))
-
+from patternlang.runtime.steps.validation import TargetReader
 
 def proxy_design(step: VerifyStep, ctx: StepContext) -> tuple[np.ndarray, list[str], int]:
     """The proxy mixtures ``[K, components]``, the component names and the proxy horizon."""

@@ -23,10 +23,6 @@ from patternlang.runtime.context import StepContext
 from patternlang.runtime.steps.common import derive_seed
 from patternlang.runtime.steps.solve import Rows, linear_targets, linearize
 
-#: probe sequences per component of one evaluation during training (``train_one``)
-EVAL_PROBE = 64
-
-
 def arm_names(step: VerifyStep) -> list[str]:
     """Every arm the verify step retrains, in order."""
     return [*step.arms, *(f"random{i}" for i in range(1, step.random + 1)),
