@@ -90,25 +90,30 @@ def evaluation_index(step: VerifyStep, arms: dict, steps: list[int]) -> tuple[in
 
 def onset_lower_is_better(step: VerifyStep, reader: TargetReader, dh: np.ndarray) -> bool | None:
     """Whether an earlier onset is the patterning's intent: the onset observable is meant to move
-    toward its threshold (the desired change of a target on the same expression, else the solver's
-    predicted change of the observable). ``None`` without an onset."""
+    toward its threshold (the desired direction of a raise/lower target on the same functional of
+    the observed rows, else the solver's predicted change of the observable). ``None`` without an
+    onset."""
     if not step.onset:
         return None
     on = step.onset[0]
-    want = next((t.amount if t.kind == "raise" else -(t.amount or 0.0) for t in reader.solve.targets
-                 if t.expr == on.observable.expr and t.kind in ("raise", "lower")), None)
-    if want is None:
-        want = _predicted_change(on.observable.expr, reader, dh)
+    mat = _functional(on.observable.expr, reader)
+    want = None
+    for t in reader.targets:
+        if mat is not None and t.kind in ("raise", "lower") and mat.shape == (1, len(t.coeffs)) \
+                and np.allclose(mat[0], t.coeffs):
+            want = 1.0 if t.kind == "raise" else -1.0
+            break
+    if want is None and mat is not None:
+        want = float((mat @ reader.rows.response @ dh).mean())
     up = on.op in (">", ">=")
     return bool((want or 0.0) >= 0) == up
 
 
-def _predicted_change(expr: ObsExpr, reader: TargetReader, dh: np.ndarray) -> float:
+def _functional(expr: ObsExpr, reader: TargetReader) -> np.ndarray | None:
     try:
-        mat = linearize(expr, reader.rows, reader.solve.id)
-    except PatRuntimeError:  # not linear in the observed rows: no prediction
-        return 0.0
-    return float((mat @ reader.rows.response @ dh).mean())
+        return linearize(expr, reader.rows, reader.solve.id)
+    except PatRuntimeError:  # not linear in the observed rows
+        return None
 
 
 def _arms_data(step: VerifyStep, ctx: StepContext, arms: dict, steps: list[int],
