@@ -47,9 +47,9 @@ patterning accelerate {
 }
 
 verify accelerate {
-  arms = [baseline, patterned, opposite, control, random(4), regression(4)]
+  arms = [baseline, patterned, opposite, random(4), regression(4)]
   seeds = 2
-  steps = 30
+  steps = 20
   start = scratch
   every = 10
 }

@@ -53,8 +53,7 @@ def _realized(arm: dict, base: dict, at: int) -> float:
 def test_arms_and_their_weights(done):
     v = _verify(done)
     sol = done[0].data["solutions"]["solve.accelerate"]
-    names = ["baseline", "patterned", "opposite", "control", *[f"random{i}" for i in range(1, 5)],
-             "regression"]
+    names = ["baseline", "patterned", "opposite", *[f"random{i}" for i in range(1, 5)], "regression"]
     assert list(v["arms"]) == names
     h0 = np.array(list(sol["h0"].values()))
     step = np.linalg.norm(np.array(list(sol["weights"].values())) - h0)
@@ -126,7 +125,7 @@ def test_verdict_and_report(done):
     for t in v["verdict"]["targets"]:
         if t["sign_agrees"] is not None:
             assert abs(t["predicted"]) > t["se"]
-    assert len(v["verdict"]["arms"]) == 9
+    assert len(v["verdict"]["arms"]) == 8
     report = (done[1] / "report.md").read_text()
     assert "#### Validation" in report and "Regression baseline" in report
     assert list((done[1] / "figures").glob("lds-*.png")) and list((done[1] / "figures").glob("random-*.png"))
