@@ -41,7 +41,7 @@ def target_verdict(label: str, kind: str, desired: float, predicted: float | Non
     if kind == "hold":
         tol = hold_tolerance(b)
         out.update(tolerance=tol, held=bool(abs(mean) <= tol))
-        out["verdict"] = (f"held (|{mean:+.3g}| <= {tol:.3g})" if out["held"]
+        out["verdict"] = (f"held: {mean:+.3g} within ±{tol:.3g}" if out["held"]
                           else f"moved by {mean:+.3g} ± {sd:.2g} (tolerance {tol:.3g})")
     else:
         want = np.sign(desired)
