@@ -55,8 +55,8 @@ def test_arms_and_their_weights(done):
     sol = done[0].data["solutions"]["solve.accelerate"]
     names = ["baseline", "patterned", "opposite", *[f"random{i}" for i in range(1, 5)], "regression"]
     assert list(v["arms"]) == names
-    h0 = np.array(list(sol["h0"].values()))
-    step = np.linalg.norm(np.array(list(sol["weights"].values())) - h0)
+    h0 = np.array(list(sol["baseline"].values()))
+    step = np.linalg.norm(np.array(list(sol["final_weights"].values())) - h0)
     dirs = []
     for i in range(1, 5):
         w = np.array(list(v["arms"][f"random{i}"]["weights"].values()))
@@ -88,7 +88,7 @@ def test_lds_recomputed_from_chi_and_the_arms(done):
     rows = chi["observables"]
     ih = np.array([1.0 / 2 if r.startswith("ih[") else 0.0 for r in rows])  # mean over 2 heads
     resp = chi["nbeta"] * np.asarray(chi["chi"])
-    h0 = data["solutions"]["solve.accelerate"]["h0"]
+    h0 = data["solutions"]["solve.accelerate"]["baseline"]
     at = v["steps"].index(val["evaluated_at"])
     pred, real = [], []
     for arm, a in v["arms"].items():
@@ -106,7 +106,7 @@ def test_lds_recomputed_from_chi_and_the_arms(done):
 def test_regression_arm_inside_constraints_at_equal_compute(done):
     val = _verify(done)["validation"]
     r = val["regression"]
-    h0 = done[0].data["solutions"]["solve.accelerate"]["h0"]
+    h0 = done[0].data["solutions"]["solve.accelerate"]["baseline"]
     for mix in [*r["mixtures"], r["weights"]]:
         assert min(mix.values()) >= -1e-9 and abs(sum(mix.values()) - 1) < 1e-6
         assert mix["uniform"] >= 0.05 - 1e-6

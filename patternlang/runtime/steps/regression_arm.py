@@ -18,6 +18,7 @@ from patternlang.engine import regression as reg
 from patternlang.engine.directions import equality_rows
 from patternlang.plan.ir import VerifyStep
 from patternlang.runtime.context import StepContext
+from patternlang.runtime.results_types import SolveResult
 from patternlang.runtime.rundir import atomic_write_json
 from patternlang.runtime.steps.common import derive_seed
 from patternlang.runtime.steps.validation import TargetReader
@@ -26,7 +27,7 @@ def proxy_design(step: VerifyStep, ctx: StepContext) -> tuple[np.ndarray, list[s
     """The proxy mixtures ``[K, components]``, the component names and the proxy horizon."""
     assert step.regression is not None
     solve = ctx.plan.step(step.solve)
-    h0d = ctx.input_summary(step.solve)["baseline"]
+    h0d = ctx.result(step.solve, SolveResult).baseline
     names = list(h0d)
     h0 = np.array([h0d[n] for n in names])
     held = [np.array([r.get(n, 0.0) for n in names]) for r in equality_rows(solve.constraints)]
@@ -42,7 +43,7 @@ def regression_result(step: VerifyStep, ctx: StepContext, mixtures: np.ndarray,
     the arm's mixture, or the base mixture when the program on the fit is infeasible)."""
     assert step.regression is not None
     reader = TargetReader(step, ctx)
-    h0d = ctx.input_summary(step.solve)["baseline"]
+    h0d = ctx.result(step.solve, SolveResult).baseline
     h0 = np.array([h0d[n] for n in names])
     keep = reader.measurable(curves[0])
     y = np.array([reader.values({c: [[v]] for c, v in cv.items()}, -1, keep)[0] for cv in curves])

@@ -20,6 +20,8 @@ from patternlang.engine.verdict import target_verdict
 from patternlang.errors import PatRuntimeError
 from patternlang.plan.ir import ObsExpr, VerifyStep
 from patternlang.runtime.context import StepContext
+from patternlang.runtime.results_types import SolveResult
+from patternlang.runtime.validation_types import ValidationResult, VerdictResult
 from patternlang.runtime.steps.common import derive_seed
 from patternlang.runtime.steps.solve import Rows, linear_targets, linearize
 
@@ -118,8 +120,8 @@ def _functional(expr: ObsExpr, reader: TargetReader) -> np.ndarray | None:
 
 def _arms_data(step: VerifyStep, ctx: StepContext, arms: dict, steps: list[int],
                reader: TargetReader) -> tuple[val.ArmsData, list[int], int, str] | None:
-    sol = ctx.input_summary(step.solve)
-    h0, comps = sol["baseline"], reader.rows.components
+    sol = ctx.result(step.solve, SolveResult)
+    h0, comps = sol.baseline, reader.rows.components
     names = [a for a in arm_names(step) if a in arms]
     keep = reader.measurable(arms[names[0]]["curves"]) if names else []
     if "baseline" not in arms or "patterned" not in arms or not keep:
@@ -132,7 +134,7 @@ def _arms_data(step: VerifyStep, ctx: StepContext, arms: dict, steps: list[int],
     primary = next((j for j, t in enumerate(tgts) if t["kind"] != "hold"), 0)
     onset = {a: arms[a]["onset"][step.onset[0].observable.name]["per_seed"] for a in names} \
         if step.onset and step.onset[0].observable.name in arms[names[0]]["onset"] else {}
-    lower = onset_lower_is_better(step, reader, _dh(sol["weights"], h0, comps)) if onset else None
+    lower = onset_lower_is_better(step, reader, _dh(sol.final_weights, h0, comps)) if onset else None
     data = val.ArmsData(names, {a: reader.values(arms[a]["curves"], idx, keep) for a in names},
                         {a: p[0] for a, p in pred.items()}, {a: p[1] for a, p in pred.items()},
                         tgts, primary, step.steps, onset, lower)
@@ -147,11 +149,11 @@ def _desired(reader: TargetReader, keep: list[int]) -> list[float]:
 
 
 def validation_summary(step: VerifyStep, ctx: StepContext, arms: dict, steps: list[int],
-                       regression: dict | None = None) -> dict | None:
+                       regression: dict | None = None) -> ValidationResult | None:
     """``verification[<id>].validation`` (``docs/validation.md``); ``None`` without a baseline
-    and a patterned arm, or when no target is tracked."""
+    and a patterned arm, or when no target is tracked. ``arms``: the verify's arm results."""
     reader = TargetReader(step, ctx)
-    got = _arms_data(step, ctx, arms, steps, reader)
+    got = _arms_data(step, ctx, _plain(arms), steps, reader)
     if got is None:
         return None
     data, _, idx, why = got
@@ -162,26 +164,32 @@ def validation_summary(step: VerifyStep, ctx: StepContext, arms: dict, steps: li
                         if data.onset_lower_is_better is not None else
                         f"change of {data.targets[data.primary]['label']} at step {steps[idx]}")
     out["regression"] = regression
-    return out
+    return ValidationResult.model_validate(out)
 
 
-def verdicts(step: VerifyStep, ctx: StepContext, arms: dict, steps: list[int]) -> dict | None:
+def _plain(arms: dict) -> dict:
+    """Arm results as plain dicts (the engine's functions take plain data)."""
+    return {a: r.model_dump() if hasattr(r, "model_dump") else r for a, r in arms.items()}
+
+
+def verdicts(step: VerifyStep, ctx: StepContext, arms: dict, steps: list[int]
+             ) -> VerdictResult | None:
     """``verification[<id>].verdict``: per target, desired vs realized (patterned − baseline per
     seed) at the validation's evaluation step and at the horizon; every arm's weights and finals."""
     reader = TargetReader(step, ctx)
+    arms = _plain(arms)
     got = _arms_data(step, ctx, arms, steps, reader)
     if got is None:
         return None
     data, keep, idx, _ = got
-    sol = ctx.input_summary(step.solve)["solution"]
-    by_label = {t["label"]: t for t in sol["targets"]}
-    out = {"evaluated_at": int(steps[idx]), "targets": []}
+    out: dict = {"evaluated_at": int(steps[idx]), "targets": []}
     horizon = {a: reader.values(arms[a]["curves"], len(steps) - 1, keep) for a in data.arms}
     for j, t in enumerate(data.targets):
-        s = by_label.get(t["label"], {})
-        at = target_verdict(t["label"], t["kind"], t["desired"], s.get("predicted"), s.get("se"),
+        # the linear response to the patterned arm's step (baseline -> final weights)
+        pred = float(data.predicted["patterned"][j]), float(data.predicted_se["patterned"][j])
+        at = target_verdict(t["label"], t["kind"], t["desired"], *pred,
                             data.values["patterned"][:, j], data.values["baseline"][:, j])
-        end = target_verdict(t["label"], t["kind"], t["desired"], s.get("predicted"), s.get("se"),
+        end = target_verdict(t["label"], t["kind"], t["desired"], *pred,
                              horizon["patterned"][:, j], horizon["baseline"][:, j])
         out["targets"].append({**at, "at_horizon": end})
     out["arms"] = [{"arm": a, "weights": arms[a]["weights"],
@@ -189,4 +197,4 @@ def verdicts(step: VerifyStep, ctx: StepContext, arms: dict, steps: list[int]) -
                                 for j, t in enumerate(data.targets)},
                     "final": {c: v["mean"] for c, v in arms[a]["final"].items()}}
                    for a in data.arms]
-    return out
+    return VerdictResult.model_validate(out)
