@@ -3,6 +3,7 @@
 Each (arm, seed) run is content-addressed (``RUN/runs/<hash>/`` with its own done marker: resumable,
 and shared between verify steps, so a changed target re-uses the baseline arm and any arm whose
 weights did not change) and runs in a worker process
+(:func:`~patternlang.runtime.workers.worker_pool`: workers end with their parent)
 when ``PATTERNLANG_WORKERS`` > 1 (default: 2 on a CPU machine — small models run fastest with one
 torch thread per process, and the second core takes the second process). In a distributed run the
 runs are split over ranks instead (one process per rank, no pool unless ``PATTERNLANG_WORKERS`` asks
@@ -26,8 +27,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 
 import numpy as np
 
@@ -39,13 +38,14 @@ from patternlang.plan.ir import ObsExpr, ObservableSpec, VerifyStep
 from patternlang.runtime.context import StepContext, runner
 from patternlang.runtime.results_types import (ArmResult, CalibrationRow, OnsetResult, OnsetRule,
                                                SolveResult, VerifyResult)
-from patternlang.runtime.rundir import atomic_write_json, read_json
+from patternlang.runtime.rundir import atomic_write_json, damage, read_json, seal
 from patternlang.runtime.steps.common import build_components, checkpoint_paths
 from patternlang.runtime.steps.mixtures import arm_weights
 from patternlang.runtime.steps.regression_arm import proxy_design, regression_result
 from patternlang.runtime.steps.solve import Rows, linearize
 from patternlang.runtime.steps.validation import arm_names, arm_seed, validation_summary, verdicts
 from patternlang.runtime.training import train_one
+from patternlang.runtime.workers import worker_pool
 
 _OPS = {">": np.greater, ">=": np.greater_equal, "<": np.less, "<=": np.less_equal}
 
@@ -100,8 +100,7 @@ def _run_key(ctx: StepContext, train_id: str, weights: dict, seed: int, steps: i
 def _job_for(step: VerifyStep, ctx: StepContext, arm: str, seed: int, weights: dict,
              steps: int, every: int, init_path) -> dict:
     key = _run_key(ctx, step.train, weights, seed, steps, every, _tracked(step), init_path)
-    run_dir = ctx.run.root / "runs" / key
-    run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = ctx.run.subdir("runs", key)
     return {"name": f"{arm}-s{seed}", "arm": arm, "seed": seed, "weights": weights,
             "train": ctx.plan.step(step.train), "steps": steps, "every": every,
             "track": _tracked(step), "init_path": init_path, "out_dir": run_dir,
@@ -142,25 +141,34 @@ def _regression(step: VerifyStep, ctx: StepContext) -> dict | None:
     return ctx.dist.broadcast(record)
 
 
-def _done(job: dict) -> bool:
-    return (job["part_dir"] / "done.json").exists()
+def _done(job: dict, ctx: StepContext) -> bool:
+    """Whether the run is complete and intact (a damaged one is discarded, told, and re-run)."""
+    d = job["part_dir"]
+    if not (d / "done.json").exists():
+        return False
+    why = damage(d)
+    if why is None:
+        return True
+    ctx.dir.say(f"verification run {job['name']} ({d.name}) is damaged ({why}); re-running it")
+    (d / "done.json").unlink()
+    return False
 
 
 def _mark_done(job: dict) -> None:
-    atomic_write_json(job["part_dir"] / "done.json", {"arm": job["arm"], "seed": job["seed"]})
+    seal(job["part_dir"], {"arm": job["arm"], "seed": job["seed"]})
 
 
 def _run_jobs(jobs: list[dict], ctx: StepContext, step: VerifyStep,
               what: str = "arms x seeds") -> dict[str, dict] | None:
     """Run this rank's unfinished (arm, seed) jobs; on rank 0 return every job's ``run.json``."""
     mine = ctx.dist.mine(jobs)
-    todo = [j for j in mine if not _done(j)]
+    todo = [j for j in mine if not _done(j, ctx)]
     bar = ctx.progress.task(f"{step.id}: {what}", total=len(mine), unit="run")
     bar.advance(len(mine) - len(todo))
     default = "2" if ctx.device.type == "cpu" and not ctx.dist.active else "1"
     workers = int(os.environ.get("PATTERNLANG_WORKERS", default))
     if workers > 1 and len(todo) > 1:
-        with ProcessPoolExecutor(min(workers, len(todo)), mp_context=get_context("spawn")) as pool:
+        with worker_pool(min(workers, len(todo))) as pool:
             for job, _ in zip(todo, pool.map(_job, todo)):
                 _mark_done(job)
                 bar.advance()
