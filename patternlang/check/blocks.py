@@ -61,7 +61,8 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "regularization": "ridge penalty on the weight change",
     },
     "verify": {
-        "arms": "which mixtures to retrain: baseline, patterned, opposite, control, orthogonal",
+        "arms": "which mixtures to retrain: baseline, patterned, opposite, control, orthogonal, "
+                "random(K), regression(K, steps=, model=)",
         "seeds": "number of seeds per arm, or a list of seeds",
         "steps": "training steps per arm (default: the original run's)",
         "start": "scratch, or a checkpoint such as base.step(100)",

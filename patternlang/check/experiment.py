@@ -9,6 +9,7 @@ from typing import Any
 
 from patternlang import registry
 from patternlang.check import coerce
+from patternlang.check.arms import read_arms
 from patternlang.check.blocks import BlockReader
 from patternlang.check.entities import (MeasureE, MixtureE, ObservedItem, OutputE, PatterningE,
                                         SusceptibilityE, TrainE, VerifyE)
@@ -17,12 +18,11 @@ from patternlang.check.values import CkptV, ErrorV, FiniteDiffV, ObsV, Optimizer
 from patternlang.errors import Span
 from patternlang.plan.ir import (CheckpointRef, ComponentSpec, FiniteDiffSpec, ModelSpec,
                                  ObservableSpec, ObsExpr,
-                                 OnsetSpec, OptimizerSpec, ReportStep, SourceLoc, VerifyStep)
+                                 OnsetSpec, OptimizerSpec, ReportStep, SourceLoc)
 from patternlang.registry import Range
 from patternlang.syntax import ast as A
 
 SCHEDULES = typing.get_args(OptimizerSpec.model_fields["schedule"].annotation)
-ARMS = typing.get_args(typing.get_args(VerifyStep.model_fields["arms"].annotation)[0])
 FORMATS = typing.get_args(typing.get_args(ReportStep.model_fields["formats"].annotation)[0])
 
 
@@ -264,7 +264,7 @@ def check_verify(ev: Evaluator, module: str, decl: A.Decl, pat: PatterningE) -> 
         return ErrorV(decl.span)
     train_name = sus[0].at.train.split(".", 1)[1]
     train = ev.s.resolve((module, train_name))
-    arms = r.choices("arms", ARMS, list(ARMS))
+    arms = read_arms(r)
     sds = seeds(r, 3)
     steps = r.int("steps", getattr(train, "steps", None), Range(ge=1))
     every = r.int("every", 25, Range(ge=1))
@@ -278,8 +278,8 @@ def check_verify(ev: Evaluator, module: str, decl: A.Decl, pat: PatterningE) -> 
     onset = [_onset(ev, module, st) for st in r.statements]
     if None in (arms, sds, steps, every, start, obs) or None in onset or not isinstance(train, TrainE):
         return ErrorV(decl.span)
-    return VerifyE(decl.name or "", loc(decl.span), train.name, arms, sds, steps, start, start_at, every,
-                   _unique([s for _, s in obs]), onset)
+    return VerifyE(decl.name or "", loc(decl.span), train.name, arms.named, sds, steps, start, start_at,
+                   every, _unique([s for _, s in obs]), onset, arms.random, arms.regression)
 
 
 def _unique(specs: list[ObservableSpec]) -> list[ObservableSpec]:

@@ -70,8 +70,13 @@ def step_cost(step, plan: Plan) -> Cost:
     if isinstance(step, VerifyStep):
         train = plan.step(step.train)
         assert isinstance(train, TrainStep)
-        c = _train_cost(step.steps, train.batch, len(step.seeds) * len(step.arms), train.model)
-        evals = (step.steps // step.every) * len(step.seeds) * len(step.arms) * 64 * len(train.components)
+        arms = len(step.arms) + step.random + (step.regression is not None)
+        c = _train_cost(step.steps, train.batch, len(step.seeds) * arms, train.model)
+        evals = (step.steps // step.every) * len(step.seeds) * arms * 64 * len(train.components)
+        if step.regression is not None:
+            p = proxy_compute(step.regression.runs, proxy_steps(step, plan), train.batch,
+                              len(train.components))
+            return Cost(c.fwd_bwd + p["training_fwd_bwd"], evals + p["observation_fwd"], c.memory)
         return Cost(c.fwd_bwd, evals, c.memory)
     if isinstance(step, ObserveStep):
         return Cost(0, step.probe * len(step.components) * _points(step, plan), None)
@@ -150,7 +155,9 @@ def _what(step) -> str:
         return f"solve for new weights of {step.mixture.name}: {len(step.targets)} target(s), " \
                f"{len(step.constraints)} constraint(s)"
     if isinstance(step, VerifyStep):
-        return f"retrain {', '.join(step.arms)} x {len(step.seeds)} seed(s) for {step.steps} steps"
+        extra = ([f"random({step.random})"] if step.random else []) + (
+            [f"regression({step.regression.runs})"] if step.regression else [])
+        return f"retrain {', '.join([*step.arms, *extra])} x {len(step.seeds)} seed(s) for {step.steps} steps"
     if isinstance(step, ObserveStep):
         return f"evaluate {len(step.observables)} observable(s) at {step.at.train}"
     return step.kind
@@ -302,3 +309,52 @@ def cost_warnings(plan: Plan, rates: dict[str, Rates] | None = None,
             "check steps, draws, chains, seeds and batch; `patc compile SPEC` shows every step's "
             "cost", severity="warning"))
     return out
+
+
+# -- compute of the patterning vs the regression baseline (``verify``'s ``regression(K)`` arm) ----
+# Sequences through forward+backward (training, SGLD) and forward only (observing probe sets);
+# ``equivalent`` counts a forward as a third of a forward+backward. The patterning spends the
+# training up to the checkpoint χ is taken at plus sampling and observation of every sample step
+# the solve's susceptibilities read (a finite-difference ``check`` is a diagnostic, not counted).
+
+#: probe sequences per component of one evaluation during training (``train_one``)
+EVAL_PROBE = 64
+
+#: a forward pass counted as this share of a forward+backward pass
+FORWARD_SHARE = 1.0 / 3.0
+
+
+def patterning_compute(plan: Plan, solve_id: str) -> dict:
+    """Sequences the patterning spent: checkpoint training + sampling + observation."""
+    solve = plan.step(solve_id)
+    fb = fwd = prefix = 0
+    for sid in solve.susceptibilities:
+        sample = plan.step(plan.step(sid).sample)
+        assert isinstance(sample, SampleStep)
+        c = step_cost(sample, plan)
+        fb, fwd = fb + c.fwd_bwd, fwd + c.fwd
+        train = plan.step(sample.at.train)
+        if isinstance(train, TrainStep):
+            prefix = max(prefix, (sample.at.step or train.steps) * train.batch)
+    return {"checkpoint_fwd_bwd": prefix, "sampling_fwd_bwd": fb, "observation_fwd": fwd,
+            "equivalent_fwd_bwd": prefix + fb + FORWARD_SHARE * fwd}
+
+
+def proxy_compute(runs: int, steps: int, batch: int, components: int) -> dict:
+    """Sequences ``runs`` proxy trainings of ``steps`` spend (two evaluations each: start, end)."""
+    fb, fwd = runs * steps * batch, runs * 2 * EVAL_PROBE * components
+    return {"runs": runs, "steps": steps, "training_fwd_bwd": fb, "observation_fwd": fwd,
+            "equivalent_fwd_bwd": fb + FORWARD_SHARE * fwd}
+
+
+def proxy_steps(step: VerifyStep, plan: Plan) -> int:
+    """The proxy horizon: as given, or the one at which the K proxies spend what the patterning
+    spent (equal compute), at least 1."""
+    assert step.regression is not None
+    if step.regression.steps:
+        return step.regression.steps
+    train = plan.step(step.train)
+    assert isinstance(train, TrainStep)
+    budget = patterning_compute(plan, step.solve)["equivalent_fwd_bwd"] / step.regression.runs
+    per_eval = FORWARD_SHARE * 2 * EVAL_PROBE * len(train.components)
+    return max(1, int((budget - per_eval) // train.batch))

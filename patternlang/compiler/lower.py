@@ -59,7 +59,8 @@ def _lower_verify(v: VerifyE) -> list:
         inputs.append(v.start_at.train)
     return [VerifyStep(id=f"verify.{v.name}", inputs=inputs, loc=v.loc, solve=f"solve.{v.name}",
                        train=f"train.{v.train}", arms=v.arms, seeds=v.seeds, steps=v.steps, start=v.start,
-                       start_at=v.start_at, every=v.every, observables=v.observables, onset=v.onset)]
+                       start_at=v.start_at, every=v.every, observables=v.observables, onset=v.onset,
+                       random=v.random, regression=v.regression)]
 
 
 def _lower_measure(m: MeasureE) -> list:

@@ -275,11 +275,25 @@ class SolveStep(_Step):
     require_resolved: bool = False  # `require resolved`: an unresolved target row is an error
 
 
+class RegressionArm(_Model):
+    """The black-box baseline arm ``regression(runs, steps=, model=)``: ``runs`` short proxy
+    trainings at random mixtures inside the patterning's constraints, a cross-validated linear or
+    log-linear model of each target vs the weights, and the same constrained problem solved on it.
+    ``steps = 0``: the proxy horizon that spends what sampling and χ spent (equal compute)."""
+
+    runs: int
+    steps: int = 0
+    model: Literal["auto", "linear", "loglinear"] = "auto"
+
+
 class VerifyStep(_Step):
     kind: Literal["verify"] = "verify"
     solve: str
     train: str  # the train step whose settings the arms reuse
     arms: list[Literal["baseline", "patterned", "opposite", "control", "orthogonal"]]
+    # ``random(K)`` and ``regression(K)`` arms; left out of the JSON (and the hash) while unset
+    random: int = Field(default=0, exclude_if=lambda v: v == 0)
+    regression: RegressionArm | None = Field(default=None, exclude_if=lambda v: v is None)
     seeds: list[int]
     steps: int
     start: Literal["scratch", "checkpoint"] = "scratch"

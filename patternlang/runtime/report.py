@@ -16,6 +16,7 @@ from patternlang import __version__
 from patternlang.errors import PatRuntimeError
 from patternlang.plan.ir import Plan
 from patternlang.runtime import figures
+from patternlang.runtime.report_validation import onset_cell, sign_cell, validation_section
 from patternlang.runtime.results_types import SECTIONS, StepResult, read_result, result_json
 from patternlang.runtime.rundir import RunDir, StepDir, read_json, safe_name
 
@@ -187,7 +188,7 @@ def _verify_section(sid: str, sm: dict, figdir: Path) -> list[str]:
     arms = sm["arms"]
     for obs in sm.get("plotted", []):
         curves = {a: np.asarray(v["curves"][obs], float) for a, v in arms.items()
-                  if obs in v.get("curves", {})}
+                  if obs in v.get("curves", {}) and not a.startswith("random")}
         if not curves:
             continue
         thr = [o["threshold"] for o in sm.get("onset_specs", []) if o["observable"] == obs]
@@ -197,13 +198,16 @@ def _verify_section(sid: str, sm: dict, figdir: Path) -> list[str]:
         lines += [f"![{obs}](figures/{p.name})", ""]
     rows = []
     for arm, v in arms.items():
+        if arm.startswith("random"):
+            continue  # in the validation's table of every arm
         for obs, o in v.get("onset", {}).items():
             holds = o.get("final_holds")
-            rows.append([arm, obs, o["mean"], o["per_seed"], o["absent"],
+            rows.append([arm, obs, onset_cell(o), o["per_seed"], o["absent"],
                          f"{sum(holds)}/{len(holds)}" if holds else None])
     if rows:
         lines += ["Onset (first step the observable crosses its threshold; absent = never within "
-                  "the horizon; at horizon = seeds whose final value meets the threshold):", "",
+                  "the horizon and counted at the horizon, so a mean with absent seeds is a lower "
+                  "bound, `>=`; at horizon = seeds whose final value meets the threshold):", "",
                   _table(["arm", "observable", "mean onset", "per seed", "absent", "at horizon"],
                          rows), ""]
     for k, v in (sm.get("headline") or {}).items():
@@ -212,10 +216,11 @@ def _verify_section(sid: str, sm: dict, figdir: Path) -> list[str]:
     if cal:
         lines += ["", "Calibration (realized change at the horizon, patterned − baseline, vs the "
                   "solver's posterior prediction):", "",
-                  _table(["observable", "predicted Δ", "realized Δ", "realized ÷ predicted",
-                          "sign agrees"], [[c["observable"], c["predicted"], c["realized"],
-                                            c["ratio"], c["sign_agrees"]] for c in cal]), ""]
-    return lines
+                  _table(["observable", "predicted Δ", "± SE", "realized Δ", "realized ÷ predicted",
+                          "sign agrees"], [[c["observable"], c["predicted"], c.get("se"), c["realized"],
+                                            c["ratio"], sign_cell(c["sign_agrees"])] for c in cal]), ""]
+    return lines + validation_section(sid, sm, figdir, _slug)
+
 
 
 def _formats(plan: Plan) -> list[str]:

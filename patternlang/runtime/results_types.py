@@ -23,6 +23,7 @@ from typing import Annotated, Any, Literal, TypeVar, Union
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from patternlang.runtime.rundir import StepDir
+from patternlang.runtime.validation_types import ValidationResult, VerdictResult
 
 Num = float | None  # a number that may be missing (NaN is written as null)
 
@@ -297,7 +298,8 @@ class CalibrationRow(_Record):
     predicted: Num
     realized: Num
     ratio: Num
-    sign_agrees: bool
+    sign_agrees: bool | None  # None: the prediction is within its SE (no sign to agree with)
+    se: Num = None  # of the prediction
 
 
 class VerifyResult(StepResult):
@@ -308,6 +310,9 @@ class VerifyResult(StepResult):
     onset_specs: list[OnsetRule]
     calibration: list[CalibrationRow]
     headline: dict[str, str]
+    # with a baseline and a patterned arm (docs/validation.md); null otherwise
+    validation: ValidationResult | None = None
+    verdict: VerdictResult | None = None
 
 
 class ReportResult(StepResult):
