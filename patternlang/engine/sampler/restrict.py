@@ -139,3 +139,12 @@ def restriction_index(model: nn.Module, layout: ParamLayout, selectors: Sequence
         return None
     mask = restriction_mask(model, layout, selectors)
     return mask.nonzero().squeeze(1)
+
+
+def touched_names(layout: ParamLayout, index: Tensor | None) -> tuple[str, ...]:
+    """Names of the parameters with at least one coordinate in ``index`` (all names for ``None``)."""
+    if index is None:
+        return layout.names
+    hit = torch.zeros(layout.numel, dtype=torch.bool)
+    hit[index.cpu()] = True
+    return tuple(n for n in layout.names if bool(hit[layout.slice_of(n)].any()))
