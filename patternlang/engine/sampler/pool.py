@@ -1,13 +1,15 @@
-"""Run independent sampler units (chain groups) in several worker processes, results in unit order.
+"""Run independent sampler units (chain groups) on several cores, results in unit order.
 
 A chain group's numbers depend only on ``(seed, chain)`` (see :func:`~patternlang.engine.sampler.sgld.
 chain_generator`), never on which process runs it or what runs beside it, so spreading groups over
 processes changes the wall time and nothing else: merged in unit order, the results are bit-identical
 to running the groups one after another in one process.
 
-:func:`cpu_workers` is the default number of processes on a CPU: one per core this process may run
-on (``os.sched_getaffinity``), at most one per unit. Each worker runs torch on one thread, so W
-workers use W cores; with one core, or one unit, everything runs in the calling process.
+:func:`map_units` shares the work instead of splitting it up front: the calling process starts on the
+units at once while ``workers - 1`` spawned helpers import torch; every process claims the next
+unclaimed unit when it is free. Short jobs therefore finish in the calling process before a helper is
+even ready (the helpers are then stopped; a spawn costs seconds), and long ones use every core.
+:func:`cpu_workers` is the default process count on a CPU: one per core this process may run on.
 
 Example::
 
@@ -18,13 +20,14 @@ Example::
 from __future__ import annotations
 
 import os
+import queue
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from typing import Any, TypeVar
 
 U = TypeVar("U")
 R = TypeVar("R")
+_FREE = -1
 
 
 def usable_cores() -> int:
@@ -42,31 +45,77 @@ def cpu_workers(units: int, requested: int | None = None) -> int:
     return max(1, min(want, units))
 
 
-def _one_thread() -> None:
+def _claim(owner, me: int) -> int | None:
+    """Atomically take the first unclaimed unit for ``me``; ``None`` when none is left."""
+    with owner.get_lock():
+        for i in range(len(owner)):
+            if owner[i] == _FREE:
+                owner[i] = me
+                return i
+    return None
+
+
+def _helper(fn: Callable, units: Sequence, owner, results, me: int) -> None:
     import torch
 
     torch.set_num_threads(1)
+    while (i := _claim(owner, me)) is not None:
+        try:
+            results.put((i, True, fn(units[i])))
+        except BaseException as exc:  # reported to the caller, which re-raises it
+            results.put((i, False, repr(exc)))
+            return
 
 
 def map_units(fn: Callable[[U], R], units: Sequence[U], workers: int,
               on_done: Callable[[int, R], Any] | None = None) -> list[R]:
-    """``[fn(u) for u in units]``, computed by ``workers`` spawned processes when ``workers > 1``.
+    """``[fn(u) for u in units]``, shared between this process and ``workers - 1`` spawned helpers.
 
     ``fn`` and the units must pickle (a module-level function; plain data). Results come back in unit
-    order; ``on_done(i, result)`` is called in the calling process as unit ``i`` finishes (in order).
-    With ``workers <= 1`` (or a single unit) the units run here, one after another.
+    order; ``on_done(i, result)`` is called in this process as unit ``i`` finishes (any order). A
+    unit whose helper died is run here. With ``workers <= 1`` (or one unit) no helper is started.
     """
-    out: list[R] = []
+    out: dict[int, R] = {}
+
+    def finish(i: int, r: R) -> None:
+        out[i] = r
+        if on_done is not None:
+            on_done(i, r)
+
     if workers <= 1 or len(units) <= 1:
         for i, u in enumerate(units):
-            out.append(fn(u))
-            if on_done is not None:
-                on_done(i, out[-1])
-        return out
-    with ProcessPoolExecutor(min(workers, len(units)), mp_context=get_context("spawn"),
-                             initializer=_one_thread) as pool:
-        for i, r in enumerate(pool.map(fn, units)):
-            out.append(r)
-            if on_done is not None:
-                on_done(i, r)
-    return out
+            finish(i, fn(u))
+        return [out[i] for i in range(len(units))]
+    ctx = get_context("spawn")
+    owner, results = ctx.Array("i", [_FREE] * len(units)), ctx.Queue()
+    helpers = [ctx.Process(target=_helper, args=(fn, list(units), owner, results, w + 1), daemon=True)
+               for w in range(min(workers, len(units)) - 1)]
+    for p in helpers:
+        p.start()
+    try:
+        while (i := _claim(owner, 0)) is not None:
+            finish(i, fn(units[i]))
+        _collect(fn, units, owner, results, helpers, out, finish)
+    finally:
+        for p in helpers:  # idle helpers may still be importing: stop them (they hold no work)
+            if p.is_alive():
+                p.terminate()
+            p.join()
+    return [out[i] for i in range(len(units))]
+
+
+def _collect(fn, units, owner, results, helpers, out: dict, finish) -> None:
+    """Wait for the units the helpers claimed; run here any whose helper died."""
+    while len(out) < len(units):
+        try:
+            i, ok, r = results.get(timeout=1.0)
+        except queue.Empty:
+            crashed = {w + 1 for w, p in enumerate(helpers) if p.exitcode not in (None, 0)}
+            for j in range(len(units)):  # a clean exit has flushed its results; a crash has not
+                if j not in out and owner[j] in crashed:
+                    finish(j, fn(units[j]))
+            continue
+        if not ok:
+            raise RuntimeError(f"unit {i} failed in a helper process: {r}")
+        if i not in out:
+            finish(i, r)

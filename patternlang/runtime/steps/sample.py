@@ -21,6 +21,7 @@ import os
 import numpy as np
 import torch
 
+from patternlang.engine.sampler.pool import map_units
 from patternlang.plan.ir import SampleStep
 from patternlang.runtime.context import StepContext, runner
 from patternlang.runtime.rundir import atomic_save_npz, atomic_write_json, read_json
@@ -116,31 +117,61 @@ def _bar_callback(bar):
 
 def _run_group(step: SampleStep, ctx: StepContext, center_path, center_seed: int, group: list[int],
                components: dict, part_dir, init_loss: float | None) -> float:
+    """Run one chain group in this process, with a progress bar; returns L(w*)."""
+    bar = ctx.progress.task(f"{step.id}: center {center_seed} chains {group}",
+                            total=sampler_config(step, 0).total_steps, unit="step")
+    out = run_group(step, ctx.plan.seed, str(ctx.device), center_path, center_seed, group, components,
+                    part_dir, init_loss, progress=_bar_callback(bar))
+    bar.close()
+    return out
+
+
+def run_group(step: SampleStep, plan_seed: int, device: str, center_path, center_seed: int,
+              group: list[int], components: dict, part_dir, init_loss: float | None,
+              progress=None) -> float:
+    """Sample one chain group at one center and save its part files (``sgld.json``, ``moments.npz``,
+    ``trace.npz``); returns L(w*). Needs no step context, so a worker process can run it."""
     from patternlang.engine.sampler.sgld import run_sgld
     from patternlang.models.losses import model_loss_fn
     from patternlang.observables.observer import build_observer
-
     from patternlang.runtime.accel import maybe_compile, with_precision
 
-    model = maybe_compile(load_weights(build_model(step.model, ctx), center_path))
+    dev = torch.device(device)
+    model = maybe_compile(load_weights(build_model(step.model, device=dev), center_path))
     weights = dict(step.mixture.weights)
-    nbeta = nbeta_of(step)
     observer = build_observer(model, step.observables, components, weights, probe=step.probe,
-                              seed=derive_seed("probe", ctx.plan.seed, step.id),
-                              per_sample=step.per_sample, nbeta=nbeta)
-    cfg = sampler_config(step, derive_seed("sgld", ctx.plan.seed, step.sampler.seed, center_seed))
-    bar = ctx.progress.task(f"{step.id}: center {center_seed} chains {group}",
-                            total=cfg.total_steps, unit="step")
+                              seed=derive_seed("probe", plan_seed, step.id),
+                              per_sample=step.per_sample, nbeta=nbeta_of(step))
+    cfg = sampler_config(step, derive_seed("sgld", plan_seed, step.sampler.seed, center_seed))
     result = run_sgld(model, model_loss_fn(model.task), _batch_fn(components, weights,
-                      step.sampler.batch, ctx.device), cfg,
-                      observer=with_precision(observer, ctx.device), chain_ids=group,
-                      progress=_bar_callback(bar), init_loss=init_loss)
-    bar.close()
+                      step.sampler.batch, dev), cfg,
+                      observer=with_precision(observer, dev), chain_ids=group,
+                      progress=progress, init_loss=init_loss)
     moments = observer.reset()
     atomic_save_npz(part_dir / "moments.npz", **moments.state_dict())
     atomic_save_npz(part_dir / "trace.npz", loss=np.asarray(result.loss_trace))
     atomic_write_json(part_dir / "sgld.json", result.to_dict())
     return result.init_loss
+
+
+def _group_job(job: dict) -> float:
+    """One chain group in a worker process (a top-level function, so it pickles)."""
+    torch.set_num_threads(1)
+    components = build_components(job["step"].components)
+    return run_group(job["step"], job["plan_seed"], job["device"], job["center_path"],
+                     job["center_seed"], job["group"], components, job["part_dir"], None)
+
+
+def sample_workers(ctx: StepContext, units: int) -> int:
+    """Processes for this rank's chain groups: on a CPU outside a distributed run, one per usable core
+    (``PATTERNLANG_WORKERS`` overrides), at most one per group; 1 on a GPU or with several ranks.
+    Every group's numbers depend only on its chains, so the count never changes a result."""
+    from patternlang.engine.sampler.pool import cpu_workers
+
+    if ctx.device.type != "cpu" or ctx.dist.active:
+        return 1
+    fixed = os.environ.get("PATTERNLANG_WORKERS")
+    return cpu_workers(units, int(fixed) if fixed else None)
 
 
 def _result_from_dict(d: dict):
@@ -186,20 +217,33 @@ def _load_part(part_dir) -> dict:
 
 def _run_my_parts(step: SampleStep, ctx: StepContext, centers: list, groups: list[list[int]],
                   components: dict) -> dict[str, dict]:
-    """Run (or, resuming, re-load) this rank's (center, chain group) units; payloads by part name."""
+    """Run (or, resuming, re-load) this rank's (center, chain group) units; payloads by part name.
+    Units left to run go to :func:`sample_workers` processes when that is more than one."""
     units = [(ci, group) for ci in range(len(centers)) for group in groups]
-    out: dict[str, dict] = {}
-    init_loss: dict[int, float] = {}
-    for ci, group in ctx.dist.mine(units):
-        seed, path, _ = centers[ci]
-        name = _part_name(f"seed{seed}", group)
-        part_dir = ctx.dir.part(name)
-        if not (ctx.resume and ctx.dir.part_done(name)):
-            _run_group(step, ctx, path, seed, group, components, part_dir, init_loss.get(ci))
+    named = [(f"seed{centers[ci][0]}", ci, group) for ci, group in ctx.dist.mine(units)]
+    todo = [(label, ci, group) for label, ci, group in named
+            if not (ctx.resume and ctx.dir.part_done(_part_name(label, group)))]
+    workers = sample_workers(ctx, len(todo))
+    if workers > 1:
+        jobs = [{"step": step, "plan_seed": ctx.plan.seed, "device": str(ctx.device),
+                 "center_path": centers[ci][1], "center_seed": centers[ci][0], "group": group,
+                 "part_dir": ctx.dir.part(_part_name(label, group))} for label, ci, group in todo]
+        bar = ctx.progress.task(f"{step.id}: chain groups on {workers} processes", total=len(jobs),
+                                unit="group")
+        map_units(_group_job, jobs, workers,
+                  on_done=lambda i, _: (ctx.dir.mark_part_done(_part_name(todo[i][0], todo[i][2])),
+                                        bar.advance()))
+        bar.close()
+    else:
+        init_loss: dict[int, float] = {}
+        for label, ci, group in todo:
+            name = _part_name(label, group)
+            seed, path, _ = centers[ci]
+            init_loss[ci] = _run_group(step, ctx, path, seed, group, components, ctx.dir.part(name),
+                                       init_loss.get(ci))
             ctx.dir.mark_part_done(name)
-        out[name] = _load_part(part_dir)
-        init_loss[ci] = out[name]["sgld"]["init_loss"]
-    return out
+    return {_part_name(label, group): _load_part(ctx.dir.part(_part_name(label, group)))
+            for label, _, group in named}
 
 
 @runner("sample", sharded=True)

@@ -22,11 +22,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 
 import numpy as np
 
+from patternlang.engine.sampler.pool import map_units
 from patternlang.errors import PatRuntimeError
 from patternlang.plan.ir import ObsExpr, ObservableSpec, VerifyStep
 from patternlang.runtime.context import StepContext, runner
@@ -138,16 +137,8 @@ def _run_jobs(jobs: list[dict], ctx: StepContext, step: VerifyStep) -> dict[str,
     bar.advance(len(mine) - len(todo))
     default = "2" if ctx.device.type == "cpu" and not ctx.dist.active else "1"
     workers = int(os.environ.get("PATTERNLANG_WORKERS", default))
-    if workers > 1 and len(todo) > 1:
-        with ProcessPoolExecutor(min(workers, len(todo)), mp_context=get_context("spawn")) as pool:
-            for job, _ in zip(todo, pool.map(_job, todo)):
-                _mark_done(job)
-                bar.advance()
-    else:
-        for job in todo:
-            _job(job)
-            _mark_done(job)
-            bar.advance()
+    # work sharing: this process starts at once, helpers join when ready (see engine.sampler.pool)
+    map_units(_job, todo, workers, on_done=lambda i, _: (_mark_done(todo[i]), bar.advance()))
     bar.close()
     return ctx.dist.gather_dict({j["name"]: read_json(j["part_dir"] / "run.json") for j in mine})
 
