@@ -25,7 +25,10 @@ samplings — all weights, and one head (``l1h0``); each 4 chains x 100 draws, b
 χ standard errors at equal draws: patternlang's χ[loss(c0), ck] of the head sampling (its own
 batch-means/between-chain SE) and devinterp's head susceptibility of c0 toward each ck (mean over
 tokens), its SE the between-chain spread of devinterp's ``compute_susceptibilities`` run on each
-chain alone, / √4. ``seconds_to_se`` scales each library's time to reach SE 0.01 (SE ∝ 1/√draws).
+chain alone, / √4. The two χ are different estimators of related quantities, so each is judged by
+its own relative SE (mean SE / mean |χ|); ``seconds_to_target`` scales each library's time to a
+relative SE of 0.1 (SE ∝ 1/√draws). The center w* is the network after 100 seeded Adam steps on the
+mixture (at the random init every χ is ~0 and a relative SE means nothing).
 
 Usage: ``PYTHONPATH=. python bench/vs_devinterp.py [--draws 100] [--quick]``. Last line: JSON with
 ``bench``, ``ratio`` = ``speedup`` (devinterp seconds / patternlang seconds, one process each) and
@@ -53,14 +56,35 @@ VOCAB, D_MODEL, HEADS, D_HEAD, CTX, LAYERS = 512, 128, 8, 16, 64, 2
 N_COMP, PROBE, BATCH, NBETA, GAMMA, EPS, CHAINS, INIT_BATCHES = 8, 32, 32, 30.0, 100.0, 1e-4, 4, 8
 HEAD = (1, 0)
 SAMPLINGS = {"full": (), "l1h0": (f"l{HEAD[0]}h{HEAD[1]}",)}
-TARGET_SE = 0.01
+TARGET_REL_SE = 0.1
 
 
-def make_model():
+def make_model(center: str | None = None):
+    """The workload's network; with ``center``, the weights saved there (the trained w*)."""
     from patternlang.models.attn_only import AttnOnlyTransformer
 
-    return AttnOnlyTransformer(vocab=VOCAB, d_model=D_MODEL, n_layers=LAYERS, n_heads=HEADS,
-                               d_head=D_HEAD, context=CTX, seed=0)
+    model = AttnOnlyTransformer(vocab=VOCAB, d_model=D_MODEL, n_layers=LAYERS, n_heads=HEADS,
+                                d_head=D_HEAD, context=CTX, seed=0)
+    if center is not None:
+        model.load_state_dict(torch.load(center))
+    return model
+
+
+def train_center(path: Path, steps: int) -> str:
+    """w*: ``steps`` Adam steps (lr 3e-3, batch 32, seeded) on the mixture, saved to ``path``."""
+    from patternlang.data.mixture import Mixture
+    from patternlang.models.losses import model_loss_fn
+
+    model, loss_fn = make_model(), model_loss_fn("lm")
+    mixture = Mixture(list(make_components().values()), [1.0] * N_COMP)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    g = torch.Generator().manual_seed(7)
+    for _ in range(steps):
+        opt.zero_grad()
+        loss_fn(model, mixture.sample(BATCH, g)[0]).mean().backward()
+        opt.step()
+    torch.save(model.state_dict(), path)
+    return str(path)
 
 
 def make_components() -> dict:
@@ -76,17 +100,17 @@ def loss_specs() -> list:
             for k in range(N_COMP)]
 
 
-def pl_unit(unit: tuple[str, list[int], int]) -> dict:
-    """One patternlang chain group: (sampling name, chain ids, draws) -> co-moment state, LLC, seconds."""
+def pl_unit(unit: tuple[str, list[int], int, str]) -> dict:
+    """One patternlang chain group: (sampling, chain ids, draws, center path) -> co-moments, LLC, seconds."""
     from patternlang.data.mixture import Mixture
     from patternlang.engine.sampler.sgld import SGLDConfig, run_sgld
     from patternlang.models.losses import model_loss_fn
     from patternlang.observables.observer import build_observer
 
-    name, chains, draws = unit
+    name, chains, draws, center = unit
     torch.set_num_threads(1)
     t0 = time.perf_counter()
-    model, comps = make_model(), make_components()
+    model, comps = make_model(center), make_components()
     mix = {k: 1.0 for k in comps}
     obs = build_observer(model, loss_specs(), comps, mix, probe=PROBE, seed=0, nbeta=NBETA)
     mixture = Mixture(list(comps.values()), [1.0] * N_COMP)
@@ -98,13 +122,13 @@ def pl_unit(unit: tuple[str, list[int], int]) -> dict:
             "seconds": time.perf_counter() - t0}
 
 
-def run_patternlang(draws: int, workers: int) -> tuple[float, dict]:
+def run_patternlang(draws: int, workers: int, center: str) -> tuple[float, dict]:
     """Both samplings, chains in groups of 2, over ``workers`` processes: (seconds, χ per sampling)."""
     from patternlang.engine.chi import estimate_chi
     from patternlang.engine.moments import Comoments
     from patternlang.engine.sampler.pool import map_units
 
-    units = [(name, [c, c + 1], draws) for name in SAMPLINGS for c in range(0, CHAINS, 2)]
+    units = [(name, [c, c + 1], draws, center) for name in SAMPLINGS for c in range(0, CHAINS, 2)]
     t0 = time.perf_counter()
     outs = map_units(pl_unit, units, workers)
     seconds = time.perf_counter() - t0
@@ -135,7 +159,8 @@ def head_masks(model) -> dict:
     return masks
 
 
-def run_devinterp(draws: int, probes: dict[str, torch.Tensor], workdir: Path) -> tuple[float, dict] | None:
+def run_devinterp(draws: int, probes: dict[str, torch.Tensor], workdir: Path, center: str
+                  ) -> tuple[float, dict] | None:
     """devinterp's ``susceptibilities`` on the workload: (seconds, per-component χ and SE of the head)."""
     try:
         from devinterp.slt.susceptibilities import compute_susceptibilities, susceptibilities
@@ -149,7 +174,7 @@ def run_devinterp(draws: int, probes: dict[str, torch.Tensor], workdir: Path) ->
     comps = make_components()
     g = torch.Generator().manual_seed(12345)
     data = Mixture(list(comps.values()), [1.0] * N_COMP).sample(BATCH * draws, g)[0]["tokens"]
-    model = make_model()
+    model = make_model(center)
     t0 = time.perf_counter()
     susceptibilities(
         model, _dataset(data), {k: (_dataset(v), 1) for k, v in probes.items()},
@@ -178,11 +203,11 @@ def _mean_sus(tree) -> dict[str, float]:
     return {names[i]: float(sus[ids == i].mean()) for i in range(len(names))}
 
 
-def floor_seconds(draws: int, reps: int = 3) -> float:
+def floor_seconds(draws: int, center: str, reps: int = 3) -> float:
     """The workload's network passes in plain torch: 2 x 4 x draws fwd+bwd + 8x that many forwards."""
     from _plain_torch import from_patternlang, time_forward, time_fwd_bwd
 
-    plain = from_patternlang(make_model())
+    plain = from_patternlang(make_model(center))
     g = torch.Generator().manual_seed(0)
     tokens = torch.randint(0, VOCAB, (BATCH, CTX), generator=g)
     time_fwd_bwd(plain, tokens), time_forward(plain, tokens)  # warm-up
@@ -192,15 +217,19 @@ def floor_seconds(draws: int, reps: int = 3) -> float:
     return steps * (sum(fb) / len(fb) + N_COMP * sum(fw) / len(fw))
 
 
-def to_se(seconds: float, se: float) -> float | None:
-    """Seconds to reach SE ``TARGET_SE`` at this rate (SE falls like 1/sqrt(draws))."""
-    return None if not se or not math.isfinite(se) else seconds * (se / TARGET_SE) ** 2
+def quality(seconds: float, chi: list[float], se: list[float]) -> dict:
+    """Relative SE (mean SE / mean |χ| of the row) and the seconds to bring it to ``TARGET_REL_SE``
+    at this rate (SE falls like 1/√draws), so speed is compared at equal statistical quality."""
+    rel = float(np.nanmean(se) / np.nanmean(np.abs(chi)))
+    return {"chi": chi, "se": se, "rel_se": round(rel, 4),
+            "seconds_to_target": round(seconds * (rel / TARGET_REL_SE) ** 2, 1) if math.isfinite(rel) else None}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--draws", type=int, default=100)
     ap.add_argument("--quick", action="store_true", help="20 draws (smoke size)")
+    ap.add_argument("--train-steps", type=int, default=100, help="Adam steps to the center w*")
     ap.add_argument("--workers", type=int, default=None, help="patternlang processes (default: cores)")
     args = ap.parse_args()
     draws = 20 if args.quick else args.draws
@@ -209,26 +238,25 @@ def main() -> None:
 
     workers = cpu_workers(len(SAMPLINGS) * CHAINS // 2, args.workers)
     load0 = os.getloadavg()[0]
-    pl_1, chi_1 = run_patternlang(draws, 1)
-    pl_w, chi_w = run_patternlang(draws, workers) if workers > 1 else (pl_1, chi_1)
+    with tempfile.TemporaryDirectory() as tmp:
+        center = train_center(Path(tmp) / "center.pt", args.train_steps)
+        pl_1, chi_1 = run_patternlang(draws, 1, center)
+        dev = run_devinterp(draws, _probe_tokens(center), Path(tmp), center)
+        pl_w, chi_w = run_patternlang(draws, workers, center) if workers > 1 else (pl_1, chi_1)
+        floor = floor_seconds(draws, center)
     identical = all(np.array_equal(chi_1[n].chi, chi_w[n].chi) and np.array_equal(chi_1[n].se, chi_w[n].se)
                     for n in SAMPLINGS)
-    head = chi_1["l1h0"]
-    pl_chi, pl_se = head.chi[0].tolist(), head.se[0].tolist()  # row loss(c0): devinterp's φ
-    probes = _probe_tokens()
-    with tempfile.TemporaryDirectory() as tmp:
-        dev = run_devinterp(draws, probes, Path(tmp))
-    floor = floor_seconds(draws)
+    head = chi_1["l1h0"]  # row loss(c0): devinterp's φ is the c0 loss
     out = {"bench": "vs_devinterp", "settings": {
         "model": f"attn-only {LAYERS} layers, vocab {VOCAB}, d_model {D_MODEL}, {HEADS} heads, context {CTX}",
         "params": sum(p.numel() for p in make_model().parameters()), "components": N_COMP,
         "probe": PROBE, "samplings": list(SAMPLINGS), "chains": CHAINS, "draws": draws, "batch": BATCH,
-        "nbeta": NBETA, "gamma": GAMMA, "eps": EPS, "threads_per_process": 1},
+        "nbeta": NBETA, "gamma": GAMMA, "eps": EPS, "center": f"{args.train_steps} Adam steps",
+        "threads_per_process": 1},
         "pl_seconds_1proc": round(pl_1, 2), "pl_seconds_default": round(pl_w, 2), "workers_default": workers,
-        "identical": identical, "floor_seconds": round(floor, 2),
-        "pl_over_floor": round(pl_1 / floor, 3), "pl_chi_se_mean": float(np.nanmean(pl_se)),
-        "pl_chi_row_c0": pl_chi, "pl_se_row_c0": pl_se,
-        "pl_seconds_to_se": to_se(pl_1, float(np.nanmean(pl_se))), "target_se": TARGET_SE,
+        "identical": identical, "floor_seconds": round(floor, 2), "pl_over_floor": round(pl_1 / floor, 3),
+        "patternlang": quality(pl_1, head.chi[0].tolist(), head.se[0].tolist()),
+        "target_rel_se": TARGET_REL_SE,
         "load_start": round(load0, 2), "load_end": round(os.getloadavg()[0], 2)}
     if dev is None:
         out.update(ratio=None, speedup=None, goal=2.0,
@@ -238,17 +266,15 @@ def main() -> None:
         out.update(ratio=round(dseconds / pl_1, 3), speedup=round(dseconds / pl_1, 3), goal=2.0,
                    speedup_default=round(dseconds / pl_w, 3), goal_default=3.5,
                    devinterp_seconds=round(dseconds, 2), devinterp_over_floor=round(dseconds / floor, 3),
-                   devinterp_chi_c0=d["chi"], devinterp_se_c0=d["se"],
-                   devinterp_chi_se_mean=float(np.nanmean(d["se"])),
-                   devinterp_seconds_to_se=to_se(dseconds, float(np.nanmean(d["se"]))))
+                   devinterp=quality(dseconds, d["chi"], d["se"]))
     print(json.dumps(out))
 
 
-def _probe_tokens() -> dict[str, torch.Tensor]:
+def _probe_tokens(center: str) -> dict[str, torch.Tensor]:
     """The observer's probe sequences (what patternlang observes), handed to devinterp unchanged."""
     from patternlang.observables.observer import build_observer
 
-    obs = build_observer(make_model(), loss_specs(), make_components(), {f"c{k}": 1.0 for k in range(N_COMP)},
+    obs = build_observer(make_model(center), loss_specs(), make_components(), {f"c{k}": 1.0 for k in range(N_COMP)},
                          probe=PROBE, seed=0, nbeta=NBETA)
     return {k: b["tokens"] for k, b in obs.ctx.probes.items()}
 
