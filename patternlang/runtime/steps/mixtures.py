@@ -21,12 +21,13 @@ from __future__ import annotations
 import numpy as np
 
 from patternlang.runtime.context import StepContext
+from patternlang.runtime.results_types import SolveResult
 
 
 def resolve_mixture(step, ctx: StepContext) -> dict[str, float]:
-    """The weights a train step uses: its own mixture, or the solution of ``mixture_from``."""
+    """The weights a train step uses: its own mixture, or the final weights of ``mixture_from``."""
     if getattr(step, "mixture_from", None):
-        return dict(ctx.input_summary(step.mixture_from)["weights"])
+        return dict(ctx.result(step.mixture_from, SolveResult).final_weights)
     return dict(step.mixture.weights)
 
 
