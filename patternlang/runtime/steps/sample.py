@@ -16,10 +16,13 @@ diagnostics).
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from patternlang.plan.ir import SampleStep
 from patternlang.runtime.context import StepContext, runner
+from patternlang.runtime.progress import NullProgress
 from patternlang.runtime.results_types import CenterLLC, SampleResult
 from patternlang.runtime.rundir import atomic_save_npz, read_json
 from patternlang.runtime.sampling import chain_bytes, chain_groups, run_group
@@ -70,19 +73,14 @@ def _load_part(part_dir) -> dict:
 
 
 def _group_job(job: dict) -> None:
-    """One chain group in a helper process (top-level, so it pickles): a quiet step context with the
-    plan and device is all :func:`run_group` needs there."""
+    """One chain group in a helper process (top-level, so it pickles); ``job["ctx"]`` is the step's
+    context with a silent progress (bars do not cross processes)."""
     import torch
 
-    from patternlang.runtime.progress import NullProgress
-
     torch.set_num_threads(1)
-    ctx = StepContext(plan=job["plan"], run=None, dir=None, digest="",  # type: ignore[arg-type]
-                      device=torch.device(job["device"]), resume=False, progress=NullProgress(),
-                      summaries={}, dirs={})
     step = job["step"]
-    run_group(step, ctx, job["center"], job["seed"], job["group"], build_components(step.components),
-              job["part_dir"], None)
+    run_group(step, job["ctx"], job["center"], job["seed"], job["group"],
+              build_components(step.components), job["part_dir"], None)
 
 
 def sample_workers(ctx: StepContext, units: int) -> int:
@@ -114,9 +112,9 @@ def _run_my_parts(step: SampleStep, ctx: StepContext, centers: list, groups: lis
             if not (ctx.resume and ctx.dir.part_done(name))]
     workers = sample_workers(ctx, len(todo))
     if workers > 1:
-        jobs = [{"plan": ctx.plan, "step": step, "device": str(ctx.device), "center": centers[ci][1],
-                 "seed": centers[ci][0], "group": group, "part_dir": ctx.dir.part(name)}
-                for name, ci, group in todo]
+        quiet = dataclasses.replace(ctx, progress=NullProgress())
+        jobs = [{"ctx": quiet, "step": step, "center": centers[ci][1], "seed": centers[ci][0],
+                 "group": group, "part_dir": ctx.dir.part(name)} for name, ci, group in todo]
         bar = ctx.progress.task(f"{step.id}: chain groups on {workers} processes", total=len(jobs),
                                 unit="group")
         map_units(_group_job, jobs, workers,
