@@ -32,6 +32,8 @@ QUICK = {  # smoke sizes per benchmark (flags, environment)
     "sgld_overhead": (["--steps", "5", "--rounds", "1"], {}),
     "observe_overhead": ([], {"BENCH_REPS": "5"}),
     "gpu_chains": (["--steps", "3"], {}),
+    "vs_devinterp": (["--quick"], {}),
+    "scaling": (["--quick"], {}),
 }
 
 

@@ -13,9 +13,10 @@ only LM, vocab 128, context 32, d_model 64, 2 layers of 4 heads; 4 Markov-text c
 
 Per point: seconds (wall) and peak resident memory above the process's resident size before the
 run (``VmHWM`` reset through ``/proc/self/clear_refs``; Linux). Per axis: the exponent b of a
-least-squares fit seconds ≈ a·x^b on log-log axes (memory too). ``--plot PATH`` draws the figure.
+least-squares fit seconds ≈ a·x^b on log-log axes (memory too). The figure goes to
+``bench/scaling.png`` (``--plot PATH`` elsewhere).
 
-Usage: ``PYTHONPATH=. python bench/scaling.py [--quick] [--plot bench/scaling.png]``. Last line JSON:
+Usage: ``PYTHONPATH=. python bench/scaling.py [--quick] [--axes draws chains]``. Last line JSON:
 ``ratio`` = the fitted time exponent in draws (goal <= 1.05: linear), ``memory_growth_draws`` =
 peak memory at the most draws / at the fewest (goal <= 1.10: constant).
 """
@@ -124,7 +125,8 @@ def plot(axes: dict, path: Path) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="fewer, smaller points")
-    ap.add_argument("--plot", type=Path, default=None, help="write the figure here (PNG)")
+    ap.add_argument("--plot", type=Path, default=Path(__file__).resolve().parent / "scaling.png",
+                    help="write the figure here (PNG; default bench/scaling.png)")
     ap.add_argument("--axes", nargs="+", default=list(AXES))
     args = ap.parse_args()
     torch.set_num_threads(1)

@@ -231,8 +231,11 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="20 draws (smoke size)")
     ap.add_argument("--train-steps", type=int, default=100, help="Adam steps to the center w*")
     ap.add_argument("--workers", type=int, default=None, help="patternlang processes (default: cores)")
+    ap.add_argument("--profile", action="store_true", help="print where one chain group's time goes, per op")
     args = ap.parse_args()
     draws = 20 if args.quick else args.draws
+    if args.profile:
+        return profile(draws, args.train_steps)
     torch.set_num_threads(1)
     from patternlang.engine.sampler.pool import cpu_workers
 
@@ -268,6 +271,21 @@ def main() -> None:
                    devinterp_seconds=round(dseconds, 2), devinterp_over_floor=round(dseconds / floor, 3),
                    devinterp=quality(dseconds, d["chi"], d["se"]))
     print(json.dumps(out))
+
+
+def profile(draws: int, train_steps: int) -> None:
+    """Per-operation time of one patternlang chain group of each sampling (torch profiler, self CPU
+    time), printed as tables: where the time goes, for RESULTS.md."""
+    from torch.profiler import ProfilerActivity, profile as torch_profile
+
+    torch.set_num_threads(1)
+    with tempfile.TemporaryDirectory() as tmp:
+        center = train_center(Path(tmp) / "center.pt", train_steps)
+        for name in SAMPLINGS:
+            with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
+                seconds = pl_unit((name, [0, 1], draws, center))["seconds"]
+            print(f"## sampling {name}: chains 0-1, {draws} draws, {seconds:.1f} s")
+            print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=18))
 
 
 def _probe_tokens(center: str) -> dict[str, torch.Tensor]:
