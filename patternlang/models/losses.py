@@ -17,7 +17,7 @@ from torch import Tensor
 def per_token_loss(logits: Tensor, batch: dict[str, Tensor]) -> Tensor:
     """Next-token cross-entropy per position: logits [..., n, T, V] -> [..., n, T-1]."""
     tokens = batch["tokens"]
-    logp = logits[..., :-1, :].log_softmax(dim=-1)
+    logp = logits.log_softmax(dim=-1)[..., :-1, :]  # slicing first would copy the logits
     return -logp.gather(-1, tokens[..., 1:, None]).squeeze(-1)
 
 
