@@ -115,7 +115,7 @@ def plot(axes: dict, path: Path) -> None:
         a1.loglog([v / x0 for v in rec["values"]], [p["seconds"] / rec["points"][0]["seconds"] for p in rec["points"]],
                   "o-", label=f"{name} (b={rec['time_exponent']:.2f})")
         a2.semilogx([v / x0 for v in rec["values"]], [p["peak_mb"] for p in rec["points"]], "o-", label=name)
-    a1.set(xlabel="axis value / smallest", ylabel="time / time at smallest", title="wall time")
+    a1.set(xlabel="axis value / smallest", ylabel="time / time at smallest", title="CPU time (one thread)")
     a2.set(xlabel="axis value / smallest", ylabel="peak memory above start (MB)", title="peak memory")
     for a in (a1, a2):
         a.grid(alpha=0.3)
