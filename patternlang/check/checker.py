@@ -17,7 +17,7 @@ from patternlang.check.evaluator import Evaluator
 from patternlang.check.modules import Program
 from patternlang.check.patterning import check_patterning
 from patternlang.check.scope import DEFINITION_KINDS, State, build_scopes, did_you_mean
-from patternlang.errors import Diagnostic, PatSpecError
+from patternlang.errors import Diagnostic, PatSpecError, Span
 from patternlang.syntax import ast as A
 
 MAX_DIAGNOSTICS = 50
@@ -38,6 +38,10 @@ def check_program(program: Program) -> Checked:
         return _HANDLERS[decl.kind](ev, key, decl)
 
     state.resolver = resolve
+    if not program.root.ast.decls and not state.diagnostics:
+        state.error("PAT507", f"{program.root.key} is empty: it declares nothing to check or run",
+                    Span(program.root.key, 1, 1, 1, 2),
+                    "declare a model, data and a train block (see specs/quickstart.pat)")
     steps: list[Any] = []
     for key, mod in program.modules.items():
         _check_names(state, mod.ast, mod.is_root)

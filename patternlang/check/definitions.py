@@ -101,6 +101,7 @@ def check_mixture(ev: Evaluator, key, decl: A.Decl) -> Any:
     return MixtureE(spec, components)
 
 
+MAX_DRAWS = 10**8  # chains x draws above this is PAT320 (the traces are kept in memory)
 _SAMPLER_RANGES = {"chains": Range(ge=1), "draws": Range(ge=1), "burnin": Range(ge=0),
                    "thin": Range(ge=1), "batch": Range(ge=1), "seed": Range(ge=0)}
 
@@ -122,6 +123,12 @@ def check_sampler(ev: Evaluator, key, decl: A.Decl) -> Any:
         coerce.as_float(ev.s, nb, "nbeta", Range(gt=0))
     restrict = r.value("restrict")
     out["restrict"] = [] if restrict is None else coerce.as_type(ev.s, restrict, "strs", "restrict")
+    draws = r.value("draws")
+    if out["draws"] and out["chains"] and out["draws"] * out["chains"] > MAX_DRAWS:
+        ev.s.error("PAT320", f"{out['chains']} chains x {out['draws']} draws is above the limit of "
+                   f"{MAX_DRAWS:.0e} kept draws", (draws or r.value("chains")).span,
+                   "the traces alone would not fit in memory; a few hundred draws per chain is usual")
+        return ErrorV(decl.span)
     if any(v is None for k, v in out.items() if k != "nbeta") or (nb is not None and
                                                                    not isinstance(nb, AutoV) and
                                                                    out["nbeta"] is None):

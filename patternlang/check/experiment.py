@@ -30,6 +30,9 @@ def loc(span: Span) -> SourceLoc:
     return SourceLoc(file=span.file, line=span.line, col=span.col)
 
 
+MAX_SEEDS = 10_000  # seed counts above this are PAT320 (each seed is a training run)
+
+
 def seeds(r: BlockReader, default: int | None) -> list[int] | None:
     v = r.value("seeds")
     if v is None:
@@ -41,6 +44,10 @@ def seeds(r: BlockReader, default: int | None) -> list[int] | None:
             return None
         return out
     n = coerce.as_int(r.s, v, "seeds (a count)", Range(ge=1))
+    if n is not None and n > MAX_SEEDS:  # checked before the list is made (1e9 seeds = 24 GB)
+        r.s.error("PAT320", f"{n} seeds is above the limit of {MAX_SEEDS}", v.span,
+                  "each seed is a whole training run; use a few (seeds = 8) or list them")
+        return None
     return list(range(n)) if n is not None else None
 
 
@@ -127,6 +134,23 @@ def _mixture_of(ev: Evaluator, v: V | None, what: str) -> tuple[MixtureE, str | 
     return MixtureE(target.mixture, target.components), target.name
 
 
+def context_fits(ev: Evaluator, model: ModelSpec, components: list, span: Span) -> bool:
+    """PAT310 when a data component's sequences are longer than the model's context (both known
+    from their calls): the model could not take a single batch."""
+    context = model.call.args.get("context") if model.call is not None else None
+    if not isinstance(context, int):
+        return True
+    for c in components:
+        length = c.call.args.get("length") if c.call is not None else None
+        if isinstance(length, int) and length > context:
+            ev.s.error("PAT310", f"data '{c.name}' has sequences of length {length}, longer than "
+                       f"the context {context} of model '{model.name}'", span,
+                       f"set the model's context to at least {length}, or the data's length to "
+                       f"at most {context}")
+            return False
+    return True
+
+
 def check_train(ev: Evaluator, key, decl: A.Decl) -> Any:
     r = BlockReader(ev, decl, key[0])
     mv = r.require("model")
@@ -159,6 +183,8 @@ def check_train(ev: Evaluator, key, decl: A.Decl) -> Any:
     mname = raw.id if isinstance(raw, A.Name) else f"{decl.name}.model"
     mspec = ModelSpec(name=mname, call=model.call, factory=model.factory,
                       factory_args=model.factory_args, checkpoint=model.checkpoint)
+    if not context_fits(ev, mspec, mix[0].components, r.span("data")):
+        return ErrorV(decl.span)
     return TrainE(decl.name or "", loc(decl.span), mspec, mix[0].components, mix[0].spec, steps, batch,
                   optimizer, sorted(cks), sds, mixture_from=mix[1], init=init[0] if init else None,
                   track=[s for _, s in track], track_every=every if track else 0)

@@ -12,7 +12,6 @@ model's width arguments when they are known (``layers``, ``heads``, ``d_model``,
 from __future__ import annotations
 
 from dataclasses import dataclass
-
 from typing import Protocol
 
 from patternlang.plan.ir import (ModelSpec, ObserveStep, Plan, SampleStep, SolveStep, SusceptibilityStep,
@@ -238,3 +237,68 @@ def explain(plan: Plan, rates: dict[str, Rates] | None = None) -> str:
         lines.append("Python code this plan imports and runs (review before `patc run`):")
         lines += [f"  - {f}" for f in plan.factories]
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# Cost warnings: a plan far beyond this machine is said before anything runs
+
+DAY_SECONDS = 86400.0
+_FLOPS: list[float] = []
+
+
+def machine_flops() -> float:
+    """This machine's measured float32 matrix-multiply rate (FLOP/s), from a ~0.1 s benchmark run
+    once per process. An optimistic rate for the model's passes: real training reaches less."""
+    if not _FLOPS:
+        import time
+
+        import numpy as np
+
+        a = np.random.default_rng(0).standard_normal((256, 256)).astype(np.float32)
+        n, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < 0.1:
+            a @ a
+            n += 1
+        _FLOPS.append(2 * 256**3 * n / (time.perf_counter() - t0))
+    return _FLOPS[0]
+
+
+def step_seconds(step, plan: Plan, flops: float) -> float | None:
+    """A lower bound on a step's compute time: 6·params·tokens per fwd+bwd sequence, 2·params·tokens
+    per forward sequence, at ``flops``; None when the model's size is unknown (a factory)."""
+    model = model_of(step, plan)
+    if model is None or param_count(model) is None:
+        return None
+    tokens = int(model.call.args.get("context", 1)) if model.call is not None else 1
+    c = step_cost(step, plan)
+    return (6.0 * c.fwd_bwd + 2.0 * c.fwd) * param_count(model) * tokens / flops
+
+
+def cost_warnings(plan: Plan, rates: dict[str, Rates] | None = None,
+                  limit_seconds: float = DAY_SECONDS) -> list:
+    """PAT330 warnings for steps whose compute time on this machine is above ``limit_seconds`` (a
+    day): at the model's measured rate when ``rates`` has it (``patc compile``, :mod:`patternlang.
+    runtime.rate`), else a FLOP lower bound at the measured matrix-multiply rate. Likely a typo
+    (``steps = 10000000``), said before it runs."""
+    from patternlang.errors import Diagnostic, Span
+
+    out = []
+    for step in plan.steps:
+        c = step_cost(step, plan)
+        if not (c.fwd_bwd or c.fwd):
+            continue
+        model = model_of(step, plan)
+        rate = (rates or {}).get(model.name) if model is not None else None
+        secs = seconds(c, rate) if rate is not None else step_seconds(step, plan, machine_flops())
+        if secs is None or secs <= limit_seconds:
+            continue
+        how = "at the measured rate of its model" if rate is not None else \
+            f"at a measured {machine_flops() / 1e9:.0f} GFLOP/s"
+        loc = step.loc
+        span = Span(loc.file, loc.line, loc.col, loc.line, loc.col + 1) if loc else None
+        out.append(Diagnostic(
+            "PAT330", f"{step.id} would take at least {secs / DAY_SECONDS:,.0f} days on this machine "
+            f"({_si(c.fwd_bwd)} fwd+bwd and {_si(c.fwd)} fwd sequence passes {how})", span,
+            "check steps, draws, chains, seeds and batch; `patc compile SPEC` shows every step's "
+            "cost", severity="warning"))
+    return out

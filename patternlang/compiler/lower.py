@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from patternlang.check.entities import (Checked, MeasureE, OutputE, PatterningE, SamplerDecl,
                                         SusceptibilityE, TrainE, VerifyE)
+from patternlang.compiler.fingerprints import fingerprints
 from patternlang.engine.sampler.temperature import default_nbeta
 from patternlang.plan.ir import (ObserveStep, Plan, ReportStep, SampleStep, SamplerSpec, SolveStep,
                                  SusceptibilityStep, TrainStep, VerifyStep)
@@ -101,4 +102,5 @@ def lower(checked: Checked) -> Plan:
             steps.extend(_LOWER[type(st)](st))
     steps = _toposort(steps)
     steps.append(ReportStep(id="report", inputs=[s.id for s in steps], loc=loc, formats=formats))
-    return Plan(spec=checked.spec, factories=checked.factories, steps=steps)
+    plan = Plan(spec=checked.spec, factories=checked.factories, steps=steps)
+    return plan.model_copy(update={"fingerprints": fingerprints(plan)})

@@ -30,6 +30,10 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field
 
 PLAN_VERSION = 1
+# Bump when a patternlang release changes the numbers a step computes from the same settings
+# (sampler, estimators, training loop): every step hash changes, so cached results of the old
+# numerics are not re-used by the new version.
+NUMERICS_VERSION = 2
 
 
 class _Model(BaseModel):
@@ -302,6 +306,8 @@ class Plan(_Model):
     seed: int = 0
     factories: list[str] = Field(default_factory=list)  # Python code the plan will import and run
     steps: list[Step]
+    # content digests of the files and factory modules the steps name (compiler/fingerprints.py)
+    fingerprints: dict[str, str] = Field(default_factory=dict)
 
     def step(self, step_id: str) -> Step:
         for s in self.steps:
@@ -316,8 +322,11 @@ class Plan(_Model):
         for s in self.steps:
             body = s.model_dump(mode="json", exclude={"id", "loc", "inputs"})
             body = _strip_locs(body)
-            payload = {"v": PLAN_VERSION, "seed": self.seed, "body": body,
-                       "inputs": [out[i] for i in s.inputs]}
+            named = strings_in(body)
+            payload = {"v": PLAN_VERSION, "numerics": NUMERICS_VERSION, "seed": self.seed,
+                       "body": body, "inputs": [out[i] for i in s.inputs],
+                       "contents": {k: v for k, v in sorted(self.fingerprints.items())
+                                    if k in named}}
             text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
             out[s.id] = hashlib.sha256(text.encode()).hexdigest()[:16]
         return out
@@ -328,6 +337,17 @@ class Plan(_Model):
     @classmethod
     def from_json(cls, text: str) -> "Plan":
         return cls.model_validate_json(text)
+
+
+def strings_in(value: Any) -> set[str]:
+    """Every string inside a dumped step (file paths, factory references, ...)."""
+    if isinstance(value, str):
+        return {value}
+    if isinstance(value, dict):
+        return {x for v in value.values() for x in strings_in(v)}
+    if isinstance(value, list):
+        return {x for v in value for x in strings_in(v)}
+    return set()
 
 
 def _strip_locs(value: Any) -> Any:

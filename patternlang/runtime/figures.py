@@ -17,7 +17,6 @@ gaps.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -44,16 +43,14 @@ def _new_figure(width: float, height: float) -> Figure:
 
 def _save(fig: Figure, path: PathLike) -> Path:
     """Write ``fig`` to ``path`` as PNG via a temporary file and an atomic rename."""
+    import io
+
+    from patternlang.runtime.rundir import atomic_write_bytes
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format="png", metadata={"Software": None})
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", metadata={"Software": None})
+    atomic_write_bytes(path, buf.getvalue())
     return path
 
 

@@ -13,10 +13,11 @@ from pathlib import Path
 import numpy as np
 
 from patternlang import __version__
+from patternlang.errors import PatRuntimeError
 from patternlang.plan.ir import Plan
 from patternlang.runtime import figures
 from patternlang.runtime.results_types import StepResult, read_result, result_json
-from patternlang.runtime.rundir import RunDir, StepDir, read_json
+from patternlang.runtime.rundir import RunDir, StepDir, read_json, safe_name
 
 RESULTS_SCHEMA = 2
 SECTIONS = {"train": "train", "observe": "observations", "sample": "llc",
@@ -29,7 +30,7 @@ def load_results(run: RunDir, plan: Plan) -> tuple[dict[str, StepResult], dict[s
     results, dirs = {}, {}
     for s in plan.steps:
         d = run.step(s.kind, s.id, hashes[s.id])
-        found = read_result(d)
+        found = read_result(d) if d.damage() is None else None  # damaged: incomplete, not data
         if found is not None:
             results[s.id], dirs[s.id] = found, d
     return results, dirs
@@ -101,7 +102,7 @@ def _sample_section(sid: str, sm: dict, figdir: Path, sdir: StepDir) -> list[str
     traces = sdir.file("traces.npz")
     if traces.exists():
         data = np.load(traces)
-        p = figures.chain_traces({k: data[k] for k in data.files}, figdir / f"traces-{sid}.png",
+        p = figures.chain_traces({k: data[k] for k in data.files}, figdir / f"traces-{safe_name(sid)}.png",
                                  title=f"{sid}: per-chain traces")
         lines += ["", f"![chain traces](figures/{p.name})", ""]
     return lines
@@ -109,7 +110,7 @@ def _sample_section(sid: str, sm: dict, figdir: Path, sdir: StepDir) -> list[str
 
 def _chi_section(sid: str, sm: dict, figdir: Path) -> list[str]:
     chi, se = np.asarray(sm["chi"], float), np.asarray(sm["chi_se"], float)
-    p1 = figures.chi_heatmap(chi, sm["observables"], sm["components"], figdir / f"chi-{sid}.png",
+    p1 = figures.chi_heatmap(chi, sm["observables"], sm["components"], figdir / f"chi-{safe_name(sid)}.png",
                              se=se, title=f"χ = -Cov(φ, L_k - L)  ({sid})")
     pr = sm.get("principal") or {}
     lines = [f"### Susceptibilities: `{sid}`", "",
@@ -117,7 +118,7 @@ def _chi_section(sid: str, sm: dict, figdir: Path) -> list[str]:
              "Positive: moving weight toward component k raises ⟨φ⟩.", "",
              f"![chi heatmap](figures/{p1.name})", ""]
     if pr.get("singular_values"):
-        p2 = figures.singular_spectrum(pr["singular_values"], figdir / f"spectrum-{sid}.png")
+        p2 = figures.singular_spectrum(pr["singular_values"], figdir / f"spectrum-{safe_name(sid)}.png")
         ve = pr.get("variance_explained", [])
         lines += [f"![singular spectrum](figures/{p2.name})", "",
                   "Variance explained by principal directions: "
@@ -143,7 +144,7 @@ def _solve_section(sid: str, res: dict, figdir: Path) -> list[str]:
     comps = sol["components"]
     h0, h1 = res["baseline"], res["final_weights"]
     p = figures.weights_comparison(comps, [h0[c] for c in comps], [h1[c] for c in comps],
-                                   figdir / f"weights-{sid}.png",
+                                   figdir / f"weights-{safe_name(sid)}.png",
                                    pinv=[sol["pinv"]["weights"][c] for c in comps])
     pinv = "pseudo-inverse h" if len(res["rounds"]) == 1 else "pseudo-inverse h (round 1)"
     lines += [f"![weights](figures/{p.name})", "",
@@ -173,7 +174,7 @@ def _verify_section(sid: str, sm: dict, figdir: Path) -> list[str]:
         if not curves:
             continue
         thr = [o["threshold"] for o in sm.get("onset_specs", []) if o["observable"] == obs]
-        p = figures.verification_curves(sm["steps"], curves, figdir / f"verify-{sid}-{_slug(obs)}.png",
+        p = figures.verification_curves(sm["steps"], curves, figdir / f"verify-{safe_name(sid)}-{_slug(obs)}.png",
                                         observable=obs, thresholds=thr,
                                         title=f"{obs}: baseline vs patterned over training")
         lines += [f"![{obs}](figures/{p.name})", ""]
@@ -198,6 +199,13 @@ def _verify_section(sid: str, sm: dict, figdir: Path) -> list[str]:
                           "sign agrees"], [[c["observable"], c["predicted"], c["realized"],
                                             c["ratio"], c["sign_agrees"]] for c in cal]), ""]
     return lines
+
+
+def _formats(plan: Plan) -> list[str]:
+    """The report formats the spec's ``output`` block asks for (``results.json`` is always
+    written: the API reads it); without ``md`` there is no report.md and no figures."""
+    report = [s for s in plan.steps if s.kind == "report"]
+    return list(getattr(report[0], "formats", ["md", "json"])) if report else ["md", "json"]
 
 
 def _progress(plan: Plan, found: dict) -> str:
@@ -241,12 +249,19 @@ def _slug(text: str) -> str:
 def render(run_dir: str | Path) -> Path:
     """Write ``results.json``, ``figures/`` and ``report.md`` for the run in ``run_dir``."""
     run = RunDir(run_dir)
-    plan = Plan.from_json((run.root / "plan.json").read_text())
+    try:
+        plan = Plan.from_json((run.root / "plan.json").read_text())
+        plan.hashes()  # every input names a step of the plan
+    except (OSError, ValueError, KeyError) as exc:
+        raise PatRuntimeError("report", f"{run.root / 'plan.json'} cannot be read as a plan "
+                              f"({type(exc).__name__})", "run `patc run SPEC --out DIR` again to "
+                              "rewrite it; completed steps are re-used") from None
     found, dirs = load_results(run, plan)
     doc = collect(plan, found, tracked_curves(plan, dirs))
-    run.write_json("results.json", doc)
-    figdir = run.root / "figures"
-    figdir.mkdir(exist_ok=True)
+    path = run.write_json("results.json", doc)
+    if "md" not in _formats(plan):
+        return path
+    figdir = run.subdir("figures")
     lines = [f"# patternlang report: `{Path(plan.spec).name}`", "",
              f"patternlang {__version__}; plan seed {plan.seed}; {_progress(plan, found)}", ""]
     for s in plan.steps:

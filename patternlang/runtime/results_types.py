@@ -81,6 +81,7 @@ class CenterLLC(_Record):
     divergent_chains: list[int]
     warnings: list[str]
     selected_by: dict[str, float] = Field(default_factory=dict)
+    kept_chains: list[int] = Field(default_factory=list)  # the chains every estimate here uses
 
 
 class SampleResult(StepResult):

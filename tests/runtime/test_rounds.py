@@ -49,7 +49,7 @@ def test_calibration_compares_with_the_prediction_for_the_final_weights(two_roun
 
 def test_two_rounds_resolve_around_the_moved_weights(two_rounds):
     res, solve_dir = two_rounds
-    step = _json(solve_dir / "done.json")
+    step = _json(solve_dir / "done.json")["summary"]
     r1, r2 = step["rounds"]
     assert (r1["round"], r2["round"]) == (1, 2)
     assert step["final_weights"] == r2["weights"] == res.solution("solve.up")["final_weights"]

@@ -55,10 +55,13 @@ def _claim(owner, me: int) -> int | None:
     return None
 
 
-def _helper(fn: Callable, units: Sequence, owner, results, me: int) -> None:
+def _helper(fn: Callable, units: Sequence, owner, results, me: int,
+            initializer: Callable | None, initargs: tuple) -> None:
     import torch
 
     torch.set_num_threads(1)
+    if initializer is not None:
+        initializer(*initargs)
     while (i := _claim(owner, me)) is not None:
         try:
             results.put((i, True, fn(units[i])))
@@ -68,12 +71,15 @@ def _helper(fn: Callable, units: Sequence, owner, results, me: int) -> None:
 
 
 def map_units(fn: Callable[[U], R], units: Sequence[U], workers: int,
-              on_done: Callable[[int, R], Any] | None = None) -> list[R]:
+              on_done: Callable[[int, R], Any] | None = None, initializer: Callable | None = None,
+              initargs: tuple = ()) -> list[R]:
     """``[fn(u) for u in units]``, shared between this process and ``workers - 1`` spawned helpers.
 
     ``fn`` and the units must pickle (a module-level function; plain data). Results come back in unit
     order; ``on_done(i, result)`` is called in this process as unit ``i`` finishes (any order). A
     unit whose helper died is run here. With ``workers <= 1`` (or one unit) no helper is started.
+    ``initializer(*initargs)`` runs first in each helper (e.g. the runtime's ``worker_init``: ignore
+    Ctrl-C, exit with the parent). On any exception here (an interruption) the helpers are ended.
     """
     out: dict[int, R] = {}
 
@@ -88,7 +94,8 @@ def map_units(fn: Callable[[U], R], units: Sequence[U], workers: int,
         return [out[i] for i in range(len(units))]
     ctx = get_context("spawn")
     owner, results = ctx.Array("i", [_FREE] * len(units)), ctx.Queue()
-    helpers = [ctx.Process(target=_helper, args=(fn, list(units), owner, results, w + 1), daemon=True)
+    helpers = [ctx.Process(target=_helper, args=(fn, list(units), owner, results, w + 1, initializer, initargs),
+                           daemon=True)
                for w in range(min(workers, len(units)) - 1)]
     for p in helpers:
         p.start()

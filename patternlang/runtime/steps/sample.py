@@ -17,9 +17,12 @@ diagnostics).
 from __future__ import annotations
 
 import dataclasses
+import os
+from typing import Any
 
 import numpy as np
 
+from patternlang.errors import DivergenceError
 from patternlang.plan.ir import SampleStep
 from patternlang.runtime.context import StepContext, runner
 from patternlang.runtime.progress import NullProgress
@@ -56,7 +59,8 @@ def _center_summary(label: str, seed: int, parts: list[dict],
                      llc_per_chain=d["llc_per_chain"], init_loss=d["init_loss"],
                      rhat=diag.get("rhat"), trend_ok=diag.get("trend", {}).get("equilibrated"),
                      divergent_chains=[v["chain"] for v in diag.get("divergences", [])],
-                     warnings=diag.get("warnings", []), selected_by=selected)
+                     warnings=diag.get("warnings", []), selected_by=selected,
+                     kept_chains=[c for c, a in zip(d["chain_ids"], d["alive"]) if a])
 
 
 def _part_name(label: str, group: list[int]) -> str:
@@ -87,8 +91,6 @@ def sample_workers(ctx: StepContext, units: int) -> int:
     """Processes for this rank's chain groups: on a CPU outside a distributed run, one per usable core
     (``PATTERNLANG_WORKERS`` overrides), at most one per group; 1 on a GPU or with several ranks.
     A group's numbers depend only on its chains, so the count never changes a result."""
-    import os
-
     from patternlang.engine.sampler.pool import cpu_workers
 
     if ctx.device.type != "cpu" or ctx.dist.active:
@@ -105,6 +107,7 @@ def _run_my_parts(step: SampleStep, ctx: StepContext, centers: list, groups: lis
     helpers join when ready: :func:`~patternlang.engine.sampler.pool.map_units`); each group
     computes L(w*) itself — the same number in every group, from the same init stream."""
     from patternlang.engine.sampler.pool import map_units
+    from patternlang.runtime.workers import worker_init
 
     units = [(ci, group) for ci in range(len(centers)) for group in groups]
     names = [(_part_name(f"seed{centers[ci][0]}", group), ci, group) for ci, group in ctx.dist.mine(units)]
@@ -118,7 +121,8 @@ def _run_my_parts(step: SampleStep, ctx: StepContext, centers: list, groups: lis
         bar = ctx.progress.task(f"{step.id}: chain groups on {workers} processes", total=len(jobs),
                                 unit="group")
         map_units(_group_job, jobs, workers,
-                  on_done=lambda i, _: (ctx.dir.mark_part_done(todo[i][0]), bar.advance()))
+                  on_done=lambda i, _: (ctx.dir.mark_part_done(todo[i][0]), bar.advance()),
+                  initializer=worker_init, initargs=(os.getpid(),))
         bar.close()
     else:
         init_loss: dict[int, float] = {}
@@ -153,6 +157,7 @@ def run_sample(step: SampleStep, ctx: StepContext) -> SampleResult | None:
             m = Comoments.from_state(p["moments"])
             moments = m if moments is None else moments.merge(m)
             traces.append(p["trace"])
+        moments, parts = keep_chains(step.id, label, moments, parts)
         atomic_save_npz(ctx.dir.file(f"moments-{label}.npz"), **moments.state_dict())
         obs_names = list(moments.obs_names)
         nbeta, row = _center_summary(label, seed, parts, selected)
@@ -168,6 +173,29 @@ def run_sample(step: SampleStep, ctx: StepContext) -> SampleResult | None:
                         else float(ses[0]),
                         observables=obs_names, warnings=warnings,
                         moments=[f"moments-{r.label}.npz" for r in center_rows])
+
+
+def keep_chains(step_id: str, label: str, moments, parts: list[dict]) -> tuple[Any, list[dict]]:
+    """One set of kept chains for every estimate at a center: chains that did not diverge and whose
+    observations stayed finite. The moments (hence χ) keep only those chains, and the chain groups'
+    ``alive`` flags (hence the LLC) are narrowed to the same set, so a diverged chain never enters
+    one estimate and not another. Fewer than ``min(2, chains)`` kept is a :class:`DivergenceError`
+    naming the chains."""
+    alive = np.concatenate([np.asarray(p["alive"], bool) for p in parts])
+    kept = alive & moments.finite_chains()
+    ids = [c for p in parts for c in p["chain_ids"]]
+    if kept.sum() < min(2, len(kept)):
+        lost = [c for c, k in zip(ids, kept) if not k]
+        raise DivergenceError(step_id, f"at {label}, chains {lost} diverged or produced non-finite "
+                              f"values; {int(kept.sum())} of {len(kept)} kept, too few for chi and "
+                              "the LLC", "lower the sampler step or raise gamma (stronger "
+                              "localization), or run more chains")
+    out, at = [], 0
+    for p in parts:
+        n = len(p["alive"])
+        out.append({**p, "alive": kept[at:at + n].tolist()})
+        at += n
+    return (moments if kept.all() else moments.select(kept)), out
 
 
 def _stack_ragged(traces: list[np.ndarray]) -> np.ndarray:

@@ -12,7 +12,7 @@ from patternlang.plan.ir import TrainStep
 from patternlang.runtime.context import StepContext, runner
 from patternlang.runtime.contract import check_model
 from patternlang.runtime.results_types import TrainResult
-from patternlang.runtime.rundir import atomic_write_json, read_json
+from patternlang.runtime.rundir import atomic_write_json
 from patternlang.runtime.steps.common import build_components, build_model, checkpoint_paths
 from patternlang.runtime.steps.mixtures import resolve_mixture
 from patternlang.runtime.training import train_one
@@ -30,15 +30,16 @@ def run_train(step: TrainStep, ctx: StepContext) -> TrainResult | None:
     for seed in mine:
         part = f"seed{seed}"
         if ctx.dir.part_done(part):
-            info = read_json(ctx.dir.part(part) / "done.json")
+            info = ctx.dir.part_summary(part)
         else:
             init_path = init.get(seed) or (next(iter(init.values())) if init else None)
             info = train_one(step, seed, weights, components, ctx.dir.path,
                              device=str(ctx.device), plan_seed=ctx.plan.seed, init_path=init_path)
             atomic_write_json(ctx.dir.path / part / "curve.json", info)
             ctx.dir.mark_part_done(part, {"checkpoints": info["checkpoints"],
-                                          "final_loss": info["loss"][-1]})
-            info = read_json(ctx.dir.part(part) / "done.json")
+                                          "final_loss": info["loss"][-1]},
+                                   files=sorted((ctx.dir.path / part).glob("*")))
+            info = ctx.dir.part_summary(part)
         infos[seed] = info
         task.advance()
     task.close()

@@ -3,6 +3,8 @@
 Each (arm, seed) run is content-addressed (``RUN/runs/<hash>/`` with its own done marker: resumable,
 and shared between verify steps, so a changed target re-uses the baseline arm and any arm whose
 weights did not change) and runs in a worker process
+(:func:`~patternlang.engine.sampler.pool.map_units`, a work-sharing pool whose helpers start with
+:func:`~patternlang.runtime.workers.worker_init`: they end with their parent)
 when ``PATTERNLANG_WORKERS`` > 1 (default: 2 on a CPU machine — small models run fastest with one
 torch thread per process, and the second core takes the second process). In a distributed run the
 runs are split over ranks instead (one process per rank, no pool unless ``PATTERNLANG_WORKERS`` asks
@@ -31,11 +33,12 @@ from patternlang.plan.ir import ObsExpr, ObservableSpec, VerifyStep
 from patternlang.runtime.context import StepContext, runner
 from patternlang.runtime.results_types import (ArmResult, CalibrationRow, OnsetResult, OnsetRule,
                                                SolveResult, VerifyResult)
-from patternlang.runtime.rundir import atomic_write_json, read_json
+from patternlang.runtime.rundir import atomic_write_json, damage, read_json, seal
 from patternlang.runtime.steps.common import build_components, checkpoint_paths, derive_seed
 from patternlang.runtime.steps.mixtures import arm_weights
 from patternlang.runtime.steps.solve import Rows, linearize
 from patternlang.runtime.training import train_one
+from patternlang.runtime.workers import worker_init
 
 _OPS = {">": np.greater, ">=": np.greater_equal, "<": np.less, "<=": np.less_equal}
 
@@ -112,8 +115,7 @@ def _jobs(step: VerifyStep, ctx: StepContext) -> list[dict]:
             init_path = init.get(seed, next(iter(init.values()), None)) if init else None
             key = _run_key(ctx, step.train, weights, seed, step.steps, step.every, _tracked(step),
                            init_path)
-            run_dir = ctx.run.root / "runs" / key
-            run_dir.mkdir(parents=True, exist_ok=True)
+            run_dir = ctx.run.subdir("runs", key)
             jobs.append({"name": f"{arm}-s{seed}", "arm": arm, "seed": seed, "weights": weights,
                          "train": train, "steps": step.steps, "every": step.every,
                          "track": _tracked(step), "init_path": init_path, "out_dir": run_dir,
@@ -122,24 +124,34 @@ def _jobs(step: VerifyStep, ctx: StepContext) -> list[dict]:
     return jobs
 
 
-def _done(job: dict) -> bool:
-    return (job["part_dir"] / "done.json").exists()
+def _done(job: dict, ctx: StepContext) -> bool:
+    """Whether the run is complete and intact (a damaged one is discarded, told, and re-run)."""
+    d = job["part_dir"]
+    if not (d / "done.json").exists():
+        return False
+    why = damage(d)
+    if why is None:
+        return True
+    ctx.dir.say(f"verification run {job['name']} ({d.name}) is damaged ({why}); re-running it")
+    (d / "done.json").unlink()
+    return False
 
 
 def _mark_done(job: dict) -> None:
-    atomic_write_json(job["part_dir"] / "done.json", {"arm": job["arm"], "seed": job["seed"]})
+    seal(job["part_dir"], {"arm": job["arm"], "seed": job["seed"]})
 
 
 def _run_jobs(jobs: list[dict], ctx: StepContext, step: VerifyStep) -> dict[str, dict] | None:
     """Run this rank's unfinished (arm, seed) jobs; on rank 0 return every job's ``run.json``."""
     mine = ctx.dist.mine(jobs)
-    todo = [j for j in mine if not _done(j)]
+    todo = [j for j in mine if not _done(j, ctx)]
     bar = ctx.progress.task(f"{step.id}: arms x seeds", total=len(mine), unit="run")
     bar.advance(len(mine) - len(todo))
     default = "2" if ctx.device.type == "cpu" and not ctx.dist.active else "1"
     workers = int(os.environ.get("PATTERNLANG_WORKERS", default))
     # work sharing: this process starts at once, helpers join when ready (see engine.sampler.pool)
-    map_units(_job, todo, workers, on_done=lambda i, _: (_mark_done(todo[i]), bar.advance()))
+    map_units(_job, todo, workers, on_done=lambda i, _: (_mark_done(todo[i]), bar.advance()),
+              initializer=worker_init, initargs=(os.getpid(),))
     bar.close()
     return ctx.dist.gather_dict({j["name"]: read_json(j["part_dir"] / "run.json") for j in mine})
 
