@@ -78,7 +78,7 @@ def _load_part(part_dir) -> dict:
 
 def _group_job(job: dict) -> None:
     """One chain group in a helper process (top-level, so it pickles); ``job["ctx"]`` is the step's
-    context with a silent progress (bars do not cross processes)."""
+    context reduced to what sampling reads (plan, device) with a silent progress."""
     import torch
 
     torch.set_num_threads(1)
@@ -115,7 +115,8 @@ def _run_my_parts(step: SampleStep, ctx: StepContext, centers: list, groups: lis
             if not (ctx.resume and ctx.dir.part_done(name))]
     workers = sample_workers(ctx, len(todo))
     if workers > 1:
-        quiet = dataclasses.replace(ctx, progress=NullProgress())
+        # what a helper's run_group reads (plan, device); no progress, run directory or callbacks
+        quiet = dataclasses.replace(ctx, progress=NullProgress(), run=None, dir=None, results={}, dirs={})
         jobs = [{"ctx": quiet, "step": step, "center": centers[ci][1], "seed": centers[ci][0],
                  "group": group, "part_dir": ctx.dir.part(name)} for name, ci, group in todo]
         bar = ctx.progress.task(f"{step.id}: chain groups on {workers} processes", total=len(jobs),
