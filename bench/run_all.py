@@ -30,6 +30,7 @@ ROOT = BENCH.parent
 BEGIN, END = "<!-- run_all:begin -->", "<!-- run_all:end -->"
 QUICK = {  # smoke sizes per benchmark (flags, environment)
     "llc_toy": (["--quick"], {}),
+    "llc_dln": (["--quick"], {}),
     "sgld_overhead": (["--steps", "5", "--rounds", "1"], {}),
     "observe_overhead": ([], {"BENCH_REPS": "5"}),
     "gpu_chains": (["--steps", "3"], {}),

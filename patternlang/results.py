@@ -72,7 +72,8 @@ class Results:
 
     @property
     def headline(self) -> str:
-        """A few lines a person reads first: LLCs, the new weights, verification onsets."""
+        """A few lines a person reads first: LLCs, the new weights, warnings (unresolved targets,
+        finite-difference checks contradicting χ, a step scan without plateau), verification onsets."""
         lines = []
         for sid, llc in self.data.get("llc", {}).items():
             lines.append(f"{sid}: LLC {llc['llc_mean']:.3g} ± {llc['llc_se']:.2g} "
@@ -81,6 +82,12 @@ class Results:
             if sol.get("final_weights"):
                 w = ", ".join(f"{k} {sol['baseline'][k]:.3f}->{v:.3f}" for k, v in sol["final_weights"].items())
                 lines.append(f"{sid}: {w}")
+            lines += [f"{sid}: warning: {x}" for r in sol.get("rounds") or []
+                      for x in r["solution"].get("warnings") or []]
+        for sid, sus in self.data.get("susceptibilities", {}).items():
+            lines += [f"{sid}: warning: {x}" for x in sus.get("warnings") or []]
+        for sid, llc in self.data.get("llc", {}).items():
+            lines += [f"{sid}: warning: {x}" for x in (llc.get("step_scan") or {}).get("warnings", [])]
         for sid, ver in self.data.get("verification", {}).items():
             for k, v in (ver.get("headline") or {}).items():
                 lines.append(f"{sid}: {k}: {v}")

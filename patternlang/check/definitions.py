@@ -112,8 +112,9 @@ def check_sampler(ev: Evaluator, key, decl: A.Decl) -> Any:
                           decl.body.span)
     r = BlockReader(ev, decl, key[0])
     defaults = SamplerDecl.model_fields
+    raw_step = r.require("step")
     out: dict[str, Any] = {
-        "step": r.float("step", None, Range(gt=0), required=True),
+        "step": "auto" if isinstance(raw_step, AutoV) else r.float("step", None, Range(gt=0), required=True),
         "gamma": r.float("gamma", None, Range(gt=0), required=True),
     }
     for k, rng in _SAMPLER_RANGES.items():
@@ -121,6 +122,8 @@ def check_sampler(ev: Evaluator, key, decl: A.Decl) -> Any:
     nb = r.value("nbeta")
     out["nbeta"] = None if nb is None or isinstance(nb, AutoV) else \
         coerce.as_float(ev.s, nb, "nbeta", Range(gt=0))
+    pre = r.choices("preconditioner", ("none", "rmsprop"), ["none"], many=False)
+    out["preconditioner"] = pre[0] if pre else None
     restrict = r.value("restrict")
     out["restrict"] = [] if restrict is None else coerce.as_type(ev.s, restrict, "strs", "restrict")
     draws = r.value("draws")

@@ -95,6 +95,7 @@ class PatterningE:
     rounds: int
     round_steps: int
     regularization: float
+    require_resolved: bool = False
 
 
 @dataclass

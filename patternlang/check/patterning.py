@@ -54,12 +54,24 @@ def check_patterning(ev: Evaluator, key, decl: A.Decl) -> Any:
             for spec in check_constraint(s, c, values, loc(c.span)):
                 constraints.append(_in_mixture(ev, spec, base, c))
                 spans.append(c.span)
-    if None in targets or None in constraints or None in (rounds, round_steps, reg):
+    require_resolved = _requirements(s, [t for t in r.statements if isinstance(t, A.Require)])
+    if None in targets or None in constraints or None in (rounds, round_steps, reg, require_resolved):
         return ErrorV(decl.span)
     if not _linear_feasible(ev, constraints, spans, base):
         return ErrorV(decl.span)
     return PatterningE(decl.name or "", loc(decl.span), [x.name for x in sources], base.mixture,
-                       base.components, targets, constraints, rounds, round_steps, reg)
+                       base.components, targets, constraints, rounds, round_steps, reg, require_resolved)
+
+
+def _requirements(s, items: list) -> bool | None:
+    """``require resolved``: True when present; None (an error was reported) for an unknown word."""
+    for item in items:
+        if item.what != "resolved":
+            s.error("PAT301", f"unknown requirement '{item.what}'", item.span,
+                    "the patterning requirement is: require resolved (every target's chi row has a "
+                    "component with |z| >= 3)")
+            return None
+    return bool(items)
 
 
 def _linear_feasible(ev: Evaluator, constraints: list, spans: list, base: SusceptibilityE) -> bool:

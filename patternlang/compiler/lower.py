@@ -50,7 +50,7 @@ def _lower_patterning(p: PatterningE) -> list:
     ids = [f"susceptibility.{n}" for n in p.sources]
     return [SolveStep(id=f"solve.{p.name}", inputs=ids, loc=p.loc, susceptibilities=ids, mixture=p.mixture,
                       targets=p.targets, constraints=p.constraints, regularization=p.regularization,
-                      rounds=p.rounds, round_steps=p.round_steps)]
+                      rounds=p.rounds, round_steps=p.round_steps, require_resolved=p.require_resolved)]
 
 
 def _lower_verify(v: VerifyE) -> list:

@@ -103,7 +103,7 @@ class SamplerSpec(_Model):
     the engine's :class:`~patternlang.engine.sampler.sgld.SGLDConfig` (``step`` -> ``step_size``,
     ``chains`` -> ``num_chains``, ``draws`` -> ``num_draws``; the defaults are the same)."""
 
-    step: float  # epsilon
+    step: float | Literal["auto"]  # epsilon, or "auto": scanned at the center (runtime/steps/step_auto.py)
     gamma: float  # localization strength; required, no silent 0
     nbeta: float  # concrete: the compiler resolves ``auto`` to B / log B of ``batch``
     chains: int = 4
@@ -113,6 +113,7 @@ class SamplerSpec(_Model):
     batch: int = 32
     restrict: list[str] = Field(default_factory=list)  # parameter globs or heads like "l1h3"
     seed: int = 0
+    preconditioner: str = "none"  # "none" (plain SGLD) or "rmsprop" (engine/sampler/rmsprop.py)
 
 
 class ObsExpr(_Model):
@@ -271,6 +272,7 @@ class SolveStep(_Step):
     regularization: float = 1e-6
     rounds: int = 1
     round_steps: int = 0
+    require_resolved: bool = False  # `require resolved`: an unresolved target row is an error
 
 
 class VerifyStep(_Step):

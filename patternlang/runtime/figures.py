@@ -172,6 +172,30 @@ def singular_spectrum(singular_values: Sequence[float], path: PathLike,
     return _save(fig, path)
 
 
+def step_scan(scan: Mapping, path: PathLike, title: str = "step = auto") -> Path:
+    """λ̂ ± 2 SE against ε (log axis) for the stable points of a step scan; the plateau shaded, the
+    chosen ε a vertical line."""
+    rows = [r for r in scan["rows"] if r.get("llc") is not None]
+    fig = _new_figure(5.5, 3.2)
+    ax = fig.add_subplot()
+    for stable, color in ((True, "tab:blue"), (False, "tab:gray")):
+        sel = [r for r in rows if bool(r["stable"]) == stable]
+        if sel:
+            ax.errorbar([r["step_size"] for r in sel], [r["llc"] for r in sel],
+                        yerr=[2 * (r["llc_se"] or 0) for r in sel], fmt="o", color=color,
+                        label="stable" if stable else "unstable / not equilibrated")
+    if scan.get("plateau"):
+        ax.axvspan(min(scan["plateau"]), max(scan["plateau"]), color="tab:green", alpha=0.15, label="plateau")
+    ax.axvline(scan["chosen"], color="tab:red", lw=1, label=f"chosen {scan['chosen']:.3g}")
+    ax.set_xscale("log")
+    ax.set_xlabel("step ε")
+    ax.set_ylabel("LLC estimate")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    ax.set_title(title)
+    return _save(fig, path)
+
+
 def weights_comparison(comp_names: Sequence[str], old: Sequence[float], new: Sequence[float],
                        path: PathLike, pinv: Sequence[float] | None = None,
                        title: str = "mixture weights") -> Path:

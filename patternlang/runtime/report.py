@@ -94,11 +94,13 @@ def _sample_section(sid: str, sm: dict, figdir: Path, sdir: StepDir) -> list[str
     lines = [f"### LLC and sampler: `{sid}`", "",
              f"nβ = {sm['nbeta']:.4g}; LLC = {sm['llc_mean']:.4g} ± {sm['llc_se']:.3g} (mean ± SE "
              "over chains and centers).", ""]
-    rows = [[c["label"], c["llc_mean"], c["llc_se"], c.get("rhat"), c.get("trend_ok"),
-             len(c.get("divergent_chains", []))] for c in sm["centers"]]
-    lines += [_table(["center", "LLC", "SE", "R-hat", "equilibrated", "diverged chains"], rows), ""]
+    rows = [[c["label"], c["llc_mean"], c["llc_se"], c.get("rhat"), c.get("ess"), c.get("trend_ok"),
+             c.get("publishable"), len(c.get("divergent_chains", []))] for c in sm["centers"]]
+    lines += [_table(["center", "LLC", "SE", "R-hat", "ESS", "equilibrated", "publishable (R-hat ≤ 1.01, "
+                      "ESS ≥ 400)", "diverged chains"], rows), ""]
     for w in sm.get("warnings", []):
         lines.append(f"- warning: {w}")
+    lines += _scan_lines(sid, sm.get("step_scan"), figdir)
     traces = sdir.file("traces.npz")
     if traces.exists():
         data = np.load(traces)
@@ -106,6 +108,18 @@ def _sample_section(sid: str, sm: dict, figdir: Path, sdir: StepDir) -> list[str
                                  title=f"{sid}: per-chain traces")
         lines += ["", f"![chain traces](figures/{p.name})", ""]
     return lines
+
+
+def _scan_lines(sid: str, scan: dict | None, figdir: Path) -> list[str]:
+    """``step = auto``: the scan's table and figure (λ̂ against ε, the plateau and the choice)."""
+    if not scan:
+        return []
+    plateau = ", ".join(f"{e:.3g}" for e in scan["plateau"]) if scan["plateau"] else "none"
+    p = figures.step_scan(scan, figdir / f"step-scan-{sid}.png", title=f"{sid}: step = auto")
+    return ["", f"step = auto chose ε = {scan['chosen']:.3g} (plateau: {plateau}):", "",
+            _table(["ε", "LLC", "SE", "stable", "reason"], [[r["step_size"], r["llc"], r["llc_se"],
+                   r["stable"], r.get("reason")] for r in scan["rows"]]), "",
+            f"![step scan](figures/{p.name})", ""]
 
 
 def _chi_section(sid: str, sm: dict, figdir: Path) -> list[str]:
@@ -133,6 +147,7 @@ def _chi_section(sid: str, sm: dict, figdir: Path) -> list[str]:
                          [[r["observable"], r["component"], r["chi"], r.get("chi_se"), r["fd"],
                            r.get("fd_se"), r.get("ratio"), r.get("z"), r.get("sign_agrees")]
                           for r in fd]), ""]
+    lines += [f"- warning: {w}" for w in sm.get("warnings") or []]
     return lines
 
 
@@ -155,6 +170,10 @@ def _solve_section(sid: str, res: dict, figdir: Path) -> list[str]:
                      [[t["label"], t["desired"], t["predicted"], t["se"], t["achieved_fraction"]]
                       for t in sol["targets"]]), ""]
     lines += [f"- {m}" for m in sol["diagnostics"]["messages"]]
+    if sol.get("resolved"):
+        lines += ["", _table(["target", "largest |z| of its χ row", "resolved (|z| ≥ 3)"],
+                             [[r["label"], r["max_abs_z"], r["resolved"]] for r in sol["resolved"]]), ""]
+    lines += [f"- warning: {w}" for r in res["rounds"] for w in r["solution"].get("warnings") or []]
     if len(res["rounds"]) > 1:
         lines += ["", "Iterative patterning (χ re-estimated and the problem re-solved each round; "
                   "the targets above are round 1's):", "",

@@ -81,6 +81,8 @@ class CenterLLC(_Record):
     divergent_chains: list[int]
     warnings: list[str]
     selected_by: dict[str, float] = Field(default_factory=dict)
+    ess: Num = None  # effective sample size of the draw losses, summed over chains (Geyer)
+    publishable: bool | None = None  # split R-hat <= 1.01 and ESS >= 400 (docs/sampler.md)
     kept_chains: list[int] = Field(default_factory=list)  # the chains every estimate here uses
 
 
@@ -96,6 +98,8 @@ class SampleResult(StepResult):
     observables: list[str]  # observed coordinate names
     warnings: list[str]
     moments: list[str]  # per-center co-moment files in the step directory
+    step_size: float | None = None  # the ε sampled at (the scan's choice under ``step = auto``)
+    step_scan: dict[str, Any] | None = None  # ``step = auto``: StepScan.to_dict() (rows, plateau, chosen)
 
 
 class Mode(_Record):
@@ -146,6 +150,9 @@ class ChiResult(StepResult):
     chains: int
     chi_explicit: list[list[Num]] | None = None  # only where an observable reads the mixture
     finite_difference: list[FiniteDiffRow] | None = None
+    chi_z: list[list[Num]] | None = None  # χ / SE per entry
+    chi_ess: list[list[Num]] | None = None  # effective sample size per entry (engine/chi.py)
+    warnings: list[str] = Field(default_factory=list)  # finite-difference checks contradicting χ
 
 
 # ----------------------------------------------------------------------------------------------
@@ -189,6 +196,15 @@ class SolveDiagnostics(_Record):
     messages: list[str]
 
 
+class TargetResolved(_Record):
+    """z = response / SE per component of one target's row; resolved when some |z| >= 3."""
+
+    label: str
+    z: dict[str, Num]
+    max_abs_z: Num
+    resolved: bool
+
+
 class SolutionRecord(_Record):
     """One inverse solve (the JSON of :meth:`patternlang.engine.solve.types.Solution.to_dict`)."""
 
@@ -207,6 +223,8 @@ class SolutionRecord(_Record):
     objective: Num
     regularization: float
     regularization_effective: Num
+    resolved: list[TargetResolved] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)  # unresolved targets, contradicting FD checks
 
 
 class SolveRound(_Record):

@@ -37,7 +37,7 @@ def sgld_config(sampler: SamplerSpec, seed: int, **engine: object):
     s = sampler
     return SGLDConfig(step_size=s.step, gamma=s.gamma, nbeta=s.nbeta, num_chains=s.chains,
                       num_draws=s.draws, burnin=s.burnin, thin=s.thin, seed=seed,
-                      restrict=tuple(s.restrict), **engine)
+                      restrict=tuple(s.restrict), preconditioner=s.preconditioner, **engine)
 
 
 def center_seed(step: SampleStep, ctx: StepContext, center: int) -> int:

@@ -155,7 +155,14 @@ class Onset(Node):
     condition: Compare
 
 
-Item = Union[Setting, Target, SubjectTo, Onset]
+@dataclass(frozen=True)
+class Require(Node):
+    """``require WHAT`` in a patterning block (``require resolved``)."""
+
+    what: str
+
+
+Item = Union[Setting, Target, SubjectTo, Onset, Require]
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from patternlang.syntax.transform import BadLiteral, ToAst
 
 PAIRS = {"(": ")", "[": "]", "{": "}"}
 _KEYWORD_TERMINALS = ("raise", "lower", "reach", "hold", "relative", "to", "by", "weight", "subject",
-                      "onset", "where", "limit", "auto", "true", "false", "as")
+                      "onset", "where", "limit", "auto", "true", "false", "as", "require")
 KEYWORDS = ("use", "model", "data", "mixture", "train", "sampler", "observable", "susceptibility",
             "patterning", "verify", "measure", "output")
 #: Words reserved only where they start or continue a construct (``raise``, ``by``, ``weight``, ...).
@@ -36,7 +36,7 @@ _KEYWORD_TERMINALS += KEYWORDS
 _TEXT: ContextVar[str] = ContextVar("pat_text", default="")
 _SETTING = re.compile(r"\s*=(?!=)")
 _CALL = re.compile(r"\s*\(")
-_CALLABLE_WORDS = {"WEIGHT", "LIMIT", "TO", "BY", "WHERE", "RELATIVE", "ONSET", "SUBJECT", "AS"}
+_CALLABLE_WORDS = {"WEIGHT", "LIMIT", "TO", "BY", "WHERE", "RELATIVE", "ONSET", "SUBJECT", "AS", "REQUIRE"}
 
 
 def _keyword_or_key(tok: Token) -> Token:

@@ -121,6 +121,9 @@ class ToAst(Transformer):
     def onset(self, meta, children):
         return A.Onset(self._span(meta), children[0])
 
+    def require(self, meta, children):
+        return A.Require(self._span(meta), str(children[0]))
+
     def comparison(self, meta, children):
         return A.Compare(self._span(meta), tuple(children[0::2]), tuple(str(t) for t in children[1::2]))
 

@@ -39,6 +39,10 @@ def _round(step: SolveStep, ctx: StepContext, r: int, weights: dict, ckpt, seed:
 
     sus = ctx.plan.step(step.susceptibilities[0])
     sample = ctx.plan.step(sus.sample)
+    if sample.sampler.step == "auto":  # re-estimate at the ε the sample step's scan chose
+        from patternlang.runtime.steps.step_auto import with_step
+
+        sample = with_step(sample, float(ctx.result(sus.sample, SampleResult).step_size))
     train = ctx.plan.step(sample.at.train)
     pdir = ctx.dir.part(f"round{r}")
     components = build_components(train.components)

@@ -30,6 +30,7 @@ from patternlang.runtime.results_types import CenterLLC, SampleResult
 from patternlang.runtime.rundir import atomic_save_npz, read_json
 from patternlang.runtime.sampling import chain_bytes, chain_groups, run_group
 from patternlang.runtime.steps.common import build_components, select_checkpoints
+from patternlang.runtime.steps.step_auto import resolve_auto_step
 
 
 def _result_from_dict(d: dict):
@@ -59,7 +60,8 @@ def _center_summary(label: str, seed: int, parts: list[dict],
                      llc_per_chain=d["llc_per_chain"], init_loss=d["init_loss"],
                      rhat=diag.get("rhat"), trend_ok=diag.get("trend", {}).get("equilibrated"),
                      divergent_chains=[v["chain"] for v in diag.get("divergences", [])],
-                     warnings=diag.get("warnings", []), selected_by=selected,
+                     warnings=diag.get("warnings", []), selected_by=selected, ess=diag.get("ess"),
+                     publishable=diag.get("publishable"),
                      kept_chains=[c for c, a in zip(d["chain_ids"], d["alive"]) if a])
 
 
@@ -145,6 +147,7 @@ def run_sample(step: SampleStep, ctx: StepContext) -> SampleResult | None:
     groups = ctx.dist.broadcast(chain_groups(  # rank 0's grouping (GPUs may differ in free memory)
         step.sampler.chains, ctx.device, world=ctx.dist.world,
         per_chain_bytes=chain_bytes(step, ctx, centers[0][1], components)))
+    step, scan = resolve_auto_step(step, ctx, centers[0][1], components)
     payloads = ctx.dist.gather_dict(_run_my_parts(step, ctx, centers, groups, components))
     if payloads is None:
         return None  # not rank 0: rank 0 merges and writes the summary
@@ -168,12 +171,14 @@ def run_sample(step: SampleStep, ctx: StepContext) -> SampleResult | None:
     llcs = np.array([r.llc_mean for r in center_rows], float)
     ses = np.array([r.llc_se for r in center_rows], float)
     warnings = [f"{r.label}: {w}" for r in center_rows for w in r.warnings]
+    warnings += scan["warnings"] if scan else []
     (nbeta,) = nbetas  # every center ran with the plan's nβ
     return SampleResult(nbeta=nbeta, centers=center_rows, llc_mean=float(llcs.mean()),
                         llc_se=float(np.sqrt((ses ** 2).sum()) / len(ses)) if len(ses) > 1
                         else float(ses[0]),
                         observables=obs_names, warnings=warnings,
-                        moments=[f"moments-{r.label}.npz" for r in center_rows])
+                        moments=[f"moments-{r.label}.npz" for r in center_rows],
+                        step_size=float(step.sampler.step), step_scan=scan)
 
 
 def keep_chains(step_id: str, label: str, moments, parts: list[dict]) -> tuple[Any, list[dict]]:
