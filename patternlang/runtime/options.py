@@ -42,7 +42,7 @@ class RunOptions(BaseModel):
             (:mod:`patternlang.runtime.accel`).
         compile: ``torch.compile`` backend for the sampled model (``None``: no compile).
         chain_group: chains per batched sampler call (``None``: 2 on a CPU, as many as fit on a GPU).
-        workers: worker processes for verification runs (``None``: 2 on a single-process CPU run,
+        workers: worker processes for sample chain groups (default one per core) and verification runs (``None``: 2 on a single-process CPU run,
             else 1).
     """
 

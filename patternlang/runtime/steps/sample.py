@@ -16,6 +16,8 @@ diagnostics).
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from typing import Any
 
 import numpy as np
@@ -23,6 +25,7 @@ import numpy as np
 from patternlang.errors import DivergenceError
 from patternlang.plan.ir import SampleStep
 from patternlang.runtime.context import StepContext, runner
+from patternlang.runtime.progress import NullProgress
 from patternlang.runtime.results_types import CenterLLC, SampleResult
 from patternlang.runtime.rundir import atomic_save_npz, read_json
 from patternlang.runtime.sampling import chain_bytes, chain_groups, run_group
@@ -75,22 +78,64 @@ def _load_part(part_dir) -> dict:
             "trace": np.load(part_dir / "trace.npz")["loss"]}
 
 
+def _group_job(job: dict) -> None:
+    """One chain group in a helper process (top-level, so it pickles); ``job["ctx"]`` is the step's
+    context reduced to what sampling reads (plan, device) with a silent progress."""
+    import torch
+
+    torch.set_num_threads(1)
+    step = job["step"]
+    run_group(step, job["ctx"], job["center"], job["seed"], job["group"],
+              build_components(step.components), job["part_dir"], None)
+
+
+def sample_workers(ctx: StepContext, units: int) -> int:
+    """Processes for this rank's chain groups: on a CPU outside a distributed run, one per usable core
+    (``RunOptions.workers``, ``patc run --workers``, overrides), at most one per group; 1 on a GPU or
+    with several ranks.
+    A group's numbers depend only on its chains, so the count never changes a result."""
+    from patternlang.engine.sampler.pool import cpu_workers
+
+    if ctx.device.type != "cpu" or ctx.dist.active:
+        return 1
+    return cpu_workers(units, ctx.options.workers)
+
+
 def _run_my_parts(step: SampleStep, ctx: StepContext, centers: list, groups: list[list[int]],
                   components: dict) -> dict[str, dict]:
-    """Run (or, resuming, re-load) this rank's (center, chain group) units; payloads by part name."""
+    """Run (or, resuming, re-load) this rank's (center, chain group) units; payloads by part name.
+
+    Units left to run are shared by :func:`sample_workers` processes (this one starts at once,
+    helpers join when ready: :func:`~patternlang.engine.sampler.pool.map_units`); each group
+    computes L(w*) itself — the same number in every group, from the same init stream."""
+    from patternlang.engine.sampler.pool import map_units
+    from patternlang.runtime.workers import worker_init
+
     units = [(ci, group) for ci in range(len(centers)) for group in groups]
-    out: dict[str, dict] = {}
-    init_loss: dict[int, float] = {}
-    for ci, group in ctx.dist.mine(units):
-        seed, path, _ = centers[ci]
-        name = _part_name(f"seed{seed}", group)
-        part_dir = ctx.dir.part(name)
-        if not (ctx.resume and ctx.dir.part_done(name)):
-            run_group(step, ctx, path, seed, group, components, part_dir, init_loss.get(ci))
+    names = [(_part_name(f"seed{centers[ci][0]}", group), ci, group) for ci, group in ctx.dist.mine(units)]
+    todo = [(name, ci, group) for name, ci, group in names
+            if not (ctx.resume and ctx.dir.part_done(name))]
+    workers = sample_workers(ctx, len(todo))
+    if workers > 1:
+        # what a helper's run_group reads (plan, device); no progress, run directory or callbacks
+        quiet = dataclasses.replace(ctx, progress=NullProgress(), run=None, dir=None, results={}, dirs={})
+        jobs = [{"ctx": quiet, "step": step, "center": centers[ci][1], "seed": centers[ci][0],
+                 "group": group, "part_dir": ctx.dir.part(name)} for name, ci, group in todo]
+        bar = ctx.progress.task(f"{step.id}: chain groups on {workers} processes", total=len(jobs),
+                                unit="group")
+        map_units(_group_job, jobs, workers,
+                  on_done=lambda i, _: (ctx.dir.mark_part_done(todo[i][0]), bar.advance()),
+                  initializer=worker_init, initargs=(os.getpid(),))
+        bar.close()
+    else:
+        init_loss: dict[int, float] = {}
+        for name, ci, group in todo:
+            seed, path, _ = centers[ci]
+            result = run_group(step, ctx, path, seed, group, components, ctx.dir.part(name),
+                               init_loss.get(ci))
+            init_loss[ci] = result.init_loss
             ctx.dir.mark_part_done(name)
-        out[name] = _load_part(part_dir)
-        init_loss[ci] = out[name]["sgld"]["init_loss"]
-    return out
+    return {name: _load_part(ctx.dir.part(name)) for name, _, _ in names}
 
 
 @runner("sample", sharded=True)

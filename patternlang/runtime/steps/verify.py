@@ -3,7 +3,8 @@
 Each (arm, seed) run is content-addressed (``RUN/runs/<hash>/`` with its own done marker: resumable,
 and shared between verify steps, so a changed target re-uses the baseline arm and any arm whose
 weights did not change) and runs in a worker process
-(:func:`~patternlang.runtime.workers.worker_pool`: workers end with their parent)
+(:func:`~patternlang.engine.sampler.pool.map_units`, a work-sharing pool whose helpers start with
+:func:`~patternlang.runtime.workers.worker_init`: they end with their parent)
 when ``RunOptions.workers`` (``patc run --workers``) > 1 (default: 2 on a CPU machine — small models run fastest with one
 torch thread per process, and the second core takes the second process). In a distributed run the
 runs are split over ranks instead (one process per rank, no pool unless ``workers`` asks
@@ -26,10 +27,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 
 import numpy as np
 
 from patternlang.engine.directions import equality_rows
+from patternlang.engine.sampler.pool import map_units
 from patternlang.engine.solve.diagnostics import propagate_se
 from patternlang.engine.validation import compare_onsets
 from patternlang.errors import PatRuntimeError
@@ -44,7 +47,7 @@ from patternlang.runtime.steps.regression_arm import proxy_design, regression_re
 from patternlang.runtime.steps.solve import Rows, linearize
 from patternlang.runtime.steps.validation import arm_names, arm_seed, validation_summary, verdicts
 from patternlang.runtime.training import train_one
-from patternlang.runtime.workers import worker_pool
+from patternlang.runtime.workers import worker_init
 
 _OPS = {">": np.greater, ">=": np.greater_equal, "<": np.less, "<=": np.less_equal}
 
@@ -166,16 +169,9 @@ def _run_jobs(jobs: list[dict], ctx: StepContext, step: VerifyStep,
     bar.advance(len(mine) - len(todo))
     default = 2 if ctx.device.type == "cpu" and not ctx.dist.active else 1
     workers = ctx.options.workers or default
-    if workers > 1 and len(todo) > 1:
-        with worker_pool(min(workers, len(todo))) as pool:
-            for job, _ in zip(todo, pool.map(_job, todo)):
-                _mark_done(job)
-                bar.advance()
-    else:
-        for job in todo:
-            _job(job)
-            _mark_done(job)
-            bar.advance()
+    # work sharing: this process starts at once, helpers join when ready (see engine.sampler.pool)
+    map_units(_job, todo, workers, on_done=lambda i, _: (_mark_done(todo[i]), bar.advance()),
+              initializer=worker_init, initargs=(os.getpid(),))
     bar.close()
     return ctx.dist.gather_dict({j["name"]: read_json(j["part_dir"] / "run.json") for j in mine})
 
