@@ -42,8 +42,8 @@ class RunOptions(BaseModel):
             (:mod:`patternlang.runtime.accel`).
         compile: ``torch.compile`` backend for the sampled model (``None``: no compile).
         chain_group: chains per batched sampler call (``None``: 2 on a CPU, as many as fit on a GPU).
-        workers: worker processes for sample chain groups (default one per core) and verification runs (``None``: 2 on a single-process CPU run,
-            else 1).
+        workers: worker processes for sample chain groups and verification runs (``None``: one per
+            core for chain groups and 2 for verification runs on a single-process CPU run, else 1).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
