@@ -20,7 +20,12 @@ def test_random_and_regression_arms_lower_to_the_plan():
     assert v.arms == ["baseline", "patterned"] and v.random == 12
     assert (v.regression.runs, v.regression.steps, v.regression.model) == (8, 150, "loglinear")
     default = _verify("[baseline, patterned, regression(runs=6)]")
-    assert default.regression.steps == 0 and default.regression.model == "auto"
+    assert default.regression.model == "auto"
+    # the compiler resolves the equal-compute horizon: the proxies spend what the patterning spent
+    compute = default.regression.compute
+    assert default.regression.steps > 0 and compute["regression"]["steps"] == default.regression.steps
+    spent, proxies = compute["patterning"]["equivalent_fwd_bwd"], compute["regression"]["equivalent_fwd_bwd"]
+    assert proxies <= spent < proxies + 6 * 32  # within one proxy step (6 runs x batch 32) of equal
 
 
 def test_plans_without_the_new_arms_keep_their_hash():

@@ -17,7 +17,7 @@ FAST = Path(__file__).with_name("fast.pat")
 
 
 def _children(pid: int) -> list[int]:
-    """Pool workers (``multiprocessing.spawn`` processes) whose parent is ``pid``."""
+    """Pool helpers (``multiprocessing.spawn`` processes) whose parent is ``pid``."""
     out = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -44,7 +44,8 @@ def _alive(pid: int) -> bool:
 def _start(tmp_path: Path) -> tuple[subprocess.Popen, list[int]]:
     spec = tmp_path / "long.pat"
     spec.write_text(FAST.read_text().replace("seeds = 1\n  steps = 4", "seeds = 3\n  steps = 4000"))
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PATTERNLANG_WORKERS": "2", "PYTHONPATH": str(ROOT)}
+    # 3 workers: this process and two spawned helpers (engine.sampler.pool.map_units)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PATTERNLANG_WORKERS": "3", "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, "-m", "patternlang", "run", str(spec), "--out",
                              str(tmp_path / "out"), "--quiet", "--device", "cpu"], env=env, cwd=ROOT,
                             stderr=subprocess.PIPE, text=True)
