@@ -4,9 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 # The CPU wheel of torch lies on this machine kind's disk; pinning it keeps CI off multi-GB CUDA builds.
 TORCH_PIN ?= torch==2.13.0
-# The extras CI installs: the library models (lens, hf) and data (datasets, tokenizers) are tested
-# end to end (specs/adapters/*.pat), the language server (lsp) over JSON-RPC, Results tables (pandas);
-# `make setup EXTRAS=dev` gives the core alone.
+# The extras the tests install: the library models (lens, hf) and data (datasets, tokenizers) are
+# tested end to end (specs/adapters/*.pat), the language server (lsp) over JSON-RPC, Results tables
+# (pandas). `make demo` needs none of them and installs the core alone.
 EXTRAS ?= dev,lens,hf,data,lsp,pandas
 export OMP_NUM_THREADS ?= 1
 
@@ -16,12 +16,16 @@ $(BIN)/patc: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "$(TORCH_PIN)"
-	$(BIN)/python -m pip install -q -e ".[$(EXTRAS)]"
+	$(BIN)/python -m pip install -q -e .
 	@touch $(BIN)/patc
 
-setup: $(BIN)/patc
+$(VENV)/.extras: $(BIN)/patc
+	$(BIN)/python -m pip install -q -e ".[$(EXTRAS)]"
+	@touch $(VENV)/.extras
 
-demo: setup
+setup: $(VENV)/.extras
+
+demo: $(BIN)/patc
 	$(BIN)/patc run specs/quickstart.pat --out runs/quickstart
 
 test: setup
