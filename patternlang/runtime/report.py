@@ -136,6 +136,7 @@ def _solve_section(sid: str, sol: dict, figdir: Path) -> list[str]:
     lines += [_table(["target", "desired Δ", "predicted Δ (posterior)", "± SE", "achieved"],
                      [[t["label"], t["desired"], t["predicted"], t["se"], t["achieved_fraction"]]
                       for t in sol["targets"]]), ""]
+    lines += _modes_lines(sol)
     lines += [f"- {m}" for m in sol["diagnostics"]["messages"]]
     if sol.get("rounds"):
         lines += ["", "Iterative patterning (χ re-estimated and the problem re-solved each round):", "",
@@ -144,6 +145,20 @@ def _solve_section(sid: str, sol: dict, figdir: Path) -> list[str]:
     lines += ["", "Predicted changes are first-order changes of *posterior* expectations; how they "
               "translate into training-time change is measured by verification (calibration).", ""]
     return lines
+
+
+def _modes_lines(sol: dict) -> list[str]:
+    """Move targets: the principal mode each chose and how far the realized step turned from it."""
+    modes = sol.get("modes") or []
+    if not modes:
+        return []
+    angle = {t["label"]: t.get("angle_deg") for t in sol["targets"]}
+    comps = sol["components"]
+    return ["Steps along principal directions of χ (requested unit direction per component; the "
+            "angle is between the requested and the realized step):", "",
+            _table(["target", "mode", "gain s", "loading", "angle (deg)"] + comps,
+                   [[m["label"], m["mode"], m["singular_value"], m["loading"], angle.get(m["label"])]
+                    + [m["direction"][c] for c in comps] for m in modes]), ""]
 
 
 def _verify_section(sid: str, sm: dict, figdir: Path) -> list[str]:

@@ -31,6 +31,9 @@ class Rows:
         self.owner: list[tuple[str, str]] = []  # (susceptibility id, observable name) per row
         self.exprs: dict[tuple[str, str], dict] = {}
         resp, se, mu = [], [], []
+        self.sd_obs: list[np.ndarray] = []
+        self.sd_comp: np.ndarray | None = None
+        self.standardize = True
         comps = None
         many = len(sources) > 1
         for sid, s in sources:
@@ -43,6 +46,11 @@ class Rows:
             resp.append(nb * np.asarray(s["chi"], float))
             se.append(nb * np.asarray(s["chi_se"], float))
             mu.append(np.asarray(s["mu"], float))
+            nan = np.full(len(s["observables"]), np.nan)
+            self.sd_obs.append(np.asarray(s.get("sd_obs", nan), float))
+            if self.sd_comp is None and "sd_comp" in s:
+                self.sd_comp = np.asarray(s["sd_comp"], float)
+            self.standardize = bool(s.get("standardize", True))
             for coord, obs in zip(s["observables"], s["observable_of"]):
                 self.names.append(f"{sid}:{coord}" if many else coord)
                 self.owner.append((sid, obs))
@@ -107,17 +115,44 @@ def linearize(node: ObsExpr, rows: Rows, step_id: str) -> np.ndarray:
                           "targets may combine observables with +, -, mean, sum and constant factors")
 
 
-def linear_targets(targets: list[TargetSpec], rows: Rows, step_id: str) -> list:
+def move_choice(t: TargetSpec, rows: Rows, h0: np.ndarray, step_id: str):
+    """The requested direction of a move target (:func:`~patternlang.engine.solve.direction.mode_direction`)
+    on the rows' χ, around the current weights ``h0``."""
+    from patternlang.engine.solve.direction import mode_direction
+
+    sd_obs = np.concatenate(rows.sd_obs) if rows.sd_obs else np.full(len(rows.names), np.nan)
+    if rows.standardize and (rows.sd_comp is None or not np.all(np.isfinite(sd_obs))):
+        raise PatRuntimeError(step_id, "the susceptibility summary has no posterior standard "
+                              "deviations, which the principal directions are standardized by",
+                              "re-run the susceptibility step (run with --force or a new run dir)")
+    coeffs = None if t.mode is not None else linearize(t.expr, rows, step_id)[0]
+    sd_comp = rows.sd_comp if rows.sd_comp is not None else np.ones(len(rows.components))
+    return mode_direction(rows.response, sd_obs, sd_comp, h0, rows.names, rows.components,
+                          standardize=rows.standardize, index=t.mode, coeffs=coeffs, step=step_id)
+
+
+def linear_targets(targets: list[TargetSpec], rows: Rows, step_id: str,
+                   h0: np.ndarray | None = None) -> tuple[list, list[dict]]:
+    """The solver's targets, and a record per move target of the mode it chose."""
     from patternlang.engine.solve import LinearTarget
 
-    out = []
+    out, modes = [], []
     for t in targets:
+        if t.kind == "move":
+            h = h0 if h0 is not None else np.full(len(rows.components), 1 / len(rows.components))
+            mc = move_choice(t, rows, h, step_id)
+            out.append(LinearTarget(coeffs=np.zeros(len(rows.names)), kind="move", amount=t.amount,
+                                    weight=t.weight, label=t.label, direction=mc.direction))
+            modes.append({"label": t.label, "mode": mc.index, "singular_value": mc.singular_value,
+                          "loading": mc.loading, "gains": mc.gains, "structure": mc.structure,
+                          "direction": dict(zip(rows.components, map(float, mc.direction)))})
+            continue
         mat = linearize(t.expr, rows, step_id)
         for r, coeffs in enumerate(mat):
             label = t.label if len(mat) == 1 else f"{t.label}[{r}]"
             out.append(LinearTarget(coeffs=coeffs, kind=t.kind, amount=t.amount, value=t.value,
                                     weight=t.weight, label=label))
-    return out
+    return out, modes
 
 
 def solve_once(step: SolveStep, rows: Rows, weights: dict[str, float], out_file) -> dict:
@@ -130,10 +165,13 @@ def solve_once(step: SolveStep, rows: Rows, weights: dict[str, float], out_file)
         raise PatRuntimeError(step.id, f"components {missing} are not in mixture "
                               f"'{step.mixture.name}'", "solve over the mixture the χ was measured on")
     h0 = np.array([weights[c] for c in rows.components])
+    targets, modes = linear_targets(step.targets, rows, step.id, h0 / h0.sum())
     solution = solve_weights(rows.response, rows.response_se, h0, rows.components, rows.names,
-                             linear_targets(step.targets, rows, step.id), list(step.constraints),
+                             targets, list(step.constraints),
                              regularization=step.regularization, mu0=rows.mu0, step=step.id)
     record = solution.to_dict()
+    if modes:
+        record["modes"] = modes
     atomic_write_json(out_file, record)
     require_feasible(solution, step.id)
     return record

@@ -44,6 +44,8 @@ def combine(chis: list, sample: SampleStep, nbeta: float, standardize: bool = Tr
                "components": list(merged.comp_names),
                "observable_exprs": {n: o.expr.model_dump(mode="json") for n, o in spec_of.items()},
                "chi": chi.tolist(), "chi_se": se.tolist(), "mu": mu.tolist(),
+               "sd_obs": np.asarray(merged.sd_obs).tolist(),
+               "sd_comp": np.asarray(merged.sd_comp).tolist(), "standardize": standardize,
                "principal": _principal_dict(principal), "centers": len(chis),
                "draws": int(first.draws), "chains": int(first.chains)}
     if merged.explicit is not None and np.any(merged.explicit):
