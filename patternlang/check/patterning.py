@@ -56,10 +56,41 @@ def check_patterning(ev: Evaluator, key, decl: A.Decl) -> Any:
             values = [ev.eval(o, key[0], {}) for o in operands]
             for spec in check_constraint(s, c, values, loc(c.span)):
                 constraints.append(_in_mixture(ev, spec, base, c))
-    if None in targets or None in constraints or None in (rounds, round_steps, reg):
+    samples = _samples(ev, r, base, targets, constraints, rounds) if r.has("samples") else []
+    if None in targets or None in constraints or None in (rounds, round_steps, reg, samples):
         return ErrorV(decl.span)
     return PatterningE(decl.name or "", loc(decl.span), [x.name for x in sources], base.mixture,
-                       base.components, targets, constraints, rounds, round_steps, reg)
+                       base.components, targets, constraints, rounds, round_steps, reg, samples)
+
+
+def _samples(ev: Evaluator, r: BlockReader, base: SusceptibilityE, targets, constraints,
+             rounds) -> list[str] | None:
+    """``samples = [pool, ...]``: per-sample patterning over pools the susceptibility measured
+    example by example (``per_sample = [pool]``); one trust region, no move target, one round."""
+    s, raw = ev.s, r.raw("samples")
+    items = raw.items if isinstance(raw, A.ListExpr) else (raw,)
+    out = []
+    for it in items:
+        name = it.id if isinstance(it, A.Name) else A.show(it)
+        if name not in base.pools:
+            s.error("PAT310", f"'{name}' is not an example pool of susceptibility '{base.name}'",
+                    it.span, f"measure it example by example: per_sample = [{name}] in '{base.name}'")
+            return None
+        out.append(name)
+    where = r.span("samples")
+    if any(t is not None and t.kind == "move" for t in targets):
+        s.error("PAT310", "per-sample patterning takes raise/lower/reach/hold targets, not 'move'",
+                where, "step along a principal direction of the component-level chi instead")
+        return None
+    if rounds and rounds > 1:
+        s.error("PAT310", "per-sample patterning runs one round", where, "remove rounds")
+        return None
+    if not any(c is not None and c.kind in ("kl", "l2") for c in constraints):
+        s.error("PAT303", "per-sample patterning needs a trust region: thousands of weights and a "
+                "few targets leave the step unbounded otherwise", where,
+                f"add to 'subject to': kl({base.mixture.name}) <= 0.05")
+        return None
+    return out
 
 
 def _in_mixture(ev: Evaluator, spec, base: SusceptibilityE, c) -> Any:

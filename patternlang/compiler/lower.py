@@ -31,7 +31,8 @@ def _lower_train(t: TrainE) -> list:
 def _lower_susceptibility(s: SusceptibilityE) -> list:
     sample = SampleStep(id=f"sample.{s.name}", inputs=[s.at.train], loc=s.loc, at=s.at, model=s.model,
                         sampler=s.sampler, components=s.components, mixture=s.mixture,
-                        observables=[i.spec for i in s.observed], probe=s.probe, per_sample=s.per_sample)
+                        observables=[i.spec for i in s.observed], probe=s.probe, per_sample=s.per_sample,
+                        pools=list(s.pools))
     chi = SusceptibilityStep(id=f"susceptibility.{s.name}", inputs=[sample.id], loc=s.loc,
                              sample=sample.id, standardize=s.standardize, check=s.check)
     return [sample, chi]
@@ -41,7 +42,7 @@ def _lower_patterning(p: PatterningE) -> list:
     ids = [f"susceptibility.{n}" for n in p.sources]
     return [SolveStep(id=f"solve.{p.name}", inputs=ids, loc=p.loc, susceptibilities=ids, mixture=p.mixture,
                       targets=p.targets, constraints=p.constraints, regularization=p.regularization,
-                      rounds=p.rounds, round_steps=p.round_steps)]
+                      rounds=p.rounds, round_steps=p.round_steps, samples=list(p.samples))]
 
 
 def _lower_verify(v: VerifyE) -> list:

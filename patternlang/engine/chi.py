@@ -67,6 +67,14 @@ class Chi:
     def stderr(self, obs: str, comp: str) -> float:
         return float(self.se[self.obs_names.index(obs), self.comp_names.index(comp)])
 
+    def columns(self, cols: slice) -> "Chi":
+        """The same estimate restricted to some components (columns), e.g. the component columns
+        of a per-sample χ without its per-example ones."""
+        ex = None if self.explicit is None else self.explicit[:, cols]
+        return Chi(self.chi[:, cols], self.se[:, cols], self.se_batch[:, cols], self.se_chain[:, cols],
+                   list(self.obs_names), list(self.comp_names[cols]), self.mean_obs, self.sd_obs,
+                   self.sd_comp[cols], self.chains, self.draws, dict(self.meta), ex)
+
     def to_json_dict(self) -> dict:
         def table(a: np.ndarray) -> dict:
             return {o: {c: float(a[i, j]) for j, c in enumerate(self.comp_names)}

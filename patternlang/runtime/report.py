@@ -125,14 +125,22 @@ def _chi_section(sid: str, sm: dict, figdir: Path) -> list[str]:
 def _solve_section(sid: str, sol: dict, figdir: Path) -> list[str]:
     lines = [f"### Solution: `{sid}` ({sol['status']})", ""]
     comps = sol["components"]
+    pinv = (sol.get("pinv") or {}).get("weights")
     if sol.get("weights"):
         p = figures.weights_comparison(comps, [sol["h0"][c] for c in comps],
                                        [sol["weights"][c] for c in comps], figdir / f"weights-{sid}.png",
-                                       pinv=[sol["pinv"]["weights"][c] for c in comps])
+                                       pinv=[pinv[c] for c in comps] if pinv else None)
         lines += [f"![weights](figures/{p.name})", "",
                   _table(["component", "current h", "new h'", "Δh", "pseudo-inverse h"],
                          [[c, sol["h0"][c], sol["weights"][c], sol["delta_h"][c],
-                           sol["pinv"]["weights"][c]] for c in comps]), ""]
+                           pinv[c] if pinv else None] for c in comps]), ""]
+    ps = sol.get("per_sample")
+    if ps:
+        lines += [f"Per-sample patterning over {ps['atoms']} atoms (pools: "
+                  + ", ".join(f"{k} {n} examples" for k, n in ps["pools"].items())
+                  + f"): KL(p'||p0) = {_cell(ps.get('kl'))}, ||p' - p0|| = {_cell(ps.get('l2'))}, "
+                  f"solved by {sol['solver']} in {sol.get('seconds', 0):.2f} s; per-example weights "
+                  f"in `{ps['file']}` of the step directory.", ""]
     lines += [_table(["target", "desired Δ", "predicted Δ (posterior)", "± SE", "achieved"],
                      [[t["label"], t["desired"], t["predicted"], t["se"], t["achieved_fraction"]]
                       for t in sol["targets"]]), ""]

@@ -22,6 +22,7 @@ from patternlang.runtime.context import StepContext, runner
 from patternlang.runtime.rundir import atomic_write_json, read_json
 from patternlang.runtime.steps.common import build_components, checkpoint_paths
 from patternlang.runtime.steps.solve import Rows, solve_once
+from patternlang.runtime.steps.solve_samples import SAMPLE_WEIGHTS, solve_samples
 
 
 def _round(step: SolveStep, ctx: StepContext, r: int, weights: dict, ckpt, seed: int) -> dict:
@@ -91,6 +92,11 @@ def iterate(step: SolveStep, ctx: StepContext, first: dict) -> dict:
 @runner("solve")
 def run_solve(step: SolveStep, ctx: StepContext) -> dict:
     rows = Rows.of(step, ctx)
+    if step.samples:
+        record = solve_samples(step, ctx, rows, dict(step.mixture.weights))
+        return {"kind": "solve", "weights": dict(record["weights"]),
+                "baseline": dict(step.mixture.weights), "solution": record,
+                "observables": rows.names, "sample_weights": SAMPLE_WEIGHTS}
     record = solve_once(step, rows, dict(step.mixture.weights), ctx.dir.file("solution.json"))
     summary = {"kind": "solve", "weights": dict(record["weights"]),
                "baseline": dict(step.mixture.weights), "solution": record, "observables": rows.names}

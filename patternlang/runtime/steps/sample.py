@@ -127,7 +127,7 @@ def _run_group(step: SampleStep, ctx: StepContext, center_path, center_seed: int
     nbeta = nbeta_of(step)
     observer = build_observer(model, step.observables, components, weights, probe=step.probe,
                               seed=derive_seed("probe", ctx.plan.seed, step.id),
-                              per_sample=step.per_sample, nbeta=nbeta)
+                              per_sample=step.per_sample, nbeta=nbeta, pools=list(step.pools))
     cfg = sampler_config(step, derive_seed("sgld", ctx.plan.seed, step.sampler.seed, center_seed))
     bar = ctx.progress.task(f"{step.id}: center {center_seed} chains {group}",
                             total=cfg.total_steps, unit="step")

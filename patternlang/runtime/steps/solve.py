@@ -30,7 +30,7 @@ class Rows:
         self.names: list[str] = []
         self.owner: list[tuple[str, str]] = []  # (susceptibility id, observable name) per row
         self.exprs: dict[tuple[str, str], dict] = {}
-        resp, se, mu = [], [], []
+        resp, se, mu, raw = [], [], [], []
         self.sd_obs: list[np.ndarray] = []
         self.sd_comp: np.ndarray | None = None
         self.standardize = True
@@ -43,7 +43,8 @@ class Rows:
                 raise PatRuntimeError(step_id, f"susceptibilities {[i for i, _ in sources]} use "
                                       "different data components", "use the same components")
             nb = float(s["nbeta"])
-            resp.append(nb * np.asarray(s["chi"], float))
+            raw.append(np.asarray(s["chi"], float))
+            resp.append(nb * raw[-1])
             se.append(nb * np.asarray(s["chi_se"], float))
             mu.append(np.asarray(s["mu"], float))
             nan = np.full(len(s["observables"]), np.nan)
@@ -57,6 +58,7 @@ class Rows:
             for obs, expr in s["observable_exprs"].items():
                 self.exprs[(sid, obs)] = expr
         self.components: list[str] = comps or []
+        self.chi = np.vstack(raw)
         self.response = np.vstack(resp)
         self.response_se = np.vstack(se)
         self.mu0 = np.concatenate(mu)
@@ -127,7 +129,7 @@ def move_choice(t: TargetSpec, rows: Rows, h0: np.ndarray, step_id: str):
                               "re-run the susceptibility step (run with --force or a new run dir)")
     coeffs = None if t.mode is not None else linearize(t.expr, rows, step_id)[0]
     sd_comp = rows.sd_comp if rows.sd_comp is not None else np.ones(len(rows.components))
-    return mode_direction(rows.response, sd_obs, sd_comp, h0, rows.names, rows.components,
+    return mode_direction(rows.chi, sd_obs, sd_comp, h0, rows.names, rows.components,
                           standardize=rows.standardize, index=t.mode, coeffs=coeffs, step=step_id)
 
 

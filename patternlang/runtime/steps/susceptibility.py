@@ -15,7 +15,7 @@ import numpy as np
 
 from patternlang.plan.ir import SampleStep, SusceptibilityStep
 from patternlang.runtime.context import StepContext, runner
-from patternlang.runtime.rundir import atomic_write_json
+from patternlang.runtime.rundir import atomic_save_npz, atomic_write_json
 
 
 def _average(chis: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -67,7 +67,14 @@ def run_susceptibility(step: SusceptibilityStep, ctx: StepContext) -> dict:
     sdir, ssum = ctx.input_dir(step.sample), ctx.input_summary(step.sample)
     chis = [estimate_chi(Comoments.from_state(dict(np.load(sdir.file(f)))))
             for f in ssum["moments"]]
+    pooled = None
+    if sample.pools:  # per-sample columns of whole pools go to their own file, not the summary
+        k = len(sample.mixture.weights)
+        pooled = [c.columns(slice(k, None)) for c in chis]
+        chis = [c.columns(slice(0, k)) for c in chis]
     summary, merged, _ = combine(chis, sample, ssum["nbeta"], step.standardize)
+    if pooled is not None:
+        summary["per_sample"] = _save_pools(pooled, sample, ctx)
     merged.save(ctx.dir.file("chi.npz"), ctx.dir.file("chi.json"))
     atomic_write_json(ctx.dir.file("principal.json"), summary["principal"])
     summary["finite_difference"] = None
@@ -80,6 +87,17 @@ def run_susceptibility(step: SusceptibilityStep, ctx: StepContext) -> dict:
             list(first.obs_names), list(first.comp_names))
         atomic_write_json(ctx.dir.file("finite_difference.json"), summary["finite_difference"])
     return summary
+
+
+def _save_pools(pooled: list, sample: SampleStep, ctx: StepContext) -> dict:
+    """Write the per-sample χ of every pool example (averaged over centers) to ``per_sample.npz``:
+    ``chi``/``se`` [observables, examples], ``names`` (``pool[i]``); returns the summary's record."""
+    chi, se, _ = _average(pooled)
+    names = list(pooled[0].comp_names)
+    atomic_save_npz(ctx.dir.file("per_sample.npz"), chi=chi, se=se, names=np.array(names, dtype=str),
+                    sd=np.asarray(pooled[0].sd_comp))
+    sizes = {k: sum(1 for n in names if n.startswith(k + "[")) for k in sample.pools}
+    return {"file": "per_sample.npz", "pools": sizes}
 
 
 def _owner(coord: str, spec_of: dict) -> str:

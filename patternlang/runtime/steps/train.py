@@ -15,7 +15,7 @@ from patternlang.runtime.context import StepContext, runner
 from patternlang.runtime.rundir import atomic_write_json, read_json
 from patternlang.runtime.steps.common import (build_components, build_model, checkpoint_paths,
                                               derive_seed, evaluate_point, load_weights)
-from patternlang.runtime.steps.mixtures import resolve_mixture
+from patternlang.runtime.steps.mixtures import pool_weights, resolve_mixture, reweight_pools
 
 
 def train_one(step: TrainStep, seed: int, weights: dict[str, float], components: dict, out_dir,
@@ -65,6 +65,8 @@ def train_one(step: TrainStep, seed: int, weights: dict[str, float], components:
 def run_train(step: TrainStep, ctx: StepContext) -> dict | None:
     components = build_components(step.components, ctx)
     weights = resolve_mixture(step, ctx)
+    if step.mixture_from:  # a per-sample solution also weights the examples of its pools
+        components = reweight_pools(components, pool_weights(ctx, step.mixture_from))
     init = dict(checkpoint_paths(step.init_from, ctx)) if step.init_from else {}
     mine = ctx.dist.mine(list(step.seeds))  # a pool of seeds is split over ranks
     task = ctx.progress.task(f"{step.id}: seeds", total=len(mine), unit="seed")

@@ -32,7 +32,7 @@ from patternlang.plan.ir import ObsExpr, ObservableSpec, VerifyStep
 from patternlang.runtime.context import StepContext, runner
 from patternlang.runtime.rundir import atomic_write_json, read_json
 from patternlang.runtime.steps.common import build_components, checkpoint_paths, derive_seed
-from patternlang.runtime.steps.mixtures import arm_weights
+from patternlang.runtime.steps.mixtures import arm_weights, atom_arm, reweight_pools
 from patternlang.runtime.steps.solve import Rows, linearize
 
 _OPS = {">": np.greater, ">=": np.greater_equal, "<": np.less, "<=": np.less_equal}
@@ -45,7 +45,7 @@ def _job(job: dict) -> dict:
     from patternlang.runtime.steps.train import train_one
 
     torch.set_num_threads(1)
-    components = build_components(job["train"].components)
+    components = reweight_pools(build_components(job["train"].components), job.get("pools"))
     info = train_one(job["train"], job["seed"], job["weights"], components, job["out_dir"],
                      device=job["device"], plan_seed=job["plan_seed"], steps=job["steps"],
                      init_path=job["init_path"], track=job["track"], every=job["every"],
@@ -74,7 +74,7 @@ def _tracked(step: VerifyStep) -> list[ObservableSpec]:
 
 
 def _run_key(ctx: StepContext, train_id: str, weights: dict, seed: int, steps: int, every: int,
-             track: list[ObservableSpec], init_path) -> str:
+             track: list[ObservableSpec], init_path, pools: dict | None = None) -> str:
     """Content hash of one verification run: everything its numbers depend on. Runs live under
     ``RUN/runs/<key>/`` and are shared between verify steps, so a changed target re-uses the
     baseline arm (and every arm whose weights the new solution leaves unchanged)."""
@@ -83,6 +83,9 @@ def _run_key(ctx: StepContext, train_id: str, weights: dict, seed: int, steps: i
             "steps": steps, "every": every, "device": ctx.device.type,
             "track": [o.model_dump(mode="json") for o in track],
             "init": None if init_path is None else str(init_path).replace(str(ctx.run.root), "")}
+    if pools:  # per-example weights of pools (absent for every component-level run)
+        body["pools"] = {k: hashlib.sha256(np.round(np.asarray(q, float), 15).tobytes()).hexdigest()
+                         for k, q in sorted(pools.items())}
     text = json.dumps(body, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -106,20 +109,43 @@ def _jobs(step: VerifyStep, ctx: StepContext) -> list[dict]:
     init = dict(checkpoint_paths(step.start_at, ctx)) if step.start == "checkpoint" else {}
     jobs = []
     held = _equality_rows(ctx.plan.step(step.solve))
+    arm_seed = derive_seed("control", ctx.plan.seed, step.id)
+    atoms = _atom_arms(ctx, step.solve) if sol.get("sample_weights") else None
     for arm in step.arms:
-        weights = arm_weights(arm, h0, h1, derive_seed("control", ctx.plan.seed, step.id), held)
+        weights, pools = atoms(arm, arm_seed) if atoms else (arm_weights(arm, h0, h1, arm_seed, held),
+                                                             None)
         for seed in step.seeds:
             init_path = init.get(seed, next(iter(init.values()), None)) if init else None
             key = _run_key(ctx, step.train, weights, seed, step.steps, step.every, _tracked(step),
-                           init_path)
+                           init_path, pools)
             run_dir = ctx.run.root / "runs" / key
             run_dir.mkdir(parents=True, exist_ok=True)
             jobs.append({"name": f"{arm}-s{seed}", "arm": arm, "seed": seed, "weights": weights,
                          "train": train, "steps": step.steps, "every": step.every,
                          "track": _tracked(step), "init_path": init_path, "out_dir": run_dir,
-                         "part_dir": run_dir, "device": str(ctx.device),
+                         "part_dir": run_dir, "device": str(ctx.device), "pools": pools,
                          "plan_seed": ctx.plan.seed})
     return jobs
+
+
+def _atom_arms(ctx: StepContext, solve_id: str):
+    """``arm, seed -> (component weights, per-example weights of each pool or None)`` for a
+    per-sample solution (:func:`~patternlang.runtime.steps.mixtures.atom_arm`). The baseline draws
+    its pools uniformly, exactly as a component-level baseline run (and shares its runs)."""
+    z = np.load(ctx.input_dir(solve_id).file(ctx.input_summary(solve_id)["sample_weights"]))
+    atoms = [str(a) for a in z["atoms"]]
+    comp = np.array([a.split("[", 1)[0] for a in atoms])
+    names = list(dict.fromkeys(comp))
+    pools = [k for k in names if f"{k}.atoms" in z.files]
+
+    def arm(name: str, seed: int):
+        p = atom_arm(name, z["p0"], z["p"], seed, np.isin(comp, pools))
+        weights = {k: float(p[comp == k].sum()) for k in names}
+        if name == "baseline":
+            return weights, None
+        return weights, {k: (p[comp == k] / max(p[comp == k].sum(), 1e-300)).tolist() for k in pools}
+
+    return arm
 
 
 def _done(job: dict) -> bool:
