@@ -54,7 +54,7 @@ def step_cost(step, plan: Plan) -> Cost:
         points = _points(step, plan)
         p = param_count(step.model)
         sgld = s.chains * (s.burnin + s.draws * s.thin) * s.batch * points
-        observe = s.chains * s.draws * step.probe * len(step.components) * points
+        observe = s.chains * s.draws * _probe_rows(step) * points
         return Cost(sgld, observe, 12 * p * s.chains if p else None)
     if isinstance(step, VerifyStep):
         train = plan.step(step.train)
@@ -65,6 +65,16 @@ def step_cost(step, plan: Plan) -> Cost:
     if isinstance(step, ObserveStep):
         return Cost(0, step.probe * len(step.components) * _points(step, plan), None)
     return Cost()
+
+
+def _probe_rows(step: SampleStep) -> int:
+    """Sequences observed per draw: ``probe`` per component, a whole pool for ``per_sample = [pool]``
+    (its size when the spec states it, e.g. ``python_code_pool(size=...)``)."""
+    rows = 0
+    for c in step.components:
+        size = c.call.args.get("size") if c.call is not None and c.name in step.pools else None
+        rows += int(size) if isinstance(size, int) else step.probe
+    return rows
 
 
 def _points(step, plan: Plan) -> int:

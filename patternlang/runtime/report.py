@@ -52,8 +52,9 @@ def collect(plan: Plan, summaries: dict[str, dict]) -> dict:
             out["susceptibilities"][s.id] = {k: sm.get(k) for k in (
                 "nbeta", "observables", "components", "chi", "chi_se", "mu", "principal",
                 "finite_difference")}
-            if "chi_explicit" in sm:
-                out["susceptibilities"][s.id]["chi_explicit"] = sm["chi_explicit"]
+            for extra in ("chi_explicit", "per_sample"):
+                if extra in sm:
+                    out["susceptibilities"][s.id][extra] = sm[extra]
         elif s.kind == "solve":
             out["solutions"][s.id] = {**sm["solution"], "final_weights": sm["weights"],
                                       "rounds": sm.get("rounds")}
