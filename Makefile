@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 # The CPU wheel of torch lies on this machine kind's disk; pinning it keeps CI off multi-GB CUDA builds.
 TORCH_PIN ?= torch==2.13.0
+# The extras CI installs: the library models (lens, hf) and data (datasets, tokenizers) are tested
+# end to end (specs/adapters/*.pat); `make setup EXTRAS=dev` gives the core alone.
+EXTRAS ?= dev,lens,hf,data
 export OMP_NUM_THREADS ?= 1
 
 .PHONY: setup demo test test-fast bench clean
@@ -12,7 +15,7 @@ $(BIN)/patc: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "$(TORCH_PIN)"
-	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m pip install -q -e ".[$(EXTRAS)]"
 	@touch $(BIN)/patc
 
 setup: $(BIN)/patc

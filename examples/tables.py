@@ -113,10 +113,10 @@ def main(run: Path) -> None:
                       "; ".join(c["warnings"]) or "none"] for c in llc["centers"]]))
     for sid, s in r["susceptibilities"].items():
         chi_tables(sid, s)
-    for sid, sol in r["solutions"].items():
+    for sid, res in r["solutions"].items():
+        sol, h0, h1 = res["rounds"][0]["solution"], res["baseline"], res["final_weights"]
         print(f"\n### Solution `{sid}` ({sol['status']})\n")
-        print(table(["component", "h", "h'", "Δh"],
-                    [[c, sol["h0"][c], sol["weights"][c], sol["delta_h"][c]] for c in sol["components"]]))
+        print(table(["component", "h", "h'", "Δh"], [[c, h0[c], h1[c], h1[c] - h0[c]] for c in h0]))
         print("\n" + "\n".join(f"- {m}" for m in sol["diagnostics"]["messages"]))
     for sid, v in r["verification"].items():
         verify_tables(sid, v)

@@ -38,10 +38,9 @@ class Results:
             lines.append(f"{sid}: LLC {llc['llc_mean']:.3g} ± {llc['llc_se']:.2g} "
                          f"(nbeta {llc['nbeta']:.3g})")
         for sid, sol in self.data["solutions"].items():
-            if sol.get("final_weights"):
-                w = ", ".join(f"{k} {sol['h0'][k]:.3f}->{v:.3f}"
-                              for k, v in sol["final_weights"].items())
-                lines.append(f"{sid}: {w}")
+            w = ", ".join(f"{k} {sol['baseline'][k]:.3f}->{v:.3f}"
+                          for k, v in sol["final_weights"].items())
+            lines.append(f"{sid}: {w}")
         for sid, ver in self.data["verification"].items():
             for k, v in (ver.get("headline") or {}).items():
                 lines.append(f"{sid}: {k}: {v}")

@@ -7,6 +7,12 @@ model attn2(heads=4, d_model=64, context=32, vocab=64) = attn_only(layers=2, hea
 ## The paper's size: two layers of eight heads, d_model 256.
 model attn2_paper(context=128, vocab=512) = attn_only(layers=2, heads=8, d_model=256, context=context, vocab=vocab)
 
+## The same two-layer attention-only shape as a TransformerLens HookedTransformer (extra `lens`).
+model lens2(heads=4, d_model=64, context=32, vocab=64) = lens_transformer(layers=2, heads=heads, d_model=d_model, context=context, vocab=vocab)
+
+## A two-layer GPT-2 (with MLPs and LayerNorm) from the transformers library, randomly initialised (extra `hf`).
+model gpt2_2l(heads=4, d_model=64, context=32, vocab=64) = hf_causal_lm(arch="gpt2", layers=2, heads=heads, d_model=d_model, context=context, vocab=vocab)
+
 ## Random tokens repeated with period `period`: the data on which induction heads pay off.
 data repeats(period=8, vocab=64, length=32) = repeated_spans(vocab=vocab, length=length, period=period)
 

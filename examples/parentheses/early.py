@@ -70,12 +70,12 @@ def solutions(doc: dict) -> None:
     print("| target | status | predicted (desired) | " + " | ".join(comps) + " |\n| --- | --- | --- |"
           + " --- |" * len(comps))
     print("| baseline | | | " + " | ".join(f"{BASE[c]:.4f}" for c in comps) + " |")
-    for sid, sol in doc.get("solutions", {}).items():
-        t = sol["targets"][0]
-        w = sol["weights"]
+    for sid, res in doc.get("solutions", {}).items():
+        sol = res["rounds"][0]["solution"]
+        t, w = sol["targets"][0], res["final_weights"]
         print(f"| {sid} | {sol['status']} | {t['predicted']:+.4f} ± {t['se']:.4f} ({t['desired']:+.2f}) | "
               + " | ".join(f"{w[c]:.4f}" for c in comps) + " |")
-        for o, p in sol["predicted"].items():
+        for o, p in res["predicted"].items():
             print(f"|   predicted {o} | | {p['change']:+.4f} ± {p['se']:.4f} |" + " |" * len(comps))
     print()
 

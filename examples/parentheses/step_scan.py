@@ -22,7 +22,7 @@ from patternlang.engine.sampler.sgld import SGLDConfig, run_sgld
 from patternlang.models.losses import model_loss_fn
 from patternlang.plan.ir import Plan
 from patternlang.runtime.steps.common import build_components, build_model, load_weights
-from patternlang.runtime.steps.sample import _batch_fn
+from patternlang.runtime.sampling import mixture_batches
 
 NBETA, GAMMA, CHAINS, BURNIN = 15.38874710281561, 300.0, 4, 200
 
@@ -33,7 +33,7 @@ def main(run_dir: Path, seed: int, draws: int, batch: int, steps: list[float]) -
     train = next(s for s in plan.steps if s.kind == "train")
     pool = next((run_dir / "steps").glob(f"train-{train.id.split('.')[-1]}-*"))
     components = build_components(train.components)
-    batches = _batch_fn(components, dict(train.mixture.weights), batch, torch.device("cpu"))
+    batches = mixture_batches(components, dict(train.mixture.weights), batch, torch.device("cpu"))
     for eps in steps:
         model = load_weights(build_model(train.model), next((pool / f"seed{seed}").glob("step*.safetensors")))
         cfg = SGLDConfig(step_size=eps, gamma=GAMMA, nbeta=NBETA, num_chains=CHAINS,

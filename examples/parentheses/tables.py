@@ -60,14 +60,13 @@ def chis(doc: dict) -> None:
 
 
 def solutions(doc: dict) -> None:
-    for sid, sol in doc["solutions"].items():
-        base = doc["verification"].get(sid.replace("solve.", "verify."), {}).get("arms", {}).get(
-            "baseline", {}).get("weights")
+    for sid, res in doc["solutions"].items():
+        base, sol = res["baseline"], res["rounds"][-1]["solution"]
         print(f"`{sid}`: status {sol['status']}")
         for t in sol.get("targets", []):
             print(f"  target {t.get('label')}: desired {t.get('desired')}, predicted "
                   f"{t.get('predicted')}")
-        w = sol["weights"]
+        w = res["final_weights"]
         print("  weights: " + ", ".join(
             f"{k} {base[k]:.3f}->{v:.3f}" if base else f"{k} {v:.3f}" for k, v in w.items()) + "\n")
 

@@ -12,8 +12,8 @@ from patternlang.check import coerce
 from patternlang.check.blocks import BlockReader
 from patternlang.check.evaluator import Evaluator
 from patternlang.check.values import AnyV, AutoV, DictV, ErrorV, V
-from patternlang.check.entities import MixtureE
-from patternlang.plan.ir import ComponentSpec, MixtureSpec, SamplerSpec
+from patternlang.check.entities import MixtureE, SamplerDecl
+from patternlang.plan.ir import ComponentSpec, MixtureSpec
 from patternlang.registry import Range
 from patternlang.syntax import ast as A
 
@@ -110,7 +110,7 @@ def check_sampler(ev: Evaluator, key, decl: A.Decl) -> Any:
         return ev.s.error("PAT505", "a sampler is a block: sampler s { step = 1e-3  gamma = 300 ... }",
                           decl.body.span)
     r = BlockReader(ev, decl, key[0])
-    defaults = SamplerSpec.model_fields
+    defaults = SamplerDecl.model_fields
     out: dict[str, Any] = {
         "step": r.float("step", None, Range(gt=0), required=True),
         "gamma": r.float("gamma", None, Range(gt=0), required=True),
@@ -126,4 +126,4 @@ def check_sampler(ev: Evaluator, key, decl: A.Decl) -> Any:
                                                                    not isinstance(nb, AutoV) and
                                                                    out["nbeta"] is None):
         return ErrorV(decl.span)
-    return SamplerSpec(**out)
+    return SamplerDecl(**out)

@@ -14,6 +14,13 @@ from patternlang.plan.ir import (CheckpointRef, ComponentSpec, ConstraintSpec, F
                                  TargetSpec)
 
 
+class SamplerDecl(SamplerSpec):
+    """A checked sampler block: :class:`SamplerSpec` with ``nbeta = None`` for ``auto``, which the
+    lowering resolves from the batch (:func:`patternlang.compiler.lower.resolve_sampler`)."""
+
+    nbeta: float | None = None
+
+
 @dataclass(frozen=True)
 class MixtureE:
     spec: MixtureSpec
@@ -54,7 +61,7 @@ class SusceptibilityE:
     loc: SourceLoc
     at: CheckpointRef
     model: ModelSpec
-    sampler: SamplerSpec
+    sampler: SamplerDecl
     observed: list[ObservedItem]
     components: list[ComponentSpec]
     mixture: MixtureSpec

@@ -9,10 +9,11 @@ order: source order wherever the dependencies allow it).
 
 from __future__ import annotations
 
-from patternlang.check.entities import (Checked, MeasureE, OutputE, PatterningE, SusceptibilityE,
-                                        TrainE, VerifyE)
-from patternlang.plan.ir import (ObserveStep, Plan, ReportStep, SampleStep, SolveStep, SusceptibilityStep,
-                                 TrainStep, VerifyStep)
+from patternlang.check.entities import (Checked, MeasureE, OutputE, PatterningE, SamplerDecl,
+                                        SusceptibilityE, TrainE, VerifyE)
+from patternlang.engine.sampler.temperature import default_nbeta
+from patternlang.plan.ir import (ObserveStep, Plan, ReportStep, SampleStep, SamplerSpec, SolveStep,
+                                 SusceptibilityStep, TrainStep, VerifyStep)
 
 
 def _ckpt_input(ref) -> list[str]:
@@ -28,9 +29,16 @@ def _lower_train(t: TrainE) -> list:
                       seeds=t.seeds, init_from=t.init, track=t.track, track_every=t.track_every)]
 
 
+def resolve_sampler(decl: SamplerDecl) -> SamplerSpec:
+    """The plan's sampler settings: ``nbeta = auto`` becomes B / log B of the declared batch (the
+    batch every SGLD step draws), so the plan, the sampler and every later step use one nβ."""
+    nbeta = decl.nbeta if decl.nbeta is not None else default_nbeta(decl.batch)
+    return SamplerSpec(**{**decl.model_dump(), "nbeta": nbeta})
+
+
 def _lower_susceptibility(s: SusceptibilityE) -> list:
     sample = SampleStep(id=f"sample.{s.name}", inputs=[s.at.train], loc=s.loc, at=s.at, model=s.model,
-                        sampler=s.sampler, components=s.components, mixture=s.mixture,
+                        sampler=resolve_sampler(s.sampler), components=s.components, mixture=s.mixture,
                         observables=[i.spec for i in s.observed], probe=s.probe, per_sample=s.per_sample,
                         pools=list(s.pools))
     chi = SusceptibilityStep(id=f"susceptibility.{s.name}", inputs=[sample.id], loc=s.loc,

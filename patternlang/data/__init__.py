@@ -3,6 +3,7 @@
 Importing this package registers the stdlib data primitives (see :mod:`patternlang.registry`).
 """
 
+from patternlang.data import hf as _hf  # noqa: F401  (registers primitives; [data] extra when called)
 from patternlang.data import parens as _parens  # noqa: F401  (registers primitives)
 from patternlang.data import synthetic as _synthetic  # noqa: F401
 from patternlang.data import text as _text  # noqa: F401

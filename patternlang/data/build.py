@@ -64,7 +64,9 @@ def build_components(specs: Sequence[Any]) -> dict[str, DataComponent]:
     return out
 
 
-def build_mixture(specs: Sequence[Any], weights: dict[str, float]) -> Mixture:
-    """A :class:`Mixture` of the declared components under ``weights`` (by name; missing = 0)."""
-    comps = build_components(specs)
-    return Mixture(list(comps.values()), {n: float(weights.get(n, 0.0)) for n in comps})
+def mixture_of(components: dict[str, DataComponent], weights: dict[str, float]) -> Mixture:
+    """The :class:`Mixture` that a step trains or samples on: the components ``weights`` names, in
+    the order of ``weights`` (the order fixes how a batch is drawn, so it is part of the numbers);
+    a weight for a component not in ``components`` is ignored."""
+    names = [n for n in weights if n in components]
+    return Mixture([components[n] for n in names], [weights[n] for n in names])

@@ -19,7 +19,6 @@ from __future__ import annotations
 import ast
 import hashlib
 import io
-import json
 import os
 import sys
 import sysconfig
@@ -31,6 +30,7 @@ import numpy as np
 import torch
 
 from patternlang.data.bpe import FORMAT, BPETokenizer, train_bpe
+from patternlang.data.cache import atomic_write, cache_dir, settings_key
 from patternlang.data.component import (ComponentError, DataComponent, ExampleComponent,
                                         StreamComponent)
 from patternlang.registry import Range, primitive
@@ -40,22 +40,6 @@ _SKIP_DIRS = {"test", "tests", "idlelib", "turtledemo", "lib2to3", "site-package
               "encodings", "pydoc_data", "ensurepip", "dist-packages"}
 _MAX_FILE = 150_000
 _MEMO: dict[tuple, tuple[BPETokenizer, dict[str, np.ndarray]]] = {}
-
-
-def cache_dir() -> Path:
-    """The cache root: ``$PATTERNLANG_CACHE`` or ``~/.cache/patternlang``."""
-    return Path(os.environ.get("PATTERNLANG_CACHE") or Path.home() / ".cache" / "patternlang")
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise ComponentError("cache", f"cannot write the data cache at {path.parent} ({exc})",
-                             "set PATTERNLANG_CACHE to a writable directory") from exc
 
 
 def stdlib_files(max_bytes: int = DEFAULT_MAX_BYTES) -> list[Path]:
@@ -116,17 +100,12 @@ def split_source(source: str) -> tuple[str, str]:
     return "\n".join(code) + "\n", "\n".join(p for p in prose if p) + "\n"
 
 
-def _key(payload: dict) -> str:
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
 def stdlib_text(max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[str, str, str]:
     """(code, prose, key) of the standard-library corpus, cached as text."""
     files = stdlib_files(max_bytes)
     root = Path(sysconfig.get_paths()["stdlib"])
-    key = _key({"v": 1, "python": sys.version, "max_bytes": max_bytes,
-                "files": [[str(p.relative_to(root)), p.stat().st_size] for p in files]})
+    key = settings_key({"v": 1, "python": sys.version, "max_bytes": max_bytes,
+                        "files": [[str(p.relative_to(root)), p.stat().st_size] for p in files]})
     d = cache_dir() / f"stdlib-text-{key}"
     if (d / "code.txt").exists() and (d / "prose.txt").exists():
         return (d / "code.txt").read_text("utf-8"), (d / "prose.txt").read_text("utf-8"), key
@@ -136,8 +115,8 @@ def stdlib_text(max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[str, str, str]:
         code.append(c)
         prose.append(t)
     code_s, prose_s = "".join(code), "".join(prose)
-    _atomic_write(d / "code.txt", code_s.encode())
-    _atomic_write(d / "prose.txt", prose_s.encode())
+    atomic_write(d / "code.txt", code_s.encode())
+    atomic_write(d / "prose.txt", prose_s.encode())
     return code_s, prose_s, key
 
 
@@ -147,7 +126,7 @@ def _tokenized(name: str, texts: dict[str, str], vocab: int, text_key: str
     memo_key = (name, text_key, vocab, str(cache_dir()))
     if memo_key in _MEMO:
         return _MEMO[memo_key]
-    d = cache_dir() / f"{name}-{_key({'text': text_key, 'vocab': vocab, 'format': FORMAT})}"
+    d = cache_dir() / f"{name}-{settings_key({'text': text_key, 'vocab': vocab, 'format': FORMAT})}"
     tok_path = d / "tokenizer.json"
     if tok_path.exists() and all((d / f"{k}.npy").exists() for k in texts):
         tok = BPETokenizer.from_json(tok_path.read_text())
@@ -158,8 +137,8 @@ def _tokenized(name: str, texts: dict[str, str], vocab: int, text_key: str
         for k, a in arrays.items():
             buf = io.BytesIO()
             np.save(buf, a, allow_pickle=False)
-            _atomic_write(d / f"{k}.npy", buf.getvalue())
-        _atomic_write(tok_path, tok.to_json().encode())  # written last: marks the entry complete
+            atomic_write(d / f"{k}.npy", buf.getvalue())
+        atomic_write(tok_path, tok.to_json().encode())  # written last: marks the entry complete
     _MEMO[memo_key] = (tok, arrays)
     return tok, arrays
 

@@ -94,11 +94,14 @@ class OptimizerSpec(_Model):
 
 
 class SamplerSpec(_Model):
-    """Localized tempered SGLD settings (devinterp's update with the minibatch mean loss)."""
+    """Localized tempered SGLD settings (devinterp's update with the minibatch mean loss), spelled as
+    in the language; :func:`patternlang.runtime.sampling.sgld_config` is the one place they become
+    the engine's :class:`~patternlang.engine.sampler.sgld.SGLDConfig` (``step`` -> ``step_size``,
+    ``chains`` -> ``num_chains``, ``draws`` -> ``num_draws``; the defaults are the same)."""
 
     step: float  # epsilon
     gamma: float  # localization strength; required, no silent 0
-    nbeta: float | None = None  # None = auto = B / log B
+    nbeta: float  # concrete: the compiler resolves ``auto`` to B / log B of ``batch``
     chains: int = 4
     draws: int = 100
     burnin: int = 0

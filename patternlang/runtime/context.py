@@ -10,9 +10,11 @@ from typing import Any, Callable
 
 import torch
 
+from patternlang.errors import PatRuntimeError
 from patternlang.plan.ir import Plan
 from patternlang.runtime.distributed import Dist
 from patternlang.runtime.progress import Progress
+from patternlang.runtime.results_types import R, StepResult
 from patternlang.runtime.rundir import RunDir, StepDir
 
 
@@ -27,19 +29,25 @@ class StepContext:
     device: torch.device
     resume: bool
     progress: Progress
-    summaries: dict[str, dict]  # step id -> done.json summary of finished steps
+    results: dict[str, StepResult]  # step id -> result (done.json) of finished steps
     dirs: dict[str, StepDir]  # step id -> directory of finished steps
-    extras: dict[str, Any] = field(default_factory=dict)
     dist: Dist = field(default_factory=Dist)  # this rank; Dist() = single process
 
     def input_dir(self, step_id: str) -> StepDir:
         return self.dirs[step_id]
 
-    def input_summary(self, step_id: str) -> dict:
-        return self.summaries[step_id]
+    def result(self, step_id: str, kind: type[R]) -> R:
+        """The result of the finished step ``step_id``, as the model ``kind`` (e.g.
+        ``ctx.result(step.solve, SolveResult)``); a step of another kind is a runtime error."""
+        found = self.results[step_id]
+        if not isinstance(found, kind):
+            raise PatRuntimeError(self.dir.path.name, f"step '{step_id}' handed on a "
+                                  f"{type(found).__name__}, not a {kind.__name__}",
+                                  "recompile the spec: the plan wires steps of the wrong kinds")
+        return found
 
 
-Runner = Callable[[Any, StepContext], dict]
+Runner = Callable[[Any, StepContext], StepResult | None]
 RUNNERS: dict[str, Runner] = {}
 SHARDED: set[str] = set()  # kinds whose runner runs on every rank (and returns None off rank 0)
 

@@ -25,6 +25,7 @@ from patternlang.plan.ir import Plan
 from patternlang.runtime.context import RUNNERS, SHARDED, StepContext
 from patternlang.runtime.distributed import Dist
 from patternlang.runtime.progress import NullProgress, Progress
+from patternlang.runtime.results_types import StepResult, parse_result, read_result, result_json
 from patternlang.runtime.rundir import RunDir, StepDir
 
 
@@ -43,14 +44,19 @@ def resolve_device(device: str, local_rank: int | None = None) -> torch.device:
 
 
 def _load_runners() -> None:
-    # Importing the step modules registers their runners.
-    from patternlang.runtime import steps  # noqa: F401
+    """Import the step modules: importing one registers its runner."""
+    import importlib
+
+    from patternlang.runtime.steps import RUNNER_MODULES
+
+    for name in RUNNER_MODULES:
+        importlib.import_module(f"patternlang.runtime.steps.{name}")
 
 
 def execute(plan: Plan, out: str | Path, *, resume: bool = False, device: str = "auto",
             progress: Progress | None = None, only: list[str] | None = None,
-            dist: Dist | None = None) -> dict[str, dict]:
-    """Run ``plan`` into the run directory ``out``; return the summaries of all steps by id.
+            dist: Dist | None = None) -> dict[str, StepResult]:
+    """Run ``plan`` into the run directory ``out``; return the results of all steps by id.
 
     Args:
         plan: the compiled plan.
@@ -77,7 +83,7 @@ def execute(plan: Plan, out: str | Path, *, resume: bool = False, device: str = 
     hashes = plan.hashes()
     if dist.is_main:
         run.write_text("plan.json", plan.to_json())
-    summaries: dict[str, dict] = {}
+    results: dict[str, StepResult] = {}
     dirs: dict[str, StepDir] = {}
     run.log("run_start", steps=[s.id for s in plan.steps], device=str(dev), resume=resume,
             world=dist.world)
@@ -85,40 +91,45 @@ def execute(plan: Plan, out: str | Path, *, resume: bool = False, device: str = 
         sdir = run.step(step.kind, step.id, hashes[step.id])
         # the report (results.json, report.md, figures) is rebuilt every time: it costs about a
         # second and then always reflects the step outputs that are on disk now
-        if step.kind != "report" and dist.broadcast(sdir.done):
-            summaries[step.id], dirs[step.id] = sdir.summary(), sdir
+        cached = read_result(sdir) if step.kind != "report" and dist.broadcast(sdir.done) else None
+        if cached is not None:
+            results[step.id], dirs[step.id] = cached, sdir
             progress.info(f"{step.id}: cached ({sdir.path.name})")
             run.log("step_cached", step=step.id, hash=hashes[step.id])
             continue
+        if step.kind != "report" and sdir.done and dist.is_main:
+            run.log("step_stale", step=step.id, hash=hashes[step.id])  # older done.json: recompute
+            progress.info(f"{step.id}: its done.json has an older format; recomputing")
+            sdir.forget()
         if only is not None and step.id not in only:
             continue
         if not resume and dist.is_main:
             sdir.clear_partial()
             sdir.path.mkdir(parents=True, exist_ok=True)
         dist.barrier()
-        ctx = StepContext(plan, run, sdir, hashes[step.id], dev, resume, progress, summaries, dirs,
+        ctx = StepContext(plan, run, sdir, hashes[step.id], dev, resume, progress, results, dirs,
                           dist=dist)
-        summaries[step.id] = _run_step_on_ranks(step, ctx)
+        results[step.id] = _run_step_on_ranks(step, ctx)
         dirs[step.id] = sdir
     run.log("run_end")
     dist.barrier()
     distributed.shutdown()
-    return summaries
+    return results
 
 
-def _run_step_on_ranks(step: Any, ctx: StepContext) -> dict:
+def _run_step_on_ranks(step: Any, ctx: StepContext) -> StepResult:
     """Run a step on this rank: every rank for sharded kinds, rank 0 alone otherwise; after a barrier
-    every rank holds the summary rank 0 wrote."""
+    every rank holds the result rank 0 wrote."""
     if not ctx.dist.active:
         return _run_step(step, ctx)
-    summary = None
+    result = None
     if step.kind in SHARDED or ctx.dist.is_main:
-        summary = _run_step(step, ctx)
+        result = _run_step(step, ctx)
     ctx.dist.barrier()
-    return summary if ctx.dist.is_main else ctx.dir.summary()
+    return result if ctx.dist.is_main else parse_result(ctx.dir.summary())
 
 
-def _run_step(step: Any, ctx: StepContext) -> dict:
+def _run_step(step: Any, ctx: StepContext) -> StepResult:
     fn = RUNNERS.get(step.kind)
     if fn is None:
         raise PatRuntimeError(step.id, f"no runner for step kind {step.kind!r}",
@@ -127,7 +138,7 @@ def _run_step(step: Any, ctx: StepContext) -> dict:
     ctx.run.log("step_start", step=step.id, kind=step.kind, hash=ctx.digest)
     ctx.progress.info(f"{step.id}: running")
     try:
-        summary = fn(step, ctx)
+        result = fn(step, ctx)
     except PatError as exc:
         ctx.run.log("step_failed", step=step.id, error=str(exc))
         raise
@@ -146,12 +157,12 @@ def _run_step(step: Any, ctx: StepContext) -> dict:
                               "check the path in the spec (paths are relative to the spec file)"
                               ) from exc
     if not ctx.dist.is_main:
-        return summary  # other ranks of a sharded step: rank 0 writes the summary
-    summary = dict(summary)
-    summary.setdefault("seconds", round(time.time() - t0, 3))
-    ctx.dir.mark_done(summary)
-    ctx.run.log("step_end", step=step.id, seconds=summary["seconds"])
-    return summary
+        return result  # other ranks of a sharded step: rank 0 writes the result
+    if result.seconds is None:
+        result = result.model_copy(update={"seconds": round(time.time() - t0, 3)})
+    ctx.dir.mark_done(result_json(result))
+    ctx.run.log("step_end", step=step.id, seconds=result.seconds)
+    return result
 
 
 def clear(out: str | Path) -> None:

@@ -1,8 +1,9 @@
-"""``results.json`` and ``report.md`` from a run directory's step summaries.
+"""``results.json`` and ``report.md`` from a run directory's step results.
 
-:func:`collect` gathers the summaries into the results schema of ``docs/results.md``;
-:func:`render` draws the figures and writes the Markdown report. Both only read what the steps
-wrote, so ``patc report DIR`` re-renders a finished (or partly finished) run.
+:func:`collect` gathers the steps' typed results (:mod:`patternlang.runtime.results_types`) into
+the results document of ``docs/results.md``; :func:`render` draws the figures and writes the
+Markdown report from that document. Both only read what the steps wrote, so ``patc report DIR``
+re-renders a finished (or partly finished) run.
 """
 
 from __future__ import annotations
@@ -14,52 +15,39 @@ import numpy as np
 from patternlang import __version__
 from patternlang.plan.ir import Plan
 from patternlang.runtime import figures
-from patternlang.runtime.rundir import RunDir, StepDir, read_json
+from patternlang.runtime.results_types import StepResult, read_result, result_json
+from patternlang.runtime.rundir import RunDir, StepDir
 
-RESULTS_SCHEMA = 1
+RESULTS_SCHEMA = 2
+SECTIONS = {"train": "train", "observe": "observations", "sample": "llc",
+            "susceptibility": "susceptibilities", "solve": "solutions", "verify": "verification"}
 
 
-def load_summaries(run: RunDir, plan: Plan) -> tuple[dict[str, dict], dict[str, StepDir]]:
-    """The summaries (``done.json``) and directories of the plan's completed steps."""
+def load_results(run: RunDir, plan: Plan) -> tuple[dict[str, StepResult], dict[str, StepDir]]:
+    """The typed results (``done.json``) and directories of the plan's completed steps."""
     hashes = plan.hashes()
-    summaries, dirs = {}, {}
+    results, dirs = {}, {}
     for s in plan.steps:
         d = run.step(s.kind, s.id, hashes[s.id])
-        if d.done:
-            summaries[s.id], dirs[s.id] = d.summary(), d
-    return summaries, dirs
+        found = read_result(d)
+        if found is not None:
+            results[s.id], dirs[s.id] = found, d
+    return results, dirs
 
 
-def collect(plan: Plan, summaries: dict[str, dict]) -> dict:
-    """The results document (schema: ``docs/results.md``)."""
+def collect(plan: Plan, results: dict[str, StepResult]) -> dict:
+    """The results document (schema: ``docs/results.md``): each step's result model as JSON, in
+    the section of its kind."""
     out: dict = {"schema": RESULTS_SCHEMA, "patternlang": __version__, "spec": plan.spec,
-                 "seed": plan.seed, "steps": {}, "train": {}, "llc": {}, "susceptibilities": {},
-                 "solutions": {}, "verification": {}}
+                 "seed": plan.seed, "steps": {}, **{name: {} for name in SECTIONS.values()}}
     hashes = plan.hashes()
     for s in plan.steps:
-        done = s.id in summaries
-        out["steps"][s.id] = {"kind": s.kind, "hash": hashes[s.id], "complete": done,
-                              "seconds": summaries.get(s.id, {}).get("seconds")}
-        if not done:
-            continue
-        sm = summaries[s.id]
-        if s.kind == "train":
-            out["train"][s.id] = {k: sm[k] for k in ("mixture", "final_loss", "steps")}
-        elif s.kind == "sample":
-            out["llc"][s.id] = {k: sm.get(k) for k in ("nbeta", "llc_mean", "llc_se", "centers",
-                                                        "warnings")}
-        elif s.kind == "susceptibility":
-            out["susceptibilities"][s.id] = {k: sm.get(k) for k in (
-                "nbeta", "observables", "components", "chi", "chi_se", "mu", "principal",
-                "finite_difference")}
-            for extra in ("chi_explicit", "per_sample"):
-                if extra in sm:
-                    out["susceptibilities"][s.id][extra] = sm[extra]
-        elif s.kind == "solve":
-            out["solutions"][s.id] = {**sm["solution"], "final_weights": sm["weights"],
-                                      "rounds": sm.get("rounds")}
-        elif s.kind == "verify":
-            out["verification"][s.id] = {k: v for k, v in sm.items() if k not in ("kind",)}
+        found = results.get(s.id)
+        out["steps"][s.id] = {"kind": s.kind, "hash": hashes[s.id], "complete": found is not None,
+                              "seconds": found.seconds if found is not None else None}
+        if found is not None and s.kind in SECTIONS:
+            # wall time lives in "steps" alone: the sections of two equal runs are equal
+            out[SECTIONS[s.kind]][s.id] = result_json(found, exclude={"seconds"})
     return out
 
 
@@ -123,34 +111,39 @@ def _chi_section(sid: str, sm: dict, figdir: Path) -> list[str]:
     return lines
 
 
-def _solve_section(sid: str, sol: dict, figdir: Path) -> list[str]:
+def _solve_section(sid: str, res: dict, figdir: Path) -> list[str]:
+    """The solve (round 1's program; with rounds > 1 also every round's weights). The weights
+    table shows the baseline h and the final h' (after all rounds)."""
+    sol = res["rounds"][0]["solution"]
     lines = [f"### Solution: `{sid}` ({sol['status']})", ""]
     comps = sol["components"]
-    pinv = (sol.get("pinv") or {}).get("weights")
-    if sol.get("weights"):
-        p = figures.weights_comparison(comps, [sol["h0"][c] for c in comps],
-                                       [sol["weights"][c] for c in comps], figdir / f"weights-{sid}.png",
-                                       pinv=[pinv[c] for c in comps] if pinv else None)
-        lines += [f"![weights](figures/{p.name})", "",
-                  _table(["component", "current h", "new h'", "Δh", "pseudo-inverse h"],
-                         [[c, sol["h0"][c], sol["weights"][c], sol["delta_h"][c],
-                           pinv[c] if pinv else None] for c in comps]), ""]
+    h0, h1 = res["baseline"], res["final_weights"]
+    pw = (sol.get("pinv") or {}).get("weights")  # none for a per-sample solve
+    p = figures.weights_comparison(comps, [h0[c] for c in comps], [h1[c] for c in comps],
+                                   figdir / f"weights-{sid}.png",
+                                   pinv=[pw[c] for c in comps] if pw else None)
+    pinv = "pseudo-inverse h" if len(res["rounds"]) == 1 else "pseudo-inverse h (round 1)"
+    lines += [f"![weights](figures/{p.name})", "",
+              _table(["component", "current h", "new h'", "Δh", pinv],
+                     [[c, h0[c], h1[c], h1[c] - h0[c], pw[c] if pw else None]
+                      for c in comps]), ""]
     ps = sol.get("per_sample")
     if ps:
         lines += [f"Per-sample patterning over {ps['atoms']} atoms (pools: "
                   + ", ".join(f"{k} {n} examples" for k, n in ps["pools"].items())
                   + f"): KL(p'||p0) = {_cell(ps.get('kl'))}, ||p' - p0|| = {_cell(ps.get('l2'))}, "
-                  f"solved by {sol['solver']} in {sol.get('seconds', 0):.2f} s; per-example weights "
-                  f"in `{ps['file']}` of the step directory.", ""]
+                  f"solved by {sol['solver']} in {sol.get('seconds') or 0:.2f} s; per-example "
+                  f"weights in `{ps['file']}` of the step directory.", ""]
     lines += [_table(["target", "desired Δ", "predicted Δ (posterior)", "± SE", "achieved"],
                      [[t["label"], t["desired"], t["predicted"], t["se"], t["achieved_fraction"]]
                       for t in sol["targets"]]), ""]
     lines += _modes_lines(sol)
     lines += [f"- {m}" for m in sol["diagnostics"]["messages"]]
-    if sol.get("rounds"):
-        lines += ["", "Iterative patterning (χ re-estimated and the problem re-solved each round):", "",
+    if len(res["rounds"]) > 1:
+        lines += ["", "Iterative patterning (χ re-estimated and the problem re-solved each round; "
+                  "the targets above are round 1's):", "",
                   _table(["round"] + comps, [[r["round"]] + [r["weights"][c] for c in comps]
-                                             for r in sol["rounds"]])]
+                                             for r in res["rounds"]])]
     lines += ["", "Predicted changes are first-order changes of *posterior* expectations; how they "
               "translate into training-time change is measured by verification (calibration).", ""]
     return lines
@@ -214,18 +207,18 @@ def render(run_dir: str | Path) -> Path:
     """Write ``results.json``, ``figures/`` and ``report.md`` for the run in ``run_dir``."""
     run = RunDir(run_dir)
     plan = Plan.from_json((run.root / "plan.json").read_text())
-    summaries, dirs = load_summaries(run, plan)
-    results = collect(plan, summaries)
-    run.write_json("results.json", results)
+    found, dirs = load_results(run, plan)
+    doc = collect(plan, found)
+    run.write_json("results.json", doc)
     figdir = run.root / "figures"
     figdir.mkdir(exist_ok=True)
     lines = [f"# patternlang report: `{Path(plan.spec).name}`", "",
              f"patternlang {__version__}; plan seed {plan.seed}; "
-             f"{sum(1 for s in plan.steps if s.id in summaries)}/{len(plan.steps)} steps complete.", ""]
+             f"{sum(1 for s in plan.steps if s.id in found)}/{len(plan.steps)} steps complete.", ""]
     for s in plan.steps:
-        if s.id not in summaries:
+        if s.id not in found or s.kind not in SECTIONS:
             continue
-        sm = summaries[s.id]
+        sm = doc[SECTIONS[s.kind]][s.id]
         if s.kind == "train":
             losses = ", ".join(f"seed {k}: {v:.4g}" for k, v in list(sm["final_loss"].items())[:8])
             lines += [f"### Training: `{s.id}`", "", f"Final training loss — {losses}.", ""]
@@ -234,11 +227,7 @@ def render(run_dir: str | Path) -> Path:
         elif s.kind == "susceptibility":
             lines += _chi_section(s.id, sm, figdir)
         elif s.kind == "solve":
-            lines += _solve_section(s.id, {**sm["solution"], "rounds": sm.get("rounds")}, figdir)
+            lines += _solve_section(s.id, sm, figdir)
         elif s.kind == "verify":
             lines += _verify_section(s.id, sm, figdir)
     return run.write_text("report.md", "\n".join(lines) + "\n")
-
-
-def read_results(run_dir: str | Path) -> dict:
-    return read_json(Path(run_dir) / "results.json")

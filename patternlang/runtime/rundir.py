@@ -111,6 +111,10 @@ class StepDir:
     def mark_done(self, summary: dict) -> None:
         atomic_write_json(self.path / "done.json", summary)
 
+    def forget(self) -> None:
+        """Drop the completion marker (the step then runs again; its parts are kept)."""
+        (self.path / "done.json").unlink(missing_ok=True)
+
     def part(self, name: str) -> Path:
         p = self.path / "parts" / name
         p.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,7 @@ import torch
 from patternlang import cli
 from patternlang.runtime import accel
 from patternlang.runtime.distributed import Dist, launcher_args
-from patternlang.runtime.steps.sample import chain_groups
+from patternlang.runtime.sampling import chain_groups
 
 
 def test_round_robin_units_cover_each_unit_once():

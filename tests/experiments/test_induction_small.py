@@ -69,9 +69,11 @@ def test_chi_finite_with_errors_and_sum_zero(results, name):
 
 @pytest.mark.parametrize("name", CI_SPECS)
 def test_solution_feasible(results, name):
-    sol = next(iter(results[name].data["solutions"].values()))
+    res = next(iter(results[name].data["solutions"].values()))
+    sol = res["rounds"][0]["solution"]
     assert sol["status"] in ("optimal", "optimal_inaccurate")
-    w, h0 = sol["weights"], sol["h0"]
+    w, h0 = res["final_weights"], res["baseline"]
+    assert w == sol["weights"] and h0 == sol["h0"]  # one round
     assert abs(sum(w.values()) - 1) < 1e-6 and min(w.values()) >= -1e-8
     assert _kl(w, h0) <= 0.05 + 1e-4  # every CI spec has kl(base) <= 0.05
     assert any(abs(w[k] - h0[k]) > 1e-4 for k in w), "the solver did not move the weights"

@@ -58,8 +58,8 @@ def test_two_feasible_patternings_in_opposite_directions(results):
     sols = _doc(results)["solutions"]
     w = {}
     for sid in ("solve.prefer_nested", "solve.prefer_equal_count"):
-        assert sols[sid]["status"] in ("optimal", "optimal_inaccurate")
-        w[sid] = np.array([sols[sid]["weights"][c] for c in COMPONENTS])
+        assert sols[sid]["rounds"][-1]["solution"]["status"] in ("optimal", "optimal_inaccurate")
+        w[sid] = np.array([sols[sid]["final_weights"][c] for c in COMPONENTS])
         assert abs(w[sid].sum() - 1) < 1e-6 and (w[sid] >= -1e-9).all()
         assert abs(w[sid][0] - 0.5) < 1e-6  # weight(pos) == 0.5 holds
     base = np.array([0.5, 0.32, 0.06, 0.06, 0.06])

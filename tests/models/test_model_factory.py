@@ -6,7 +6,7 @@ import textwrap
 import pytest
 import torch
 
-from patternlang.data.build import build_components, build_mixture
+from patternlang.data.build import build_components, mixture_of
 from patternlang.data.component import ComponentError
 from patternlang.models import checkpoint
 from patternlang.models.factory import FactoryError, build_model, load_factory
@@ -70,9 +70,10 @@ def test_build_components_and_mixture(tmp_path):
                                                  args={"vocab": 8, "length": 6}))]
     comps = build_components(specs)
     assert list(comps) == ["rep", "uni"] and comps["rep"].name == "rep"
-    mix = build_mixture(specs, {"rep": 1.0})
+    mix = mixture_of(comps, {"uni": 0.0, "rep": 1.0, "absent": 0.5})
+    assert mix.names == ["uni", "rep"]  # the order of the weights; unknown names ignored
     batch, idx = mix.sample(5, torch.Generator())
-    assert (idx == 0).all()
+    assert (idx == 1).all()
     with pytest.raises(ComponentError, match="no data primitive"):
         build_components([ComponentSpec(name="x", call=Call(primitive="wikipedia"))])
     with pytest.raises(ComponentError, match="declared twice"):

@@ -80,3 +80,43 @@ def test_hugging_face_adapter():
     torch.testing.assert_close(pat.sum(-1), torch.ones(2, 3, 2, 10))
     assert float(pat[0, 0, 0].detach().triu(1).abs().max()) == 0.0  # causal
     check_observer(m, 20, 2)
+
+
+def _all_lm_observables() -> list[ObservableSpec]:
+    def prim(name, **args):
+        return ObservableSpec(name=name, expr=ObsExpr(op="prim", name=name, args=args))
+
+    return [prim("loss", component="u"), prim("loss_increase", component="u"), prim("llc"),
+            prim("free_energy", n=1000), prim("token_loss", component="u", position=5),
+            prim("icl_score", component="u", early=2, late=10),
+            prim("induction_score", layer=1, period=4), prim("previous_token_score", layer=0),
+            prim("duplicate_token_score", layer=1, period=4)]
+
+
+def test_every_lm_observable_agrees_on_a_hf_model_and_its_lens_conversion(tmp_path):
+    """The same GPT-2 network seen through two adapters (transformers' eager attention with the
+    HFCausalLM wrapper, TransformerLens' hook_pattern) gives the same value of every stdlib LM
+    observable, at a point away from the center (so llc and loss_increase are not trivially 0)."""
+    pytest.importorskip("transformers")
+    pytest.importorskip("transformer_lens")
+    from patternlang.models.hf import hf_causal_lm, hf_pretrained
+    from patternlang.models.lens import lens_pretrained
+
+    model = hf_causal_lm(arch="gpt2", layers=2, heads=2, d_model=16, context=16, vocab=20)
+    model.hf.save_pretrained(tmp_path / "center")
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn(p.shape, generator=torch.Generator().manual_seed(p.numel())))
+    model.hf.save_pretrained(tmp_path / "moved")
+    values = []
+    for load in (hf_pretrained, lens_pretrained):
+        center, moved = (load(str(tmp_path / d)).eval() for d in ("center", "moved"))
+        obs = build_observer(center, _all_lm_observables(), {"u": UniformTokens("u", 20, 12)},
+                             {"u": 1.0}, probe=4, seed=0, nbeta=10.0)
+        x, _, _ = obs.evaluate({k: v.detach()[None] for k, v in moved.named_parameters()})
+        values.append((obs.obs_names, x[0]))
+    (names_hf, hf), (names_tl, tl) = values
+    assert names_hf == names_tl and len(names_hf) == 6 + 3 * 2
+    torch.testing.assert_close(hf, tl, atol=2e-5, rtol=1e-4)
+    llc = hf[names_hf.index("llc")]
+    assert llc.abs() > 1e-3  # a moved point: the comparison is not between zeros

@@ -4,26 +4,68 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+import pytest
+
 from .tiny import write_spec
 
 import patternlang
 
 
-def test_two_rounds_resolve_around_the_moved_weights(tmp_path, monkeypatch):
-    monkeypatch.setenv("PATTERNLANG_WORKERS", "1")
-    spec = write_spec(tmp_path, target="raise mean(ih) by 0.1\n  rounds = 2\n  round_steps = 10",
+@pytest.fixture(scope="module")
+def two_rounds(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("rounds")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("PATTERNLANG_WORKERS", "1")
+    spec = write_spec(tmp, target="raise mean(ih) by 0.1\n  rounds = 2\n  round_steps = 10",
                       constraints="l2(base) <= 0.05")
-    res = patternlang.run(spec, tmp_path / "out")
-    step = json.loads(next((tmp_path / "out" / "steps").glob("solve-up-*/done.json")).read_text())
+    try:
+        res = patternlang.run(spec, tmp / "out")
+    finally:
+        mp.undo()
+    solve_dir = next((tmp / "out" / "steps").glob("solve-up-*"))
+    return res, solve_dir
+
+
+def _json(path):
+    return json.loads(path.read_text())
+
+
+def test_calibration_compares_with_the_prediction_for_the_final_weights(two_rounds):
+    """With rounds > 1 the patterned arm trains under the last round's weights, so calibration
+    must compare its realized change with the prediction from the baseline to those weights (the
+    sum of every round's predicted change), not with round 1's prediction."""
+    res, solve_dir = two_rounds
+    r1 = _json(solve_dir / "solution.json")
+    r2 = _json(solve_dir / "parts" / "round2" / "solution.json")
+    assert res.weights("solve.up") == r2["weights"]
+    ih = [n for n in r1["observables"] if n.startswith("ih[")]
+    total = np.mean([r1["predicted"][n]["change"] + r2["predicted"][n]["change"] for n in ih])
+    round1 = np.mean([r1["predicted"][n]["change"] for n in ih])
+    assert abs(total - round1) > 1e-9  # the test can tell the two apart
+    cal = {c["observable"]: c for c in res.data["verification"]["verify.up"]["calibration"]}
+    assert cal["mean(ih)"]["predicted"] == pytest.approx(total, rel=1e-9, abs=1e-15)
+
+
+def test_two_rounds_resolve_around_the_moved_weights(two_rounds):
+    res, solve_dir = two_rounds
+    step = _json(solve_dir / "done.json")
     r1, r2 = step["rounds"]
     assert (r1["round"], r2["round"]) == (1, 2)
-    assert step["weights"] == r2["weights"] == res.weights("solve.up")
+    assert step["final_weights"] == r2["weights"] == res.weights("solve.up")
+    assert r1["solution"]["weights"] == r1["weights"] and r2["solution"]["weights"] == r2["weights"]
     # round 2 solves around round 1's weights, and each step obeys the trust region ||dh|| <= 0.05
-    sol2 = json.loads(next((tmp_path / "out" / "steps").glob("solve-up-*/parts/round2/solution.json")).read_text())
-    assert sol2["h0"] == r1["weights"]
+    assert r2["solution"]["h0"] == r1["weights"]
     for a, b in ((step["baseline"], r1["weights"]), (r1["weights"], r2["weights"])):
         dist = sum((a[k] - b[k]) ** 2 for k in a) ** 0.5
         assert dist <= 0.05 + 1e-6
+    # results.json carries the same result: the final weights, and the prediction that goes with them
+    sol = res.data["solutions"]["solve.up"]
+    assert sol["final_weights"] == r2["weights"]
+    for n, p in sol["predicted"].items():
+        both = [r["solution"]["predicted"][n] for r in (r1, r2)]
+        assert p["change"] == pytest.approx(both[0]["change"] + both[1]["change"])
+        assert p["se"] == pytest.approx(np.hypot(both[0]["se"], both[1]["se"]))
     # the verify arms use the final weights
     arms = res.data["verification"]["verify.up"]["arms"]
     assert arms["patterned"]["weights"] == r2["weights"]

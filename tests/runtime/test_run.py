@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import signal
@@ -28,7 +29,7 @@ def patc(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
 def _numbers(run_dir: Path) -> dict:
     r = json.loads((run_dir / "results.json").read_text())
     return {"llc": r["llc"], "chi": {k: (v["chi"], v["chi_se"]) for k, v in r["susceptibilities"].items()},
-            "weights": {k: v["weights"] for k, v in r["solutions"].items()},
+            "weights": {k: v["final_weights"] for k, v in r["solutions"].items()},
             "verify": {k: v["arms"] for k, v in r["verification"].items()}}
 
 
@@ -53,15 +54,21 @@ def test_run_writes_plan_results_report_and_figures(first_run):
         assert (out / name).exists(), name
     r = json.loads((out / "results.json").read_text())
     assert all(s["complete"] for sid, s in r["steps"].items() if sid != "report")
+    # nbeta = auto is resolved once, by the compiler; the sampler ran with it and reports it
+    plan = json.loads((out / "plan.json").read_text())
+    sampler = next(s for s in plan["steps"] if s["kind"] == "sample")["sampler"]
+    assert sampler["nbeta"] == 16 / math.log(16)
+    assert r["llc"]["sample.chi"]["nbeta"] == r["susceptibilities"]["susceptibility.chi"]["nbeta"] \
+        == sampler["nbeta"]
     chi = r["susceptibilities"]["susceptibility.chi"]
     assert len(chi["chi"]) == len(chi["observables"]) == 3  # ih[l0h0], ih[l0h1], loss(reps)
     assert chi["components"] == ["reps", "noise"]
     sol = r["solutions"]["solve.up"]
-    assert sol["status"] in ("optimal", "optimal_inaccurate")
-    assert abs(sum(sol["weights"].values()) - 1) < 1e-6
+    assert sol["rounds"][0]["solution"]["status"] in ("optimal", "optimal_inaccurate")
+    assert abs(sum(sol["final_weights"].values()) - 1) < 1e-6
     arms = r["verification"]["verify.up"]["arms"]
     assert set(arms) == {"baseline", "patterned"}
-    assert arms["patterned"]["weights"] == pytest.approx(sol["weights"], abs=1e-9)
+    assert arms["patterned"]["weights"] == pytest.approx(sol["final_weights"], abs=1e-9)
     report = (out / "report.md").read_text()
     figs = re.findall(r"\]\((figures/[^)]+)\)", report)
     assert len(figs) >= 4 and all((out / f).stat().st_size > 1000 for f in figs)
@@ -78,7 +85,7 @@ def test_changing_only_the_target_reuses_train_and_sample(first_run, tmp_path):
     runs = sorted((d / "out" / "runs").glob("*/done.json"))
     assert len(runs) == 3, runs
     r = json.loads((d / "out" / "results.json").read_text())
-    assert r["solutions"]["solve.up"]["targets"][0]["kind"] == "lower"
+    assert r["solutions"]["solve.up"]["rounds"][0]["solution"]["targets"][0]["kind"] == "lower"
 
 
 def test_kill_during_sampling_then_resume_gives_the_same_numbers(first_run, tmp_path):

@@ -40,6 +40,7 @@ from patternlang.engine.sampler.chain_loss import LOOP_ON_CPU_PARAMS, ChainLoss
 from patternlang.engine.sampler.diagnostics import Divergence, find_divergences
 from patternlang.engine.sampler.restrict import ParamLayout, restriction_index
 from patternlang.engine.sampler.result import SGLDResult, SamplerConfigError
+from patternlang.engine.sampler.temperature import default_nbeta
 from patternlang.errors import DivergenceError
 
 Batch = dict[str, Tensor]
@@ -57,7 +58,8 @@ class SGLDConfig:
     Args:
         step_size: ε.
         gamma: γ, localization strength. REQUIRED: there is no silent default of 0.
-        nbeta: nβ; ``None`` means B / log B with B the batch size.
+        nbeta: nβ; ``None`` means B / log B with B the measured batch size (plans always pass
+            a number: the compiler resolves ``nbeta = auto`` from the declared batch).
         num_chains: chains (ids ``0..num_chains-1`` unless ``run_sgld(chain_ids=...)``).
         num_draws: kept draws per chain.
         burnin: steps before the first draw (excluded from every estimate).
@@ -87,7 +89,7 @@ class SGLDConfig:
     gamma: float | None = None
     nbeta: float | None = None
     num_chains: int = 4
-    num_draws: int = 200
+    num_draws: int = 100
     burnin: int = 0
     thin: int = 1
     seed: int = 0
@@ -129,11 +131,6 @@ class SGLDConfig:
         d = asdict(self)
         d["restrict"] = list(self.restrict)
         return d
-
-
-def default_nbeta(batch_size: int) -> float:
-    """devinterp's default inverse temperature nβ = B / log B (B >= 2)."""
-    return batch_size / math.log(batch_size) if batch_size > 1 else 1.0
 
 
 def chain_batched(fn: LossFn) -> LossFn:

@@ -1,4 +1,6 @@
-"""One runner per plan step kind; importing this package registers them with the executor."""
+"""One runner per plan step kind (``train``, ``observe``, ``sample``, ``susceptibility``, ``solve``,
+``verify``, ``report``); the executor imports these modules (:data:`RUNNER_MODULES`) to register
+them. Importing the package alone registers nothing, so the runtime's services may import
+:mod:`patternlang.runtime.steps.common` without pulling in every runner."""
 
-from patternlang.runtime.steps import (observe, report, rounds, sample,  # noqa: F401
-                                       susceptibility, train, verify)
+RUNNER_MODULES = ("observe", "report", "rounds", "sample", "susceptibility", "train", "verify")

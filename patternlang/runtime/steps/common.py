@@ -12,6 +12,7 @@ import torch
 from patternlang.errors import PatRuntimeError
 from patternlang.plan.ir import CheckpointRef, ComponentSpec, ModelSpec, ObservableSpec
 from patternlang.runtime.context import StepContext
+from patternlang.runtime.results_types import TrainResult
 
 
 def derive_seed(*parts: object) -> int:
@@ -62,11 +63,11 @@ def load_weights(model: torch.nn.Module, path: Path) -> torch.nn.Module:
 def checkpoint_paths(ref: CheckpointRef, ctx: StepContext) -> list[tuple[int, Path]]:
     """``(seed, path)`` of the checkpoint ``ref`` names, for every seed the train step ran, before
     any selection (see :func:`select_checkpoints`)."""
-    summary = ctx.input_summary(ref.train)
+    trained = ctx.result(ref.train, TrainResult)
     tdir = ctx.input_dir(ref.train)
     out = []
-    for seed, ckpts in summary["checkpoints"].items():
-        key = str(ref.step) if ref.step is not None else str(summary["steps"])
+    for seed, ckpts in trained.checkpoints.items():
+        key = str(ref.step) if ref.step is not None else str(trained.steps)
         if key not in ckpts:
             raise PatRuntimeError(ctx.dir.path.name, f"train step '{ref.train}' saved no checkpoint "
                                   f"at step {key} (saved: {sorted(ckpts, key=int)})",

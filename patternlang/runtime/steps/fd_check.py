@@ -12,14 +12,12 @@ with χ estimated at that same center (not the average over centers).
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 
 from patternlang.plan.ir import FiniteDiffSpec, SampleStep
 from patternlang.runtime.context import StepContext
-from patternlang.runtime.steps.common import (build_components, build_model, derive_seed,
-                                              load_weights, select_checkpoints)
+from patternlang.runtime.sampling import sample_chains
+from patternlang.runtime.steps.common import build_components, derive_seed, select_checkpoints
 
 
 def _sampler(step: SampleStep, ctx: StepContext, center, seed: int):
@@ -27,25 +25,14 @@ def _sampler(step: SampleStep, ctx: StepContext, center, seed: int):
     only the mixture changes between calls (the same seed every call). It changes both the
     sampler's loss and the mixture that observables such as ``llc`` read, so the difference is the
     whole derivative that χ (covariance plus explicit term) estimates."""
-    from patternlang.engine.sampler.sgld import run_sgld
-    from patternlang.models.losses import model_loss_fn
-    from patternlang.observables.observer import build_observer
-    from patternlang.runtime.steps.sample import _batch_fn, nbeta_of, sampler_config
-
     components = build_components(step.components, ctx)
-    base = dict(step.mixture.weights)
-    cfg = dataclasses.replace(sampler_config(step, seed), keep_observations=True)
 
     def sample(weights) -> np.ndarray:
-        model = load_weights(build_model(step.model, ctx), center)
-        observer = build_observer(model, step.observables, components, dict(weights), probe=step.probe,
-                                  seed=derive_seed("probe", ctx.plan.seed, step.id), nbeta=nbeta_of(step))
-        res = run_sgld(model, model_loss_fn(model.task),
-                       _batch_fn(components, dict(weights), step.sampler.batch, ctx.device), cfg,
-                       observer=observer)
+        res, _ = sample_chains(step, ctx, center, components, seed=seed, weights=dict(weights),
+                               per_sample=False, keep_observations=True)
         return res.observations["x"]
 
-    return sample, base
+    return sample, dict(step.mixture.weights)
 
 
 def _groups(names: list[str]) -> dict[str, list[int]]:
@@ -61,7 +48,6 @@ def finite_difference_rows(check: FiniteDiffSpec, step: SampleStep, ctx: StepCon
                            comp_names: list[str]) -> list[dict]:
     """Rows ``{observable, component, chi, chi_se, fd, fd_se, ratio, z, sign_agrees}``."""
     from patternlang.engine.finite_diff import paired_finite_difference
-    from patternlang.runtime.steps.sample import nbeta_of
 
     components = build_components(step.components, ctx)
     seed, center, _ = select_checkpoints(step.at, ctx, components, dict(step.mixture.weights),
@@ -70,7 +56,7 @@ def finite_difference_rows(check: FiniteDiffSpec, step: SampleStep, ctx: StepCon
     rows = []
     for comp in check.components or comp_names:
         bar = ctx.progress.task(f"finite difference toward {comp}", total=1, unit="check")
-        fd = paired_finite_difference(sample, base, comp, check.eps, nbeta_of(step), obs_names)
+        fd = paired_finite_difference(sample, base, comp, check.eps, step.sampler.nbeta, obs_names)
         bar.advance()
         bar.close()
         k = comp_names.index(comp)

@@ -21,12 +21,13 @@ from __future__ import annotations
 import numpy as np
 
 from patternlang.runtime.context import StepContext
+from patternlang.runtime.results_types import SolveResult
 
 
 def resolve_mixture(step, ctx: StepContext) -> dict[str, float]:
-    """The weights a train step uses: its own mixture, or the solution of ``mixture_from``."""
+    """The weights a train step uses: its own mixture, or the final weights of ``mixture_from``."""
     if getattr(step, "mixture_from", None):
-        return dict(ctx.input_summary(step.mixture_from)["weights"])
+        return dict(ctx.result(step.mixture_from, SolveResult).final_weights)
     return dict(step.mixture.weights)
 
 
@@ -94,10 +95,10 @@ def random_direction(k: int, length: float, seed: int,
 
 def pool_weights(ctx: StepContext, solve_id: str) -> dict[str, np.ndarray] | None:
     """The per-example distributions a per-sample solve step wrote (None for a component solve)."""
-    summary = ctx.input_summary(solve_id)
-    if not summary.get("sample_weights"):
+    name = ctx.result(solve_id, SolveResult).sample_weights
+    if not name:
         return None
-    z = np.load(ctx.input_dir(solve_id).file(summary["sample_weights"]))
+    z = np.load(ctx.input_dir(solve_id).file(name))
     return {k: z[k] for k in z.files if "." not in k and k not in ("atoms", "p", "p0")}
 
 

@@ -6,21 +6,22 @@ import numpy as np
 
 from patternlang.plan.ir import ObserveStep
 from patternlang.runtime.context import StepContext, runner
+from patternlang.runtime.results_types import ObserveResult, SeedValues
 from patternlang.runtime.steps.common import (build_components, build_model, derive_seed,
                                               evaluate_point, load_weights, select_checkpoints)
 
 
 @runner("observe")
-def run_observe(step: ObserveStep, ctx: StepContext) -> dict:
+def run_observe(step: ObserveStep, ctx: StepContext) -> ObserveResult:
     components = build_components(step.components, ctx)
     train = ctx.plan.step(step.at.train)
     weights = dict(train.mixture.weights)
     rows = []
     for seed, path, _ in select_checkpoints(step.at, ctx, components, weights, train.model):
         model = load_weights(build_model(train.model, ctx), path)
-        rows.append({"seed": seed, "values": evaluate_point(
+        rows.append(SeedValues(seed=seed, values=evaluate_point(
             model, step.observables, components, weights, probe=step.probe,
-            seed=derive_seed("observe", ctx.plan.seed, step.seed))})
-    names = list(rows[0]["values"]) if rows else []
-    mean = {n: float(np.mean([r["values"][n] for r in rows])) for n in names}
-    return {"kind": "observe", "per_seed": rows, "mean": mean}
+            seed=derive_seed("observe", ctx.plan.seed, step.seed))))
+    names = list(rows[0].values) if rows else []
+    mean = {n: float(np.mean([r.values[n] for r in rows])) for n in names}
+    return ObserveResult(per_seed=rows, mean=mean)

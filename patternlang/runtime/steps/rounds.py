@@ -9,28 +9,34 @@ rounds. Round 1 is the ordinary solve. Each further round r:
 3. re-estimates χ and re-solves around the current weights, with the same targets and constraints
    (so a trust region bounds each round's step).
 
-The final weights are the last round's. Every round is a resumable part of the solve step.
+The final weights are the last round's, and the prediction that goes with them is the sum of every
+round's predicted change (:func:`total_prediction`). Every round is a resumable part of the solve step.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+from pydantic import ValidationError
 
 from patternlang.errors import PatRuntimeError
 from patternlang.plan.ir import MixtureSpec, SolveStep
 from patternlang.runtime.context import StepContext, runner
+from patternlang.runtime.results_types import (Prediction, SampleResult, SolveResult, SolveRound,
+                                               result_json)
 from patternlang.runtime.rundir import atomic_write_json, read_json
+from patternlang.runtime.sampling import chain_groups, run_group
 from patternlang.runtime.steps.common import build_components, checkpoint_paths
 from patternlang.runtime.steps.solve import Rows, solve_once
 from patternlang.runtime.steps.solve_samples import SAMPLE_WEIGHTS, solve_samples
+from patternlang.runtime.training import train_one
 
 
-def _round(step: SolveStep, ctx: StepContext, r: int, weights: dict, ckpt, seed: int) -> dict:
+def _round(step: SolveStep, ctx: StepContext, r: int, weights: dict, ckpt, seed: int) -> SolveRound:
     from patternlang.engine.chi import estimate_chi
     from patternlang.engine.moments import Comoments
-    from patternlang.runtime.steps.sample import _run_group, chain_groups, nbeta_of
     from patternlang.runtime.steps.susceptibility import combine
-    from patternlang.runtime.steps.train import train_one
 
     sus = ctx.plan.step(step.susceptibilities[0])
     sample = ctx.plan.step(sus.sample)
@@ -45,21 +51,28 @@ def _round(step: SolveStep, ctx: StepContext, r: int, weights: dict, ckpt, seed:
     moments, init_loss = None, None
     for gi, group in enumerate(chain_groups(sample.sampler.chains, ctx.device)):
         gdir = ctx.dir.part(f"round{r}/g{gi}")
-        init_loss = _run_group(moved, ctx, ckpt, seed, group, components, gdir, init_loss)
+        sampled = run_group(moved, ctx, ckpt, seed, group, components, gdir, init_loss)
+        init_loss = sampled.init_loss
         m = Comoments.from_state(dict(np.load(gdir / "moments.npz")))
         moments = m if moments is None else moments.merge(m)
-    chi_summary, _, _ = combine([estimate_chi(moments)], moved, nbeta_of(sample), sus.standardize)
-    rows = Rows(step.id, [(sus.id, chi_summary)])
-    record = solve_once(step, rows, weights, pdir / "solution.json")
-    return {"round": r, "checkpoint": str(ckpt.relative_to(ctx.dir.path)),
-            "chi": chi_summary["chi"], "chi_se": chi_summary["chi_se"],
-            "observables": chi_summary["observables"], "solution": record,
-            "weights": dict(record["weights"])}
+    chi, _, _ = combine([estimate_chi(moments)], moved, sampled.nbeta, sus.standardize)
+    record = solve_once(step, Rows(step.id, [(sus.id, chi)]), weights, pdir / "solution.json")
+    return SolveRound(round=r, weights=record.weights, solution=record,
+                      checkpoint=str(ckpt.relative_to(ctx.dir.path)), chi=chi.chi, chi_se=chi.chi_se)
 
 
-def iterate(step: SolveStep, ctx: StepContext, first: dict) -> dict:
-    """Run rounds 2..R after the first solve ``first``; return the solve summary with the final
-    weights and a ``rounds`` record."""
+def _saved_round(ctx: StepContext, name: str) -> SolveRound | None:
+    """A finished round of an interrupted run (``None``: not finished, or an older format)."""
+    if not (ctx.resume and ctx.dir.part_done(name)):
+        return None
+    try:
+        return SolveRound.model_validate(read_json(ctx.dir.part(name) / "round.json"))
+    except (ValidationError, FileNotFoundError):
+        return None
+
+
+def iterate(step: SolveStep, ctx: StepContext, first: SolveRound) -> list[SolveRound]:
+    """Rounds 2..R after the first solve ``first`` (each a resumable part); all rounds, in order."""
     if len(step.susceptibilities) != 1:
         raise PatRuntimeError(step.id, "iterative patterning (rounds > 1) re-estimates one "
                               f"susceptibility, but this step has {len(step.susceptibilities)}",
@@ -68,38 +81,50 @@ def iterate(step: SolveStep, ctx: StepContext, first: dict) -> dict:
         raise PatRuntimeError(step.id, "rounds > 1 needs round_steps >= 1",
                               "set round_steps: training steps between rounds")
     sus = ctx.plan.step(step.susceptibilities[0])
-    sample = ctx.plan.step(sus.sample)
-    center = ctx.summaries[sample.id]["centers"][0]
-    ckpt = dict(checkpoint_paths(sample.at, ctx))[center["seed"]]
-    weights = dict(first["weights"])
-    rounds = [{"round": 1, "weights": weights, "solution": first["solution"]}]
+    center = ctx.result(sus.sample, SampleResult).centers[0]
+    ckpt = dict(checkpoint_paths(ctx.plan.step(sus.sample).at, ctx))[center.seed]
+    rounds = [first]
     for r in range(2, step.rounds + 1):
         name = f"round{r}"
-        if ctx.resume and ctx.dir.part_done(name):
-            rec = read_json(ctx.dir.part(name) / "round.json")
-        else:
-            rec = _round(step, ctx, r, weights, ckpt, center["seed"])
-            atomic_write_json(ctx.dir.part(name) / "round.json", rec)
+        rec = _saved_round(ctx, name)
+        if rec is None:
+            rec = _round(step, ctx, r, rounds[-1].weights, ckpt, center.seed)
+            atomic_write_json(ctx.dir.part(name) / "round.json", result_json(rec))
             ctx.dir.mark_part_done(name)
-        ckpt = ctx.dir.path / rec["checkpoint"]
-        weights = rec["weights"]
+        ckpt = ctx.dir.path / rec.checkpoint
         rounds.append(rec)
-    return {**first, "weights": weights, "rounds": [
-        {"round": x["round"], "weights": x["weights"],
-         "targets": x["solution"]["targets"]} for x in rounds]}
+    return rounds
+
+
+def total_prediction(rounds: list[SolveRound]) -> dict[str, Prediction]:
+    """The predicted change of every coordinate from the baseline to the last round's weights: the
+    sum of the rounds' first-order predictions (each at its own χ), standard errors in quadrature
+    (the rounds' χ are estimated from independent samples)."""
+    if len(rounds) == 1:
+        return dict(rounds[0].solution.predicted or {})
+    names = list(rounds[0].solution.predicted or {})
+    out = {}
+    for n in names:
+        parts = [r.solution.predicted[n] for r in rounds]
+        ses = [p.se for p in parts]
+        out[n] = Prediction(change=math.fsum(p.change for p in parts),
+                            se=None if None in ses else math.sqrt(math.fsum(x * x for x in ses)))
+    return out
 
 
 @runner("solve")
-def run_solve(step: SolveStep, ctx: StepContext) -> dict:
+def run_solve(step: SolveStep, ctx: StepContext) -> SolveResult:
     rows = Rows.of(step, ctx)
-    if step.samples:
-        record = solve_samples(step, ctx, rows, dict(step.mixture.weights))
-        return {"kind": "solve", "weights": dict(record["weights"]),
-                "baseline": dict(step.mixture.weights), "solution": record,
-                "observables": rows.names, "sample_weights": SAMPLE_WEIGHTS}
-    record = solve_once(step, rows, dict(step.mixture.weights), ctx.dir.file("solution.json"))
-    summary = {"kind": "solve", "weights": dict(record["weights"]),
-               "baseline": dict(step.mixture.weights), "solution": record, "observables": rows.names}
+    baseline = dict(step.mixture.weights)
+    if step.samples:  # per-sample patterning (one round; the per-example weights in a file)
+        record = solve_samples(step, ctx, rows, baseline)
+        rounds = [SolveRound(round=1, weights=record.weights, solution=record)]
+        return SolveResult(baseline=baseline, final_weights=record.weights,
+                           predicted=total_prediction(rounds), observables=rows.names,
+                           rounds=rounds, sample_weights=SAMPLE_WEIGHTS)
+    record = solve_once(step, rows, baseline, ctx.dir.file("solution.json"))
+    rounds = [SolveRound(round=1, weights=record.weights, solution=record)]
     if step.rounds > 1:
-        summary = iterate(step, ctx, summary)
-    return summary
+        rounds = iterate(step, ctx, rounds[0])
+    return SolveResult(baseline=baseline, final_weights=rounds[-1].weights,
+                       predicted=total_prediction(rounds), observables=rows.names, rounds=rounds)

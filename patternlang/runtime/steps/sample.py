@@ -16,131 +16,14 @@ diagnostics).
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
-import torch
 
 from patternlang.plan.ir import SampleStep
 from patternlang.runtime.context import StepContext, runner
-from patternlang.runtime.rundir import atomic_save_npz, atomic_write_json, read_json
-from patternlang.runtime.steps.common import (build_components, build_model, derive_seed,
-                                              load_weights, select_checkpoints)
-
-
-def chain_groups(chains: int, device: torch.device, *, world: int = 1,
-                 per_chain_bytes: int | None = None, free_bytes: int | None = None) -> list[list[int]]:
-    """Chain ids in groups that run as one batched call (and are one resumable part each).
-
-    ``PATTERNLANG_CHAIN_GROUP`` fixes the group size everywhere. Otherwise on a CPU groups of 2
-    leave completed chains behind for --resume at the same cost per chain; on a GPU the group is as
-    many chains as fit in free memory (``per_chain_bytes`` measured by
-    :func:`~patternlang.runtime.accel.measure_chain_bytes`, ``free_bytes`` default
-    ``torch.cuda.mem_get_info``), and at most ``ceil(chains / world)`` so every rank gets a group.
-    CPU grouping never depends on ``world``: a distributed CPU run then reproduces the single-process
-    run bit for bit."""
-    from patternlang.runtime.accel import chains_per_batch, free_cuda_bytes
-
-    fixed = os.environ.get("PATTERNLANG_CHAIN_GROUP")
-    if fixed:
-        size = int(fixed)
-    elif device.type == "cuda":
-        size = -(-chains // max(1, world))
-        if per_chain_bytes:
-            free = free_bytes if free_bytes is not None else free_cuda_bytes(device)
-            size = min(size, chains_per_batch(free, per_chain_bytes, chains))
-    else:
-        size = 2
-    size = max(1, min(size, chains))
-    ids = list(range(chains))
-    return [ids[i:i + size] for i in range(0, chains, size)]
-
-
-def _chain_bytes(step: SampleStep, ctx: StepContext, center_path, components: dict) -> int | None:
-    """One chain's peak GPU memory at this step's batch and probe sizes (``None`` off CUDA, or when
-    ``PATTERNLANG_CHAIN_GROUP`` fixes the grouping)."""
-    if ctx.device.type != "cuda" or os.environ.get("PATTERNLANG_CHAIN_GROUP"):
-        return None
-    from patternlang.models.losses import model_loss_fn
-    from patternlang.runtime.accel import measure_chain_bytes
-
-    model = load_weights(build_model(step.model, ctx), center_path)
-    weights = dict(step.mixture.weights)
-    g = torch.Generator().manual_seed(0)
-    batch = _batch_fn(components, weights, step.sampler.batch, ctx.device)(0, 0, g)
-    probe = next(iter(components.values())).sample(step.probe, g)
-    probe = {k: v.to(ctx.device) for k, v in probe.items()}
-    per_chain = measure_chain_bytes(model, model_loss_fn(model.task), batch, probe)
-    del model
-    torch.cuda.empty_cache()
-    return per_chain
-
-
-def sampler_config(step: SampleStep, seed: int):
-    from patternlang.engine.sampler.sgld import SGLDConfig
-
-    s = step.sampler
-    return SGLDConfig(step_size=s.step, gamma=s.gamma, nbeta=s.nbeta, num_chains=s.chains,
-                      num_draws=s.draws, burnin=s.burnin, thin=s.thin, seed=seed,
-                      restrict=tuple(s.restrict))
-
-
-def nbeta_of(step: SampleStep) -> float:
-    from patternlang.engine.sampler.sgld import default_nbeta
-
-    return float(step.sampler.nbeta) if step.sampler.nbeta else float(default_nbeta(step.sampler.batch))
-
-
-def _batch_fn(components: dict, weights: dict[str, float], batch: int, device: torch.device):
-    from patternlang.data.mixture import Mixture
-
-    mixture = Mixture([components[n] for n in weights], [weights[n] for n in weights])
-
-    def batch_fn(chain: int, t: int, g: torch.Generator) -> dict:
-        b, _ = mixture.sample(batch, g)
-        return {k: v.to(device) for k, v in b.items()}
-
-    return batch_fn
-
-
-def _bar_callback(bar):
-    """Adapt a progress task to the sampler's ``progress(done, total)`` callback."""
-    last = [0]
-
-    def callback(done: int, total: int) -> None:
-        bar.advance(done - last[0])
-        last[0] = done
-
-    return callback
-
-
-def _run_group(step: SampleStep, ctx: StepContext, center_path, center_seed: int, group: list[int],
-               components: dict, part_dir, init_loss: float | None) -> float:
-    from patternlang.engine.sampler.sgld import run_sgld
-    from patternlang.models.losses import model_loss_fn
-    from patternlang.observables.observer import build_observer
-
-    from patternlang.runtime.accel import maybe_compile, with_precision
-
-    model = maybe_compile(load_weights(build_model(step.model, ctx), center_path))
-    weights = dict(step.mixture.weights)
-    nbeta = nbeta_of(step)
-    observer = build_observer(model, step.observables, components, weights, probe=step.probe,
-                              seed=derive_seed("probe", ctx.plan.seed, step.id),
-                              per_sample=step.per_sample, nbeta=nbeta, pools=list(step.pools))
-    cfg = sampler_config(step, derive_seed("sgld", ctx.plan.seed, step.sampler.seed, center_seed))
-    bar = ctx.progress.task(f"{step.id}: center {center_seed} chains {group}",
-                            total=cfg.total_steps, unit="step")
-    result = run_sgld(model, model_loss_fn(model.task), _batch_fn(components, weights,
-                      step.sampler.batch, ctx.device), cfg,
-                      observer=with_precision(observer, ctx.device), chain_ids=group,
-                      progress=_bar_callback(bar), init_loss=init_loss)
-    bar.close()
-    moments = observer.reset()
-    atomic_save_npz(part_dir / "moments.npz", **moments.state_dict())
-    atomic_save_npz(part_dir / "trace.npz", loss=np.asarray(result.loss_trace))
-    atomic_write_json(part_dir / "sgld.json", result.to_dict())
-    return result.init_loss
+from patternlang.runtime.results_types import CenterLLC, SampleResult
+from patternlang.runtime.rundir import atomic_save_npz, read_json
+from patternlang.runtime.sampling import chain_bytes, chain_groups, run_group
+from patternlang.runtime.steps.common import build_components, select_checkpoints
 
 
 def _result_from_dict(d: dict):
@@ -158,17 +41,19 @@ def _result_from_dict(d: dict):
         config=d["config"], seconds=d.get("seconds", 0.0))
 
 
-def _center_summary(label: str, seed: int, parts: list[dict]) -> dict:
+def _center_summary(label: str, seed: int, parts: list[dict],
+                    selected: dict[str, float]) -> tuple[float, CenterLLC]:
+    """A center's LLC row, and the nβ its sampler ran with (:attr:`SGLDResult.nbeta`)."""
     from patternlang.engine.sampler.result import SGLDResult
 
     res = SGLDResult.concat([_result_from_dict(p) for p in parts])
     d = res.to_dict()
     diag = d.get("diagnostics", {})
-    return {"label": label, "seed": seed, "llc_mean": d["llc_mean"], "llc_se": d["llc_se"],
-            "llc_per_chain": d["llc_per_chain"], "init_loss": d["init_loss"],
-            "rhat": diag.get("rhat"), "trend_ok": diag.get("trend", {}).get("equilibrated"),
-            "divergent_chains": [v["chain"] for v in diag.get("divergences", [])],
-            "warnings": diag.get("warnings", [])}
+    return res.nbeta, CenterLLC(label=label, seed=seed, llc_mean=d["llc_mean"], llc_se=d["llc_se"],
+                     llc_per_chain=d["llc_per_chain"], init_loss=d["init_loss"],
+                     rhat=diag.get("rhat"), trend_ok=diag.get("trend", {}).get("equilibrated"),
+                     divergent_chains=[v["chain"] for v in diag.get("divergences", [])],
+                     warnings=diag.get("warnings", []), selected_by=selected)
 
 
 def _part_name(label: str, group: list[int]) -> str:
@@ -195,7 +80,7 @@ def _run_my_parts(step: SampleStep, ctx: StepContext, centers: list, groups: lis
         name = _part_name(f"seed{seed}", group)
         part_dir = ctx.dir.part(name)
         if not (ctx.resume and ctx.dir.part_done(name)):
-            _run_group(step, ctx, path, seed, group, components, part_dir, init_loss.get(ci))
+            run_group(step, ctx, path, seed, group, components, part_dir, init_loss.get(ci))
             ctx.dir.mark_part_done(name)
         out[name] = _load_part(part_dir)
         init_loss[ci] = out[name]["sgld"]["init_loss"]
@@ -203,18 +88,18 @@ def _run_my_parts(step: SampleStep, ctx: StepContext, centers: list, groups: lis
 
 
 @runner("sample", sharded=True)
-def run_sample(step: SampleStep, ctx: StepContext) -> dict | None:
+def run_sample(step: SampleStep, ctx: StepContext) -> SampleResult | None:
     from patternlang.engine.moments import Comoments
 
     components = build_components(step.components, ctx)
     centers = select_checkpoints(step.at, ctx, components, dict(step.mixture.weights), step.model)
     groups = ctx.dist.broadcast(chain_groups(  # rank 0's grouping (GPUs may differ in free memory)
         step.sampler.chains, ctx.device, world=ctx.dist.world,
-        per_chain_bytes=_chain_bytes(step, ctx, centers[0][1], components)))
+        per_chain_bytes=chain_bytes(step, ctx, centers[0][1], components)))
     payloads = ctx.dist.gather_dict(_run_my_parts(step, ctx, centers, groups, components))
     if payloads is None:
         return None  # not rank 0: rank 0 merges and writes the summary
-    center_rows, traces, obs_names = [], [], None
+    center_rows, traces, obs_names, nbetas = [], [], None, set()
     for seed, path, selected in centers:
         label = f"seed{seed}"
         parts, moments = [], None
@@ -226,18 +111,19 @@ def run_sample(step: SampleStep, ctx: StepContext) -> dict | None:
             traces.append(p["trace"])
         atomic_save_npz(ctx.dir.file(f"moments-{label}.npz"), **moments.state_dict())
         obs_names = list(moments.obs_names)
-        row = _center_summary(label, seed, parts)
-        row["selected_by"] = selected
+        nbeta, row = _center_summary(label, seed, parts, selected)
+        nbetas.add(nbeta)
         center_rows.append(row)
     atomic_save_npz(ctx.dir.file("traces.npz"), loss=_stack_ragged(traces))
-    llcs = np.array([r["llc_mean"] for r in center_rows])
-    ses = np.array([r["llc_se"] for r in center_rows])
-    warnings = [f"{r['label']}: {w}" for r in center_rows for w in r["warnings"]]
-    return {"kind": "sample", "nbeta": nbeta_of(step), "centers": center_rows,
-            "llc_mean": float(llcs.mean()),
-            "llc_se": float(np.sqrt((ses ** 2).sum()) / len(ses)) if len(ses) > 1 else float(ses[0]),
-            "observables": obs_names, "warnings": warnings,
-            "moments": [f"moments-{r['label']}.npz" for r in center_rows]}
+    llcs = np.array([r.llc_mean for r in center_rows], float)
+    ses = np.array([r.llc_se for r in center_rows], float)
+    warnings = [f"{r.label}: {w}" for r in center_rows for w in r.warnings]
+    (nbeta,) = nbetas  # every center ran with the plan's nβ
+    return SampleResult(nbeta=nbeta, centers=center_rows, llc_mean=float(llcs.mean()),
+                        llc_se=float(np.sqrt((ses ** 2).sum()) / len(ses)) if len(ses) > 1
+                        else float(ses[0]),
+                        observables=obs_names, warnings=warnings,
+                        moments=[f"moments-{r.label}.npz" for r in center_rows])
 
 
 def _stack_ragged(traces: list[np.ndarray]) -> np.ndarray:

@@ -15,6 +15,7 @@ import numpy as np
 from patternlang.errors import PatRuntimeError
 from patternlang.plan.ir import ObsExpr, SolveStep, TargetSpec
 from patternlang.runtime.context import StepContext
+from patternlang.runtime.results_types import ChiResult, SolutionRecord
 from patternlang.runtime.rundir import atomic_write_json
 
 
@@ -23,10 +24,10 @@ class Rows:
 
     Args:
         step_id: the solve step (for messages).
-        sources: ``(susceptibility step id, its summary)`` in order.
+        sources: ``(susceptibility step id, its result)`` in order.
     """
 
-    def __init__(self, step_id: str, sources: list[tuple[str, dict]]):
+    def __init__(self, step_id: str, sources: list[tuple[str, ChiResult]]):
         self.names: list[str] = []
         self.owner: list[tuple[str, str]] = []  # (susceptibility id, observable name) per row
         self.exprs: dict[tuple[str, str], dict] = {}
@@ -38,24 +39,24 @@ class Rows:
         many = len(sources) > 1
         for sid, s in sources:
             if comps is None:
-                comps = s["components"]
-            elif s["components"] != comps:
+                comps = s.components
+            elif s.components != comps:
                 raise PatRuntimeError(step_id, f"susceptibilities {[i for i, _ in sources]} use "
                                       "different data components", "use the same components")
-            nb = float(s["nbeta"])
-            raw.append(np.asarray(s["chi"], float))
+            nb = float(s.nbeta)
+            raw.append(np.asarray(s.chi, float))
             resp.append(nb * raw[-1])
-            se.append(nb * np.asarray(s["chi_se"], float))
-            mu.append(np.asarray(s["mu"], float))
-            nan = np.full(len(s["observables"]), np.nan)
-            self.sd_obs.append(np.asarray(s.get("sd_obs", nan), float))
-            if self.sd_comp is None and "sd_comp" in s:
-                self.sd_comp = np.asarray(s["sd_comp"], float)
-            self.standardize = bool(s.get("standardize", True))
-            for coord, obs in zip(s["observables"], s["observable_of"]):
+            nan = [np.nan] * len(s.observables)
+            self.sd_obs.append(np.asarray(s.sd_obs if s.sd_obs is not None else nan, float))
+            if self.sd_comp is None and s.sd_comp is not None:
+                self.sd_comp = np.asarray(s.sd_comp, float)
+            self.standardize = s.standardize
+            se.append(nb * np.asarray(s.chi_se, float))
+            mu.append(np.asarray(s.mu, float))
+            for coord, obs in zip(s.observables, s.observable_of):
                 self.names.append(f"{sid}:{coord}" if many else coord)
                 self.owner.append((sid, obs))
-            for obs, expr in s["observable_exprs"].items():
+            for obs, expr in s.observable_exprs.items():
                 self.exprs[(sid, obs)] = expr
         self.components: list[str] = comps or []
         self.chi = np.vstack(raw)
@@ -66,7 +67,7 @@ class Rows:
     @classmethod
     def of(cls, step: SolveStep, ctx: StepContext) -> "Rows":
         """The rows of a solve step's input susceptibilities."""
-        return cls(step.id, [(sid, ctx.input_summary(sid)) for sid in step.susceptibilities])
+        return cls(step.id, [(sid, ctx.result(sid, ChiResult)) for sid in step.susceptibilities])
 
     def rows_of(self, source: str | None, name: str) -> list[int]:
         return [i for i, (sid, obs) in enumerate(self.owner)
@@ -124,7 +125,7 @@ def move_choice(t: TargetSpec, rows: Rows, h0: np.ndarray, step_id: str):
 
     sd_obs = np.concatenate(rows.sd_obs) if rows.sd_obs else np.full(len(rows.names), np.nan)
     if rows.standardize and (rows.sd_comp is None or not np.all(np.isfinite(sd_obs))):
-        raise PatRuntimeError(step_id, "the susceptibility summary has no posterior standard "
+        raise PatRuntimeError(step_id, "the susceptibility result has no posterior standard "
                               "deviations, which the principal directions are standardized by",
                               "re-run the susceptibility step (run with --force or a new run dir)")
     coeffs = None if t.mode is not None else linearize(t.expr, rows, step_id)[0]
@@ -157,7 +158,7 @@ def linear_targets(targets: list[TargetSpec], rows: Rows, step_id: str,
     return out, modes
 
 
-def solve_once(step: SolveStep, rows: Rows, weights: dict[str, float], out_file) -> dict:
+def solve_once(step: SolveStep, rows: Rows, weights: dict[str, float], out_file) -> SolutionRecord:
     """One inverse solve around ``weights``; writes ``out_file`` (even when infeasible) and returns
     the solution record; raises :class:`~patternlang.errors.InfeasibleError` if there is none."""
     from patternlang.engine.solve import require_feasible, solve_weights
@@ -176,4 +177,4 @@ def solve_once(step: SolveStep, rows: Rows, weights: dict[str, float], out_file)
         record["modes"] = modes
     atomic_write_json(out_file, record)
     require_feasible(solution, step.id)
-    return record
+    return SolutionRecord.model_validate(record)

@@ -15,6 +15,7 @@ import numpy as np
 from patternlang.errors import InfeasibleError, PatRuntimeError
 from patternlang.plan.ir import SolveStep
 from patternlang.runtime.context import StepContext
+from patternlang.runtime.results_types import ChiResult, SolutionRecord
 from patternlang.runtime.rundir import atomic_save_npz, atomic_write_json
 from patternlang.runtime.steps.solve import Rows, linear_targets
 
@@ -24,14 +25,14 @@ SAMPLE_WEIGHTS = "sample_weights.npz"
 def atoms_of(step: SolveStep, ctx: StepContext, rows: Rows, weights: dict[str, float]):
     """(atom names, component of each atom, baseline weights p0, response nβ·χ over atoms, its SE)."""
     sid = step.susceptibilities[0]
-    summary = ctx.input_summary(sid)
-    rec = summary.get("per_sample")
-    if not rec:
+    summary = ctx.result(sid, ChiResult)
+    rec = summary.per_sample
+    if rec is None:
         raise PatRuntimeError(step.id, f"susceptibility '{sid}' has no per-example χ",
                               "set per_sample = [pool] in the susceptibility and re-run it")
-    z = np.load(ctx.input_dir(sid).file(rec["file"]))
+    z = np.load(ctx.input_dir(sid).file(rec.file))
     names = [str(n) for n in z["names"]]
-    nb = float(summary["nbeta"])
+    nb = float(summary.nbeta)
     total = sum(weights[c] for c in rows.components)
     non = [c for c in rows.components if c not in step.samples]
     picks = [j for j, n in enumerate(names) if n.split("[", 1)[0] in step.samples]
@@ -45,7 +46,8 @@ def atoms_of(step: SolveStep, ctx: StepContext, rows: Rows, weights: dict[str, f
     return atoms, comp, p0, resp, se
 
 
-def solve_samples(step: SolveStep, ctx: StepContext, rows: Rows, weights: dict[str, float]) -> dict:
+def solve_samples(step: SolveStep, ctx: StepContext, rows: Rows,
+                  weights: dict[str, float]) -> SolutionRecord:
     """Solve the per-sample program; write ``solution.json`` and ``sample_weights.npz``; return the
     solution record (raises :class:`InfeasibleError` when there is none)."""
     from patternlang.engine.solve import desired_changes
@@ -66,8 +68,12 @@ def solve_samples(step: SolveStep, ctx: StepContext, rows: Rows, weights: dict[s
     record = {"status": sol.status, "step": step.id, "solver": sol.method, "seconds": sol.seconds,
               "components": list(names), "observables": list(rows.names), "h0": h0,
               "weights": None, "delta_h": None, "predicted": None, "targets": [],
-              "diagnostics": {"messages": list(sol.messages), "trust_region_binding": [
-                  m for m in sol.messages if "binding" in m]},
+              "diagnostics": {"singular_values": [], "rank": 0, "condition": None, "unreachable": [],
+                              "conflicting": [], "active_constraints": [], "bounds_active": [],
+                              "messages": list(sol.messages), "trust_region_binding": [
+                                  f"{trust[0]}(base) <= {trust[1]:g}"] if any(
+                                  "binding" in m for m in sol.messages) else []},
+              "regularization": step.regularization,
               "per_sample": {"atoms": len(atoms), "pools": {k: comp.count(k) for k in step.samples},
                              "kl": sol.kl, "l2": sol.l2, "file": SAMPLE_WEIGHTS}}
     if sol.p is None:
@@ -77,19 +83,20 @@ def solve_samples(step: SolveStep, ctx: StepContext, rows: Rows, weights: dict[s
                               details=record)
     dp = sol.p - p0
     change, change_se = resp @ dp, propagate_se(np.eye(len(rows.names)), se, dp)
+    tse = propagate_se(t_mat, se, dp)
     new = {c: float(sum(sol.p[i] for i, k in enumerate(comp) if k == c)) for c in names}
     record.update(weights=new, delta_h={c: new[c] - h0[c] for c in names},
                   predicted={n: {"change": float(change[i]), "se": float(change_se[i])}
                              for i, n in enumerate(rows.names)},
-                  targets=[_outcome(t, float(t_mat[i] @ change), float(d[i]))
+                  targets=[_outcome(t, float(t_mat[i] @ change), float(d[i]), float(tse[i]))
                            for i, t in enumerate(targets)])
     _save_weights(ctx, step.samples, atoms, comp, sol.p, p0)
     atomic_write_json(ctx.dir.file("solution.json"), record)
-    return record
+    return SolutionRecord.model_validate(record)
 
 
-def _outcome(t, predicted: float, desired: float) -> dict:
-    return {"label": t.label, "kind": t.kind, "desired": desired, "predicted": predicted, "se": None,
+def _outcome(t, predicted: float, desired: float, se: float) -> dict:
+    return {"label": t.label, "kind": t.kind, "desired": desired, "predicted": predicted, "se": se,
             "achieved_fraction": predicted / desired if desired else None, "unreachable": False}
 
 

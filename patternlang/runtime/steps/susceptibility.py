@@ -15,6 +15,8 @@ import numpy as np
 
 from patternlang.plan.ir import SampleStep, SusceptibilityStep
 from patternlang.runtime.context import StepContext, runner
+from patternlang.runtime.results_types import (ChiResult, FiniteDiffRow, PoolChi, PrincipalResult,
+                                               SampleResult)
 from patternlang.runtime.rundir import atomic_save_npz, atomic_write_json
 
 
@@ -28,8 +30,9 @@ def _average(chis: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return chi, se, mu
 
 
-def combine(chis: list, sample: SampleStep, nbeta: float, standardize: bool = True):
-    """(summary, merged :class:`Chi`, principal directions) of χ estimated at one or more centers."""
+def combine(chis: list, sample: SampleStep, nbeta: float,
+            standardize: bool = True) -> tuple[ChiResult, object, object]:
+    """(result, merged :class:`Chi`, principal directions) of χ estimated at one or more centers."""
     from patternlang.engine.chi import Chi, principal_directions
 
     chi, se, mu = _average(chis)
@@ -39,18 +42,18 @@ def combine(chis: list, sample: SampleStep, nbeta: float, standardize: bool = Tr
                  {"centers": len(chis)}, _mean_explicit(chis)) if len(chis) > 1 else first
     principal = principal_directions(merged, standardize=standardize)
     spec_of = {o.name: o for o in sample.observables}
-    summary = {"kind": "susceptibility", "nbeta": nbeta, "observables": list(merged.obs_names),
-               "observable_of": [_owner(n, spec_of) for n in merged.obs_names],
-               "components": list(merged.comp_names),
-               "observable_exprs": {n: o.expr.model_dump(mode="json") for n, o in spec_of.items()},
-               "chi": chi.tolist(), "chi_se": se.tolist(), "mu": mu.tolist(),
-               "sd_obs": np.asarray(merged.sd_obs).tolist(),
-               "sd_comp": np.asarray(merged.sd_comp).tolist(), "standardize": standardize,
-               "principal": _principal_dict(principal), "centers": len(chis),
-               "draws": int(first.draws), "chains": int(first.chains)}
-    if merged.explicit is not None and np.any(merged.explicit):
-        summary["chi_explicit"] = merged.explicit.tolist()  # the part of chi from dφ/dε itself
-    return summary, merged, principal
+    explicit = merged.explicit if merged.explicit is not None and np.any(merged.explicit) else None
+    result = ChiResult(
+        nbeta=nbeta, observables=list(merged.obs_names),
+        observable_of=[_owner(n, spec_of) for n in merged.obs_names],
+        components=list(merged.comp_names),
+        observable_exprs={n: o.expr.model_dump(mode="json") for n, o in spec_of.items()},
+        chi=chi.tolist(), chi_se=se.tolist(), mu=mu.tolist(), principal=_principal(principal),
+        centers=len(chis), draws=int(first.draws), chains=int(first.chains),
+        chi_explicit=None if explicit is None else explicit.tolist(),  # the part from dφ/dε itself
+        sd_obs=np.asarray(merged.sd_obs).tolist(), sd_comp=np.asarray(merged.sd_comp).tolist(),
+        standardize=standardize)
+    return result, merged, principal
 
 
 def _mean_explicit(chis: list) -> np.ndarray | None:
@@ -59,45 +62,45 @@ def _mean_explicit(chis: list) -> np.ndarray | None:
 
 
 @runner("susceptibility")
-def run_susceptibility(step: SusceptibilityStep, ctx: StepContext) -> dict:
+def run_susceptibility(step: SusceptibilityStep, ctx: StepContext) -> ChiResult:
     from patternlang.engine.chi import estimate_chi
     from patternlang.engine.moments import Comoments
 
     sample = ctx.plan.step(step.sample)
-    sdir, ssum = ctx.input_dir(step.sample), ctx.input_summary(step.sample)
+    sdir, sampled = ctx.input_dir(step.sample), ctx.result(step.sample, SampleResult)
     chis = [estimate_chi(Comoments.from_state(dict(np.load(sdir.file(f)))))
-            for f in ssum["moments"]]
+            for f in sampled.moments]
     pooled = None
-    if sample.pools:  # per-sample columns of whole pools go to their own file, not the summary
+    if sample.pools:  # per-sample columns of whole pools go to their own file, not the result
         k = len(sample.mixture.weights)
         pooled = [c.columns(slice(k, None)) for c in chis]
         chis = [c.columns(slice(0, k)) for c in chis]
-    summary, merged, _ = combine(chis, sample, ssum["nbeta"], step.standardize)
+    result, merged, _ = combine(chis, sample, sampled.nbeta, step.standardize)
     if pooled is not None:
-        summary["per_sample"] = _save_pools(pooled, sample, ctx)
+        result.per_sample = _save_pools(pooled, sample, ctx)
     merged.save(ctx.dir.file("chi.npz"), ctx.dir.file("chi.json"))
-    atomic_write_json(ctx.dir.file("principal.json"), summary["principal"])
-    summary["finite_difference"] = None
+    atomic_write_json(ctx.dir.file("principal.json"), result.principal.model_dump(mode="json"))
     if step.check is not None:
         from patternlang.runtime.steps.fd_check import finite_difference_rows
 
         first = chis[0]  # the check re-samples at the first center: compare with χ there
-        summary["finite_difference"] = finite_difference_rows(
-            step.check, sample, ctx, np.asarray(first.chi), np.asarray(first.se),
-            list(first.obs_names), list(first.comp_names))
-        atomic_write_json(ctx.dir.file("finite_difference.json"), summary["finite_difference"])
-    return summary
+        rows = finite_difference_rows(step.check, sample, ctx, np.asarray(first.chi),
+                                      np.asarray(first.se), list(first.obs_names),
+                                      list(first.comp_names))
+        result.finite_difference = [FiniteDiffRow(**r) for r in rows]
+        atomic_write_json(ctx.dir.file("finite_difference.json"), rows)
+    return result
 
 
-def _save_pools(pooled: list, sample: SampleStep, ctx: StepContext) -> dict:
+def _save_pools(pooled: list, sample: SampleStep, ctx: StepContext) -> PoolChi:
     """Write the per-sample χ of every pool example (averaged over centers) to ``per_sample.npz``:
-    ``chi``/``se`` [observables, examples], ``names`` (``pool[i]``); returns the summary's record."""
+    ``chi``/``se`` [observables, examples], ``names`` (``pool[i]``), ``sd`` of ``ℓ_i − L``."""
     chi, se, _ = _average(pooled)
     names = list(pooled[0].comp_names)
     atomic_save_npz(ctx.dir.file("per_sample.npz"), chi=chi, se=se, names=np.array(names, dtype=str),
                     sd=np.asarray(pooled[0].sd_comp))
     sizes = {k: sum(1 for n in names if n.startswith(k + "[")) for k in sample.pools}
-    return {"file": "per_sample.npz", "pools": sizes}
+    return PoolChi(file="per_sample.npz", pools=sizes)
 
 
 def _owner(coord: str, spec_of: dict) -> str:
@@ -108,13 +111,13 @@ def _owner(coord: str, spec_of: dict) -> str:
     return base if base in spec_of else coord
 
 
-def _principal_dict(p) -> dict:
-    """Principal directions as JSON: spectrum, and each mode's named loadings."""
+def _principal(p) -> PrincipalResult:
+    """Principal directions: spectrum, and each mode's named loadings."""
     modes = []
     for r in range(len(p.singular_values)):
         structure, data = p.loadings(r)
         modes.append({"singular_value": float(p.singular_values[r]),
                       "explained": float(p.explained[r]), "observables": structure,
                       "components": data})
-    return {"standardized": p.standardized, "singular_values": p.singular_values.tolist(),
-            "variance_explained": p.explained.tolist(), "modes": modes}
+    return PrincipalResult(standardized=p.standardized, singular_values=p.singular_values.tolist(),
+                           variance_explained=p.explained.tolist(), modes=modes)

@@ -30,10 +30,13 @@ import numpy as np
 from patternlang.errors import PatRuntimeError
 from patternlang.plan.ir import ObsExpr, ObservableSpec, VerifyStep
 from patternlang.runtime.context import StepContext, runner
+from patternlang.runtime.results_types import (ArmResult, CalibrationRow, OnsetResult, OnsetRule,
+                                               SolveResult, VerifyResult)
 from patternlang.runtime.rundir import atomic_write_json, read_json
 from patternlang.runtime.steps.common import build_components, checkpoint_paths, derive_seed
 from patternlang.runtime.steps.mixtures import arm_weights, atom_arm, reweight_pools
 from patternlang.runtime.steps.solve import Rows, linearize
+from patternlang.runtime.training import train_one
 
 _OPS = {">": np.greater, ">=": np.greater_equal, "<": np.less, "<=": np.less_equal}
 
@@ -41,8 +44,6 @@ _OPS = {">": np.greater, ">=": np.greater_equal, "<": np.less, "<=": np.less_equ
 def _job(job: dict) -> dict:
     """One (arm, seed) training run; a top-level function so worker processes can run it."""
     import torch
-
-    from patternlang.runtime.steps.train import train_one
 
     torch.set_num_threads(1)
     components = reweight_pools(build_components(job["train"].components), job.get("pools"))
@@ -104,13 +105,13 @@ def _equality_rows(solve) -> list[dict[str, float]]:
 
 def _jobs(step: VerifyStep, ctx: StepContext) -> list[dict]:
     train = ctx.plan.step(step.train)
-    sol = ctx.input_summary(step.solve)
-    h0, h1 = sol["baseline"], sol["weights"]
+    sol = ctx.result(step.solve, SolveResult)
+    h0, h1 = sol.baseline, sol.final_weights
     init = dict(checkpoint_paths(step.start_at, ctx)) if step.start == "checkpoint" else {}
     jobs = []
     held = _equality_rows(ctx.plan.step(step.solve))
     arm_seed = derive_seed("control", ctx.plan.seed, step.id)
-    atoms = _atom_arms(ctx, step.solve) if sol.get("sample_weights") else None
+    atoms = _atom_arms(ctx, step.solve) if sol.sample_weights else None
     for arm in step.arms:
         weights, pools = atoms(arm, arm_seed) if atoms else (arm_weights(arm, h0, h1, arm_seed, held),
                                                              None)
@@ -132,7 +133,7 @@ def _atom_arms(ctx: StepContext, solve_id: str):
     """``arm, seed -> (component weights, per-example weights of each pool or None)`` for a
     per-sample solution (:func:`~patternlang.runtime.steps.mixtures.atom_arm`). The baseline draws
     its pools uniformly, exactly as a component-level baseline run (and shares its runs)."""
-    z = np.load(ctx.input_dir(solve_id).file(ctx.input_summary(solve_id)["sample_weights"]))
+    z = np.load(ctx.input_dir(solve_id).file(ctx.result(solve_id, SolveResult).sample_weights))
     atoms = [str(a) for a in z["atoms"]]
     comp = np.array([a.split("[", 1)[0] for a in atoms])
     names = list(dict.fromkeys(comp))
@@ -186,7 +187,7 @@ def onset_step(steps: list[int], values: list[float], op: str, threshold: float)
     return None
 
 
-def _arm_summary(arm: str, runs: list[dict], weights: dict, step: VerifyStep) -> dict:
+def _arm_summary(runs: list[dict], weights: dict, step: VerifyStep) -> ArmResult:
     steps = runs[0]["curve"]["step"]
     coords = list(runs[0]["curve"]["values"][0]) if runs[0]["curve"]["values"] else []
     curves = {c: [[v[c] for v in r["curve"]["values"]] for r in runs] for c in coords}
@@ -199,70 +200,76 @@ def _arm_summary(arm: str, runs: list[dict], weights: dict, step: VerifyStep) ->
         censored = [s if s is not None else step.steps for s in per_seed]
         at_end = [bool(_OPS[on.op](curves[name][i][-1], on.threshold)) for i in range(len(runs))
                   if name in curves and curves[name][i] and np.isfinite(curves[name][i][-1])]
-        onset[name] = {"per_seed": per_seed, "mean": float(np.mean(present)) if present else None,
-                       "absent": len(per_seed) - len(present),
-                       "censored_mean": float(np.mean(censored)) if censored else None,
-                       "final_holds": at_end,
-                       "final_fraction": float(np.mean(at_end)) if at_end else None}
+        onset[name] = OnsetResult(
+            per_seed=per_seed, mean=float(np.mean(present)) if present else None,
+            absent=len(per_seed) - len(present),
+            censored_mean=float(np.mean(censored)) if censored else None, final_holds=at_end,
+            final_fraction=float(np.mean(at_end)) if at_end else None)
     final = {c: {"mean": float(np.mean([s[-1] for s in v])), "sd": float(np.std([s[-1] for s in v]))}
              for c, v in curves.items()}
-    return {"weights": weights, "seeds": list(step.seeds), "curves": curves, "onset": onset,
-            "final": final}
+    return ArmResult(weights=weights, seeds=list(step.seeds), curves=curves, onset=onset,
+                     final=final)
 
 
-def _calibration(step: VerifyStep, ctx: StepContext, arms: dict) -> list[dict]:
-    """Realized (patterned − baseline at the horizon) vs predicted posterior change, per tracked
-    observable that is linear in the observed coordinates."""
+def _calibration(step: VerifyStep, ctx: StepContext, arms: dict[str, ArmResult]
+                 ) -> list[CalibrationRow]:
+    """Realized (patterned − baseline at the horizon) vs predicted posterior change from the
+    solve's baseline to its final weights, per tracked observable linear in the observed
+    coordinates."""
     if "baseline" not in arms or "patterned" not in arms:
         return []
-    solve_step = ctx.plan.step(step.solve)
-    sol = ctx.input_summary(step.solve)["solution"]
-    rows = Rows.of(solve_step, ctx)
-    dmu = np.array([sol["predicted"][n]["change"] for n in rows.names])
+    sol = ctx.result(step.solve, SolveResult)
+    rows = Rows.of(ctx.plan.step(step.solve), ctx)
+    dmu = np.array([sol.predicted[n].change for n in rows.names], float)
     out = []
     for spec in _tracked(step):
         try:
             mat = linearize(spec.expr, rows, step.id)
         except PatRuntimeError:
             continue
-        if mat.shape[0] != 1 or spec.name not in arms["patterned"]["final"]:
+        if mat.shape[0] != 1 or spec.name not in arms["patterned"].final:
             continue
         predicted = float(mat[0] @ dmu)
-        realized = arms["patterned"]["final"][spec.name]["mean"] - arms["baseline"]["final"][spec.name]["mean"]
-        out.append({"observable": spec.name, "predicted": predicted, "realized": realized,
-                    "ratio": realized / predicted if predicted else None,
-                    "sign_agrees": bool(np.sign(realized) == np.sign(predicted))})
+        realized = arms["patterned"].final[spec.name].mean - arms["baseline"].final[spec.name].mean
+        out.append(CalibrationRow(observable=spec.name, predicted=predicted, realized=realized,
+                                  ratio=realized / predicted if predicted else None,
+                                  sign_agrees=bool(np.sign(realized) == np.sign(predicted))))
     return out
 
 
-def _headline(step: VerifyStep, arms: dict) -> dict:
+def _onset_of(arms: dict[str, ArmResult], arm: str, name: str) -> OnsetResult | None:
+    return arms[arm].onset.get(name) if arm in arms else None
+
+
+def _headline(step: VerifyStep, arms: dict[str, ArmResult]) -> dict[str, str]:
     out = {}
     for on in step.onset:
         name = on.observable.name
-        for arm, v in arms.items():
-            holds = v.get("onset", {}).get(name, {}).get("final_holds")
+        for arm in arms:
+            found = _onset_of(arms, arm, name)
+            holds = found.final_holds if found else []
             if holds:
                 out[f"{name} {on.op} {on.threshold:g} at the horizon, {arm}"] = (
                     f"{sum(holds)}/{len(holds)} seeds ({sum(holds) / len(holds):.0%})")
-        base = arms.get("baseline", {}).get("onset", {}).get(name)
+        base = _onset_of(arms, "baseline", name)
         for arm in ("patterned", "opposite", "control", "orthogonal"):
-            o = arms.get(arm, {}).get("onset", {}).get(name)
-            if not base or not o or base["censored_mean"] in (None, 0):
+            o = _onset_of(arms, arm, name)
+            if not base or not o or base.censored_mean in (None, 0):
                 continue
-            rel = (o["censored_mean"] - base["censored_mean"]) / base["censored_mean"]
+            rel = (o.censored_mean - base.censored_mean) / base.censored_mean
             way = "earlier" if rel < 0 else "later"
             # absent seeds count at the horizon, so a mean with absent seeds is a lower bound
-            at_least = lambda x: ">=" if x["absent"] else ""  # noqa: E731
+            at_least = lambda x: ">=" if x.absent else ""  # noqa: E731
             out[f"onset of {name}, {arm} vs baseline"] = (
-                f"{at_least(o)}{o['censored_mean']:.0f} vs {at_least(base)}"
-                f"{base['censored_mean']:.0f} steps ({abs(rel):.0%} {way}"
-                f"{' at least' if o['absent'] and rel > 0 else ''}; absent in "
-                f"{o['absent']}/{len(o['per_seed'])} vs {base['absent']}/{len(base['per_seed'])} seeds)")
+                f"{at_least(o)}{o.censored_mean:.0f} vs {at_least(base)}"
+                f"{base.censored_mean:.0f} steps ({abs(rel):.0%} {way}"
+                f"{' at least' if o.absent and rel > 0 else ''}; absent in "
+                f"{o.absent}/{len(o.per_seed)} vs {base.absent}/{len(base.per_seed)} seeds)")
     return out
 
 
 @runner("verify", sharded=True)
-def run_verify(step: VerifyStep, ctx: StepContext) -> dict | None:
+def run_verify(step: VerifyStep, ctx: StepContext) -> VerifyResult | None:
     jobs = _jobs(step, ctx)
     results = _run_jobs(jobs, ctx, step)
     if results is None:
@@ -270,11 +277,11 @@ def run_verify(step: VerifyStep, ctx: StepContext) -> dict | None:
     arms = {}
     for arm in step.arms:
         runs = [results[j["name"]] for j in jobs if j["arm"] == arm]
-        arms[arm] = _arm_summary(arm, runs, next(j["weights"] for j in jobs if j["arm"] == arm), step)
+        arms[arm] = _arm_summary(runs, next(j["weights"] for j in jobs if j["arm"] == arm), step)
     first = results[jobs[0]["name"]]["curve"]["step"]
     plotted = [on.observable.name for on in step.onset] + [
-        o.name for o in step.observables if o.name in arms[step.arms[0]]["curves"]]
-    return {"kind": "verify", "steps": first, "arms": arms, "plotted": list(dict.fromkeys(plotted))[:4],
-            "onset_specs": [{"observable": on.observable.name, "op": on.op,
-                             "threshold": on.threshold} for on in step.onset],
-            "calibration": _calibration(step, ctx, arms), "headline": _headline(step, arms)}
+        o.name for o in step.observables if o.name in arms[step.arms[0]].curves]
+    return VerifyResult(steps=first, arms=arms, plotted=list(dict.fromkeys(plotted))[:4],
+                        onset_specs=[OnsetRule(observable=on.observable.name, op=on.op,
+                                               threshold=on.threshold) for on in step.onset],
+                        calibration=_calibration(step, ctx, arms), headline=_headline(step, arms))

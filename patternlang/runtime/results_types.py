@@ -1,0 +1,371 @@
+"""What each step hands to the steps after it: one pydantic model per step kind.
+
+A runner returns its model; the executor writes it as the step's ``done.json`` and later steps read
+it back through :meth:`~patternlang.runtime.context.StepContext.result`, typed::
+
+    sol = ctx.result(step.solve, SolveResult)
+    sol.baseline, sol.final_weights      # h and h' by component name
+    sol.predicted["ih[l1h0]"].change     # predicted posterior change from h to h'
+
+``results.json`` serializes the same models (see :mod:`patternlang.runtime.report` and
+``docs/results.md``). The names end in ``Result`` and differ from the engine's classes
+(:class:`~patternlang.engine.sampler.result.SGLDResult`, :class:`~patternlang.engine.chi.Chi`,
+:class:`~patternlang.engine.solve.types.Solution`): these are the JSON hand-offs, not the estimators.
+
+Numbers that may not exist (NaN: a diverged chain, an undefined ratio) are ``float | None``: the
+JSON writer turns NaN into ``null``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, TypeVar, Union
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from patternlang.runtime.rundir import StepDir
+
+Num = float | None  # a number that may be missing (NaN is written as null)
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StepResult(_Record):
+    """Fields every step's ``done.json`` has: the kind and the wall time (set by the executor)."""
+
+    kind: str
+    seconds: float | None = None
+
+
+# ----------------------------------------------------------------------------------------------
+# train, observe
+
+
+class TrainResult(StepResult):
+    """A pool of training runs: the mixture used and every seed's saved checkpoints."""
+
+    kind: Literal["train"] = "train"
+    steps: int
+    mixture: dict[str, float]
+    checkpoints: dict[str, dict[str, str]]  # seed -> training step -> path relative to the step dir
+    final_loss: dict[str, Num]  # seed -> loss at the last step
+
+
+class SeedValues(_Record):
+    seed: int
+    values: dict[str, Num]
+
+
+class ObserveResult(StepResult):
+    kind: Literal["observe"] = "observe"
+    per_seed: list[SeedValues]
+    mean: dict[str, Num]
+
+
+# ----------------------------------------------------------------------------------------------
+# sample, susceptibility
+
+
+class CenterLLC(_Record):
+    """The sampler's outcome at one center w* (one selected checkpoint)."""
+
+    label: str
+    seed: int
+    llc_mean: Num
+    llc_se: Num
+    llc_per_chain: list[Num]
+    init_loss: float
+    rhat: Num
+    trend_ok: bool | None
+    divergent_chains: list[int]
+    warnings: list[str]
+    selected_by: dict[str, float] = Field(default_factory=dict)
+
+
+class SampleResult(StepResult):
+    """Localized SGLD at one or more centers. ``nbeta`` is the nβ the sampler ran with
+    (:attr:`SGLDResult.nbeta`), the value every later step scales χ by."""
+
+    kind: Literal["sample"] = "sample"
+    nbeta: float
+    centers: list[CenterLLC]
+    llc_mean: Num
+    llc_se: Num
+    observables: list[str]  # observed coordinate names
+    warnings: list[str]
+    moments: list[str]  # per-center co-moment files in the step directory
+
+
+class Mode(_Record):
+    singular_value: float
+    explained: Num
+    observables: dict[str, float]
+    components: dict[str, float]
+
+
+class PrincipalResult(_Record):
+    standardized: bool
+    singular_values: list[float]
+    variance_explained: list[Num]
+    modes: list[Mode]
+
+
+class FiniteDiffRow(_Record):
+    """χ beside its paired finite difference for one (observable, component)."""
+
+    observable: str
+    component: str
+    chi: float
+    chi_se: Num
+    fd: Num
+    fd_se: Num
+    ratio: Num
+    z: Num
+    sign_agrees: bool
+    eps: float
+    central: bool
+
+
+class PoolChi(_Record):
+    """Where the per-example χ of ``per_sample = [pool, ...]`` lies: ``file`` in the step directory
+    (``chi``, ``se`` [coordinates, examples], ``names`` ``pool[i]``), examples per pool."""
+
+    file: str
+    pools: dict[str, int]
+
+
+class ChiResult(StepResult):
+    """χ [observables × components] with errors, posterior means, principal directions."""
+
+    kind: Literal["susceptibility"] = "susceptibility"
+    nbeta: float
+    observables: list[str]  # coordinate names (``ih[l1h0]``)
+    observable_of: list[str]  # the declared observable of each coordinate (``ih``)
+    components: list[str]
+    observable_exprs: dict[str, dict[str, Any]]  # declared observable -> its ObsExpr as JSON
+    chi: list[list[Num]]
+    chi_se: list[list[Num]]
+    mu: list[Num]
+    principal: PrincipalResult
+    centers: int
+    draws: int
+    chains: int
+    chi_explicit: list[list[Num]] | None = None  # only where an observable reads the mixture
+    finite_difference: list[FiniteDiffRow] | None = None
+    # posterior sds of the coordinates and of L_k − L (the standardization of the principal
+    # directions, which a `move along mode(...)` target re-derives)
+    sd_obs: list[Num] | None = None
+    sd_comp: list[Num] | None = None
+    standardize: bool = True
+    per_sample: PoolChi | None = None  # per_sample = [pool, ...]: the per-example χ file
+
+
+# ----------------------------------------------------------------------------------------------
+# solve
+
+
+class Prediction(_Record):
+    """A first-order predicted change of a posterior expectation, with its standard error."""
+
+    change: Num
+    se: Num
+
+
+class TargetOutcome(_Record):
+    label: str
+    kind: str
+    desired: Num
+    predicted: Num
+    se: Num
+    achieved_fraction: Num
+    pinv_predicted: Num = None
+    unreachable: bool
+    angle_deg: Num = None  # move targets: between the requested and the realized step
+
+
+class PseudoInverse(_Record):
+    delta_h: dict[str, Num] | None
+    weights: dict[str, Num] | None
+    nonnegative: bool | None
+    predicted: dict[str, Prediction] | None
+
+
+class SolveDiagnostics(_Record):
+    singular_values: list[float]
+    rank: int
+    condition: Num
+    unreachable: list[str]
+    conflicting: list[str]
+    active_constraints: list[str]
+    trust_region_binding: list[str]
+    bounds_active: list[str]
+    messages: list[str]
+
+
+class ModeChoice(_Record):
+    """The principal mode a ``move along mode(...)`` target stepped along (see
+    :mod:`patternlang.engine.solve.direction`)."""
+
+    label: str
+    mode: int
+    singular_value: float
+    loading: Num  # cosine of the selecting expression with the structure vector (None: by index)
+    gains: list[float]  # every mode's standardized gain on the selecting expression
+    structure: dict[str, float]
+    direction: dict[str, float]  # the requested unit mixture step by component
+
+
+class PerSampleRecord(_Record):
+    """A per-sample solve: atoms, pool sizes, KL and L2 from the baseline, the weights file."""
+
+    atoms: int
+    pools: dict[str, int]
+    kl: Num
+    l2: Num
+    file: str
+
+
+class SolutionRecord(_Record):
+    """One inverse solve (the JSON of :meth:`patternlang.engine.solve.types.Solution.to_dict`, or
+    of a per-sample solve: no pseudo-inverse, ``per_sample`` set)."""
+
+    status: str
+    step: str
+    solver: str
+    components: list[str]
+    observables: list[str]
+    h0: dict[str, float]
+    weights: dict[str, Num] | None
+    delta_h: dict[str, Num] | None
+    predicted: dict[str, Prediction] | None
+    targets: list[TargetOutcome]
+    pinv: PseudoInverse | None = None
+    diagnostics: SolveDiagnostics
+    objective: Num = None
+    regularization: float
+    regularization_effective: Num = None
+    modes: list[ModeChoice] | None = None
+    per_sample: PerSampleRecord | None = None
+    seconds: Num = None  # the per-sample solver's time
+
+
+class SolveRound(_Record):
+    """One round of a solve: round 1 is the solve at the spec's mixture; round r > 1 re-trains,
+    re-samples at ``checkpoint`` and re-solves around round r − 1's weights."""
+
+    round: int
+    weights: dict[str, float]  # this round's solution h'_r
+    solution: SolutionRecord
+    checkpoint: str | None = None  # round r > 1: where χ was re-estimated (relative to the step dir)
+    chi: list[list[Num]] | None = None  # round r > 1: the re-estimated χ
+    chi_se: list[list[Num]] | None = None
+
+
+class SolveResult(StepResult):
+    """The new mixture weights and what they are predicted to do.
+
+    ``final_weights`` are the weights after the last round (the ones verification trains under);
+    ``predicted`` is the predicted change of every observed coordinate's posterior expectation from
+    ``baseline`` to ``final_weights``: the sum of every round's prediction (each at its own χ), SEs
+    added in quadrature. With one round these are round 1's weights and prediction.
+    """
+
+    kind: Literal["solve"] = "solve"
+    baseline: dict[str, float]
+    final_weights: dict[str, float]
+    predicted: dict[str, Prediction]
+    observables: list[str]
+    rounds: list[SolveRound]
+    sample_weights: str | None = None  # per-sample patterning: the per-example weights file
+
+
+# ----------------------------------------------------------------------------------------------
+# verify, report
+
+
+class OnsetResult(_Record):
+    per_seed: list[int | None]  # first evaluation step crossing the threshold (None = absent)
+    mean: Num  # over seeds where it appeared
+    absent: int
+    censored_mean: Num  # absent seeds counted at the horizon
+    final_holds: list[bool]
+    final_fraction: Num
+
+
+class FinalValue(_Record):
+    mean: Num
+    sd: Num
+
+
+class ArmResult(_Record):
+    weights: dict[str, float]
+    seeds: list[int]
+    curves: dict[str, list[list[Num]]]  # coordinate -> [seed][evaluation]
+    onset: dict[str, OnsetResult]
+    final: dict[str, FinalValue]
+
+
+class OnsetRule(_Record):
+    observable: str
+    op: str
+    threshold: float
+
+
+class CalibrationRow(_Record):
+    """Realized change at the horizon (patterned − baseline) beside the predicted posterior change
+    from the solve's baseline to its final weights."""
+
+    observable: str
+    predicted: Num
+    realized: Num
+    ratio: Num
+    sign_agrees: bool
+
+
+class VerifyResult(StepResult):
+    kind: Literal["verify"] = "verify"
+    steps: list[int]  # evaluation steps of the curves
+    arms: dict[str, ArmResult]
+    plotted: list[str]
+    onset_specs: list[OnsetRule]
+    calibration: list[CalibrationRow]
+    headline: dict[str, str]
+
+
+class ReportResult(StepResult):
+    kind: Literal["report"] = "report"
+    report: str  # path of report.md relative to the run directory
+
+
+AnyResult = Annotated[Union[TrainResult, ObserveResult, SampleResult, ChiResult, SolveResult,
+                            VerifyResult, ReportResult], Field(discriminator="kind")]
+_ANY = TypeAdapter(AnyResult)
+R = TypeVar("R", bound=StepResult)
+
+
+def read_result(sdir: StepDir) -> StepResult | None:
+    """The typed result in a finished step's ``done.json``; ``None`` when the step is not done or
+    its ``done.json`` does not read as the current model (written by an older patternlang)."""
+    if not sdir.done:
+        return None
+    try:
+        return parse_result(sdir.summary())
+    except ValidationError:
+        return None
+
+
+def parse_result(data: dict) -> StepResult:
+    """The typed result of a ``done.json`` (the model is chosen by its ``kind``)."""
+    return _ANY.validate_python(data)
+
+
+def result_json(result: StepResult, exclude: set[str] | None = None) -> dict:
+    """The JSON form of a result (what ``done.json`` and ``results.json`` hold)."""
+    return result.model_dump(mode="json", exclude=exclude)
+
+
+__all__ = ["StepResult", "TrainResult", "ObserveResult", "SampleResult", "ChiResult", "SolveResult",
+           "SolveRound", "SolutionRecord", "Prediction", "VerifyResult", "ArmResult",
+           "CalibrationRow", "ReportResult", "CenterLLC", "FiniteDiffRow", "PrincipalResult",
+           "parse_result", "read_result", "result_json"]

@@ -1,0 +1,166 @@
+"""The sampling service: localized SGLD of a plan's :class:`SampleStep` at a center.
+
+Every runtime path that samples goes through here — the ``sample`` step (one chain group at a
+time, :func:`run_group`), iterative patterning's re-estimates (``rounds``) and the finite-difference
+check (:func:`sample_chains` with another mixture) — so the model, the observer, the minibatches
+and the engine's settings are built one way:
+
+* :func:`sgld_config` is the one place the plan's sampler settings (the language's names: ``step``,
+  ``chains``, ``draws``) become :class:`~patternlang.engine.sampler.sgld.SGLDConfig`. nβ is already
+  concrete in the plan (the compiler resolves ``auto``); the sampler runs with it and reports it
+  back as :attr:`SGLDResult.nbeta`, the value later steps scale χ by.
+* :func:`mixture_batches` draws each chain's minibatches from the step's mixture.
+* :func:`chain_groups` splits the chains into groups that run as one batched call.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from patternlang.data.build import mixture_of
+from patternlang.plan.ir import SampleStep, SamplerSpec
+from patternlang.runtime.context import StepContext
+from patternlang.runtime.rundir import atomic_save_npz, atomic_write_json
+from patternlang.runtime.steps.common import build_model, derive_seed, load_weights
+
+
+def sgld_config(sampler: SamplerSpec, seed: int, **engine: object):
+    """The engine's settings for the plan's ``sampler`` (``step`` -> ``step_size``, ``chains`` ->
+    ``num_chains``, ``draws`` -> ``num_draws``); ``engine`` sets engine-only fields such as
+    ``keep_observations``."""
+    from patternlang.engine.sampler.sgld import SGLDConfig
+
+    s = sampler
+    return SGLDConfig(step_size=s.step, gamma=s.gamma, nbeta=s.nbeta, num_chains=s.chains,
+                      num_draws=s.draws, burnin=s.burnin, thin=s.thin, seed=seed,
+                      restrict=tuple(s.restrict), **engine)
+
+
+def center_seed(step: SampleStep, ctx: StepContext, center: int) -> int:
+    """The root of the chains' random streams at the center trained with seed ``center``."""
+    return derive_seed("sgld", ctx.plan.seed, step.sampler.seed, center)
+
+
+def mixture_batches(components: dict, weights: dict[str, float], batch: int, device: torch.device):
+    """``batch_fn(chain, t, g)``: a minibatch of ``batch`` sequences from the mixture ``weights``."""
+    mixture = mixture_of(components, weights)
+
+    def batch_fn(chain: int, t: int, g: torch.Generator) -> dict:
+        b, _ = mixture.sample(batch, g)
+        return {k: v.to(device) for k, v in b.items()}
+
+    return batch_fn
+
+
+def chain_groups(chains: int, device: torch.device, *, world: int = 1,
+                 per_chain_bytes: int | None = None, free_bytes: int | None = None) -> list[list[int]]:
+    """Chain ids in groups that run as one batched call (and are one resumable part each).
+
+    ``PATTERNLANG_CHAIN_GROUP`` fixes the group size everywhere. Otherwise on a CPU groups of 2
+    leave completed chains behind for --resume at the same cost per chain; on a GPU the group is as
+    many chains as fit in free memory (``per_chain_bytes`` measured by
+    :func:`~patternlang.runtime.accel.measure_chain_bytes`, ``free_bytes`` default
+    ``torch.cuda.mem_get_info``), and at most ``ceil(chains / world)`` so every rank gets a group.
+    CPU grouping never depends on ``world``: a distributed CPU run then reproduces the single-process
+    run bit for bit."""
+    from patternlang.runtime.accel import chains_per_batch, free_cuda_bytes
+
+    fixed = os.environ.get("PATTERNLANG_CHAIN_GROUP")
+    if fixed:
+        size = int(fixed)
+    elif device.type == "cuda":
+        size = -(-chains // max(1, world))
+        if per_chain_bytes:
+            free = free_bytes if free_bytes is not None else free_cuda_bytes(device)
+            size = min(size, chains_per_batch(free, per_chain_bytes, chains))
+    else:
+        size = 2
+    size = max(1, min(size, chains))
+    ids = list(range(chains))
+    return [ids[i:i + size] for i in range(0, chains, size)]
+
+
+def chain_bytes(step: SampleStep, ctx: StepContext, center: Path, components: dict) -> int | None:
+    """One chain's peak GPU memory at this step's batch and probe sizes (``None`` off CUDA, or when
+    ``PATTERNLANG_CHAIN_GROUP`` fixes the grouping)."""
+    if ctx.device.type != "cuda" or os.environ.get("PATTERNLANG_CHAIN_GROUP"):
+        return None
+    from patternlang.models.losses import model_loss_fn
+    from patternlang.runtime.accel import measure_chain_bytes
+
+    model = load_weights(build_model(step.model, ctx), center)
+    g = torch.Generator().manual_seed(0)
+    batch = mixture_batches(components, dict(step.mixture.weights), step.sampler.batch,
+                            ctx.device)(0, 0, g)
+    probe = next(iter(components.values())).sample(step.probe, g)
+    probe = {k: v.to(ctx.device) for k, v in probe.items()}
+    per_chain = measure_chain_bytes(model, model_loss_fn(model.task), batch, probe)
+    del model
+    torch.cuda.empty_cache()
+    return per_chain
+
+
+def _bar_callback(bar):
+    """Adapt a progress task to the sampler's ``progress(done, total)`` callback."""
+    last = [0]
+
+    def callback(done: int, total: int) -> None:
+        bar.advance(done - last[0])
+        last[0] = done
+
+    return callback
+
+
+def sample_chains(step: SampleStep, ctx: StepContext, center: Path, components: dict, *, seed: int,
+                  weights: dict[str, float] | None = None, chain_ids: list[int] | None = None,
+                  init_loss: float | None = None, per_sample: bool | None = None,
+                  label: str | None = None, **engine: object):
+    """SGLD of ``step`` at the checkpoint ``center``, observing the step's observables at every draw.
+
+    ``weights`` (default: the step's mixture) is the mixture both the sampler's loss and the
+    observables read; ``chain_ids`` runs a subset of the chains (a group); ``label`` shows a
+    progress bar; ``engine`` sets engine-only :class:`SGLDConfig` fields. Returns the
+    :class:`SGLDResult` and the observer (its moments hold the draws' observations)."""
+    from patternlang.engine.sampler.sgld import run_sgld
+    from patternlang.models.losses import model_loss_fn
+    from patternlang.observables.observer import build_observer
+    from patternlang.runtime.accel import maybe_compile, with_precision
+
+    weights = dict(step.mixture.weights) if weights is None else dict(weights)
+    model = maybe_compile(load_weights(build_model(step.model, ctx), center))
+    observer = build_observer(model, step.observables, components, weights, probe=step.probe,
+                              seed=derive_seed("probe", ctx.plan.seed, step.id),
+                              per_sample=step.per_sample if per_sample is None else per_sample,
+                              nbeta=step.sampler.nbeta,
+                              pools=list(step.pools) if per_sample is None else None)
+    cfg = sgld_config(step.sampler, seed, **engine)
+    bar = ctx.progress.task(label, total=cfg.total_steps, unit="step") if label else None
+    result = run_sgld(model, model_loss_fn(model.task),
+                      mixture_batches(components, weights, step.sampler.batch, ctx.device), cfg,
+                      observer=with_precision(observer, ctx.device), chain_ids=chain_ids,
+                      progress=_bar_callback(bar) if bar else None, init_loss=init_loss)
+    if bar:
+        bar.close()
+    return result, observer
+
+
+def run_group(step: SampleStep, ctx: StepContext, center: Path, seed: int, group: list[int],
+              components: dict, part_dir: Path, init_loss: float | None):
+    """Run one chain group of ``step`` at ``center`` (trained with ``seed``) and save it as a part:
+    ``moments.npz`` (co-moments of observables and component losses), ``trace.npz`` (draw losses),
+    ``sgld.json`` (the sampler result). Returns the :class:`SGLDResult`."""
+    result, observer = sample_chains(
+        step, ctx, center, components, seed=center_seed(step, ctx, seed), chain_ids=group,
+        init_loss=init_loss, label=f"{step.id}: center {seed} chains {group}")
+    atomic_save_npz(part_dir / "moments.npz", **observer.reset().state_dict())
+    atomic_save_npz(part_dir / "trace.npz", loss=np.asarray(result.loss_trace))
+    atomic_write_json(part_dir / "sgld.json", result.to_dict())
+    return result
+
+
+__all__ = ["sgld_config", "center_seed", "mixture_batches", "chain_groups", "chain_bytes",
+           "sample_chains", "run_group"]
