@@ -38,7 +38,8 @@ def main(run: Path, solve: str = "per_sample", n: int = 5) -> None:
     w = np.load(_step(run, f"solve-{solve}") / "sample_weights.npz")
     ps = np.load(_step(run, f"susceptibility-{sus.id.split('.', 1)[1]}") / "per_sample.npz")
     names = [str(x) for x in ps["names"]]
-    obs = json.loads((run / "results.json").read_text())["susceptibilities"][sus.id]["observables"]
+    obs = json.loads((_step(run, f"susceptibility-{sus.id.split('.', 1)[1]}") / "chi.json")
+                     .read_text())["obs_names"]
     heads = [i for i, o in enumerate(obs) if o.startswith("ih[")]
     chi_ih = ps["chi"][heads].mean(0)
     for pool in step.samples:
