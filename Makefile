@@ -5,8 +5,9 @@ BIN := $(VENV)/bin
 # The CPU wheel of torch lies on this machine kind's disk; pinning it keeps CI off multi-GB CUDA builds.
 TORCH_PIN ?= torch==2.13.0
 # The extras CI installs: the library models (lens, hf) and data (datasets, tokenizers) are tested
-# end to end (specs/adapters/*.pat); `make setup EXTRAS=dev` gives the core alone.
-EXTRAS ?= dev,lens,hf,data
+# end to end (specs/adapters/*.pat), the language server (lsp) over JSON-RPC, Results tables (pandas);
+# `make setup EXTRAS=dev` gives the core alone.
+EXTRAS ?= dev,lens,hf,data,lsp,pandas
 export OMP_NUM_THREADS ?= 1
 
 .PHONY: setup demo test test-fast bench clean

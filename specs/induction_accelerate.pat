@@ -15,9 +15,9 @@ use stdlib.core
 
 model net = attn_only(layers=2, heads=4, d_model=64, context=32, vocab=256)
 
-data spans = repeated_spans(vocab=256, length=32, period=8)
-data text  = markov_text(vocab=256, length=32, order=1)
-data code_ = python_code(vocab=256, length=32)
+data spans  = repeated_spans(vocab=256, length=32, period=8)
+data text   = markov_text(vocab=256, length=32, order=1)
+data code_  = python_code(vocab=256, length=32)
 data prose_ = python_prose(vocab=256, length=32)
 mixture base = {code_: 0.3, prose_: 0.2, spans: 0.35, text: 0.15}
 

@@ -16,9 +16,9 @@ use stdlib.core
 
 model net = attn_only(layers=2, heads=4, d_model=64, context=32, vocab=256)
 
-data spans = repeated_spans(vocab=256, length=32, period=8)
-data text  = markov_text(vocab=256, length=32, order=1)
-data code_ = python_code_pool(vocab=256, length=32, size=1536)
+data spans  = repeated_spans(vocab=256, length=32, period=8)
+data text   = markov_text(vocab=256, length=32, order=1)
+data code_  = python_code_pool(vocab=256, length=32, size=1536)
 data prose_ = python_prose_pool(vocab=256, length=32, size=1024)
 mixture base = {code_: 0.3, prose_: 0.2, spans: 0.35, text: 0.15}
 

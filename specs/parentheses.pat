@@ -20,12 +20,12 @@ use stdlib.core
 model net = parens_net(heads=4)
 
 ## F_n / log n at the sample size of one training run (300 steps x batch 64).
-observable free = free_energy(n = 19200)
+observable free = free_energy(n=19200)
 
-data pos = balanced()
-data flat = never_dips()
-data early = dips_early()
-data late = dips_late()
+data pos     = balanced()
+data flat    = never_dips()
+data early   = dips_early()
+data late    = dips_late()
 data closing = starts_close()
 ## Few negatives that never dip (2.5% of the negatives): the baseline splits between the rules.
 mixture base = {pos: 0.5, flat: 0.0125, early: 0.1625, late: 0.1625, closing: 0.1625}

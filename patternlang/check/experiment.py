@@ -75,7 +75,7 @@ def observables(ev: Evaluator, v: V | None, what: str) -> list[tuple[ObsV, Obser
         if obs is None:
             ok = False
             continue
-        name = obs.name or obs.text
+        name = obs.name or obs.label()
         if name in names:
             ev.s.error("PAT502", f"'{name}' is listed twice", item.span)
             ok = False

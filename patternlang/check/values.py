@@ -112,6 +112,23 @@ class ObsV(V):
             return ObsExpr(op="ref", source=self.source, name=self.name)
         return ObsExpr(op=self.op, operands=[c.to_expr() for c in self.children], index=self.index)
 
+    def label(self, prec: int = 0) -> str:
+        """Source-like text of the expression (``mean(ih)``, ``ih[3] - 0.5``): the name an inline
+        observable gets in ``track``, ``observe`` and results."""
+        if self.name or self.text:
+            return self.text or self.name or ""
+        if self.op == "const":
+            return f"{self.value:g}"
+        if self.op in ("mean", "sum"):
+            return f"{self.op}({self.children[0].label()})"
+        if self.op == "index":
+            return f"{self.children[0].label(9)}[{self.index}]"
+        if self.op == "neg":
+            return f"-{self.children[0].label(3)}"
+        sym, p = {"add": ("+", 1), "sub": ("-", 1), "mul": ("*", 2), "div": ("/", 2)}.get(self.op, (self.op, 1))
+        text = f"{self.children[0].label(p)} {sym} {self.children[1].label(p + 1)}"
+        return f"({text})" if p < prec else text
+
     def leaves(self) -> list["ObsV"]:
         if self.op in ("leaf", "ref"):
             return [self]

@@ -5,14 +5,15 @@ failure (:class:`~patternlang.errors.PatRuntimeError`); 70 an internal error (a 
 for a report; ``--debug`` shows the traceback).
 
 The group and error handling live in :mod:`patternlang.cli.base`; each command module registers its
-commands on it (``spec_commands``: check, compile, stdlib; ``run_commands``: run, report).
+commands on it (``spec_commands``: check, compile, stdlib; ``run_commands``: run, report;
+``editor_commands``: fmt, lsp).
 """
 
 from __future__ import annotations
 
 import click
 
-from patternlang.cli import run_commands, spec_commands  # noqa: F401  (register the commands)
+from patternlang.cli import editor_commands, run_commands, spec_commands  # noqa: F401  (register)
 from patternlang.cli.base import EXIT_OK, EXIT_SPEC, handle_errors, main_group
 
 __all__ = ["main", "main_group", "handle_errors"]

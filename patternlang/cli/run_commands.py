@@ -134,7 +134,7 @@ def run(ctx: click.Context, spec: str, out: str | None, resume: bool, device: st
         if isinstance(progress, RichProgress):
             progress.stop()
     if not quiet:
-        click.echo(results.headline())
+        click.echo(results.headline)
         click.echo(f"results: {Path(out) / 'results.json'}\nreport:  {Path(out) / 'report.md'}")
 
 

@@ -39,10 +39,12 @@ def check(ctx: click.Context, specs: tuple[str, ...]) -> None:
 @click.option("--emit", type=click.Choice(["plan", "json", "ast"]), default="plan", show_default=True,
               help="plan: the step tree with costs; json: the plan as JSON; ast: the syntax tree.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to this file.")
+@click.option("--no-timing", is_flag=True,
+              help="Skip measuring this machine's rate (about a second per model); costs stay in passes.")
 @click.pass_context
 @handle_errors
-def compile_cmd(ctx: click.Context, spec: str, emit: str, output: str | None) -> None:
-    """Compile SPEC to an execution plan (nothing runs)."""
+def compile_cmd(ctx: click.Context, spec: str, emit: str, output: str | None, no_timing: bool) -> None:
+    """Compile SPEC to an execution plan (nothing runs but a short timing of each model)."""
     from patternlang import compiler
     from patternlang.compiler.explain import explain
 
@@ -50,7 +52,12 @@ def compile_cmd(ctx: click.Context, spec: str, emit: str, output: str | None) ->
         text = json.dumps(_ast_json(compiler.parse_file(spec)), indent=2)
     else:
         plan = compiler.compile_file(spec, ctx.obj["search_path"])
-        text = plan.to_json() if emit == "json" else explain(plan)
+        if emit == "json":
+            text = plan.to_json()
+        else:
+            from patternlang.runtime.rate import measure_rates
+
+            text = explain(plan, None if no_timing else measure_rates(plan))
     if output:
         Path(output).write_text(text + "\n", encoding="utf-8")
         click.echo(f"wrote {output}", err=True)

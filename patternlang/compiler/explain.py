@@ -1,7 +1,10 @@
 """Explain a plan before it runs: one line per step, its inputs, and a cost estimate.
 
 Costs are counted in *sequence passes*: a forward+backward pass of one training sequence (training,
-SGLD steps) or a forward pass of one sequence (observing probe sets). Memory is the parameter state
+SGLD steps) or a forward pass of one sequence (observing probe sets); a finite-difference check
+counts its two re-sampling runs per checked component. Given the rates measured on this machine
+(:mod:`patternlang.runtime.rate`, sequences per second per model) the passes become seconds.
+Memory is the parameter state
 the step keeps (weights, gradients, optimizer moments; one copy per SGLD chain), estimated from the
 model's width arguments when they are known (``layers``, ``heads``, ``d_model``, ``vocab``, ...).
 """
@@ -10,8 +13,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from patternlang.plan.ir import (ModelSpec, ObserveStep, Plan, SampleStep, SolveStep, TrainStep,
-                                 VerifyStep)
+from typing import Protocol
+
+from patternlang.plan.ir import (ModelSpec, ObserveStep, Plan, SampleStep, SolveStep, SusceptibilityStep,
+                                 TrainStep, VerifyStep)
+
+
+class Rates(Protocol):
+    """Sequences per second through a model (:class:`patternlang.runtime.rate.Rate`)."""
+
+    fwd_bwd: float
+    fwd: float
 
 
 @dataclass(frozen=True)
@@ -64,6 +76,12 @@ def step_cost(step, plan: Plan) -> Cost:
         return Cost(c.fwd_bwd, evals, c.memory)
     if isinstance(step, ObserveStep):
         return Cost(0, step.probe * len(step.components) * _points(step, plan), None)
+    if isinstance(step, SusceptibilityStep) and step.check is not None:
+        sample = plan.step(step.sample)
+        assert isinstance(sample, SampleStep)
+        s, runs = sample.sampler, 2 * (len(step.check.components) or len(sample.components))
+        return Cost(runs * s.chains * (s.burnin + s.draws * s.thin) * s.batch,
+                    runs * s.chains * s.draws * sample.probe * len(sample.components))
     return Cost()
 
 
@@ -75,6 +93,34 @@ def _probe_rows(step: SampleStep) -> int:
         size = c.call.args.get("size") if c.call is not None and c.name in step.pools else None
         rows += int(size) if isinstance(size, int) else step.probe
     return rows
+
+
+def model_of(step, plan: Plan) -> ModelSpec | None:
+    """The model whose passes a step's cost counts."""
+    if isinstance(step, (TrainStep, SampleStep)):
+        return step.model
+    if isinstance(step, VerifyStep):
+        return model_of(plan.step(step.train), plan)
+    if isinstance(step, ObserveStep):
+        return model_of(plan.step(step.at.train), plan)
+    if isinstance(step, SusceptibilityStep):
+        return model_of(plan.step(step.sample), plan)
+    return None
+
+
+def seconds(c: Cost, rate: Rates | None) -> float | None:
+    """The time of ``c`` at ``rate`` (None without a rate)."""
+    if rate is None:
+        return None
+    return c.fwd_bwd / rate.fwd_bwd + c.fwd / rate.fwd
+
+
+def _duration(t: float) -> str:
+    if t < 90:
+        return f"{t:.0f} s"
+    if t < 5400:
+        return f"{t / 60:.0f} min"
+    return f"{t / 3600:.1f} h"
 
 
 def _points(step, plan: Plan) -> int:
@@ -121,23 +167,83 @@ def _what(step) -> str:
     return step.kind
 
 
-def explain(plan: Plan) -> str:
-    """The plan as a tree with costs, e.g. for ``patc compile``."""
+def _weights(w: dict[str, float]) -> str:
+    return "{" + ", ".join(f"{k}: {v:.4g}" for k, v in w.items()) + "}"
+
+
+def _target(t) -> str:
+    amount = f" by {t.amount:g}" if t.amount is not None else f" to {t.value:g}" if t.value is not None else ""
+    return f"target: {t.label}{amount} (weight {t.weight:g})"
+
+
+def details(step) -> list[str]:
+    """The settings a step runs with, resolved (defaults filled in, ``auto`` shown as such), its
+    targets and constraints."""
+    if isinstance(step, TrainStep):
+        o = step.optimizer
+        out = [f"mixture {_weights(step.mixture.weights)}; batch {step.batch}; "
+               f"{o.name}(lr={o.lr:g}, weight_decay={o.weight_decay:g}), schedule {o.schedule}"
+               + (f", warmup {o.warmup}" if o.warmup else "")
+               + f"; checkpoints {sorted({*step.checkpoints, step.steps})}"]
+        if step.track:
+            out.append(f"track {', '.join(t.name for t in step.track)} every {step.track_every} steps")
+        return out
+    if isinstance(step, SampleStep):
+        s = step.sampler
+        nbeta = "auto (B / log B)" if s.nbeta is None else f"{s.nbeta:g}"
+        return [f"step {s.step:g}, gamma {s.gamma:g}, nbeta {nbeta}, burnin {s.burnin}, thin {s.thin}, "
+                f"batch {s.batch}, seed {s.seed}" + (f", restrict {s.restrict}" if s.restrict else "")
+                + f"; probe {step.probe} per component",
+                f"observe {', '.join(o.name for o in step.observables)}"]
+    if isinstance(step, SusceptibilityStep) and step.check is not None:
+        comps = ", ".join(step.check.components) or "every component"
+        return [f"finite-difference check: eps {step.check.eps:g}, {comps}"]
+    if isinstance(step, SolveStep):
+        out = [f"from h = {_weights(step.mixture.weights)}; regularization {step.regularization:g}"
+               + (f"; {step.rounds} rounds of {step.round_steps} steps" if step.rounds > 1 else "")]
+        out += [_target(t) for t in step.targets]
+        out += [f"constraint: {c.label or c.kind}" for c in step.constraints]
+        return out
+    if isinstance(step, ObserveStep):
+        return [f"observe {', '.join(o.name for o in step.observables)}; probe {step.probe} per "
+                f"component, seed {step.seed}"]
+    if isinstance(step, VerifyStep):
+        return [f"start {step.start}; evaluate every {step.every} steps"] + [
+            f"onset: {o.observable.name} {o.op} {o.threshold:g}" for o in step.onset]
+    return []
+
+
+def explain(plan: Plan, rates: dict[str, Rates] | None = None) -> str:
+    """The plan as a tree with costs, e.g. for ``patc compile``; with ``rates`` (per model name,
+    measured on this machine) each cost also in seconds, and the total."""
     hashes = plan.hashes()
     lines = [f"plan for {plan.spec} (version {plan.version}, {len(plan.steps)} steps)"]
-    total = Cost()
+    total, total_s, timed = Cost(), 0.0, True
     for i, step in enumerate(plan.steps):
         last = i == len(plan.steps) - 1
         branch, cont = ("└─", "   ") if last else ("├─", "│  ")
         inputs = f" <- {', '.join(step.inputs)}" if step.inputs and step.kind != "report" else ""
         lines.append(f"{branch} {step.id} [{hashes[step.id]}]{inputs}")
         lines.append(f"{cont}   {_what(step)}")
+        lines += [f"{cont}   {d}" for d in details(step)]
         c = step_cost(step, plan)
         if c.fwd_bwd or c.fwd:
-            lines.append(f"{cont}   cost: {_si(c.fwd_bwd)} fwd+bwd, {_si(c.fwd)} fwd sequences; "
-                         f"memory {_bytes(c.memory)}")
+            model = model_of(step, plan)
+            t = seconds(c, (rates or {}).get(model.name) if model else None)
+            timed = timed and t is not None
+            total_s += t or 0.0
+            when = f"; ≈ {_duration(t)}" if t is not None else ""
+            fd = " (finite-difference check)" if isinstance(step, SusceptibilityStep) else ""
+            lines.append(f"{cont}   cost{fd}: {_si(c.fwd_bwd)} fwd+bwd, {_si(c.fwd)} fwd sequences; "
+                         f"memory {_bytes(c.memory)}{when}")
         total = Cost(total.fwd_bwd + c.fwd_bwd, total.fwd + c.fwd)
     lines.append(f"total: {_si(total.fwd_bwd)} fwd+bwd and {_si(total.fwd)} fwd sequence passes")
+    if rates and timed:
+        rate_text = ", ".join(f"{name} {r.fwd_bwd:.0f} fwd+bwd / {r.fwd:.0f} fwd seq/s"
+                              for name, r in rates.items())
+        lines.append(f"estimated compute time on this machine: ≈ {_duration(total_s)} at the measured "
+                     f"rates ({rate_text}; one process; start-up, data building and the report "
+                     "add seconds)")
     if plan.factories:
         lines.append("Python code this plan imports and runs (review before `patc run`):")
         lines += [f"  - {f}" for f in plan.factories]

@@ -45,7 +45,11 @@ def model_attr(model, *names: str, default=None):
 
 
 def default_period(ctx: EvalContext) -> int:
-    context = model_attr(ctx.model, "context", "n_ctx", "max_position_embeddings", default=64)
+    context = model_attr(ctx.model, "context", "n_ctx", "max_position_embeddings")
+    if context is None:
+        raise PatRuntimeError("observe", "cannot tell the model's context length (no default is "
+                              "assumed: probes must fit the model)", "give the model a `context` "
+                              "attribute, or pass period= explicitly")
     return max(2, min(context // 2, 32))
 
 
@@ -126,7 +130,8 @@ def mixture_loss(ctx: EvalContext, center: bool = False) -> Tensor:
 # primitives
 
 
-@primitive("observable", skip=1, shape="scalar", needs=("loss",))
+@primitive("observable", skip=1, shape="scalar", needs=("loss",),
+           probe="the component's probe set", chance="log(vocab) nats (uniform prediction)")
 def loss(ctx: EvalContext, component: ComponentName) -> Tensor:
     """Mean loss on a data component's probe set (nats per token for language models).
 
@@ -136,7 +141,8 @@ def loss(ctx: EvalContext, component: ComponentName) -> Tensor:
     return ctx.run(_component(ctx, component)).per_sample.mean(-1)
 
 
-@primitive("observable", skip=1, shape="scalar", needs=("loss",), posterior_only=True)
+@primitive("observable", skip=1, shape="scalar", needs=("loss",), posterior_only=True,
+           probe="the component's probe set, or the mixture probe", chance="none (0 at the checkpoint; ≈ λ/nβ over the posterior)")
 def loss_increase(ctx: EvalContext, component: str = "") -> Tensor:
     """φ_C = L(w) − L(w*): loss increase over the checkpoint (on one component, or the mixture when
     empty). Sampled with a head restriction (``restrict: l1h3``) its mean is ≈ λ_C / nβ.
@@ -150,7 +156,8 @@ def loss_increase(ctx: EvalContext, component: str = "") -> Tensor:
     return ctx.run(key).per_sample.mean(-1) - ctx.center(key).per_sample.mean(-1)
 
 
-@primitive("observable", skip=1, shape="scalar", needs=("loss",))
+@primitive("observable", skip=1, shape="scalar", needs=("loss",),
+           probe="the component's probe set", chance="log(vocab) nats (uniform prediction)")
 def token_loss(ctx: EvalContext, component: ComponentName,
                position: Annotated[int, Range(ge=1)] = 1) -> Tensor:
     """Mean loss of predicting the token at ``position`` (0-based; from tokens before it).
@@ -166,14 +173,17 @@ def token_loss(ctx: EvalContext, component: ComponentName,
     return tok[..., position - 1].mean(-1)
 
 
-@primitive("observable", skip=1, shape="scalar", needs=("loss",), posterior_only=True)
+@primitive("observable", skip=1, shape="scalar", needs=("loss",), posterior_only=True,
+           probe="the mixture probe (weighted component probes)", chance="none (a complexity, not a score; compare it between checkpoints)")
 def llc(ctx: EvalContext) -> Tensor:
     """Local learning coefficient observable nβ·(L(w) − L(w*)) on the mixture probe; its posterior
     mean is the LLC estimate λ̂."""
     return ctx.nbeta * (mixture_loss(ctx) - mixture_loss(ctx, center=True))
 
 
-@primitive("observable", skip=1, shape="scalar", needs=("loss",), posterior_only=True)
+@primitive("observable", skip=1, shape="scalar", needs=("loss",), posterior_only=True,
+           probe="the mixture probe (weighted component probes)",
+           chance="none (compare it between solutions)")
 def free_energy(ctx: EvalContext, n: Annotated[int, Range(ge=3)]) -> Tensor:
     """Local free energy of the basin around w*, per log n: (n / log n)·L(w*) + nβ·(L(w) − L(w*)).
 
@@ -189,7 +199,9 @@ def free_energy(ctx: EvalContext, n: Annotated[int, Range(ge=3)]) -> Tensor:
     return (n / math.log(n)) * mixture_loss(ctx, center=True) + llc(ctx)
 
 
-@primitive("observable", skip=1, shape="per_head", needs=("attention",))
+@primitive("observable", skip=1, shape="per_head", needs=("attention",),
+           probe="repeated random tokens (two copies of a random sequence of length period)",
+           chance="≈ ln 2 / period (uniform causal attention over the scored positions)")
 def induction_score(ctx: EvalContext, layer: Annotated[int, Range(ge=0)], heads: Heads = "*",
                     period: Annotated[int, Range(ge=0)] = 0) -> Labeled:
     """Induction (prefix-matching) score per head: attention from each position of the second copy
@@ -206,7 +218,9 @@ def induction_score(ctx: EvalContext, layer: Annotated[int, Range(ge=0)], heads:
     return _diagonal_score(ctx, key, layer, heads, P - 1, range(P, 2 * P))
 
 
-@primitive("observable", skip=1, shape="per_head", needs=("attention",))
+@primitive("observable", skip=1, shape="per_head", needs=("attention",),
+           probe="repeated random tokens (two copies of a random sequence of length period)",
+           chance="≈ ln 2 / period (uniform causal attention over the scored positions)")
 def duplicate_token_score(ctx: EvalContext, layer: Annotated[int, Range(ge=0)],
                           heads: Heads = "*", period: Annotated[int, Range(ge=0)] = 0) -> Labeled:
     """Duplicate-token score per head: attention from the second copy of a repeated random sequence
@@ -222,7 +236,9 @@ def duplicate_token_score(ctx: EvalContext, layer: Annotated[int, Range(ge=0)],
     return _diagonal_score(ctx, key, layer, heads, P, range(P, 2 * P))
 
 
-@primitive("observable", skip=1, shape="per_head", needs=("attention",))
+@primitive("observable", skip=1, shape="per_head", needs=("attention",),
+           probe="repeated random tokens (shared with induction_score)",
+           chance="≈ ln(T) / T for probe length T (uniform causal attention: mean of 1/(i+1), i ≥ 1)")
 def previous_token_score(ctx: EvalContext, layer: Annotated[int, Range(ge=0)],
                          heads: Heads = "*") -> Labeled:
     """Previous-token score per head: mean attention from position i to i − 1 (i ≥ 1), on the
@@ -237,7 +253,8 @@ def previous_token_score(ctx: EvalContext, layer: Annotated[int, Range(ge=0)],
     return _diagonal_score(ctx, key, layer, heads, 1, range(1, T))
 
 
-@primitive("observable", skip=1, shape="scalar", needs=("loss",))
+@primitive("observable", skip=1, shape="scalar", needs=("loss",),
+           probe="the component's probe set (per-token losses)", chance="0 (no in-context learning)")
 def icl_score(ctx: EvalContext, component: ComponentName, early: Annotated[int, Range(ge=1)] = 1,
               late: Annotated[int, Range(ge=1)] = 50) -> Tensor:
     """In-context-learning score: loss at a late position minus loss at an early one (Olsson et

@@ -90,7 +90,8 @@ def _p_balanced(ctx: EvalContext, key: str) -> Tensor:
     return ctx.run(key).logits.softmax(-1)[..., 1]  # [C, n]
 
 
-@primitive("observable", skip=1, shape="scalar", needs=("logits",))
+@primitive("observable", skip=1, shape="scalar", needs=("logits",),
+           probe="equal-count, badly nested strings (parens_ood)", chance="0.5 (a coin flip)")
 def p_balanced_ood(ctx: EvalContext, min_len: Annotated[int, Range(ge=2)] = 4,
                    max_len: Annotated[int, Range(ge=4)] = 16) -> Tensor:
     """Mean P(balanced) on equal-count but badly nested strings (half of them start with "(" and
@@ -111,7 +112,9 @@ def _agreement(ctx: EvalContext, rule: str, min_len: int, max_len: int) -> Tenso
     return (says * p + (1 - says) * (1 - p)).mean(-1)
 
 
-@primitive("observable", skip=1, shape="scalar", needs=("logits",))
+@primitive("observable", skip=1, shape="scalar", needs=("logits",),
+           probe="nested, badly nested and unequal-count strings in equal parts",
+           chance="0.5 (a coin flip)")
 def nested_agreement(ctx: EvalContext, min_len: Annotated[int, Range(ge=2)] = 4,
                      max_len: Annotated[int, Range(ge=4)] = 16) -> Tensor:
     """Mean probability the classifier gives to the NESTED rule's answer, on a probe of nested,
@@ -124,7 +127,9 @@ def nested_agreement(ctx: EvalContext, min_len: Annotated[int, Range(ge=2)] = 4,
     return _agreement(ctx, "nested", min_len, max_len)
 
 
-@primitive("observable", skip=1, shape="scalar", needs=("logits",))
+@primitive("observable", skip=1, shape="scalar", needs=("logits",),
+           probe="nested, badly nested and unequal-count strings in equal parts",
+           chance="0.5 (a coin flip)")
 def equal_count_agreement(ctx: EvalContext, min_len: Annotated[int, Range(ge=2)] = 4,
                           max_len: Annotated[int, Range(ge=4)] = 16) -> Tensor:
     """Mean probability the classifier gives to the EQUAL-COUNT rule's answer, on the same probe as

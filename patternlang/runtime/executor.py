@@ -14,6 +14,7 @@ and a remedy; nothing already written is removed.
 from __future__ import annotations
 
 import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,16 @@ def resolve_device(device: str, local_rank: int | None = None) -> torch.device:
         raise PatRuntimeError("setup", "--device cuda was asked for but no CUDA device is visible",
                               "use --device cpu or --device auto")
     return torch.device(device)
+
+
+def spec_dir_on_path(plan: Plan) -> None:
+    """Put the spec's directory first on ``sys.path`` (once), so ``factory("mod:fn")`` imports
+    ``mod.py`` beside the spec, as ``python spec_dir/script.py`` would; worker processes inherit it."""
+    if plan.spec.startswith("<"):
+        return
+    spec_dir = str(Path(plan.spec).resolve().parent)
+    if spec_dir not in sys.path:
+        sys.path.insert(0, spec_dir)
 
 
 def _load_runners() -> None:
@@ -72,6 +83,7 @@ def execute(plan: Plan, out: str | Path, *, resume: bool = False, device: str = 
     from patternlang.runtime import distributed
 
     _load_runners()
+    spec_dir_on_path(plan)
     run = RunDir(out)
     progress = progress or NullProgress()
     if dist is None:

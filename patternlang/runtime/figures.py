@@ -6,9 +6,11 @@ tolerated: NaN cells of a heatmap are drawn grey and labelled ``nan``, NaN point
 gaps.
 
 * :func:`chain_traces`: loss / LLC / observable per chain over draws.
-* :func:`chi_heatmap`: chi (observables x components), annotated, diverging colours centred at 0.
+* :func:`chi_heatmap`: chi (observables x components), annotated with the raw values, each row
+  coloured on its own scale (z = chi/SE, or chi / the row's max), diverging from white at 0.
 * :func:`singular_spectrum`: variance explained by each principal susceptibility direction.
-* :func:`weights_comparison`: old vs new mixture weights (and the pseudo-inverse solution).
+* :func:`weights_comparison`: old vs new mixture weights on their own scale (the pseudo-inverse
+  solution as markers, clipped to that scale with its value written).
 * :func:`verification_curves`: an observable over training, one line per arm with a seed band.
 """
 
@@ -30,8 +32,8 @@ from matplotlib.figure import Figure  # noqa: E402
 
 PathLike = str | os.PathLike
 
-__all__ = ["chain_traces", "chi_heatmap", "diverging_norm", "singular_spectrum", "weights_comparison",
-           "verification_curves"]
+__all__ = ["chain_traces", "chi_heatmap", "diverging_norm", "row_colours", "singular_spectrum",
+           "weights_comparison", "weights_range", "verification_curves"]
 
 
 def _new_figure(width: float, height: float) -> Figure:
@@ -87,20 +89,53 @@ def diverging_norm(values: np.ndarray) -> colors.TwoSlopeNorm:
     return colors.TwoSlopeNorm(vcenter=0.0, vmin=-m, vmax=m)
 
 
+Z_SATURATE = 4.0
+"""|z| = |chi| / SE at which the heatmap's colours saturate."""
+
+
+def row_colours(chi: np.ndarray, se: np.ndarray | None = None) -> tuple[np.ndarray, str]:
+    """What the heatmap colours, per row (observables differ in scale by orders of magnitude, so
+    one scale for all rows leaves the small ones white): ``z = chi / SE`` where a row has finite,
+    positive errors (clipped to ``[-Z_SATURATE, Z_SATURATE]``, then divided by it), else ``chi``
+    divided by the row's largest ``|chi|``. Values in ``[-1, 1]``, NaN kept; and the legend."""
+    chi = np.atleast_2d(np.asarray(chi, dtype=float))
+    out = np.full_like(chi, np.nan)
+    se_arr = None if se is None else np.atleast_2d(np.asarray(se, dtype=float))
+    used_z = used_row = False
+    with np.errstate(all="ignore"):
+        for i, row in enumerate(chi):
+            err = None if se_arr is None else se_arr[i]
+            if err is not None and np.all(np.isfinite(err[np.isfinite(row)])) and np.all(err[np.isfinite(row)] > 0):
+                out[i] = np.clip(row / err, -Z_SATURATE, Z_SATURATE) / Z_SATURATE
+                used_z = True
+            else:
+                finite = row[np.isfinite(row)]
+                m = float(np.max(np.abs(finite))) if finite.size else 0.0
+                out[i] = row / m if m > 0 else np.where(np.isfinite(row), 0.0, np.nan)
+                used_row = True
+    label = (f"z = χ / SE (saturates at |z| = {Z_SATURATE:g})" if used_z else "") + \
+        (" ; " if used_z and used_row else "") + ("χ / row max |χ|" if used_row else "")
+    return out, label
+
+
 def chi_heatmap(chi: np.ndarray, obs_names: Sequence[str], comp_names: Sequence[str],
                 path: PathLike, se: np.ndarray | None = None, title: str = "chi") -> Path:
-    """Heatmap of ``chi`` (rows: observables, columns: components) with each cell annotated
-    (``value`` or ``value +- se``); colours diverge from white at 0, symmetric in +-max|chi|."""
+    """Heatmap of ``chi`` (rows: observables, columns: components), coloured per row by
+    :func:`row_colours` (z = chi / SE, or the row's own scale) so every row can be read whatever
+    its magnitude; each cell is annotated with the raw value (``value`` or ``value +- se``)."""
     chi = np.atleast_2d(np.asarray(chi, dtype=float))
-    norm = diverging_norm(chi)
-    vmax = float(norm.vmax)
+    shade, label = row_colours(chi, se)
     cmap = matplotlib.colormaps["RdBu_r"].with_extremes(bad="0.75")
     m, k = chi.shape
     fig = _new_figure(max(4.0, 1.1 * k + 2.5), max(2.5, 0.45 * m + 1.5))
     ax = fig.add_subplot()
-    img = ax.imshow(np.ma.masked_invalid(chi), cmap=cmap, aspect="auto",
-                    norm=norm)
-    fig.colorbar(img, ax=ax, shrink=0.9)
+    img = ax.imshow(np.ma.masked_invalid(shade), cmap=cmap, aspect="auto",
+                    norm=colors.TwoSlopeNorm(vcenter=0.0, vmin=-1.0, vmax=1.0))
+    bar = fig.colorbar(img, ax=ax, shrink=0.9)
+    bar.set_label(label, fontsize=7)
+    if label.startswith("z") and ";" not in label:
+        ticks = np.linspace(-1.0, 1.0, 5)
+        bar.set_ticks(ticks, labels=[f"{t * Z_SATURATE:g}" for t in ticks])
     ax.set_xticks(range(k), [str(c) for c in comp_names], rotation=30, ha="right")
     ax.set_yticks(range(m), [str(o) for o in obs_names])
     se_arr = None if se is None else np.atleast_2d(np.asarray(se, dtype=float))
@@ -111,7 +146,7 @@ def chi_heatmap(chi: np.ndarray, obs_names: Sequence[str], comp_names: Sequence[
             text = "nan" if not np.isfinite(v) else f"{v:.2g}"
             if se_arr is not None and np.isfinite(v) and np.isfinite(se_arr[i, j]):
                 text += f"\n±{se_arr[i, j]:.1g}"
-            dark = np.isfinite(v) and abs(v) > 0.6 * vmax
+            dark = np.isfinite(shade[i, j]) and abs(shade[i, j]) > 0.6
             ax.text(j, i, text, ha="center", va="center", fontsize=fontsize,
                     color="white" if dark else "black")
     ax.set_title(title)
@@ -143,19 +178,22 @@ def singular_spectrum(singular_values: Sequence[float], path: PathLike,
 def weights_comparison(comp_names: Sequence[str], old: Sequence[float], new: Sequence[float],
                        path: PathLike, pinv: Sequence[float] | None = None,
                        title: str = "mixture weights") -> Path:
-    """Grouped bars per component: current ``old``, solved ``new`` and, if given, the pseudo-inverse
-    weights (which may be negative: drawn as they are, with a line at 0)."""
-    series = [("current", old, "tab:gray"), ("patterned", new, "tab:blue")]
-    if pinv is not None:
-        series.append(("pseudo-inverse", pinv, "tab:orange"))
+    """Grouped bars per component: current ``old`` and solved ``new`` weights, on the weights' own
+    scale (0 to a little above the largest). The pseudo-inverse weights, if given, are markers; one
+    outside that range (they can be far outside [0, 1]) is drawn at the edge as a triangle with its
+    value written beside it, so it never squashes the bars."""
+    old_a, new_a = np.asarray(old, dtype=float), np.asarray(new, dtype=float)
     k = len(comp_names)
     fig = _new_figure(max(4.5, 0.9 * k + 2.0), 3.4)
     ax = fig.add_subplot()
-    width = 0.8 / len(series)
     x = np.arange(k)
-    for i, (label, vals, color) in enumerate(series):
-        ax.bar(x + (i - (len(series) - 1) / 2) * width, np.asarray(vals, dtype=float), width,
-               label=label, color=color)
+    width = 0.38
+    ax.bar(x - width / 2, old_a, width, label="current", color="tab:gray")
+    ax.bar(x + width / 2, new_a, width, label="patterned", color="tab:blue")
+    bottom, top = weights_range(old_a, new_a)
+    if pinv is not None:
+        _pinv_markers(ax, x, np.asarray(pinv, dtype=float), bottom, top)
+    ax.set_ylim(bottom, top)
     ax.axhline(0.0, color="black", lw=0.6)
     ax.set_xticks(x, [str(c) for c in comp_names], rotation=30, ha="right")
     ax.set_ylabel("weight h")
@@ -163,6 +201,29 @@ def weights_comparison(comp_names: Sequence[str], old: Sequence[float], new: Seq
     ax.grid(alpha=0.3, axis="y")
     ax.set_title(title)
     return _save(fig, path)
+
+
+def _pinv_markers(ax, x: np.ndarray, pinv: np.ndarray, bottom: float, top: float) -> None:
+    inside = np.isfinite(pinv) & (pinv >= bottom) & (pinv <= top)
+    ax.plot(x[inside], pinv[inside], "D", color="tab:orange", ms=5,
+            label="pseudo-inverse (▲▼ off scale)")
+    span = top - bottom
+    for xi, v in zip(x[~inside], pinv[~inside]):
+        if np.isfinite(v):
+            edge = top - 0.04 * span if v > top else bottom + 0.04 * span
+            ax.plot([xi], [edge], "^" if v > top else "v", color="tab:orange", ms=6)
+            ax.annotate(f"{v:.3g}", (xi, edge), textcoords="offset points",
+                        xytext=(0, -10 if v > top else 4), ha="center", fontsize=7, color="tab:orange")
+
+
+def weights_range(old: Sequence[float], new: Sequence[float]) -> tuple[float, float]:
+    """The y range of :func:`weights_comparison`: from min(0, 1.15 x the smallest weight) to 1.3 x
+    the largest of the current and new weights (room for the legend) (1 if none is positive)."""
+    both = np.concatenate([np.asarray(old, dtype=float), np.asarray(new, dtype=float)])
+    both = both[np.isfinite(both)]
+    top = 1.3 * float(np.max(both)) if both.size and np.max(both) > 0 else 1.0
+    bottom = min(0.0, 1.15 * float(np.min(both))) if both.size else 0.0
+    return bottom, top
 
 
 def verification_curves(steps: Sequence[int], arms: Mapping[str, np.ndarray], path: PathLike,

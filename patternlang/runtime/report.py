@@ -16,7 +16,7 @@ from patternlang import __version__
 from patternlang.plan.ir import Plan
 from patternlang.runtime import figures
 from patternlang.runtime.results_types import StepResult, read_result, result_json
-from patternlang.runtime.rundir import RunDir, StepDir
+from patternlang.runtime.rundir import RunDir, StepDir, read_json
 
 RESULTS_SCHEMA = 2
 SECTIONS = {"train": "train", "observe": "observations", "sample": "llc",
@@ -35,15 +35,39 @@ def load_results(run: RunDir, plan: Plan) -> tuple[dict[str, StepResult], dict[s
     return results, dirs
 
 
-def collect(plan: Plan, results: dict[str, StepResult]) -> dict:
+def tracked_curves(plan: Plan, dirs: dict[str, StepDir]) -> dict[str, dict]:
+    """Per completed train step that tracks observables: ``{"steps": [evaluation steps], "seeds":
+    {seed: {coordinate: [value per evaluation step]}}}``, read from each seed's ``curve.json``."""
+    out: dict[str, dict] = {}
+    for s in plan.steps:
+        if s.kind != "train" or not s.track or s.id not in dirs:
+            continue
+        steps: list[int] = []
+        seeds: dict[str, dict[str, list]] = {}
+        for seed in s.seeds:
+            f = dirs[s.id].file(f"seed{seed}/curve.json")
+            if not f.exists():
+                continue
+            curve = read_json(f)["curve"]
+            steps = curve["step"]
+            names = list(curve["values"][0]) if curve["values"] else []
+            seeds[str(seed)] = {n: [v.get(n) for v in curve["values"]] for n in names}
+        out[s.id] = {"steps": steps, "seeds": seeds}
+    return out
+
+
+def collect(plan: Plan, results: dict[str, StepResult], tracked: dict[str, dict] | None = None) -> dict:
     """The results document (schema: ``docs/results.md``): each step's result model as JSON, in
-    the section of its kind."""
+    the section of its kind, and the observables tracked during training. The report step counts
+    as complete: the document is its output."""
     out: dict = {"schema": RESULTS_SCHEMA, "patternlang": __version__, "spec": plan.spec,
-                 "seed": plan.seed, "steps": {}, **{name: {} for name in SECTIONS.values()}}
+                 "seed": plan.seed, "steps": {}, **{name: {} for name in SECTIONS.values()},
+                 "tracked": tracked or {}}
     hashes = plan.hashes()
     for s in plan.steps:
         found = results.get(s.id)
-        out["steps"][s.id] = {"kind": s.kind, "hash": hashes[s.id], "complete": found is not None,
+        out["steps"][s.id] = {"kind": s.kind, "hash": hashes[s.id],
+                              "complete": found is not None or s.kind == "report",
                               "seconds": found.seconds if found is not None else None}
         if found is not None and s.kind in SECTIONS:
             # wall time lives in "steps" alone: the sections of two equal runs are equal
@@ -199,6 +223,40 @@ def _verify_section(sid: str, sm: dict, figdir: Path) -> list[str]:
     return lines
 
 
+def _progress(plan: Plan, found: dict) -> str:
+    """``all 6 steps complete.`` or ``4/6 steps complete; not run: verify.up, ...`` (the report
+    step, being written, is not counted)."""
+    steps = [s.id for s in plan.steps if s.kind != "report"]
+    missing = [sid for sid in steps if sid not in found]
+    if not missing:
+        return f"all {len(steps)} steps complete."
+    return (f"{len(steps) - len(missing)}/{len(steps)} steps complete; not run: "
+            f"{', '.join(missing)}.")
+
+
+def _tracked_section(tr: dict | None) -> list[str]:
+    if not tr or not tr["seeds"]:
+        return []
+    names = list(next(iter(tr["seeds"].values())))
+    cols = list(range(len(tr["steps"])))
+    if len(cols) > 8:
+        cols = sorted({round(i * (len(cols) - 1) / 7) for i in range(8)})
+    rows = []
+    for n in names:
+        per_step = [[v[n][i] for v in tr["seeds"].values() if v[n][i] is not None] for i in cols]
+        rows.append([n] + [float(np.mean(x)) if x else None for x in per_step])
+    return [f"Tracked observables (mean over {len(tr['seeds'])} seed(s)) by training step:", "",
+            _table(["observable"] + [str(tr["steps"][i]) for i in cols], rows), ""]
+
+
+def _measure_section(sid: str, sm: dict) -> list[str]:
+    seeds = sm["per_seed"][:8]
+    rows = [[n, m] + [r["values"].get(n) for r in seeds] for n, m in sm["mean"].items()]
+    return [f"### Measurement: `{sid}`", "",
+            _table(["observable", f"mean over {len(sm['per_seed'])}"] + [f"seed {r['seed']}" for r in seeds],
+                   rows), ""]
+
+
 def _slug(text: str) -> str:
     return "".join(ch if ch.isalnum() else "_" for ch in text)[:40]
 
@@ -208,13 +266,12 @@ def render(run_dir: str | Path) -> Path:
     run = RunDir(run_dir)
     plan = Plan.from_json((run.root / "plan.json").read_text())
     found, dirs = load_results(run, plan)
-    doc = collect(plan, found)
+    doc = collect(plan, found, tracked_curves(plan, dirs))
     run.write_json("results.json", doc)
     figdir = run.root / "figures"
     figdir.mkdir(exist_ok=True)
     lines = [f"# patternlang report: `{Path(plan.spec).name}`", "",
-             f"patternlang {__version__}; plan seed {plan.seed}; "
-             f"{sum(1 for s in plan.steps if s.id in found)}/{len(plan.steps)} steps complete.", ""]
+             f"patternlang {__version__}; plan seed {plan.seed}; {_progress(plan, found)}", ""]
     for s in plan.steps:
         if s.id not in found or s.kind not in SECTIONS:
             continue
@@ -222,6 +279,9 @@ def render(run_dir: str | Path) -> Path:
         if s.kind == "train":
             losses = ", ".join(f"seed {k}: {v:.4g}" for k, v in list(sm["final_loss"].items())[:8])
             lines += [f"### Training: `{s.id}`", "", f"Final training loss — {losses}.", ""]
+            lines += _tracked_section(doc["tracked"].get(s.id))
+        elif s.kind == "observe":
+            lines += _measure_section(s.id, sm)
         elif s.kind == "sample":
             lines += _sample_section(s.id, sm, figdir, dirs[s.id])
         elif s.kind == "susceptibility":

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from contextvars import ContextVar
 from functools import lru_cache
 
-from lark import Lark, Token, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+from lark import Lark, Token, Tree, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 from lark.exceptions import VisitError
 
 from patternlang.errors import Diagnostic, PatSpecError, Span
@@ -26,6 +26,8 @@ _KEYWORD_TERMINALS = ("raise", "lower", "reach", "hold", "move", "along", "relat
                       "onset", "where", "limit", "auto", "true", "false", "as")
 KEYWORDS = ("use", "model", "data", "mixture", "train", "sampler", "observable", "susceptibility",
             "patterning", "verify", "measure", "output")
+#: Words reserved only where they start or continue a construct (``raise``, ``by``, ``weight``, ...).
+SOFT_KEYWORDS = tuple(k for k in _KEYWORD_TERMINALS if k not in ("auto", "true", "false"))
 _KEYWORD_TERMINALS += KEYWORDS
 
 
@@ -73,6 +75,33 @@ def _parse_tree(text: str):
         return grammar().parse(text)
     finally:
         _TEXT.reset(token)
+
+
+@lru_cache(maxsize=1)
+def _lossless_grammar() -> Lark:
+    return Lark.open_from_package("patternlang.syntax", "pat.lark", parser="lalr",
+                                  keep_all_tokens=True, maybe_placeholders=False,
+                                  postlex=_KeysPostLex(),
+                                  lexer_callbacks={"COMMENT": lambda t: _COMMENTS.get().append(t)})
+
+
+_COMMENTS: ContextVar[list] = ContextVar("pat_comments")
+
+
+def parse_lossless(text: str, file: str = "<string>") -> tuple[Tree, list[Token]]:
+    """The concrete syntax tree of ``text`` with every token kept (brackets, commas, keywords) and
+    the comments in source order: what the formatter and the editor tools read.
+
+    A syntax error raises the same :class:`PatSpecError` as :func:`parse`."""
+    parse(text, file)
+    comments: list[Token] = []
+    token, ctoken = _TEXT.set(text), _COMMENTS.set(comments)
+    try:
+        tree = _lossless_grammar().parse(text)
+    finally:
+        _TEXT.reset(token)
+        _COMMENTS.reset(ctoken)
+    return tree, comments
 
 
 def parse(text: str, file: str = "<string>") -> A.Module:

@@ -7,9 +7,9 @@ use stdlib.core
 
 model net = attn_only(layers=2, heads=2, d_model=16, context=16, vocab=64)
 
-data spans = repeated_spans(vocab=64, length=16, period=4)
-data text  = markov_text(vocab=64, length=16, order=1)
-data code_ = python_code(vocab=64, length=16)
+data spans  = repeated_spans(vocab=64, length=16, period=4)
+data text   = markov_text(vocab=64, length=16, order=1)
+data code_  = python_code(vocab=64, length=16)
 data prose_ = python_prose(vocab=64, length=16)
 mixture base = {code_: 0.3, prose_: 0.2, spans: 0.4, text: 0.1}
 

@@ -7,12 +7,12 @@ use stdlib.core
 model net = parens_net(layers=1, heads=2, d_model=16, mlp=16, causal=true)
 
 ## F_n / log n at one training run's sample size (60 steps x batch 32).
-observable free = free_energy(n = 1920)
+observable free = free_energy(n=1920)
 
-data pos = balanced(max_len=10)
-data flat = never_dips(max_len=10)
-data early = dips_early(max_len=10)
-data late = dips_late(max_len=10)
+data pos     = balanced(max_len=10)
+data flat    = never_dips(max_len=10)
+data early   = dips_early(max_len=10)
+data late    = dips_late(max_len=10)
 data closing = starts_close(max_len=10)
 mixture base = {pos: 0.5, flat: 0.32, early: 0.06, late: 0.06, closing: 0.06}
 

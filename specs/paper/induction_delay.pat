@@ -8,9 +8,9 @@ use stdlib.core
 
 model net = attn_only(layers=2, heads=8, d_model=256, context=1024, vocab=5000)
 
-data spans = repeated_spans(vocab=5000, length=1024, period=8)
-data text  = markov_text(vocab=5000, length=1024, order=1)
-data code_ = python_code(vocab=5000, length=1024)
+data spans  = repeated_spans(vocab=5000, length=1024, period=8)
+data text   = markov_text(vocab=5000, length=1024, order=1)
+data code_  = python_code(vocab=5000, length=1024)
 data prose_ = python_prose(vocab=5000, length=1024)
 mixture base = {code_: 0.3, prose_: 0.2, spans: 0.4, text: 0.1}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -40,6 +41,13 @@ def test_compile_json_is_valid(capsys):
 def test_compile_tree_and_output_file(capsys, tmp_path):
     code, out, _ = run(capsys, "compile", "specs/quickstart.pat")
     assert code == 0 and "fwd+bwd" in out and "sample.chi" in out
+    assert re.search(r"estimated compute time on this machine: ≈ \d+ (s|min|h) at the measured rates \(tiny \d+ fwd\+bwd", out)
+    # the finite-difference check is costed, and targets, constraints and resolved settings shown
+    assert re.search(r"cost \(finite-difference check\): 56\.3k fwd\+bwd, 92\.2k fwd sequences; .*≈", out)
+    assert "target: raise mean(ih) by 0.1 (weight 1)" in out and "constraint: kl(base) <= 0.05" in out
+    assert "nbeta 100, burnin 100, thin 2, batch 32" in out and "adamw(lr=0.01, weight_decay=0.05)" in out
+    code, out, _ = run(capsys, "compile", "specs/quickstart.pat", "--no-timing")
+    assert code == 0 and "estimated time" not in out and "≈" not in out
     target = tmp_path / "plan.json"
     code, _, _ = run(capsys, "compile", "specs/quickstart.pat", "--emit", "json", "-o", str(target))
     assert code == 0 and json.loads(target.read_text())["version"] == 1
@@ -90,5 +98,19 @@ def test_stdlib_listing(capsys):
     assert run(capsys, "stdlib", "nope")[0] == 2
 
 
+def test_stdlib_lists_every_primitive_and_each_observables_probe_and_chance(capsys):
+    from patternlang import registry
+
+    code, out, _ = run(capsys, "stdlib")
+    assert code == 0
+    for p in registry.all_primitives():
+        assert f"  {p.kind} {p.name}(" in out
+        if p.kind == "observable":
+            assert p.meta.get("probe") and p.meta.get("chance"), p.name
+    assert "chance: ≈ ln 2 / period" in out
+    code, out, _ = run(capsys, "stdlib", "nested_agreement")
+    assert code == 0 and "chance level: 0.5" in out and "min_len: int (default 4, >= 2)" in out
+
+
 def test_every_command_is_registered():
-    assert {"check", "compile", "stdlib", "run", "report"} <= set(cli.main_group.commands)
+    assert {"check", "compile", "stdlib", "run", "report", "fmt", "lsp"} <= set(cli.main_group.commands)

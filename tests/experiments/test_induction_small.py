@@ -55,7 +55,7 @@ def test_every_step_completes(results, name):
 
 @pytest.mark.parametrize("name", CI_SPECS)
 def test_chi_finite_with_errors_and_sum_zero(results, name):
-    chi_sum = results[name].chi()
+    chi_sum = results[name].chi
     chi, se = np.asarray(chi_sum["chi"]), np.asarray(chi_sum["chi_se"])
     assert chi.shape == (len(chi_sum["observables"]), len(chi_sum["components"]))
     assert np.isfinite(chi).all() and np.isfinite(se).all() and (se > 0).all()
@@ -102,7 +102,7 @@ def test_verification_curves_and_calibration(results, name):
 def test_finite_difference_check_rows(results):
     """specs/ci/induction_accelerate.pat sets check = finite_difference(spans): the susceptibility
     step re-samples at (1 -/+ eps)h +/- eps e_spans and reports chi_fd beside chi."""
-    chi_sum = results["induction_accelerate"].chi()
+    chi_sum = results["induction_accelerate"].chi
     rows = chi_sum["finite_difference"]
     names = chi_sum["observables"]
     assert {r["component"] for r in rows} == {"spans"}
@@ -120,4 +120,4 @@ def test_finite_difference_check_rows(results):
     assert by_obs["mean(ih)"]["fd"] == pytest.approx(np.mean([by_obs[names[i]]["fd"] for i in heads]))
     report = (results["induction_accelerate"].run_dir / "report.md").read_text()
     assert "Finite-difference check" in report
-    assert results["quickstart"].chi()["finite_difference"] is None  # no check: none run
+    assert results["quickstart"].chi["finite_difference"] is None  # no check: none run

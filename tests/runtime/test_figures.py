@@ -73,3 +73,27 @@ def test_verification_curves(tmp_path):
             tmp_path / f"v_{band}.png", observable="induction score", thresholds=[0.5],
             band=band))
     _check_png(figures.verification_curves(steps, {}, tmp_path / "empty.png"))
+
+
+def test_heatmap_rows_are_coloured_on_their_own_scale():
+    """A row of attention scores (~1e-5) next to a row of losses (~1e-3): both use the full colour
+    range; with errors the colour is z = chi/SE, saturating at |z| = 4."""
+    chi = np.array([[2e-5, -1e-5, 0.0], [3e-3, 1e-3, -6e-3]])
+    shade, label = figures.row_colours(chi)
+    assert shade[0] == pytest.approx([1.0, -0.5, 0.0]) and shade[1] == pytest.approx([0.5, 1 / 6, -1.0])
+    assert "row max" in label
+    se = np.array([[1e-5, 1e-5, 1e-5], [1e-3, 1e-3, 1e-3]])
+    shade, label = figures.row_colours(chi, se)
+    assert shade[0] == pytest.approx([0.5, -0.25, 0.0])  # z = 2, -1, 0 over 4
+    assert shade[1] == pytest.approx([0.75, 0.25, -1.0])  # z = 3, 1, -6 -> clipped at -4
+    assert label.startswith("z = χ / SE")
+    se[0, 1] = 0.0  # a row without usable errors falls back to its own scale
+    shade, label = figures.row_colours(chi, se)
+    assert shade[0] == pytest.approx([1.0, -0.5, 0.0]) and "row max" in label and "z =" in label
+
+
+def test_weights_are_drawn_on_their_own_scale_not_the_pseudo_inverses(tmp_path):
+    old, new = [0.35, 0.45, 0.2], [0.4, 0.45, 0.15]
+    assert figures.weights_range(old, new) == pytest.approx((0.0, 1.3 * 0.45))
+    _check_png(figures.weights_comparison(["a", "b", "c"], old, new, tmp_path / "w.png",
+                                          pinv=[312.0, -290.0, 0.2]))

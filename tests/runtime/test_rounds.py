@@ -38,7 +38,7 @@ def test_calibration_compares_with_the_prediction_for_the_final_weights(two_roun
     res, solve_dir = two_rounds
     r1 = _json(solve_dir / "solution.json")
     r2 = _json(solve_dir / "parts" / "round2" / "solution.json")
-    assert res.weights("solve.up") == r2["weights"]
+    assert res.solution("solve.up")["final_weights"] == r2["weights"]
     ih = [n for n in r1["observables"] if n.startswith("ih[")]
     total = np.mean([r1["predicted"][n]["change"] + r2["predicted"][n]["change"] for n in ih])
     round1 = np.mean([r1["predicted"][n]["change"] for n in ih])
@@ -52,7 +52,7 @@ def test_two_rounds_resolve_around_the_moved_weights(two_rounds):
     step = _json(solve_dir / "done.json")
     r1, r2 = step["rounds"]
     assert (r1["round"], r2["round"]) == (1, 2)
-    assert step["final_weights"] == r2["weights"] == res.weights("solve.up")
+    assert step["final_weights"] == r2["weights"] == res.solution("solve.up")["final_weights"]
     assert r1["solution"]["weights"] == r1["weights"] and r2["solution"]["weights"] == r2["weights"]
     # round 2 solves around round 1's weights, and each step obeys the trust region ||dh|| <= 0.05
     assert r2["solution"]["h0"] == r1["weights"]

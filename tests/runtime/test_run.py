@@ -6,6 +6,7 @@ import json
 import math
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -44,6 +45,7 @@ def first_run(tmp_path_factory):
     spec = write_spec(d)
     out = patc("run", str(spec), "--out", str(d / "out"), "--quiet")
     assert out.returncode == 0, out.stderr
+    shutil.copy(d / "out" / "results.json", d / "first_results.json")  # later tests reuse `out`
     return d, spec, _numbers(d / "out")
 
 
@@ -53,7 +55,15 @@ def test_run_writes_plan_results_report_and_figures(first_run):
     for name in ("plan.json", "results.json", "report.md", "log.jsonl", "spec/tiny.pat"):
         assert (out / name).exists(), name
     r = json.loads((out / "results.json").read_text())
-    assert all(s["complete"] for sid, s in r["steps"].items() if sid != "report")
+    assert all(s["complete"] for s in r["steps"].values())
+    # tracked and measured values reach results.json and the report, inline ones by their text
+    tracked = r["tracked"]["train.pre"]
+    assert tracked["steps"] == [0, 10, 20, 30] and set(tracked["seeds"]["0"]) == {"mean(ih)", "loss(reps)"}
+    assert all(len(v) == 4 for v in tracked["seeds"]["0"].values())
+    measured = r["observations"]["observe.final_ih"]
+    assert set(measured["mean"]) == {"ih[l0h0]", "ih[l0h1]", "mean(ih)"}
+    assert measured["mean"]["mean(ih)"] == pytest.approx(
+        (measured["mean"]["ih[l0h0]"] + measured["mean"]["ih[l0h1]"]) / 2)
     # nbeta = auto is resolved once, by the compiler; the sampler ran with it and reports it
     plan = json.loads((out / "plan.json").read_text())
     sampler = next(s for s in plan["steps"] if s["kind"] == "sample")["sampler"]
@@ -70,6 +80,9 @@ def test_run_writes_plan_results_report_and_figures(first_run):
     assert set(arms) == {"baseline", "patterned"}
     assert arms["patterned"]["weights"] == pytest.approx(sol["final_weights"], abs=1e-9)
     report = (out / "report.md").read_text()
+    steps = len(r["steps"]) - 1
+    assert f"all {steps} steps complete." in report
+    assert "| mean(ih) |" in report and "### Measurement: `observe.final_ih`" in report
     figs = re.findall(r"\]\((figures/[^)]+)\)", report)
     assert len(figs) >= 4 and all((out / f).stat().st_size > 1000 for f in figs)
 
@@ -216,3 +229,34 @@ def test_random_control_arms_keep_the_solves_equality_constraints():
     # with every direction pinned, there is nothing left to move
     pinned = [{k: 1.0} for k in ("a", "b", "c", "d")]
     assert arm_weights("orthogonal", h0, h1, seed=0, held=pinned) == pytest.approx(h0)
+
+
+def test_results_api_attributes_and_tables(first_run):
+    from patternlang.results import Results
+
+    d, _, numbers = first_run
+    res = Results(json.loads((d / "first_results.json").read_text()), d / "out")
+    assert res.weights == numbers["weights"]["solve.up"]
+    assert res.chi["components"] == ["reps", "noise"] and res.chi is res.susceptibility("susceptibility.chi")
+    assert "solve.up:" in res.headline and "->" in res.headline
+    with pytest.raises(KeyError, match="there are: solve.up"):
+        res.solution("solve.nope")
+    pytest.importorskip("pandas", reason="Results.*_frame() need the pandas extra")
+    chi = res.chi_frame()
+    assert list(chi.columns) == ["observable", "component", "chi", "chi_se"] and len(chi) == 3 * 2
+    row = chi[(chi.observable == "loss(reps)") & (chi.component == "noise")].iloc[0]
+    assert row.chi == res.chi["chi"][2][1] and row.chi_se == res.chi["chi_se"][2][1]
+    w = res.weights_frame().set_index("component")
+    assert w.loc["reps", "new"] == res.weights["reps"]
+    assert w.loc["reps", "delta"] == pytest.approx(res.weights["reps"] - 0.3)
+    curves = res.curves_frame()
+    assert set(curves.arm) == {"baseline", "patterned"} and set(curves.step) == {0, 10, 20}
+    assert set(res.tracked_frame().observable) == {"mean(ih)", "loss(reps)"}
+    assert set(res.measures_frame().observable) == {"ih[l0h0]", "ih[l0h1]", "mean(ih)"}
+
+
+def test_results_load_names_the_missing_file(tmp_path):
+    from patternlang.results import Results
+
+    with pytest.raises(FileNotFoundError, match="patc report"):
+        Results.load(tmp_path)

@@ -19,6 +19,8 @@ train pre {
   batch = 16
   optimizer = adamw(lr=3e-3)
   checkpoints = [20]
+  track = [mean(ih), loss(reps)]
+  every = 10
 }
 
 sampler s { step = 1e-3  nbeta = auto  gamma = 300  chains = 4  draws = 12  burnin = 4  batch = 16 }
@@ -37,6 +39,11 @@ patterning up {
   subject to {
     CONSTRAINTS
   }
+}
+
+measure final_ih {
+  at = pre.final
+  observe = [ih, mean(ih)]
 }
 
 verify up {

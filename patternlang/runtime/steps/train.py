@@ -10,15 +10,17 @@ from __future__ import annotations
 
 from patternlang.plan.ir import TrainStep
 from patternlang.runtime.context import StepContext, runner
+from patternlang.runtime.contract import check_model
 from patternlang.runtime.results_types import TrainResult
 from patternlang.runtime.rundir import atomic_write_json, read_json
-from patternlang.runtime.steps.common import build_components, checkpoint_paths
+from patternlang.runtime.steps.common import build_components, build_model, checkpoint_paths
 from patternlang.runtime.steps.mixtures import pool_weights, resolve_mixture, reweight_pools
 from patternlang.runtime.training import train_one
 
 
 @runner("train", sharded=True)
 def run_train(step: TrainStep, ctx: StepContext) -> TrainResult | None:
+    check_model(build_model(step.model, ctx), ctx.plan, step.id)  # before any training
     components = build_components(step.components, ctx)
     weights = resolve_mixture(step, ctx)
     if step.mixture_from:  # a per-sample solution also weights the examples of its pools
