@@ -108,7 +108,7 @@ def solve_kl_dual(pr: AtomProblem) -> AtomSolution:
     x = dual.x0()
     x, kl = dual.argmax(dual.nu_min, x)
     if kl > r:  # the trust region binds: bracket ν in log space, then solve KL(ν) = r
-        _, floor = dual.argmax(1e30, dual.x0())  # ν → ∞: the I-projection of p0 on the constraints
+        floor = dual.floor()  # ν → ∞: the I-projection of p0 on the linear constraints
         if floor > r * (1 + 1e-6):
             return AtomSolution("infeasible", None, "dual/L-BFGS-B", time.perf_counter() - t0,
                                 kl=floor, messages=[
@@ -166,6 +166,23 @@ class _Dual:
         p = e / tot
         kl = float(np.sum(p[self.supp] * (z[self.supp] - zmax - np.log(tot) - self.logp0[self.supp])))
         return p, zmax + float(np.log(tot)), kl
+
+    def floor(self) -> float:
+        """The least KL(p‖p0) the linear constraints allow (targets ignored): the I-projection."""
+        from scipy.optimize import minimize
+
+        T, C = self.a.shape[0], self.B.shape[0]
+        if C == 0:
+            return 0.0
+
+        def neg(eta):
+            p, lse, _ = self.tilt(np.concatenate([np.zeros(T), eta]))
+            return -(-eta @ self.b - lse), -(self.B @ p - self.b)
+
+        bounds = [(None, None) if f else (0.0, None) for f in self.free]
+        res = minimize(neg, np.zeros(C), jac=True, method="L-BFGS-B", bounds=bounds,
+                       options={"maxiter": 5000, "ftol": 1e-16, "gtol": 1e-12})
+        return self.tilt(np.concatenate([np.zeros(T), res.x]))[2]
 
     def argmax(self, nu: float, x0: np.ndarray) -> tuple[np.ndarray, float]:
         from scipy.optimize import minimize
