@@ -130,6 +130,43 @@ def devinterp_steps_per_s(toy, steps: int) -> float | None:
     return steps / (time.perf_counter() - t)
 
 
+def llc_end_to_end(draws: int, chains: int = 4) -> dict | None:
+    """devinterp's public ``llc()`` vs patternlang's ``run_sgld`` end to end on RRR (5, 3, 5), full
+    batch of the n = 1000 samples, γ = 1, ε = 2e-4, nβ = n / log n, same chains and draws; seconds
+    include each library's setup (devinterp: its dataset, zarr store and L(w*); patternlang: L(w*)).
+
+    devinterp takes language-model data (an ``input_ids`` column, a per-token loss), so each sample
+    is handed over as ``input_ids = [i, i]`` and the loss looks up sample ``i``: one "token" per sample.
+    """
+    try:
+        from datasets import Dataset
+        from devinterp.slt.llc import llc
+    except ImportError:
+        return None
+    toy = ReducedRankRegression(5, 3, 5)
+    x, y = toy.data["x"], toy.data["y"]
+    n = x.shape[0]
+
+    def per_token(model, input_ids):  # devinterp's loss protocol: (batch, seq - 1)
+        i = input_ids[:, 0]
+        return (0.5 * ((y[i] - model(x[i])) ** 2).sum(-1))[:, None]
+
+    ds = Dataset.from_dict({"input_ids": [[i, i] for i in range(n)]}).with_format("torch")
+    t = time.perf_counter()
+    res = llc(toy, ds, {}, lr=2e-4, n_beta=toy.nbeta, localization=1.0, num_chains=chains,
+              num_draws=draws, batch_size=n, num_init_loss_batches=1, loss_fn=per_token, shuffle=False)
+    dev_s = time.perf_counter() - t
+    cfg = SGLDConfig(step_size=2e-4, gamma=1.0, nbeta=toy.nbeta, num_chains=chains, num_draws=draws,
+                     init_loss_batches=1, seed=1)
+    t = time.perf_counter()
+    ours = run_sgld(toy, toy.loss_fn, toy.batch_fn, cfg)
+    pl_s = time.perf_counter() - t
+    return {"draws": draws, "chains": chains, "devinterp_seconds": round(dev_s, 2),
+            "patternlang_seconds": round(pl_s, 2), "speedup": round(dev_s / pl_s, 2),
+            "devinterp_llc": round(float(res["llc_mean"]), 3), "patternlang_llc": round(ours.llc_mean, 3),
+            "patternlang_llc_se": round(ours.llc_se, 3), "lambda": toy.true_llc}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="fewer draws (smoke run)")
@@ -142,6 +179,7 @@ def main() -> None:
     bare = max(bare_loop_steps_per_s(toy, 2000) for _ in range(2))
     batched = {c: max(batched_chain_steps_per_s(toy, 2000, c) for _ in range(2)) for c in (4, 8)}
     dev = devinterp_steps_per_s(toy, 2000)
+    e2e = llc_end_to_end(500 if args.quick else 3000)
     for r in nc + rr:
         print(r)
     out = {"bench": "llc_toy", "ratio": round(batched[8] / bare, 3), "goal_ratio": 1.5, "settings": SETTINGS,
@@ -154,7 +192,8 @@ def main() -> None:
            "rrr_max_abs_rel_err_at_0": max(abs(r["rel_err_at_0"]) for r in rr),
            "normal_crossing": nc, "rrr": rr, "posterior_study": study,
            "devinterp": "skipped (not installed)" if dev is None else {
-               "steps_per_s": round(dev, 1), "speedup": round(batched[8] / dev, 2)}}
+               "steps_per_s": round(dev, 1), "speedup": round(batched[8] / dev, 2),
+               "llc_end_to_end": e2e}}
     print(json.dumps(out))
 
 

@@ -31,13 +31,30 @@ def render(d: Diagnostic, sources: dict[str, str], color: bool = False) -> str:
             num = str(d.span.line)
             pad = " " * len(num)
             end = d.span.end_col if d.span.end_line == d.span.line else len(line) + 1
-            width = max(1, min(end, len(line) + 1) - d.span.col)
-            caret = " " * (d.span.col - 1) + "^" * width
+            line, col, end = _window(line, d.span.col, end)
+            width = max(1, min(end, len(line) + 1) - col)
+            caret = " " * (col - 1) + "^" * width
             lines += [f"{pad} {c(_BLUE, '|')}", f"{c(_BLUE, num + ' |')} {line}",
                       f"{pad} {c(_BLUE, '|')} {c(_RED, caret)}"]
     if d.hint:
         lines.append(f"{' ' * (len(str(d.span.line)) if d.span else 0)} = help: {d.hint}")
     return "\n".join(lines)
+
+
+MAX_SHOWN = 120  # longer source lines are shown as a window around the caret
+
+
+def _window(line: str, col: int, end: int) -> tuple[str, int, int]:
+    """The part of a long ``line`` around columns ``col..end`` (a 5,000-digit literal or a
+    2,000-deep call is not printed whole), with the columns shifted to match."""
+    if len(line) <= MAX_SHOWN:
+        return line, col, end
+    start = max(0, col - 1 - 40)
+    stop = min(len(line), start + MAX_SHOWN)
+    head = "..." if start > 0 else ""
+    tail = "..." if stop < len(line) else ""
+    shift = start - len(head)
+    return head + line[start:stop] + tail, col - shift, min(end - shift, stop - shift + 1)
 
 
 def render_all(diags: list[Diagnostic], sources: dict[str, str], color: bool = False) -> str:

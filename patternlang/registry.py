@@ -240,5 +240,6 @@ def names(kind: str) -> list[str]:
 
 
 def all_primitives() -> list[Primitive]:
+    """Every registered primitive, of every kind."""
     ensure_loaded()
     return [p for k in KINDS for p in _REGISTRY[k].values()]

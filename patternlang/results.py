@@ -50,6 +50,17 @@ class Results:
         return cls(json.loads(path.read_text(encoding="utf-8")), Path(run_dir))
 
     # -- one step -------------------------------------------------------------------------------
+    def result(self, step_id: str):
+        """A finished step's typed result (:mod:`patternlang.runtime.results_types`):
+        ``result("solve.accelerate")`` is a ``SolveResult`` (``.final_weights``, ``.predicted``,
+        ``.rounds``), ``result("sample.chi")`` a ``SampleResult``, ..."""
+        from patternlang.runtime.results_types import SECTIONS, parse_result
+
+        for section in SECTIONS.values():
+            if step_id in self.data.get(section, {}):
+                return parse_result(self.data[section][step_id])
+        raise KeyError(f"no finished step {step_id!r} in {self.run_dir / 'results.json'}")
+
     def solution(self, step: str | None = None) -> dict | None:
         """A solve step's entry (``baseline``, ``final_weights``, ``predicted``, ``rounds``, ...)."""
         return _first(self.data.get("solutions", {}), step)
@@ -72,7 +83,8 @@ class Results:
 
     @property
     def headline(self) -> str:
-        """A few lines a person reads first: LLCs, the new weights, verification onsets."""
+        """A few lines a person reads first: LLCs, the new weights, warnings (unresolved targets,
+        finite-difference checks contradicting χ, a step scan without plateau), verification onsets."""
         lines = []
         for sid, llc in self.data.get("llc", {}).items():
             lines.append(f"{sid}: LLC {llc['llc_mean']:.3g} ± {llc['llc_se']:.2g} "
@@ -81,6 +93,12 @@ class Results:
             if sol.get("final_weights"):
                 w = ", ".join(f"{k} {sol['baseline'][k]:.3f}->{v:.3f}" for k, v in sol["final_weights"].items())
                 lines.append(f"{sid}: {w}")
+            lines += [f"{sid}: warning: {x}" for r in sol.get("rounds") or []
+                      for x in r["solution"].get("warnings") or []]
+        for sid, sus in self.data.get("susceptibilities", {}).items():
+            lines += [f"{sid}: warning: {x}" for x in sus.get("warnings") or []]
+        for sid, llc in self.data.get("llc", {}).items():
+            lines += [f"{sid}: warning: {x}" for x in (llc.get("step_scan") or {}).get("warnings", [])]
         for sid, ver in self.data.get("verification", {}).items():
             for k, v in (ver.get("headline") or {}).items():
                 lines.append(f"{sid}: {k}: {v}")

@@ -42,6 +42,7 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "batch": "minibatch size of each SGLD step",
         "restrict": 'sample only these parameters: globs ("blocks.1.*") or heads ("l1h3")',
         "seed": "random seed of the chains",
+        "preconditioner": "none (plain SGLD, default) | rmsprop (RMSProp-preconditioned SGLD)",
     },
     "susceptibility": {
         "at": "checkpoint(s) to localize at: run.step(n), run.final, run.final where ... (required)",
@@ -62,7 +63,8 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "samples": "pool components whose examples get their own weights (per-sample patterning)",
     },
     "verify": {
-        "arms": "which mixtures to retrain: baseline, patterned, opposite, control, orthogonal",
+        "arms": "which mixtures to retrain: baseline, patterned, opposite, control, orthogonal, "
+                "random(K), regression(K, steps=, model=)",
         "seeds": "number of seeds per arm, or a list of seeds",
         "steps": "training steps per arm (default: the original run's)",
         "start": "scratch, or a checkpoint such as base.step(100)",
@@ -80,9 +82,9 @@ SCHEMAS: dict[str, dict[str, str]] = {
     },
 }
 
-STATEMENTS = {"patterning": (A.Target, A.Move, A.SubjectTo), "verify": (A.Onset,)}
+STATEMENTS = {"patterning": (A.Target, A.Move, A.SubjectTo, A.Require), "verify": (A.Onset,)}
 _STATEMENT_NAMES = {A.Target: "a target", A.Move: "a target", A.SubjectTo: "'subject to'",
-                    A.Onset: "'onset'"}
+                    A.Onset: "'onset'", A.Require: "'require'"}
 
 
 class BlockReader:
@@ -105,7 +107,7 @@ class BlockReader:
             else:
                 self.s.error("PAT505", f"{_STATEMENT_NAMES[type(item)]} does not belong in a "
                                        f"{decl.kind} block", item.span,
-                             "targets and 'subject to' go in a patterning block, 'onset' in verify")
+                             "targets, 'subject to' and 'require' go in a patterning block, 'onset' in verify")
 
     def _add(self, item: A.Setting) -> None:
         if item.key not in self.schema:

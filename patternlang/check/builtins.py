@@ -76,7 +76,7 @@ def call(ev: Evaluates, f: FuncV, e: A.Call, module: str, env: Env) -> V:
 def _checkpoint(ev: Evaluates, e: A.Call, module: str, env: Env) -> V:
     s = ev.s
     args = [(a.name, a.span, ev.eval(a.value, module, env)) for a in e.args]
-    bound = coerce.bind(s, "checkpoint", ["path", "arch"], args, e.span)
+    bound = coerce.bind(s, "checkpoint", ["path", "arch"], args)
     if bound is None:
         return ErrorV(e.span)
     if "path" not in bound:
@@ -129,7 +129,7 @@ def _finite_difference(ev: Evaluates, e: A.Call, module: str, env: Env) -> V:
 def _optimizer(ev: Evaluates, name: str, e: A.Call, module: str, env: Env) -> V:
     s = ev.s
     args = [(a.name, a.span, ev.eval(a.value, module, env)) for a in e.args]
-    bound = coerce.bind(s, name, list(OPTIMIZER_ARGS), args, e.span)
+    bound = coerce.bind(s, name, list(OPTIMIZER_ARGS), args)
     if bound is None:
         return ErrorV(e.span)
     out = {}

@@ -17,7 +17,7 @@ from patternlang.check.evaluator import Evaluator
 from patternlang.check.modules import Program
 from patternlang.check.patterning import check_patterning
 from patternlang.check.scope import DEFINITION_KINDS, State, build_scopes, did_you_mean
-from patternlang.errors import Diagnostic, PatSpecError
+from patternlang.errors import Diagnostic, PatSpecError, Span
 from patternlang.syntax import ast as A
 
 MAX_DIAGNOSTICS = 50
@@ -29,7 +29,9 @@ _HANDLERS = {"model": D.check_model, "data": D.check_data, "mixture": D.check_mi
 _BLOCK_KINDS = ("train", "sampler", "susceptibility", "patterning", "verify", "measure", "output")
 
 
-def check_program(program: Program) -> Checked:
+def checking_state(program: Program) -> tuple[State, Evaluator]:
+    """The state and evaluator that check ``program``: scopes built, and declarations resolved on
+    demand by the handler of their kind (``state.resolve(key)``)."""
     state = State(program, build_scopes(program), list(program.diagnostics))
     ev = Evaluator(state)
 
@@ -38,9 +40,18 @@ def check_program(program: Program) -> Checked:
         return _HANDLERS[decl.kind](ev, key, decl)
 
     state.resolver = resolve
+    return state, ev
+
+
+def check_program(program: Program) -> Checked:
+    state, ev = checking_state(program)
+    if not program.root.ast.decls and not state.diagnostics:
+        state.error("PAT507", f"{program.root.key} is empty: it declares nothing to check or run",
+                    Span(program.root.key, 1, 1, 1, 2),
+                    "declare a model, data and a train block (see specs/quickstart.pat)")
     steps: list[Any] = []
     for key, mod in program.modules.items():
-        _check_names(state, mod.ast, mod.is_root)
+        _check_names(state, mod.ast)
         for decl in mod.ast.decls:
             if not _shape_ok(state, decl, mod.is_root):
                 continue
@@ -103,7 +114,7 @@ def _shape_ok(state: State, decl: A.Decl, is_root: bool) -> bool:
     return True
 
 
-def _check_names(state: State, module: A.Module, is_root: bool) -> None:
+def _check_names(state: State, module: A.Module) -> None:
     seen: dict[str, A.Decl] = {}
     for d in module.decls:
         if not d.name or d.kind in ("verify", "output"):

@@ -20,7 +20,7 @@ from patternlang.registry import Primitive, Range
 Args = list[tuple[str | None, Span, V]]
 
 
-def bind(s: State, fname: str, names: list[str], args: Args, span: Span) -> dict | None:
+def bind(s: State, fname: str, names: list[str], args: Args) -> dict | None:
     """Match positional and keyword arguments to parameter ``names`` -> {name: (span, value)}."""
     out: dict[str, tuple[Span, V]] = {}
     ok, keyword_seen = True, False
@@ -76,7 +76,7 @@ def call_text(fname: str, names: list[str], given: dict[str, V]) -> str:
 
 def call_primitive(s: State, prim: Primitive, args: Args, call: Any, module: str = "") -> V:
     names = [p.name for p in prim.params]
-    bound = bind(s, prim.name, names, args, call.span)
+    bound = bind(s, prim.name, names, args)
     if bound is None:
         return ErrorV(call.span)
     values: dict[str, Any] = {}
@@ -127,7 +127,8 @@ def resolve_path(s: State, module: str, value: str, span: Span) -> str | None:
 # Scalars
 
 
-def _wrong(s: State, v: V, expected: str, what: str) -> None:
+def wrong(s: State, v: V, expected: str, what: str) -> None:
+    """Report that ``v`` (for ``what``) is not ``expected`` (PAT301, "expected X, found Y")."""
     s.error("PAT301", f"{what} must be {expected}, found {describe(v)}", v.span)
 
 
@@ -143,7 +144,7 @@ def as_int(s: State, v: V, what: str, rng: Range | None = None) -> int | None:
     if isinstance(v, (ErrorV, AnyV)):
         return None
     if not (isinstance(v, ConstV) and v.type == "int"):
-        _wrong(s, v, "an integer", what)
+        wrong(s, v, "an integer", what)
         return None
     return v.value if _range(s, v, v.value, what, rng) else None
 
@@ -152,7 +153,7 @@ def as_float(s: State, v: V, what: str, rng: Range | None = None) -> float | Non
     if isinstance(v, (ErrorV, AnyV)):
         return None
     if not (isinstance(v, ConstV) and v.type in ("int", "float")):
-        _wrong(s, v, "a number", what)
+        wrong(s, v, "a number", what)
         return None
     return float(v.value) if _range(s, v, v.value, what, rng) else None
 
@@ -162,7 +163,7 @@ def as_scalar(s: State, v: V, type_: str, what: str) -> Any:
         return None
     if isinstance(v, ConstV) and v.type == type_:
         return v.value
-    _wrong(s, v, {"str": "a string", "bool": "true or false"}[type_], what)
+    wrong(s, v, {"str": "a string", "bool": "true or false"}[type_], what)
     return None
 
 
@@ -172,7 +173,7 @@ def as_component(s: State, v: V, what: str) -> str | None:
     if isinstance(v, RefV) and v.kind == "data":
         s.components_used.setdefault(v.name, v.key)
         return v.name
-    _wrong(s, v, "the name of a data component", what)
+    wrong(s, v, "the name of a data component", what)
     return None
 
 
@@ -185,7 +186,7 @@ def as_heads(s: State, v: V, what: str) -> Any:
         heads = [as_int(s, i, what, Range(ge=0)) for i in v.items]
         return None if None in heads else heads
     if not isinstance(v, (ErrorV, AnyV)):
-        _wrong(s, v, "'*' (all heads), a head index or a list of them", what)
+        wrong(s, v, "'*' (all heads), a head index or a list of them", what)
     return None
 
 
@@ -219,7 +220,7 @@ def _plain(s: State, v: V, what: str) -> Any:
     if isinstance(v, RefV) and v.kind == "data":
         return as_component(s, v, what)
     if not isinstance(v, (ErrorV, AnyV)):
-        _wrong(s, v, "a number, string, boolean or list", what)
+        wrong(s, v, "a number, string, boolean or list", what)
     return None
 
 
@@ -245,7 +246,7 @@ def as_observable(ev: Evaluates, v: V, what: str = "this") -> ObsV | None:
                 f"call it, e.g. {v.name}({missing[0]}=...)")
         return None
     if not isinstance(v, (ErrorV, AnyV)):
-        _wrong(s, v, "an observable", what)
+        wrong(s, v, "an observable", what)
     return None
 
 
@@ -262,7 +263,7 @@ def as_ref(s: State, v: V, kinds: tuple[str, ...], what: str) -> RefV | None:
                 f"call it with its parameters: {v.name}(...)")
         return None
     if not isinstance(v, (ErrorV, AnyV)):
-        _wrong(s, v, "a " + " or ".join(kinds), what)
+        wrong(s, v, "a " + " or ".join(kinds), what)
     return None
 
 
@@ -288,7 +289,7 @@ def as_model(ev: Evaluates, v: V, what: str) -> ModelV | None:
         out = call_primitive(ev.s, v.prim, [], _At(v.span))
         return out if isinstance(out, ModelV) else None
     if not isinstance(v, (ErrorV, AnyV)):
-        _wrong(ev.s, v, "a model", what)
+        wrong(ev.s, v, "a model", what)
     return None
 
 
@@ -297,5 +298,5 @@ def as_data(ev: Evaluates, v: V, what: str) -> DataV | None:
     if isinstance(v, DataV):
         return v
     if not isinstance(v, (ErrorV, AnyV)):
-        _wrong(ev.s, v, "a data component (a generator call, a file or a factory)", what)
+        wrong(ev.s, v, "a data component (a generator call, a file or a factory)", what)
     return None

@@ -101,6 +101,7 @@ def check_mixture(ev: Evaluator, key, decl: A.Decl) -> Any:
     return MixtureE(spec, components)
 
 
+MAX_DRAWS = 10**8  # chains x draws above this is PAT320 (the traces are kept in memory)
 _SAMPLER_RANGES = {"chains": Range(ge=1), "draws": Range(ge=1), "burnin": Range(ge=0),
                    "thin": Range(ge=1), "batch": Range(ge=1), "seed": Range(ge=0)}
 
@@ -111,8 +112,9 @@ def check_sampler(ev: Evaluator, key, decl: A.Decl) -> Any:
                           decl.body.span)
     r = BlockReader(ev, decl, key[0])
     defaults = SamplerDecl.model_fields
+    raw_step = r.require("step")
     out: dict[str, Any] = {
-        "step": r.float("step", None, Range(gt=0), required=True),
+        "step": "auto" if isinstance(raw_step, AutoV) else r.float("step", None, Range(gt=0), required=True),
         "gamma": r.float("gamma", None, Range(gt=0), required=True),
     }
     for k, rng in _SAMPLER_RANGES.items():
@@ -120,8 +122,16 @@ def check_sampler(ev: Evaluator, key, decl: A.Decl) -> Any:
     nb = r.value("nbeta")
     out["nbeta"] = None if nb is None or isinstance(nb, AutoV) else \
         coerce.as_float(ev.s, nb, "nbeta", Range(gt=0))
+    pre = r.choices("preconditioner", ("none", "rmsprop"), ["none"], many=False)
+    out["preconditioner"] = pre[0] if pre else None
     restrict = r.value("restrict")
     out["restrict"] = [] if restrict is None else coerce.as_type(ev.s, restrict, "strs", "restrict")
+    draws = r.value("draws")
+    if out["draws"] and out["chains"] and out["draws"] * out["chains"] > MAX_DRAWS:
+        ev.s.error("PAT320", f"{out['chains']} chains x {out['draws']} draws is above the limit of "
+                   f"{MAX_DRAWS:.0e} kept draws", (draws or r.value("chains")).span,
+                   "the traces alone would not fit in memory; a few hundred draws per chain is usual")
+        return ErrorV(decl.span)
     if any(v is None for k, v in out.items() if k != "nbeta") or (nb is not None and
                                                                    not isinstance(nb, AutoV) and
                                                                    out["nbeta"] is None):

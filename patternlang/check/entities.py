@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 
 from patternlang.plan.ir import (CheckpointRef, ComponentSpec, ConstraintSpec, FiniteDiffSpec,
                                  MixtureSpec, ModelSpec,
-                                 ObservableSpec, OnsetSpec, OptimizerSpec, SamplerSpec, SourceLoc,
-                                 TargetSpec)
+                                 ObservableSpec, OnsetSpec, OptimizerSpec, RegressionArm, SamplerSpec,
+                                 SourceLoc, TargetSpec)
 
 
 class SamplerDecl(SamplerSpec):
@@ -97,6 +97,7 @@ class PatterningE:
     round_steps: int
     regularization: float
     samples: list[str] = field(default_factory=list)  # per-sample patterning over these pools
+    require_resolved: bool = False
 
 
 @dataclass
@@ -112,6 +113,8 @@ class VerifyE:
     every: int
     observables: list[ObservableSpec]
     onset: list[OnsetSpec]
+    random: int = 0  # random(K) arms
+    regression: RegressionArm | None = None  # the regression(K) arm
 
 
 @dataclass

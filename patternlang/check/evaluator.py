@@ -27,7 +27,7 @@ class Evaluator:
         return method(e, module, env)
 
     def _num(self, e: A.Num, module, env) -> V:
-        return ConstV(e.span, e.value, "int" if e.is_int else "float")
+        return number(e.span, e.value, "int" if e.is_int else "float", self.s, e.text)
 
     def _str(self, e: A.Str, module, env) -> V:
         return ConstV(e.span, e.value, "str")
@@ -142,7 +142,7 @@ class Evaluator:
         decl = self.s.decl(f.key)
         span = call.span if call else f.span
         names = [p.name for p in decl.params or ()]
-        bound = coerce.bind(self.s, f.name, names, args, span)
+        bound = coerce.bind(self.s, f.name, names, args)
         if bound is None:
             return ErrorV(span)
         env: Env = {}
@@ -221,6 +221,27 @@ def _is_num(x: V) -> bool:
     return isinstance(x, ConstV) and x.type in ("int", "float")
 
 
+MAX_INT = 2**63 - 1  # the largest integer a setting may hold (numbers past it are PAT321)
+
+
+def number(span: Span, value: int | float, type_: str, s: State, text: str | None = None) -> V:
+    """A numeric constant, or PAT321 where it is not finite (``1e999``, ``1e308 * 1e308``) or an
+    integer past :data:`MAX_INT` (a 5,000-digit literal): reported where it is written, instead of
+    reaching the plan as ``null``."""
+    shown = text if text is not None and len(text) <= 24 else \
+        (f"{text[:12]}...({len(text)} digits)" if text else None)
+    if type_ == "int" and isinstance(value, int) and abs(value) <= MAX_INT:
+        return ConstV(span, value, type_)
+    if type_ == "int":
+        return s.error("PAT321", f"integer {shown or 'value'} is too large (limit {MAX_INT})", span,
+                       "use a smaller number")
+    if value != value or value in (float("inf"), float("-inf")):
+        what = f"number {shown}" if shown else "this value"
+        return s.error("PAT321", f"{what} is not finite (it overflows a 64-bit float)", span,
+                       "use a number below 1.8e308 in magnitude")
+    return ConstV(span, value, type_)
+
+
 def _fold(op: str, span: Span, xs: list, s: State) -> V:
     vals = [x.value for x in xs]
     is_int = all(x.type == "int" for x in xs)
@@ -229,8 +250,11 @@ def _fold(op: str, span: Span, xs: list, s: State) -> V:
     if op == "div":
         if vals[1] == 0:
             return s.error("PAT302", "division by zero", xs[1].span)
-        return ConstV(span, vals[0] / vals[1], "float")
+        try:
+            return number(span, vals[0] / vals[1], "float", s)
+        except OverflowError:  # int / int past the float range
+            return number(span, float("inf"), "float", s)
     result = {"add": vals[0] + vals[1], "sub": vals[0] - vals[1], "mul": vals[0] * vals[1]}[op]
-    return ConstV(span, result, "int" if is_int else "float")
+    return number(span, result, "int" if is_int else "float", s)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from patternlang import registry
 from patternlang.check import coerce
+from patternlang.check.arms import read_arms
 from patternlang.check.blocks import BlockReader
 from patternlang.check.entities import (MeasureE, MixtureE, ObservedItem, OutputE, PatterningE,
                                         SusceptibilityE, TrainE, VerifyE)
@@ -17,17 +18,19 @@ from patternlang.check.values import CkptV, ErrorV, FiniteDiffV, ObsV, Optimizer
 from patternlang.errors import Span
 from patternlang.plan.ir import (CheckpointRef, ComponentSpec, FiniteDiffSpec, ModelSpec,
                                  ObservableSpec, ObsExpr,
-                                 OnsetSpec, OptimizerSpec, ReportStep, SourceLoc, VerifyStep)
+                                 OnsetSpec, OptimizerSpec, ReportStep, SourceLoc)
 from patternlang.registry import Range
 from patternlang.syntax import ast as A
 
 SCHEDULES = typing.get_args(OptimizerSpec.model_fields["schedule"].annotation)
-ARMS = typing.get_args(typing.get_args(VerifyStep.model_fields["arms"].annotation)[0])
 FORMATS = typing.get_args(typing.get_args(ReportStep.model_fields["formats"].annotation)[0])
 
 
 def loc(span: Span) -> SourceLoc:
     return SourceLoc(file=span.file, line=span.line, col=span.col)
+
+
+MAX_SEEDS = 10_000  # seed counts above this are PAT320 (each seed is a training run)
 
 
 def seeds(r: BlockReader, default: int | None) -> list[int] | None:
@@ -41,6 +44,10 @@ def seeds(r: BlockReader, default: int | None) -> list[int] | None:
             return None
         return out
     n = coerce.as_int(r.s, v, "seeds (a count)", Range(ge=1))
+    if n is not None and n > MAX_SEEDS:  # checked before the list is made (1e9 seeds = 24 GB)
+        r.s.error("PAT320", f"{n} seeds is above the limit of {MAX_SEEDS}", v.span,
+                  "each seed is a whole training run; use a few (seeds = 8) or list them")
+        return None
     return list(range(n)) if n is not None else None
 
 
@@ -52,7 +59,7 @@ def checkpoint(ev: Evaluator, v: V | None, what: str) -> tuple[CheckpointRef, Tr
         if isinstance(v, RefV) and v.kind == "train":
             ev.s.error("PAT301", f"{what} must be a checkpoint: {v.name}.final or {v.name}.step(n)", v.span)
         else:
-            coerce._wrong(ev.s, v, "a checkpoint (run.step(n) or run.final)", what)
+            coerce.wrong(ev.s, v, "a checkpoint (run.step(n) or run.final)", what)
         return None
     train = ev.s.resolve(v.key)
     if not isinstance(train, TrainE):
@@ -127,6 +134,23 @@ def _mixture_of(ev: Evaluator, v: V | None, what: str) -> tuple[MixtureE, str | 
     return MixtureE(target.mixture, target.components), target.name
 
 
+def context_fits(ev: Evaluator, model: ModelSpec, components: list, span: Span) -> bool:
+    """PAT310 when a data component's sequences are longer than the model's context (both known
+    from their calls): the model could not take a single batch."""
+    context = model.call.args.get("context") if model.call is not None else None
+    if not isinstance(context, int):
+        return True
+    for c in components:
+        length = c.call.args.get("length") if c.call is not None else None
+        if isinstance(length, int) and length > context:
+            ev.s.error("PAT310", f"data '{c.name}' has sequences of length {length}, longer than "
+                       f"the context {context} of model '{model.name}'", span,
+                       f"set the model's context to at least {length}, or the data's length to "
+                       f"at most {context}")
+            return False
+    return True
+
+
 def check_train(ev: Evaluator, key, decl: A.Decl) -> Any:
     r = BlockReader(ev, decl, key[0])
     mv = r.require("model")
@@ -136,7 +160,7 @@ def check_train(ev: Evaluator, key, decl: A.Decl) -> Any:
     batch = r.int("batch", 32, Range(ge=1))
     opt = r.value("optimizer")
     if opt is not None and not isinstance(opt, (OptimizerV, ErrorV)):
-        coerce._wrong(ev.s, opt, "an optimizer such as adamw(lr=1e-3)", "optimizer")
+        coerce.wrong(ev.s, opt, "an optimizer such as adamw(lr=1e-3)", "optimizer")
     schedule = r.choices("schedule", SCHEDULES, ["constant"], many=False)
     warmup = r.int("warmup", 0, Range(ge=0))
     ckv = r.value("checkpoints")
@@ -159,6 +183,8 @@ def check_train(ev: Evaluator, key, decl: A.Decl) -> Any:
     mname = raw.id if isinstance(raw, A.Name) else f"{decl.name}.model"
     mspec = ModelSpec(name=mname, call=model.call, factory=model.factory,
                       factory_args=model.factory_args, checkpoint=model.checkpoint)
+    if not context_fits(ev, mspec, mix[0].components, r.span("data")):
+        return ErrorV(decl.span)
     return TrainE(decl.name or "", loc(decl.span), mspec, mix[0].components, mix[0].spec, steps, batch,
                   optimizer, sorted(cks), sds, mixture_from=mix[1], init=init[0] if init else None,
                   track=[s for _, s in track], track_every=every if track else 0)
@@ -263,7 +289,7 @@ def check_verify(ev: Evaluator, module: str, decl: A.Decl, pat: PatterningE) -> 
         return ErrorV(decl.span)
     train_name = sus[0].at.train.split(".", 1)[1]
     train = ev.s.resolve((module, train_name))
-    arms = r.choices("arms", ARMS, list(ARMS))
+    arms = read_arms(r)
     sds = seeds(r, 3)
     steps = r.int("steps", getattr(train, "steps", None), Range(ge=1))
     every = r.int("every", 25, Range(ge=1))
@@ -277,8 +303,8 @@ def check_verify(ev: Evaluator, module: str, decl: A.Decl, pat: PatterningE) -> 
     onset = [_onset(ev, module, st) for st in r.statements]
     if None in (arms, sds, steps, every, start, obs) or None in onset or not isinstance(train, TrainE):
         return ErrorV(decl.span)
-    return VerifyE(decl.name or "", loc(decl.span), train.name, arms, sds, steps, start, start_at, every,
-                   _unique([s for _, s in obs]), onset)
+    return VerifyE(decl.name or "", loc(decl.span), train.name, arms.named, sds, steps, start, start_at,
+                   every, _unique([s for _, s in obs]), onset, arms.random, arms.regression)
 
 
 def _unique(specs: list[ObservableSpec]) -> list[ObservableSpec]:

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from patternlang.errors import Diagnostic, PatSpecError
+from patternlang.errors import Diagnostic, PatSpecError, PatUsageError, Span
 from patternlang.syntax import ast as A
 from patternlang.syntax.parser import parse
 
@@ -62,13 +62,42 @@ def resolve(path: tuple[str, ...], root_dir: Path, search_path: list[str] | None
     return None
 
 
-def _display(path: Path, root_dir: Path) -> str:
+def _display(path: Path) -> str:
     if path.resolve().parent == STDLIB_DIR.resolve():
         return f"stdlib/{path.name}"
     try:
         return os.path.relpath(path)
     except ValueError:
         return str(path)
+
+
+def read_source(path: Path, shown: str | None = None) -> str:
+    """The text of a spec or module file: UTF-8 (a leading byte-order mark is dropped).
+
+    Raises :class:`PatUsageError` for a directory, a missing or unreadable file, and a
+    :class:`PatSpecError` (PAT102 at the line and column of the first bad byte, naming the file)
+    for text that is not UTF-8."""
+    shown = shown or str(path)
+    if path.is_dir():
+        raise PatUsageError(f"{shown} is a directory, not a spec file (give the .pat file in it)")
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise PatUsageError(f"no such spec file: {shown}") from None
+    except OSError as exc:
+        raise PatUsageError(f"cannot read {shown}: {exc.strerror or exc}") from None
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        good = data[:exc.start].decode("utf-8")
+        line = good.count("\n") + 1
+        col = len(good) - (good.rfind("\n") + 1) + 1
+        d = Diagnostic("PAT102", f"{shown} is not UTF-8 text (byte 0x{data[exc.start]:02x} at "
+                                 f"line {line}, column {col})", Span(shown, line, col, line, col + 1),
+                       "save the file as UTF-8")
+        raise PatSpecError([d], {shown: good}) from None
 
 
 def load_program(text: str, filename: str, search_path: list[str] | None = None) -> Program:
@@ -100,8 +129,17 @@ def load_program(text: str, filename: str, search_path: list[str] | None = None)
                                         "move the shared definitions into a third module"))
                 continue
             if real not in by_file:
-                key = _display(f, root_dir)
-                src = f.read_text(encoding="utf-8")
+                key = _display(f)
+                try:
+                    src = read_source(f, key)
+                except PatUsageError as exc:  # unreadable: a diagnostic at the `use`
+                    diags.append(Diagnostic("PAT205", str(exc), use.span,
+                                            "check the module file's permissions"))
+                    continue
+                except PatSpecError as exc:  # not UTF-8: located in the module
+                    diags.extend(exc.diagnostics)
+                    sources.update(exc.sources)
+                    continue
                 sources[key] = src
                 try:
                     child = Module(key, parse(src, key), dir=real.parent)

@@ -3,6 +3,8 @@ constraints (convex in the new weights, see :mod:`patternlang.check.convexity`).
 
 from __future__ import annotations
 
+import numpy as np
+
 from typing import Any
 
 from patternlang.check import coerce
@@ -49,18 +51,59 @@ def check_patterning(ev: Evaluator, key, decl: A.Decl) -> Any:
     if not targets:
         s.error("PAT303", f"patterning '{decl.name}' has no target", decl.name_span or decl.span,
                 "add one, e.g. raise mean(ih) by 0.1")
-    constraints = []
+    constraints, spans = [], []
     for block in (t for t in r.statements if isinstance(t, A.SubjectTo)):
         for c in block.constraints:
             operands = c.operands if isinstance(c, A.Compare) else (c,)
             values = [ev.eval(o, key[0], {}) for o in operands]
             for spec in check_constraint(s, c, values, loc(c.span)):
                 constraints.append(_in_mixture(ev, spec, base, c))
+                spans.append(c.span)
+    require_resolved = _requirements(s, [t for t in r.statements if isinstance(t, A.Require)])
     samples = _samples(ev, r, base, targets, constraints, rounds) if r.has("samples") else []
-    if None in targets or None in constraints or None in (rounds, round_steps, reg, samples):
+    if None in targets or None in constraints or None in (rounds, round_steps, reg, samples,
+                                                          require_resolved):
+        return ErrorV(decl.span)
+    if not _linear_feasible(ev, constraints, spans, base):
         return ErrorV(decl.span)
     return PatterningE(decl.name or "", loc(decl.span), [x.name for x in sources], base.mixture,
-                       base.components, targets, constraints, rounds, round_steps, reg, samples)
+                       base.components, targets, constraints, rounds, round_steps, reg, samples,
+                       require_resolved)
+
+
+def _requirements(s, items: list) -> bool | None:
+    """``require resolved``: True when present; None (an error was reported) for an unknown word."""
+    for item in items:
+        if item.what != "resolved":
+            s.error("PAT301", f"unknown requirement '{item.what}'", item.span,
+                    "the patterning requirement is: require resolved (every target's chi row has a "
+                    "component with |z| >= 3)")
+            return None
+    return bool(items)
+
+
+def _linear_feasible(ev: Evaluator, constraints: list, spans: list, base: SusceptibilityE) -> bool:
+    """PAT410 when the linear and fixed constraints cannot all hold on the simplex (summed lower
+    bounds above 1, a bound below a fixed weight, ...), naming a minimal conflicting set (the
+    solver's deletion filter). Trust regions (KL, L2) are left to the solve, whose centre moves
+    between rounds."""
+    idx = [i for i, c in enumerate(constraints) if c.kind in ("linear", "fixed")]
+    if not idx:
+        return True
+    from patternlang.engine.solve.diagnostics import conflicting_constraints
+
+    names = list(base.mixture.weights)
+    h0 = np.array([base.mixture.weights[n] for n in names], float)
+    specs = [constraints[i] for i in idx]
+    labels = [c.label or f"constraint {k + 1}" for k, c in enumerate(specs)]
+    conflict = conflicting_constraints(h0, specs, labels, names, "check")
+    if not conflict:
+        return True
+    first = idx[labels.index(conflict[0])]
+    listed = ", ".join(f"'{c}'" for c in conflict)
+    ev.s.error("PAT410", f"these constraints cannot all hold for weights that sum to 1: {listed}",
+               spans[first], "relax or remove one of them (each alone is compatible with the rest)")
+    return False
 
 
 def _samples(ev: Evaluator, r: BlockReader, base: SusceptibilityE, targets, constraints,

@@ -15,8 +15,6 @@ Key = tuple[str, str]  # (module key, declaration name)
 
 # Declarations that are values (usable from other modules) vs. steps of the experiment.
 DEFINITION_KINDS = ("model", "data", "mixture", "sampler", "observable")
-STEP_KINDS = ("train", "susceptibility", "patterning", "measure")
-UNNAMED_KINDS = ("output",)  # `verify NAME` names the patterning it verifies
 
 
 def did_you_mean(name: str, candidates: list[str] | tuple[str, ...]) -> str | None:

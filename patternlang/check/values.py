@@ -13,7 +13,7 @@ from typing import Any
 
 from patternlang.errors import Span
 from patternlang.plan.ir import Call as IRCall
-from patternlang.plan.ir import CheckpointRef, ObsExpr, Selection
+from patternlang.plan.ir import CheckpointRef, ObsExpr
 
 
 @dataclass(frozen=True)
@@ -198,11 +198,6 @@ class CurvedV(V):
 @dataclass(frozen=True)
 class FixedV(V):
     components: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class SelectV(V):
-    selection: Selection
 
 
 def describe(v: V) -> str:

@@ -43,6 +43,8 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             click.echo(render_all(exc.diagnostics, exc.sources, _color(sys.stderr)), err=True)
             ctx.exit(EXIT_SPEC)
         except PatError as exc:
+            if debug and exc.__cause__ is not None:  # e.g. the traceback of the user's code
+                traceback.print_exception(exc.__cause__)
             click.echo(f"error: {exc}", err=True)
             ctx.exit(exc.exit_code)
         except (click.exceptions.Exit, click.ClickException, click.Abort):

@@ -98,38 +98,50 @@ class _PlainProgress:
 @click.option("--compile", "compile_", is_flag=False, flag_value="inductor", default=None,
               metavar="[BACKEND]", help="torch.compile the model (backend inductor unless named; "
               "also $PATTERNLANG_COMPILE).")
+@click.option("--chain-group", type=click.IntRange(min=1), default=None,
+              help="Chains per batched sampler call (default 2 on CPU, what fits on a GPU; also "
+              "$PATTERNLANG_CHAIN_GROUP).")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Worker processes for verification runs (default 2 on a single-process CPU run; "
+              "also $PATTERNLANG_WORKERS).")
+@click.option("--force", is_flag=True, help="Write into --out even if it is a non-empty directory "
+              "that patc did not create (its report.md, results.json, ... may be replaced).")
 @click.option("--quiet", is_flag=True, help="No progress output.")
 @click.option("--log", type=click.Choice(["rich", "json"]), default="rich",
               help="Progress as rich bars (terminal) or JSON lines on stderr.")
 @click.pass_context
 @handle_errors
 def run(ctx: click.Context, spec: str, out: str | None, resume: bool, device: str,
-        seed: int | None, nproc: int, autocast: str | None, compile_: str | None, quiet: bool,
-        log: str) -> None:
+        seed: int | None, nproc: int, autocast: str | None, compile_: str | None,
+        chain_group: int | None, workers: int | None, force: bool, quiet: bool, log: str) -> None:
     """Compile SPEC and execute its plan into a run directory."""
     import os
 
     from patternlang.api import run as api_run
+    from patternlang.cli.spec_commands import show_warnings
     from patternlang.errors import PatRuntimeError
     from patternlang.runtime.distributed import env_world, launch
+    from patternlang.runtime.options import RunOptions
+    from patternlang.runtime.rundir import claim
 
     out = out or str(Path("runs") / Path(spec).stem)
-    if autocast is not None:  # the environment carries settings to every rank
-        os.environ["PATTERNLANG_AUTOCAST"] = autocast
-    if compile_ is not None:
-        os.environ["PATTERNLANG_COMPILE"] = compile_
+    options = RunOptions.from_env(device=device, autocast=autocast, compile=compile_,
+                                  chain_group=chain_group, workers=workers)
     if nproc > 1:
         if env_world() > 1:
             raise PatRuntimeError("setup", "--nproc inside a torchrun job", "drop --nproc: torchrun "
                                   "already started the processes")
         flags = ["--quiet"] if quiet else ["--log", log] if log != "rich" else []
-        ctx.exit(launch(nproc, spec, out, resume=resume, device=device, seed=seed,
+        flags += ["--force"] if force else []
+        claim(out, force)  # before the ranks start, so they find a run directory
+        ctx.exit(launch(nproc, spec, out, options, resume=resume, seed=seed,
                         search_path=ctx.obj["search_path"], run_args=flags))
     quiet = quiet or int(os.environ.get("RANK", "0")) > 0  # rank 0 reports for the group
     progress = _progress(quiet, log)
     try:
-        results = api_run(spec, out, resume=resume, device=device, seed=seed, progress=progress,
-                          search_path=ctx.obj["search_path"])
+        results = api_run(spec, out, resume=resume, options=options, seed=seed,
+                          progress=progress, search_path=ctx.obj["search_path"], force=force,
+                          on_plan=None if quiet else show_warnings)
     finally:
         if isinstance(progress, RichProgress):
             progress.stop()

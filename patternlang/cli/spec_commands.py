@@ -19,12 +19,12 @@ from patternlang.errors import PatSpecError
 @handle_errors
 def check(ctx: click.Context, specs: tuple[str, ...]) -> None:
     """Check SPEC files; print every problem found."""
-    from patternlang.compiler import check_file
+    from patternlang.compiler import compile_file
 
     failed: list[PatSpecError] = []
     for spec in specs:
         try:
-            check_file(spec, ctx.obj["search_path"])
+            show_warnings(compile_file(spec, ctx.obj["search_path"]))
             click.echo(f"{spec}: ok")
         except PatSpecError as exc:
             failed.append(exc)
@@ -53,16 +53,37 @@ def compile_cmd(ctx: click.Context, spec: str, emit: str, output: str | None, no
     else:
         plan = compiler.compile_file(spec, ctx.obj["search_path"])
         if emit == "json":
+            show_warnings(plan)
             text = plan.to_json()
         else:
             from patternlang.runtime.rate import measure_rates
 
-            text = explain(plan, None if no_timing else measure_rates(plan))
+            rates = None if no_timing else measure_rates(plan)
+            show_warnings(plan, rates)
+            text = explain(plan, rates)
     if output:
         Path(output).write_text(text + "\n", encoding="utf-8")
         click.echo(f"wrote {output}", err=True)
     else:
         click.echo(text)
+
+
+def show_warnings(plan, rates: dict | None = None) -> None:
+    """Print the plan's cost warnings (PAT330) on stderr; they never change the exit code."""
+    import sys
+
+    from patternlang.compiler.explain import cost_warnings
+    from patternlang.diagnostics_render import render
+
+    for d in cost_warnings(plan, rates):
+        click.echo(render(d, _sources(d), sys.stderr.isatty()) + "\n", err=True)
+
+
+def _sources(d) -> dict[str, str]:
+    try:
+        return {d.span.file: Path(d.span.file).read_text(encoding="utf-8")} if d.span else {}
+    except (OSError, UnicodeDecodeError):
+        return {}
 
 
 @main_group.command()

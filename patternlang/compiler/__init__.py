@@ -14,28 +14,31 @@ from pathlib import Path
 
 from patternlang.check.checker import check_program
 from patternlang.check.entities import Checked
-from patternlang.check.modules import load_program
-from patternlang.errors import Diagnostic, PatSpecError, PatUsageError
+from patternlang.check.modules import load_program, read_source
+from patternlang.errors import Diagnostic, PatSpecError, PatUsageError, Span
 from patternlang.plan.ir import Plan
 from patternlang.compiler.lower import lower
 from patternlang.syntax.ast import Module
-from patternlang.syntax.parser import parse
+from patternlang.syntax.parser import deep_recursion, parse
 
 
 def read_spec(path: str | Path) -> str:
-    p = Path(path)
-    if not p.is_file():
-        raise PatUsageError(f"no such spec file: {path}")
-    try:
-        return p.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        d = Diagnostic("PAT102", f"the file is not UTF-8 text ({exc.reason})", None)
-        raise PatSpecError([d]) from None
+    """The spec's text (see :func:`~patternlang.check.modules.read_source`: UTF-8, a BOM is
+    dropped; a directory, a missing file or non-UTF-8 bytes are clear errors naming the file)."""
+    return read_source(Path(path), str(path))
 
 
 def check_source(text: str, filename: str = "<string>", search_path: list[str] | None = None) -> Checked:
-    """Parse and check ``text``; returns the checked program."""
-    return check_program(load_program(text, filename, search_path))
+    """Parse and check ``text``; returns the checked program. Nesting is bounded by the parser
+    (:data:`~patternlang.syntax.parser.MAX_DEPTH`, PAT322), and the recursive checker runs with a
+    recursion limit to match."""
+    with deep_recursion():
+        try:
+            return check_program(load_program(text, filename, search_path))
+        except RecursionError:
+            d = Diagnostic("PAT322", "the spec nests expressions or templates too deeply to check",
+                           Span(filename, 1, 1, 1, 2), "split deep expressions into named declarations")
+            raise PatSpecError([d], {filename: text}) from None
 
 
 def check_file(path: str | Path, search_path: list[str] | None = None) -> Checked:
@@ -45,12 +48,16 @@ def check_file(path: str | Path, search_path: list[str] | None = None) -> Checke
 
 def compile_source(text: str, filename: str = "<string>", search_path: list[str] | None = None) -> Plan:
     """Compile spec text to a plan."""
-    return lower(check_source(text, filename, search_path))
+    checked = check_source(text, filename, search_path)
+    with deep_recursion():
+        return lower(checked)
 
 
 def compile_file(path: str | Path, search_path: list[str] | None = None) -> Plan:
     """Compile a spec file to a plan."""
-    return lower(check_file(path, search_path))
+    checked = check_file(path, search_path)
+    with deep_recursion():
+        return lower(checked)
 
 
 def parse_file(path: str | Path) -> Module:

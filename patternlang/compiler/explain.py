@@ -12,7 +12,6 @@ model's width arguments when they are known (``layers``, ``heads``, ``d_model``,
 from __future__ import annotations
 
 from dataclasses import dataclass
-
 from typing import Protocol
 
 from patternlang.plan.ir import (ModelSpec, ObserveStep, Plan, SampleStep, SolveStep, SusceptibilityStep,
@@ -71,8 +70,13 @@ def step_cost(step, plan: Plan) -> Cost:
     if isinstance(step, VerifyStep):
         train = plan.step(step.train)
         assert isinstance(train, TrainStep)
-        c = _train_cost(step.steps, train.batch, len(step.seeds) * len(step.arms), train.model)
-        evals = (step.steps // step.every) * len(step.seeds) * len(step.arms) * 64 * len(train.components)
+        arms = len(step.arms) + step.random + (step.regression is not None)
+        c = _train_cost(step.steps, train.batch, len(step.seeds) * arms, train.model)
+        evals = (step.steps // step.every) * len(step.seeds) * arms * 64 * len(train.components)
+        if step.regression is not None:
+            p = proxy_compute(step.regression.runs, proxy_steps(step, plan), train.batch,
+                              len(train.components))
+            return Cost(c.fwd_bwd + p["training_fwd_bwd"], evals + p["observation_fwd"], c.memory)
         return Cost(c.fwd_bwd, evals, c.memory)
     if isinstance(step, ObserveStep):
         return Cost(0, step.probe * len(step.components) * _points(step, plan), None)
@@ -161,7 +165,9 @@ def _what(step) -> str:
         return f"solve for new weights of {step.mixture.name}: {len(step.targets)} target(s), " \
                f"{len(step.constraints)} constraint(s)"
     if isinstance(step, VerifyStep):
-        return f"retrain {', '.join(step.arms)} x {len(step.seeds)} seed(s) for {step.steps} steps"
+        extra = ([f"random({step.random})"] if step.random else []) + (
+            [f"regression({step.regression.runs})"] if step.regression else [])
+        return f"retrain {', '.join([*step.arms, *extra])} x {len(step.seeds)} seed(s) for {step.steps} steps"
     if isinstance(step, ObserveStep):
         return f"evaluate {len(step.observables)} observable(s) at {step.at.train}"
     return step.kind
@@ -248,3 +254,117 @@ def explain(plan: Plan, rates: dict[str, Rates] | None = None) -> str:
         lines.append("Python code this plan imports and runs (review before `patc run`):")
         lines += [f"  - {f}" for f in plan.factories]
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# Cost warnings: a plan far beyond this machine is said before anything runs
+
+DAY_SECONDS = 86400.0
+_FLOPS: list[float] = []
+
+
+def machine_flops() -> float:
+    """This machine's measured float32 matrix-multiply rate (FLOP/s), from a ~0.1 s benchmark run
+    once per process. An optimistic rate for the model's passes: real training reaches less."""
+    if not _FLOPS:
+        import time
+
+        import numpy as np
+
+        a = np.random.default_rng(0).standard_normal((256, 256)).astype(np.float32)
+        n, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < 0.1:
+            a @ a
+            n += 1
+        _FLOPS.append(2 * 256**3 * n / (time.perf_counter() - t0))
+    return _FLOPS[0]
+
+
+def step_seconds(step, plan: Plan, flops: float) -> float | None:
+    """A lower bound on a step's compute time: 6·params·tokens per fwd+bwd sequence, 2·params·tokens
+    per forward sequence, at ``flops``; None when the model's size is unknown (a factory)."""
+    model = model_of(step, plan)
+    if model is None or param_count(model) is None:
+        return None
+    tokens = int(model.call.args.get("context", 1)) if model.call is not None else 1
+    c = step_cost(step, plan)
+    return (6.0 * c.fwd_bwd + 2.0 * c.fwd) * param_count(model) * tokens / flops
+
+
+def cost_warnings(plan: Plan, rates: dict[str, Rates] | None = None,
+                  limit_seconds: float = DAY_SECONDS) -> list:
+    """PAT330 warnings for steps whose compute time on this machine is above ``limit_seconds`` (a
+    day): at the model's measured rate when ``rates`` has it (``patc compile``, :mod:`patternlang.
+    runtime.rate`), else a FLOP lower bound at the measured matrix-multiply rate. Likely a typo
+    (``steps = 10000000``), said before it runs."""
+    from patternlang.errors import Diagnostic, Span
+
+    out = []
+    for step in plan.steps:
+        c = step_cost(step, plan)
+        if not (c.fwd_bwd or c.fwd):
+            continue
+        model = model_of(step, plan)
+        rate = (rates or {}).get(model.name) if model is not None else None
+        secs = seconds(c, rate) if rate is not None else step_seconds(step, plan, machine_flops())
+        if secs is None or secs <= limit_seconds:
+            continue
+        how = "at the measured rate of its model" if rate is not None else \
+            f"at a measured {machine_flops() / 1e9:.0f} GFLOP/s"
+        loc = step.loc
+        span = Span(loc.file, loc.line, loc.col, loc.line, loc.col + 1) if loc else None
+        out.append(Diagnostic(
+            "PAT330", f"{step.id} would take at least {secs / DAY_SECONDS:,.0f} days on this machine "
+            f"({_si(c.fwd_bwd)} fwd+bwd and {_si(c.fwd)} fwd sequence passes {how})", span,
+            "check steps, draws, chains, seeds and batch; `patc compile SPEC` shows every step's "
+            "cost", severity="warning"))
+    return out
+
+
+# -- compute of the patterning vs the regression baseline (``verify``'s ``regression(K)`` arm) ----
+# Sequences through forward+backward (training, SGLD) and forward only (observing probe sets);
+# ``equivalent`` counts a forward as a third of a forward+backward. The patterning spends the
+# training up to the checkpoint χ is taken at plus sampling and observation of every sample step
+# the solve's susceptibilities read (a finite-difference ``check`` is a diagnostic, not counted).
+
+#: probe sequences per component of one evaluation during training (``train_one``)
+EVAL_PROBE = 64
+
+#: a forward pass counted as this share of a forward+backward pass
+FORWARD_SHARE = 1.0 / 3.0
+
+
+def patterning_compute(plan: Plan, solve_id: str) -> dict:
+    """Sequences the patterning spent: checkpoint training + sampling + observation."""
+    solve = plan.step(solve_id)
+    fb = fwd = prefix = 0
+    for sid in solve.susceptibilities:
+        sample = plan.step(plan.step(sid).sample)
+        assert isinstance(sample, SampleStep)
+        c = step_cost(sample, plan)
+        fb, fwd = fb + c.fwd_bwd, fwd + c.fwd
+        train = plan.step(sample.at.train)
+        if isinstance(train, TrainStep):
+            prefix = max(prefix, (sample.at.step or train.steps) * train.batch)
+    return {"checkpoint_fwd_bwd": prefix, "sampling_fwd_bwd": fb, "observation_fwd": fwd,
+            "equivalent_fwd_bwd": prefix + fb + FORWARD_SHARE * fwd}
+
+
+def proxy_compute(runs: int, steps: int, batch: int, components: int) -> dict:
+    """Sequences ``runs`` proxy trainings of ``steps`` spend (two evaluations each: start, end)."""
+    fb, fwd = runs * steps * batch, runs * 2 * EVAL_PROBE * components
+    return {"runs": runs, "steps": steps, "training_fwd_bwd": fb, "observation_fwd": fwd,
+            "equivalent_fwd_bwd": fb + FORWARD_SHARE * fwd}
+
+
+def proxy_steps(step: VerifyStep, plan: Plan) -> int:
+    """The proxy horizon: as given, or the one at which the K proxies spend what the patterning
+    spent (equal compute), at least 1."""
+    assert step.regression is not None
+    if step.regression.steps:
+        return step.regression.steps
+    train = plan.step(step.train)
+    assert isinstance(train, TrainStep)
+    budget = patterning_compute(plan, step.solve)["equivalent_fwd_bwd"] / step.regression.runs
+    per_eval = FORWARD_SHARE * 2 * EVAL_PROBE * len(train.components)
+    return max(1, int((budget - per_eval) // train.batch))

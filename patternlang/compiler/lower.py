@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from patternlang.check.entities import (Checked, MeasureE, OutputE, PatterningE, SamplerDecl,
                                         SusceptibilityE, TrainE, VerifyE)
+from patternlang.compiler.fingerprints import fingerprints
 from patternlang.engine.sampler.temperature import default_nbeta
 from patternlang.plan.ir import (ObserveStep, Plan, ReportStep, SampleStep, SamplerSpec, SolveStep,
                                  SusceptibilityStep, TrainStep, VerifyStep)
@@ -50,7 +51,8 @@ def _lower_patterning(p: PatterningE) -> list:
     ids = [f"susceptibility.{n}" for n in p.sources]
     return [SolveStep(id=f"solve.{p.name}", inputs=ids, loc=p.loc, susceptibilities=ids, mixture=p.mixture,
                       targets=p.targets, constraints=p.constraints, regularization=p.regularization,
-                      rounds=p.rounds, round_steps=p.round_steps, samples=list(p.samples))]
+                      rounds=p.rounds, round_steps=p.round_steps, samples=list(p.samples),
+                      require_resolved=p.require_resolved)]
 
 
 def _lower_verify(v: VerifyE) -> list:
@@ -59,7 +61,8 @@ def _lower_verify(v: VerifyE) -> list:
         inputs.append(v.start_at.train)
     return [VerifyStep(id=f"verify.{v.name}", inputs=inputs, loc=v.loc, solve=f"solve.{v.name}",
                        train=f"train.{v.train}", arms=v.arms, seeds=v.seeds, steps=v.steps, start=v.start,
-                       start_at=v.start_at, every=v.every, observables=v.observables, onset=v.onset)]
+                       start_at=v.start_at, every=v.every, observables=v.observables, onset=v.onset,
+                       random=v.random, regression=v.regression)]
 
 
 def _lower_measure(m: MeasureE) -> list:
@@ -102,4 +105,5 @@ def lower(checked: Checked) -> Plan:
             steps.extend(_LOWER[type(st)](st))
     steps = _toposort(steps)
     steps.append(ReportStep(id="report", inputs=[s.id for s in steps], loc=loc, formats=formats))
-    return Plan(spec=checked.spec, factories=checked.factories, steps=steps)
+    plan = Plan(spec=checked.spec, factories=checked.factories, steps=steps)
+    return plan.model_copy(update={"fingerprints": fingerprints(plan)})

@@ -104,10 +104,6 @@ class Mixture:
     def seq_len(self) -> int | None:
         return next((c.seq_len for c in self.components if c.seq_len is not None), None)
 
-    def with_weights(self, weights: Sequence[float] | Mapping[str, float]) -> "Mixture":
-        """The same components under new weights."""
-        return Mixture(self.components, weights)
-
     def counts(self, n: int, g: torch.Generator) -> Tensor:
         """Samples per component for a batch of ``n`` (see :func:`stratified_counts`)."""
         return stratified_counts(self.weights, n, g)
@@ -121,10 +117,6 @@ class Mixture:
                 parts.append(comp.sample(c, g))
                 index.append(torch.full((c,), k, dtype=torch.long))
         return concat_batches(parts), torch.cat(index)
-
-    def sample_component(self, k: int, n: int, g: torch.Generator) -> Batch:
-        """``n`` samples of component ``k`` alone (probe sets, per-component losses)."""
-        return self.components[k].sample(n, g)
 
 
 def concat_batches(parts: list[Batch]) -> Batch:

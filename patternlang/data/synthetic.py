@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from typing import Annotated
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -44,6 +45,11 @@ class MarkovTable:
     Each context row puts Dirichlet(1) mass on ``support`` randomly chosen tokens (sparse-ish, so the
     chain has real structure). With at most 4096 contexts every context has its own row; beyond that
     contexts are hashed onto 4096 rows (still a function of exactly the last ``order`` tokens).
+
+    Sampling keeps, per row, only the ``support`` tokens with mass and their cumulative
+    probabilities, and draws all uniforms of a batch at once: each position is one gather and one
+    ``searchsorted`` over every sequence (inverse-CDF sampling), so a batch costs ``length`` small
+    vectorised steps, not a ``multinomial`` over the whole vocabulary per position.
     """
 
     def __init__(self, vocab: int, order: int, seed: int, support: int):
@@ -57,24 +63,41 @@ class MarkovTable:
         self.probs = torch.zeros(rows, vocab, dtype=torch.float64)
         self.probs.scatter_(1, chosen, mass / mass.sum(dim=1, keepdim=True))
         self.mult = torch.randint(1, _PRIME, (order,), generator=gen)
+        self.powers = vocab ** torch.arange(order - 1, -1, -1)
+        self.tokens = chosen  # [rows, support]: the tokens with mass, and their CDF:
+        self.cdf = (mass / mass.sum(dim=1, keepdim=True)).cumsum(dim=1)
+        self.cdf[:, -1] = 1.0
 
     def rows(self, context: Tensor) -> Tensor:
         """Row index of each context ``[n, order]`` (oldest token first)."""
         if self.exact:
-            powers = self.vocab ** torch.arange(self.order - 1, -1, -1)
-            return (context * powers).sum(dim=1)
+            return (context * self.powers).sum(dim=1)
         return ((context * self.mult).sum(dim=1) % _PRIME) % self.probs.shape[0]
 
     def sample(self, n: int, length: int, g: torch.Generator) -> Tensor:
+        """``n`` sequences ``[n, length]``: uniform first ``order`` tokens, then the chain."""
         out = torch.zeros(n, length, dtype=torch.long)
         if n == 0:
             return out
         k = min(self.order, length)
         out[:, :k] = torch.randint(0, self.vocab, (n, k), generator=g)
-        for t in range(k, length):
-            p = self.probs[self.rows(out[:, t - self.order:t])]
-            out[:, t] = torch.multinomial(p, 1, generator=g).squeeze(1)
+        u = torch.rand(length - k, n, 1, generator=g, dtype=torch.float64).numpy()
+        seq, cdf, tokens = out.numpy(), self._np["cdf"], self._np["tokens"]
+        last = tokens.shape[1] - 1
+        for t in range(k, length):  # numpy here: ~1 us per op, where a torch op costs ~5-10 us
+            r = seq[:, t - 1] if self.order == 1 and self.exact else self._np_rows(seq[:, t - self.order:t])
+            j = np.minimum((cdf[r] < u[t - k]).sum(axis=1), last)  # first index with cdf >= u
+            seq[:, t] = tokens[r, j]
         return out
+
+    @property
+    def _np(self) -> dict[str, np.ndarray]:
+        if not hasattr(self, "_np_cache"):
+            self._np_cache = {"cdf": self.cdf.numpy(), "tokens": self.tokens.numpy()}
+        return self._np_cache
+
+    def _np_rows(self, context: np.ndarray) -> np.ndarray:
+        return self.rows(torch.from_numpy(context)).numpy()
 
 
 @primitive("data")

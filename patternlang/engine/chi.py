@@ -26,6 +26,11 @@ Two standard errors are reported:
   chains that have not mixed with each other.
 
 ``se`` is the larger of the two (NaN ones ignored), the honest choice when they disagree.
+
+Every entry also carries ``z = χ / se`` (|z| >= 3: resolved, see
+:mod:`patternlang.engine.solve.resolved`) and an effective sample size ``ess``: the number of
+independent draws that would give the same standard error, (sd_φ²·sd_y² + Cov²) / se² (the
+variance of a product of jointly Gaussian centred variables, over se²).
 """
 
 from __future__ import annotations
@@ -61,6 +66,20 @@ class Chi:
     """The explicit term (1/nβ)·⟨∂φ/∂ε⟩ included in ``chi`` (zero rows for observables that do not
     read the mixture; None = not recorded)."""
 
+    @property
+    def z(self) -> np.ndarray:
+        """χ / se per entry (NaN where se is 0 or NaN)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(self.se > 0, self.chi / self.se, np.nan)
+
+    @property
+    def ess(self) -> np.ndarray:
+        """Effective sample size per entry: (sd_φ²·sd_y² + Cov²) / se² (NaN where se is 0 or NaN)."""
+        cov = self.chi - (self.explicit if self.explicit is not None else 0.0)
+        per_draw = np.outer(self.sd_obs ** 2, self.sd_comp ** 2) + cov ** 2
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(self.se > 0, per_draw / self.se ** 2, np.nan)
+
     def value(self, obs: str, comp: str) -> float:
         return float(self.chi[self.obs_names.index(obs), self.comp_names.index(comp)])
 
@@ -81,7 +100,8 @@ class Chi:
                     for i, o in enumerate(self.obs_names)}
 
         out = {"obs_names": self.obs_names, "comp_names": self.comp_names, "chains": self.chains,
-               "draws": self.draws, "chi": table(self.chi), "se": table(self.se),
+               "draws": self.draws, "chi": table(self.chi), "se": table(self.se), "z": table(self.z),
+               "ess": table(self.ess),
                "mean_obs": dict(zip(self.obs_names, map(float, self.mean_obs))), "meta": self.meta}
         if self.explicit is not None and np.any(self.explicit):
             out["chi_explicit"] = table(self.explicit)

@@ -72,10 +72,10 @@ class Comoments:
         # the batch in progress, per chain
         self.bn = z(C)
         self.bsx, self.bsy, self.bsxy, self.bsdx = z((C, M)), z((C, K)), z((C, M, K)), z((C, M, K))
-        # pooled over completed batches (all chains): count, sum and sum of squares of the batch
-        # estimates of Cov(x, y) − mean(dx) = −χ
-        self.nb = np.zeros(())
-        self.b1, self.b2 = z((M, K)), z((M, K))
+        # completed batches, per chain (so a subset of chains can be selected exactly): count,
+        # sum and sum of squares of the batch estimates of Cov(x, y) − mean(dx) = −χ
+        self.nb = z(C)
+        self.b1, self.b2 = z((C, M, K)), z((C, M, K))
 
     # ------------------------------------------------------------------ accumulate
     def update(self, x, y, dx=None) -> None:
@@ -107,9 +107,9 @@ class Comoments:
         n = self.bn[which][:, None, None]
         cov = (self.bsxy[which] - self.bsx[which][:, :, None] * self.bsy[which][:, None, :] / n) / (n - 1)
         cov = cov - self.bsdx[which] / n
-        self.nb = self.nb + which.sum()
-        self.b1 += cov.sum(0)
-        self.b2 += (cov * cov).sum(0)
+        self.nb[which] += 1
+        self.b1[which] += cov
+        self.b2[which] += cov * cov
         for name in _BATCH:
             getattr(self, name)[which] = 0.0
 
@@ -122,9 +122,6 @@ class Comoments:
     def mean_x(self) -> np.ndarray:
         """Posterior mean of each observable, pooled over chains: [M]."""
         return self.sx.sum(0) / self.n.sum()
-
-    def mean_y(self) -> np.ndarray:
-        return self.sy.sum(0) / self.n.sum()
 
     def cov(self) -> np.ndarray:
         """Cov(x, y) over all draws of all chains (pooled mean), unbiased: [M, K]."""
@@ -162,12 +159,13 @@ class Comoments:
     def batch_means(self) -> tuple[int, np.ndarray, np.ndarray]:
         """(number of completed batches, mean and variance of the batch estimates of −χ, i.e. of
         Cov(x, y) − mean(dx))."""
-        nb = int(self.nb)
+        nb = int(self.nb.sum())
         if nb == 0:
             z = np.full((self.n_obs, self.n_comp), np.nan)
             return 0, z, z
-        mean = self.b1 / nb
-        var = (self.b2 - nb * mean * mean) / max(nb - 1, 1) if nb > 1 else np.full_like(mean, np.nan)
+        b1, b2 = self.b1.sum(0), self.b2.sum(0)
+        mean = b1 / nb
+        var = (b2 - nb * mean * mean) / max(nb - 1, 1) if nb > 1 else np.full_like(mean, np.nan)
         return nb, mean, np.maximum(var, 0.0)
 
     # ------------------------------------------------------------------ combine and persist
@@ -180,10 +178,26 @@ class Comoments:
                                   "merge only chain groups of the same sample step")
         out = Comoments(self.chains + other.chains, self.n_obs, self.n_comp, self.batch_draws,
                         self.obs_names or other.obs_names, self.comp_names or other.comp_names)
-        for name in _SUMS + _BATCH:
+        for name in _SUMS + _BATCH + _POOL:
             setattr(out, name, np.concatenate([getattr(self, name), getattr(other, name)]))
-        for name in _POOL:
-            setattr(out, name, getattr(self, name) + getattr(other, name))
+        return out
+
+    def finite_chains(self) -> np.ndarray:
+        """[C] bool: chains whose every running sum is finite (a chain that produced NaN or inf
+        observations or losses poisons any estimate it is pooled into)."""
+        ok = np.ones(self.chains, bool)
+        for name in _SUMS + _POOL:
+            a = getattr(self, name).reshape(self.chains, -1)
+            ok &= np.isfinite(a).all(axis=1)
+        return ok
+
+    def select(self, keep: np.ndarray) -> "Comoments":
+        """A new accumulator with only the chains where ``keep`` (a [C] bool mask) is true."""
+        keep = np.asarray(keep, bool)
+        out = Comoments(int(keep.sum()), self.n_obs, self.n_comp, self.batch_draws,
+                        self.obs_names, self.comp_names)
+        for name in _SUMS + _BATCH + _POOL:
+            setattr(out, name, np.array(getattr(self, name)[keep]))
         return out
 
     def state_dict(self) -> dict[str, np.ndarray]:

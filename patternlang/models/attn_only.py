@@ -31,6 +31,8 @@ import math
 from typing import Annotated
 
 import torch
+
+from patternlang.errors import PatRuntimeError
 from torch import Tensor, nn
 
 from patternlang.registry import Range, primitive
@@ -212,7 +214,9 @@ class AttnOnlyTransformer(nn.Module):
         """tokens: LongTensor[n, T] -> logits [n, T, vocab] (and attention [layers, n, H, T, T])."""
         T = tokens.shape[-1]
         if T > self.context:
-            raise ValueError(f"sequence length {T} exceeds the model context {self.context}")
+            raise PatRuntimeError("model", f"sequence length {T} exceeds the model context "
+                                  f"{self.context}", "give the model a context at least as long "
+                                  "as the data's sequences (or shorten the data)")
         params = {name: p[None] for name, p in self.named_parameters()}
         out = attn_only_forward(params, tokens[None], self.n_layers, self.ln_final is not None,
                                 return_attention)
@@ -231,7 +235,9 @@ class AttnOnlyTransformer(nn.Module):
         """
         T = tokens.shape[-1]
         if T > self.context:
-            raise ValueError(f"sequence length {T} exceeds the model context {self.context}")
+            raise PatRuntimeError("model", f"sequence length {T} exceeds the model context "
+                                  f"{self.context}", "give the model a context at least as long "
+                                  "as the data's sequences (or shorten the data)")
         return attn_only_forward(params, tokens, self.n_layers, self.ln_final is not None,
                                  return_attention)
 

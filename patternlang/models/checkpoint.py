@@ -88,7 +88,9 @@ def _load_torch(path: Path) -> Any:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         raise _unsafe(path, exc) from None
-    except (RuntimeError, EOFError, ValueError) as exc:
+    except Exception as exc:  # noqa: BLE001 - the unpickler fails in many ways on a non-checkpoint
+        if isinstance(exc, PatRuntimeError):
+            raise
         if "weights_only" in str(exc) or "Unsupported global" in str(exc):
             raise _unsafe(path, exc) from None
         raise PatRuntimeError(_STEP, f"{path} is not a readable PyTorch checkpoint ({exc})",

@@ -17,8 +17,12 @@ from torch import Tensor
 def per_token_loss(logits: Tensor, batch: dict[str, Tensor]) -> Tensor:
     """Next-token cross-entropy per position: logits [..., n, T, V] -> [..., n, T-1]."""
     tokens = batch["tokens"]
-    logp = logits[..., :-1, :].log_softmax(dim=-1)
-    return -logp.gather(-1, tokens[..., 1:, None]).squeeze(-1)
+    # the fused cross-entropy on every position (the last one predicts nothing: an ignored target),
+    # then the slice: slicing the logits first would copy them
+    target = torch.cat([tokens[..., 1:], torch.full_like(tokens[..., :1], -100)], dim=-1)
+    tok = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1),
+                                            reduction="none")
+    return tok.view(tokens.shape)[..., :-1]
 
 
 def per_sample_loss(task: str, logits: Tensor, batch: dict[str, Tensor]) -> Tensor:

@@ -23,6 +23,8 @@ import math
 from typing import Annotated
 
 import torch
+
+from patternlang.errors import PatRuntimeError
 from torch import Tensor, nn
 
 from patternlang.models.attn_only import (Embed, HeadWeights, LayerNorm, PosEmbed, Unembed,
@@ -127,7 +129,9 @@ class ParensTransformer(nn.Module):
         """tokens [n, T] -> logits [n, classes] (and attention [layers, n, H, T, T])."""
         T = tokens.shape[-1]
         if T > self.context:
-            raise ValueError(f"sequence length {T} exceeds the model context {self.context}")
+            raise PatRuntimeError("model", f"sequence length {T} exceeds the model context "
+                                  f"{self.context}", "give the model a context at least as long "
+                                  "as the data's sequences (or shorten the data)")
         key_mask = tokens != PAD
         x = self.embed.W_E[tokens] + self.pos_embed.W_pos[:T]
         patterns = []

@@ -30,6 +30,10 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field
 
 PLAN_VERSION = 1
+# Bump when a patternlang release changes the numbers a step computes from the same settings
+# (sampler, estimators, training loop): every step hash changes, so cached results of the old
+# numerics are not re-used by the new version.
+NUMERICS_VERSION = 2
 
 
 class _Model(BaseModel):
@@ -99,7 +103,7 @@ class SamplerSpec(_Model):
     the engine's :class:`~patternlang.engine.sampler.sgld.SGLDConfig` (``step`` -> ``step_size``,
     ``chains`` -> ``num_chains``, ``draws`` -> ``num_draws``; the defaults are the same)."""
 
-    step: float  # epsilon
+    step: float | Literal["auto"]  # epsilon, or "auto": scanned at the center (runtime/steps/step_auto.py)
     gamma: float  # localization strength; required, no silent 0
     nbeta: float  # concrete: the compiler resolves ``auto`` to B / log B of ``batch``
     chains: int = 4
@@ -109,6 +113,7 @@ class SamplerSpec(_Model):
     batch: int = 32
     restrict: list[str] = Field(default_factory=list)  # parameter globs or heads like "l1h3"
     seed: int = 0
+    preconditioner: str = "none"  # "none" (plain SGLD) or "rmsprop" (engine/sampler/rmsprop.py)
 
 
 class ObsExpr(_Model):
@@ -282,6 +287,18 @@ class SolveStep(_Step):
     round_steps: int = 0
     # per-sample patterning: the unknowns are the weights of every example of these pools
     samples: list[str] = Field(default_factory=list, exclude_if=lambda v: not v)
+    require_resolved: bool = False  # `require resolved`: an unresolved target row is an error
+
+
+class RegressionArm(_Model):
+    """The black-box baseline arm ``regression(runs, steps=, model=)``: ``runs`` short proxy
+    trainings at random mixtures inside the patterning's constraints, a cross-validated linear or
+    log-linear model of each target vs the weights, and the same constrained problem solved on it.
+    ``steps = 0``: the proxy horizon that spends what sampling and χ spent (equal compute)."""
+
+    runs: int
+    steps: int = 0
+    model: Literal["auto", "linear", "loglinear"] = "auto"
 
 
 class VerifyStep(_Step):
@@ -289,6 +306,9 @@ class VerifyStep(_Step):
     solve: str
     train: str  # the train step whose settings the arms reuse
     arms: list[Literal["baseline", "patterned", "opposite", "control", "orthogonal"]]
+    # ``random(K)`` and ``regression(K)`` arms; left out of the JSON (and the hash) while unset
+    random: int = Field(default=0, exclude_if=lambda v: v == 0)
+    regression: RegressionArm | None = Field(default=None, exclude_if=lambda v: v is None)
     seeds: list[int]
     steps: int
     start: Literal["scratch", "checkpoint"] = "scratch"
@@ -317,6 +337,11 @@ class Plan(_Model):
     seed: int = 0
     factories: list[str] = Field(default_factory=list)  # Python code the plan will import and run
     steps: list[Step]
+    # content digests of the files and factory modules the steps name (compiler/fingerprints.py)
+    fingerprints: dict[str, str] = Field(default_factory=dict)
+    # run options that change numbers (observation precision, torch.compile), set by the runtime;
+    # they enter the hash of sample steps (and so of everything downstream). Left out while empty.
+    numeric_options: dict[str, str] = Field(default_factory=dict, exclude_if=lambda v: not v)
 
     def step(self, step_id: str) -> Step:
         for s in self.steps:
@@ -326,13 +351,20 @@ class Plan(_Model):
 
     def hashes(self) -> dict[str, str]:
         """Content hash of every step: its settings (id and source location excluded) and its
-        inputs' hashes, so equal work gets an equal key across runs and specs."""
+        inputs' hashes, so equal work gets an equal key across runs and specs; also the version of
+        the numeric code, the digests of the files a step names, and for the steps that sample the
+        ``numeric_options`` (the observation precision and compiled forward act there)."""
         out: dict[str, str] = {}
         for s in self.steps:
             body = s.model_dump(mode="json", exclude={"id", "loc", "inputs"})
             body = _strip_locs(body)
-            payload = {"v": PLAN_VERSION, "seed": self.seed, "body": body,
-                       "inputs": [out[i] for i in s.inputs]}
+            named = strings_in(body)
+            payload = {"v": PLAN_VERSION, "numerics": NUMERICS_VERSION, "seed": self.seed,
+                       "body": body, "inputs": [out[i] for i in s.inputs],
+                       "contents": {k: v for k, v in sorted(self.fingerprints.items())
+                                    if k in named}}
+            if self.numeric_options and s.kind == "sample":
+                payload["numeric_options"] = dict(sorted(self.numeric_options.items()))
             text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
             out[s.id] = hashlib.sha256(text.encode()).hexdigest()[:16]
         return out
@@ -343,6 +375,17 @@ class Plan(_Model):
     @classmethod
     def from_json(cls, text: str) -> "Plan":
         return cls.model_validate_json(text)
+
+
+def strings_in(value: Any) -> set[str]:
+    """Every string inside a dumped step (file paths, factory references, ...)."""
+    if isinstance(value, str):
+        return {value}
+    if isinstance(value, dict):
+        return {x for v in value.values() for x in strings_in(v)}
+    if isinstance(value, list):
+        return {x for v in value for x in strings_in(v)}
+    return set()
 
 
 def _strip_locs(value: Any) -> Any:

@@ -2,7 +2,7 @@
 
 All three are opt-in or automatic and leave CPU runs unchanged:
 
-* ``PATTERNLANG_AUTOCAST`` (``patc run --autocast``): ``bf16`` evaluates the observables and
+* ``RunOptions.autocast`` (``patc run --autocast``): ``bf16`` evaluates the observables and
   component losses at each draw under ``torch.autocast(dtype=bfloat16)``; ``tf32`` lets float32
   matmuls of the observation use TF32 tensor cores (``torch.set_float32_matmul_precision("high")``,
   a no-op on CPU). The SGLD update itself always stays in float32 and the co-moments in float64.
@@ -11,52 +11,30 @@ All three are opt-in or automatic and leave CPU runs unchanged:
   the χ entries moved by 0.01–1.3 standard errors (0.7 % of the largest entry). Small χ entries
   are covariances of small fluctuations, which bf16's 8-bit mantissa resolves coarsely: use bf16
   for throughput on large probe sets, and check a float32 run before trusting small entries.
-* ``PATTERNLANG_COMPILE`` (``patc run --compile[=BACKEND]``): ``model.forward`` is wrapped by
+* ``RunOptions.compile`` (``patc run --compile[=BACKEND]``): ``model.forward`` is wrapped by
   ``torch.compile`` (backend ``inductor`` by default; ``eager`` / ``aot_eager`` for debugging). The
   parameter names are unchanged, so ``functional_call`` and ``vmap`` over chains still apply.
 * chains per batch on CUDA: :func:`measure_chain_bytes` measures one chain's peak memory (a
   forward+backward on one SGLD batch, a no-grad pass on one probe set) and :func:`chains_per_batch`
   fits as many chains as ``torch.cuda.mem_get_info`` leaves room for.
 
-The settings are read from the environment so that they reach every rank of a ``torchrun`` job.
-They are not part of the steps' content hashes: use a fresh ``--out`` when changing them.
+The settings come from :class:`~patternlang.runtime.options.RunOptions` (``ctx.options``); the two
+that change numbers (``autocast`` other than ``off``, ``compile``) enter the sampling steps' content
+hashes, so runs with and without them keep separate step directories.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 from typing import Any, Callable, Iterator
 
 import torch
 
 from patternlang.errors import PatRuntimeError
 
-AUTOCAST_MODES = ("off", "bf16", "tf32")
-
-
-def autocast_mode() -> str:
-    """The observation precision asked for in ``PATTERNLANG_AUTOCAST`` (default ``off``)."""
-    mode = os.environ.get("PATTERNLANG_AUTOCAST", "off").strip().lower() or "off"
-    if mode not in AUTOCAST_MODES:
-        raise PatRuntimeError("setup", f"PATTERNLANG_AUTOCAST={mode!r}",
-                              f"use one of {', '.join(AUTOCAST_MODES)}")
-    return mode
-
-
-def compile_backend() -> str | None:
-    """The ``torch.compile`` backend asked for in ``PATTERNLANG_COMPILE`` (``None``: no compile;
-    ``1``/``true``/``inductor``: inductor)."""
-    value = os.environ.get("PATTERNLANG_COMPILE", "").strip().lower()
-    if value in ("", "0", "false", "off", "no"):
-        return None
-    return "inductor" if value in ("1", "true", "on", "yes") else value
-
-
 @contextlib.contextmanager
-def observation_precision(device: torch.device, mode: str | None = None) -> Iterator[None]:
+def observation_precision(device: torch.device, mode: str) -> Iterator[None]:
     """Context in which the observation engine runs: float32 (``off``), bf16 autocast or TF32."""
-    mode = autocast_mode() if mode is None else mode
     if mode == "bf16":
         with torch.autocast(device_type=device.type, dtype=torch.bfloat16):
             yield
@@ -87,16 +65,14 @@ class PrecisionObserver:
         return getattr(self.inner, name)
 
 
-def with_precision(observer: Callable, device: torch.device) -> Callable:
-    """``observer`` itself when no autocast is asked for, else a :class:`PrecisionObserver`."""
-    mode = autocast_mode()
+def with_precision(observer: Callable, device: torch.device, mode: str) -> Callable:
+    """``observer`` itself for ``mode == "off"``, else a :class:`PrecisionObserver`."""
     return observer if mode == "off" else PrecisionObserver(observer, device, mode)
 
 
-def maybe_compile(model: torch.nn.Module, backend: str | None = None) -> torch.nn.Module:
-    """Compile ``model.forward`` in place when ``PATTERNLANG_COMPILE`` asks for it (names and
+def maybe_compile(model: torch.nn.Module, backend: str | None) -> torch.nn.Module:
+    """Compile ``model.forward`` in place with ``backend`` (``None``: leave it; names and
     parameters unchanged, so ``functional_call``/``vmap`` still work); return the model."""
-    backend = compile_backend() if backend is None else backend
     if backend:
         model.forward = torch.compile(model.forward, backend=backend)  # type: ignore[method-assign]
     return model

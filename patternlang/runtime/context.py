@@ -13,6 +13,7 @@ import torch
 from patternlang.errors import PatRuntimeError
 from patternlang.plan.ir import Plan
 from patternlang.runtime.distributed import Dist
+from patternlang.runtime.options import RunOptions
 from patternlang.runtime.progress import Progress
 from patternlang.runtime.results_types import R, StepResult
 from patternlang.runtime.rundir import RunDir, StepDir
@@ -20,7 +21,8 @@ from patternlang.runtime.rundir import RunDir, StepDir
 
 @dataclass
 class StepContext:
-    """What a step runner gets: its own step, directory, the outputs of finished steps, settings."""
+    """What a step runner gets: its own step, directory, the results of finished steps, and the
+    run's options (``options``: device, precision, compile, chain grouping, workers)."""
 
     plan: Plan
     run: RunDir
@@ -32,6 +34,7 @@ class StepContext:
     results: dict[str, StepResult]  # step id -> result (done.json) of finished steps
     dirs: dict[str, StepDir]  # step id -> directory of finished steps
     dist: Dist = field(default_factory=Dist)  # this rank; Dist() = single process
+    options: RunOptions = field(default_factory=RunOptions)  # how the run executes
 
     def input_dir(self, step_id: str) -> StepDir:
         return self.dirs[step_id]
@@ -54,7 +57,7 @@ SHARDED: set[str] = set()  # kinds whose runner runs on every rank (and returns 
 
 def runner(kind: str, sharded: bool = False) -> Callable[[Runner], Runner]:
     """Register the runner of a step kind. A ``sharded`` runner runs on every rank of a distributed
-    run, takes its units with ``ctx.dist.mine(...)``, gathers to rank 0 and returns the summary there
+    run, takes its units with ``ctx.dist.mine(...)``, gathers to rank 0 and returns the result there
     (``None`` on other ranks); other runners run on rank 0 alone while the rest wait."""
 
     def register(fn: Runner) -> Runner:

@@ -11,8 +11,8 @@ Each rank writes its units as resumable *parts* (own done markers) and then hand
 (co-moment state dicts, sampler results, traces, training curves) to rank 0 with one
 ``gather_object``. Rank 0 assembles them in canonical order (chain order, seed order), so what it
 computes is exactly what a single process computes from the same parts; it alone writes
-``plan.json``, the step summaries (``done.json``), ``results.json`` and the report, while the other
-ranks wait at a barrier and read those summaries back from disk. The run directory must therefore be
+``plan.json``, the step results (``done.json``), ``results.json`` and the report, while the other
+ranks wait at a barrier and read those results back from disk. The run directory must therefore be
 on a file system every rank sees (the same machine, or a shared mount across nodes).
 
 Rank and world size come from the environment the elastic launcher sets (``RANK``, ``WORLD_SIZE``,
@@ -30,6 +30,7 @@ from datetime import timedelta
 from typing import Any, Sequence, TypeVar
 
 from patternlang.errors import PatRuntimeError
+from patternlang.runtime.options import RunOptions
 
 T = TypeVar("T")
 
@@ -49,7 +50,7 @@ class Dist:
 
     @property
     def is_main(self) -> bool:
-        """Rank 0 writes summaries, results and the report."""
+        """Rank 0 writes the step results, results.json and the report."""
         return self.rank == 0
 
     def mine(self, units: Sequence[T]) -> list[T]:
@@ -144,11 +145,12 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
-def launcher_args(nproc: int, spec: str, out: str, *, resume: bool = False, device: str = "auto",
-                  seed: int | None = None, search_path: Sequence[str] = (),
+def launcher_args(nproc: int, spec: str, out: str, options: RunOptions | None = None, *,
+                  resume: bool = False, seed: int | None = None, search_path: Sequence[str] = (),
                   port: int | None = None, run_args: Sequence[str] = ()) -> list[str]:
     """The ``torch.distributed.run`` command line of ``patc run SPEC --nproc N``: one node, a
-    c10d rendezvous on 127.0.0.1 with a free port (no network needed), no restarts."""
+    c10d rendezvous on 127.0.0.1 with a free port (no network needed), no restarts. Every rank
+    gets the run ``options`` as ``patc run`` flags (:meth:`RunOptions.cli_args`)."""
     if nproc < 1:
         raise PatRuntimeError("setup", f"--nproc {nproc}", "use --nproc >= 1")
     port = port or free_port()
@@ -157,7 +159,7 @@ def launcher_args(nproc: int, spec: str, out: str, *, resume: bool = False, devi
             "--local-addr", "127.0.0.1", "--max-restarts", "0", "-m", "patternlang"]
     for p in search_path:
         args += ["-I", str(p)]
-    args += ["run", str(spec), "--out", str(out), "--device", device]
+    args += ["run", str(spec), "--out", str(out), *(options or RunOptions()).cli_args()]
     if resume:
         args.append("--resume")
     if seed is not None:
@@ -165,20 +167,20 @@ def launcher_args(nproc: int, spec: str, out: str, *, resume: bool = False, devi
     return args + list(run_args)
 
 
-def launch(nproc: int, spec: str, out: str, *, resume: bool = False, device: str = "auto",
-           seed: int | None = None, search_path: Sequence[str] = (),
+def launch(nproc: int, spec: str, out: str, options: RunOptions | None = None, *,
+           resume: bool = False, seed: int | None = None, search_path: Sequence[str] = (),
            run_args: Sequence[str] = ()) -> int:
     """Run ``patc run SPEC --out OUT`` on ``nproc`` local processes through the elastic launcher
     (``torch.distributed.run``); return the exit code (0, or the first failed rank's code).
 
-    Settings in the environment (``PATTERNLANG_AUTOCAST``, ``PATTERNLANG_COMPILE``, ...) reach every
-    rank; ``run_args`` are further ``patc run`` flags (``--quiet``, ``--log json``). Multi-node runs
-    use ``torchrun`` directly (see ``docs/scale.md``).
+    Every rank gets ``options`` as ``patc run`` flags, built once here; ``run_args`` are further
+    ``patc run`` flags (``--quiet``, ``--log json``). Multi-node runs use ``torchrun`` directly (see
+    ``docs/scale.md``): there each rank builds its options from its own flags and environment.
     """
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import get_args_parser, run
 
-    argv = launcher_args(nproc, spec, out, resume=resume, device=device, seed=seed,
+    argv = launcher_args(nproc, spec, out, options, resume=resume, seed=seed,
                          search_path=search_path, run_args=run_args)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     try:

@@ -1,18 +1,24 @@
 """Execute a :class:`~patternlang.plan.ir.Plan` into a run directory.
 
 Steps run in plan order (the plan lists inputs before their users). Each step kind has one runner
-function ``run(step, ctx) -> summary`` registered in :data:`RUNNERS`; a runner writes its files into
-``ctx.dir`` and returns a JSON-able summary, which becomes the step's ``done.json``. A step whose
+function ``run(step, ctx) -> result`` registered in :data:`RUNNERS`; a runner writes its files into
+``ctx.dir`` and returns its typed result (:mod:`patternlang.runtime.results_types`), which becomes
+the step's ``done.json``. A step whose
 ``done.json`` exists under the same content hash is not run again: that is both the cache (change a
 target, and train/sample are re-used) and the resume mechanism (a killed run continues from completed
 steps; sample and verify steps also keep completed chain groups / arm-seed runs inside ``parts/``).
 
-Failures inside a step become :class:`~patternlang.errors.PatRuntimeError` naming the step, the cause
-and a remedy; nothing already written is removed.
+Completion markers are sealed with the content hashes of the step's files
+(:mod:`patternlang.runtime.rundir`); a cached step whose files are missing or altered is said, moved
+to ``steps/.damaged/`` and recomputed. Failures inside a step become
+:class:`~patternlang.errors.PatRuntimeError` naming the step, the cause and a remedy (an exception
+in the user's own code names the function; a file-system error says disk full / not writable);
+nothing already written is removed.
 """
 
 from __future__ import annotations
 
+import errno
 import shutil
 import sys
 import time
@@ -25,6 +31,7 @@ from patternlang.errors import PatError, PatRuntimeError
 from patternlang.plan.ir import Plan
 from patternlang.runtime.context import RUNNERS, SHARDED, StepContext
 from patternlang.runtime.distributed import Dist
+from patternlang.runtime.options import RunOptions
 from patternlang.runtime.progress import NullProgress, Progress
 from patternlang.runtime.results_types import StepResult, parse_result, read_result, result_json
 from patternlang.runtime.rundir import RunDir, StepDir
@@ -64,17 +71,20 @@ def _load_runners() -> None:
         importlib.import_module(f"patternlang.runtime.steps.{name}")
 
 
-def execute(plan: Plan, out: str | Path, *, resume: bool = False, device: str = "auto",
-            progress: Progress | None = None, only: list[str] | None = None,
+def execute(plan: Plan, out: str | Path, *, options: RunOptions | None = None,
+            resume: bool = False, progress: Progress | None = None, only: list[str] | None = None,
             dist: Dist | None = None) -> dict[str, StepResult]:
     """Run ``plan`` into the run directory ``out``; return the results of all steps by id.
 
     Args:
         plan: the compiled plan.
         out: run directory (created if missing; completed steps already there are re-used).
+        options: how to run (device, precision, compile, chain grouping, workers; default
+            :class:`RunOptions`'s defaults). Written to ``RUN/options.json``, given to every step
+            as ``ctx.options``; the ones that change numbers enter the plan (``plan.numeric_options``)
+            and so the step hashes.
         resume: also continue partially completed steps (chain groups, verification runs); without
             it, incomplete step directories are cleared and recomputed.
-        device: ``auto``, ``cpu`` or ``cuda[:i]``.
         progress: where progress events go (default: nowhere).
         only: run only these step ids (and use cached outputs for their inputs).
         dist: this process's rank; default: from the launcher's environment (``RANK``,
@@ -84,8 +94,11 @@ def execute(plan: Plan, out: str | Path, *, resume: bool = False, device: str = 
 
     _load_runners()
     spec_dir_on_path(plan)
+    options = options or RunOptions()
+    plan = plan.model_copy(update={"numeric_options": options.numerics()})
     run = RunDir(out)
     progress = progress or NullProgress()
+    device = options.device
     if dist is None:
         wanted = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
                               ("cpu" if device == "auto" else device))
@@ -95,15 +108,18 @@ def execute(plan: Plan, out: str | Path, *, resume: bool = False, device: str = 
     hashes = plan.hashes()
     if dist.is_main:
         run.write_text("plan.json", plan.to_json())
+        run.write_json("options.json", options.model_dump(mode="json"))
     results: dict[str, StepResult] = {}
     dirs: dict[str, StepDir] = {}
     run.log("run_start", steps=[s.id for s in plan.steps], device=str(dev), resume=resume,
             world=dist.world)
     for step in plan.steps:
         sdir = run.step(step.kind, step.id, hashes[step.id])
+        sdir.say = _teller(run, progress, step.id)
         # the report (results.json, report.md, figures) is rebuilt every time: it costs about a
         # second and then always reflects the step outputs that are on disk now
-        cached = read_result(sdir) if step.kind != "report" and dist.broadcast(sdir.done) else None
+        usable = _usable(sdir) if step.kind != "report" and dist.is_main else False
+        cached = read_result(sdir) if dist.broadcast(usable) else None
         if cached is not None:
             results[step.id], dirs[step.id] = cached, sdir
             progress.info(f"{step.id}: cached ({sdir.path.name})")
@@ -120,13 +136,49 @@ def execute(plan: Plan, out: str | Path, *, resume: bool = False, device: str = 
             sdir.path.mkdir(parents=True, exist_ok=True)
         dist.barrier()
         ctx = StepContext(plan, run, sdir, hashes[step.id], dev, resume, progress, results, dirs,
-                          dist=dist)
+                          dist=dist, options=options)
         results[step.id] = _run_step_on_ranks(step, ctx)
         dirs[step.id] = sdir
     run.log("run_end")
     dist.barrier()
     distributed.shutdown()
     return results
+
+
+def _teller(run: RunDir, progress: Progress, step_id: str):
+    def say(message: str) -> None:
+        progress.info(message)
+        run.log("damaged", step=step_id, message=message)
+    return say
+
+
+def _usable(sdir: StepDir) -> bool:
+    """Whether a completed step can be re-used: its sealed files are all there, unaltered. A
+    damaged step is said, moved to ``steps/.damaged/`` and recomputed; it never blocks others."""
+    if not sdir.done:
+        return False
+    why = sdir.damage()
+    if why is None:
+        return True
+    dest = sdir.quarantine()
+    sdir.say(f"{sdir.path.name}: {why}; moved it to {dest.relative_to(dest.parents[2])} and "
+             "recomputing the step")
+    sdir.path.mkdir(parents=True, exist_ok=True)
+    return False
+
+
+def file_error(step_id: str, exc: OSError) -> PatRuntimeError:
+    """A file-system failure as a runtime error with its remedy (exit 1, never a traceback)."""
+    where = f" ({exc.filename})" if exc.filename else ""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return PatRuntimeError(step_id, f"the disk is full{where}: {exc.strerror}",
+                               "free space, then continue with --resume: completed steps and "
+                               "parts are kept")
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return PatRuntimeError(step_id, f"cannot write{where}: {exc.strerror}",
+                               "give --out a directory you can write to")
+    return PatRuntimeError(step_id, f"file system error{where}: {exc.strerror or exc}",
+                           "check the path and the disk; completed steps are kept")
 
 
 def _run_step_on_ranks(step: Any, ctx: StepContext) -> StepResult:
@@ -151,6 +203,12 @@ def _run_step(step: Any, ctx: StepContext) -> StepResult:
     ctx.progress.info(f"{step.id}: running")
     try:
         result = fn(step, ctx)
+    except PatRuntimeError as exc:
+        ctx.run.log("step_failed", step=step.id, error=str(exc))
+        if exc.step in ctx.plan.hashes():
+            raise
+        # raised below the step ("model", "load checkpoint"): say which step it stopped
+        raise type(exc)(step.id, f"{exc.step}: {exc.cause}", exc.remedy, exc.info.details) from exc
     except PatError as exc:
         ctx.run.log("step_failed", step=step.id, error=str(exc))
         raise
@@ -168,6 +226,17 @@ def _run_step(step: Any, ctx: StepContext) -> StepResult:
         raise PatRuntimeError(step.id, f"file not found: {exc.filename or exc}",
                               "check the path in the spec (paths are relative to the spec file)"
                               ) from exc
+    except OSError as exc:
+        _log_quietly(ctx, step.id, str(exc))
+        raise file_error(step.id, exc) from exc
+    except Exception as exc:
+        where = user_frame(exc)
+        if where is None:
+            raise  # a bug in patternlang: exit 70 with the banner
+        ctx.run.log("step_failed", step=step.id, error=f"{type(exc).__name__} in {where}")
+        raise PatRuntimeError(step.id, f"your code raised {type(exc).__name__}: {exc} (in {where})",
+                              "fix that function, or its arguments in the spec; `patc --debug "
+                              "run ...` shows the traceback; completed steps are kept") from exc
     if not ctx.dist.is_main:
         return result  # other ranks of a sharded step: rank 0 writes the result
     if result.seconds is None:
@@ -175,6 +244,37 @@ def _run_step(step: Any, ctx: StepContext) -> StepResult:
     ctx.dir.mark_done(result_json(result))
     ctx.run.log("step_end", step=step.id, seconds=result.seconds)
     return result
+
+
+def user_frame(exc: BaseException) -> str | None:
+    """``function (file:line)`` of the innermost traceback frame in the user's code (a factory
+    module, a model's forward): not patternlang, not the standard library, not an installed
+    package. ``None`` when the exception never passed through user code."""
+    import sysconfig
+    import traceback
+
+    import patternlang
+
+    ours = str(Path(patternlang.__file__).resolve().parent)
+    libs = {str(Path(p).resolve()) for k, p in sysconfig.get_paths().items()
+            if k in ("stdlib", "platstdlib", "purelib", "platlib")}
+    found = None
+    for fr in traceback.extract_tb(exc.__traceback__):
+        if fr.filename.startswith("<"):
+            continue
+        path = str(Path(fr.filename).resolve())
+        if path.startswith(ours) or any(path.startswith(lib) for lib in libs):
+            continue
+        found = f"{fr.name} ({fr.filename}:{fr.lineno})"
+    return found
+
+
+def _log_quietly(ctx: StepContext, step_id: str, error: str) -> None:
+    """Log a failure unless the log itself cannot be written (a full disk)."""
+    try:
+        ctx.run.log("step_failed", step=step_id, error=error)
+    except OSError:
+        pass
 
 
 def clear(out: str | Path) -> None:

@@ -12,12 +12,13 @@ gaps.
 * :func:`weights_comparison`: old vs new mixture weights on their own scale (the pseudo-inverse
   solution as markers, clipped to that scale with its value written).
 * :func:`verification_curves`: an observable over training, one line per arm with a seed band.
+* :func:`predicted_vs_realized`: the linear response's prediction vs the realized change, per arm.
+* :func:`arm_outcomes`: the random arms' outcomes with the named arms marked.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -33,7 +34,12 @@ from matplotlib.figure import Figure  # noqa: E402
 PathLike = str | os.PathLike
 
 __all__ = ["chain_traces", "chi_heatmap", "diverging_norm", "row_colours", "singular_spectrum",
-           "weights_comparison", "weights_range", "verification_curves"]
+           "weights_comparison", "weights_range", "verification_curves", "predicted_vs_realized",
+           "arm_outcomes"]
+
+#: colours of the named arms in the validation figures (random arms are grey)
+ARM_COLOURS = {"patterned": "tab:blue", "opposite": "tab:red", "baseline": "black",
+               "control": "tab:orange", "orthogonal": "tab:purple", "regression": "tab:green"}
 
 
 def _new_figure(width: float, height: float) -> Figure:
@@ -44,16 +50,14 @@ def _new_figure(width: float, height: float) -> Figure:
 
 def _save(fig: Figure, path: PathLike) -> Path:
     """Write ``fig`` to ``path`` as PNG via a temporary file and an atomic rename."""
+    import io
+
+    from patternlang.runtime.rundir import atomic_write_bytes
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format="png", metadata={"Software": None})
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", metadata={"Software": None})
+    atomic_write_bytes(path, buf.getvalue())
     return path
 
 
@@ -175,6 +179,30 @@ def singular_spectrum(singular_values: Sequence[float], path: PathLike,
     return _save(fig, path)
 
 
+def step_scan(scan: Mapping, path: PathLike, title: str = "step = auto") -> Path:
+    """λ̂ ± 2 SE against ε (log axis) for the stable points of a step scan; the plateau shaded, the
+    chosen ε a vertical line."""
+    rows = [r for r in scan["rows"] if r.get("llc") is not None]
+    fig = _new_figure(5.5, 3.2)
+    ax = fig.add_subplot()
+    for stable, color in ((True, "tab:blue"), (False, "tab:gray")):
+        sel = [r for r in rows if bool(r["stable"]) == stable]
+        if sel:
+            ax.errorbar([r["step_size"] for r in sel], [r["llc"] for r in sel],
+                        yerr=[2 * (r["llc_se"] or 0) for r in sel], fmt="o", color=color,
+                        label="stable" if stable else "unstable / not equilibrated")
+    if scan.get("plateau"):
+        ax.axvspan(min(scan["plateau"]), max(scan["plateau"]), color="tab:green", alpha=0.15, label="plateau")
+    ax.axvline(scan["chosen"], color="tab:red", lw=1, label=f"chosen {scan['chosen']:.3g}")
+    ax.set_xscale("log")
+    ax.set_xlabel("step ε")
+    ax.set_ylabel("LLC estimate")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    ax.set_title(title)
+    return _save(fig, path)
+
+
 def weights_comparison(comp_names: Sequence[str], old: Sequence[float], new: Sequence[float],
                        path: PathLike, pinv: Sequence[float] | None = None,
                        title: str = "mixture weights") -> Path:
@@ -251,6 +279,51 @@ def verification_curves(steps: Sequence[int], arms: Mapping[str, np.ndarray], pa
     if arms or thresholds:
         ax.legend(fontsize=8)
     ax.set_title(title or observable)
+    return _save(fig, path)
+
+
+def predicted_vs_realized(points: Sequence[Mapping], path: PathLike, target: str = "",
+                          title: str = "") -> Path:
+    """One point per arm (``{"arm", "predicted", "se", "realized", "realized_sd"}``): the predicted
+    change (nβ·χ·Δh, with its SE) against the realized change (with its spread over seeds)."""
+    fig = _new_figure(5.2, 4.0)
+    ax = fig.add_subplot()
+    for p in points:
+        arm = str(p["arm"])
+        named = arm in ARM_COLOURS
+        ax.errorbar(p["predicted"], p["realized"], xerr=p.get("se") or 0.0,
+                    yerr=p.get("realized_sd") or 0.0, fmt="o" if named else ".",
+                    color=ARM_COLOURS.get(arm, "0.55"), ms=7 if named else 5, lw=0.8,
+                    label=arm if named else None)
+    ax.axhline(0.0, color="black", lw=0.5)
+    ax.axvline(0.0, color="black", lw=0.5)
+    ax.set_xlabel(f"predicted change of {target} (nβ·χ·Δh)")
+    ax.set_ylabel("realized change (arm − baseline)")
+    ax.grid(alpha=0.3)
+    if points:
+        ax.legend(fontsize=8, title="grey: random arms", title_fontsize=8)
+    ax.set_title(title or "predicted vs realized change")
+    return _save(fig, path)
+
+
+def arm_outcomes(outcomes: Mapping[str, float | None], path: PathLike, label: str = "outcome",
+                 title: str = "") -> Path:
+    """The random arms' outcomes (``random*`` keys) as a strip of grey ticks, the named arms as
+    coloured vertical lines."""
+    fig = _new_figure(6.0, 2.6)
+    ax = fig.add_subplot()
+    rand = [float(v) for k, v in outcomes.items() if k.startswith("random") and v is not None]
+    jitter = np.random.default_rng(0).uniform(-0.15, 0.15, len(rand))
+    ax.scatter(rand, jitter, color="0.5", s=24, label=f"random arms (n={len(rand)})")
+    for arm, colour in ARM_COLOURS.items():
+        v = outcomes.get(arm)
+        if v is not None and np.isfinite(v):
+            ax.axvline(float(v), color=colour, lw=1.6, label=arm)
+    ax.set_yticks([])
+    ax.set_ylim(-0.5, 0.5)
+    ax.set_xlabel(label)
+    ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.35))
+    ax.set_title(title or "random arms vs the named arms")
     return _save(fig, path)
 
 

@@ -13,14 +13,14 @@ from pathlib import Path
 import numpy as np
 
 from patternlang import __version__
+from patternlang.errors import PatRuntimeError
 from patternlang.plan.ir import Plan
 from patternlang.runtime import figures
-from patternlang.runtime.results_types import StepResult, read_result, result_json
-from patternlang.runtime.rundir import RunDir, StepDir, read_json
+from patternlang.runtime.report_validation import onset_cell, sign_cell, validation_section
+from patternlang.runtime.results_types import SECTIONS, StepResult, read_result, result_json
+from patternlang.runtime.rundir import RunDir, StepDir, read_json, safe_name
 
 RESULTS_SCHEMA = 2
-SECTIONS = {"train": "train", "observe": "observations", "sample": "llc",
-            "susceptibility": "susceptibilities", "solve": "solutions", "verify": "verification"}
 
 
 def load_results(run: RunDir, plan: Plan) -> tuple[dict[str, StepResult], dict[str, StepDir]]:
@@ -29,7 +29,7 @@ def load_results(run: RunDir, plan: Plan) -> tuple[dict[str, StepResult], dict[s
     results, dirs = {}, {}
     for s in plan.steps:
         d = run.step(s.kind, s.id, hashes[s.id])
-        found = read_result(d)
+        found = read_result(d) if d.damage() is None else None  # damaged: incomplete, not data
         if found is not None:
             results[s.id], dirs[s.id] = found, d
     return results, dirs
@@ -93,23 +93,37 @@ def _sample_section(sid: str, sm: dict, figdir: Path, sdir: StepDir) -> list[str
     lines = [f"### LLC and sampler: `{sid}`", "",
              f"nβ = {sm['nbeta']:.4g}; LLC = {sm['llc_mean']:.4g} ± {sm['llc_se']:.3g} (mean ± SE "
              "over chains and centers).", ""]
-    rows = [[c["label"], c["llc_mean"], c["llc_se"], c.get("rhat"), c.get("trend_ok"),
-             len(c.get("divergent_chains", []))] for c in sm["centers"]]
-    lines += [_table(["center", "LLC", "SE", "R-hat", "equilibrated", "diverged chains"], rows), ""]
+    rows = [[c["label"], c["llc_mean"], c["llc_se"], c.get("rhat"), c.get("ess"), c.get("trend_ok"),
+             c.get("publishable"), len(c.get("divergent_chains", []))] for c in sm["centers"]]
+    lines += [_table(["center", "LLC", "SE", "R-hat", "ESS", "equilibrated", "publishable (R-hat ≤ 1.01, "
+                      "ESS ≥ 400)", "diverged chains"], rows), ""]
     for w in sm.get("warnings", []):
         lines.append(f"- warning: {w}")
+    lines += _scan_lines(sid, sm.get("step_scan"), figdir)
     traces = sdir.file("traces.npz")
     if traces.exists():
         data = np.load(traces)
-        p = figures.chain_traces({k: data[k] for k in data.files}, figdir / f"traces-{sid}.png",
+        p = figures.chain_traces({k: data[k] for k in data.files}, figdir / f"traces-{safe_name(sid)}.png",
                                  title=f"{sid}: per-chain traces")
         lines += ["", f"![chain traces](figures/{p.name})", ""]
     return lines
 
 
+def _scan_lines(sid: str, scan: dict | None, figdir: Path) -> list[str]:
+    """``step = auto``: the scan's table and figure (λ̂ against ε, the plateau and the choice)."""
+    if not scan:
+        return []
+    plateau = ", ".join(f"{e:.3g}" for e in scan["plateau"]) if scan["plateau"] else "none"
+    p = figures.step_scan(scan, figdir / f"step-scan-{sid}.png", title=f"{sid}: step = auto")
+    return ["", f"step = auto chose ε = {scan['chosen']:.3g} (plateau: {plateau}):", "",
+            _table(["ε", "LLC", "SE", "stable", "reason"], [[r["step_size"], r["llc"], r["llc_se"],
+                   r["stable"], r.get("reason")] for r in scan["rows"]]), "",
+            f"![step scan](figures/{p.name})", ""]
+
+
 def _chi_section(sid: str, sm: dict, figdir: Path) -> list[str]:
     chi, se = np.asarray(sm["chi"], float), np.asarray(sm["chi_se"], float)
-    p1 = figures.chi_heatmap(chi, sm["observables"], sm["components"], figdir / f"chi-{sid}.png",
+    p1 = figures.chi_heatmap(chi, sm["observables"], sm["components"], figdir / f"chi-{safe_name(sid)}.png",
                              se=se, title=f"χ = -Cov(φ, L_k - L)  ({sid})")
     pr = sm.get("principal") or {}
     lines = [f"### Susceptibilities: `{sid}`", "",
@@ -117,7 +131,7 @@ def _chi_section(sid: str, sm: dict, figdir: Path) -> list[str]:
              "Positive: moving weight toward component k raises ⟨φ⟩.", "",
              f"![chi heatmap](figures/{p1.name})", ""]
     if pr.get("singular_values"):
-        p2 = figures.singular_spectrum(pr["singular_values"], figdir / f"spectrum-{sid}.png")
+        p2 = figures.singular_spectrum(pr["singular_values"], figdir / f"spectrum-{safe_name(sid)}.png")
         ve = pr.get("variance_explained", [])
         lines += [f"![singular spectrum](figures/{p2.name})", "",
                   "Variance explained by principal directions: "
@@ -132,6 +146,7 @@ def _chi_section(sid: str, sm: dict, figdir: Path) -> list[str]:
                          [[r["observable"], r["component"], r["chi"], r.get("chi_se"), r["fd"],
                            r.get("fd_se"), r.get("ratio"), r.get("z"), r.get("sign_agrees")]
                           for r in fd]), ""]
+    lines += [f"- warning: {w}" for w in sm.get("warnings") or []]
     return lines
 
 
@@ -144,7 +159,7 @@ def _solve_section(sid: str, res: dict, figdir: Path) -> list[str]:
     h0, h1 = res["baseline"], res["final_weights"]
     pw = (sol.get("pinv") or {}).get("weights")  # none for a per-sample solve
     p = figures.weights_comparison(comps, [h0[c] for c in comps], [h1[c] for c in comps],
-                                   figdir / f"weights-{sid}.png",
+                                   figdir / f"weights-{safe_name(sid)}.png",
                                    pinv=[pw[c] for c in comps] if pw else None)
     pinv = "pseudo-inverse h" if len(res["rounds"]) == 1 else "pseudo-inverse h (round 1)"
     lines += [f"![weights](figures/{p.name})", "",
@@ -163,6 +178,10 @@ def _solve_section(sid: str, res: dict, figdir: Path) -> list[str]:
                       for t in sol["targets"]]), ""]
     lines += _modes_lines(sol)
     lines += [f"- {m}" for m in sol["diagnostics"]["messages"]]
+    if sol.get("resolved"):
+        lines += ["", _table(["target", "largest |z| of its χ row", "resolved (|z| ≥ 3)"],
+                             [[r["label"], r["max_abs_z"], r["resolved"]] for r in sol["resolved"]]), ""]
+    lines += [f"- warning: {w}" for r in res["rounds"] for w in r["solution"].get("warnings") or []]
     if len(res["rounds"]) > 1:
         lines += ["", "Iterative patterning (χ re-estimated and the problem re-solved each round; "
                   "the targets above are round 1's):", "",
@@ -192,23 +211,26 @@ def _verify_section(sid: str, sm: dict, figdir: Path) -> list[str]:
     arms = sm["arms"]
     for obs in sm.get("plotted", []):
         curves = {a: np.asarray(v["curves"][obs], float) for a, v in arms.items()
-                  if obs in v.get("curves", {})}
+                  if obs in v.get("curves", {}) and not a.startswith("random")}
         if not curves:
             continue
         thr = [o["threshold"] for o in sm.get("onset_specs", []) if o["observable"] == obs]
-        p = figures.verification_curves(sm["steps"], curves, figdir / f"verify-{sid}-{_slug(obs)}.png",
+        p = figures.verification_curves(sm["steps"], curves, figdir / f"verify-{safe_name(sid)}-{_slug(obs)}.png",
                                         observable=obs, thresholds=thr,
                                         title=f"{obs}: baseline vs patterned over training")
         lines += [f"![{obs}](figures/{p.name})", ""]
     rows = []
     for arm, v in arms.items():
+        if arm.startswith("random"):
+            continue  # in the validation's table of every arm
         for obs, o in v.get("onset", {}).items():
             holds = o.get("final_holds")
-            rows.append([arm, obs, o["mean"], o["per_seed"], o["absent"],
+            rows.append([arm, obs, onset_cell(o), o["per_seed"], o["absent"],
                          f"{sum(holds)}/{len(holds)}" if holds else None])
     if rows:
         lines += ["Onset (first step the observable crosses its threshold; absent = never within "
-                  "the horizon; at horizon = seeds whose final value meets the threshold):", "",
+                  "the horizon and counted at the horizon, so a mean with absent seeds is a lower "
+                  "bound, `>=`; at horizon = seeds whose final value meets the threshold):", "",
                   _table(["arm", "observable", "mean onset", "per seed", "absent", "at horizon"],
                          rows), ""]
     for k, v in (sm.get("headline") or {}).items():
@@ -217,10 +239,18 @@ def _verify_section(sid: str, sm: dict, figdir: Path) -> list[str]:
     if cal:
         lines += ["", "Calibration (realized change at the horizon, patterned − baseline, vs the "
                   "solver's posterior prediction):", "",
-                  _table(["observable", "predicted Δ", "realized Δ", "realized ÷ predicted",
-                          "sign agrees"], [[c["observable"], c["predicted"], c["realized"],
-                                            c["ratio"], c["sign_agrees"]] for c in cal]), ""]
-    return lines
+                  _table(["observable", "predicted Δ", "± SE", "realized Δ", "realized ÷ predicted",
+                          "sign agrees"], [[c["observable"], c["predicted"], c.get("se"), c["realized"],
+                                            c["ratio"], sign_cell(c["sign_agrees"])] for c in cal]), ""]
+    return lines + validation_section(sid, sm, figdir, _slug)
+
+
+
+def _formats(plan: Plan) -> list[str]:
+    """The report formats the spec's ``output`` block asks for (``results.json`` is always
+    written: the API reads it); without ``md`` there is no report.md and no figures."""
+    report = [s for s in plan.steps if s.kind == "report"]
+    return list(getattr(report[0], "formats", ["md", "json"])) if report else ["md", "json"]
 
 
 def _progress(plan: Plan, found: dict) -> str:
@@ -264,12 +294,19 @@ def _slug(text: str) -> str:
 def render(run_dir: str | Path) -> Path:
     """Write ``results.json``, ``figures/`` and ``report.md`` for the run in ``run_dir``."""
     run = RunDir(run_dir)
-    plan = Plan.from_json((run.root / "plan.json").read_text())
+    try:
+        plan = Plan.from_json((run.root / "plan.json").read_text())
+        plan.hashes()  # every input names a step of the plan
+    except (OSError, ValueError, KeyError) as exc:
+        raise PatRuntimeError("report", f"{run.root / 'plan.json'} cannot be read as a plan "
+                              f"({type(exc).__name__})", "run `patc run SPEC --out DIR` again to "
+                              "rewrite it; completed steps are re-used") from None
     found, dirs = load_results(run, plan)
     doc = collect(plan, found, tracked_curves(plan, dirs))
-    run.write_json("results.json", doc)
-    figdir = run.root / "figures"
-    figdir.mkdir(exist_ok=True)
+    path = run.write_json("results.json", doc)
+    if "md" not in _formats(plan):
+        return path
+    figdir = run.subdir("figures")
     lines = [f"# patternlang report: `{Path(plan.spec).name}`", "",
              f"patternlang {__version__}; plan seed {plan.seed}; {_progress(plan, found)}", ""]
     for s in plan.steps:

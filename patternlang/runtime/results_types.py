@@ -23,6 +23,7 @@ from typing import Annotated, Any, Literal, TypeVar, Union
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from patternlang.runtime.rundir import StepDir
+from patternlang.runtime.validation_types import ValidationResult, VerdictResult
 
 Num = float | None  # a number that may be missing (NaN is written as null)
 
@@ -42,8 +43,9 @@ class StepResult(_Record):
 # train, observe
 
 
-class TrainResult(StepResult):
-    """A pool of training runs: the mixture used and every seed's saved checkpoints."""
+class TrainPoolResult(StepResult):
+    """A pool of training runs (one per seed): the mixture used and every seed's saved checkpoints
+    (named apart from the engine's :class:`~patternlang.engine.train.TrainResult`, one run)."""
 
     kind: Literal["train"] = "train"
     steps: int
@@ -81,6 +83,9 @@ class CenterLLC(_Record):
     divergent_chains: list[int]
     warnings: list[str]
     selected_by: dict[str, float] = Field(default_factory=dict)
+    ess: Num = None  # effective sample size of the draw losses, summed over chains (Geyer)
+    publishable: bool | None = None  # split R-hat <= 1.01 and ESS >= 400 (docs/sampler.md)
+    kept_chains: list[int] = Field(default_factory=list)  # the chains every estimate here uses
 
 
 class SampleResult(StepResult):
@@ -95,6 +100,8 @@ class SampleResult(StepResult):
     observables: list[str]  # observed coordinate names
     warnings: list[str]
     moments: list[str]  # per-center co-moment files in the step directory
+    step_size: float | None = None  # the ε sampled at (the scan's choice under ``step = auto``)
+    step_scan: dict[str, Any] | None = None  # ``step = auto``: StepScan.to_dict() (rows, plateau, chosen)
 
 
 class Mode(_Record):
@@ -159,6 +166,9 @@ class ChiResult(StepResult):
     sd_comp: list[Num] | None = None
     standardize: bool = True
     per_sample: PoolChi | None = None  # per_sample = [pool, ...]: the per-example χ file
+    chi_z: list[list[Num]] | None = None  # χ / SE per entry
+    chi_ess: list[list[Num]] | None = None  # effective sample size per entry (engine/chi.py)
+    warnings: list[str] = Field(default_factory=list)  # finite-difference checks contradicting χ
 
 
 # ----------------------------------------------------------------------------------------------
@@ -224,6 +234,13 @@ class PerSampleRecord(_Record):
     kl: Num
     l2: Num
     file: str
+class TargetResolved(_Record):
+    """z = response / SE per component of one target's row; resolved when some |z| >= 3."""
+
+    label: str
+    z: dict[str, Num]
+    max_abs_z: Num
+    resolved: bool
 
 
 class SolutionRecord(_Record):
@@ -248,6 +265,8 @@ class SolutionRecord(_Record):
     modes: list[ModeChoice] | None = None
     per_sample: PerSampleRecord | None = None
     seconds: Num = None  # the per-sample solver's time
+    resolved: list[TargetResolved] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)  # unresolved targets, contradicting FD checks
 
 
 class SolveRound(_Record):
@@ -320,7 +339,8 @@ class CalibrationRow(_Record):
     predicted: Num
     realized: Num
     ratio: Num
-    sign_agrees: bool
+    sign_agrees: bool | None  # None: the prediction is within its SE (no sign to agree with)
+    se: Num = None  # of the prediction
 
 
 class VerifyResult(StepResult):
@@ -331,6 +351,9 @@ class VerifyResult(StepResult):
     onset_specs: list[OnsetRule]
     calibration: list[CalibrationRow]
     headline: dict[str, str]
+    # with a baseline and a patterned arm (docs/validation.md); null otherwise
+    validation: ValidationResult | None = None
+    verdict: VerdictResult | None = None
 
 
 class ReportResult(StepResult):
@@ -338,7 +361,11 @@ class ReportResult(StepResult):
     report: str  # path of report.md relative to the run directory
 
 
-AnyResult = Annotated[Union[TrainResult, ObserveResult, SampleResult, ChiResult, SolveResult,
+#: the section of results.json that holds each step kind's results
+SECTIONS = {"train": "train", "observe": "observations", "sample": "llc",
+            "susceptibility": "susceptibilities", "solve": "solutions", "verify": "verification"}
+
+AnyResult = Annotated[Union[TrainPoolResult, ObserveResult, SampleResult, ChiResult, SolveResult,
                             VerifyResult, ReportResult], Field(discriminator="kind")]
 _ANY = TypeAdapter(AnyResult)
 R = TypeVar("R", bound=StepResult)
@@ -365,7 +392,7 @@ def result_json(result: StepResult, exclude: set[str] | None = None) -> dict:
     return result.model_dump(mode="json", exclude=exclude)
 
 
-__all__ = ["StepResult", "TrainResult", "ObserveResult", "SampleResult", "ChiResult", "SolveResult",
+__all__ = ["StepResult", "TrainPoolResult", "ObserveResult", "SampleResult", "ChiResult", "SolveResult",
            "SolveRound", "SolutionRecord", "Prediction", "VerifyResult", "ArmResult",
            "CalibrationRow", "ReportResult", "CenterLLC", "FiniteDiffRow", "PrincipalResult",
-           "parse_result", "read_result", "result_json"]
+           "SECTIONS", "parse_result", "read_result", "result_json"]

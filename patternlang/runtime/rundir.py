@@ -7,11 +7,19 @@ Layout::
       spec/                     copies of the spec and the modules it imported
       steps/<kind>-<name>-<hash>/
           ...                   the step's files
-          done.json             written last: the step's summary; its presence means "complete"
+          done.json             written last: the step's result; its presence means "complete"
           parts/                resumable pieces of a step (chain groups, arms x seeds), each with
                                 its own done marker
       results.json, report.md, figures/
       log.jsonl                 one JSON object per event
+
+Integrity: ``done.json`` (of a step, of a resumable part, of a verification run) holds
+``{"summary": ..., "files": {relative path: sha256}}``, the content hashes of the files that unit
+wrote. A cached unit is used only if every file is there with its recorded hash; otherwise the
+executor says which file is missing or altered, moves the step directory to ``steps/.damaged/`` and
+recomputes it (a damaged part is simply run again). Paths derived from step ids are sanitized
+(:func:`safe_name`) and every directory written to is resolved inside the run directory
+(:meth:`RunDir.inside`): a symlink out of it is refused. Files get the user's umask.
 
 Every write goes to a temporary file in the same directory and is renamed into place, so a crash
 (even ``kill -9``) leaves either the old file or the new one, never half a file. A step directory
@@ -21,6 +29,7 @@ plan only differs downstream (a changed target, say) finds train and sample outp
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -32,8 +41,22 @@ from typing import Any
 import numpy as np
 
 
+MARKER = ".patternlang-run"  # written into every run directory patc creates
+_UMASK: list[int] = []
+
+
+def _file_mode() -> int:
+    """0666 minus the process umask (read once; ``mkstemp`` alone would make every file 0600)."""
+    if not _UMASK:
+        old = os.umask(0o022)
+        os.umask(old)
+        _UMASK.append(old)
+    return 0o666 & ~_UMASK[0]
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temp file in the same directory + rename)."""
+    """Write ``data`` to ``path`` atomically (temp file in the same directory + rename), with the
+    permissions an ordinary ``open(path, "w")`` would give under the user's umask."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -41,6 +64,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, _file_mode())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -92,11 +116,70 @@ def read_json(path: Path) -> Any:
     return json.loads(Path(path).read_text())
 
 
-class StepDir:
-    """The directory of one step: files, resumable parts and the completion marker."""
+# ---------------------------------------------------------------------------------------------
+# Sealing: a done marker with the content hashes of the files it vouches for
 
-    def __init__(self, path: Path):
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _files_under(d: Path) -> list[Path]:
+    """Files below ``d``, except done markers' temporaries and ``d/done.json`` itself."""
+    return sorted(p for p in d.rglob("*") if p.is_file() and not p.name.endswith(".tmp")
+                  and p != d / "done.json")
+
+
+def seal(d: Path, summary: Any, files: list[Path] | None = None, base: Path | None = None) -> None:
+    """Write ``d/done.json``: the unit's ``summary`` and the sha256 of ``files`` (default: every
+    file under ``d``), keyed by their path relative to ``base`` (default ``d``)."""
+    base = base or d
+    listed = _files_under(d) if files is None else files
+    manifest = {str(p.relative_to(base)): _sha256(p) for p in listed}
+    atomic_write_json(d / "done.json", {"summary": summary, "files": manifest})
+
+
+def damage(d: Path, base: Path | None = None) -> str | None:
+    """Why the sealed unit ``d`` cannot be trusted (unreadable marker, a file missing or altered),
+    or ``None`` when every recorded file is there with its recorded content."""
+    try:
+        record = read_json(d / "done.json")
+        manifest = record["files"]
+        record["summary"]  # noqa: B018 - must be present
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"{d.name}/done.json is unreadable or incomplete"
+    base = base or d
+    for rel, digest in manifest.items():
+        p = base / rel
+        if not p.is_file():
+            return f"{rel} is missing"
+        if _sha256(p) != digest:
+            return f"{rel} was altered after it was written"
+    return None
+
+
+def sealed_summary(d: Path) -> Any:
+    return read_json(d / "done.json")["summary"]
+
+
+def safe_name(text: str) -> str:
+    """A file-name-safe form of an id (letters, digits, ``-`` and ``_`` only; ``.``, ``/`` and
+    anything else become ``-``/``_``), so a crafted id cannot leave its directory."""
+    out = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "-_") else
+                  ("-" if ch == "." else "_") for ch in text)
+    return out[:120] or "_"
+
+
+class StepDir:
+    """The directory of one step: files, resumable parts and the sealed completion marker."""
+
+    def __init__(self, path: Path, say: Any = None):
         self.path = path
+        self.say = say or (lambda message: None)  # where "recomputing a damaged part" is told
 
     def file(self, name: str) -> Path:
         return self.path / name
@@ -105,31 +188,94 @@ class StepDir:
     def done(self) -> bool:
         return (self.path / "done.json").exists()
 
+    def damage(self) -> str | None:
+        """Why this completed step's files cannot be used (see :func:`damage`), or None."""
+        return damage(self.path)
+
     def summary(self) -> dict:
-        return read_json(self.path / "done.json")
+        return sealed_summary(self.path)
 
     def mark_done(self, summary: dict) -> None:
-        atomic_write_json(self.path / "done.json", summary)
+        seal(self.path, summary)
 
     def forget(self) -> None:
         """Drop the completion marker (the step then runs again; its parts are kept)."""
         (self.path / "done.json").unlink(missing_ok=True)
 
     def part(self, name: str) -> Path:
-        p = self.path / "parts" / name
+        p = self.path / "parts" / safe_name(name)
         p.mkdir(parents=True, exist_ok=True)
         return p
 
     def part_done(self, name: str) -> bool:
-        return (self.path / "parts" / name / "done.json").exists()
+        """Whether part ``name`` is complete and intact; a damaged part is discarded (and told)."""
+        d = self.path / "parts" / safe_name(name)
+        if not (d / "done.json").exists():
+            return False
+        why = damage(d, self.path)
+        if why is None:
+            return True
+        self.say(f"{self.path.name}: part {name} is damaged ({why}); recomputing it")
+        (d / "done.json").unlink()
+        return False
 
-    def mark_part_done(self, name: str, summary: dict | None = None) -> None:
-        atomic_write_json(self.part(name) / "done.json", summary or {})
+    def part_summary(self, name: str) -> Any:
+        return sealed_summary(self.path / "parts" / safe_name(name))
+
+    def mark_part_done(self, name: str, summary: dict | None = None,
+                       files: list[Path] | None = None) -> None:
+        """Seal part ``name``: over ``files`` (e.g. a seed's checkpoints elsewhere in the step
+        directory), or every file in the part's own directory."""
+        d = self.part(name)
+        seal(d, summary or {}, files if files is not None else _files_under(d), base=self.path)
 
     def clear_partial(self) -> None:
         """Remove the parts of an incomplete step (used when not resuming)."""
         if not self.done and self.path.exists():
             shutil.rmtree(self.path)
+
+    def quarantine(self) -> Path:
+        """Move this (damaged) step directory to ``steps/.damaged/`` for inspection; return where."""
+        dest_dir = self.path.parent / ".damaged"
+        dest_dir.mkdir(exist_ok=True)
+        dest = dest_dir / f"{self.path.name}-{int(time.time())}"
+        n = 0
+        while dest.exists():
+            n += 1
+            dest = dest_dir / f"{self.path.name}-{int(time.time())}-{n}"
+        os.replace(self.path, dest)
+        return dest
+
+
+def is_run_dir(path: Path) -> bool:
+    """Whether ``path`` is a patternlang run directory (its marker, or a run from before it)."""
+    return (path / MARKER).is_file() or ((path / "plan.json").is_file() and (path / "steps").is_dir())
+
+
+def claim(path: str | os.PathLike, force: bool = False) -> None:
+    """Make ``path`` a run directory, refusing (exit 2) a non-empty directory that is not one,
+    unless ``force``: patc never overwrites files it did not write without being told to."""
+    from patternlang import __version__
+    from patternlang.errors import PatUsageError
+
+    root = Path(path)
+    if int(os.environ.get("RANK", "0")) > 0:  # ranks of a distributed run: rank 0 decides
+        root.mkdir(parents=True, exist_ok=True)
+        return
+    if root.exists() and not root.is_dir():
+        raise PatUsageError(f"--out {root} is a file, not a directory")
+    if root.is_dir() and not is_run_dir(root) and any(root.iterdir()) and not force:
+        raise PatUsageError(f"--out {root} is a non-empty directory that is not a patternlang run "
+                            "directory; patc would overwrite files there (report.md, results.json, "
+                            "plan.json, spec/, figures/).\n  remedy: give a new or empty directory, "
+                            "or pass --force to write into it anyway")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        if not (root / MARKER).exists():
+            atomic_write_json(root / MARKER, {"patternlang": __version__})
+    except OSError as exc:
+        raise PatUsageError(f"cannot create the run directory {root}: {exc.strerror or exc}\n"
+                            "  remedy: give --out a directory you can write to") from None
 
 
 class RunDir:
@@ -139,28 +285,45 @@ class RunDir:
         self.root = Path(root)
         self.logging = True  # False on ranks > 0 of a distributed run (rank 0 keeps the log)
         self.root.mkdir(parents=True, exist_ok=True)
-        (self.root / "steps").mkdir(exist_ok=True)
+        self.inside(self.root / "steps").mkdir(exist_ok=True)
+
+    def inside(self, path: Path) -> Path:
+        """``path`` if it resolves inside the run directory; a symlink (or ``..``) out of it is
+        refused with a runtime error naming it."""
+        from patternlang.errors import PatRuntimeError
+
+        real, root = Path(path).resolve(), self.root.resolve()
+        if real != root and root not in real.parents:
+            raise PatRuntimeError("run directory", f"{path} resolves to {real}, outside the run "
+                                  f"directory {root}", f"remove the symlink {path} (patc writes only "
+                                  "inside the run directory)")
+        return Path(path)
 
     def step(self, kind: str, step_id: str, digest: str) -> StepDir:
-        safe = step_id.replace("/", "_").replace(".", "-")
-        d = StepDir(self.root / "steps" / f"{safe}-{digest}")
+        d = StepDir(self.inside(self.root / "steps" / f"{safe_name(step_id)}-{digest}"))
         d.path.mkdir(parents=True, exist_ok=True)
         return d
+
+    def subdir(self, *names: str) -> Path:
+        """A directory below the run directory (names sanitized), created, checked inside it."""
+        p = self.root.joinpath(*(safe_name(n) for n in names))
+        self.inside(p).mkdir(parents=True, exist_ok=True)
+        return self.inside(p)
 
     def log(self, event: str, **fields: Any) -> None:
         """Append one event to ``log.jsonl`` (append is atomic enough for line-sized records)."""
         if not self.logging:
             return
         rec = {"t": round(time.time(), 3), "event": event, **fields}
-        with open(self.root / "log.jsonl", "a") as fh:
+        with open(self.inside(self.root / "log.jsonl"), "a") as fh:
             fh.write(to_json(rec, indent=None) + "\n")
 
     def write_json(self, name: str, obj: Any) -> Path:
-        p = self.root / name
+        p = self.inside(self.root / name)
         atomic_write_json(p, obj)
         return p
 
     def write_text(self, name: str, text: str) -> Path:
-        p = self.root / name
+        p = self.inside(self.root / name)
         atomic_write_bytes(p, text.encode())
         return p

@@ -15,7 +15,6 @@ and the engine's settings are built one way:
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +36,7 @@ def sgld_config(sampler: SamplerSpec, seed: int, **engine: object):
     s = sampler
     return SGLDConfig(step_size=s.step, gamma=s.gamma, nbeta=s.nbeta, num_chains=s.chains,
                       num_draws=s.draws, burnin=s.burnin, thin=s.thin, seed=seed,
-                      restrict=tuple(s.restrict), **engine)
+                      restrict=tuple(s.restrict), preconditioner=s.preconditioner, **engine)
 
 
 def center_seed(step: SampleStep, ctx: StepContext, center: int) -> int:
@@ -56,11 +55,11 @@ def mixture_batches(components: dict, weights: dict[str, float], batch: int, dev
     return batch_fn
 
 
-def chain_groups(chains: int, device: torch.device, *, world: int = 1,
+def chain_groups(chains: int, device: torch.device, *, world: int = 1, fixed: int | None = None,
                  per_chain_bytes: int | None = None, free_bytes: int | None = None) -> list[list[int]]:
     """Chain ids in groups that run as one batched call (and are one resumable part each).
 
-    ``PATTERNLANG_CHAIN_GROUP`` fixes the group size everywhere. Otherwise on a CPU groups of 2
+    ``fixed`` (``RunOptions.chain_group``) fixes the group size everywhere. Otherwise on a CPU groups of 2
     leave completed chains behind for --resume at the same cost per chain; on a GPU the group is as
     many chains as fit in free memory (``per_chain_bytes`` measured by
     :func:`~patternlang.runtime.accel.measure_chain_bytes`, ``free_bytes`` default
@@ -69,9 +68,8 @@ def chain_groups(chains: int, device: torch.device, *, world: int = 1,
     run bit for bit."""
     from patternlang.runtime.accel import chains_per_batch, free_cuda_bytes
 
-    fixed = os.environ.get("PATTERNLANG_CHAIN_GROUP")
     if fixed:
-        size = int(fixed)
+        size = fixed
     elif device.type == "cuda":
         size = -(-chains // max(1, world))
         if per_chain_bytes:
@@ -86,8 +84,8 @@ def chain_groups(chains: int, device: torch.device, *, world: int = 1,
 
 def chain_bytes(step: SampleStep, ctx: StepContext, center: Path, components: dict) -> int | None:
     """One chain's peak GPU memory at this step's batch and probe sizes (``None`` off CUDA, or when
-    ``PATTERNLANG_CHAIN_GROUP`` fixes the grouping)."""
-    if ctx.device.type != "cuda" or os.environ.get("PATTERNLANG_CHAIN_GROUP"):
+    ``ctx.options.chain_group`` fixes the grouping)."""
+    if ctx.device.type != "cuda" or ctx.options.chain_group:
         return None
     from patternlang.models.losses import model_loss_fn
     from patternlang.runtime.accel import measure_chain_bytes
@@ -131,7 +129,7 @@ def sample_chains(step: SampleStep, ctx: StepContext, center: Path, components: 
     from patternlang.runtime.accel import maybe_compile, with_precision
 
     weights = dict(step.mixture.weights) if weights is None else dict(weights)
-    model = maybe_compile(load_weights(build_model(step.model, ctx), center))
+    model = maybe_compile(load_weights(build_model(step.model, ctx), center), ctx.options.compile)
     observer = build_observer(model, step.observables, components, weights, probe=step.probe,
                               seed=derive_seed("probe", ctx.plan.seed, step.id),
                               per_sample=step.per_sample if per_sample is None else per_sample,
@@ -141,7 +139,8 @@ def sample_chains(step: SampleStep, ctx: StepContext, center: Path, components: 
     bar = ctx.progress.task(label, total=cfg.total_steps, unit="step") if label else None
     result = run_sgld(model, model_loss_fn(model.task),
                       mixture_batches(components, weights, step.sampler.batch, ctx.device), cfg,
-                      observer=with_precision(observer, ctx.device), chain_ids=chain_ids,
+                      observer=with_precision(observer, ctx.device, ctx.options.autocast),
+                      chain_ids=chain_ids,
                       progress=_bar_callback(bar) if bar else None, init_loss=init_loss)
     if bar:
         bar.close()

@@ -168,7 +168,14 @@ class Onset(Node):
     condition: Compare
 
 
-Item = Union[Setting, Target, Move, SubjectTo, Onset]
+@dataclass(frozen=True)
+class Require(Node):
+    """``require WHAT`` in a patterning block (``require resolved``)."""
+
+    what: str
+
+
+Item = Union[Setting, Target, Move, SubjectTo, Onset, Require]
 
 
 @dataclass(frozen=True)

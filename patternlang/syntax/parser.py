@@ -10,6 +10,8 @@ end of the previous line (or before the bad token) lets the parse get further, t
 from __future__ import annotations
 
 import re
+import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from contextvars import ContextVar
 from functools import lru_cache
@@ -23,7 +25,7 @@ from patternlang.syntax.transform import BadLiteral, ToAst
 
 PAIRS = {"(": ")", "[": "]", "{": "}"}
 _KEYWORD_TERMINALS = ("raise", "lower", "reach", "hold", "move", "along", "relative", "to", "by", "weight", "subject",
-                      "onset", "where", "limit", "auto", "true", "false", "as")
+                      "onset", "where", "limit", "auto", "true", "false", "as", "require")
 KEYWORDS = ("use", "model", "data", "mixture", "train", "sampler", "observable", "susceptibility",
             "patterning", "verify", "measure", "output")
 #: Words reserved only where they start or continue a construct (``raise``, ``by``, ``weight``, ...).
@@ -35,7 +37,7 @@ _TEXT: ContextVar[str] = ContextVar("pat_text", default="")
 _SETTING = re.compile(r"\s*=(?!=)")
 _CALL = re.compile(r"\s*\(")
 _CALLABLE_WORDS = {"WEIGHT", "LIMIT", "TO", "BY", "WHERE", "RELATIVE", "ONSET", "SUBJECT", "AS",
-                   "ALONG"}
+                   "ALONG", "REQUIRE"}
 
 
 def _keyword_or_key(tok: Token) -> Token:
@@ -110,8 +112,12 @@ def parse(text: str, file: str = "<string>") -> A.Module:
         tree = _parse_tree(text)
     except UnexpectedInput as exc:
         raise PatSpecError([_syntax_diagnostic(text, file, exc)], {file: text}) from None
+    too_deep = _depth_diagnostic(tree, file)
+    if too_deep is not None:
+        raise PatSpecError([too_deep], {file: text})
     try:
-        module = ToAst(file).transform(tree)
+        with deep_recursion():
+            module = ToAst(file).transform(tree)
     except VisitError as exc:
         orig = exc.orig_exc
         if isinstance(orig, BadLiteral):
@@ -120,6 +126,37 @@ def parse(text: str, file: str = "<string>") -> A.Module:
             raise PatSpecError([d], {file: text}) from None
         raise orig from None
     return _attach_docs(module, text)
+
+
+MAX_DEPTH = 1000  # nesting of expressions (a 600-term sum is depth 600); deeper is PAT322
+
+
+@contextmanager
+def deep_recursion(limit: int = 20 * MAX_DEPTH):
+    """Raise Python's recursion limit while the recursive stages (tree transform, checker) walk
+    a tree whose depth :func:`parse` has bounded by :data:`MAX_DEPTH`."""
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, limit))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(old)
+
+
+def _depth_diagnostic(tree: Tree, file: str) -> Diagnostic | None:
+    """PAT322 at the first node nested deeper than :data:`MAX_DEPTH` (an iterative walk, so a
+    2,000-deep expression cannot exhaust the stack here)."""
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            meta = node.meta
+            line, col = getattr(meta, "line", 1), getattr(meta, "column", 1)
+            span = Span(file, line, col, line, col + 1)
+            return Diagnostic("PAT322", f"expression nested more than {MAX_DEPTH} levels deep",
+                              span, "split it into named declarations (observable x = ...)")
+        stack.extend((c, depth + 1) for c in node.children if isinstance(c, Tree))
+    return None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -127,6 +127,9 @@ class ToAst(Transformer):
     def onset(self, meta, children):
         return A.Onset(self._span(meta), children[0])
 
+    def require(self, meta, children):
+        return A.Require(self._span(meta), str(children[0]))
+
     def comparison(self, meta, children):
         return A.Compare(self._span(meta), tuple(children[0::2]), tuple(str(t) for t in children[1::2]))
 
@@ -166,7 +169,10 @@ class ToAst(Transformer):
     def number(self, meta, children):
         text = str(children[0])
         is_int = text.isdigit()
-        return A.Num(self._span(meta), int(text) if is_int else float(text), is_int, text)
+        # a literal past ~400 digits is far beyond any limit; keep it as inf (the checker reports
+        # PAT321 on it) instead of asking int() for a 5,000-digit conversion it refuses
+        value = (int(text) if len(text) <= 400 else float("inf")) if is_int else float(text)
+        return A.Num(self._span(meta), value, is_int, text)
 
     def percent(self, meta, children):
         text = str(children[0])

@@ -56,3 +56,35 @@ def test_gpu_bench_skips_without_cuda():
     assert proc.returncode == 0, proc.stderr
     line = json.loads(proc.stdout.strip().splitlines()[-1])
     assert line["bench"] == "gpu_chains" and line["ratio"] is None and "CUDA" in line["skipped"]
+
+
+def test_discover_includes_the_comparison_and_scaling_benchmarks():
+    names = [p.stem for p in run_all.discover()]
+    assert {"vs_devinterp", "scaling"} <= set(names)
+    assert "_plain_torch" not in names  # a helper, not a benchmark
+
+
+def test_collect_renders_saved_outputs(tmp_path):
+    a, b = tmp_path / "a.log", tmp_path / "b.log"
+    a.write_text('noise\n{"bench": "x", "ratio": 1.0}\n{"bench": "x", "ratio": 1.5, "goal": 2}\n')
+    b.write_text('{"bench": "w", "ratio": null, "skipped": "no devinterp"}\n')
+    rows = run_all.collect([a, b])
+    assert [r["bench"] for r in rows] == ["w", "x"] and rows[1]["ratio"] == 1.5
+    assert rows[1]["source"] == "a.log"
+    block = run_all.render(rows, MACHINE, False, collected=True)
+    assert "Assembled by `bench/run_all.py --collect`" in block and "| x | 1.5 | 2 |" in block
+
+
+def test_plain_torch_floor_is_the_same_network():
+    sys.path.insert(0, str(ROOT / "bench"))
+    from _plain_torch import from_patternlang, max_logit_diff
+
+    from patternlang.models.attn_only import AttnOnlyTransformer
+
+    model = AttnOnlyTransformer(vocab=32, d_model=16, n_layers=2, n_heads=4, d_head=4, context=12, seed=3)
+    with torch.no_grad():  # non-zero biases, so every weight's placement is checked
+        for name, p in model.named_parameters():
+            if name.endswith(("b_Q", "b_K", "b_V", "b_O", "b_U")):
+                p.normal_(0, 0.3, generator=torch.Generator().manual_seed(len(name)))
+    tokens = torch.randint(0, 32, (5, 12), generator=torch.Generator().manual_seed(0))
+    assert max_logit_diff(model, from_patternlang(model), tokens) < 1e-4

@@ -104,3 +104,22 @@ def test_all_errors_at_once_sorted():
         .replace("gamma = 300", "gamma = -1")
     got = codes(text)
     assert got == ["PAT302", "PAT302", "PAT302"]
+
+
+def test_sampler_preconditioner_reaches_the_engine_config():
+    from patternlang.runtime.sampling import sgld_config
+
+    plan = compile_source(QUICK.replace("batch = 32 }", "batch = 32  preconditioner = rmsprop }"), "q.pat")
+    step = next(s for s in plan.steps if getattr(s, "sampler", None) is not None)
+    assert step.sampler.preconditioner == "rmsprop"
+    assert sgld_config(step.sampler, seed=0).preconditioner == "rmsprop"
+    plain = compile_source(QUICK, "q.pat")
+    assert next(s for s in plain.steps if getattr(s, "sampler", None) is not None).sampler.preconditioner == "none"
+
+
+def test_require_resolved_lowers_to_the_solve_step():
+    plan = compile_source(QUICK.replace("raise mean(ih) by 0.1 weight 1",
+                                        "raise mean(ih) by 0.1 weight 1\n  require resolved"), "q.pat")
+    assert plan.step("solve.accelerate").require_resolved
+    assert not compile_source(QUICK, "q.pat").step("solve.accelerate").require_resolved
+    assert codes(QUICK.replace("sampler local {", "sampler local { require resolved ")) == ["PAT505"]

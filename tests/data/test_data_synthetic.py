@@ -68,6 +68,26 @@ def test_markov_has_the_declared_order():
     assert not torch.equal(markov_text(5, 40, 2, 8, 3).table.probs, table.probs)
 
 
+@pytest.mark.parametrize("order", [1, 2])
+def test_markov_transition_frequencies_match_the_table(order):
+    """The vectorised inverse-CDF sampler draws each next token with the table's probabilities:
+    empirical next-token frequencies of the most visited contexts are within a chi-square bound."""
+    comp = markov_text(vocab=6, length=60, order=order, seed=3, support=4)
+    toks = comp.sample(3000, _g(5))["tokens"]
+    table = comp.table
+    ctx = torch.stack([toks[:, t - order:t] for t in range(order, 60)], 1).reshape(-1, order)
+    nxt = toks[:, order:].reshape(-1)
+    rows = table.rows(ctx)
+    for row in rows.bincount().argsort(descending=True)[:3]:
+        hit = nxt[rows == row]
+        p = table.probs[row]
+        counts = torch.bincount(hit, minlength=6).double()
+        assert counts[p == 0].sum() == 0  # never outside the support
+        expected = p[p > 0] * hit.numel()
+        stat = float(((counts[p > 0] - expected) ** 2 / expected).sum())
+        assert stat < 20.0, (row, stat)  # chi-square, 3 dof: P(stat > 20) < 2e-4
+
+
 def test_markov_large_context_is_hashed_but_still_order_k():
     comp = markov_text(vocab=100, length=6, order=3, seed=0)
     assert not comp.table.exact

@@ -1,7 +1,7 @@
 """`patc run --nproc 2` (torch.distributed, gloo on CPU) reproduces the single-process run.
 
 The tiny spec (`tiny.pat`: 1-layer attn_only trained on 2 seeds, sampled at both (2 centers) with
-3 chains in groups of 2 and 1, 10 draws, a 2 arms x 2 seeds verify)
+3 chains in groups of 2 and 1, 10 draws, a verify of baseline, patterned, one random arm and the regression arm x 2 seeds)
 runs once on one process and once on two ranks; chi, its errors, the LLCs, the solved weights and
 the verification curves must be bit-identical (same chain groups, merged in chain order). A second
 test resumes the two-rank run's sample step on one process from one surviving part.
@@ -61,7 +61,8 @@ def test_two_ranks_split_the_units(runs):
     # units (center, group): rank 0 ran chains 0-1 of both centers, rank 1 chain 2 of both
     assert parts == ["seed0-c0-1", "seed0-c2-2", "seed1-c0-1", "seed1-c2-2"]
     assert sorted(p.name for p in _step_file(two, "train", "parts").iterdir()) == ["seed0", "seed1"]
-    assert len(list((two / "runs").glob("*/done.json"))) == 4  # verification runs, by content
+    # verification runs, by content: (baseline, patterned, random1, regression) x 2 seeds + 3 proxies
+    assert len(list((two / "runs").glob("*/done.json"))) == 11
 
 
 def test_chi_llc_weights_equal_single_process(runs):
@@ -78,6 +79,7 @@ def test_chi_llc_weights_equal_single_process(runs):
     assert sa["final_weights"] == sb["final_weights"]
     va, vb = ra["verification"]["verify.accelerate"], rb["verification"]["verify.accelerate"]
     assert va["arms"] == vb["arms"]
+    assert va["validation"] == vb["validation"]  # the regression arm's proxies were split over ranks
     assert (two / "report.md").exists()
 
 

@@ -8,6 +8,7 @@ import torch
 from patternlang import cli
 from patternlang.runtime import accel
 from patternlang.runtime.distributed import Dist, launcher_args
+from patternlang.runtime.options import RunOptions
 from patternlang.runtime.sampling import chain_groups
 
 
@@ -27,25 +28,32 @@ def test_single_process_collectives_are_identities():
 
 
 def test_launcher_args_local_rendezvous():
-    args = launcher_args(2, "s.pat", "out", resume=True, seed=5, search_path=["lib"], port=29999,
-                         run_args=["--quiet"])
+    options = RunOptions(device="cpu", autocast="bf16", chain_group=3)
+    args = launcher_args(2, "s.pat", "out", options, resume=True, seed=5, search_path=["lib"],
+                         port=29999, run_args=["--quiet"])
     assert args[args.index("--rdzv-endpoint") + 1] == "127.0.0.1:29999"
     assert args[args.index("--nproc-per-node") + 1] == "2"
     tail = args[args.index("-m"):]
     assert tail == ["-m", "patternlang", "-I", "lib", "run", "s.pat", "--out", "out", "--device",
-                    "auto", "--resume", "--seed", "5", "--quiet"]
+                    "cpu", "--autocast", "bf16", "--chain-group", "3", "--resume", "--seed", "5",
+                    "--quiet"]
+    # every rank rebuilds exactly these options from its flags
+    from patternlang.cli.run_commands import run as run_command
+
+    ctx = run_command.make_context("run", tail[tail.index("run") + 1:])
+    p = ctx.params
+    assert RunOptions.from_env({}, device=p["device"], autocast=p["autocast"],
+                               compile=p["compile_"], chain_group=p["chain_group"],
+                               workers=p["workers"]) == options
 
 
-def test_cpu_groups_do_not_depend_on_world(monkeypatch):
-    monkeypatch.delenv("PATTERNLANG_CHAIN_GROUP", raising=False)
+def test_cpu_groups_do_not_depend_on_world():
     cpu = torch.device("cpu")
     assert chain_groups(5, cpu) == chain_groups(5, cpu, world=4) == [[0, 1], [2, 3], [4]]
-    monkeypatch.setenv("PATTERNLANG_CHAIN_GROUP", "3")
-    assert chain_groups(5, torch.device("cuda"), world=2) == [[0, 1, 2], [3, 4]]
+    assert chain_groups(5, torch.device("cuda"), world=2, fixed=3) == [[0, 1, 2], [3, 4]]
 
 
-def test_gpu_groups_from_free_memory(monkeypatch):
-    monkeypatch.delenv("PATTERNLANG_CHAIN_GROUP", raising=False)
+def test_gpu_groups_from_free_memory():
     gpu = torch.device("cuda")
     assert chain_groups(8, gpu, per_chain_bytes=None) == [list(range(8))]
     # 1000 bytes free at 0.8 safety, 300 per chain -> 2 chains per group
@@ -70,12 +78,15 @@ def test_bf16_observation_context_and_wrapper(monkeypatch):
         def __call__(self, params):
             return params["w"] @ params["w"].T
 
-    monkeypatch.setenv("PATTERNLANG_AUTOCAST", "bf16")
-    wrapped = accel.with_precision(Obs(), torch.device("cpu"))
+    wrapped = accel.with_precision(Obs(), torch.device("cpu"), "bf16")
     assert wrapped({"w": a}).dtype == torch.bfloat16 and wrapped.names == ("x",)
+    assert accel.with_precision(wrapped.inner, torch.device("cpu"), "off") is wrapped.inner
+    monkeypatch.setenv("PATTERNLANG_AUTOCAST", "BF16")
+    assert RunOptions.from_env().autocast == "bf16"
+    assert RunOptions.from_env(autocast="off").autocast == "off"  # a flag beats the environment
     monkeypatch.setenv("PATTERNLANG_AUTOCAST", "fp8")
     with pytest.raises(Exception, match="PATTERNLANG_AUTOCAST"):
-        accel.autocast_mode()
+        RunOptions.from_env()
 
 
 def test_compiled_model_keeps_names_and_values_under_vmap():

@@ -36,7 +36,7 @@ patterning accelerate {
 }
 
 verify accelerate {
-  arms = [baseline, patterned]
+  arms = [baseline, patterned, random(1), regression(3, steps=5)]
   seeds = 2
   steps = 10
   start = scratch

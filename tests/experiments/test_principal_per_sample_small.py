@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from patternlang.api import run
+from patternlang.runtime.options import RunOptions
 from patternlang.data.component import ExampleComponent
 from patternlang.runtime.steps.mixtures import reweight_pools
 
@@ -26,13 +27,9 @@ SPECS = ["induction_principal", "induction_per_sample"]
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
     torch.set_num_threads(1)
-    out = {}
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PATTERNLANG_WORKERS", "1")
-        for name in SPECS:
-            out[name] = run(ROOT / "specs" / "ci" / f"{name}.pat", tmp_path_factory.mktemp(name),
-                            device="cpu")
-    return out
+    options = RunOptions(device="cpu", workers=1)
+    return {name: run(ROOT / "specs" / "ci" / f"{name}.pat", tmp_path_factory.mktemp(name),
+                      options=options) for name in SPECS}
 
 
 def _step_dir(res, prefix: str) -> Path:
@@ -69,7 +66,7 @@ def test_moves_along_the_chosen_mode(results):
 
 def test_pool_chi_is_the_mean_of_its_examples(results):
     res = results["induction_per_sample"]
-    chi_sum = res.chi()
+    chi_sum = res.susceptibility()
     z = np.load(_step_dir(res, "susceptibility-early") / "per_sample.npz")
     names = [str(n) for n in z["names"]]
     assert chi_sum["per_sample"]["pools"] == {"code_": 256, "prose_": 128}

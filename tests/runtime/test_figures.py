@@ -75,6 +75,18 @@ def test_verification_curves(tmp_path):
     _check_png(figures.verification_curves(steps, {}, tmp_path / "empty.png"))
 
 
+def test_step_scan_figure(tmp_path):
+    from patternlang.runtime import figures
+
+    scan = {"rows": [{"step_size": 1e-3, "llc": 5.0, "llc_se": 0.2, "stable": False},
+                     {"step_size": 5e-4, "llc": 3.0, "llc_se": 0.1, "stable": True},
+                     {"step_size": 2.5e-4, "llc": 2.9, "llc_se": 0.1, "stable": True},
+                     {"step_size": 1.25e-4, "llc": None, "llc_se": None, "stable": False}],
+            "plateau": [5e-4, 2.5e-4], "chosen": 5e-4}
+    p = figures.step_scan(scan, tmp_path / "scan.png")
+    assert p.exists() and p.stat().st_size > 1000
+
+
 def test_heatmap_rows_are_coloured_on_their_own_scale():
     """A row of attention scores (~1e-5) next to a row of losses (~1e-3): both use the full colour
     range; with errors the colour is z = chi/SE, saturating at |z| = 4."""

@@ -8,7 +8,7 @@ import pytest
 
 from patternlang.errors import PatRuntimeError
 from patternlang.runtime.context import StepContext
-from patternlang.runtime.results_types import (SolveResult, SolveRound, TrainResult, parse_result,
+from patternlang.runtime.results_types import (SolveResult, SolveRound, TrainPoolResult, parse_result,
                                                read_result, result_json)
 from patternlang.runtime.rundir import RunDir
 from patternlang.runtime.steps.rounds import total_prediction
@@ -38,7 +38,7 @@ def _round(r: int, h0: dict, w: dict, change: dict, se: dict) -> SolveRound:
 
 def test_parse_result_picks_the_model_by_kind_and_round_trips():
     res = parse_result(TRAIN)
-    assert isinstance(res, TrainResult) and res.checkpoints["0"]["30"].endswith(".safetensors")
+    assert isinstance(res, TrainPoolResult) and res.checkpoints["0"]["30"].endswith(".safetensors")
     assert result_json(res) == TRAIN
 
 
@@ -58,8 +58,8 @@ def test_the_typed_accessor_refuses_a_step_of_another_kind(tmp_path):
     ctx = StepContext(plan=None, run=run, dir=run.step("verify", "verify.x", "h"), digest="h",
                       device=None, resume=False, progress=None,
                       results={"train.t": parse_result(TRAIN)}, dirs={})
-    assert ctx.result("train.t", TrainResult).steps == 30
-    with pytest.raises(PatRuntimeError, match="TrainResult, not a SolveResult"):
+    assert ctx.result("train.t", TrainPoolResult).steps == 30
+    with pytest.raises(PatRuntimeError, match="TrainPoolResult, not a SolveResult"):
         ctx.result("train.t", SolveResult)
 
 
@@ -72,3 +72,17 @@ def test_total_prediction_sums_rounds_and_adds_errors_in_quadrature():
     assert both["x"].change == pytest.approx(0.15) and both["x"].se == pytest.approx(0.05)
     assert both["y"].change == pytest.approx(-0.1) and both["y"].se == pytest.approx(0.01)
     assert math.isclose(both["y"].change, -0.2 + 0.1)
+
+
+def test_report_of_a_run_directory_from_an_older_plan_is_a_clear_error(tmp_path):
+    from patternlang.compiler import compile_file
+    from patternlang.runtime.report import render
+
+    from .tiny import write_spec
+
+    text = compile_file(write_spec(tmp_path)).to_json()
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "plan.json").write_text(text.replace('"nbeta": 5.77', '"nbeta": null', 1))
+    assert '"nbeta": 5.77' in text  # 16 / log 16, resolved by the compiler
+    with pytest.raises(PatRuntimeError, match="cannot be read as a plan"):
+        render(tmp_path / "run")

@@ -10,6 +10,7 @@ import pytest
 from .tiny import write_spec
 
 import patternlang
+from patternlang.runtime.results_types import SolveResult
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +50,7 @@ def test_calibration_compares_with_the_prediction_for_the_final_weights(two_roun
 
 def test_two_rounds_resolve_around_the_moved_weights(two_rounds):
     res, solve_dir = two_rounds
-    step = _json(solve_dir / "done.json")
+    step = _json(solve_dir / "done.json")["summary"]
     r1, r2 = step["rounds"]
     assert (r1["round"], r2["round"]) == (1, 2)
     assert step["final_weights"] == r2["weights"] == res.solution("solve.up")["final_weights"]
@@ -62,6 +63,9 @@ def test_two_rounds_resolve_around_the_moved_weights(two_rounds):
     # results.json carries the same result: the final weights, and the prediction that goes with them
     sol = res.data["solutions"]["solve.up"]
     assert sol["final_weights"] == r2["weights"]
+    typed = res.result("solve.up")  # the same, as the typed model
+    assert isinstance(typed, SolveResult) and typed.final_weights == r2["weights"]
+    assert typed.rounds[1].solution.h0 == r1["weights"]
     for n, p in sol["predicted"].items():
         both = [r["solution"]["predicted"][n] for r in (r1, r2)]
         assert p["change"] == pytest.approx(both[0]["change"] + both[1]["change"])

@@ -54,6 +54,10 @@ def test_run_writes_plan_results_report_and_figures(first_run):
     out = d / "out"
     for name in ("plan.json", "results.json", "report.md", "log.jsonl", "spec/tiny.pat"):
         assert (out / name).exists(), name
+    # the run options, filled from the PATTERNLANG_* variables of ENV, are recorded
+    options = json.loads((out / "options.json").read_text())
+    assert options == {"device": "auto", "autocast": "off", "compile": None, "chain_group": 2,
+                       "workers": 1}
     r = json.loads((out / "results.json").read_text())
     assert all(s["complete"] for s in r["steps"].values())
     # tracked and measured values reach results.json and the report, inline ones by their text
@@ -125,11 +129,15 @@ def test_kill_during_sampling_then_resume_gives_the_same_numbers(first_run, tmp_
 
 def test_infeasible_constraints_exit_1_name_the_conflict_and_keep_work(first_run, tmp_path):
     d, *_ = first_run
-    spec = write_spec(d, constraints="weight(reps) >= 0.6\n    weight(noise) >= 0.6", name="bad.pat")
+    # linear constraints alone that cannot hold are a check-time error (PAT410); with the trust
+    # region it only shows at the solve: the remedy names exactly the conflicting pair
+    spec = write_spec(d, constraints="weight(reps) >= 0.6\n    weight(noise) >= 0.1\n"
+                      "    kl(base) <= 0.1", name="bad.pat")
     res = patc("run", str(spec), "--out", str(d / "out"))
     assert res.returncode == 1, res.stderr
-    assert "solve.up" in res.stderr and "weight(reps) >= 0.6" in res.stderr
-    assert "weight(noise) >= 0.6" in res.stderr and "Traceback" not in res.stderr
+    assert "solve.up" in res.stderr and "Traceback" not in res.stderr
+    assert "'weight(reps) >= 0.6', 'kl(base) <= 0.1'" in res.stderr
+    assert "weight(noise)" not in res.stderr  # not part of the conflict
     assert list((d / "out" / "steps").glob("sample-chi-*/done.json"))  # nothing lost
     assert list((d / "out" / "steps").glob("solve-up-*/solution.json"))
 

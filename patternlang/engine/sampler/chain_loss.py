@@ -67,8 +67,11 @@ class ChainLoss:
     """
 
     def __init__(self, model: nn.Module, loss_fn: LossFn, layout: ParamLayout, mode: str = "auto",
-                 device: torch.device | None = None):
+                 device: torch.device | None = None, trainable: tuple[str, ...] | None = None):
         self.layout, self.loss_fn = layout, loss_fn
+        # the parameters a restriction moves (None: all). The native route differentiates only
+        # these: frozen layers below them get no backward pass, frozen weights no weight gradient.
+        self.trainable = None if trainable is None or set(trainable) == set(layout.names) else set(trainable)
         marked = bool(getattr(loss_fn, "chain_batched", False))
         self.batched = _native_batched(model, loss_fn) if (marked or mode != "vmap") else None
         if mode == "auto":
@@ -117,8 +120,26 @@ class ChainLoss:
 
     def _batched_value_and_grad(self, flat: Tensor, batch: Batch, shared: bool) -> tuple[Tensor, Tensor]:
         # one ordinary backward: chains do not interact, so d(sum)/dflat stacks the per-chain gradients
+        if self.trainable is not None:
+            return self._restricted_value_and_grad(flat, batch, shared)
         leaf = flat.detach().requires_grad_(True)
         with torch.enable_grad():
             losses = self._batched_losses(leaf, batch, shared)
             (grad,) = torch.autograd.grad(losses.sum(), leaf)
+        return losses.detach(), grad
+
+    def _restricted_value_and_grad(self, flat: Tensor, batch: Batch, shared: bool) -> tuple[Tensor, Tensor]:
+        """Gradients of the trainable parameters only (zeros elsewhere: the update never reads them)."""
+        views = self.layout.views(flat.detach())
+        leaves = {n: v.detach().requires_grad_(True) for n, v in views.items() if n in self.trainable}
+        views.update(leaves)
+        C = flat.shape[0]
+        if shared:
+            batch = {k: v.expand(C, *v.shape) for k, v in batch.items()}
+        with torch.enable_grad():
+            losses = _mean_loss(self.batched(views, batch), batch)
+            grads = torch.autograd.grad(losses.sum(), list(leaves.values()))
+        grad = torch.zeros_like(flat)
+        for name, g in zip(leaves, grads):
+            grad[:, self.layout.slice_of(name)] = g.reshape(C, -1)
         return losses.detach(), grad

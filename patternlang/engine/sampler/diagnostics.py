@@ -5,6 +5,9 @@
 * :func:`trend_test` — is the loss still drifting in the SECOND half of the trace? Per chain, a
   least-squares slope through batch means (robust to autocorrelation); pooled over chains into a
   t statistic. A significant trend (p < 0.01) means the burn-in was too short or ε too small.
+* :func:`effective_sample_size` — per chain, Geyer's initial positive sequence estimator of the
+  integrated autocorrelation time (Geyer 1992; as in Stan / Vehtari et al. 2021): how many
+  independent draws the autocorrelated trace is worth.
 * :func:`find_divergences` — NaN, inf or a loss blow-up, naming the chain and the first bad step.
   The sampler drops such chains from the estimate, keeps the others, flags the result.
 """
@@ -21,6 +24,8 @@ import numpy as np
 from scipy import stats
 
 RHAT_LIMIT = 1.1
+RHAT_PUBLISHABLE = 1.01  # Vehtari et al. (2021): split R-hat below 1.01 and a total ESS above 400
+ESS_PUBLISHABLE = 400
 TREND_P = 0.01
 
 
@@ -60,13 +65,26 @@ class Diagnostics:
     divergences: list[Divergence] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     remedy: str | None = None
+    ess_per_chain: list[float] = field(default_factory=list)
+
+    @property
+    def ess(self) -> float:
+        """Effective sample size of the draw losses, summed over kept chains."""
+        return float(np.nansum(self.ess_per_chain)) if self.ess_per_chain else float("nan")
+
+    @property
+    def publishable(self) -> bool:
+        """Split R-hat <= 1.01 and total ESS >= 400 (Vehtari et al. 2021): settings to report."""
+        return bool(math.isfinite(self.rhat) and self.rhat <= RHAT_PUBLISHABLE and self.ess >= ESS_PUBLISHABLE)
 
     @property
     def flagged(self) -> bool:
         return bool(self.warnings)
 
     def summary(self) -> str:
-        head = f"R-hat {self.rhat:.3f}, second-half trend p={self.trend.p_value:.3g}"
+        head = (f"R-hat {self.rhat:.3f}, ESS {self.ess:.0f}, second-half trend p={self.trend.p_value:.3g}"
+                + ("" if self.publishable else f" (not publishable: needs R-hat <= {RHAT_PUBLISHABLE} "
+                   f"and ESS >= {ESS_PUBLISHABLE})"))
         return head + ("" if not self.warnings else "; " + "; ".join(self.warnings))
 
     def to_dict(self) -> dict[str, Any]:
@@ -75,7 +93,9 @@ class Diagnostics:
                 "t_stat": nan(self.trend.t_stat), "p_value": nan(self.trend.p_value),
                 "llc_drift": nan(self.trend.llc_drift), "equilibrated": self.trend.equilibrated},
                 "divergences": [d.to_dict() for d in self.divergences], "warnings": self.warnings,
-                "remedy": self.remedy, "flagged": self.flagged}
+                "remedy": self.remedy, "flagged": self.flagged,
+                "ess_per_chain": [nan(e) for e in self.ess_per_chain], "ess": nan(self.ess),
+                "publishable": self.publishable}
 
 
 def split_rhat(trace: np.ndarray) -> float:
@@ -91,6 +111,32 @@ def split_rhat(trace: np.ndarray) -> float:
         return 1.0 if B <= 0 else float("inf")
     var_plus = (half - 1) / half * W + B / half
     return float(np.sqrt(var_plus / W))
+
+
+def effective_sample_size(trace: np.ndarray) -> np.ndarray:
+    """ESS of each row of ``trace [C, n]``: n / τ with τ = -1 + 2·Σ Γ_k, Geyer's initial positive
+    sequence (Γ_k = ρ_{2k} + ρ_{2k+1}, summed while positive and made monotone). NaN below 4 draws;
+    a constant trace has ESS n."""
+    x = np.atleast_2d(np.asarray(trace, dtype=np.float64))
+    C, n = x.shape
+    if n < 4:
+        return np.full(C, np.nan)
+    d = x - x.mean(axis=1, keepdims=True)
+    size = 1 << (2 * n - 1).bit_length()
+    f = np.fft.rfft(d, size, axis=1)
+    acov = np.fft.irfft(f * np.conj(f), size, axis=1)[:, :n] / n
+    out = np.empty(C)
+    for c in range(C):
+        if acov[c, 0] <= 0:
+            out[c] = n
+            continue
+        rho = acov[c] / acov[c, 0]
+        pairs = rho[: 2 * ((n - 1) // 2)].reshape(-1, 2).sum(axis=1)  # Γ_0, Γ_1, ...
+        stop = np.argmax(pairs <= 0) if (pairs <= 0).any() else len(pairs)
+        gam = np.minimum.accumulate(pairs[:stop])
+        tau = -1.0 + 2.0 * gam.sum() if stop else 1.0
+        out[c] = n / max(tau, 1.0 / math.log10(max(n, 10)))  # Stan's cap on antithetic chains
+    return out
 
 
 def trend_test(trace: np.ndarray, nbeta: float = 1.0, n_batches: int = 10) -> Trend:
@@ -156,4 +202,5 @@ def diagnose(trace: np.ndarray, alive: np.ndarray, divergences: Sequence[Diverge
     if not trend.equilibrated:
         warnings.append(f"loss still trending in the second half (t={trend.t_stat:.2f}, "
                         f"LLC drift {trend.llc_drift:.3g}): lengthen burn-in or raise step_size")
-    return Diagnostics(rhat, trend, list(divergences), warnings, remedy)
+    ess = effective_sample_size(kept).tolist() if kept.shape[0] else []
+    return Diagnostics(rhat, trend, list(divergences), warnings, remedy, ess)

@@ -139,3 +139,23 @@ def restriction_index(model: nn.Module, layout: ParamLayout, selectors: Sequence
         return None
     mask = restriction_mask(model, layout, selectors)
     return mask.nonzero().squeeze(1)
+
+
+def touched_names(layout: ParamLayout, index: Tensor | None) -> tuple[str, ...]:
+    """Names of the parameters with at least one coordinate in ``index`` (all names for ``None``)."""
+    if index is None:
+        return layout.names
+    hit = torch.zeros(layout.numel, dtype=torch.bool)
+    hit[index.cpu()] = True
+    return tuple(n for n in layout.names if bool(hit[layout.slice_of(n)].any()))
+
+
+def apply_delta(flat: Tensor, delta: Tensor, index: Tensor | None, alive: Tensor | None) -> None:
+    """``flat[:, index] += delta`` (all coordinates when ``index`` is None), zeroed for dropped
+    chains (``alive`` [C, 1] of 0/1); ``delta`` is consumed."""
+    if alive is not None:
+        delta.mul_(alive)
+    if index is None:
+        flat.add_(delta)
+    else:
+        flat.index_add_(1, index, delta)

@@ -38,7 +38,8 @@ from torch import Tensor, nn
 
 from patternlang.engine.sampler.chain_loss import LOOP_ON_CPU_PARAMS, ChainLoss
 from patternlang.engine.sampler.diagnostics import Divergence, find_divergences
-from patternlang.engine.sampler.restrict import ParamLayout, restriction_index
+from patternlang.engine.sampler.rmsprop import RMSPropUpdate
+from patternlang.engine.sampler.restrict import ParamLayout, apply_delta, restriction_index, touched_names
 from patternlang.engine.sampler.result import SGLDResult, SamplerConfigError
 from patternlang.engine.sampler.temperature import default_nbeta
 from patternlang.errors import DivergenceError
@@ -83,6 +84,10 @@ class SGLDConfig:
             ``"loop"``: chain by chain (the native form with C = 1 when there is one); on one CPU
             core this keeps every kernel at single-chain size, which is often fastest.
             The update is always one fused operation over all chains.
+        preconditioner: ``"none"`` (plain SGLD, the default) or ``"rmsprop"``: drift and noise
+            scaled by a diagonal RMSProp preconditioner of mean 1 (see :mod:`.rmsprop`), for every
+            batching mode; ``rmsprop_alpha`` is its decay, ``rmsprop_eps`` the floor δ of its RMS
+            relative to the mean RMS (bounds the spread of the preconditioner to about 1/δ).
     """
 
     step_size: float
@@ -100,6 +105,9 @@ class SGLDConfig:
     blowup: float = 100.0
     keep_observations: bool = False
     batching: str = "auto"
+    preconditioner: str = "none"
+    rmsprop_alpha: float = 0.99
+    rmsprop_eps: float = 0.01
 
     def __post_init__(self) -> None:
         if self.gamma is None:
@@ -118,6 +126,9 @@ class SGLDConfig:
                   (self.init_loss_batches >= 1, "init_loss_batches must be >= 1"),
                   (self.batching in ("auto", "batched", "vmap", "loop"),
                    "batching must be 'auto', 'batched', 'vmap' or 'loop'"),
+                  (self.preconditioner in ("none", "rmsprop"), "preconditioner must be 'none' or 'rmsprop'"),
+                  (0 <= self.rmsprop_alpha < 1 and self.rmsprop_eps > 0,
+                   "rmsprop_alpha must be in [0, 1) and rmsprop_eps > 0"),
                   (self.trace_every >= 1 and self.check_every >= 1, "trace_every/check_every must be >= 1")]
         for ok, msg in checks:
             if not ok:
@@ -199,12 +210,7 @@ class _Update:
         drift = grad if self.index is None else grad[:, self.index]
         drift.mul_(self.nbeta).add_(w - self.center, alpha=self.gamma)
         self.noise.mul_(math.sqrt(self.eps)).add_(drift, alpha=-self.eps / 2)
-        if self.alive is not None:
-            self.noise.mul_(self.alive)
-        if self.index is None:
-            flat.add_(self.noise)
-        else:
-            flat.index_add_(1, self.index, self.noise)
+        apply_delta(flat, self.noise, self.index, self.alive)
 
 
 def run_sgld(model: nn.Module, loss_fn: LossFn, batch_fn: BatchFn, config: SGLDConfig, *,
@@ -242,14 +248,15 @@ def run_sgld(model: nn.Module, loss_fn: LossFn, batch_fn: BatchFn, config: SGLDC
     w_star = layout.flatten(center if center is not None else dict(model.named_parameters()), device)
     index = restriction_index(model, layout, cfg.restrict)
     index = None if index is None else index.to(device)
-    chain_loss = ChainLoss(model, loss_fn, layout, cfg.batching, device)
+    chain_loss = ChainLoss(model, loss_fn, layout, cfg.batching, device, touched_names(layout, index))
     measured, batch_size = _init_loss(chain_loss, w_star, batch_fn, cfg, device)
     L0 = measured if init_loss is None else float(init_loss)
     nbeta = cfg.nbeta if cfg.nbeta is not None else default_nbeta(batch_size)
     C = len(chain_ids)
     batch_gens = [chain_generator(cfg.seed, c, 0) for c in chain_ids]
     noise_gens = [chain_generator(cfg.seed, c, 1, device) for c in chain_ids]
-    update = _Update(cfg, nbeta, w_star, index, noise_gens, C)
+    update = (RMSPropUpdate if cfg.preconditioner == "rmsprop" else _Update)(cfg, nbeta, w_star, index,
+                                                                              noise_gens, C)
     flat = w_star.expand(C, -1).clone()
     run = _Loop(cfg, C, L0, device, observer)
     for step in range(cfg.total_steps):

@@ -30,9 +30,6 @@ ATTEMPTS: tuple[tuple[str, dict], ...] = (
     ("SCS", {"eps_abs": 1e-9, "eps_rel": 1e-9, "max_iters": 200_000}),
 )
 
-#: the label of the always-present simplex constraint group
-SIMPLEX = "simplex (h' >= 0, sum h' = 1)"
-
 
 @dataclass
 class Group:

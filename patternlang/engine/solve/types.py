@@ -127,9 +127,6 @@ class Solution:
     def ok(self) -> bool:
         return self.status in ("optimal", "optimal_inaccurate")
 
-    def weights_by_name(self) -> dict[str, float] | None:
-        return None if self.weights is None else _named(self.comp_names, self.weights)
-
     def to_dict(self) -> dict[str, Any]:
         """JSON-able view, every vector keyed by component or observable name."""
         c, o = self.comp_names, self.obs_names

@@ -12,7 +12,7 @@ import torch
 from patternlang.errors import PatRuntimeError
 from patternlang.plan.ir import CheckpointRef, ComponentSpec, ModelSpec, ObservableSpec
 from patternlang.runtime.context import StepContext
-from patternlang.runtime.results_types import TrainResult
+from patternlang.runtime.results_types import TrainPoolResult
 
 
 def derive_seed(*parts: object) -> int:
@@ -21,12 +21,7 @@ def derive_seed(*parts: object) -> int:
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little") & 0x7FFFFFFF
 
 
-def spec_dir(ctx: StepContext) -> Path:
-    """Directory of the root spec: relative paths in the spec are resolved against it."""
-    return Path(ctx.plan.spec).resolve().parent
-
-
-def build_components(specs: list[ComponentSpec], ctx: StepContext | None = None) -> dict:
+def build_components(specs: list[ComponentSpec]) -> dict:
     """Data components by name (see :func:`patternlang.data.build.build_components`)."""
     from patternlang.data.build import build_components as _build
 
@@ -63,7 +58,7 @@ def load_weights(model: torch.nn.Module, path: Path) -> torch.nn.Module:
 def checkpoint_paths(ref: CheckpointRef, ctx: StepContext) -> list[tuple[int, Path]]:
     """``(seed, path)`` of the checkpoint ``ref`` names, for every seed the train step ran, before
     any selection (see :func:`select_checkpoints`)."""
-    trained = ctx.result(ref.train, TrainResult)
+    trained = ctx.result(ref.train, TrainPoolResult)
     tdir = ctx.input_dir(ref.train)
     out = []
     for seed, ckpts in trained.checkpoints.items():

@@ -25,7 +25,7 @@ def _sampler(step: SampleStep, ctx: StepContext, center, seed: int):
     only the mixture changes between calls (the same seed every call). It changes both the
     sampler's loss and the mixture that observables such as ``llc`` read, so the difference is the
     whole derivative that χ (covariance plus explicit term) estimates."""
-    components = build_components(step.components, ctx)
+    components = build_components(step.components)
 
     def sample(weights) -> np.ndarray:
         res, _ = sample_chains(step, ctx, center, components, seed=seed, weights=dict(weights),
@@ -49,7 +49,7 @@ def finite_difference_rows(check: FiniteDiffSpec, step: SampleStep, ctx: StepCon
     """Rows ``{observable, component, chi, chi_se, fd, fd_se, ratio, z, sign_agrees}``."""
     from patternlang.engine.finite_diff import paired_finite_difference
 
-    components = build_components(step.components, ctx)
+    components = build_components(step.components)
     seed, center, _ = select_checkpoints(step.at, ctx, components, dict(step.mixture.weights),
                                          step.model)[0]
     sample, base = _sampler(step, ctx, center, derive_seed("fd", ctx.plan.seed, step.id, seed))

@@ -6,6 +6,8 @@
 * ``control``: h + δ with δ a random sum-zero direction of the same length as Δh (seeded), clipped to
   the simplex: the same amount of change, but not in the χ direction. If patterned moves the
   observable and control does not, the effect comes from the direction, not from any change.
+* ``random1`` … ``randomK`` (``random(K)``): K controls with K seeds, so the patterned arm can be
+  ranked among steps of its length (a percentile, ``docs/validation.md``).
 * ``orthogonal``: like ``control``, but δ is also orthogonal to Δh. A random direction can share a
   good part of Δh by chance (with few components it often does); this arm cannot, so it is the
   sharper test of "the χ direction, not any step of this size".
@@ -20,8 +22,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from patternlang.engine.directions import project_simplex, random_direction
 from patternlang.runtime.context import StepContext
 from patternlang.runtime.results_types import SolveResult
+
+__all__ = ["resolve_mixture", "arm_weights", "project_simplex", "random_direction"]
 
 
 def resolve_mixture(step, ctx: StepContext) -> dict[str, float]:
@@ -29,16 +34,6 @@ def resolve_mixture(step, ctx: StepContext) -> dict[str, float]:
     if getattr(step, "mixture_from", None):
         return dict(ctx.result(step.mixture_from, SolveResult).final_weights)
     return dict(step.mixture.weights)
-
-
-def project_simplex(v: np.ndarray) -> np.ndarray:
-    """Euclidean projection onto the probability simplex (sort-based, exact)."""
-    u = np.sort(v)[::-1]
-    css = np.cumsum(u)
-    k = np.arange(1, len(v) + 1)
-    rho = np.nonzero(u * k > (css - 1))[0][-1]
-    theta = (css[rho] - 1) / (rho + 1.0)
-    return np.maximum(v - theta, 0.0)
 
 
 def arm_weights(arm: str, h0: dict[str, float], h1: dict[str, float], seed: int,
@@ -55,7 +50,7 @@ def arm_weights(arm: str, h0: dict[str, float], h1: dict[str, float], seed: int,
         w = b
     elif arm == "opposite":
         w = project_simplex(a - (b - a))
-    elif arm == "control":
+    elif arm == "control" or arm.startswith("random"):  # random(K): one seed per arm
         w = project_simplex(a + random_direction(len(a), float(np.linalg.norm(b - a)), seed,
                                                  keep_zero=rows))
     elif arm == "orthogonal":
@@ -64,21 +59,6 @@ def arm_weights(arm: str, h0: dict[str, float], h1: dict[str, float], seed: int,
     else:
         raise ValueError(f"unknown arm {arm!r}")
     return {n: float(x) for n, x in zip(names, w)}
-
-
-def random_direction(k: int, length: float, seed: int,
-                     keep_zero: list[np.ndarray] | None = None) -> np.ndarray:
-    """A random direction d in R^k with Σ d = 0 and r·d = 0 for every row r of ``keep_zero`` (the
-    step Δh for an orthogonal control, equality-constraint rows), scaled to ``length``. When those
-    conditions leave no freedom (e.g. k = 2 and a nonzero step) the result is zero."""
-    rng = np.random.default_rng(seed)
-    d = rng.standard_normal(k)
-    basis = np.vstack([np.ones(k), *keep_zero]) if keep_zero else np.ones((1, k))
-    q, r = np.linalg.qr(basis.T)  # orthonormal basis of the span of the conditions
-    q = q[:, np.abs(np.diag(r)) > 1e-12 * max(1.0, np.abs(r).max())]
-    d -= q @ (q.T @ d)
-    n = np.linalg.norm(d)
-    return d * (length / n) if n > 1e-12 else np.zeros(k)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -126,7 +106,7 @@ def atom_arm(arm: str, p0: np.ndarray, p1: np.ndarray, seed: int,
         return p1.copy()
     if arm == "opposite":
         return _tilt(p0, -ell)
-    if arm not in ("control", "orthogonal"):
+    if arm not in ("control", "orthogonal") and not arm.startswith("random"):
         raise ValueError(f"unknown arm {arm!r}")
     xi = np.random.default_rng(seed).standard_normal(len(p0))
     if pooled is not None:

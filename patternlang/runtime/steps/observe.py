@@ -13,7 +13,7 @@ from patternlang.runtime.steps.common import (build_components, build_model, der
 
 @runner("observe")
 def run_observe(step: ObserveStep, ctx: StepContext) -> ObserveResult:
-    components = build_components(step.components, ctx)
+    components = build_components(step.components)
     train = ctx.plan.step(step.at.train)
     weights = dict(train.mixture.weights)
     rows = []

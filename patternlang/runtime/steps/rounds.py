@@ -40,6 +40,10 @@ def _round(step: SolveStep, ctx: StepContext, r: int, weights: dict, ckpt, seed:
 
     sus = ctx.plan.step(step.susceptibilities[0])
     sample = ctx.plan.step(sus.sample)
+    if sample.sampler.step == "auto":  # re-estimate at the ε the sample step's scan chose
+        from patternlang.runtime.steps.step_auto import with_step
+
+        sample = with_step(sample, float(ctx.result(sus.sample, SampleResult).step_size))
     train = ctx.plan.step(sample.at.train)
     pdir = ctx.dir.part(f"round{r}")
     components = build_components(train.components)
@@ -49,7 +53,8 @@ def _round(step: SolveStep, ctx: StepContext, r: int, weights: dict, ckpt, seed:
     ckpt = pdir / info["checkpoints"][str(step.round_steps)]
     moved = sample.model_copy(update={"mixture": MixtureSpec(name=f"round{r}", weights=weights)})
     moments, init_loss = None, None
-    for gi, group in enumerate(chain_groups(sample.sampler.chains, ctx.device)):
+    groups = chain_groups(sample.sampler.chains, ctx.device, fixed=ctx.options.chain_group)
+    for gi, group in enumerate(groups):
         gdir = ctx.dir.part(f"round{r}/g{gi}")
         sampled = run_group(moved, ctx, ckpt, seed, group, components, gdir, init_loss)
         init_loss = sampled.init_loss

@@ -35,6 +35,7 @@ class Rows:
         self.sd_obs: list[np.ndarray] = []
         self.sd_comp: np.ndarray | None = None
         self.standardize = True
+        self.fd_rows: list[tuple[str, dict]] = []  # (susceptibility id, finite-difference row)
         comps = None
         many = len(sources) > 1
         for sid, s in sources:
@@ -53,6 +54,7 @@ class Rows:
             self.standardize = s.standardize
             se.append(nb * np.asarray(s.chi_se, float))
             mu.append(np.asarray(s.mu, float))
+            self.fd_rows += [(sid, r.model_dump()) for r in s.finite_difference or []]
             for coord, obs in zip(s.observables, s.observable_of):
                 self.names.append(f"{sid}:{coord}" if many else coord)
                 self.owner.append((sid, obs))
@@ -167,14 +169,41 @@ def solve_once(step: SolveStep, rows: Rows, weights: dict[str, float], out_file)
     if missing:
         raise PatRuntimeError(step.id, f"components {missing} are not in mixture "
                               f"'{step.mixture.name}'", "solve over the mixture the χ was measured on")
+    from patternlang.engine.solve.resolved import target_resolution, unresolved_warnings
+
     h0 = np.array([weights[c] for c in rows.components])
     targets, modes = linear_targets(step.targets, rows, step.id, h0 / h0.sum())
     solution = solve_weights(rows.response, rows.response_se, h0, rows.components, rows.names,
                              targets, list(step.constraints),
                              regularization=step.regularization, mu0=rows.mu0, step=step.id)
+    resolution = target_resolution([t.coeffs for t in targets], [t.label for t in targets],
+                                    rows.response, rows.response_se, rows.components)
     record = solution.to_dict()
     if modes:
         record["modes"] = modes
+    record["resolved"] = [r.to_dict() for r in resolution]
+    record["warnings"] = unresolved_warnings(resolution) + fd_warnings(rows, targets)
     atomic_write_json(out_file, record)
     require_feasible(solution, step.id)
+    if step.require_resolved and not all(r.resolved for r in resolution):
+        raise PatRuntimeError(step.id, "require resolved: " + "; ".join(
+            f"target '{r.label}' has largest |z| = {r.max_abs_z:.2g} < 3" for r in resolution if not r.resolved),
+            "more draws or chains in the susceptibility's sampler, a later checkpoint, or drop "
+            "'require resolved' to accept the solution with a warning")
     return SolutionRecord.model_validate(record)
+
+
+def fd_warnings(rows: Rows, targets: list) -> list[str]:
+    """Finite-difference checks that contradict a resolved χ entry of an observable a target uses."""
+    from patternlang.runtime.steps.susceptibility import fd_contradictions
+
+    used = {rows.owner[i] for t in targets for i in np.flatnonzero(t.coeffs)}
+    return fd_contradictions([r for sid, r in rows.fd_rows if (sid, fd_owner(r["observable"])) in used])
+
+
+def fd_owner(label: str) -> str:
+    """The declared observable of a finite-difference row: ``mean(ih)`` and ``ih[l1h0]`` -> ``ih``,
+    ``loss(markov)`` -> ``loss(markov)``."""
+    if label.startswith("mean(") and label.endswith(")"):
+        label = label[len("mean("):-1]
+    return label.split("[")[0]

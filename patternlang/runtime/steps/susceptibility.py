@@ -48,7 +48,8 @@ def combine(chis: list, sample: SampleStep, nbeta: float,
         observable_of=[_owner(n, spec_of) for n in merged.obs_names],
         components=list(merged.comp_names),
         observable_exprs={n: o.expr.model_dump(mode="json") for n, o in spec_of.items()},
-        chi=chi.tolist(), chi_se=se.tolist(), mu=mu.tolist(), principal=_principal(principal),
+        chi=chi.tolist(), chi_se=se.tolist(), chi_z=merged.z.tolist(), chi_ess=merged.ess.tolist(),
+        mu=mu.tolist(), principal=_principal(principal),
         centers=len(chis), draws=int(first.draws), chains=int(first.chains),
         chi_explicit=None if explicit is None else explicit.tolist(),  # the part from dφ/dε itself
         sd_obs=np.asarray(merged.sd_obs).tolist(), sd_comp=np.asarray(merged.sd_comp).tolist(),
@@ -68,6 +69,10 @@ def run_susceptibility(step: SusceptibilityStep, ctx: StepContext) -> ChiResult:
 
     sample = ctx.plan.step(step.sample)
     sdir, sampled = ctx.input_dir(step.sample), ctx.result(step.sample, SampleResult)
+    if sample.sampler.step == "auto":  # the ε the sample step's scan chose
+        from patternlang.runtime.steps.step_auto import with_step
+
+        sample = with_step(sample, float(sampled.step_size))
     chis = [estimate_chi(Comoments.from_state(dict(np.load(sdir.file(f)))))
             for f in sampled.moments]
     pooled = None
@@ -89,6 +94,7 @@ def run_susceptibility(step: SusceptibilityStep, ctx: StepContext) -> ChiResult:
                                       list(first.comp_names))
         result.finite_difference = [FiniteDiffRow(**r) for r in rows]
         atomic_write_json(ctx.dir.file("finite_difference.json"), rows)
+        result.warnings = fd_contradictions(rows)
     return result
 
 
@@ -101,6 +107,24 @@ def _save_pools(pooled: list, sample: SampleStep, ctx: StepContext) -> PoolChi:
                     sd=np.asarray(pooled[0].sd_comp))
     sizes = {k: sum(1 for n in names if n.startswith(k + "[")) for k in sample.pools}
     return PoolChi(file="per_sample.npz", pools=sizes)
+
+
+def fd_contradictions(rows: list[dict], z_min: float = 3.0) -> list[str]:
+    """Warnings for finite-difference rows that contradict a resolved χ entry (|χ/SE| >= z_min):
+    the opposite sign, or a ratio FD/χ outside [0.5, 2]."""
+    out = []
+    for r in rows:
+        c, s, f = r["chi"], r["chi_se"], r["fd"]
+        if not (s and f is not None and abs(c / s) >= z_min):
+            continue
+        ratio = f / c
+        if ratio < 0 or not 0.5 <= ratio <= 2:
+            what = "opposite sign" if ratio < 0 else f"ratio FD/chi = {ratio:.2g} outside [0.5, 2]"
+            out.append(f"finite difference contradicts chi[{r['observable']}, {r['component']}] "
+                       f"(chi = {c:.3g}, z = {c / s:.1f}; FD = {f:.3g}): {what}. Remedy: a smaller "
+                       f"check eps, more draws, or step = auto (the covariance chi and the FD "
+                       f"disagree when the sampler's step biases the posterior)")
+    return out
 
 
 def _owner(coord: str, spec_of: dict) -> str:

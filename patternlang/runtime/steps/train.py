@@ -11,17 +11,17 @@ from __future__ import annotations
 from patternlang.plan.ir import TrainStep
 from patternlang.runtime.context import StepContext, runner
 from patternlang.runtime.contract import check_model
-from patternlang.runtime.results_types import TrainResult
-from patternlang.runtime.rundir import atomic_write_json, read_json
+from patternlang.runtime.results_types import TrainPoolResult
+from patternlang.runtime.rundir import atomic_write_json
 from patternlang.runtime.steps.common import build_components, build_model, checkpoint_paths
 from patternlang.runtime.steps.mixtures import pool_weights, resolve_mixture, reweight_pools
 from patternlang.runtime.training import train_one
 
 
 @runner("train", sharded=True)
-def run_train(step: TrainStep, ctx: StepContext) -> TrainResult | None:
+def run_train(step: TrainStep, ctx: StepContext) -> TrainPoolResult | None:
     check_model(build_model(step.model, ctx), ctx.plan, step.id)  # before any training
-    components = build_components(step.components, ctx)
+    components = build_components(step.components)
     weights = resolve_mixture(step, ctx)
     if step.mixture_from:  # a per-sample solution also weights the examples of its pools
         components = reweight_pools(components, pool_weights(ctx, step.mixture_from))
@@ -32,15 +32,16 @@ def run_train(step: TrainStep, ctx: StepContext) -> TrainResult | None:
     for seed in mine:
         part = f"seed{seed}"
         if ctx.dir.part_done(part):
-            info = read_json(ctx.dir.part(part) / "done.json")
+            info = ctx.dir.part_summary(part)
         else:
             init_path = init.get(seed) or (next(iter(init.values())) if init else None)
             info = train_one(step, seed, weights, components, ctx.dir.path,
                              device=str(ctx.device), plan_seed=ctx.plan.seed, init_path=init_path)
             atomic_write_json(ctx.dir.path / part / "curve.json", info)
             ctx.dir.mark_part_done(part, {"checkpoints": info["checkpoints"],
-                                          "final_loss": info["loss"][-1]})
-            info = read_json(ctx.dir.part(part) / "done.json")
+                                          "final_loss": info["loss"][-1]},
+                                   files=sorted((ctx.dir.path / part).glob("*")))
+            info = ctx.dir.part_summary(part)
         infos[seed] = info
         task.advance()
     task.close()
@@ -49,5 +50,5 @@ def run_train(step: TrainStep, ctx: StepContext) -> TrainResult | None:
         return None  # not rank 0
     checkpoints = {str(s): gathered[s]["checkpoints"] for s in step.seeds}
     final_loss = {str(s): gathered[s]["final_loss"] for s in step.seeds}
-    return TrainResult(steps=step.steps, mixture=weights, checkpoints=checkpoints,
+    return TrainPoolResult(steps=step.steps, mixture=weights, checkpoints=checkpoints,
                        final_loss=final_loss)

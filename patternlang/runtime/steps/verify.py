@@ -3,18 +3,24 @@
 Each (arm, seed) run is content-addressed (``RUN/runs/<hash>/`` with its own done marker: resumable,
 and shared between verify steps, so a changed target re-uses the baseline arm and any arm whose
 weights did not change) and runs in a worker process
-when ``PATTERNLANG_WORKERS`` > 1 (default: 2 on a CPU machine — small models run fastest with one
+(:func:`~patternlang.engine.sampler.pool.map_units`, a work-sharing pool whose helpers start with
+:func:`~patternlang.runtime.workers.worker_init`: they end with their parent)
+when ``RunOptions.workers`` (``patc run --workers``) > 1 (default: 2 on a CPU machine — small models run fastest with one
 torch thread per process, and the second core takes the second process). In a distributed run the
-runs are split over ranks instead (one process per rank, no pool unless ``PATTERNLANG_WORKERS`` asks
+runs are split over ranks instead (one process per rank, no pool unless ``workers`` asks
 for one) and rank 0 gathers their results.
 
-The summary holds, per arm, the mixture weights, every tracked observable over training for every
+The result (:class:`VerifyResult`) holds, per arm, the mixture weights, every tracked observable over training for every
 seed, the onset step of each onset observable (first evaluation at which it crosses its threshold;
 ``None`` = absent within the horizon) with the fraction of seeds whose value at the horizon
 satisfies the condition (``final_fraction``: e.g. the share of seeds that learned a rule), and the
 final values; and the calibration: realized change
 at the horizon (patterned − baseline, mean over seeds) beside the solver's predicted change of the
 posterior expectation, with their ratio and whether the signs agree.
+
+``random(K)`` and ``regression(K)`` arms (``docs/validation.md``) are expanded by
+:mod:`patternlang.runtime.steps.validation`; the regression's proxy runs go first, through the same
+content-addressed runs and workers. ``validation`` and ``verdict`` summarize every arm.
 """
 
 from __future__ import annotations
@@ -22,21 +28,26 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 
 import numpy as np
 
+from patternlang.engine.directions import equality_rows
+from patternlang.engine.sampler.pool import map_units
+from patternlang.engine.solve.diagnostics import propagate_se
+from patternlang.engine.validation import compare_onsets
 from patternlang.errors import PatRuntimeError
 from patternlang.plan.ir import ObsExpr, ObservableSpec, VerifyStep
 from patternlang.runtime.context import StepContext, runner
 from patternlang.runtime.results_types import (ArmResult, CalibrationRow, OnsetResult, OnsetRule,
                                                SolveResult, VerifyResult)
-from patternlang.runtime.rundir import atomic_write_json, read_json
-from patternlang.runtime.steps.common import build_components, checkpoint_paths, derive_seed
+from patternlang.runtime.rundir import atomic_write_json, damage, read_json, seal
+from patternlang.runtime.steps.common import build_components, checkpoint_paths
 from patternlang.runtime.steps.mixtures import arm_weights, atom_arm, reweight_pools
+from patternlang.runtime.steps.regression_arm import proxy_design, regression_result
 from patternlang.runtime.steps.solve import Rows, linearize
+from patternlang.runtime.steps.validation import arm_names, arm_seed, validation_summary, verdicts
 from patternlang.runtime.training import train_one
+from patternlang.runtime.workers import worker_init
 
 _OPS = {">": np.greater, ">=": np.greater_equal, "<": np.less, "<=": np.less_equal}
 
@@ -91,41 +102,37 @@ def _run_key(ctx: StepContext, train_id: str, weights: dict, seed: int, steps: i
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _equality_rows(solve) -> list[dict[str, float]]:
-    """Coefficient rows of the solve's equality constraints (fixed components, linear ``==``): the
-    random control arms move the weights only where the solver could."""
-    rows: list[dict[str, float]] = []
-    for c in getattr(solve, "constraints", []):
-        if c.kind == "fixed":
-            rows += [{k: 1.0} for k in c.components]
-        elif c.kind == "linear" and c.op == "==":
-            rows.append(dict(c.coeffs))
-    return rows
+def _job_for(step: VerifyStep, ctx: StepContext, arm: str, seed: int, weights: dict,
+             steps: int, every: int, init_path, pools: dict | None = None) -> dict:
+    key = _run_key(ctx, step.train, weights, seed, steps, every, _tracked(step), init_path, pools)
+    run_dir = ctx.run.subdir("runs", key)
+    return {"name": f"{arm}-s{seed}", "arm": arm, "seed": seed, "weights": weights,
+            "train": ctx.plan.step(step.train), "steps": steps, "every": every,
+            "track": _tracked(step), "init_path": init_path, "out_dir": run_dir,
+            "part_dir": run_dir, "device": str(ctx.device), "plan_seed": ctx.plan.seed,
+            "pools": pools}
 
 
-def _jobs(step: VerifyStep, ctx: StepContext) -> list[dict]:
-    train = ctx.plan.step(step.train)
+def _init_path(step: VerifyStep, ctx: StepContext, seed: int):
+    init = dict(checkpoint_paths(step.start_at, ctx)) if step.start == "checkpoint" else {}
+    return init.get(seed, next(iter(init.values()), None)) if init else None
+
+
+def _jobs(step: VerifyStep, ctx: StepContext, given: dict[str, dict]) -> list[dict]:
+    """The (arm, seed) runs; ``given``: weights of arms chosen elsewhere (the regression arm)."""
     sol = ctx.result(step.solve, SolveResult)
     h0, h1 = sol.baseline, sol.final_weights
-    init = dict(checkpoint_paths(step.start_at, ctx)) if step.start == "checkpoint" else {}
-    jobs = []
-    held = _equality_rows(ctx.plan.step(step.solve))
-    arm_seed = derive_seed("control", ctx.plan.seed, step.id)
+    held = equality_rows(getattr(ctx.plan.step(step.solve), "constraints", []))
     atoms = _atom_arms(ctx, step.solve) if sol.sample_weights else None
-    for arm in step.arms:
-        weights, pools = atoms(arm, arm_seed) if atoms else (arm_weights(arm, h0, h1, arm_seed, held),
-                                                             None)
-        for seed in step.seeds:
-            init_path = init.get(seed, next(iter(init.values()), None)) if init else None
-            key = _run_key(ctx, step.train, weights, seed, step.steps, step.every, _tracked(step),
-                           init_path, pools)
-            run_dir = ctx.run.root / "runs" / key
-            run_dir.mkdir(parents=True, exist_ok=True)
-            jobs.append({"name": f"{arm}-s{seed}", "arm": arm, "seed": seed, "weights": weights,
-                         "train": train, "steps": step.steps, "every": step.every,
-                         "track": _tracked(step), "init_path": init_path, "out_dir": run_dir,
-                         "part_dir": run_dir, "device": str(ctx.device), "pools": pools,
-                         "plan_seed": ctx.plan.seed})
+    jobs = []
+    for arm in arm_names(step):
+        seed_of_arm = arm_seed(step, ctx.plan.seed, arm)
+        if atoms and arm not in given:
+            weights, pools = atoms(arm, seed_of_arm)
+        else:
+            weights, pools = given.get(arm) or arm_weights(arm, h0, h1, seed_of_arm, held), None
+        jobs += [_job_for(step, ctx, arm, seed, weights, step.steps, step.every,
+                          _init_path(step, ctx, seed), pools) for seed in step.seeds]
     return jobs
 
 
@@ -149,32 +156,50 @@ def _atom_arms(ctx: StepContext, solve_id: str):
     return arm
 
 
-def _done(job: dict) -> bool:
-    return (job["part_dir"] / "done.json").exists()
+def _regression(step: VerifyStep, ctx: StepContext) -> dict | None:
+    """Run the regression arm's proxy trainings (every rank its share), fit and solve on rank 0,
+    and hand the record (with the arm's weights) to every rank."""
+    mixtures, names, horizon = proxy_design(step, ctx)
+    seed = step.seeds[0]  # one seed for every proxy: mixtures differ, noise is shared
+    jobs = [_job_for(step, ctx, f"proxy{i + 1}", seed, dict(zip(names, map(float, m))), horizon,
+                     horizon, _init_path(step, ctx, seed)) for i, m in enumerate(mixtures)]
+    results = _run_jobs(jobs, ctx, step, "regression proxy runs")
+    record = None
+    if results is not None:
+        finals = [results[j["name"]]["curve"]["values"][-1] for j in jobs]
+        record = regression_result(step, ctx, mixtures, names, horizon, finals)
+    return ctx.dist.broadcast(record)
+
+
+def _done(job: dict, ctx: StepContext) -> bool:
+    """Whether the run is complete and intact (a damaged one is discarded, told, and re-run)."""
+    d = job["part_dir"]
+    if not (d / "done.json").exists():
+        return False
+    why = damage(d)
+    if why is None:
+        return True
+    ctx.dir.say(f"verification run {job['name']} ({d.name}) is damaged ({why}); re-running it")
+    (d / "done.json").unlink()
+    return False
 
 
 def _mark_done(job: dict) -> None:
-    atomic_write_json(job["part_dir"] / "done.json", {"arm": job["arm"], "seed": job["seed"]})
+    seal(job["part_dir"], {"arm": job["arm"], "seed": job["seed"]})
 
 
-def _run_jobs(jobs: list[dict], ctx: StepContext, step: VerifyStep) -> dict[str, dict] | None:
+def _run_jobs(jobs: list[dict], ctx: StepContext, step: VerifyStep,
+              what: str = "arms x seeds") -> dict[str, dict] | None:
     """Run this rank's unfinished (arm, seed) jobs; on rank 0 return every job's ``run.json``."""
     mine = ctx.dist.mine(jobs)
-    todo = [j for j in mine if not _done(j)]
-    bar = ctx.progress.task(f"{step.id}: arms x seeds", total=len(mine), unit="run")
+    todo = [j for j in mine if not _done(j, ctx)]
+    bar = ctx.progress.task(f"{step.id}: {what}", total=len(mine), unit="run")
     bar.advance(len(mine) - len(todo))
-    default = "2" if ctx.device.type == "cpu" and not ctx.dist.active else "1"
-    workers = int(os.environ.get("PATTERNLANG_WORKERS", default))
-    if workers > 1 and len(todo) > 1:
-        with ProcessPoolExecutor(min(workers, len(todo)), mp_context=get_context("spawn")) as pool:
-            for job, _ in zip(todo, pool.map(_job, todo)):
-                _mark_done(job)
-                bar.advance()
-    else:
-        for job in todo:
-            _job(job)
-            _mark_done(job)
-            bar.advance()
+    default = 2 if ctx.device.type == "cpu" and not ctx.dist.active else 1
+    workers = ctx.options.workers or default
+    # work sharing: this process starts at once, helpers join when ready (see engine.sampler.pool)
+    map_units(_job, todo, workers, on_done=lambda i, _: (_mark_done(todo[i]), bar.advance()),
+              initializer=worker_init, initargs=(os.getpid(),))
     bar.close()
     return ctx.dist.gather_dict({j["name"]: read_json(j["part_dir"] / "run.json") for j in mine})
 
@@ -221,6 +246,7 @@ def _calibration(step: VerifyStep, ctx: StepContext, arms: dict[str, ArmResult]
     sol = ctx.result(step.solve, SolveResult)
     rows = Rows.of(ctx.plan.step(step.solve), ctx)
     dmu = np.array([sol.predicted[n].change for n in rows.names], float)
+    dh = np.array([sol.final_weights[c] - sol.baseline[c] for c in rows.components])
     out = []
     for spec in _tracked(step):
         try:
@@ -230,10 +256,13 @@ def _calibration(step: VerifyStep, ctx: StepContext, arms: dict[str, ArmResult]
         if mat.shape[0] != 1 or spec.name not in arms["patterned"].final:
             continue
         predicted = float(mat[0] @ dmu)
+        se = float(propagate_se(mat, rows.response_se, dh)[0])
         realized = arms["patterned"].final[spec.name].mean - arms["baseline"].final[spec.name].mean
+        resolved = abs(predicted) > se  # a prediction within its SE has no sign to agree with
         out.append(CalibrationRow(observable=spec.name, predicted=predicted, realized=realized,
-                                  ratio=realized / predicted if predicted else None,
-                                  sign_agrees=bool(np.sign(realized) == np.sign(predicted))))
+                                  ratio=realized / predicted if predicted else None, se=se,
+                                  sign_agrees=bool(np.sign(realized) == np.sign(predicted))
+                                  if resolved else None))
     return out
 
 
@@ -241,41 +270,47 @@ def _onset_of(arms: dict[str, ArmResult], arm: str, name: str) -> OnsetResult | 
     return arms[arm].onset.get(name) if arm in arms else None
 
 
+def onset_sentence(o: OnsetResult, base: OnsetResult) -> str:
+    """``o`` vs ``base`` onset in words: a mean with absent seeds (counted at the horizon) is a
+    lower bound, written ``>=``, and two lower bounds are never ordered."""
+    rel = (o.censored_mean - base.censored_mean) / base.censored_mean
+    how = compare_onsets(o.censored_mean, bool(o.absent), base.censored_mean, bool(base.absent))
+    ge = lambda x: ">=" if x.absent else ""  # noqa: E731
+    size = "" if how in ("not ordered", "same") else f"{abs(rel):.0%} "
+    return (f"{ge(o)}{o.censored_mean:.0f} vs {ge(base)}{base.censored_mean:.0f} steps "
+            f"({size}{how}; absent in {o.absent}/{len(o.per_seed)} vs "
+            f"{base.absent}/{len(base.per_seed)} seeds)")
+
+
 def _headline(step: VerifyStep, arms: dict[str, ArmResult]) -> dict[str, str]:
     out = {}
     for on in step.onset:
         name = on.observable.name
         for arm in arms:
+            if arm.startswith("random"):
+                continue  # summarized by the validation (percentile), not one line each
             found = _onset_of(arms, arm, name)
             holds = found.final_holds if found else []
             if holds:
                 out[f"{name} {on.op} {on.threshold:g} at the horizon, {arm}"] = (
                     f"{sum(holds)}/{len(holds)} seeds ({sum(holds) / len(holds):.0%})")
         base = _onset_of(arms, "baseline", name)
-        for arm in ("patterned", "opposite", "control", "orthogonal"):
+        for arm in ("patterned", "opposite", "control", "orthogonal", "regression"):
             o = _onset_of(arms, arm, name)
-            if not base or not o or base.censored_mean in (None, 0):
-                continue
-            rel = (o.censored_mean - base.censored_mean) / base.censored_mean
-            way = "earlier" if rel < 0 else "later"
-            # absent seeds count at the horizon, so a mean with absent seeds is a lower bound
-            at_least = lambda x: ">=" if x.absent else ""  # noqa: E731
-            out[f"onset of {name}, {arm} vs baseline"] = (
-                f"{at_least(o)}{o.censored_mean:.0f} vs {at_least(base)}"
-                f"{base.censored_mean:.0f} steps ({abs(rel):.0%} {way}"
-                f"{' at least' if o.absent and rel > 0 else ''}; absent in "
-                f"{o.absent}/{len(o.per_seed)} vs {base.absent}/{len(base.per_seed)} seeds)")
+            if base and o and base.censored_mean and o.censored_mean is not None:
+                out[f"onset of {name}, {arm} vs baseline"] = onset_sentence(o, base)
     return out
 
 
 @runner("verify", sharded=True)
 def run_verify(step: VerifyStep, ctx: StepContext) -> VerifyResult | None:
-    jobs = _jobs(step, ctx)
+    regression = _regression(step, ctx) if step.regression is not None else None
+    jobs = _jobs(step, ctx, {"regression": regression["weights"]} if regression else {})
     results = _run_jobs(jobs, ctx, step)
     if results is None:
         return None  # not rank 0
     arms = {}
-    for arm in step.arms:
+    for arm in arm_names(step):
         runs = [results[j["name"]] for j in jobs if j["arm"] == arm]
         arms[arm] = _arm_summary(runs, next(j["weights"] for j in jobs if j["arm"] == arm), step)
     first = results[jobs[0]["name"]]["curve"]["step"]
@@ -284,4 +319,6 @@ def run_verify(step: VerifyStep, ctx: StepContext) -> VerifyResult | None:
     return VerifyResult(steps=first, arms=arms, plotted=list(dict.fromkeys(plotted))[:4],
                         onset_specs=[OnsetRule(observable=on.observable.name, op=on.op,
                                                threshold=on.threshold) for on in step.onset],
-                        calibration=_calibration(step, ctx, arms), headline=_headline(step, arms))
+                        calibration=_calibration(step, ctx, arms), headline=_headline(step, arms),
+                        validation=validation_summary(step, ctx, arms, first, regression),
+                        verdict=verdicts(step, ctx, arms, first))

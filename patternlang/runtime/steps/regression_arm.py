@@ -1,0 +1,69 @@
+"""The ``regression(K)`` arm of ``verify``: proxy mixtures, their compute, the fit and its solve.
+
+The proxy runs themselves are ordinary verification runs (content-addressed under ``RUN/runs/``,
+run by the verify step's workers, resumable, split over ranks); this module chooses their mixtures
+and horizon (:func:`proxy_design`) and turns their results into the regression arm's mixture
+(:func:`regression_result`) with the engine's fit and solve (:mod:`patternlang.engine.regression`).
+
+Compute (:func:`patternlang.compiler.explain.patterning_compute`, ``proxy_compute``) is counted in
+sequences, as ``patc compile`` estimates costs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from patternlang.compiler.explain import patterning_compute, proxy_compute, proxy_steps
+from patternlang.engine import regression as reg
+from patternlang.engine.directions import equality_rows
+from patternlang.plan.ir import VerifyStep
+from patternlang.runtime.context import StepContext
+from patternlang.runtime.results_types import SolveResult
+from patternlang.runtime.rundir import atomic_write_json
+from patternlang.runtime.steps.common import derive_seed
+from patternlang.runtime.steps.validation import TargetReader
+
+def proxy_design(step: VerifyStep, ctx: StepContext) -> tuple[np.ndarray, list[str], int]:
+    """The proxy mixtures ``[K, components]``, the component names and the proxy horizon."""
+    assert step.regression is not None
+    solve = ctx.plan.step(step.solve)
+    h0d = ctx.result(step.solve, SolveResult).baseline
+    names = list(h0d)
+    h0 = np.array([h0d[n] for n in names])
+    held = [np.array([r.get(n, 0.0) for n in names]) for r in equality_rows(solve.constraints)]
+    mix = reg.proxy_mixtures(h0, names, solve.constraints, held, step.regression.runs,
+                             derive_seed("regression", ctx.plan.seed, step.id))
+    return mix, names, proxy_steps(step, ctx.plan)
+
+
+def regression_result(step: VerifyStep, ctx: StepContext, mixtures: np.ndarray,
+                      names: list[str], horizon: int, curves: list[dict]) -> dict:
+    """Fit every target on the proxy runs' final values and solve the patterning's problem on the
+    fit; writes ``regression.json`` in the step directory and returns its record (``weights`` is
+    the arm's mixture, or the base mixture when the program on the fit is infeasible)."""
+    assert step.regression is not None
+    reader = TargetReader(step, ctx)
+    h0d = ctx.result(step.solve, SolveResult).baseline
+    h0 = np.array([h0d[n] for n in names])
+    keep = reader.measurable(curves[0])
+    y = np.array([reader.values({c: [[v]] for c, v in cv.items()}, -1, keep)[0] for cv in curves])
+    fits = [reg.fit_target(mixtures, y[:, j], h0, step.regression.model) for j in range(len(keep))]
+    targets = [reader.targets[i] for i in keep]
+    solution = reg.solve_on_fit(fits, targets, h0, names, list(reader.solve.constraints),
+                                reader.solve.regularization, f"{step.id} (regression)")
+    train = ctx.plan.step(step.train)
+    record = {
+        "runs": step.regression.runs, "steps": horizon, "model": step.regression.model,
+        "mixtures": [dict(zip(names, map(float, m))) for m in mixtures],
+        "measured": [dict(zip([t.label for t in targets], map(float, row))) for row in y],
+        "fits": [{"target": t.label, "model": f.model, "value_at_base": f.value,
+                  "gradient": dict(zip(names, map(float, f.gradient))), "alpha": f.alpha,
+                  "cv_rmse": f.cv_rmse, "r2_loo": f.r2_loo} for t, f in zip(targets, fits)],
+        "solution": solution.to_dict(),
+        "weights": solution.weights_by_name() or dict(h0d),
+        "compute": {"patterning": patterning_compute(ctx.plan, step.solve),
+                    "regression": proxy_compute(step.regression.runs, horizon, train.batch,
+                                                len(train.components))},
+    }
+    atomic_write_json(ctx.dir.file("regression.json"), record)
+    return record

@@ -1,0 +1,61 @@
+"""``step = auto`` in a sampler block: scan ε at the first center before sampling.
+
+The scan (:func:`patternlang.engine.sampler.step_scan.scan_step_size`) runs the step's own sampler
+settings (chains, γ, nβ, batch, preconditioner, seed) for short runs down a geometric grid from
+``AUTO_MAX_STEP`` and picks the largest ε of the first plateau where λ̂ stops depending on ε; every
+center of the step then samples at that one ε, so their LLCs and χ compare, with a burn-in of at
+least 2/(εγ) steps (the scan's equilibration time; the spec's burn-in when longer). The scan is saved as
+``step_scan.json`` (reused on ``--resume``) and goes into the step's summary (``results.json``);
+"no plateau" is a warning of the step. Every rank computes the same scan (same seeds), so a
+distributed run needs no extra message.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from patternlang.plan.ir import SampleStep
+from patternlang.runtime.context import StepContext
+from patternlang.runtime.rundir import atomic_write_json, read_json
+from patternlang.runtime.steps.common import build_model, derive_seed, load_weights
+
+AUTO_MAX_STEP = 1e-2
+SCAN_DRAWS = 200
+
+
+def resolve_auto_step(step: SampleStep, ctx: StepContext, center_path: Path,
+                      components: dict) -> tuple[SampleStep, dict | None]:
+    """``step`` with its ε fixed (unchanged when it is a number) and the scan's summary."""
+    if step.sampler.step != "auto":
+        return step, None
+    path = ctx.dir.file("step_scan.json")
+    if ctx.resume and path.exists():
+        scan = read_json(path)
+    else:
+        scan = _scan(step, ctx, center_path, components)
+        atomic_write_json(path, scan)
+    return with_step(step, float(scan["chosen"])), scan
+
+
+def with_step(step: SampleStep, eps: float) -> SampleStep:
+    """``step`` sampling at ``eps``, with a burn-in of at least one localization time 2/(εγ)."""
+    burnin = max(step.sampler.burnin, math.ceil(2 / (eps * step.sampler.gamma)))
+    return step.model_copy(update={"sampler": step.sampler.model_copy(update={"step": eps, "burnin": burnin})})
+
+
+def _scan(step: SampleStep, ctx: StepContext, center_path: Path, components: dict) -> dict:
+    from patternlang.engine.sampler.step_scan import scan_step_size
+    from patternlang.models.losses import model_loss_fn
+    from patternlang.runtime.sampling import mixture_batches, sgld_config
+
+    s = step.sampler
+    model = load_weights(build_model(step.model, ctx), center_path)
+    cfg = sgld_config(s.model_copy(update={"step": AUTO_MAX_STEP}),
+                      derive_seed("sgld-scan", ctx.plan.seed, s.seed))
+    batch_fn = mixture_batches(components, dict(step.mixture.weights), s.batch, ctx.device)
+    draws = max(SCAN_DRAWS, min(s.draws, 4 * SCAN_DRAWS))
+    ctx.progress.info(f"{step.id}: step = auto, scanning from {AUTO_MAX_STEP:g} down ({draws} draws each)")
+    scan = scan_step_size(model, model_loss_fn(model.task), batch_fn, cfg, max_step=AUTO_MAX_STEP, draws=draws)
+    ctx.progress.info(f"{step.id}: step = auto chose {scan.chosen:.3g}")
+    return scan.to_dict()

@@ -1,0 +1,7 @@
+model m = attn_only(layers=2, heads=4, d_model=64, context=32, vocab=64)
+data a = repeated_spans(vocab=64, length=32, period=8)
+data b = markov_text(vocab=64, length=32, order=1)
+mixture base = {a: 0.5, b: 0.5}
+train t { model = m  data = base  steps = 100  checkpoints = [50] }
+sampler s { step = 1e-3  gamma = 100  preconditioner = adam }
+observable ih = induction_score(layer=1, heads=*, period=8)

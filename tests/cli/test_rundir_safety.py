@@ -1,0 +1,144 @@
+"""The run directory as a hostile user leaves it (issue 14, items 2, 3, 7, 8, 10): `--out` into
+someone else's directory, damaged or edited step files, crafted step ids, symlinks out, umask."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from patternlang import cli
+
+FAST = Path(__file__).with_name("fast.pat")
+
+
+@pytest.fixture(autouse=True)
+def _env(monkeypatch):
+    monkeypatch.setenv("PATTERNLANG_WORKERS", "1")
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+
+
+def patc(capsys, *args: str) -> tuple[int, str]:
+    code = cli.main(list(args))
+    return code, capsys.readouterr().err
+
+
+def numbers(out: Path) -> dict:
+    r = json.loads((out / "results.json").read_text())
+    return {k: r[k] for k in ("llc", "susceptibilities", "solutions")} | {
+        "verification": {k: v["arms"] for k, v in r["verification"].items()}}
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ref") / "out"
+    assert cli.main(["run", str(FAST), "--out", str(out), "--quiet", "--device", "cpu"]) == 0
+    return out, numbers(out)
+
+
+def run(capsys, out: Path, *extra: str) -> tuple[int, str]:
+    return patc(capsys, "run", str(FAST), "--out", str(out), "--device", "cpu", *extra)
+
+
+def test_out_refuses_a_foreign_non_empty_directory(capsys, tmp_path):
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "report.md").write_text("my notes\n")
+    code, err = run(capsys, theirs, "--quiet")
+    assert code == 2 and "not a patternlang run directory" in err and "--force" in err
+    assert (theirs / "report.md").read_text() == "my notes\n" and not (theirs / "steps").exists()
+    code, err = run(capsys, theirs, "--quiet", "--force")
+    assert code == 0, err
+    code, err = run(capsys, theirs, "--quiet")  # now it is a run directory: no --force needed
+    assert code == 0, err
+
+
+def test_an_edited_file_is_found_and_its_step_recomputed(capsys, reference, tmp_path):
+    import shutil
+
+    out = tmp_path / "out"
+    shutil.copytree(reference[0], out)
+    moments = next(out.glob("steps/sample-chi-*/**/moments.npz"))
+    data = dict(np.load(moments))
+    key = next(iter(data))
+    data[key] = data[key] * 2 + 1  # a valid .npz with other numbers
+    np.savez(moments, **data)
+    code, err = run(capsys, out, "--resume")
+    assert code == 0, err
+    assert "was altered" in err and "recomputing" in err and "moments.npz" in err
+    assert numbers(out) == reference[1]
+    assert list(out.glob("steps/.damaged/sample-chi-*"))  # kept for inspection
+
+
+@pytest.mark.parametrize("damage", ["empty_done", "truncated_checkpoint", "missing_file"])
+def test_a_corrupt_step_is_recomputed_and_never_blocks_the_others(capsys, reference, tmp_path,
+                                                                  damage):
+    import shutil
+
+    out = tmp_path / "out"
+    shutil.copytree(reference[0], out)
+    if damage == "empty_done":
+        target = next(out.glob("steps/susceptibility-chi-*/done.json"))
+        target.write_text("")
+    elif damage == "truncated_checkpoint":
+        target = next(out.glob("steps/train-pretrain-*/**/*.safetensors"))
+        target.write_bytes(target.read_bytes()[:100])
+    else:
+        target = next(out.glob("steps/solve-accelerate-*/*.json"))
+        target.unlink()
+    code, err = run(capsys, out, "--resume")
+    assert code == 0, err
+    assert "recomputing" in err and "Traceback" not in err
+    assert numbers(out) == reference[1]
+
+
+def test_crafted_step_ids_and_symlinks_stay_inside_the_run_directory(capsys, reference, tmp_path):
+    import shutil
+
+    out = tmp_path / "run" / "out"
+    shutil.copytree(reference[0], out)
+    evil = "sample.chi/../../../victim/evil"
+    plan = json.loads((out / "plan.json").read_text().replace('"sample.chi"', json.dumps(evil)))
+    plan["steps"][-1]["formats"] = ["md", "json"]  # figures too
+    (out / "plan.json").write_text(json.dumps(plan))
+    sample = next(out.glob("steps/sample-chi-*"))  # where the crafted id's step directory is
+    sample.rename(sample.with_name(sample.name.replace("sample-chi", "sample-chi_--_--_--_victim_evil")))
+    code, err = patc(capsys, "report", str(out))
+    assert code == 0, err
+    assert "LLC and sampler: `sample.chi/../../../victim/evil`" in (out / "report.md").read_text()
+    assert not (tmp_path / "victim").exists() and not (tmp_path / "run" / "victim").exists()
+    assert list((out / "figures").glob("traces-*victim_evil.png"))
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (out / "figures").mkdir(exist_ok=True)
+    shutil.rmtree(out / "figures")
+    (out / "figures").symlink_to(outside)
+    code, err = patc(capsys, "report", str(out))
+    assert code == 1 and "outside the run directory" in err and "figures" in err
+    assert not list(outside.iterdir())
+
+
+def test_files_get_the_users_umask(capsys, tmp_path):
+    old = os.umask(0o022)
+    try:
+        code, err = run(capsys, tmp_path / "out", "--quiet")
+    finally:
+        os.umask(old)
+    assert code == 0, err
+    for name in ("results.json", "plan.json"):
+        mode = stat.S_IMODE((tmp_path / "out" / name).stat().st_mode)
+        assert mode == 0o644, (name, oct(mode))
+
+
+def test_a_read_only_out_is_exit_1_with_a_remedy(capsys, tmp_path):
+    if os.geteuid() == 0:
+        pytest.skip("root writes anywhere")
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    code, err = run(capsys, ro / "out", "--quiet")
+    assert code in (1, 2) and "Traceback" not in err and "internal error" not in err

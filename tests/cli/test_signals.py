@@ -1,0 +1,89 @@
+"""Killed runs leave no process behind (issue 14, item 4): SIGTERM and SIGINT end the workers and
+exit cleanly; after ``kill -9`` of patc the workers notice their parent is gone and exit."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+FAST = Path(__file__).with_name("fast.pat")
+
+
+def _children(pid: int) -> list[int]:
+    """Pool workers (``multiprocessing.spawn`` processes) whose parent is ``pid``."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmd = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == pid and b"spawn_main" in cmd:
+            out.append(int(entry.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _start(tmp_path: Path) -> tuple[subprocess.Popen, list[int]]:
+    spec = tmp_path / "long.pat"
+    spec.write_text(FAST.read_text().replace("seeds = 1\n  steps = 4", "seeds = 3\n  steps = 4000"))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PATTERNLANG_WORKERS": "2", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "patternlang", "run", str(spec), "--out",
+                             str(tmp_path / "out"), "--quiet", "--device", "cpu"], env=env, cwd=ROOT,
+                            stderr=subprocess.PIPE, text=True)
+    deadline, workers = time.time() + 240, []
+    while time.time() < deadline and proc.poll() is None and len(workers) < 2:
+        time.sleep(0.2)
+        workers = _children(proc.pid)
+    if len(workers) < 2:
+        proc.kill()
+        pytest.fail(f"the verification workers never started: {proc.communicate()[1][-2000:]}")
+    time.sleep(1.0)  # let them get into training
+    return proc, workers
+
+
+def _gone(pids: list[int], within: float) -> bool:
+    deadline = time.time() + within
+    while time.time() < deadline:
+        if not any(_alive(p) for p in pids):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL],
+                         ids=["SIGTERM", "SIGINT", "SIGKILL"])
+def test_no_worker_survives_a_killed_run(tmp_path, sig):
+    proc, workers = _start(tmp_path)
+    proc.send_signal(sig)
+    try:
+        _, err = proc.communicate(timeout=60)
+        assert _gone(workers, within=10), f"workers still running after {sig.name}"
+    finally:
+        for p in workers:
+            if _alive(p):
+                os.kill(p, signal.SIGKILL)
+    if sig == signal.SIGTERM:
+        assert proc.returncode == 143 and "--resume" in err and "Traceback" not in err, err
+    elif sig == signal.SIGINT:
+        assert proc.returncode == 130 and "--resume" in err and "Traceback" not in err, err
+    # completed steps are kept: the run continues from them
+    assert list((tmp_path / "out" / "steps").glob("sample-chi-*/done.json"))
