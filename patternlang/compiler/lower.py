@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from patternlang.check.entities import (Checked, MeasureE, OutputE, PatterningE, SamplerDecl,
                                         SusceptibilityE, TrainE, VerifyE)
+from patternlang.compiler.explain import patterning_compute, proxy_compute, proxy_steps
 from patternlang.compiler.fingerprints import fingerprints
 from patternlang.engine.sampler.temperature import default_nbeta
 from patternlang.plan.ir import (ObserveStep, Plan, ReportStep, SampleStep, SamplerSpec, SolveStep,
@@ -105,5 +106,22 @@ def lower(checked: Checked) -> Plan:
             steps.extend(_LOWER[type(st)](st))
     steps = _toposort(steps)
     steps.append(ReportStep(id="report", inputs=[s.id for s in steps], loc=loc, formats=formats))
-    plan = Plan(spec=checked.spec, factories=checked.factories, steps=steps)
+    plan = _resolve_regression_arms(Plan(spec=checked.spec, factories=checked.factories, steps=steps))
     return plan.model_copy(update={"fingerprints": fingerprints(plan)})
+
+
+def _resolve_regression_arms(plan: Plan) -> Plan:
+    """Each ``regression(K)`` arm with its proxy horizon resolved (equal compute unless given) and
+    the compute of the patterning and of the proxies, so the runtime reads both from the plan."""
+    steps = []
+    for step in plan.steps:
+        if isinstance(step, VerifyStep) and step.regression is not None:
+            train = plan.step(step.train)
+            horizon = proxy_steps(step, plan)
+            compute = {"patterning": patterning_compute(plan, step.solve),
+                       "regression": proxy_compute(step.regression.runs, horizon, train.batch,
+                                                   len(train.components))}
+            arm = step.regression.model_copy(update={"steps": horizon, "compute": compute})
+            step = step.model_copy(update={"regression": arm})
+        steps.append(step)
+    return plan.model_copy(update={"steps": steps})

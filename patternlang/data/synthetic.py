@@ -46,10 +46,12 @@ class MarkovTable:
     chain has real structure). With at most 4096 contexts every context has its own row; beyond that
     contexts are hashed onto 4096 rows (still a function of exactly the last ``order`` tokens).
 
-    Sampling keeps, per row, only the ``support`` tokens with mass and their cumulative
-    probabilities, and draws all uniforms of a batch at once: each position is one gather and one
-    ``searchsorted`` over every sequence (inverse-CDF sampling), so a batch costs ``length`` small
-    vectorised steps, not a ``multinomial`` over the whole vocabulary per position.
+    Sampling draws the same tokens as ``torch.multinomial(p_row, 1)`` at each position, which picks
+    ``argmax(p / E)`` with ``E`` exponential variates over the whole vocabulary (the Gumbel-max
+    trick in its exponential form): all variates of a batch are drawn in one call, in the order
+    the per-position calls drew them, so the random stream is unchanged, and each position costs
+    one gather and one argmax over the ``support`` tokens with mass (every other token has
+    ``p / E = 0``), not a ``multinomial`` call over the whole vocabulary.
     """
 
     def __init__(self, vocab: int, order: int, seed: int, support: int):
@@ -64,9 +66,9 @@ class MarkovTable:
         self.probs.scatter_(1, chosen, mass / mass.sum(dim=1, keepdim=True))
         self.mult = torch.randint(1, _PRIME, (order,), generator=gen)
         self.powers = vocab ** torch.arange(order - 1, -1, -1)
-        self.tokens = chosen  # [rows, support]: the tokens with mass, and their CDF:
-        self.cdf = (mass / mass.sum(dim=1, keepdim=True)).cumsum(dim=1)
-        self.cdf[:, -1] = 1.0
+        # the tokens with mass in ascending order (argmax ties break as over the whole row)
+        self.tokens = chosen.sort(dim=1).values.numpy()
+        self.mass = np.take_along_axis(self.probs.numpy(), self.tokens, axis=1)
 
     def rows(self, context: Tensor) -> Tensor:
         """Row index of each context ``[n, order]`` (oldest token first)."""
@@ -81,20 +83,15 @@ class MarkovTable:
             return out
         k = min(self.order, length)
         out[:, :k] = torch.randint(0, self.vocab, (n, k), generator=g)
-        u = torch.rand(length - k, n, 1, generator=g, dtype=torch.float64).numpy()
-        seq, cdf, tokens = out.numpy(), self._np["cdf"], self._np["tokens"]
-        last = tokens.shape[1] - 1
+        if length == k:
+            return out
+        e = torch.empty(length - k, n, self.vocab, dtype=torch.float64).exponential_(generator=g)
+        seq, e, each = out.numpy(), e.numpy(), np.arange(n)[:, None]
         for t in range(k, length):  # numpy here: ~1 us per op, where a torch op costs ~5-10 us
             r = seq[:, t - 1] if self.order == 1 and self.exact else self._np_rows(seq[:, t - self.order:t])
-            j = np.minimum((cdf[r] < u[t - k]).sum(axis=1), last)  # first index with cdf >= u
-            seq[:, t] = tokens[r, j]
+            tokens = self.tokens[r]
+            seq[:, t] = tokens[each[:, 0], (self.mass[r] / e[t - k][each, tokens]).argmax(axis=1)]
         return out
-
-    @property
-    def _np(self) -> dict[str, np.ndarray]:
-        if not hasattr(self, "_np_cache"):
-            self._np_cache = {"cdf": self.cdf.numpy(), "tokens": self.tokens.numpy()}
-        return self._np_cache
 
     def _np_rows(self, context: np.ndarray) -> np.ndarray:
         return self.rows(torch.from_numpy(context)).numpy()

@@ -294,11 +294,14 @@ class RegressionArm(_Model):
     """The black-box baseline arm ``regression(runs, steps=, model=)``: ``runs`` short proxy
     trainings at random mixtures inside the patterning's constraints, a cross-validated linear or
     log-linear model of each target vs the weights, and the same constrained problem solved on it.
-    ``steps = 0``: the proxy horizon that spends what sampling and χ spent (equal compute)."""
+    ``steps = 0`` in a spec: the proxy horizon that spends what sampling and χ spent (equal
+    compute); the compiler resolves it, so a plan holds the horizon and ``compute``, the sequences
+    the patterning and the proxies spend (:mod:`patternlang.compiler.explain`)."""
 
     runs: int
     steps: int = 0
     model: Literal["auto", "linear", "loglinear"] = "auto"
+    compute: dict[str, dict[str, float]] | None = None
 
 
 class VerifyStep(_Step):

@@ -118,3 +118,23 @@ def test_primitives_are_registered_with_docs_and_ranges():
         for p in prim.params:
             assert p.doc, (name, p.name)
     assert registry.get("data", "repeated_spans").param("period").range.ge == 1
+
+
+def _multinomial_reference(table, n: int, length: int, g: torch.Generator) -> torch.Tensor:
+    """The per-position ``torch.multinomial`` sampler that defined markov_text's random stream."""
+    out = torch.zeros(n, length, dtype=torch.long)
+    k = min(table.order, length)
+    out[:, :k] = torch.randint(0, table.vocab, (n, k), generator=g)
+    for t in range(k, length):
+        p = table.probs[table.rows(out[:, t - table.order:t])]
+        out[:, t] = torch.multinomial(p, 1, generator=g).squeeze(1)
+    return out
+
+
+@pytest.mark.parametrize("vocab,order,support", [(64, 1, 8), (512, 1, 23), (30, 3, 6), (100, 3, 10)])
+def test_markov_stream_equals_the_multinomial_reference(vocab, order, support):
+    table = markov_text(vocab=vocab, length=40, order=order, seed=5, support=support).table
+    for n, length in [(16, 40), (3, 7), (2, 1)]:
+        g1, g2 = torch.Generator().manual_seed(11), torch.Generator().manual_seed(11)
+        assert torch.equal(table.sample(n, length, g1), _multinomial_reference(table, n, length, g2))
+        assert torch.equal(torch.rand(4, generator=g1), torch.rand(4, generator=g2))  # same stream left

@@ -5,15 +5,14 @@ run by the verify step's workers, resumable, split over ranks); this module choo
 and horizon (:func:`proxy_design`) and turns their results into the regression arm's mixture
 (:func:`regression_result`) with the engine's fit and solve (:mod:`patternlang.engine.regression`).
 
-Compute (:func:`patternlang.compiler.explain.patterning_compute`, ``proxy_compute``) is counted in
-sequences, as ``patc compile`` estimates costs.
+The horizon and the compute of the patterning and of the proxies (in sequences, as ``patc compile``
+estimates costs) are resolved by the compiler into the plan's ``RegressionArm``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from patternlang.compiler.explain import patterning_compute, proxy_compute, proxy_steps
 from patternlang.engine import regression as reg
 from patternlang.engine.directions import equality_rows
 from patternlang.plan.ir import VerifyStep
@@ -33,7 +32,7 @@ def proxy_design(step: VerifyStep, ctx: StepContext) -> tuple[np.ndarray, list[s
     held = [np.array([r.get(n, 0.0) for n in names]) for r in equality_rows(solve.constraints)]
     mix = reg.proxy_mixtures(h0, names, solve.constraints, held, step.regression.runs,
                              derive_seed("regression", ctx.plan.seed, step.id))
-    return mix, names, proxy_steps(step, ctx.plan)
+    return mix, names, step.regression.steps
 
 
 def regression_result(step: VerifyStep, ctx: StepContext, mixtures: np.ndarray,
@@ -51,7 +50,6 @@ def regression_result(step: VerifyStep, ctx: StepContext, mixtures: np.ndarray,
     targets = [reader.targets[i] for i in keep]
     solution = reg.solve_on_fit(fits, targets, h0, names, list(reader.solve.constraints),
                                 reader.solve.regularization, f"{step.id} (regression)")
-    train = ctx.plan.step(step.train)
     record = {
         "runs": step.regression.runs, "steps": horizon, "model": step.regression.model,
         "mixtures": [dict(zip(names, map(float, m))) for m in mixtures],
@@ -61,9 +59,7 @@ def regression_result(step: VerifyStep, ctx: StepContext, mixtures: np.ndarray,
                   "cv_rmse": f.cv_rmse, "r2_loo": f.r2_loo} for t, f in zip(targets, fits)],
         "solution": solution.to_dict(),
         "weights": solution.weights_by_name() or dict(h0d),
-        "compute": {"patterning": patterning_compute(ctx.plan, step.solve),
-                    "regression": proxy_compute(step.regression.runs, horizon, train.batch,
-                                                len(train.components))},
+        "compute": step.regression.compute,
     }
     atomic_write_json(ctx.dir.file("regression.json"), record)
     return record
