@@ -20,7 +20,9 @@ def test_random_and_regression_arms_lower_to_the_plan():
     assert v.arms == ["baseline", "patterned"] and v.random == 12
     assert (v.regression.runs, v.regression.steps, v.regression.model) == (8, 150, "loglinear")
     default = _verify("[baseline, patterned, regression(runs=6)]")
-    assert default.regression.steps == 0 and default.regression.model == "auto"
+    # steps = 0 (the default) is resolved at lowering to the equal-compute proxy horizon
+    assert default.regression.steps > 0 and default.regression.model == "auto"
+    assert default.regression.compute["regression"]["steps"] == default.regression.steps
 
 
 def test_plans_without_the_new_arms_keep_their_hash():

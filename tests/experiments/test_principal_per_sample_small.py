@@ -82,6 +82,10 @@ def test_per_sample_weights_written_and_used(results):
     sol = res.data["solutions"]["solve.accelerate"]["rounds"][0]["solution"]
     assert sol["status"] in ("optimal", "optimal_inaccurate")
     assert sol["per_sample"]["atoms"] == 2 + 256 + 128 and sol["per_sample"]["kl"] <= 0.05 + 1e-6
+    # resolution of each target on the component-level chi, as for a component solve
+    assert [r["label"] for r in sol["resolved"]] == [t["label"] for t in sol["targets"]]
+    for r in sol["resolved"]:
+        assert r["resolved"] == (r["max_abs_z"] >= 3) and set(r["z"]) == set(sol["components"])
     z = np.load(_step_dir(res, "solve-accelerate") / "sample_weights.npz")
     for k in ("code_", "prose_"):
         assert z[k].sum() == pytest.approx(1.0) and (z[k] >= 0).all()

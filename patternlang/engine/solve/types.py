@@ -127,6 +127,10 @@ class Solution:
     def ok(self) -> bool:
         return self.status in ("optimal", "optimal_inaccurate")
 
+    def weights_by_name(self) -> dict[str, float] | None:
+        """The new weights by component name (``None`` when the program was infeasible)."""
+        return None if self.weights is None else _named(self.comp_names, self.weights)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-able view, every vector keyed by component or observable name."""
         c, o = self.comp_names, self.obs_names

@@ -169,28 +169,40 @@ def solve_once(step: SolveStep, rows: Rows, weights: dict[str, float], out_file)
     if missing:
         raise PatRuntimeError(step.id, f"components {missing} are not in mixture "
                               f"'{step.mixture.name}'", "solve over the mixture the χ was measured on")
-    from patternlang.engine.solve.resolved import target_resolution, unresolved_warnings
-
     h0 = np.array([weights[c] for c in rows.components])
     targets, modes = linear_targets(step.targets, rows, step.id, h0 / h0.sum())
     solution = solve_weights(rows.response, rows.response_se, h0, rows.components, rows.names,
                              targets, list(step.constraints),
                              regularization=step.regularization, mu0=rows.mu0, step=step.id)
-    resolution = target_resolution([t.coeffs for t in targets], [t.label for t in targets],
-                                    rows.response, rows.response_se, rows.components)
     record = solution.to_dict()
     if modes:
         record["modes"] = modes
-    record["resolved"] = [r.to_dict() for r in resolution]
-    record["warnings"] = unresolved_warnings(resolution) + fd_warnings(rows, targets)
+    resolution = add_resolution(record, rows, targets)
     atomic_write_json(out_file, record)
     require_feasible(solution, step.id)
+    check_resolved(step, resolution)
+    return SolutionRecord.model_validate(record)
+
+
+def add_resolution(record: dict, rows: Rows, targets: list) -> list:
+    """Put each target's resolution (z = row / SE per component) and the warnings (unresolved
+    targets, contradicting finite-difference checks) into the solution ``record``; return them."""
+    from patternlang.engine.solve.resolved import target_resolution, unresolved_warnings
+
+    resolution = target_resolution([t.coeffs for t in targets], [t.label for t in targets],
+                                   rows.response, rows.response_se, rows.components)
+    record["resolved"] = [r.to_dict() for r in resolution]
+    record["warnings"] = unresolved_warnings(resolution) + fd_warnings(rows, targets)
+    return resolution
+
+
+def check_resolved(step: SolveStep, resolution: list) -> None:
+    """``require resolved``: an unresolved target is an error (the solution is already written)."""
     if step.require_resolved and not all(r.resolved for r in resolution):
         raise PatRuntimeError(step.id, "require resolved: " + "; ".join(
             f"target '{r.label}' has largest |z| = {r.max_abs_z:.2g} < 3" for r in resolution if not r.resolved),
             "more draws or chains in the susceptibility's sampler, a later checkpoint, or drop "
             "'require resolved' to accept the solution with a warning")
-    return SolutionRecord.model_validate(record)
 
 
 def fd_warnings(rows: Rows, targets: list) -> list[str]:

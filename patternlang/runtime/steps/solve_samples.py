@@ -17,7 +17,7 @@ from patternlang.plan.ir import SolveStep
 from patternlang.runtime.context import StepContext
 from patternlang.runtime.results_types import ChiResult, SolutionRecord
 from patternlang.runtime.rundir import atomic_save_npz, atomic_write_json
-from patternlang.runtime.steps.solve import Rows, linear_targets
+from patternlang.runtime.steps.solve import Rows, add_resolution, check_resolved, linear_targets
 
 SAMPLE_WEIGHTS = "sample_weights.npz"
 
@@ -76,6 +76,7 @@ def solve_samples(step: SolveStep, ctx: StepContext, rows: Rows,
               "regularization": step.regularization,
               "per_sample": {"atoms": len(atoms), "pools": {k: comp.count(k) for k in step.samples},
                              "kl": sol.kl, "l2": sol.l2, "file": SAMPLE_WEIGHTS}}
+    resolution = add_resolution(record, rows, targets)  # on the component-level χ (a pool's column)
     if sol.p is None:
         atomic_write_json(ctx.dir.file("solution.json"), record)
         raise InfeasibleError(step=step.id, cause=sol.messages[0] if sol.messages else sol.status,
@@ -92,6 +93,7 @@ def solve_samples(step: SolveStep, ctx: StepContext, rows: Rows,
                            for i, t in enumerate(targets)])
     _save_weights(ctx, step.samples, atoms, comp, sol.p, p0)
     atomic_write_json(ctx.dir.file("solution.json"), record)
+    check_resolved(step, resolution)
     return SolutionRecord.model_validate(record)
 
 
