@@ -50,7 +50,8 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "observe": "observables whose response to the data is measured (required)",
         "components": "the mixture whose components chi is taken against (default: the run's)",
         "probe": "probe sequences per component, fixed once",
-        "per_sample": "also per-sample susceptibilities (each probe sequence a component)",
+        "per_sample": "per-sample susceptibilities: true (each probe sequence) or a list of pool "
+                      "components (every example of each)",
         "standardize": "standardize chi before its principal directions",
         "check": "finite_difference(c, ..., eps=0.05): re-sample at shifted mixtures and compare with chi",
     },
@@ -59,6 +60,7 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "rounds": "rounds of iterative patterning",
         "round_steps": "training steps between rounds (needed when rounds > 1)",
         "regularization": "ridge penalty on the weight change",
+        "samples": "pool components whose examples get their own weights (per-sample patterning)",
     },
     "verify": {
         "arms": "which mixtures to retrain: baseline, patterned, opposite, control, orthogonal, "
@@ -80,9 +82,9 @@ SCHEMAS: dict[str, dict[str, str]] = {
     },
 }
 
-STATEMENTS = {"patterning": (A.Target, A.SubjectTo, A.Require), "verify": (A.Onset,)}
-_STATEMENT_NAMES = {A.Target: "a target", A.SubjectTo: "'subject to'", A.Onset: "'onset'",
-                    A.Require: "'require'"}
+STATEMENTS = {"patterning": (A.Target, A.Move, A.SubjectTo, A.Require), "verify": (A.Onset,)}
+_STATEMENT_NAMES = {A.Target: "a target", A.Move: "a target", A.SubjectTo: "'subject to'",
+                    A.Onset: "'onset'", A.Require: "'require'"}
 
 
 class BlockReader:

@@ -69,6 +69,7 @@ class SusceptibilityE:
     per_sample: bool
     standardize: bool
     check: FiniteDiffSpec | None = None
+    pools: list[str] = field(default_factory=list)  # per_sample = [pool, ...]
 
     def find(self, name: str) -> ObservedItem | None:
         for item in self.observed:
@@ -95,6 +96,7 @@ class PatterningE:
     rounds: int
     round_steps: int
     regularization: float
+    samples: list[str] = field(default_factory=list)  # per-sample patterning over these pools
     require_resolved: bool = False
 
 

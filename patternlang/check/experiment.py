@@ -202,7 +202,8 @@ def check_susceptibility(ev: Evaluator, key, decl: A.Decl) -> Any:
         obs = None
     mix = _mixture_of(ev, r.value("components"), "components") if r.has("components") else None
     probe = r.int("probe", 64, Range(ge=1))
-    per_sample = r.bool("per_sample", False)
+    pool_raw = r.raw("per_sample") if isinstance(r.raw("per_sample"), A.ListExpr) else None
+    per_sample = r.bool("per_sample", False) if pool_raw is None else False
     standardize = r.bool("standardize", True)
     check = _fd_check(ev, r)
     if at is None or obs is None or isinstance(sampler, ErrorV) or sampler is None or \
@@ -218,11 +219,35 @@ def check_susceptibility(ev: Evaluator, key, decl: A.Decl) -> Any:
                        "component of the mixture chi is taken against", r.span("check"),
                        f"use one of {sorted(mixture.weights)}")
             return ErrorV(decl.span)
+    pools = _pools(ev, pool_raw, mixture) if pool_raw is not None else []
+    if pools is None:
+        return ErrorV(decl.span)
     specs = [s for _, s in obs]
     items = [ObservedItem(s, o.shape, o.text or s.name) for o, s in obs]
     return SusceptibilityE(decl.name or "", loc(decl.span), ref, train.model, sampler, items,
                            extra_components(ev, specs, comps), mixture, probe, per_sample, standardize,
-                           check)
+                           check, pools)
+
+
+def _pools(ev: Evaluator, raw: A.ListExpr, mixture) -> list[str] | None:
+    """``per_sample = [pool, ...]``: components of the mixture whose every example gets a column."""
+    out = []
+    for it in raw.items:
+        name = it.id if isinstance(it, A.Name) else None
+        if name not in mixture.weights:
+            ev.s.error("PAT305", f"per_sample lists {A.show(it)}, which is not a component of the "
+                       f"mixture '{mixture.name}'", it.span,
+                       f"name example pools among {', '.join(mixture.weights)}")
+            return None
+        if name in out:
+            ev.s.error("PAT502", f"'{name}' is listed twice", it.span)
+            return None
+        out.append(name)
+    if not out:
+        ev.s.error("PAT303", "per_sample = [] names no pool", raw.span,
+                   "write per_sample = true, or list pool components: per_sample = [code_pool]")
+        return None
+    return out
 
 
 def _fd_check(ev: Evaluator, r: BlockReader) -> FiniteDiffSpec | ErrorV | None:

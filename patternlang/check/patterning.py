@@ -14,9 +14,13 @@ from patternlang.check.entities import PatterningE, SusceptibilityE
 from patternlang.check.evaluator import Evaluator, arith
 from patternlang.check.experiment import loc
 from patternlang.check.values import ConstV, ErrorV, ObsV, V
-from patternlang.plan.ir import TargetSpec
+from patternlang.plan.ir import ObsExpr, TargetSpec
 from patternlang.registry import Range
 from patternlang.syntax import ast as A
+
+
+#: the (unused) expression of a move target whose mode is given by index
+ObsExprConst = ObsExpr(op="const", value=0.0)
 
 
 def check_patterning(ev: Evaluator, key, decl: A.Decl) -> Any:
@@ -42,8 +46,9 @@ def check_patterning(ev: Evaluator, key, decl: A.Decl) -> Any:
         if set(other.mixture.weights) != set(base.mixture.weights):
             s.error("PAT310", f"susceptibilities '{base.name}' and '{other.name}' are taken against "
                               "different components", r.span("from"), "use the same mixture in both")
-    targets = [_target(ev, key[0], t, sources) for t in r.statements if isinstance(t, A.Target)]
-    if not [t for t in r.statements if isinstance(t, A.Target)]:
+    targets = [_target(ev, key[0], t, sources) if isinstance(t, A.Target) else
+               _move(ev, key[0], t, sources) for t in r.statements if isinstance(t, (A.Target, A.Move))]
+    if not targets:
         s.error("PAT303", f"patterning '{decl.name}' has no target", decl.name_span or decl.span,
                 "add one, e.g. raise mean(ih) by 0.1")
     constraints, spans = [], []
@@ -55,12 +60,15 @@ def check_patterning(ev: Evaluator, key, decl: A.Decl) -> Any:
                 constraints.append(_in_mixture(ev, spec, base, c))
                 spans.append(c.span)
     require_resolved = _requirements(s, [t for t in r.statements if isinstance(t, A.Require)])
-    if None in targets or None in constraints or None in (rounds, round_steps, reg, require_resolved):
+    samples = _samples(ev, r, base, targets, constraints, rounds) if r.has("samples") else []
+    if None in targets or None in constraints or None in (rounds, round_steps, reg, samples,
+                                                          require_resolved):
         return ErrorV(decl.span)
     if not _linear_feasible(ev, constraints, spans, base):
         return ErrorV(decl.span)
     return PatterningE(decl.name or "", loc(decl.span), [x.name for x in sources], base.mixture,
-                       base.components, targets, constraints, rounds, round_steps, reg, require_resolved)
+                       base.components, targets, constraints, rounds, round_steps, reg, samples,
+                       require_resolved)
 
 
 def _requirements(s, items: list) -> bool | None:
@@ -96,6 +104,36 @@ def _linear_feasible(ev: Evaluator, constraints: list, spans: list, base: Suscep
     ev.s.error("PAT410", f"these constraints cannot all hold for weights that sum to 1: {listed}",
                spans[first], "relax or remove one of them (each alone is compatible with the rest)")
     return False
+
+
+def _samples(ev: Evaluator, r: BlockReader, base: SusceptibilityE, targets, constraints,
+             rounds) -> list[str] | None:
+    """``samples = [pool, ...]``: per-sample patterning over pools the susceptibility measured
+    example by example (``per_sample = [pool]``); one trust region, no move target, one round."""
+    s, raw = ev.s, r.raw("samples")
+    items = raw.items if isinstance(raw, A.ListExpr) else (raw,)
+    out = []
+    for it in items:
+        name = it.id if isinstance(it, A.Name) else A.show(it)
+        if name not in base.pools:
+            s.error("PAT310", f"'{name}' is not an example pool of susceptibility '{base.name}'",
+                    it.span, f"measure it example by example: per_sample = [{name}] in '{base.name}'")
+            return None
+        out.append(name)
+    where = r.span("samples")
+    if any(t is not None and t.kind == "move" for t in targets):
+        s.error("PAT310", "per-sample patterning takes raise/lower/reach/hold targets, not 'move'",
+                where, "step along a principal direction of the component-level chi instead")
+        return None
+    if rounds and rounds > 1:
+        s.error("PAT310", "per-sample patterning runs one round", where, "remove rounds")
+        return None
+    if not any(c is not None and c.kind in ("kl", "l2") for c in constraints):
+        s.error("PAT303", "per-sample patterning needs a trust region: thousands of weights and a "
+                "few targets leave the step unbounded otherwise", where,
+                f"add to 'subject to': kl({base.mixture.name}) <= 0.05")
+        return None
+    return out
 
 
 def _in_mixture(ev: Evaluator, spec, base: SusceptibilityE, c) -> Any:
@@ -134,6 +172,63 @@ def _target(ev: Evaluator, module: str, t: A.Target, sources: list[Susceptibilit
     return TargetSpec(kind=t.verb, expr=v.to_expr(), label=label, weight=weight, loc=loc(t.span),
                       amount=amount if t.verb in ("raise", "lower") else None,
                       value=amount if t.verb == "reach" else None)
+
+
+def _move(ev: Evaluator, module: str, m: A.Move, sources: list[SusceptibilityE]) -> TargetSpec | None:
+    """``move along mode(INDEX | EXPR) by AMOUNT [weight W]`` (see :class:`TargetSpec`)."""
+    s = ev.s
+    if len(sources) != 1:
+        s.error("PAT310", "'move along' steps along a principal direction of one susceptibility, "
+                f"but this patterning inverts {len(sources)}", m.span,
+                "use from = one susceptibility, or raise/lower targets")
+        return None
+    selector = _mode_selector(ev, module, m.along, sources[0])
+    if m.amount is None or m.amount_word != "by":
+        s.error("PAT303", "move needs 'by AMOUNT' (a signed step length)", m.span,
+                "e.g. move along mode(mean(ih)) by 0.1")
+        return None
+    amount = coerce.as_float(s, ev.eval(m.amount, module, {}), "the step length", None)
+    if amount == 0:
+        s.error("PAT302", "the step length of 'move along' must not be 0", m.amount.span,
+                "a positive length raises what the mode loads on; a negative one lowers it")
+        return None
+    weight = 1.0
+    if m.weight is not None:
+        weight = coerce.as_float(s, ev.eval(m.weight, module, {}), "the target weight", Range(gt=0))
+    if selector is None or amount is None or weight is None:
+        return None
+    index, expr = selector
+    return TargetSpec(kind="move", expr=expr, label=f"move along {A.show(m.along)} by {A.show(m.amount)}",
+                      amount=amount, weight=weight, loc=loc(m.span), mode=index)
+
+
+def _mode_selector(ev: Evaluator, module: str, along: A.Expr, sus: SusceptibilityE):
+    """``mode(INDEX)`` -> (index, const expr); ``mode(EXPR)`` -> (None, EXPR over observed refs)."""
+    s = ev.s
+    if not (isinstance(along, A.Call) and isinstance(along.func, A.Name) and along.func.id == "mode"
+            and len(along.args) == 1 and along.args[0].name is None):
+        s.error("PAT301", f"'move along' takes a principal mode, found {A.show(along)}", along.span,
+                "write mode(0) (by index) or mode(mean(ih)) (the mode that moves mean(ih) most)")
+        return None
+    arg = along.args[0].value
+    if isinstance(arg, A.Num) and arg.is_int:
+        k = len(sus.mixture.weights)
+        if not 0 <= int(arg.value) < k - 1:
+            s.error("PAT302", f"mode({arg.value}) does not exist: chi against {k} components has "
+                    f"{k - 1} modes that move the mixture (0..{k - 2})", arg.span,
+                    "or choose the mode by what it moves: mode(mean(ih))")
+            return None
+        return int(arg.value), ObsExprConst
+    v = _refs(ev, ev.eval(arg, module, {}), [sus])
+    if not isinstance(v, ObsV):
+        return None
+    if v.shape != "scalar":
+        s.error("PAT306", f"'{A.show(arg)}' has one value per head; a mode is chosen by a scalar",
+                arg.span, f"use mean({A.show(arg)}) or pick a head: {A.show(arg)}[0]")
+        return None
+    if not _linear(ev, v):
+        return None
+    return None, v.to_expr()
 
 
 def _amount(ev: Evaluator, module: str, t: A.Target) -> float | None | bool:

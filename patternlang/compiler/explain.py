@@ -65,7 +65,7 @@ def step_cost(step, plan: Plan) -> Cost:
         points = _points(step, plan)
         p = param_count(step.model)
         sgld = s.chains * (s.burnin + s.draws * s.thin) * s.batch * points
-        observe = s.chains * s.draws * step.probe * len(step.components) * points
+        observe = s.chains * s.draws * _probe_rows(step) * points
         return Cost(sgld, observe, 12 * p * s.chains if p else None)
     if isinstance(step, VerifyStep):
         train = plan.step(step.train)
@@ -87,6 +87,16 @@ def step_cost(step, plan: Plan) -> Cost:
         return Cost(runs * s.chains * (s.burnin + s.draws * s.thin) * s.batch,
                     runs * s.chains * s.draws * sample.probe * len(sample.components))
     return Cost()
+
+
+def _probe_rows(step: SampleStep) -> int:
+    """Sequences observed per draw: ``probe`` per component, a whole pool for ``per_sample = [pool]``
+    (its size when the spec states it, e.g. ``python_code_pool(size=...)``)."""
+    rows = 0
+    for c in step.components:
+        size = c.call.args.get("size") if c.call is not None and c.name in step.pools else None
+        rows += int(size) if isinstance(size, int) else step.probe
+    return rows
 
 
 def model_of(step, plan: Plan) -> ModelSpec | None:

@@ -41,7 +41,8 @@ def resolve_sampler(decl: SamplerDecl) -> SamplerSpec:
 def _lower_susceptibility(s: SusceptibilityE) -> list:
     sample = SampleStep(id=f"sample.{s.name}", inputs=[s.at.train], loc=s.loc, at=s.at, model=s.model,
                         sampler=resolve_sampler(s.sampler), components=s.components, mixture=s.mixture,
-                        observables=[i.spec for i in s.observed], probe=s.probe, per_sample=s.per_sample)
+                        observables=[i.spec for i in s.observed], probe=s.probe, per_sample=s.per_sample,
+                        pools=list(s.pools))
     chi = SusceptibilityStep(id=f"susceptibility.{s.name}", inputs=[sample.id], loc=s.loc,
                              sample=sample.id, standardize=s.standardize, check=s.check)
     return [sample, chi]
@@ -51,7 +52,8 @@ def _lower_patterning(p: PatterningE) -> list:
     ids = [f"susceptibility.{n}" for n in p.sources]
     return [SolveStep(id=f"solve.{p.name}", inputs=ids, loc=p.loc, susceptibilities=ids, mixture=p.mixture,
                       targets=p.targets, constraints=p.constraints, regularization=p.regularization,
-                      rounds=p.rounds, round_steps=p.round_steps, require_resolved=p.require_resolved)]
+                      rounds=p.rounds, round_steps=p.round_steps, samples=list(p.samples),
+                      require_resolved=p.require_resolved)]
 
 
 def _lower_verify(v: VerifyE) -> list:

@@ -176,6 +176,52 @@ def python_prose(vocab: Annotated[int, Range(ge=2)] = 64,
     return StreamComponent("python_prose", torch.from_numpy(arrays["prose"]), length, vocab)
 
 
+def window_pool(name: str, stream: torch.Tensor, length: int, size: int,
+                vocab: int) -> ExampleComponent:
+    """``size`` fixed windows of ``length`` tokens at evenly spaced offsets of ``stream`` (no two
+    overlap while ``size <= len(stream) // length``): a pool whose examples each get their own
+    per-sample χ column and weight (``per_sample = [pool]``, ``samples = [pool]``)."""
+    fit = int(stream.numel()) // length
+    if size > fit:
+        raise ComponentError(name, f"a pool of {size} windows of {length} tokens does not fit in "
+                             f"{stream.numel()} tokens without overlap", f"use size <= {fit}")
+    starts = torch.linspace(0, stream.numel() - length, size).long()
+    rows = stream[starts[:, None] + torch.arange(length)[None, :]]
+    return ExampleComponent(name, {"tokens": rows.long()}, vocab_size=vocab)
+
+
+@primitive("data")
+def python_code_pool(vocab: Annotated[int, Range(ge=2)] = 64,
+                     length: Annotated[int, Range(ge=2)] = 32,
+                     size: Annotated[int, Range(ge=2)] = 1024) -> ExampleComponent:
+    """A fixed pool of ``size`` windows of python_code, evenly spaced and non-overlapping (an
+    example pool: per-sample susceptibilities and per-sample patterning weight each window).
+
+    Args:
+        vocab: tokenizer vocabulary size (shared with python_code / python_prose).
+        length: window length in tokens.
+        size: number of windows in the pool.
+    """
+    _, arrays = stdlib_corpus(vocab)
+    return window_pool("python_code_pool", torch.from_numpy(arrays["code"]), length, size, vocab)
+
+
+@primitive("data")
+def python_prose_pool(vocab: Annotated[int, Range(ge=2)] = 64,
+                      length: Annotated[int, Range(ge=2)] = 32,
+                      size: Annotated[int, Range(ge=2)] = 1024) -> ExampleComponent:
+    """A fixed pool of ``size`` windows of python_prose, evenly spaced and non-overlapping (an
+    example pool, like python_code_pool).
+
+    Args:
+        vocab: tokenizer vocabulary size (shared with python_code / python_prose).
+        length: window length in tokens.
+        size: number of windows in the pool.
+    """
+    _, arrays = stdlib_corpus(vocab)
+    return window_pool("python_prose_pool", torch.from_numpy(arrays["prose"]), length, size, vocab)
+
+
 def _read(path: str) -> Path:
     p = Path(path).expanduser()
     if not p.is_file():

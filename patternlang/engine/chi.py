@@ -86,6 +86,14 @@ class Chi:
     def stderr(self, obs: str, comp: str) -> float:
         return float(self.se[self.obs_names.index(obs), self.comp_names.index(comp)])
 
+    def columns(self, cols: slice) -> "Chi":
+        """The same estimate restricted to some components (columns), e.g. the component columns
+        of a per-sample χ without its per-example ones."""
+        ex = None if self.explicit is None else self.explicit[:, cols]
+        return Chi(self.chi[:, cols], self.se[:, cols], self.se_batch[:, cols], self.se_chain[:, cols],
+                   list(self.obs_names), list(self.comp_names[cols]), self.mean_obs, self.sd_obs,
+                   self.sd_comp[cols], self.chains, self.draws, dict(self.meta), ex)
+
     def to_json_dict(self) -> dict:
         def table(a: np.ndarray) -> dict:
             return {o: {c: float(a[i, j]) for j, c in enumerate(self.comp_names)}
@@ -178,15 +186,27 @@ class Principal:
 def standardized_matrix(chi: Chi) -> np.ndarray:
     """χ_{ik} / (sd φ_i · sd(L_k − L)) = −Corr(φ_i, L_k − L): unit-free, so observables measured in
     nats, probabilities or attention mass weigh alike. Zero-variance rows/columns stay zero."""
-    so = np.where(chi.sd_obs > 0, chi.sd_obs, np.inf)
-    sc = np.where(chi.sd_comp > 0, chi.sd_comp, np.inf)
-    return chi.chi / so[:, None] / sc[None, :]
+    return standardize_chi(chi.chi, chi.sd_obs, chi.sd_comp)
+
+
+def standardize_chi(chi: np.ndarray, sd_obs: np.ndarray, sd_comp: np.ndarray) -> np.ndarray:
+    """:func:`standardized_matrix` from plain arrays (χ, sd of each observable, sd of each L_k − L)."""
+    so = np.where(np.asarray(sd_obs) > 0, sd_obs, np.inf)
+    sc = np.where(np.asarray(sd_comp) > 0, sd_comp, np.inf)
+    return np.asarray(chi, dtype=np.float64) / so[:, None] / sc[None, :]
 
 
 def principal_directions(chi: Chi, standardize: bool = True) -> Principal:
     """SVD of χ (standardized to −correlations by default). Signs are fixed so that the largest
     structural loading of every mode is positive (deterministic output)."""
     X = standardized_matrix(chi) if standardize else np.asarray(chi.chi, dtype=np.float64)
+    return principal_of_matrix(X, list(chi.obs_names), list(chi.comp_names), standardize)
+
+
+def principal_of_matrix(X: np.ndarray, obs_names: list[str], comp_names: list[str],
+                        standardized: bool) -> Principal:
+    """The SVD of an (already standardized or raw) χ matrix with the sign convention of
+    :func:`principal_directions`: every structure vector's largest loading is positive."""
     if not np.all(np.isfinite(X)):
         raise PatRuntimeError("susceptibility", "chi has non-finite entries",
                               "check the sample step's diagnostics (diverged chains?)")
@@ -196,5 +216,5 @@ def principal_directions(chi: Chi, standardize: bool = True) -> Principal:
             U[:, r], Vt[r] = -U[:, r], -Vt[r]
     total = float((s ** 2).sum())
     explained = s ** 2 / total if total > 0 else np.zeros_like(s)
-    return Principal(s, explained, U.T.copy(), Vt.copy(), list(chi.obs_names),
-                     list(chi.comp_names), standardize)
+    return Principal(s, explained, U.T.copy(), Vt.copy(), list(obs_names), list(comp_names),
+                     standardized)

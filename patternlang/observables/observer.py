@@ -111,17 +111,18 @@ class Observer:
     accumulates :class:`Comoments` (see the module docstring)."""
 
     def __init__(self, ctx: EvalContext, observables: list[ObservableSpec], per_sample: bool,
-                 batch_draws: int = 10, fuse: bool = False):
-        self.ctx, self.observables, self.per_sample = ctx, observables, per_sample
+                 batch_draws: int = 10, fuse: bool = False, pools: list[str] | None = None):
+        self.ctx, self.observables, self.per_sample = ctx, observables, per_sample or bool(pools)
         self.fuse = fuse  # run same-shape probes as one concatenated pass per draw
         self.batch_draws = batch_draws
         self.components = list(ctx.weights)
         self.obs_names: list[str] = []
         # the y columns: each component, then (per-sample mode) each probe sample of each component
         self.directions: list[tuple[str, int | None]] = [(k, None) for k in self.components]
-        if per_sample:
-            self.directions += [(k, i) for k in self.components
-                                for i in range(ctx.batch(k)["tokens"].shape[0])]
+        # per-sample columns: every probe sample of every component, or every example of each pool
+        self.sampled = list(pools) if pools else (self.components if per_sample else [])
+        self.directions += [(k, i) for k in self.sampled
+                            for i in range(ctx.batch(k)["tokens"].shape[0])]
         self.comp_names = [k if i is None else f"{k}[{i}]" for k, i in self.directions]
         self.mixture_dependent: list[bool] | None = None  # per observable, set at discovery
         self.starts: list[int] = []  # first x column of each observable, set at discovery
@@ -156,8 +157,7 @@ class Observer:
         h = torch.tensor([ctx.weights[k] for k in self.components], dtype=torch.float64)
         L = L_k @ h
         ys = [L_k - L[:, None]]
-        if self.per_sample:
-            ys += [losses[k] - L[:, None] for k in self.components]
+        ys += [losses[k] - L[:, None] for k in self.sampled]
         x = torch.cat(cols, dim=1) if cols else torch.zeros(ctx.chains, 0, dtype=torch.float64)
         return x, torch.cat(ys, dim=1), L
 
@@ -218,7 +218,8 @@ def build_observer(model: nn.Module, observables: list[ObservableSpec],
                    components: Mapping[str, Any], mixture: Mapping[str, float], probe: int,
                    seed: int, per_sample: bool = False, *, nbeta: float,
                    center_params: Mapping[str, Tensor] | None = None,
-                   batch_draws: int = 10, fuse: bool = False) -> Observer:
+                   batch_draws: int = 10, fuse: bool = False,
+                   pools: list[str] | None = None) -> Observer:
     """Build the observer for a sample (or observe) step.
 
     Args:
@@ -236,18 +237,28 @@ def build_observer(model: nn.Module, observables: list[ObservableSpec],
             (same numbers, fewer and larger passes: meant for GPUs; on CPU it measured 2x slower
             in ``bench/observe_overhead.py`` — larger activations fall out of cache — so it is off
             by default).
+        pools: example-pool components (``ExampleComponent``) whose probe is every example in
+            order, each with its own y column (per-sample χ over the whole pool); with ``pools`` the
+            other components get no per-sample columns.
     """
     if probe < 2:
         raise _fail(f"probe={probe} sequences per component", "use probe >= 2")
     weights = _weights(components, mixture)
     probes = {k: comp.sample(probe, probe_generator(seed, "component:" + k))
-              for k, comp in components.items()}
+              for k, comp in components.items() if k not in (pools or [])}
+    for k in pools or []:
+        examples = getattr(components.get(k), "examples", None)
+        if examples is None:
+            raise _fail(f"per_sample = [{k}]: '{k}' is not an example pool (its data are generated "
+                        "or streamed, so there is no fixed set of examples to weight)",
+                        "use a pool component, e.g. python_code_pool(...), token_file of [N, T] rows")
+        probes[k] = dict(examples)
     ctx = EvalContext(model, probes, weights, float(nbeta), seed, probe)
     ctx.set_center(dict(center_params) if center_params is not None else None)
     names = [o.name for o in observables]
     if len(set(names)) != len(names):
         raise _fail(f"observable names repeat: {names}", "give every observable its own name")
-    obs = Observer(ctx, list(observables), per_sample, batch_draws, fuse)
+    obs = Observer(ctx, list(observables), per_sample, batch_draws, fuse, pools)
     center = None if center_params is None else {k: v[None] for k, v in center_params.items()}
     obs.evaluate(center)  # discovery: names, attention needs, argument errors — before sampling
     return obs

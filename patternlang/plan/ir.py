@@ -158,20 +158,31 @@ class CheckpointRef(_Model):
     select: Selection | None = None
 
 
+def _unset(v: Any) -> bool:
+    return v is None
+
+
 class TargetSpec(_Model):
-    """A target on a (linear) observable expression.
+    """A target on a (linear) observable expression, or a step along a principal direction.
 
     ``raise``/``lower`` by ``amount``; ``reach`` ``value``; ``hold`` (change 0). ``expr`` is built from
     ``ref`` nodes; a relative target (``lower A relative to B``) is ``expr = A - B``.
+
+    ``move``: a mixture step of signed length ``amount`` along the data vector of one principal
+    mode of χ, chosen by index (``mode``) or as the mode that moves ``expr`` most (``mode`` None);
+    its sign is fixed so that a positive amount raises ``expr`` (by index: the structure vector's
+    largest loading). ``expr`` is unused (a constant) when the mode is given by index.
     """
 
-    kind: Literal["raise", "lower", "reach", "hold"]
+    kind: Literal["raise", "lower", "reach", "hold", "move"]
     expr: ObsExpr
     label: str
     amount: float | None = None
     value: float | None = None
     weight: float = 1.0
     loc: SourceLoc | None = None
+    # left out of the JSON (and the hash) while unset: plans without a move target are unchanged
+    mode: int | None = Field(default=None, exclude_if=_unset)
 
 
 class ConstraintSpec(_Model):
@@ -245,6 +256,8 @@ class SampleStep(_Step):
     observables: list[ObservableSpec]
     probe: int = 64  # probe sequences per component, fixed once (seeded)
     per_sample: bool = False  # also per-sample chi (each probe sequence a component)
+    # pool components: their probe is every example, in order, each with its own chi column
+    pools: list[str] = Field(default_factory=list, exclude_if=lambda v: not v)
 
 
 class FiniteDiffSpec(_Model):
@@ -272,6 +285,8 @@ class SolveStep(_Step):
     regularization: float = 1e-6
     rounds: int = 1
     round_steps: int = 0
+    # per-sample patterning: the unknowns are the weights of every example of these pools
+    samples: list[str] = Field(default_factory=list, exclude_if=lambda v: not v)
     require_resolved: bool = False  # `require resolved`: an unresolved target row is an error
 
 

@@ -157,17 +157,26 @@ def _solve_section(sid: str, res: dict, figdir: Path) -> list[str]:
     lines = [f"### Solution: `{sid}` ({sol['status']})", ""]
     comps = sol["components"]
     h0, h1 = res["baseline"], res["final_weights"]
+    pw = (sol.get("pinv") or {}).get("weights")  # none for a per-sample solve
     p = figures.weights_comparison(comps, [h0[c] for c in comps], [h1[c] for c in comps],
                                    figdir / f"weights-{safe_name(sid)}.png",
-                                   pinv=[sol["pinv"]["weights"][c] for c in comps])
+                                   pinv=[pw[c] for c in comps] if pw else None)
     pinv = "pseudo-inverse h" if len(res["rounds"]) == 1 else "pseudo-inverse h (round 1)"
     lines += [f"![weights](figures/{p.name})", "",
               _table(["component", "current h", "new h'", "Δh", pinv],
-                     [[c, h0[c], h1[c], h1[c] - h0[c], sol["pinv"]["weights"][c]]
+                     [[c, h0[c], h1[c], h1[c] - h0[c], pw[c] if pw else None]
                       for c in comps]), ""]
+    ps = sol.get("per_sample")
+    if ps:
+        lines += [f"Per-sample patterning over {ps['atoms']} atoms (pools: "
+                  + ", ".join(f"{k} {n} examples" for k, n in ps["pools"].items())
+                  + f"): KL(p'||p0) = {_cell(ps.get('kl'))}, ||p' - p0|| = {_cell(ps.get('l2'))}, "
+                  f"solved by {sol['solver']} in {sol.get('seconds') or 0:.2f} s; per-example "
+                  f"weights in `{ps['file']}` of the step directory.", ""]
     lines += [_table(["target", "desired Δ", "predicted Δ (posterior)", "± SE", "achieved"],
                      [[t["label"], t["desired"], t["predicted"], t["se"], t["achieved_fraction"]]
                       for t in sol["targets"]]), ""]
+    lines += _modes_lines(sol)
     lines += [f"- {m}" for m in sol["diagnostics"]["messages"]]
     if sol.get("resolved"):
         lines += ["", _table(["target", "largest |z| of its χ row", "resolved (|z| ≥ 3)"],
@@ -181,6 +190,20 @@ def _solve_section(sid: str, res: dict, figdir: Path) -> list[str]:
     lines += ["", "Predicted changes are first-order changes of *posterior* expectations; how they "
               "translate into training-time change is measured by verification (calibration).", ""]
     return lines
+
+
+def _modes_lines(sol: dict) -> list[str]:
+    """Move targets: the principal mode each chose and how far the realized step turned from it."""
+    modes = sol.get("modes") or []
+    if not modes:
+        return []
+    angle = {t["label"]: t.get("angle_deg") for t in sol["targets"]}
+    comps = sol["components"]
+    return ["Steps along principal directions of χ (requested unit direction per component; the "
+            "angle is between the requested and the realized step):", "",
+            _table(["target", "mode", "gain s", "loading", "angle (deg)"] + comps,
+                   [[m["label"], m["mode"], m["singular_value"], m["loading"], angle.get(m["label"])]
+                    + [m["direction"][c] for c in comps] for m in modes]), ""]
 
 
 def _verify_section(sid: str, sm: dict, figdir: Path) -> list[str]:

@@ -134,6 +134,14 @@ class FiniteDiffRow(_Record):
     central: bool
 
 
+class PoolChi(_Record):
+    """Where the per-example χ of ``per_sample = [pool, ...]`` lies: ``file`` in the step directory
+    (``chi``, ``se`` [coordinates, examples], ``names`` ``pool[i]``), examples per pool."""
+
+    file: str
+    pools: dict[str, int]
+
+
 class ChiResult(StepResult):
     """χ [observables × components] with errors, posterior means, principal directions."""
 
@@ -152,6 +160,12 @@ class ChiResult(StepResult):
     chains: int
     chi_explicit: list[list[Num]] | None = None  # only where an observable reads the mixture
     finite_difference: list[FiniteDiffRow] | None = None
+    # posterior sds of the coordinates and of L_k − L (the standardization of the principal
+    # directions, which a `move along mode(...)` target re-derives)
+    sd_obs: list[Num] | None = None
+    sd_comp: list[Num] | None = None
+    standardize: bool = True
+    per_sample: PoolChi | None = None  # per_sample = [pool, ...]: the per-example χ file
     chi_z: list[list[Num]] | None = None  # χ / SE per entry
     chi_ess: list[list[Num]] | None = None  # effective sample size per entry (engine/chi.py)
     warnings: list[str] = Field(default_factory=list)  # finite-difference checks contradicting χ
@@ -175,8 +189,9 @@ class TargetOutcome(_Record):
     predicted: Num
     se: Num
     achieved_fraction: Num
-    pinv_predicted: Num
+    pinv_predicted: Num = None
     unreachable: bool
+    angle_deg: Num = None  # move targets: between the requested and the realized step
 
 
 class PseudoInverse(_Record):
@@ -198,6 +213,27 @@ class SolveDiagnostics(_Record):
     messages: list[str]
 
 
+class ModeChoice(_Record):
+    """The principal mode a ``move along mode(...)`` target stepped along (see
+    :mod:`patternlang.engine.solve.direction`)."""
+
+    label: str
+    mode: int
+    singular_value: float
+    loading: Num  # cosine of the selecting expression with the structure vector (None: by index)
+    gains: list[float]  # every mode's standardized gain on the selecting expression
+    structure: dict[str, float]
+    direction: dict[str, float]  # the requested unit mixture step by component
+
+
+class PerSampleRecord(_Record):
+    """A per-sample solve: atoms, pool sizes, KL and L2 from the baseline, the weights file."""
+
+    atoms: int
+    pools: dict[str, int]
+    kl: Num
+    l2: Num
+    file: str
 class TargetResolved(_Record):
     """z = response / SE per component of one target's row; resolved when some |z| >= 3."""
 
@@ -208,7 +244,8 @@ class TargetResolved(_Record):
 
 
 class SolutionRecord(_Record):
-    """One inverse solve (the JSON of :meth:`patternlang.engine.solve.types.Solution.to_dict`)."""
+    """One inverse solve (the JSON of :meth:`patternlang.engine.solve.types.Solution.to_dict`, or
+    of a per-sample solve: no pseudo-inverse, ``per_sample`` set)."""
 
     status: str
     step: str
@@ -220,11 +257,14 @@ class SolutionRecord(_Record):
     delta_h: dict[str, Num] | None
     predicted: dict[str, Prediction] | None
     targets: list[TargetOutcome]
-    pinv: PseudoInverse
+    pinv: PseudoInverse | None = None
     diagnostics: SolveDiagnostics
-    objective: Num
+    objective: Num = None
     regularization: float
-    regularization_effective: Num
+    regularization_effective: Num = None
+    modes: list[ModeChoice] | None = None
+    per_sample: PerSampleRecord | None = None
+    seconds: Num = None  # the per-sample solver's time
     resolved: list[TargetResolved] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)  # unresolved targets, contradicting FD checks
 
@@ -256,6 +296,7 @@ class SolveResult(StepResult):
     predicted: dict[str, Prediction]
     observables: list[str]
     rounds: list[SolveRound]
+    sample_weights: str | None = None  # per-sample patterning: the per-example weights file
 
 
 # ----------------------------------------------------------------------------------------------

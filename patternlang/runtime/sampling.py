@@ -133,7 +133,8 @@ def sample_chains(step: SampleStep, ctx: StepContext, center: Path, components: 
     observer = build_observer(model, step.observables, components, weights, probe=step.probe,
                               seed=derive_seed("probe", ctx.plan.seed, step.id),
                               per_sample=step.per_sample if per_sample is None else per_sample,
-                              nbeta=step.sampler.nbeta)
+                              nbeta=step.sampler.nbeta,
+                              pools=list(step.pools) if per_sample is None else None)
     cfg = sgld_config(step.sampler, seed, **engine)
     bar = ctx.progress.task(label, total=cfg.total_steps, unit="step") if label else None
     result = run_sgld(model, model_loss_fn(model.task),

@@ -146,6 +146,19 @@ class Target(Node):
 
 
 @dataclass(frozen=True)
+class Move(Node):
+    """``move along mode(SELECTOR) by AMOUNT [weight W]``: a step along a principal direction of χ.
+
+    ``along`` is the direction expression as written (``mode(0)``, ``mode(mean(ih))``); the checker
+    reads the selector. ``amount`` is signed (a negative amount moves the other way)."""
+
+    along: Expr
+    amount_word: str | None  # "by" | "to" | None
+    amount: Expr | None
+    weight: Expr | None
+
+
+@dataclass(frozen=True)
 class SubjectTo(Node):
     constraints: tuple[Compare | Expr, ...]  # a bare expression is a statement like fixed(x)
 
@@ -162,7 +175,7 @@ class Require(Node):
     what: str
 
 
-Item = Union[Setting, Target, SubjectTo, Onset, Require]
+Item = Union[Setting, Target, Move, SubjectTo, Onset, Require]
 
 
 @dataclass(frozen=True)

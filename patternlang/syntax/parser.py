@@ -24,7 +24,7 @@ from patternlang.syntax import ast as A
 from patternlang.syntax.transform import BadLiteral, ToAst
 
 PAIRS = {"(": ")", "[": "]", "{": "}"}
-_KEYWORD_TERMINALS = ("raise", "lower", "reach", "hold", "relative", "to", "by", "weight", "subject",
+_KEYWORD_TERMINALS = ("raise", "lower", "reach", "hold", "move", "along", "relative", "to", "by", "weight", "subject",
                       "onset", "where", "limit", "auto", "true", "false", "as", "require")
 KEYWORDS = ("use", "model", "data", "mixture", "train", "sampler", "observable", "susceptibility",
             "patterning", "verify", "measure", "output")
@@ -36,7 +36,8 @@ _KEYWORD_TERMINALS += KEYWORDS
 _TEXT: ContextVar[str] = ContextVar("pat_text", default="")
 _SETTING = re.compile(r"\s*=(?!=)")
 _CALL = re.compile(r"\s*\(")
-_CALLABLE_WORDS = {"WEIGHT", "LIMIT", "TO", "BY", "WHERE", "RELATIVE", "ONSET", "SUBJECT", "AS", "REQUIRE"}
+_CALLABLE_WORDS = {"WEIGHT", "LIMIT", "TO", "BY", "WHERE", "RELATIVE", "ONSET", "SUBJECT", "AS",
+                   "ALONG", "REQUIRE"}
 
 
 def _keyword_or_key(tok: Token) -> Token:

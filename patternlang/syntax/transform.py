@@ -98,6 +98,12 @@ class ToAst(Transformer):
         return A.Target(self._span(meta), str(verb), expr, parts.get("relative"), word, amount,
                         parts.get("weight"))
 
+    def move(self, meta, children):
+        along, *rest = children
+        parts = {k: v for k, v in rest}
+        word, amount = parts.get("amount", (None, None))
+        return A.Move(self._span(meta), along, word, amount, parts.get("weight"))
+
     def verb(self, meta, children):
         return children[0]
 

@@ -28,6 +28,7 @@ import cvxpy as cp
 import numpy as np
 
 from patternlang.engine.solve import diagnostics as diag
+from patternlang.engine.solve.direction import angle_degrees, step_system
 from patternlang.engine.solve.program import (build_groups, preconditioned, run_problem, simplex,
                                               sum_zero_basis)
 from patternlang.engine.solve.types import (LinearTarget, PinvSolution, Solution,
@@ -63,9 +64,13 @@ def solve_weights(response: np.ndarray, response_se: np.ndarray | None, h0: np.n
     """
     r, se, h0 = _validate(response, response_se, h0, comp_names, obs_names, regularization, step)
     t_mat = _target_matrix(targets, len(obs_names), step)
-    d = desired_changes(targets, mu0, step)
-    w = np.array([t.weight for t in targets], dtype=float)
-    a = t_mat @ r  # target response: targets x components
+    d0 = desired_changes(targets, mu0, step)
+    w0 = np.array([t.weight for t in targets], dtype=float)
+    a0 = t_mat @ r  # target response: targets x components
+    moving = any(t.kind == "move" for t in targets)
+    a, d, w = (a0, d0, w0) if not moving else step_system(
+        a0, d0, w0, [t.kind for t in targets], [t.direction for t in targets], d0,
+        sum_zero_basis(len(h0)))
 
     # relative regularization (0 means the minimum-norm limit, kept strictly convex)
     rel = max(regularization, MIN_REGULARIZATION)
@@ -75,7 +80,8 @@ def solve_weights(response: np.ndarray, response_se: np.ndarray | None, h0: np.n
     cons = simplex(pre.h, sum_free=True) + [c for g in groups for c in g.constraints]
     status, solver = run_problem(cp.Problem(cp.Minimize(pre.objective), cons))
 
-    unreach = diag.unreachable_targets(a, diag.response_scale(r))
+    unreach = diag.unreachable_targets(a0, diag.response_scale(r))
+    unreach &= np.array([t.kind != "move" for t in targets], dtype=bool)
     dgn = _spectrum_diagnostics(diag.target_spectrum(np.sqrt(w)[:, None] * a), unreach, targets)
     pinv = _pinv_solution(a, d, w, r, se, h0)
     common = dict(step=step, comp_names=list(comp_names), obs_names=list(obs_names), h0=h0,
@@ -89,7 +95,7 @@ def solve_weights(response: np.ndarray, response_se: np.ndarray | None, h0: np.n
             dgn.messages.insert(0, _infeasible_message(dgn.conflicting))
         else:
             dgn.messages.insert(0, "the convex solvers (CLARABEL, SCS) failed to converge")
-        outcomes = _outcomes(targets, t_mat, r, None, None, d, pinv.delta_h, unreach)
+        outcomes = _outcomes(targets, t_mat, r, None, None, d0, pinv.delta_h, unreach)
         return Solution(status=status, weights=None, delta_h=None, predicted_change=None,
                         predicted_se=None, targets=outcomes, objective=None, **common)
 
@@ -98,7 +104,7 @@ def solve_weights(response: np.ndarray, response_se: np.ndarray | None, h0: np.n
     dh = hv - h0
     dgn.active_constraints, dgn.trust_region_binding = diag.active_groups(groups, hv)
     dgn.bounds_active = diag.bounds_active(hv, comp_names)
-    outcomes = _outcomes(targets, t_mat, r, se, dh, d, pinv.delta_h, unreach)
+    outcomes = _outcomes(targets, t_mat, r, se, dh, d0, pinv.delta_h, unreach)
     dgn.messages += _activity_messages(dgn, outcomes)
     if status == "optimal_inaccurate":
         dgn.messages.insert(0, "the solver reached only reduced accuracy; treat digits with care")
@@ -144,9 +150,14 @@ def desired_changes(targets: list[LinearTarget], mu0: np.ndarray | None, step: s
                                       "and the current observable values mu0",
                                       "pass mu0 (observed at the checkpoint) and 'reach VALUE'")
             out[i] = t.value - float(np.asarray(t.coeffs, dtype=float) @ np.asarray(mu0, float))
+        elif t.kind == "move":
+            if t.amount is None or t.direction is None:
+                raise PatRuntimeError(step, f"target '{t.label}' (move) needs a step length and a "
+                                      "direction", "write 'move along mode(...) by AMOUNT'")
+            out[i] = t.amount
         elif t.kind != "hold":
             raise PatRuntimeError(step, f"target '{t.label}' has unknown kind '{t.kind}'",
-                                  "use raise, lower, reach or hold")
+                                  "use raise, lower, reach, hold or move")
     return out
 
 
@@ -212,6 +223,9 @@ def _pinv_solution(a, d, w, r, se, h0) -> PinvSolution:
 def _outcomes(targets, t_mat, r, se, dh, d, dh_pinv, unreach) -> list[TargetOutcome]:
     out = []
     for i, t in enumerate(targets):
+        if t.kind == "move":
+            out.append(_move_outcome(t, dh, float(d[i]), dh_pinv))
+            continue
         pred = None if dh is None else float(t_mat[i] @ r @ dh)
         tse = None
         if dh is not None and se is not None:
@@ -220,6 +234,17 @@ def _outcomes(targets, t_mat, r, se, dh, d, dh_pinv, unreach) -> list[TargetOutc
         out.append(TargetOutcome(t.label, t.kind, float(d[i]), pred, tse, frac,
                                  float(t_mat[i] @ r @ dh_pinv), bool(unreach[i])))
     return out
+
+
+def _move_outcome(t: LinearTarget, dh, desired: float, dh_pinv) -> TargetOutcome:
+    """A move target: the realized step's length along the requested direction ``e`` (so the
+    achieved fraction is ``e·Δh / A``) and the angle between ``Δh`` and ``A·e``."""
+    e = np.asarray(t.direction, float)
+    pred = None if dh is None else float(e @ dh)
+    angle = None if dh is None else angle_degrees(dh, desired * e)
+    return TargetOutcome(t.label, t.kind, desired, pred, None,
+                         pred / desired if pred is not None and desired else None,
+                         float(e @ dh_pinv), False, angle)
 
 
 def _spectrum_diagnostics(sv, unreach, targets) -> SolveDiagnostics:

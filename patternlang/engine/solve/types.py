@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-TargetKind = Literal["raise", "lower", "reach", "hold"]
+TargetKind = Literal["raise", "lower", "reach", "hold", "move"]
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,10 @@ class LinearTarget:
     Desired change ``d``: ``raise`` -> ``+amount``, ``lower`` -> ``-amount``, ``hold`` -> ``0``,
     ``reach`` -> ``value - coeffs @ mu0`` (needs the current values ``mu0``). ``weight`` scales the
     target's squared error in the objective.
+
+    ``move``: a mixture step of signed length ``amount`` along ``direction`` (a unit, sum-zero
+    vector over the components, see :mod:`patternlang.engine.solve.direction`); ``coeffs`` are
+    then unused (zeros).
     """
 
     coeffs: np.ndarray
@@ -32,12 +36,17 @@ class LinearTarget:
     value: float | None = None
     weight: float = 1.0
     label: str = ""
+    direction: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
 class TargetOutcome:
     """How the chosen step serves one target. ``achieved_fraction = predicted / desired`` (``None``
-    for ``hold`` or a zero desired change); ``unreachable``: no data direction moves it."""
+    for ``hold`` or a zero desired change); ``unreachable``: no data direction moves it.
+
+    For a ``move`` target ``desired`` is the requested step length ``A``, ``predicted`` the realized
+    step's length along the requested direction, and ``angle_deg`` the angle between the requested
+    and the realized step."""
 
     label: str
     kind: str
@@ -47,6 +56,7 @@ class TargetOutcome:
     achieved_fraction: float | None
     pinv_predicted: float
     unreachable: bool
+    angle_deg: float | None = None
 
 
 @dataclass(frozen=True)
@@ -182,4 +192,5 @@ def _predictions(names: list[str], change: np.ndarray | None,
 def _outcome(t: TargetOutcome) -> dict[str, Any]:
     return {"label": t.label, "kind": t.kind, "desired": t.desired, "predicted": _num(t.predicted),
             "se": _num(t.se), "achieved_fraction": _num(t.achieved_fraction),
-            "pinv_predicted": _num(t.pinv_predicted), "unreachable": t.unreachable}
+            "pinv_predicted": _num(t.pinv_predicted), "unreachable": t.unreachable,
+            "angle_deg": _num(t.angle_deg)}

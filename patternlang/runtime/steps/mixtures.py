@@ -59,3 +59,86 @@ def arm_weights(arm: str, h0: dict[str, float], h1: dict[str, float], seed: int,
     else:
         raise ValueError(f"unknown arm {arm!r}")
     return {n: float(x) for n, x in zip(names, w)}
+
+
+# ------------------------------------------------------------------------------------------------
+# Per-sample patterning: arms over atoms (examples of pools and whole components)
+#
+# A per-sample solution tilts the baseline p0 by the log-ratio l = log(p'/p0). Its arms: ``opposite``
+# tilts by −l; ``control`` by a seeded random Gaussian tilt σ·ξ of the pools' examples (ξ = 0 on the
+# other components: a random tilt of one heavy atom would be a component-level change, not a choice of
+# examples); ``orthogonal`` by one whose ξ is also orthogonal to l (p0-weighted, centred). Both random
+# tilts are scaled so that KL(p || p0) equals the patterned KL: the same amount of change as the
+# solution, spent on randomly chosen examples. (An L2 step of the same length, as for components,
+# would mostly be clipped away: a pool example weighs ~1/N.)
+
+
+def pool_weights(ctx: StepContext, solve_id: str) -> dict[str, np.ndarray] | None:
+    """The per-example distributions a per-sample solve step wrote (None for a component solve)."""
+    name = ctx.result(solve_id, SolveResult).sample_weights
+    if not name:
+        return None
+    z = np.load(ctx.input_dir(solve_id).file(name))
+    return {k: z[k] for k in z.files if "." not in k and k not in ("atoms", "p", "p0")}
+
+
+def reweight_pools(components: dict, pools: dict[str, np.ndarray] | None) -> dict:
+    """``components`` with each pool drawn by its per-example weights (ExampleComponent.reweighted)."""
+    import torch
+
+    if not pools:
+        return components
+    out = dict(components)
+    for k, q in pools.items():
+        out[k] = components[k].reweighted(torch.as_tensor(np.asarray(q, dtype=np.float64)))
+    return out
+
+
+def atom_arm(arm: str, p0: np.ndarray, p1: np.ndarray, seed: int,
+             pooled: np.ndarray | None = None) -> np.ndarray:
+    """Atom weights of a verification arm of a per-sample patterning (see above); ``pooled`` marks
+    the atoms that are pool examples (default: all)."""
+    supp = p0 > 0
+    ell = np.where(supp & (p1 > 0), np.log(np.where(p1 > 0, p1, 1.0) / np.where(supp, p0, 1.0)), 0.0)
+    if arm == "baseline":
+        return p0.copy()
+    if arm == "patterned":
+        return p1.copy()
+    if arm == "opposite":
+        return _tilt(p0, -ell)
+    if arm not in ("control", "orthogonal") and not arm.startswith("random"):
+        raise ValueError(f"unknown arm {arm!r}")
+    xi = np.random.default_rng(seed).standard_normal(len(p0))
+    if pooled is not None:
+        xi = np.where(pooled, xi, 0.0)
+    xi -= p0 @ xi
+    if arm == "orthogonal":
+        lc = ell - p0 @ ell
+        denom = float(p0 @ (lc * lc))
+        if denom > 0:
+            xi -= (p0 @ (xi * lc)) / denom * lc
+    return _tilt(p0, _kl_scale(p0, xi, _kl(_tilt(p0, ell), p0)) * xi)
+
+
+def _tilt(p0: np.ndarray, y: np.ndarray) -> np.ndarray:
+    z = np.where(p0 > 0, np.log(np.where(p0 > 0, p0, 1.0)) + y, -np.inf)
+    e = np.exp(z - z.max())
+    return e / e.sum()
+
+
+def _kl(p: np.ndarray, p0: np.ndarray) -> float:
+    m = p > 0
+    return float(np.sum(p[m] * np.log(p[m] / p0[m])))
+
+
+def _kl_scale(p0: np.ndarray, xi: np.ndarray, target: float) -> float:
+    """σ with KL(tilt(p0, σ·ξ) || p0) = target (KL grows monotonically with σ ≥ 0)."""
+    if target <= 0 or not np.any(xi):
+        return 0.0
+    lo, hi = 0.0, 1.0
+    while _kl(_tilt(p0, hi * xi), p0) < target and hi < 1e6:
+        lo, hi = hi, hi * 2
+    for _ in range(100):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if _kl(_tilt(p0, mid * xi), p0) < target else (lo, mid)
+    return 0.5 * (lo + hi)

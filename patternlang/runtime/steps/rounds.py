@@ -29,6 +29,7 @@ from patternlang.runtime.rundir import atomic_write_json, read_json
 from patternlang.runtime.sampling import chain_groups, run_group
 from patternlang.runtime.steps.common import build_components, checkpoint_paths
 from patternlang.runtime.steps.solve import Rows, solve_once
+from patternlang.runtime.steps.solve_samples import SAMPLE_WEIGHTS, solve_samples
 from patternlang.runtime.training import train_one
 
 
@@ -120,6 +121,12 @@ def total_prediction(rounds: list[SolveRound]) -> dict[str, Prediction]:
 def run_solve(step: SolveStep, ctx: StepContext) -> SolveResult:
     rows = Rows.of(step, ctx)
     baseline = dict(step.mixture.weights)
+    if step.samples:  # per-sample patterning (one round; the per-example weights in a file)
+        record = solve_samples(step, ctx, rows, baseline)
+        rounds = [SolveRound(round=1, weights=record.weights, solution=record)]
+        return SolveResult(baseline=baseline, final_weights=record.weights,
+                           predicted=total_prediction(rounds), observables=rows.names,
+                           rounds=rounds, sample_weights=SAMPLE_WEIGHTS)
     record = solve_once(step, rows, baseline, ctx.dir.file("solution.json"))
     rounds = [SolveRound(round=1, weights=record.weights, solution=record)]
     if step.rounds > 1:

@@ -31,7 +31,10 @@ class Rows:
         self.names: list[str] = []
         self.owner: list[tuple[str, str]] = []  # (susceptibility id, observable name) per row
         self.exprs: dict[tuple[str, str], dict] = {}
-        resp, se, mu = [], [], []
+        resp, se, mu, raw = [], [], [], []
+        self.sd_obs: list[np.ndarray] = []
+        self.sd_comp: np.ndarray | None = None
+        self.standardize = True
         self.fd_rows: list[tuple[str, dict]] = []  # (susceptibility id, finite-difference row)
         comps = None
         many = len(sources) > 1
@@ -42,7 +45,13 @@ class Rows:
                 raise PatRuntimeError(step_id, f"susceptibilities {[i for i, _ in sources]} use "
                                       "different data components", "use the same components")
             nb = float(s.nbeta)
-            resp.append(nb * np.asarray(s.chi, float))
+            raw.append(np.asarray(s.chi, float))
+            resp.append(nb * raw[-1])
+            nan = [np.nan] * len(s.observables)
+            self.sd_obs.append(np.asarray(s.sd_obs if s.sd_obs is not None else nan, float))
+            if self.sd_comp is None and s.sd_comp is not None:
+                self.sd_comp = np.asarray(s.sd_comp, float)
+            self.standardize = s.standardize
             se.append(nb * np.asarray(s.chi_se, float))
             mu.append(np.asarray(s.mu, float))
             self.fd_rows += [(sid, r.model_dump()) for r in s.finite_difference or []]
@@ -52,6 +61,7 @@ class Rows:
             for obs, expr in s.observable_exprs.items():
                 self.exprs[(sid, obs)] = expr
         self.components: list[str] = comps or []
+        self.chi = np.vstack(raw)
         self.response = np.vstack(resp)
         self.response_se = np.vstack(se)
         self.mu0 = np.concatenate(mu)
@@ -110,17 +120,44 @@ def linearize(node: ObsExpr, rows: Rows, step_id: str) -> np.ndarray:
                           "targets may combine observables with +, -, mean, sum and constant factors")
 
 
-def linear_targets(targets: list[TargetSpec], rows: Rows, step_id: str) -> list:
+def move_choice(t: TargetSpec, rows: Rows, h0: np.ndarray, step_id: str):
+    """The requested direction of a move target (:func:`~patternlang.engine.solve.direction.mode_direction`)
+    on the rows' χ, around the current weights ``h0``."""
+    from patternlang.engine.solve.direction import mode_direction
+
+    sd_obs = np.concatenate(rows.sd_obs) if rows.sd_obs else np.full(len(rows.names), np.nan)
+    if rows.standardize and (rows.sd_comp is None or not np.all(np.isfinite(sd_obs))):
+        raise PatRuntimeError(step_id, "the susceptibility result has no posterior standard "
+                              "deviations, which the principal directions are standardized by",
+                              "re-run the susceptibility step (run with --force or a new run dir)")
+    coeffs = None if t.mode is not None else linearize(t.expr, rows, step_id)[0]
+    sd_comp = rows.sd_comp if rows.sd_comp is not None else np.ones(len(rows.components))
+    return mode_direction(rows.chi, sd_obs, sd_comp, h0, rows.names, rows.components,
+                          standardize=rows.standardize, index=t.mode, coeffs=coeffs, step=step_id)
+
+
+def linear_targets(targets: list[TargetSpec], rows: Rows, step_id: str,
+                   h0: np.ndarray | None = None) -> tuple[list, list[dict]]:
+    """The solver's targets, and a record per move target of the mode it chose."""
     from patternlang.engine.solve import LinearTarget
 
-    out = []
+    out, modes = [], []
     for t in targets:
+        if t.kind == "move":
+            h = h0 if h0 is not None else np.full(len(rows.components), 1 / len(rows.components))
+            mc = move_choice(t, rows, h, step_id)
+            out.append(LinearTarget(coeffs=np.zeros(len(rows.names)), kind="move", amount=t.amount,
+                                    weight=t.weight, label=t.label, direction=mc.direction))
+            modes.append({"label": t.label, "mode": mc.index, "singular_value": mc.singular_value,
+                          "loading": mc.loading, "gains": mc.gains, "structure": mc.structure,
+                          "direction": dict(zip(rows.components, map(float, mc.direction)))})
+            continue
         mat = linearize(t.expr, rows, step_id)
         for r, coeffs in enumerate(mat):
             label = t.label if len(mat) == 1 else f"{t.label}[{r}]"
             out.append(LinearTarget(coeffs=coeffs, kind=t.kind, amount=t.amount, value=t.value,
                                     weight=t.weight, label=label))
-    return out
+    return out, modes
 
 
 def solve_once(step: SolveStep, rows: Rows, weights: dict[str, float], out_file) -> SolutionRecord:
@@ -132,26 +169,40 @@ def solve_once(step: SolveStep, rows: Rows, weights: dict[str, float], out_file)
     if missing:
         raise PatRuntimeError(step.id, f"components {missing} are not in mixture "
                               f"'{step.mixture.name}'", "solve over the mixture the χ was measured on")
-    from patternlang.engine.solve.resolved import target_resolution, unresolved_warnings
-
     h0 = np.array([weights[c] for c in rows.components])
-    targets = linear_targets(step.targets, rows, step.id)
+    targets, modes = linear_targets(step.targets, rows, step.id, h0 / h0.sum())
     solution = solve_weights(rows.response, rows.response_se, h0, rows.components, rows.names,
                              targets, list(step.constraints),
                              regularization=step.regularization, mu0=rows.mu0, step=step.id)
-    resolution = target_resolution([t.coeffs for t in targets], [t.label for t in targets],
-                                    rows.response, rows.response_se, rows.components)
     record = solution.to_dict()
-    record["resolved"] = [r.to_dict() for r in resolution]
-    record["warnings"] = unresolved_warnings(resolution) + fd_warnings(rows, targets)
+    if modes:
+        record["modes"] = modes
+    resolution = add_resolution(record, rows, targets)
     atomic_write_json(out_file, record)
     require_feasible(solution, step.id)
+    check_resolved(step, resolution)
+    return SolutionRecord.model_validate(record)
+
+
+def add_resolution(record: dict, rows: Rows, targets: list) -> list:
+    """Put each target's resolution (z = row / SE per component) and the warnings (unresolved
+    targets, contradicting finite-difference checks) into the solution ``record``; return them."""
+    from patternlang.engine.solve.resolved import target_resolution, unresolved_warnings
+
+    resolution = target_resolution([t.coeffs for t in targets], [t.label for t in targets],
+                                   rows.response, rows.response_se, rows.components)
+    record["resolved"] = [r.to_dict() for r in resolution]
+    record["warnings"] = unresolved_warnings(resolution) + fd_warnings(rows, targets)
+    return resolution
+
+
+def check_resolved(step: SolveStep, resolution: list) -> None:
+    """``require resolved``: an unresolved target is an error (the solution is already written)."""
     if step.require_resolved and not all(r.resolved for r in resolution):
         raise PatRuntimeError(step.id, "require resolved: " + "; ".join(
             f"target '{r.label}' has largest |z| = {r.max_abs_z:.2g} < 3" for r in resolution if not r.resolved),
             "more draws or chains in the susceptibility's sampler, a later checkpoint, or drop "
             "'require resolved' to accept the solution with a warning")
-    return SolutionRecord.model_validate(record)
 
 
 def fd_warnings(rows: Rows, targets: list) -> list[str]:

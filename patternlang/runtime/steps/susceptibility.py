@@ -15,8 +15,9 @@ import numpy as np
 
 from patternlang.plan.ir import SampleStep, SusceptibilityStep
 from patternlang.runtime.context import StepContext, runner
-from patternlang.runtime.results_types import ChiResult, FiniteDiffRow, PrincipalResult, SampleResult
-from patternlang.runtime.rundir import atomic_write_json
+from patternlang.runtime.results_types import (ChiResult, FiniteDiffRow, PoolChi, PrincipalResult,
+                                               SampleResult)
+from patternlang.runtime.rundir import atomic_save_npz, atomic_write_json
 
 
 def _average(chis: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -50,7 +51,9 @@ def combine(chis: list, sample: SampleStep, nbeta: float,
         chi=chi.tolist(), chi_se=se.tolist(), chi_z=merged.z.tolist(), chi_ess=merged.ess.tolist(),
         mu=mu.tolist(), principal=_principal(principal),
         centers=len(chis), draws=int(first.draws), chains=int(first.chains),
-        chi_explicit=None if explicit is None else explicit.tolist())  # the part from dφ/dε itself
+        chi_explicit=None if explicit is None else explicit.tolist(),  # the part from dφ/dε itself
+        sd_obs=np.asarray(merged.sd_obs).tolist(), sd_comp=np.asarray(merged.sd_comp).tolist(),
+        standardize=standardize)
     return result, merged, principal
 
 
@@ -72,7 +75,14 @@ def run_susceptibility(step: SusceptibilityStep, ctx: StepContext) -> ChiResult:
         sample = with_step(sample, float(sampled.step_size))
     chis = [estimate_chi(Comoments.from_state(dict(np.load(sdir.file(f)))))
             for f in sampled.moments]
+    pooled = None
+    if sample.pools:  # per-sample columns of whole pools go to their own file, not the result
+        k = len(sample.mixture.weights)
+        pooled = [c.columns(slice(k, None)) for c in chis]
+        chis = [c.columns(slice(0, k)) for c in chis]
     result, merged, _ = combine(chis, sample, sampled.nbeta, step.standardize)
+    if pooled is not None:
+        result.per_sample = _save_pools(pooled, sample, ctx)
     merged.save(ctx.dir.file("chi.npz"), ctx.dir.file("chi.json"))
     atomic_write_json(ctx.dir.file("principal.json"), result.principal.model_dump(mode="json"))
     if step.check is not None:
@@ -86,6 +96,17 @@ def run_susceptibility(step: SusceptibilityStep, ctx: StepContext) -> ChiResult:
         atomic_write_json(ctx.dir.file("finite_difference.json"), rows)
         result.warnings = fd_contradictions(rows)
     return result
+
+
+def _save_pools(pooled: list, sample: SampleStep, ctx: StepContext) -> PoolChi:
+    """Write the per-sample χ of every pool example (averaged over centers) to ``per_sample.npz``:
+    ``chi``/``se`` [observables, examples], ``names`` (``pool[i]``), ``sd`` of ``ℓ_i − L``."""
+    chi, se, _ = _average(pooled)
+    names = list(pooled[0].comp_names)
+    atomic_save_npz(ctx.dir.file("per_sample.npz"), chi=chi, se=se, names=np.array(names, dtype=str),
+                    sd=np.asarray(pooled[0].sd_comp))
+    sizes = {k: sum(1 for n in names if n.startswith(k + "[")) for k in sample.pools}
+    return PoolChi(file="per_sample.npz", pools=sizes)
 
 
 def fd_contradictions(rows: list[dict], z_min: float = 3.0) -> list[str]:

@@ -14,7 +14,7 @@ from patternlang.runtime.contract import check_model
 from patternlang.runtime.results_types import TrainPoolResult
 from patternlang.runtime.rundir import atomic_write_json
 from patternlang.runtime.steps.common import build_components, build_model, checkpoint_paths
-from patternlang.runtime.steps.mixtures import resolve_mixture
+from patternlang.runtime.steps.mixtures import pool_weights, resolve_mixture, reweight_pools
 from patternlang.runtime.training import train_one
 
 
@@ -23,6 +23,8 @@ def run_train(step: TrainStep, ctx: StepContext) -> TrainPoolResult | None:
     check_model(build_model(step.model, ctx), ctx.plan, step.id)  # before any training
     components = build_components(step.components)
     weights = resolve_mixture(step, ctx)
+    if step.mixture_from:  # a per-sample solution also weights the examples of its pools
+        components = reweight_pools(components, pool_weights(ctx, step.mixture_from))
     init = dict(checkpoint_paths(step.init_from, ctx)) if step.init_from else {}
     mine = ctx.dist.mine(list(step.seeds))  # a pool of seeds is split over ranks
     task = ctx.progress.task(f"{step.id}: seeds", total=len(mine), unit="seed")

@@ -48,15 +48,16 @@ class TargetReader:
     def __init__(self, step: VerifyStep, ctx: StepContext):
         solve = ctx.plan.step(step.solve)
         self.rows = Rows.of(solve, ctx)
-        self.targets = linear_targets(solve.targets, self.rows, solve.id)
+        self.targets, _ = linear_targets(solve.targets, self.rows, solve.id)
         many = len(solve.susceptibilities) > 1
         self.coords = [n.split(":", 1)[1] if many else n for n in self.rows.names]
         self.solve = solve
 
     def measurable(self, curves: dict) -> list[int]:
-        """Indices of the targets whose every coordinate is tracked in ``curves``."""
+        """Indices of the targets whose every coordinate is tracked in ``curves`` (a ``move along``
+        target is a step in the mixture, not a functional of the observables: never measurable)."""
         return [i for i, t in enumerate(self.targets)
-                if all(self.coords[m] in curves for m in np.flatnonzero(t.coeffs))]
+                if t.kind != "move" and all(self.coords[m] in curves for m in np.flatnonzero(t.coeffs))]
 
     def values(self, curves: dict, index: int, keep: list[int]) -> np.ndarray:
         """Target values ``[seeds, targets]`` at evaluation ``index`` of every seed."""

@@ -42,7 +42,7 @@ from patternlang.runtime.results_types import (ArmResult, CalibrationRow, OnsetR
                                                SolveResult, VerifyResult)
 from patternlang.runtime.rundir import atomic_write_json, damage, read_json, seal
 from patternlang.runtime.steps.common import build_components, checkpoint_paths
-from patternlang.runtime.steps.mixtures import arm_weights
+from patternlang.runtime.steps.mixtures import arm_weights, atom_arm, reweight_pools
 from patternlang.runtime.steps.regression_arm import proxy_design, regression_result
 from patternlang.runtime.steps.solve import Rows, linearize
 from patternlang.runtime.steps.validation import arm_names, arm_seed, validation_summary, verdicts
@@ -57,7 +57,7 @@ def _job(job: dict) -> dict:
     import torch
 
     torch.set_num_threads(1)
-    components = build_components(job["train"].components)
+    components = reweight_pools(build_components(job["train"].components), job.get("pools"))
     info = train_one(job["train"], job["seed"], job["weights"], components, job["out_dir"],
                      device=job["device"], plan_seed=job["plan_seed"], steps=job["steps"],
                      init_path=job["init_path"], track=job["track"], every=job["every"],
@@ -86,7 +86,7 @@ def _tracked(step: VerifyStep) -> list[ObservableSpec]:
 
 
 def _run_key(ctx: StepContext, train_id: str, weights: dict, seed: int, steps: int, every: int,
-             track: list[ObservableSpec], init_path) -> str:
+             track: list[ObservableSpec], init_path, pools: dict | None = None) -> str:
     """Content hash of one verification run: everything its numbers depend on. Runs live under
     ``RUN/runs/<key>/`` and are shared between verify steps, so a changed target re-uses the
     baseline arm (and every arm whose weights the new solution leaves unchanged)."""
@@ -95,18 +95,22 @@ def _run_key(ctx: StepContext, train_id: str, weights: dict, seed: int, steps: i
             "steps": steps, "every": every, "device": ctx.device.type,
             "track": [o.model_dump(mode="json") for o in track],
             "init": None if init_path is None else str(init_path).replace(str(ctx.run.root), "")}
+    if pools:  # per-example weights of pools (absent for every component-level run)
+        body["pools"] = {k: hashlib.sha256(np.round(np.asarray(q, float), 15).tobytes()).hexdigest()
+                         for k, q in sorted(pools.items())}
     text = json.dumps(body, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _job_for(step: VerifyStep, ctx: StepContext, arm: str, seed: int, weights: dict,
-             steps: int, every: int, init_path) -> dict:
-    key = _run_key(ctx, step.train, weights, seed, steps, every, _tracked(step), init_path)
+             steps: int, every: int, init_path, pools: dict | None = None) -> dict:
+    key = _run_key(ctx, step.train, weights, seed, steps, every, _tracked(step), init_path, pools)
     run_dir = ctx.run.subdir("runs", key)
     return {"name": f"{arm}-s{seed}", "arm": arm, "seed": seed, "weights": weights,
             "train": ctx.plan.step(step.train), "steps": steps, "every": every,
             "track": _tracked(step), "init_path": init_path, "out_dir": run_dir,
-            "part_dir": run_dir, "device": str(ctx.device), "plan_seed": ctx.plan.seed}
+            "part_dir": run_dir, "device": str(ctx.device), "plan_seed": ctx.plan.seed,
+            "pools": pools}
 
 
 def _init_path(step: VerifyStep, ctx: StepContext, seed: int):
@@ -119,13 +123,37 @@ def _jobs(step: VerifyStep, ctx: StepContext, given: dict[str, dict]) -> list[di
     sol = ctx.result(step.solve, SolveResult)
     h0, h1 = sol.baseline, sol.final_weights
     held = equality_rows(getattr(ctx.plan.step(step.solve), "constraints", []))
+    atoms = _atom_arms(ctx, step.solve) if sol.sample_weights else None
     jobs = []
     for arm in arm_names(step):
-        weights = given.get(arm) or arm_weights(arm, h0, h1, arm_seed(step, ctx.plan.seed, arm),
-                                                held)
+        seed_of_arm = arm_seed(step, ctx.plan.seed, arm)
+        if atoms and arm not in given:
+            weights, pools = atoms(arm, seed_of_arm)
+        else:
+            weights, pools = given.get(arm) or arm_weights(arm, h0, h1, seed_of_arm, held), None
         jobs += [_job_for(step, ctx, arm, seed, weights, step.steps, step.every,
-                          _init_path(step, ctx, seed)) for seed in step.seeds]
+                          _init_path(step, ctx, seed), pools) for seed in step.seeds]
     return jobs
+
+
+def _atom_arms(ctx: StepContext, solve_id: str):
+    """``arm, seed -> (component weights, per-example weights of each pool or None)`` for a
+    per-sample solution (:func:`~patternlang.runtime.steps.mixtures.atom_arm`). The baseline draws
+    its pools uniformly, exactly as a component-level baseline run (and shares its runs)."""
+    z = np.load(ctx.input_dir(solve_id).file(ctx.result(solve_id, SolveResult).sample_weights))
+    atoms = [str(a) for a in z["atoms"]]
+    comp = np.array([a.split("[", 1)[0] for a in atoms])
+    names = list(dict.fromkeys(comp))
+    pools = [k for k in names if f"{k}.atoms" in z.files]
+
+    def arm(name: str, seed: int):
+        p = atom_arm(name, z["p0"], z["p"], seed, np.isin(comp, pools))
+        weights = {k: float(p[comp == k].sum()) for k in names}
+        if name == "baseline":
+            return weights, None
+        return weights, {k: (p[comp == k] / max(p[comp == k].sum(), 1e-300)).tolist() for k in pools}
+
+    return arm
 
 
 def _regression(step: VerifyStep, ctx: StepContext) -> dict | None:
