@@ -15,7 +15,7 @@ from pathlib import Path
 from patternlang.check.checker import check_program
 from patternlang.check.entities import Checked
 from patternlang.check.modules import load_program, read_source
-from patternlang.errors import Diagnostic, PatSpecError, PatUsageError, Span
+from patternlang.errors import Diagnostic, PatSpecError, Span
 from patternlang.plan.ir import Plan
 from patternlang.compiler.lower import lower
 from patternlang.syntax.ast import Module
