@@ -57,6 +57,7 @@ class ValidationResult(_Record):
     evaluated_at_reason: str
     objective: str
     regression: dict[str, Any] | None = None  # the regression arm's record (regression.json)
+    proxy: str | None = None  # the onset observable read in place of untracked targets
 
 
 class TargetVerdict(_Record):
