@@ -197,7 +197,8 @@ def details(step) -> list[str]:
     if isinstance(step, SampleStep):
         s = step.sampler
         nbeta = "auto (B / log B)" if s.nbeta is None else f"{s.nbeta:g}"
-        return [f"step {s.step:g}, gamma {s.gamma:g}, nbeta {nbeta}, burnin {s.burnin}, thin {s.thin}, "
+        eps = s.step if isinstance(s.step, str) else f"{s.step:g}"  # "auto": chosen by a scan
+        return [f"step {eps}, gamma {s.gamma:g}, nbeta {nbeta}, burnin {s.burnin}, thin {s.thin}, "
                 f"batch {s.batch}, seed {s.seed}" + (f", restrict {s.restrict}" if s.restrict else "")
                 + f"; probe {step.probe} per component",
                 f"observe {', '.join(o.name for o in step.observables)}"]
