@@ -14,23 +14,25 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 from patternlang.plan.ir import SampleStep
 from patternlang.runtime.context import StepContext
-from patternlang.runtime.rundir import atomic_write_json, read_json
+from patternlang.runtime.rundir import StepDir, atomic_write_json, read_json
 from patternlang.runtime.steps.common import build_model, derive_seed, load_weights
 
 AUTO_MAX_STEP = 1e-2
 SCAN_DRAWS = 200
 
 
-def resolve_auto_step(step: SampleStep, ctx: StepContext, center_path: Path,
-                      components: dict) -> tuple[SampleStep, dict | None]:
-    """``step`` with its ε fixed (unchanged when it is a number) and the scan's summary."""
+def resolve_auto_step(step: SampleStep, ctx: StepContext, center_path: Path, components: dict,
+                      store: StepDir | None = None) -> tuple[SampleStep, dict | None]:
+    """``step`` with its ε fixed (unchanged when it is a number) and the scan's summary. With a
+    chunk ``store`` (``draws = auto``) the scan is kept there, and re-used by any run sharing it."""
     if step.sampler.step != "auto":
         return step, None
-    path = ctx.dir.file("step_scan.json")
-    if ctx.resume and path.exists():
+    path = (store or ctx.dir).file("step_scan.json")
+    if (ctx.resume or store is not None) and path.exists():
         scan = read_json(path)
     else:
         scan = _scan(step, ctx, center_path, components)
@@ -44,6 +46,18 @@ def with_step(step: SampleStep, eps: float) -> SampleStep:
     return step.model_copy(update={"sampler": step.sampler.model_copy(update={"step": eps, "burnin": burnin})})
 
 
+def as_sampled(step: SampleStep, sampled: Any) -> SampleStep:
+    """The sample step as it ran, from its :class:`SampleResult` ``sampled``: at the ε its scan
+    chose (``step = auto``) and with the draws it used (``draws = auto``), so that later steps
+    re-sampling it (finite-difference check, iterative rounds) sample alike."""
+    if step.sampler.step == "auto":
+        step = with_step(step, float(sampled.step_size))
+    if step.sampler.draws_auto is not None and sampled.draws:
+        step = step.model_copy(update={"sampler": step.sampler.model_copy(
+            update={"draws": int(sampled.draws), "draws_auto": None})})
+    return step
+
+
 def _scan(step: SampleStep, ctx: StepContext, center_path: Path, components: dict) -> dict:
     from patternlang.engine.sampler.step_scan import scan_step_size
     from patternlang.models.losses import model_loss_fn
@@ -54,7 +68,9 @@ def _scan(step: SampleStep, ctx: StepContext, center_path: Path, components: dic
     cfg = sgld_config(s.model_copy(update={"step": AUTO_MAX_STEP}),
                       derive_seed("sgld-scan", ctx.plan.seed, s.seed))
     batch_fn = mixture_batches(components, dict(step.mixture.weights), s.batch, ctx.device)
-    draws = max(SCAN_DRAWS, min(s.draws, 4 * SCAN_DRAWS))
+    # under draws = auto the scan follows the chunk, not the budget, so a larger max re-uses it
+    base = s.draws_auto.chunk if s.draws_auto is not None else s.draws
+    draws = max(SCAN_DRAWS, min(base, 4 * SCAN_DRAWS))
     ctx.progress.info(f"{step.id}: step = auto, scanning from {AUTO_MAX_STEP:g} down ({draws} draws each)")
     scan = scan_step_size(model, model_loss_fn(model.task), batch_fn, cfg, max_step=AUTO_MAX_STEP, draws=draws)
     ctx.progress.info(f"{step.id}: step = auto chose {scan.chosen:.3g}")
