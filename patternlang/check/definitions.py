@@ -12,7 +12,7 @@ from patternlang.check import coerce
 from patternlang.check.blocks import BlockReader
 from patternlang.check.evaluator import Evaluator
 from patternlang.check.draws import read_draws
-from patternlang.check.values import AnyV, AutoV, DictV, ErrorV, V
+from patternlang.check.values import AnyV, AutoCallV, AutoV, DictV, ErrorV, V
 from patternlang.check.entities import MixtureE, SamplerDecl
 from patternlang.plan.ir import ComponentSpec, MixtureSpec
 from patternlang.registry import Range
@@ -114,6 +114,9 @@ def check_sampler(ev: Evaluator, key, decl: A.Decl) -> Any:
     r = BlockReader(ev, decl, key[0])
     defaults = SamplerDecl.model_fields
     raw_step = r.require("step")
+    if isinstance(raw_step, AutoCallV):
+        return ev.s.error("PAT304", "step = auto takes no settings", raw_step.span,
+                          "write step = auto (a scan of the step size at the center) or a number")
     out: dict[str, Any] = {
         "step": "auto" if isinstance(raw_step, AutoV) else r.float("step", None, Range(gt=0), required=True),
         "gamma": r.float("gamma", None, Range(gt=0), required=True),
