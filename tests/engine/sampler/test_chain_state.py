@@ -76,3 +76,31 @@ def test_start_must_hold_the_same_chains():
     state = run_sgld(model, loss_fn, batch_fn, cfg, keep_state=True).extra["state"]
     with pytest.raises(Exception, match="start holds chains"):
         run_sgld(model, loss_fn, batch_fn, cfg, chain_ids=[0, 1, 2], start=state)
+
+
+def test_sample_until_stops_on_the_llc_z_and_matches_a_fixed_run():
+    from patternlang.engine.sampler.draws_rule import budget_warnings, draws_needed, sample_until
+
+    model, loss_fn, batch_fn = tiny_lm()
+    cfg = SGLDConfig(step_size=1e-3, gamma=10.0, num_chains=3, num_draws=1, burnin=5)
+    res, checks = sample_until(model, loss_fn, batch_fn, cfg, z=1e6, max_draws=30, chunk=10)
+    assert [c.draws for c in checks] == [10, 20, 30] and not checks[-1].resolved
+    fixed = run_sgld(model, loss_fn, batch_fn, dataclasses.replace(cfg, num_draws=30))
+    assert res.llc_mean == fixed.llc_mean and np.array_equal(res.loss_trace, fixed.loss_trace)
+    z_last = checks[-1].best["llc"]
+    assert z_last == pytest.approx(abs(fixed.llc_mean) / fixed.llc_se)
+    (warning,) = budget_warnings(checks[-1], "estimate")
+    assert f"{draws_needed(30, 1e6, z_last)} draws" in warning and "'llc'" in warning
+    # a threshold the first chunk already meets stops there
+    easy, first = sample_until(model, loss_fn, batch_fn, cfg, z=min(1.0, 0.5 * checks[0].best["llc"]),
+                               max_draws=30, chunk=10)
+    assert [c.draws for c in first] == [10] and first[0].resolved and easy.draw_count[0] == 10
+
+
+def test_draws_needed_is_n_times_the_squared_shortfall():
+    from patternlang.engine.sampler.draws_rule import ChunkCheck, draws_needed
+
+    assert draws_needed(400, 3.0, 1.5) == 1600 and draws_needed(400, 3.0, 6.0) == 400
+    assert draws_needed(400, 3.0, None) is None and draws_needed(400, 3.0, 0.0) is None
+    assert not ChunkCheck(10, {}, 3.0).resolved  # no row: nothing is resolved
+    assert ChunkCheck(10, {"a": 3.0, "b": 4.0}, 3.0).resolved and not ChunkCheck(10, {"a": None}, 3.0).resolved
