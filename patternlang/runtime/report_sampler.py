@@ -23,15 +23,26 @@ def cell(v) -> str:
 
 
 def scan_lines(sid: str, scan: dict | None, figdir: Path) -> list[str]:
-    """``step = auto``: the scan's table and figure (λ̂ against ε, the plateau and the choice)."""
+    """``step = auto``: the scan's table and figure (λ̂ against ε, the plateau and the choice; and
+    the targeted χ rows, component by component, when the step feeds a patterning)."""
     if not scan:
         return []
     plateau = ", ".join(f"{e:.3g}" for e in scan["plateau"]) if scan["plateau"] else "none"
     p = figures.step_scan(scan, figdir / f"step-scan-{sid}.png", title=f"{sid}: step = auto")
-    return ["", f"step = auto chose ε = {scan['chosen']:.3g} (plateau: {plateau}):", "",
-            table(["ε", "LLC", "SE", "stable", "reason"], [[r["step_size"], r["llc"], r["llc_se"],
-                   r["stable"], r.get("reason")] for r in scan["rows"]]), "",
-            f"![step scan](figures/{p.name})", ""]
+    labels = list(next((r["rows"] for r in scan["rows"] if r.get("rows")), {}))
+    judged = " and the targeted chi rows (nβ·χ per component, ± SE)" if labels else ""
+    return ["", f"step = auto chose ε = {scan['chosen']:.3g} (plateau of λ̂{judged}: {plateau}):", "",
+            table(["ε", "LLC", "SE", "stable", "reason", *labels],
+                  [[r["step_size"], r["llc"], r["llc_se"], r["stable"], r.get("reason"),
+                    *(_row_cell((r.get("rows") or {}).get(k)) for k in labels)] for r in scan["rows"]]),
+            "", f"![step scan](figures/{p.name})", ""]
+
+
+def _row_cell(row: dict | None) -> str | None:
+    """A targeted row at one ε: ``value ± SE`` per component."""
+    if not row:
+        return None
+    return "; ".join(f"{c}: {cell(v)} ± {cell(s)}" for c, v, s in zip(row["components"], row["value"], row["se"]))
 
 
 def draws_lines(auto: dict | None) -> list[str]:

@@ -113,6 +113,19 @@ def _bar_callback(bar):
     return callback
 
 
+def step_observer(step: SampleStep, ctx: StepContext, model: torch.nn.Module, components: dict,
+                  weights: dict[str, float], per_sample: bool | None = None):
+    """The :class:`~patternlang.observables.observer.Observer` of ``step``'s observables on
+    ``weights`` (probe sets seeded by the step; ``per_sample`` None: the step's own per-sample
+    columns and pools)."""
+    from patternlang.observables.observer import build_observer
+
+    return build_observer(model, step.observables, components, weights, probe=step.probe,
+                          seed=derive_seed("probe", ctx.plan.seed, step.id),
+                          per_sample=step.per_sample if per_sample is None else per_sample,
+                          nbeta=step.sampler.nbeta, pools=list(step.pools) if per_sample is None else None)
+
+
 def sample_chains(step: SampleStep, ctx: StepContext, center: Path, components: dict, *, seed: int,
                   weights: dict[str, float] | None = None, chain_ids: list[int] | None = None,
                   init_loss: float | None = None, per_sample: bool | None = None,
@@ -127,16 +140,11 @@ def sample_chains(step: SampleStep, ctx: StepContext, center: Path, components: 
     moments hold the draws' observations, those of ``start`` included)."""
     from patternlang.engine.sampler.sgld import run_sgld
     from patternlang.models.losses import model_loss_fn
-    from patternlang.observables.observer import build_observer
     from patternlang.runtime.accel import maybe_compile, with_precision
 
     weights = dict(step.mixture.weights) if weights is None else dict(weights)
     model = maybe_compile(load_weights(build_model(step.model, ctx), center), ctx.options.compile)
-    observer = build_observer(model, step.observables, components, weights, probe=step.probe,
-                              seed=derive_seed("probe", ctx.plan.seed, step.id),
-                              per_sample=step.per_sample if per_sample is None else per_sample,
-                              nbeta=step.sampler.nbeta,
-                              pools=list(step.pools) if per_sample is None else None)
+    observer = step_observer(step, ctx, model, components, weights, per_sample)
     keep_state = bool(engine.pop("keep_state", False))
     cfg = sgld_config(step.sampler, seed, **engine)
     state = None
@@ -179,4 +187,4 @@ def run_group(step: SampleStep, ctx: StepContext, center: Path, seed: int, group
 
 
 __all__ = ["sgld_config", "center_seed", "mixture_batches", "chain_groups", "chain_bytes",
-           "sample_chains", "run_group"]
+           "step_observer", "sample_chains", "run_group"]
