@@ -1,6 +1,6 @@
-"""``draws`` in a sampler block: a number of kept draws per chain, or ``auto(z = 3, max = N)``.
+"""``draws`` in a sampler block: a number of kept draws per chain, or ``auto(z=3, max=N)``.
 
-``draws = auto(z = 3, max = 2000, chunk = 100)`` samples in chunks of ``chunk`` draws until the χ
+``draws = auto(z=3, max=2000, chunk=100)`` samples in chunks of ``chunk`` draws until the χ
 rows the patternings downstream target are resolved (some component with |z| >= ``z``) or ``max``
 draws are spent (:mod:`patternlang.runtime.steps.draws_auto`). ``z`` defaults to 3 (the solver's
 "resolved"), ``chunk`` to 100 (or ``max`` when smaller); ``max`` is required: it is the budget.
@@ -15,7 +15,7 @@ from patternlang.check.values import AnyV, AutoCallV, AutoV, ConstV, ErrorV, V, 
 from patternlang.plan.ir import DrawsAuto
 
 DEFAULT_CHUNK = 100
-EXAMPLE = "draws = auto(z = 3, max = 2000)"
+EXAMPLE = "draws = auto(z=3, max=2000)"
 _HINTS = {
     "z": "z is the |chi / SE| each targeted row must reach (3 is the solver's 'resolved'): a number > 0",
     "max": "max is the budget of kept draws per chain: a whole number >= 1, e.g. max = 2000",

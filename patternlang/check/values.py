@@ -44,7 +44,7 @@ class AutoV(V):
 
 @dataclass(frozen=True)
 class AutoCallV(V):
-    """``auto(name = value, ...)``: ``auto`` with settings (``draws = auto(z = 3, max = 2000)``);
+    """``auto(name=value, ...)``: ``auto`` with settings (``draws = auto(z=3, max=2000)``);
     ``args`` are ``(name, span, value)`` as written."""
 
     args: tuple = ()

@@ -98,7 +98,7 @@ class OptimizerSpec(_Model):
 
 
 class DrawsAuto(_Model):
-    """``draws = auto(z = 3, max = N, chunk = C)``: sample in chunks of ``chunk`` kept draws until
+    """``draws = auto(z=3, max=N, chunk=C)``: sample in chunks of ``chunk`` kept draws until
     every targeted χ row has a component with |z| >= ``z`` (no patterning downstream: until the
     LLC's λ̂/SE >= ``z``), at most ``SamplerSpec.draws`` (= ``max``) draws; see
     :mod:`patternlang.runtime.steps.draws_auto`."""

@@ -53,7 +53,7 @@ def draws_lines(auto: dict | None) -> list[str]:
     what = ("the targeted chi rows (best |z| over components)" if auto["rule"] == "targets"
             else "the LLC (λ̂ / SE per center)")
     verdict = "resolved" if auto["resolved"] else "budget spent, not resolved"
-    return ["", f"draws = auto(z = {auto['z']:g}, max = {auto['max']}, chunk = {auto['chunk']}) on "
+    return ["", f"draws = auto(z={auto['z']:g}, max={auto['max']}, chunk={auto['chunk']}) on "
             f"{what}: {auto['draws']} draws per chain, {verdict}.", "",
             table(["draws", *labels], [[c["draws"], *(c["best_abs_z"][k] for k in labels)]
                                        for c in auto["chunks"]]), ""]

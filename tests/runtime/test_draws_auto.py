@@ -36,7 +36,7 @@ def _numbers(r: dict) -> tuple:
 
 def test_stops_when_the_targeted_row_is_resolved_and_equals_fixed_draws(tmp_path):
     # z = 1: the row's best |z| is 0.72 after 12 draws and 1.53 after 24, so two chunks
-    auto = _run(_spec(tmp_path, "auto(z = 1, max = 60, chunk = 12)", "auto.pat"), tmp_path / "auto")
+    auto = _run(_spec(tmp_path, "auto(z=1, max=60, chunk=12)", "auto.pat"), tmp_path / "auto")
     info = auto["llc"]["sample.chi"]["draws_auto"]
     assert info["rule"] == "targets" and info["resolved"] and info["draws"] == 24
     assert [c["draws"] for c in info["chunks"]] == [12, 24]
@@ -54,7 +54,7 @@ def test_stops_when_the_targeted_row_is_resolved_and_equals_fixed_draws(tmp_path
 
 def test_budget_spent_warns_with_the_draws_needed_and_reuses_chunks(tmp_path):
     out = tmp_path / "out"
-    first = _run(_spec(tmp_path, "auto(z = 50, max = 24, chunk = 12)", "a.pat"), out)
+    first = _run(_spec(tmp_path, "auto(z=50, max=24, chunk=12)", "a.pat"), out)
     info = first["llc"]["sample.chi"]["draws_auto"]
     assert not info["resolved"] and info["draws"] == 24 and len(info["chunks"]) == 2
     best = info["chunks"][-1]["best_abs_z"]["raise mean(ih)"]
@@ -66,7 +66,7 @@ def test_budget_spent_warns_with_the_draws_needed_and_reuses_chunks(tmp_path):
     stamps = {p.parent.name: p.stat().st_mtime_ns for p in (store / "parts").glob("*/done.json")}
     assert sorted(stamps) == ["seed0-c0-1-d12", "seed0-c0-1-d24", "seed0-c2-3-d12", "seed0-c2-3-d24"]
     # a larger budget re-uses the sealed chunks and samples only the new one
-    more = _run(_spec(tmp_path, "auto(z = 50, max = 36, chunk = 12)", "b.pat"), out)
+    more = _run(_spec(tmp_path, "auto(z=50, max=36, chunk=12)", "b.pat"), out)
     assert more["llc"]["sample.chi"]["draws"] == 36
     assert {k: p.stat().st_mtime_ns for k, p in ((p.parent.name, p) for p in
             (store / "parts").glob("*/done.json")) if k in stamps} == stamps
@@ -74,12 +74,12 @@ def test_budget_spent_warns_with_the_draws_needed_and_reuses_chunks(tmp_path):
     # an interrupted run (last chunk and result lost) continues at its next chunk with --resume
     for d in [*store.glob("parts/*-d36"), *(out / "steps").glob("sample-chi-*")]:
         os.remove(d / "done.json")
-    again = _run(_spec(tmp_path, "auto(z = 50, max = 36, chunk = 12)", "b.pat"), out, "--resume")
+    again = _run(_spec(tmp_path, "auto(z=50, max=36, chunk=12)", "b.pat"), out, "--resume")
     assert _numbers(again) == _numbers(more)
 
 
 def test_without_a_patterning_the_rule_is_the_llc_standard_error(tmp_path):
-    r = _run(_spec(tmp_path, "auto(z = 4, max = 36, chunk = 12)", "llc.pat", upto_patterning=True),
+    r = _run(_spec(tmp_path, "auto(z=4, max=36, chunk=12)", "llc.pat", upto_patterning=True),
              tmp_path / "out")
     info = r["llc"]["sample.chi"]["draws_auto"]
     assert info["rule"] == "llc" and list(info["chunks"][0]["best_abs_z"]) == ["LLC at seed0"]

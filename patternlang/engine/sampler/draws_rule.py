@@ -67,7 +67,7 @@ def budget_warnings(check: ChunkCheck, what: str = "row") -> list[str]:
         need = draws_needed(check.draws, check.z, b)
         shown = "none" if b is None else f"{b:.2g}"
         more = (f"; about {need} draws per chain would resolve it if the estimate stays put "
-                f"(draws = auto(..., max = {need}))" if need else "")
+                f"(draws = auto(..., max={need}))" if need else "")
         out.append(f"draws = auto: {what} '{label}' is not resolved after the budget of {check.draws} "
                    f"draws (best |z| = {shown} < {check.z:g}){more}. Remedy: a larger max, more "
                    "chains (z grows as sqrt(chains x draws)), or a later checkpoint where the "

@@ -1,4 +1,4 @@
-"""``draws = auto(z = 3, max = N, chunk = C)`` in a sample step: sample in chunks until the
+"""``draws = auto(z=3, max=N, chunk=C)`` in a sample step: sample in chunks until the
 targeted χ rows are resolved.
 
 Every (center, chain group) unit samples ``C`` draws, saves its part — co-moments, sampler result,
