@@ -14,7 +14,7 @@ only ``hold`` / ``move`` targets) the rule is the LLC's: stop when λ̂/SE >= z 
 
 The parts live in a *chunk store*, ``steps/chunks-<sample>-<key>/``, keyed by the step's hash with
 the budget, z and the targets left out (they decide when to stop, not what a chunk holds; under
-``step = auto`` the targets stay in, since they shape the scan). A chunk is a deterministic
+``step = auto`` the targeted rows stay in, since they shape the scan, but not their amounts). A chunk is a deterministic
 function of that key and the draws it reaches (parts are named ``...-d<draws>``), so a sealed part
 is always re-used: an interrupted run continues at its next chunk (``--resume`` or not), and a
 re-run with a larger ``max`` (or another z or target) continues where the last one stopped.
@@ -37,8 +37,10 @@ from patternlang.runtime.steps.target_rows import TargetRow, chi_of, target_rows
 def chunk_store(step: SampleStep, ctx: StepContext) -> StepDir:
     """The directory of ``step``'s chunks, keyed by what decides a chunk's numbers."""
     sampler = step.sampler.model_copy(update={"draws": step.sampler.draws_auto.chunk, "draws_auto": None})
-    keyed = step.model_copy(update={"sampler": sampler,
-                                    "targets": step.targets if step.sampler.step == "auto" else []})
+    rows_only = {"amount": None, "value": None, "weight": 1.0}  # the scan reads the rows, not the goal
+    targets = [t.model_copy(update={"target": t.target.model_copy(update=rows_only)})
+               for t in step.targets] if step.sampler.step == "auto" else []
+    keyed = step.model_copy(update={"sampler": sampler, "targets": targets})
     plan = ctx.plan.model_copy(update={"steps": [keyed if s.id == step.id else s for s in ctx.plan.steps]})
     return ctx.run.step("sample", f"chunks.{step.id}", plan.hashes()[step.id])
 
