@@ -36,7 +36,8 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "gamma": "localization strength (required, > 0)",
         "nbeta": "inverse temperature n*beta, or auto = B / log B",
         "chains": "number of chains (>= 1)",
-        "draws": "kept draws per chain (>= 1)",
+        "draws": "kept draws per chain (>= 1), or auto(z=3, max=N, chunk=100): sample in "
+                 "chunks until the targeted chi rows reach |z| >= z, at most N draws",
         "burnin": "steps discarded at the start of each chain",
         "thin": "keep every this many steps",
         "batch": "minibatch size of each SGLD step",

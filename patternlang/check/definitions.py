@@ -11,7 +11,8 @@ from typing import Any
 from patternlang.check import coerce
 from patternlang.check.blocks import BlockReader
 from patternlang.check.evaluator import Evaluator
-from patternlang.check.values import AnyV, AutoV, DictV, ErrorV, V
+from patternlang.check.draws import read_draws
+from patternlang.check.values import AnyV, AutoCallV, AutoV, DictV, ErrorV, V
 from patternlang.check.entities import MixtureE, SamplerDecl
 from patternlang.plan.ir import ComponentSpec, MixtureSpec
 from patternlang.registry import Range
@@ -102,7 +103,7 @@ def check_mixture(ev: Evaluator, key, decl: A.Decl) -> Any:
 
 
 MAX_DRAWS = 10**8  # chains x draws above this is PAT320 (the traces are kept in memory)
-_SAMPLER_RANGES = {"chains": Range(ge=1), "draws": Range(ge=1), "burnin": Range(ge=0),
+_SAMPLER_RANGES = {"chains": Range(ge=1), "burnin": Range(ge=0),
                    "thin": Range(ge=1), "batch": Range(ge=1), "seed": Range(ge=0)}
 
 
@@ -113,12 +114,17 @@ def check_sampler(ev: Evaluator, key, decl: A.Decl) -> Any:
     r = BlockReader(ev, decl, key[0])
     defaults = SamplerDecl.model_fields
     raw_step = r.require("step")
+    if isinstance(raw_step, AutoCallV):
+        return ev.s.error("PAT304", "step = auto takes no settings", raw_step.span,
+                          "write step = auto (a scan of the step size at the center) or a number")
     out: dict[str, Any] = {
         "step": "auto" if isinstance(raw_step, AutoV) else r.float("step", None, Range(gt=0), required=True),
         "gamma": r.float("gamma", None, Range(gt=0), required=True),
     }
     for k, rng in _SAMPLER_RANGES.items():
         out[k] = r.int(k, defaults[k].default, rng)
+    draws = read_draws(ev.s, r.value("draws"), defaults["draws"].default)
+    out["draws"], out["draws_auto"] = draws if draws is not None else (None, None)
     nb = r.value("nbeta")
     out["nbeta"] = None if nb is None or isinstance(nb, AutoV) else \
         coerce.as_float(ev.s, nb, "nbeta", Range(gt=0))
@@ -126,13 +132,12 @@ def check_sampler(ev: Evaluator, key, decl: A.Decl) -> Any:
     out["preconditioner"] = pre[0] if pre else None
     restrict = r.value("restrict")
     out["restrict"] = [] if restrict is None else coerce.as_type(ev.s, restrict, "strs", "restrict")
-    draws = r.value("draws")
     if out["draws"] and out["chains"] and out["draws"] * out["chains"] > MAX_DRAWS:
         ev.s.error("PAT320", f"{out['chains']} chains x {out['draws']} draws is above the limit of "
-                   f"{MAX_DRAWS:.0e} kept draws", (draws or r.value("chains")).span,
+                   f"{MAX_DRAWS:.0e} kept draws", (r.value("draws") or r.value("chains")).span,
                    "the traces alone would not fit in memory; a few hundred draws per chain is usual")
         return ErrorV(decl.span)
-    if any(v is None for k, v in out.items() if k != "nbeta") or (nb is not None and
+    if any(v is None for k, v in out.items() if k not in ("nbeta", "draws_auto")) or (nb is not None and
                                                                    not isinstance(nb, AutoV) and
                                                                    out["nbeta"] is None):
         return ErrorV(decl.span)

@@ -12,7 +12,8 @@ from patternlang import registry
 from patternlang.check import builtins, coerce
 from patternlang.check.scope import Env, State, did_you_mean
 from patternlang.check.values import (AnyV, ConstV, CurvedV, DictV, ErrorV, FuncV, LinV,
-                                      ListV, ModuleV, ObsV, RefV, StarV, AutoV, TrustV, V, describe)
+                                      ListV, ModuleV, ObsV, RefV, StarV, AutoV, AutoCallV, TrustV, V,
+                                      describe)
 from patternlang.errors import Span
 from patternlang.syntax import ast as A
 
@@ -121,6 +122,9 @@ class Evaluator:
     # -- calls ---------------------------------------------------------------------------------
     def _call(self, e: A.Call, module: str, env: Env) -> V:
         f = self.eval(e.func, module, env)
+        if isinstance(f, AutoV):  # auto with settings: read where it is used (draws = auto(...))
+            return AutoCallV(e.span, tuple((a.name, a.span, self.eval(a.value, module, env))
+                                           for a in e.args))
         if isinstance(f, (ErrorV, AnyV)):
             for a in e.args:
                 self.eval(a.value, module, env)

@@ -43,6 +43,14 @@ class AutoV(V):
 
 
 @dataclass(frozen=True)
+class AutoCallV(V):
+    """``auto(name=value, ...)``: ``auto`` with settings (``draws = auto(z=3, max=2000)``);
+    ``args`` are ``(name, span, value)`` as written."""
+
+    args: tuple = ()
+
+
+@dataclass(frozen=True)
 class StarV(V):
     pass
 
@@ -202,7 +210,7 @@ class FixedV(V):
 
 def describe(v: V) -> str:
     """What a value is, in words, for 'expected X, found Y' messages."""
-    names = {ConstV: None, AutoV: "auto", StarV: "'*' (all heads)", ListV: "a list", DictV: "a dict",
+    names = {ConstV: None, AutoV: "auto", AutoCallV: "auto(...)", StarV: "'*' (all heads)", ListV: "a list", DictV: "a dict",
              ObsV: "an observable", CkptV: "a checkpoint", ModelV: "a model", DataV: "a data component",
              OptimizerV: "an optimizer", LinV: "an expression in the weights", TrustV: "a trust region",
              CurvedV: "an expression in the weights", FixedV: "fixed(...)", ModuleV: "a module",

@@ -159,7 +159,9 @@ def _what(step) -> str:
     if isinstance(step, SampleStep):
         s = step.sampler
         at = f"{step.at.train}@{'final' if step.at.step is None else step.at.step}"
-        return (f"SGLD at {at}: {s.chains} chains x {s.draws} draws, gamma={s.gamma:g}, "
+        draws = (f"up to {s.draws} draws (auto: z >= {s.draws_auto.z:g}, chunks of {s.draws_auto.chunk})"
+                 if s.draws_auto is not None else f"{s.draws} draws")
+        return (f"SGLD at {at}: {s.chains} chains x {draws}, gamma={s.gamma:g}, "
                 f"observe {len(step.observables)} observable(s) x {len(step.components)} component(s)")
     if isinstance(step, SolveStep):
         return f"solve for new weights of {step.mixture.name}: {len(step.targets)} target(s), " \

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from patternlang.check.entities import (Checked, MeasureE, OutputE, PatterningE, SamplerDecl,
                                         SusceptibilityE, TrainE, VerifyE)
+from patternlang.compiler.checked_targets import attach_checked_targets
 from patternlang.compiler.explain import patterning_compute, proxy_compute, proxy_steps
 from patternlang.compiler.fingerprints import fingerprints
 from patternlang.engine.sampler.temperature import default_nbeta
@@ -104,7 +105,7 @@ def lower(checked: Checked) -> Plan:
             formats, loc = st.formats, st.loc
         elif st is not None:
             steps.extend(_LOWER[type(st)](st))
-    steps = _toposort(steps)
+    steps = attach_checked_targets(_toposort(steps))
     steps.append(ReportStep(id="report", inputs=[s.id for s in steps], loc=loc, formats=formats))
     plan = _resolve_regression_arms(Plan(spec=checked.spec, factories=checked.factories, steps=steps))
     return plan.model_copy(update={"fingerprints": fingerprints(plan)})

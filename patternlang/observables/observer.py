@@ -192,6 +192,11 @@ class Observer:
             self.moments.update(x, y, self.explicit(x))
         return {"x": x, "y": y, "loss": L}
 
+    def resume(self, moments: Comoments) -> None:
+        """Keep accumulating into ``moments`` (a saved chunk's), so that the draws of a continued
+        run add to those of the run it continues (``draws = auto``'s chunks)."""
+        self.moments = moments
+
     def reset(self) -> Comoments | None:
         """Hand back the accumulated moments and start empty (a new chain group)."""
         out, self.moments = self.moments, None

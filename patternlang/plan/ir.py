@@ -97,6 +97,16 @@ class OptimizerSpec(_Model):
     warmup: int = 0
 
 
+class DrawsAuto(_Model):
+    """``draws = auto(z=3, max=N, chunk=C)``: sample in chunks of ``chunk`` kept draws until
+    every targeted χ row has a component with |z| >= ``z`` (no patterning downstream: until the
+    LLC's λ̂/SE >= ``z``), at most ``SamplerSpec.draws`` (= ``max``) draws; see
+    :mod:`patternlang.runtime.steps.draws_auto`."""
+
+    z: float = 3.0
+    chunk: int
+
+
 class SamplerSpec(_Model):
     """Localized tempered SGLD settings (devinterp's update with the minibatch mean loss), spelled as
     in the language; :func:`patternlang.runtime.sampling.sgld_config` is the one place they become
@@ -114,6 +124,9 @@ class SamplerSpec(_Model):
     restrict: list[str] = Field(default_factory=list)  # parameter globs or heads like "l1h3"
     seed: int = 0
     preconditioner: str = "none"  # "none" (plain SGLD) or "rmsprop" (engine/sampler/rmsprop.py)
+    # ``draws = auto(z, max, chunk)``: ``draws`` is then the budget ``max``; left out of the JSON (and
+    # the hash) while unset, so plans with a fixed number of draws are unchanged
+    draws_auto: DrawsAuto | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 class ObsExpr(_Model):
@@ -246,6 +259,16 @@ class ObserveStep(_Step):
     seed: int = 0
 
 
+class CheckedTarget(_Model):
+    """A target of a patterning downstream of a sample step, whose χ row that step checks
+    (``step = auto``'s plateau, ``draws = auto``'s stopping rule): the solve step, the
+    susceptibility step whose rows it reads, and the target itself (raise, lower or reach)."""
+
+    solve: str
+    susceptibility: str
+    target: TargetSpec
+
+
 class SampleStep(_Step):
     kind: Literal["sample"] = "sample"
     at: CheckpointRef
@@ -258,6 +281,8 @@ class SampleStep(_Step):
     per_sample: bool = False  # also per-sample chi (each probe sequence a component)
     # pool components: their probe is every example, in order, each with its own chi column
     pools: list[str] = Field(default_factory=list, exclude_if=lambda v: not v)
+    # set by the compiler under ``step = auto`` or ``draws = auto`` (left out of the JSON otherwise)
+    targets: list[CheckedTarget] = Field(default_factory=list, exclude_if=lambda v: not v)
 
 
 class FiniteDiffSpec(_Model):

@@ -181,25 +181,35 @@ def singular_spectrum(singular_values: Sequence[float], path: PathLike,
 
 def step_scan(scan: Mapping, path: PathLike, title: str = "step = auto") -> Path:
     """λ̂ ± 2 SE against ε (log axis) for the stable points of a step scan; the plateau shaded, the
-    chosen ε a vertical line."""
+    chosen ε a vertical line; with targeted χ rows, a second panel of each row's components ± 2 SE."""
     rows = [r for r in scan["rows"] if r.get("llc") is not None]
-    fig = _new_figure(5.5, 3.2)
-    ax = fig.add_subplot()
+    labels = list(next((r["rows"] for r in rows if r.get("rows")), {}))
+    fig = _new_figure(5.5, 5.6 if labels else 3.2)
+    axes = [fig.add_subplot(2 if labels else 1, 1, i + 1) for i in range(2 if labels else 1)]
     for stable, color in ((True, "tab:blue"), (False, "tab:gray")):
         sel = [r for r in rows if bool(r["stable"]) == stable]
         if sel:
-            ax.errorbar([r["step_size"] for r in sel], [r["llc"] for r in sel],
-                        yerr=[2 * (r["llc_se"] or 0) for r in sel], fmt="o", color=color,
-                        label="stable" if stable else "unstable / not equilibrated")
-    if scan.get("plateau"):
-        ax.axvspan(min(scan["plateau"]), max(scan["plateau"]), color="tab:green", alpha=0.15, label="plateau")
-    ax.axvline(scan["chosen"], color="tab:red", lw=1, label=f"chosen {scan['chosen']:.3g}")
-    ax.set_xscale("log")
-    ax.set_xlabel("step ε")
-    ax.set_ylabel("LLC estimate")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    ax.set_title(title)
+            axes[0].errorbar([r["step_size"] for r in sel], [r["llc"] for r in sel],
+                             yerr=[2 * (r["llc_se"] or 0) for r in sel], fmt="o", color=color,
+                             label="stable" if stable else "unstable / not equilibrated")
+    for label in labels:
+        pts = [r for r in rows if (r.get("rows") or {}).get(label)]
+        for k, comp in enumerate(pts[0]["rows"][label]["components"]):
+            val = [r["rows"][label]["value"][k] for r in pts]
+            err = [2 * (r["rows"][label]["se"][k] or 0) for r in pts]
+            axes[1].errorbar([r["step_size"] for r in pts], val, yerr=err, fmt="o-", ms=3, label=f"{label}: {comp}")
+    for ax in axes:
+        if scan.get("plateau"):
+            ax.axvspan(min(scan["plateau"]), max(scan["plateau"]), color="tab:green", alpha=0.15, label="plateau")
+        ax.axvline(scan["chosen"], color="tab:red", lw=1, label=f"chosen {scan['chosen']:.3g}")
+        ax.set_xscale("log")
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3)
+    axes[-1].set_xlabel("step ε")
+    axes[0].set_ylabel("LLC estimate")
+    if labels:
+        axes[1].set_ylabel("targeted row (nβ·χ)")
+    axes[0].set_title(title)
     return _save(fig, path)
 
 

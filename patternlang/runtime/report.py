@@ -16,6 +16,7 @@ from patternlang import __version__
 from patternlang.errors import PatRuntimeError
 from patternlang.plan.ir import Plan
 from patternlang.runtime import figures
+from patternlang.runtime.report_sampler import cell, draws_lines, scan_lines, table
 from patternlang.runtime.report_validation import onset_cell, sign_cell, validation_section
 from patternlang.runtime.results_types import SECTIONS, StepResult, read_result, result_json
 from patternlang.runtime.rundir import RunDir, StepDir, read_json, safe_name
@@ -75,31 +76,17 @@ def collect(plan: Plan, results: dict[str, StepResult], tracked: dict[str, dict]
     return out
 
 
-def _table(header: list[str], rows: list[list]) -> str:
-    fmt = [" | ".join(str(c) for c in header), " | ".join("---" for _ in header)]
-    fmt += [" | ".join(_cell(c) for c in r) for r in rows]
-    return "\n".join(f"| {line} |" for line in fmt)
-
-
-def _cell(v) -> str:
-    if v is None:
-        return "—"
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return str(v)
-
-
 def _sample_section(sid: str, sm: dict, figdir: Path, sdir: StepDir) -> list[str]:
     lines = [f"### LLC and sampler: `{sid}`", "",
              f"nβ = {sm['nbeta']:.4g}; LLC = {sm['llc_mean']:.4g} ± {sm['llc_se']:.3g} (mean ± SE "
              "over chains and centers).", ""]
     rows = [[c["label"], c["llc_mean"], c["llc_se"], c.get("rhat"), c.get("ess"), c.get("trend_ok"),
              c.get("publishable"), len(c.get("divergent_chains", []))] for c in sm["centers"]]
-    lines += [_table(["center", "LLC", "SE", "R-hat", "ESS", "equilibrated", "publishable (R-hat ≤ 1.01, "
+    lines += [table(["center", "LLC", "SE", "R-hat", "ESS", "equilibrated", "publishable (R-hat ≤ 1.01, "
                       "ESS ≥ 400)", "diverged chains"], rows), ""]
     for w in sm.get("warnings", []):
         lines.append(f"- warning: {w}")
-    lines += _scan_lines(sid, sm.get("step_scan"), figdir)
+    lines += scan_lines(sid, sm.get("step_scan"), figdir) + draws_lines(sm.get("draws_auto"))
     traces = sdir.file("traces.npz")
     if traces.exists():
         data = np.load(traces)
@@ -107,18 +94,6 @@ def _sample_section(sid: str, sm: dict, figdir: Path, sdir: StepDir) -> list[str
                                  title=f"{sid}: per-chain traces")
         lines += ["", f"![chain traces](figures/{p.name})", ""]
     return lines
-
-
-def _scan_lines(sid: str, scan: dict | None, figdir: Path) -> list[str]:
-    """``step = auto``: the scan's table and figure (λ̂ against ε, the plateau and the choice)."""
-    if not scan:
-        return []
-    plateau = ", ".join(f"{e:.3g}" for e in scan["plateau"]) if scan["plateau"] else "none"
-    p = figures.step_scan(scan, figdir / f"step-scan-{sid}.png", title=f"{sid}: step = auto")
-    return ["", f"step = auto chose ε = {scan['chosen']:.3g} (plateau: {plateau}):", "",
-            _table(["ε", "LLC", "SE", "stable", "reason"], [[r["step_size"], r["llc"], r["llc_se"],
-                   r["stable"], r.get("reason")] for r in scan["rows"]]), "",
-            f"![step scan](figures/{p.name})", ""]
 
 
 def _chi_section(sid: str, sm: dict, figdir: Path) -> list[str]:
@@ -141,7 +116,7 @@ def _chi_section(sid: str, sm: dict, figdir: Path) -> list[str]:
         lines += ["Finite-difference check at the first center (paired runs at h' = (1 ∓ ε)h ± ε·e_k, "
                   "χ_fd = Δ⟨φ⟩/(ε·nβ), beside χ at that center; |z| ≲ 3: the two estimates agree "
                   "within their errors):", "",
-                  _table(["observable", "component", "χ (linear response)", "± SE", "χ (finite diff)", "± SE",
+                  table(["observable", "component", "χ (linear response)", "± SE", "χ (finite diff)", "± SE",
                           "ratio", "z", "sign agrees"],
                          [[r["observable"], r["component"], r["chi"], r.get("chi_se"), r["fd"],
                            r.get("fd_se"), r.get("ratio"), r.get("z"), r.get("sign_agrees")]
@@ -163,29 +138,29 @@ def _solve_section(sid: str, res: dict, figdir: Path) -> list[str]:
                                    pinv=[pw[c] for c in comps] if pw else None)
     pinv = "pseudo-inverse h" if len(res["rounds"]) == 1 else "pseudo-inverse h (round 1)"
     lines += [f"![weights](figures/{p.name})", "",
-              _table(["component", "current h", "new h'", "Δh", pinv],
+              table(["component", "current h", "new h'", "Δh", pinv],
                      [[c, h0[c], h1[c], h1[c] - h0[c], pw[c] if pw else None]
                       for c in comps]), ""]
     ps = sol.get("per_sample")
     if ps:
         lines += [f"Per-sample patterning over {ps['atoms']} atoms (pools: "
                   + ", ".join(f"{k} {n} examples" for k, n in ps["pools"].items())
-                  + f"): KL(p'||p0) = {_cell(ps.get('kl'))}, ||p' - p0|| = {_cell(ps.get('l2'))}, "
+                  + f"): KL(p'||p0) = {cell(ps.get('kl'))}, ||p' - p0|| = {cell(ps.get('l2'))}, "
                   f"solved by {sol['solver']} in {sol.get('seconds') or 0:.2f} s; per-example "
                   f"weights in `{ps['file']}` of the step directory.", ""]
-    lines += [_table(["target", "desired Δ", "predicted Δ (posterior)", "± SE", "achieved"],
+    lines += [table(["target", "desired Δ", "predicted Δ (posterior)", "± SE", "achieved"],
                      [[t["label"], t["desired"], t["predicted"], t["se"], t["achieved_fraction"]]
                       for t in sol["targets"]]), ""]
     lines += _modes_lines(sol)
     lines += [f"- {m}" for m in sol["diagnostics"]["messages"]]
     if sol.get("resolved"):
-        lines += ["", _table(["target", "largest |z| of its χ row", "resolved (|z| ≥ 3)"],
+        lines += ["", table(["target", "largest |z| of its χ row", "resolved (|z| ≥ 3)"],
                              [[r["label"], r["max_abs_z"], r["resolved"]] for r in sol["resolved"]]), ""]
     lines += [f"- warning: {w}" for r in res["rounds"] for w in r["solution"].get("warnings") or []]
     if len(res["rounds"]) > 1:
         lines += ["", "Iterative patterning (χ re-estimated and the problem re-solved each round; "
                   "the targets above are round 1's):", "",
-                  _table(["round"] + comps, [[r["round"]] + [r["weights"][c] for c in comps]
+                  table(["round"] + comps, [[r["round"]] + [r["weights"][c] for c in comps]
                                              for r in res["rounds"]])]
     lines += ["", "Predicted changes are first-order changes of *posterior* expectations; how they "
               "translate into training-time change is measured by verification (calibration).", ""]
@@ -201,7 +176,7 @@ def _modes_lines(sol: dict) -> list[str]:
     comps = sol["components"]
     return ["Steps along principal directions of χ (requested unit direction per component; the "
             "angle is between the requested and the realized step):", "",
-            _table(["target", "mode", "gain s", "loading", "angle (deg)"] + comps,
+            table(["target", "mode", "gain s", "loading", "angle (deg)"] + comps,
                    [[m["label"], m["mode"], m["singular_value"], m["loading"], angle.get(m["label"])]
                     + [m["direction"][c] for c in comps] for m in modes]), ""]
 
@@ -231,7 +206,7 @@ def _verify_section(sid: str, sm: dict, figdir: Path) -> list[str]:
         lines += ["Onset (first step the observable crosses its threshold; absent = never within "
                   "the horizon and counted at the horizon, so a mean with absent seeds is a lower "
                   "bound, `>=`; at horizon = seeds whose final value meets the threshold):", "",
-                  _table(["arm", "observable", "mean onset", "per seed", "absent", "at horizon"],
+                  table(["arm", "observable", "mean onset", "per seed", "absent", "at horizon"],
                          rows), ""]
     for k, v in (sm.get("headline") or {}).items():
         lines.append(f"- {k}: {v}")
@@ -239,7 +214,7 @@ def _verify_section(sid: str, sm: dict, figdir: Path) -> list[str]:
     if cal:
         lines += ["", "Calibration (realized change at the horizon, patterned − baseline, vs the "
                   "solver's posterior prediction):", "",
-                  _table(["observable", "predicted Δ", "± SE", "realized Δ", "realized ÷ predicted",
+                  table(["observable", "predicted Δ", "± SE", "realized Δ", "realized ÷ predicted",
                           "sign agrees"], [[c["observable"], c["predicted"], c.get("se"), c["realized"],
                                             c["ratio"], sign_cell(c["sign_agrees"])] for c in cal]), ""]
     return lines + validation_section(sid, sm, figdir, _slug)
@@ -276,14 +251,14 @@ def _tracked_section(tr: dict | None) -> list[str]:
         per_step = [[v[n][i] for v in tr["seeds"].values() if v[n][i] is not None] for i in cols]
         rows.append([n] + [float(np.mean(x)) if x else None for x in per_step])
     return [f"Tracked observables (mean over {len(tr['seeds'])} seed(s)) by training step:", "",
-            _table(["observable"] + [str(tr["steps"][i]) for i in cols], rows), ""]
+            table(["observable"] + [str(tr["steps"][i]) for i in cols], rows), ""]
 
 
 def _measure_section(sid: str, sm: dict) -> list[str]:
     seeds = sm["per_seed"][:8]
     rows = [[n, m] + [r["values"].get(n) for r in seeds] for n, m in sm["mean"].items()]
     return [f"### Measurement: `{sid}`", "",
-            _table(["observable", f"mean over {len(sm['per_seed'])}"] + [f"seed {r['seed']}" for r in seeds],
+            table(["observable", f"mean over {len(sm['per_seed'])}"] + [f"seed {r['seed']}" for r in seeds],
                    rows), ""]
 
 

@@ -102,6 +102,8 @@ class SampleResult(StepResult):
     moments: list[str]  # per-center co-moment files in the step directory
     step_size: float | None = None  # the ε sampled at (the scan's choice under ``step = auto``)
     step_scan: dict[str, Any] | None = None  # ``step = auto``: StepScan.to_dict() (rows, plateau, chosen)
+    draws: int | None = None  # kept draws per chain (under ``draws = auto``: those it used)
+    draws_auto: dict[str, Any] | None = None  # ``draws = auto``: rule, chunks (draws, best |z|), verdict
 
 
 class Mode(_Record):

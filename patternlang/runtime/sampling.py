@@ -113,48 +113,73 @@ def _bar_callback(bar):
     return callback
 
 
+def step_observer(step: SampleStep, ctx: StepContext, model: torch.nn.Module, components: dict,
+                  weights: dict[str, float], per_sample: bool | None = None):
+    """The :class:`~patternlang.observables.observer.Observer` of ``step``'s observables on
+    ``weights`` (probe sets seeded by the step; ``per_sample`` None: the step's own per-sample
+    columns and pools)."""
+    from patternlang.observables.observer import build_observer
+
+    return build_observer(model, step.observables, components, weights, probe=step.probe,
+                          seed=derive_seed("probe", ctx.plan.seed, step.id),
+                          per_sample=step.per_sample if per_sample is None else per_sample,
+                          nbeta=step.sampler.nbeta, pools=list(step.pools) if per_sample is None else None)
+
+
 def sample_chains(step: SampleStep, ctx: StepContext, center: Path, components: dict, *, seed: int,
                   weights: dict[str, float] | None = None, chain_ids: list[int] | None = None,
                   init_loss: float | None = None, per_sample: bool | None = None,
-                  label: str | None = None, **engine: object):
+                  label: str | None = None, start: Path | None = None, **engine: object):
     """SGLD of ``step`` at the checkpoint ``center``, observing the step's observables at every draw.
 
     ``weights`` (default: the step's mixture) is the mixture both the sampler's loss and the
     observables read; ``chain_ids`` runs a subset of the chains (a group); ``label`` shows a
-    progress bar; ``engine`` sets engine-only :class:`SGLDConfig` fields. Returns the
-    :class:`SGLDResult` and the observer (its moments hold the draws' observations)."""
+    progress bar; ``start`` is a finished chunk's part (its ``state.npz`` and ``moments.npz``) to
+    continue from (``draws = auto``); ``engine`` sets engine-only :class:`SGLDConfig` fields
+    (``keep_state``, ``keep_observations``). Returns the :class:`SGLDResult` and the observer (its
+    moments hold the draws' observations, those of ``start`` included)."""
     from patternlang.engine.sampler.sgld import run_sgld
     from patternlang.models.losses import model_loss_fn
-    from patternlang.observables.observer import build_observer
     from patternlang.runtime.accel import maybe_compile, with_precision
 
     weights = dict(step.mixture.weights) if weights is None else dict(weights)
     model = maybe_compile(load_weights(build_model(step.model, ctx), center), ctx.options.compile)
-    observer = build_observer(model, step.observables, components, weights, probe=step.probe,
-                              seed=derive_seed("probe", ctx.plan.seed, step.id),
-                              per_sample=step.per_sample if per_sample is None else per_sample,
-                              nbeta=step.sampler.nbeta,
-                              pools=list(step.pools) if per_sample is None else None)
+    observer = step_observer(step, ctx, model, components, weights, per_sample)
+    keep_state = bool(engine.pop("keep_state", False))
     cfg = sgld_config(step.sampler, seed, **engine)
-    bar = ctx.progress.task(label, total=cfg.total_steps, unit="step") if label else None
+    state = None
+    if start is not None:
+        from patternlang.engine.moments import Comoments
+        from patternlang.engine.sampler.chain_state import ChainState
+
+        state = ChainState.from_arrays(dict(np.load(start / "state.npz")))
+        observer.resume(Comoments.from_state(dict(np.load(start / "moments.npz"))))
+    steps = cfg.num_draws * cfg.thin if state is not None else cfg.total_steps  # a chunk: no burn-in
+    bar = ctx.progress.task(label, total=steps, unit="step") if label else None
     result = run_sgld(model, model_loss_fn(model.task),
                       mixture_batches(components, weights, step.sampler.batch, ctx.device), cfg,
                       observer=with_precision(observer, ctx.device, ctx.options.autocast),
                       chain_ids=chain_ids,
-                      progress=_bar_callback(bar) if bar else None, init_loss=init_loss)
+                      progress=_bar_callback(bar) if bar else None, init_loss=init_loss,
+                      start=state, keep_state=keep_state)
     if bar:
         bar.close()
     return result, observer
 
 
 def run_group(step: SampleStep, ctx: StepContext, center: Path, seed: int, group: list[int],
-              components: dict, part_dir: Path, init_loss: float | None):
+              components: dict, part_dir: Path, init_loss: float | None, *, start: Path | None = None,
+              keep_state: bool = False):
     """Run one chain group of ``step`` at ``center`` (trained with ``seed``) and save it as a part:
     ``moments.npz`` (co-moments of observables and component losses), ``trace.npz`` (draw losses),
-    ``sgld.json`` (the sampler result). Returns the :class:`SGLDResult`."""
+    ``sgld.json`` (the sampler result), and with ``keep_state`` ``state.npz`` (the chains' state,
+    which a later chunk continues from: ``start`` is such a part). Returns the :class:`SGLDResult`."""
     result, observer = sample_chains(
         step, ctx, center, components, seed=center_seed(step, ctx, seed), chain_ids=group,
-        init_loss=init_loss, label=f"{step.id}: center {seed} chains {group}")
+        init_loss=init_loss, label=f"{step.id}: center {seed} chains {group}", start=start,
+        keep_state=keep_state)
+    if keep_state:
+        atomic_save_npz(part_dir / "state.npz", **result.extra["state"].to_arrays())
     atomic_save_npz(part_dir / "moments.npz", **observer.reset().state_dict())
     atomic_save_npz(part_dir / "trace.npz", loss=np.asarray(result.loss_trace))
     atomic_write_json(part_dir / "sgld.json", result.to_dict())
@@ -162,4 +187,4 @@ def run_group(step: SampleStep, ctx: StepContext, center: Path, seed: int, group
 
 
 __all__ = ["sgld_config", "center_seed", "mixture_batches", "chain_groups", "chain_bytes",
-           "sample_chains", "run_group"]
+           "step_observer", "sample_chains", "run_group"]

@@ -51,6 +51,17 @@ class RMSPropUpdate:
         self.G: Tensor = torch.ones(C, width, dtype=center.dtype, device=center.device)
         self.alive: Tensor | None = None  # [C, 1] of 0/1 once a chain has been dropped
 
+    def state(self) -> dict[str, Any]:
+        """What a continued run needs: the running square, the (frozen) G and the step count."""
+        return {"square": self.square.cpu().numpy().copy(), "G": self.G.cpu().numpy().copy(),
+                "t": self.t}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        dev, dtype = self.square.device, self.square.dtype
+        self.square = torch.as_tensor(state["square"], dtype=dtype, device=dev).clone()
+        self.G = torch.as_tensor(state["G"], dtype=dtype, device=dev).clone()
+        self.t = int(state["t"])
+
     def preconditioner(self, drift: Tensor) -> Tensor:
         """Update the running square of ``drift`` and return G (mean 1 per chain)."""
         self.t += 1

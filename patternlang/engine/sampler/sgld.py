@@ -37,7 +37,8 @@ import torch
 from torch import Tensor, nn
 
 from patternlang.engine.sampler.chain_loss import LOOP_ON_CPU_PARAMS, ChainLoss
-from patternlang.engine.sampler.diagnostics import Divergence, find_divergences
+from patternlang.engine.sampler.chain_state import ChainState
+from patternlang.engine.sampler.draw_record import DrawRecord
 from patternlang.engine.sampler.rmsprop import RMSPropUpdate
 from patternlang.engine.sampler.restrict import ParamLayout, apply_delta, restriction_index, touched_names
 from patternlang.engine.sampler.result import SGLDResult, SamplerConfigError
@@ -198,6 +199,12 @@ class _Update:
         self.noise = torch.empty(C, width, dtype=center.dtype, device=center.device)
         self.alive: Tensor | None = None  # [C, 1] of 0/1 once a chain has been dropped
 
+    def state(self) -> dict[str, np.ndarray]:
+        return {}  # plain SGLD keeps nothing between steps
+
+    def load_state(self, state: dict[str, np.ndarray]) -> None:
+        pass
+
     def __call__(self, flat: Tensor, grad: Tensor) -> None:
         for i, g in enumerate(self.gens):
             self.noise[i].normal_(generator=g)
@@ -216,7 +223,8 @@ class _Update:
 def run_sgld(model: nn.Module, loss_fn: LossFn, batch_fn: BatchFn, config: SGLDConfig, *,
              center: Mapping[str, Tensor] | None = None, observer: Callable | None = None,
              chain_ids: Sequence[int] | None = None, progress: Callable[[int, int], None] | None = None,
-             init_loss: float | None = None) -> SGLDResult:
+             init_loss: float | None = None, start: ChainState | None = None,
+             keep_state: bool = False) -> SGLDResult:
     """Sample the localized tempered posterior around ``center`` with all chains batched.
 
     Args:
@@ -234,6 +242,9 @@ def run_sgld(model: nn.Module, loss_fn: LossFn, batch_fn: BatchFn, config: SGLDC
         chain_ids: which chains to run (default ``range(num_chains)``).
         progress: ``progress(steps_done, total_steps)``, called every ``check_every`` steps.
         init_loss: a known L(w*) (skips its estimation; chain groups of one run should share it).
+        start: continue these chains (a :class:`ChainState` from ``keep_state``) for
+            ``config.num_draws`` more draws; the result then covers every draw since the first call.
+        keep_state: put the final :class:`ChainState` in ``result.extra["state"]``.
 
     Raises:
         DivergenceError: every chain diverged.
@@ -243,97 +254,52 @@ def run_sgld(model: nn.Module, loss_fn: LossFn, batch_fn: BatchFn, config: SGLDC
     chain_ids = list(range(cfg.num_chains)) if chain_ids is None else [int(c) for c in chain_ids]
     if not chain_ids or len(set(chain_ids)) != len(chain_ids) or min(chain_ids) < 0:
         raise SamplerConfigError(f"chain_ids must be distinct non-negative ints, got {chain_ids}")
+    if start is not None and list(start.chain_ids) != chain_ids:
+        raise SamplerConfigError(f"start holds chains {list(start.chain_ids)}, not {chain_ids}")
     layout = ParamLayout.from_model(model)
     device = next(model.parameters()).device
     w_star = layout.flatten(center if center is not None else dict(model.named_parameters()), device)
     index = restriction_index(model, layout, cfg.restrict)
     index = None if index is None else index.to(device)
     chain_loss = ChainLoss(model, loss_fn, layout, cfg.batching, device, touched_names(layout, index))
-    measured, batch_size = _init_loss(chain_loss, w_star, batch_fn, cfg, device)
-    L0 = measured if init_loss is None else float(init_loss)
-    nbeta = cfg.nbeta if cfg.nbeta is not None else default_nbeta(batch_size)
+    if start is None:
+        measured, batch_size = _init_loss(chain_loss, w_star, batch_fn, cfg, device)
+        L0 = measured if init_loss is None else float(init_loss)
+        nbeta = cfg.nbeta if cfg.nbeta is not None else default_nbeta(batch_size)
+    else:
+        L0, batch_size, nbeta = start.init_loss, start.batch_size, start.nbeta
     C = len(chain_ids)
     batch_gens = [chain_generator(cfg.seed, c, 0) for c in chain_ids]
     noise_gens = [chain_generator(cfg.seed, c, 1, device) for c in chain_ids]
     update = (RMSPropUpdate if cfg.preconditioner == "rmsprop" else _Update)(cfg, nbeta, w_star, index,
                                                                               noise_gens, C)
     flat = w_star.expand(C, -1).clone()
-    run = _Loop(cfg, C, L0, device, observer)
-    for step in range(cfg.total_steps):
+    run = DrawRecord(cfg, C, L0, device, observer, first_draw=0 if start is None else start.draws)
+    if start is not None:
+        start.restore(flat, batch_gens, noise_gens, run, update)
+    first = 0 if start is None else start.step
+    last = cfg.burnin + (run.first_draw + cfg.num_draws) * cfg.thin
+    for step in range(first, last):
         batch, shared = _gather_batches(batch_fn, chain_ids, step, batch_gens, device)
         losses, grad = chain_loss.value_and_grad(flat, batch, shared)
         with torch.no_grad():
             run.record(step, losses, layout, flat)
             update(flat, grad)
-            if (step + 1) % cfg.check_every == 0 or step + 1 == cfg.total_steps:
+            if (step + 1) % cfg.check_every == 0 or step + 1 == last:
                 for d in run.check(step, chain_ids):
                     flat[d] = w_star  # park the dropped chain at w* (keeps its numbers finite)
                     update.alive = run.alive_tensor(flat.dtype)
                 if progress is not None:
-                    progress(step + 1, cfg.total_steps)
+                    progress(step + 1 - first, last - first)
     result = run.finish(cfg, chain_ids, L0, nbeta, batch_size, time.perf_counter() - t_start)
     result.extra["batching"] = chain_loss.description
+    if keep_state:
+        result.extra["state"] = ChainState.capture(
+            step=last, draws=run.first_draw + cfg.num_draws, init_loss=L0, nbeta=nbeta,
+            batch_size=batch_size, chain_ids=chain_ids, flat=flat, batch_gens=batch_gens,
+            noise_gens=noise_gens, record=run, update=update)
     if not any(result.alive):
         raise DivergenceError("sample", f"every chain diverged ({result.diagnostics.divergences[0]})",
                               result.diagnostics.remedy or "use a smaller step_size or a larger gamma",
                               {"divergences": [d.to_dict() for d in result.diagnostics.divergences]})
     return result
-
-
-class _Loop:
-    """Bookkeeping of one run: online float64 draw moments, thinned trace, divergence window."""
-
-    def __init__(self, cfg: SGLDConfig, C: int, L0: float, device: torch.device, observer: Callable | None):
-        self.cfg, self.L0, self.observer = cfg, L0, observer
-        self.sums = torch.zeros(C, dtype=torch.float64, device=device)
-        self.sumsq = torch.zeros(C, dtype=torch.float64, device=device)
-        n_trace = (cfg.num_draws + cfg.trace_every - 1) // cfg.trace_every
-        self.trace = torch.full((C, n_trace), float("nan"), dtype=torch.float64, device=device)
-        self.window = torch.zeros(C, cfg.check_every, dtype=torch.float64, device=device)
-        self.alive = [True] * C
-        self.divergences: list[Divergence] = []
-        self.kept: list[dict[str, np.ndarray]] = []
-
-    def record(self, step: int, losses: Tensor, layout: ParamLayout, flat: Tensor) -> None:
-        cfg = self.cfg
-        lv = losses.to(torch.float64)
-        self.window[:, step % cfg.check_every] = lv
-        k, r = divmod(step - cfg.burnin, cfg.thin)
-        if step < cfg.burnin or r:
-            return
-        self.sums += lv
-        self.sumsq += lv * lv
-        if k % cfg.trace_every == 0:
-            self.trace[:, k // cfg.trace_every] = lv
-        if self.observer is not None:
-            out = self.observer(layout.views(flat.detach()))
-            if cfg.keep_observations and out is not None:
-                self.kept.append({n: v.detach().cpu().numpy() for n, v in out.items()})
-
-    def check(self, step: int, chain_ids: list[int]) -> list[int]:
-        n = step % self.cfg.check_every + 1
-        found = find_divergences(self.window[:, :n].cpu().numpy(), step - n + 1, self.L0, self.cfg.blowup)
-        new = []
-        for i, (s, reason) in found.items():
-            if self.alive[i]:
-                self.alive[i] = False
-                self.divergences.append(Divergence(chain_ids[i], s, reason))
-                new.append(i)
-        return new
-
-    def alive_tensor(self, dtype: torch.dtype) -> Tensor:
-        return torch.tensor(self.alive, dtype=dtype, device=self.sums.device)[:, None]
-
-    def finish(self, cfg: SGLDConfig, chain_ids: list[int], L0: float, nbeta: float, batch_size: int,
-               seconds: float) -> SGLDResult:
-        observations = None
-        if self.kept:
-            observations = {n: np.stack([d[n] for d in self.kept], axis=1) for n in self.kept[0]}
-        if self.observer is not None and hasattr(self.observer, "finalize"):
-            observations = self.observer.finalize()
-        return SGLDResult.build(
-            chain_ids=chain_ids, init_loss=L0, nbeta=nbeta, batch_size=batch_size,
-            draw_sum=self.sums.cpu().numpy(), draw_sumsq=self.sumsq.cpu().numpy(),
-            draw_count=np.full(len(chain_ids), cfg.num_draws), loss_trace=self.trace.cpu().numpy(),
-            alive=np.array(self.alive), divergences=self.divergences, config=cfg.to_dict(),
-            observations=observations, seconds=seconds)

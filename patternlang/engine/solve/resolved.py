@@ -41,9 +41,7 @@ def target_resolution(coeffs: list[np.ndarray], labels: list[str], response: np.
     """One :class:`TargetResolution` per target (coefficient vector over the rows of ``response``)."""
     out = []
     for c, label in zip(coeffs, labels):
-        c = np.asarray(c, dtype=np.float64)
-        row = c @ response
-        se = np.sqrt((c ** 2) @ (np.asarray(response_se, dtype=np.float64) ** 2))
+        row, se = target_response(c, response, response_se)
         with np.errstate(divide="ignore", invalid="ignore"):
             z = np.where(se > 0, row / se, np.nan)
         finite = np.abs(z[np.isfinite(z)])
@@ -51,6 +49,14 @@ def target_resolution(coeffs: list[np.ndarray], labels: list[str], response: np.
         out.append(TargetResolution(label, {k: _num(v) for k, v in zip(comp_names, z)}, top,
                                     bool(finite.size and top >= z_min)))
     return out
+
+
+def target_response(coeffs: np.ndarray, response: np.ndarray,
+                    response_se: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A target's response row ``a = cᵀR`` per component and its standard errors
+    ``sqrt((c²)ᵀ se_R²)`` (the entries of R taken as independent)."""
+    c = np.asarray(coeffs, dtype=np.float64)
+    return c @ np.asarray(response, np.float64), np.sqrt((c ** 2) @ (np.asarray(response_se, np.float64) ** 2))
 
 
 def unresolved_warnings(resolutions: list[TargetResolution], z_min: float = RESOLVED_Z) -> list[str]:

@@ -30,6 +30,7 @@ from patternlang.runtime.sampling import chain_groups, run_group
 from patternlang.runtime.steps.common import build_components, checkpoint_paths
 from patternlang.runtime.steps.solve import Rows, solve_once
 from patternlang.runtime.steps.solve_samples import SAMPLE_WEIGHTS, solve_samples
+from patternlang.runtime.steps.step_auto import as_sampled
 from patternlang.runtime.training import train_one
 
 
@@ -40,10 +41,8 @@ def _round(step: SolveStep, ctx: StepContext, r: int, weights: dict, ckpt, seed:
 
     sus = ctx.plan.step(step.susceptibilities[0])
     sample = ctx.plan.step(sus.sample)
-    if sample.sampler.step == "auto":  # re-estimate at the ε the sample step's scan chose
-        from patternlang.runtime.steps.step_auto import with_step
-
-        sample = with_step(sample, float(ctx.result(sus.sample, SampleResult).step_size))
+    # re-estimate with the ε and draws the sample step used (step = auto, draws = auto)
+    sample = as_sampled(sample, ctx.result(sus.sample, SampleResult))
     train = ctx.plan.step(sample.at.train)
     pdir = ctx.dir.part(f"round{r}")
     components = build_components(train.components)

@@ -18,6 +18,7 @@ from patternlang.runtime.context import StepContext, runner
 from patternlang.runtime.results_types import (ChiResult, FiniteDiffRow, PoolChi, PrincipalResult,
                                                SampleResult)
 from patternlang.runtime.rundir import atomic_save_npz, atomic_write_json
+from patternlang.runtime.steps.step_auto import as_sampled
 
 
 def _average(chis: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -57,6 +58,15 @@ def combine(chis: list, sample: SampleStep, nbeta: float,
     return result, merged, principal
 
 
+def split_pools(chis: list, sample: SampleStep) -> tuple[list, list | None]:
+    """(χ over the mixture's components, χ over every pool example or None): the per-sample
+    columns of whole pools go to their own file, not the result."""
+    if not sample.pools:
+        return chis, None
+    k = len(sample.mixture.weights)
+    return [c.columns(slice(0, k)) for c in chis], [c.columns(slice(k, None)) for c in chis]
+
+
 def _mean_explicit(chis: list) -> np.ndarray | None:
     parts = [c.explicit for c in chis]
     return None if any(p is None for p in parts) else np.mean(parts, axis=0)
@@ -69,17 +79,9 @@ def run_susceptibility(step: SusceptibilityStep, ctx: StepContext) -> ChiResult:
 
     sample = ctx.plan.step(step.sample)
     sdir, sampled = ctx.input_dir(step.sample), ctx.result(step.sample, SampleResult)
-    if sample.sampler.step == "auto":  # the ε the sample step's scan chose
-        from patternlang.runtime.steps.step_auto import with_step
-
-        sample = with_step(sample, float(sampled.step_size))
-    chis = [estimate_chi(Comoments.from_state(dict(np.load(sdir.file(f)))))
-            for f in sampled.moments]
-    pooled = None
-    if sample.pools:  # per-sample columns of whole pools go to their own file, not the result
-        k = len(sample.mixture.weights)
-        pooled = [c.columns(slice(k, None)) for c in chis]
-        chis = [c.columns(slice(0, k)) for c in chis]
+    sample = as_sampled(sample, sampled)  # the ε and draws it sampled with (step / draws = auto)
+    chis, pooled = split_pools([estimate_chi(Comoments.from_state(dict(np.load(sdir.file(f)))))
+                                for f in sampled.moments], sample)
     result, merged, _ = combine(chis, sample, sampled.nbeta, step.standardize)
     if pooled is not None:
         result.per_sample = _save_pools(pooled, sample, ctx)

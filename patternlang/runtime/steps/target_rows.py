@@ -1,0 +1,74 @@
+"""The χ rows a sample step's downstream patternings target, measured from its co-moments.
+
+A sample step knows its targets (the compiler writes them into :attr:`SampleStep.targets`, see
+:mod:`patternlang.compiler.checked_targets`); from co-moments it computes χ exactly as its
+susceptibility step will (:func:`chi_of`: per center, pools split off, averaged over centers),
+then each target's row as the solver sees it (:func:`target_rows`: the target's coefficients
+over the observable coordinates times nβ·χ, per data component, with its standard error and z).
+``draws = auto`` stops on these rows' best |z|; ``step = auto`` asks them to agree across ε.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from patternlang.errors import PatRuntimeError
+from patternlang.plan.ir import SampleStep
+from patternlang.runtime.results_types import ChiResult
+
+
+@dataclass
+class TargetRow:
+    """One target's response row ``cᵀ·nβχ`` per component, its standard errors and best |z|."""
+
+    label: str
+    components: list[str]
+    value: np.ndarray
+    se: np.ndarray
+
+    @property
+    def best_abs_z(self) -> float | None:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = np.abs(np.where(self.se > 0, self.value / self.se, np.nan))
+        z = z[np.isfinite(z)]
+        return float(z.max()) if z.size else None
+
+    def to_dict(self) -> dict[str, Any]:
+        fin = lambda a: [float(x) if np.isfinite(x) else None for x in a]  # noqa: E731
+        return {"label": self.label, "components": self.components, "value": fin(self.value),
+                "se": fin(self.se), "best_abs_z": self.best_abs_z}
+
+
+def chi_of(sample: SampleStep, moments: list, nbeta: float) -> ChiResult:
+    """χ of ``sample``'s susceptibility from per-center co-moments, as that step computes it."""
+    from patternlang.engine.chi import estimate_chi
+    from patternlang.runtime.steps.susceptibility import combine, split_pools
+
+    chis, _ = split_pools([estimate_chi(m) for m in moments], sample)
+    result, _, _ = combine(chis, sample, nbeta)
+    return result
+
+
+def target_rows(sample: SampleStep, chi: ChiResult) -> list[TargetRow]:
+    """The rows of ``sample.targets`` on ``chi`` (a target with several outputs, e.g. per head,
+    gives one row each, labelled ``label[i]`` as the solver labels them)."""
+    from patternlang.engine.solve.resolved import target_response
+    from patternlang.runtime.steps.solve import Rows, linearize
+
+    solves = {t.solve for t in sample.targets}
+    out = []
+    for checked in sample.targets:
+        rows = Rows(checked.solve, [(checked.susceptibility, chi)])
+        try:
+            mat = linearize(checked.target.expr, rows, checked.solve)
+        except PatRuntimeError:  # reads observables this step does not observe: not its row
+            continue
+        label = checked.target.label if len(solves) == 1 else f"{checked.solve}: {checked.target.label}"
+        for r, coeffs in enumerate(mat):
+            value, se = target_response(coeffs, rows.response, rows.response_se)
+            out.append(TargetRow(label if len(mat) == 1 else f"{label}[{r}]", list(rows.components),
+                                 value, se))
+    return out
