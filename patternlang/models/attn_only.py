@@ -119,24 +119,47 @@ def attn_only_forward(params: dict[str, Tensor], tokens: Tensor, n_layers: int, 
     ``c``'s parameters and tokens, so the gradient of a sum over chains is the stack of per-chain
     gradients.
     """
+    x, patterns = attn_only_residual(params, tokens, n_layers, return_attention)
+    return attn_only_suffix(params, x, n_layers, n_layers, final_ln, return_attention, patterns)
+
+
+def attn_only_residual(params: dict[str, Tensor], tokens: Tensor, layers: int,
+                       return_attention: bool = False) -> tuple[Tensor, list]:
+    """The residual stream ``[C, n, T, d_model]`` after the embeddings and the first ``layers``
+    attention layers (and those layers' patterns, or ``None`` each, without ``return_attention``)."""
     C, n, T = tokens.shape
     W_E = params["embed.W_E"]
     V, D = W_E.shape[1:]
     offsets = (torch.arange(C, device=tokens.device) * V).view(C, 1, 1)
     x = nn.functional.embedding(tokens + offsets, W_E.reshape(C * V, D))  # [C, n, T, D]
     x = x + params["pos_embed.W_pos"][:, None, :T]
+    return _layers(params, x, range(layers), return_attention)
+
+
+def _layers(params: dict[str, Tensor], x: Tensor, layers: range, return_attention: bool) -> tuple[Tensor, list]:
     patterns = []
-    for layer in range(n_layers):
+    for layer in layers:
         out, pattern = _attention_batched(x, params, f"blocks.{layer}.attn.", return_attention)
         x = x + out
         patterns.append(pattern)
+    return x, patterns
+
+
+def attn_only_suffix(params: dict[str, Tensor], x: Tensor, start: int, n_layers: int, final_ln: bool = False,
+                     return_attention: bool = False, patterns: list | None = None):
+    """The rest of :func:`attn_only_forward` from the residual ``x`` after layer ``start - 1``
+    (``start = 0``: after the embeddings): layers ``start..n_layers-1``, then the unembedding.
+    ``patterns`` are the first ``start`` layers' patterns (needed with ``return_attention``)."""
+    x, later = _layers(params, x, range(start, n_layers), return_attention)
     if final_ln:
+        D = x.shape[-1]
         w, b = params["ln_final.w"][:, None, None], params["ln_final.b"][:, None, None]
         x = nn.functional.layer_norm(x, (D,)) * w + b
+    C, n, T, D = x.shape
     logits = torch.baddbmm(params["unembed.b_U"][:, None, :], x.reshape(C, n * T, D), params["unembed.W_U"])
     logits = logits.view(C, n, T, -1)
     if return_attention:
-        return logits, torch.stack(patterns, dim=1)
+        return logits, torch.stack(list(patterns or []) + later, dim=1)
     return logits
 
 
@@ -212,11 +235,7 @@ class AttnOnlyTransformer(nn.Module):
 
     def forward(self, tokens: Tensor, return_attention: bool = False):
         """tokens: LongTensor[n, T] -> logits [n, T, vocab] (and attention [layers, n, H, T, T])."""
-        T = tokens.shape[-1]
-        if T > self.context:
-            raise PatRuntimeError("model", f"sequence length {T} exceeds the model context "
-                                  f"{self.context}", "give the model a context at least as long "
-                                  "as the data's sequences (or shorten the data)")
+        self._check_context(tokens.shape[-1])
         params = {name: p[None] for name, p in self.named_parameters()}
         out = attn_only_forward(params, tokens[None], self.n_layers, self.ln_final is not None,
                                 return_attention)
@@ -233,13 +252,41 @@ class AttnOnlyTransformer(nn.Module):
         with it, every chain runs through one natively batched pass instead of ``vmap`` of
         :meth:`forward`.
         """
-        T = tokens.shape[-1]
+        self._check_context(tokens.shape[-1])
+        return attn_only_forward(params, tokens, self.n_layers, self.ln_final is not None,
+                                 return_attention)
+
+    def prefix_stages(self) -> list[tuple[str, ...]]:
+        """The parameters each stage of the forward pass reads, in order: the embeddings, then each
+        attention layer. The residual stream after stage ``s`` depends only on stages ``0..s`` (the
+        frozen-prefix protocol of :mod:`patternlang.observables.prefix_cache`)."""
+        stages = [("embed.W_E", "pos_embed.W_pos")]
+        for layer in range(self.n_layers):
+            stages.append(tuple(f"blocks.{layer}.attn.{n}" for n in
+                                ("W_Q", "W_K", "W_V", "W_O", "b_Q", "b_K", "b_V", "b_O")))
+        return stages
+
+    def chain_batched_prefix(self, params: dict[str, Tensor], tokens: Tensor, depth: int,
+                             return_attention: bool = False) -> tuple[Tensor, list]:
+        """The residual stream ``[C, n, T, d_model]`` after the first ``depth`` stages of
+        :meth:`prefix_stages` (``depth >= 1``), and those attention layers' patterns (``None`` each
+        without ``return_attention``): :meth:`chain_batched_suffix` continues from it."""
+        self._check_context(tokens.shape[-1])
+        return attn_only_residual(params, tokens, depth - 1, return_attention)
+
+    def chain_batched_suffix(self, params: dict[str, Tensor], residual: Tensor, depth: int,
+                             return_attention: bool = False, patterns: list | None = None):
+        """What :meth:`chain_batched_forward` returns, continued from ``residual``, the output of
+        :meth:`chain_batched_prefix` with the same ``depth`` (and its ``patterns``): the same kernels
+        on the same values, so the same numbers bit for bit."""
+        return attn_only_suffix(params, residual, depth - 1, self.n_layers, self.ln_final is not None,
+                                return_attention, patterns)
+
+    def _check_context(self, T: int) -> None:
         if T > self.context:
             raise PatRuntimeError("model", f"sequence length {T} exceeds the model context "
                                   f"{self.context}", "give the model a context at least as long "
                                   "as the data's sequences (or shorten the data)")
-        return attn_only_forward(params, tokens, self.n_layers, self.ln_final is not None,
-                                 return_attention)
 
     def head_parameters(self, layer: int, head: int) -> dict[str, tuple]:
         """Parameter names and index tuples owned by head ``head`` of layer ``layer``."""
