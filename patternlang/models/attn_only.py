@@ -86,13 +86,16 @@ def _is_vmapped(t: Tensor) -> bool:
     return bool(torch._C._functorch.is_functorch_wrapped_tensor(t))
 
 
-def _attention_batched(x: Tensor, p: dict[str, Tensor], pre: str,
-                       need_pattern: bool) -> tuple[Tensor, Tensor | None]:
-    """Chain-batched causal attention: x [C, n, T, D] -> (out [C, n, T, D], pattern [C, n, H, T, T])."""
+def _head_outputs(x: Tensor, p: dict[str, Tensor], pre: str, need_pattern: bool,
+                  heads: list[int] | None = None) -> tuple[Tensor, Tensor, Tensor | None]:
+    """The heads' outputs before the output projection: (z [C, n*T, h*E], W_O [C, h*E, D], pattern
+    [C, n, h, T, T] or None) for every head, or only ``heads``; the layer adds b_O + z @ W_O."""
     C, n, T, D = x.shape
-    H, E = p[pre + "b_Q"].shape[1:]
-    W = torch.cat([_heads_to_cols(p[pre + k]) for k in ("W_Q", "W_K", "W_V")], dim=2)  # [C, D, 3HE]
-    b = torch.cat([p[pre + k].reshape(C, 1, H * E) for k in ("b_Q", "b_K", "b_V")], dim=2)
+    E = p[pre + "b_Q"].shape[2]
+    pick = (lambda t: t) if heads is None else (lambda t: t[:, heads])  # noqa: E731
+    H = p[pre + "b_Q"].shape[1] if heads is None else len(heads)
+    W = torch.cat([_heads_to_cols(pick(p[pre + k])) for k in ("W_Q", "W_K", "W_V")], dim=2)  # [C, D, 3HE]
+    b = torch.cat([pick(p[pre + k]).reshape(C, 1, H * E) for k in ("b_Q", "b_K", "b_V")], dim=2)
     qkv = torch.baddbmm(b, x.reshape(C, n * T, D), W).view(C, n, T, 3, H, E)
     q, k, v = (qkv[:, :, :, i].transpose(2, 3) for i in range(3))  # [C, n, H, T, E]
     if need_pattern or _is_vmapped(x):  # functorch has no batching rule for the fused kernel
@@ -105,9 +108,15 @@ def _attention_batched(x: Tensor, p: dict[str, Tensor], pre: str,
         z = nn.functional.scaled_dot_product_attention(
             *(t.reshape(C * n, H, T, E) for t in (q, k, v)), is_causal=True).view(C, n, H, T, E)
     z = z.transpose(2, 3).reshape(C, n * T, H * E)  # [C, n*T, H*E]
-    W_O = p[pre + "W_O"].reshape(C, H * E, D)
+    return z, pick(p[pre + "W_O"]).reshape(C, H * E, D), pattern
+
+
+def _attention_batched(x: Tensor, p: dict[str, Tensor], pre: str,
+                       need_pattern: bool) -> tuple[Tensor, Tensor | None]:
+    """Chain-batched causal attention: x [C, n, T, D] -> (out [C, n, T, D], pattern [C, n, H, T, T])."""
+    z, W_O, pattern = _head_outputs(x, p, pre, need_pattern)
     out = torch.baddbmm(p[pre + "b_O"][:, None, :], z, W_O)
-    return out.view(C, n, T, D), pattern
+    return out.view(x.shape), pattern
 
 
 def attn_only_forward(params: dict[str, Tensor], tokens: Tensor, n_layers: int, final_ln: bool = False,
@@ -281,6 +290,21 @@ class AttnOnlyTransformer(nn.Module):
         on the same values, so the same numbers bit for bit."""
         return attn_only_suffix(params, residual, depth - 1, self.n_layers, self.ln_final is not None,
                                 return_attention, patterns)
+
+    def chain_batched_heads(self, params: dict[str, Tensor], residual: Tensor, layer: int,
+                            heads: list[int]) -> tuple[Tensor, Tensor, Tensor]:
+        """Heads ``heads`` of attention layer ``layer`` on the residual stream ``[C, n, T, d_model]``
+        entering it: their outputs ``z [C, n*T, h*d_head]``, output weights ``W_O [C, h*d_head,
+        d_model]`` and the layer's bias ``b_O [C, 1, d_model]``. The layer adds ``b_O + z @ W_O``
+        summed over all its heads (used by :mod:`patternlang.observables.head_delta`)."""
+        pre = f"blocks.{layer}.attn."
+        z, W_O, _ = _head_outputs(residual, params, pre, False, heads)
+        return z, W_O, params[pre + "b_O"][:, None, :]
+
+    def linear_readout(self, params: dict[str, Tensor]) -> Tensor | None:
+        """``W_U [C, d_model, vocab]`` when the logits are the last residual stream times it plus
+        ``b_U`` (no final LayerNorm), else ``None``."""
+        return None if self.ln_final is not None else params["unembed.W_U"]
 
     def _check_context(self, T: int) -> None:
         if T > self.context:

@@ -145,6 +145,8 @@ class EvalContext:
         self._params = params
         self._chains = next(iter(params.values())).shape[0] if params else 1
         self._cache = {}
+        if self._prefix is not None:
+            self._prefix.set_params(params)
 
     def run(self, key: str, attention: bool = False) -> ProbeOutput:
         """All chains on probe ``key``: one forward pass per draw, shared by every observable."""
@@ -200,6 +202,8 @@ class EvalContext:
         self.set_params(None if center is None else {k: v[None] for k, v in center.items()})
         self._center = {k: self._forward(b, False) for k, b in self.probes.items()}
         self._params, self._chains, self._cache = saved
+        if self._prefix is not None:
+            self._prefix.set_params(self._params)
 
     def _one(self, params: dict[str, Tensor] | None, batch: Batch, attention: bool):
         """One chain: (per-sample loss, per-token loss, classifier logits, attention)."""
@@ -222,7 +226,7 @@ class EvalContext:
             return None
         out = None
         if key is not None and self._prefix is not None:
-            out = self._prefix.run(key, self._params, batch["tokens"], attention)
+            out = self._prefix.run(key, batch["tokens"], attention)
         if out is None:
             out = run_chains(self.model, self._params, batch["tokens"], attention)
         if out is None:

@@ -25,7 +25,8 @@ A model takes part through three methods (the stdlib ``AttnOnlyTransformer`` has
 Example::
 
     prefix = FrozenPrefix.for_model(model, center)          # None when the model lacks the protocol
-    logits, patterns = prefix.run("c0", stacked_params, probe_tokens, attention=False) or fallback()
+    prefix.set_params(stacked_params)                         # once per draw
+    logits, patterns = prefix.run("c0", probe_tokens, attention=False) or fallback()
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ import torch
 from torch import Tensor, nn
 
 from patternlang.observables.attention import stacked_params
+from patternlang.observables.head_delta import HeadDelta
 
 MAX_CACHE_BYTES = 512 * 2 ** 20
 """Total size of the cached residual streams (and patterns) above which probes are not cached (a
@@ -45,23 +47,27 @@ per-sample pool of many long examples would otherwise hold n x T x d_model float
 class FrozenPrefix:
     """Per-probe cache of the residual stream after the frozen leading stages of a model.
 
+    Call :meth:`set_params` once per draw, then :meth:`run` per probe.
+
     Args:
         model: a model with the prefix protocol (see the module docstring).
         reference: the parameter values the frozen stages hold (the sampler's center w*), unstacked;
             ``None``: the model's own parameters.
         max_bytes: cache budget; probes beyond it run uncached.
+        heads: also cache the frozen heads of the first moving layer when only some of its heads
+            move (:mod:`.head_delta`: equal within float reassociation, not bit for bit).
     """
 
     def __init__(self, model: nn.Module, reference: Mapping[str, Tensor] | None = None,
-                 max_bytes: int = MAX_CACHE_BYTES):
+                 max_bytes: int = MAX_CACHE_BYTES, heads: bool = True):
         self.model, self.max_bytes = model, max_bytes
         self.stages: list[tuple[str, ...]] = model.prefix_stages()
-        own = dict(model.named_parameters())
-        ref = own if reference is None else reference
-        self.reference = {n: ref[n].detach() if n in ref else own[n].detach()
-                          for stage in self.stages for n in stage}
+        ref = {} if reference is None else reference
+        self.reference = {n: (ref[n] if n in ref else p).detach() for n, p in model.named_parameters()}
+        self.delta = HeadDelta.for_model(model, self.reference, self.stages) if heads else None
         self._cache: dict[tuple[str, int, bool], tuple[Tensor, list] | None] = {}  # None: over budget
         self._bytes = 0
+        self._draw: tuple[dict[str, Tensor], int, list[int] | None] | None = None
 
     @classmethod
     def for_model(cls, model: nn.Module, reference: Mapping[str, Tensor] | None = None) -> FrozenPrefix | None:
@@ -80,18 +86,32 @@ class FrozenPrefix:
                     return s
         return len(self.stages)
 
-    def run(self, key: str, params: Mapping[str, Tensor], tokens: Tensor, attention: bool):
-        """``(logits [C, n, T, V], patterns or None)`` of every chain on probe ``key`` (``tokens``
-        ``[n, T]``, the same at every call for one key), from the cached prefix; ``None`` when no
-        stage is frozen or the probe does not fit the cache budget (run the ordinary pass then)."""
+    def set_params(self, params: Mapping[str, Tensor] | None) -> None:
+        """Start a draw: stacked ``[C, ...]`` parameters (some or all names; the model's own values
+        for the others), or ``None`` (no chain-batched draw). Finds once how far they are frozen."""
+        if params is None:
+            self._draw = None
+            return
         full = stacked_params(self.model, dict(params))
         depth = self.depth(full)
-        if depth == 0:
+        heads = None
+        if self.delta is not None and 0 < depth < len(self.stages):
+            heads = self.delta.moving(full, depth)
+        self._draw = (full, depth, heads)
+
+    def run(self, key: str, tokens: Tensor, attention: bool):
+        """``(logits [C, n, T, V], patterns or None)`` of every chain of the draw on probe ``key``
+        (``tokens`` ``[n, T]``, the same at every call for one key), from the cached prefix; ``None``
+        when no stage is frozen or the probe does not fit the cache budget (run the ordinary pass)."""
+        if self._draw is None or self._draw[1] == 0:
             return None
+        full, depth, heads = self._draw
         cached = self._prefix(key, tokens, depth, attention)
         if cached is None:
             return None
         residual, patterns = cached
+        if heads is not None and not attention:
+            return self.delta.logits(key, full, residual, depth, heads), None
         C = next(iter(full.values())).shape[0]
         residual = residual.expand(C, *residual.shape[1:])
         patterns = [None if p is None else p.expand(C, *p.shape[1:]) for p in patterns]
