@@ -33,6 +33,7 @@ from typing import Annotated
 import torch
 
 from patternlang.errors import PatRuntimeError
+from patternlang.models.attn_heads import head_split_forward
 from torch import Tensor, nn
 
 from patternlang.registry import Range, primitive
@@ -300,6 +301,18 @@ class AttnOnlyTransformer(nn.Module):
         pre = f"blocks.{layer}.attn."
         z, W_O, _ = _head_outputs(residual, params, pre, False, heads)
         return z, W_O, params[pre + "b_O"][:, None, :]
+
+    def chain_batched_head_forward(self, params: dict[str, Tensor], tokens: Tensor, layer: int,
+                                   heads: list[int]) -> Tensor:
+        """:meth:`chain_batched_forward`'s logits when only heads ``heads`` of layer ``layer`` carry
+        gradients: the frozen rest runs without autograd (see :mod:`.attn_heads`; equal within float
+        reassociation). The sampler uses it for head-restricted runs."""
+        self._check_context(tokens.shape[-1])
+        return head_split_forward(self, params, tokens, layer, heads)
+
+    def readout_parameters(self) -> tuple[str, ...]:
+        """The parameters after the last attention layer (final LayerNorm, unembedding)."""
+        return tuple(n for n, _ in self.named_parameters() if n.startswith(("ln_final.", "unembed.")))
 
     def linear_readout(self, params: dict[str, Tensor]) -> Tensor | None:
         """``W_U [C, d_model, vocab]`` when the logits are the last residual stream times it plus

@@ -1,23 +1,20 @@
 """Observation of a sampling that moves only some heads of one attention layer.
 
-An attention layer adds ``b_O + Σ_h z_h W_O,h`` to the residual stream, one term per head. When the
-sampler moves only heads ``M`` of layer ``l`` (``restrict = [l1h0]``) and every earlier stage is frozen
-(:mod:`.prefix_cache`), the frozen heads' terms are the same at every draw on a fixed probe, so
+When the sampler moves only heads ``M`` of layer ``l`` (``restrict = [l1h0]``) and every earlier stage
+is frozen (:mod:`.prefix_cache`), the frozen heads' terms of that layer are the same at every draw on a
+fixed probe. :class:`HeadDelta` caches, once per probe, ``partial = x_l + b_O + Σ_{h∉M} z_h W_O,h``
+and — when ``l`` is the last layer and the readout is linear and frozen — its logits ``base``; each
+draw then computes only the moving heads and adds their term (the algebra of
+:mod:`patternlang.models.attn_heads`)::
 
-    x_l+1 = [x_l + b_O + Σ_{h∉M} z_h W_O,h]  +  z_M W_O,M
-            '------- cached per probe ------'   computed per draw (h of H heads)
-
-and when ``l`` is the last layer and the readout is linear and frozen (logits = x W_U + b_U, no final
-LayerNorm) the logits themselves split the same way::
-
-    logits = [partial · W_U + b_U]  +  z_M · (W_O,M W_U)
-             '-- cached per probe --'   [n·T, h·d_head] x [h·d_head, vocab] per chain
+    logits = base + z_M · (W_O,M W_U)        (last layer: [n·T, h·d_head] x [h·d_head, vocab] per chain)
+    x_l+1  = partial + z_M W_O,M            (otherwise; the later layers then run as usual)
 
 For one head of 8 in the last layer of the vs_devinterp network that replaces the full layer and the
 full unembedding (``n·T·d_model·vocab``) by the head's own query/key/value, its attention and a rank-16
 product. The sums are the same terms added in another order, so the outputs equal the uncached
-pass within float32 reassociation (relative 1e-6 on losses; ``tests/observables/test_prefix_cache.py``
-states the tolerance), not bit for bit; ``FrozenPrefix(heads=False)`` keeps the bit-identical path.
+pass within float32 reassociation (``tests/observables/test_prefix_cache.py`` states the tolerance),
+not bit for bit; ``FrozenPrefix(heads=False)`` keeps the bit-identical path.
 
 A model takes part with ``head_parameters(layer, head)``, ``n_heads``,
 ``chain_batched_heads(params, residual, layer, heads) -> (z, W_O, b_O)`` and ``linear_readout(params)``
@@ -30,6 +27,8 @@ from collections.abc import Mapping
 
 import torch
 from torch import Tensor, nn
+
+from patternlang.models.attn_heads import add_moving, frozen_partial
 
 
 def _same(value: Tensor, ref: Tensor) -> bool:
@@ -85,9 +84,8 @@ class HeadDelta:
         _, n, T, D = residual.shape
         z, W_O, _ = self.model.chain_batched_heads(full, residual.expand(C, n, T, D), layer, heads)
         if base is not None and self.readout_frozen(full):  # last layer, linear readout: rank-h term
-            mix = torch.bmm(W_O, self.model.linear_readout(full))  # [C, h*d_head, vocab]
-            return torch.baddbmm(base.expand(C, *base.shape[1:]), z, mix).view(C, n, T, -1)
-        x = torch.baddbmm(partial.view(1, n * T, D).expand(C, n * T, D), z, W_O).view(C, n, T, D)
+            return add_moving(partial, base, z, W_O, self.model.linear_readout(full)).view(C, n, T, -1)
+        x = add_moving(partial, None, z, W_O, None).view(C, n, T, D)
         return self.model.chain_batched_suffix(full, x, depth + 1)
 
     def _partial(self, key: str, residual: Tensor, layer: int, heads: list[int]) -> tuple[Tensor, Tensor | None]:
@@ -99,8 +97,7 @@ class HeadDelta:
             frozen = [h for h in range(self.model.n_heads) if h not in heads]
             _, n, T, D = residual.shape
             with torch.no_grad():
-                z, W_O, b_O = self.model.chain_batched_heads(ref, residual, layer, frozen)
-                partial = residual + torch.baddbmm(b_O, z, W_O).view(1, n, T, D)
+                partial = frozen_partial(ref, residual, layer, frozen, self.model.chain_batched_heads)
                 base = None
                 W_U = self.model.linear_readout(ref)
                 if layer == len(self.stages) - 2 and W_U is not None:
