@@ -197,7 +197,8 @@ def details(step) -> list[str]:
     if isinstance(step, SampleStep):
         s = step.sampler
         nbeta = "auto (B / log B)" if s.nbeta is None else f"{s.nbeta:g}"
-        return [f"step {s.step:g}, gamma {s.gamma:g}, nbeta {nbeta}, burnin {s.burnin}, thin {s.thin}, "
+        eps = s.step if isinstance(s.step, str) else f"{s.step:g}"  # "auto": chosen by a scan
+        return [f"step {eps}, gamma {s.gamma:g}, nbeta {nbeta}, burnin {s.burnin}, thin {s.thin}, "
                 f"batch {s.batch}, seed {s.seed}" + (f", restrict {s.restrict}" if s.restrict else "")
                 + f"; probe {step.probe} per component",
                 f"observe {', '.join(o.name for o in step.observables)}"]
@@ -345,7 +346,8 @@ def patterning_compute(plan: Plan, solve_id: str) -> dict:
         fb, fwd = fb + c.fwd_bwd, fwd + c.fwd
         train = plan.step(sample.at.train)
         if isinstance(train, TrainStep):
-            prefix = max(prefix, (sample.at.step or train.steps) * train.batch)
+            # every seed of a pool: the patterning trained them all to find its centers
+            prefix = max(prefix, (sample.at.step or train.steps) * train.batch * len(train.seeds))
     return {"checkpoint_fwd_bwd": prefix, "sampling_fwd_bwd": fb, "observation_fwd": fwd,
             "equivalent_fwd_bwd": prefix + fb + FORWARD_SHARE * fwd}
 
@@ -359,7 +361,9 @@ def proxy_compute(runs: int, steps: int, batch: int, components: int) -> dict:
 
 def proxy_steps(step: VerifyStep, plan: Plan) -> int:
     """The proxy horizon: as given, or the one at which the K proxies spend what the patterning
-    spent (equal compute), at least 1."""
+    spent (equal compute), at least 1 and at most the verification's horizon — a proxy trained
+    longer than the runs it predicts measures a later stage of training (with more budget than K
+    proxies of that length spend, raise K: ``docs/validation.md``)."""
     assert step.regression is not None
     if step.regression.steps:
         return step.regression.steps
@@ -367,4 +371,4 @@ def proxy_steps(step: VerifyStep, plan: Plan) -> int:
     assert isinstance(train, TrainStep)
     budget = patterning_compute(plan, step.solve)["equivalent_fwd_bwd"] / step.regression.runs
     per_eval = FORWARD_SHARE * 2 * EVAL_PROBE * len(train.components)
-    return max(1, int((budget - per_eval) // train.batch))
+    return max(1, min(step.steps, int((budget - per_eval) // train.batch)))

@@ -208,6 +208,29 @@ def lds(data: ArmsData, target: int, idx: np.ndarray | None = None) -> float | N
                     [data.realized(a, idx)[target] for a in arms])
 
 
+def _progress_sign(target: dict) -> float:
+    """+1 when the target's desired direction is up, −1 when down (``raise``/``lower`` by kind, a
+    ``reach`` by its desired change)."""
+    if target["kind"] in ("raise", "lower"):
+        return 1.0 if target["kind"] == "raise" else -1.0
+    return 1.0 if target["desired"] >= 0 else -1.0
+
+
+def lds_onset(data: ArmsData, idx: np.ndarray | None = None) -> float | None:
+    """Spearman, over every arm but the baseline, of the primary target's predicted progress (its
+    linear response in the desired direction) vs the realized onset advance over the baseline
+    (earlier when the objective wants earlier; censored onsets at the horizon, ties averaged).
+    ``None`` without an onset."""
+    if data.onset_lower_is_better is None:
+        return None
+    t, sign = data.primary, _progress_sign(data.targets[data.primary])
+    base = data.onset_mean("baseline", idx)
+    arms = [a for a in data.arms if a != "baseline"]
+    advance = [(base - data.onset_mean(a, idx)) * (1.0 if data.onset_lower_is_better else -1.0)
+               for a in arms]
+    return spearman([sign * data.predicted[a][t] for a in arms], advance)
+
+
 def signs(data: ArmsData, target: int, idx: np.ndarray | None = None) -> tuple[float | None, int]:
     """:func:`sign_agreement` of one target over every arm but the baseline."""
     arms = [a for a in data.arms if a != "baseline"]
@@ -234,6 +257,8 @@ def summarize(data: ArmsData, n_boot: int = 1000, seed: int = 0) -> dict:
         "lds_target": data.targets[p]["label"],
         "lds_spearman": lds(data, p),
         "lds_spearman_ci": boot(lambda i: lds(data, p, i)),
+        "lds_onset_spearman": lds_onset(data),
+        "lds_onset_spearman_ci": boot(lambda i: lds_onset(data, i)),
         "sign_agreement": agree,
         "sign_agreement_ci": boot(lambda i: signs(data, p, i)[0]),
         "sign_resolved_arms": resolved,

@@ -9,6 +9,9 @@ and standard deviation over seeds are set beside the desired change and the solv
 * A ``hold`` *held* when ``|realized mean| <= tolerance`` with ``tolerance = max(2·sd_base,
   rel·|baseline mean|)``: twice the baseline's seed-to-seed spread (the noise floor of one arm), but
   at least ``rel`` (2 %) of the baseline's value so a seed-deterministic baseline is not held to 0.
+* A ``raise`` / ``lower`` is *reached* when the realized mean moved in its direction by at least
+  the desired amount; with a desired amount of 0 (the validation's onset proxy, which has no amount
+  in training units) any move in its direction reaches it.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ def target_verdict(label: str, kind: str, desired: float, predicted: float | Non
         out["verdict"] = (f"held: {mean:+.3g} within ±{tol:.3g}" if out["held"]
                           else f"moved by {mean:+.3g} ± {sd:.2g} (tolerance {tol:.3g})")
     else:
-        want = np.sign(desired)
+        want = np.sign(desired) or {"raise": 1.0, "lower": -1.0}.get(kind, 0.0)
         reached = bool(want != 0 and np.sign(mean) == want and abs(mean) >= abs(desired))
         out["reached"] = reached
         out["verdict"] = (f"{'reached' if reached else 'not reached'}: {mean:+.3g} ± {sd:.2g} "

@@ -53,6 +53,11 @@ def headline(v: dict) -> list[str]:
                  f"{_ci(v.get('lds_spearman_ci'))}; sign agreement "
                  f"{_fmt(v['sign_agreement'], '.0%')}{_ci(v.get('sign_agreement_ci'), True)} over "
                  f"the {v['sign_resolved_arms']} arms whose prediction exceeds its SE.")
+    if v.get("lds_onset_spearman") is not None:
+        lines.append(f"- LDS on the onset (Spearman of the predicted progress of {v['lds_target']} "
+                     f"vs how much earlier — or later, for a delay — each arm's onset comes than "
+                     f"the baseline's): {_fmt(v['lds_onset_spearman'], '.2f')}"
+                     f"{_ci(v.get('lds_onset_spearman_ci'))}.")
     return lines
 
 

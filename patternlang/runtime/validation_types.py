@@ -45,6 +45,8 @@ class ValidationResult(_Record):
     lds_target: str
     lds_spearman: Num
     lds_spearman_ci: Interval
+    lds_onset_spearman: Num = None  # predicted progress vs realized onset advance (with an onset)
+    lds_onset_spearman_ci: Interval = None
     sign_agreement: Num
     sign_agreement_ci: Interval
     sign_resolved_arms: int
@@ -57,6 +59,7 @@ class ValidationResult(_Record):
     evaluated_at_reason: str
     objective: str
     regression: dict[str, Any] | None = None  # the regression arm's record (regression.json)
+    proxy: str | None = None  # the onset observable read in place of untracked targets
 
 
 class TargetVerdict(_Record):

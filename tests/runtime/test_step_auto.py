@@ -13,6 +13,8 @@ def test_step_auto_scans_records_and_samples_at_the_choice(tmp_path):
     spec.write_text(spec.read_text().split("patterning up")[0].replace("step = 1e-3  nbeta = auto  gamma = 300  chains = 4  draws = 12",
                                              "step = auto  nbeta = auto  gamma = 300  chains = 4  draws = 12  "
                                              "preconditioner = rmsprop"))
+    shown = patc("compile", str(spec))  # the plan prints "step auto" (it once crashed on it)
+    assert shown.returncode == 0 and "step auto, gamma 300" in shown.stdout, shown.stderr
     res = patc("run", str(spec), "--out", str(tmp_path / "out"), "--quiet")
     assert res.returncode == 0, res.stderr
     results = json.loads((tmp_path / "out" / "results.json").read_text())

@@ -15,6 +15,7 @@ import numpy as np
 
 from patternlang.engine import regression as reg
 from patternlang.engine.directions import equality_rows
+from patternlang.engine.solve import LinearTarget
 from patternlang.plan.ir import VerifyStep
 from patternlang.runtime.context import StepContext
 from patternlang.runtime.results_types import SolveResult
@@ -44,10 +45,9 @@ def regression_result(step: VerifyStep, ctx: StepContext, mixtures: np.ndarray,
     reader = TargetReader(step, ctx)
     h0d = ctx.result(step.solve, SolveResult).baseline
     h0 = np.array([h0d[n] for n in names])
-    keep = reader.measurable(curves[0])
-    y = np.array([reader.values({c: [[v]] for c, v in cv.items()}, -1, keep)[0] for cv in curves])
-    fits = [reg.fit_target(mixtures, y[:, j], h0, step.regression.model) for j in range(len(keep))]
-    targets = [reader.targets[i] for i in keep]
+    y, targets = _measured(step, reader, [{c: [[v]] for c, v in cv.items()} for cv in curves])
+    fits = [reg.fit_target(mixtures, y[:, j], h0, step.regression.model)
+            for j in range(len(targets))]
     solution = reg.solve_on_fit(fits, targets, h0, names, list(reader.solve.constraints),
                                 reader.solve.regularization, f"{step.id} (regression)")
     record = {
@@ -63,3 +63,20 @@ def regression_result(step: VerifyStep, ctx: StepContext, mixtures: np.ndarray,
     }
     atomic_write_json(ctx.dir.file("regression.json"), record)
     return record
+
+
+def _measured(step: VerifyStep, reader: TargetReader, finals: list[dict]
+              ) -> tuple[np.ndarray, list[LinearTarget]]:
+    """Each proxy run's value of the targets ``[runs, targets]`` and the targets the fit is solved
+    for: the patterning's measurable targets, or — when training tracks none of them — the onset
+    proxy asked to *reach its threshold* at the proxy horizon (``docs/validation.md``)."""
+    keep = reader.measurable(finals[0])
+    if keep:
+        return (np.array([reader.values(f, -1, keep)[0] for f in finals]),
+                [reader.targets[i] for i in keep])
+    proxy = reader.proxy(step, finals[0])
+    if proxy is None:
+        return np.zeros((len(finals), 0)), []
+    return (np.array([proxy.values(f, -1)[0] for f in finals]),
+            [LinearTarget(coeffs=np.ones(1), kind="reach", value=proxy.threshold,
+                          label=proxy.label)])

@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from patternlang.engine import validation as val
@@ -38,6 +40,35 @@ def arm_seed(step: VerifyStep, plan_seed: int, arm: str) -> int:
     return derive_seed("control", plan_seed, step.id)
 
 
+@dataclass(frozen=True)
+class Proxy:
+    """The verify's first onset observable standing in for a target training does not track.
+
+    ``sign`` turns the primary target's predicted change into the predicted change of the
+    observable: +1 when progress on the target (its desired direction) means moving the observable
+    toward the onset threshold upward (``>=``), −1 downward; the patterned step is meant to bring
+    the onset *earlier*."""
+
+    observable: str
+    primary: int
+    primary_label: str
+    up: bool
+    sign: float
+    threshold: float
+
+    @property
+    def label(self) -> str:
+        return f"{self.observable} (onset proxy of {self.primary_label})"
+
+    def values(self, curves: dict, index: int) -> np.ndarray:
+        """The observable ``[seeds, 1]`` at evaluation ``index``."""
+        return np.asarray([[s[index]] for s in curves[self.observable]], float)
+
+    def target(self) -> dict:
+        return {"label": self.label, "kind": "raise" if self.up else "lower", "weight": 1.0,
+                "desired": 0.0}
+
+
 class TargetReader:
     """The patterning's targets as linear functionals of the tracked coordinates.
 
@@ -52,6 +83,23 @@ class TargetReader:
         many = len(solve.susceptibilities) > 1
         self.coords = [n.split(":", 1)[1] if many else n for n in self.rows.names]
         self.solve = solve
+
+    def proxy(self, step: VerifyStep, curves: dict) -> Proxy | None:
+        """The onset proxy when no target is :meth:`measurable` (module docstring of
+        ``docs/validation.md``, "targets training does not track"): the verify's first onset
+        observable stands in for the patterning's primary (first raise/lower/reach) target.
+        ``None`` without an onset whose observable is tracked, or without such a target."""
+        if not step.onset or step.onset[0].observable.name not in curves:
+            return None
+        primary = next((i for i, t in enumerate(self.targets)
+                        if t.kind in ("raise", "lower", "reach")), None)
+        if primary is None:
+            return None
+        on = step.onset[0]
+        up = on.op in (">", ">=")
+        desired = _desired(self, [primary])[0]
+        return Proxy(on.observable.name, primary, self.targets[primary].label, up,
+                     (1.0 if desired >= 0 else -1.0) * (1.0 if up else -1.0), on.threshold)
 
     def measurable(self, curves: dict) -> list[int]:
         """Indices of the targets whose every coordinate is tracked in ``curves`` (a ``move along``
@@ -119,27 +167,58 @@ def _functional(expr: ObsExpr, reader: TargetReader) -> np.ndarray | None:
         return None
 
 
+class _Tracked:
+    """What the validation reads from the arms: the measurable targets, or the onset proxy."""
+
+    def __init__(self, reader: TargetReader, step: VerifyStep, curves: dict):
+        self.reader = reader
+        self.keep = reader.measurable(curves)
+        self.proxy = None if self.keep else reader.proxy(step, curves)
+
+    def __bool__(self) -> bool:
+        return bool(self.keep) or self.proxy is not None
+
+    def targets(self) -> list[dict]:
+        if self.proxy is not None:
+            return [self.proxy.target()]
+        return [{"label": t.label, "kind": t.kind, "weight": t.weight, "desired": d}
+                for t, d in zip([self.reader.targets[i] for i in self.keep],
+                                _desired(self.reader, self.keep))]
+
+    def values(self, curves: dict, index: int) -> np.ndarray:
+        if self.proxy is not None:
+            return self.proxy.values(curves, index)
+        return self.reader.values(curves, index, self.keep)
+
+    def predicted(self, dh: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self.proxy is not None:
+            p, se = self.reader.predicted(dh, [self.proxy.primary])
+            return self.proxy.sign * p, se
+        return self.reader.predicted(dh, self.keep)
+
+
 def _arms_data(step: VerifyStep, ctx: StepContext, arms: dict, steps: list[int],
-               reader: TargetReader) -> tuple[val.ArmsData, list[int], int, str] | None:
+               reader: TargetReader) -> tuple[val.ArmsData, _Tracked, int, str] | None:
     sol = ctx.result(step.solve, SolveResult)
     h0, comps = sol.baseline, reader.rows.components
     names = [a for a in arm_names(step) if a in arms]
-    keep = reader.measurable(arms[names[0]]["curves"]) if names else []
-    if "baseline" not in arms or "patterned" not in arms or not keep:
+    if "baseline" not in arms or "patterned" not in arms:
+        return None
+    tracked = _Tracked(reader, step, arms[names[0]]["curves"])
+    if not tracked:
         return None
     idx, why = evaluation_index(step, arms, steps)
-    pred = {a: reader.predicted(_dh(arms[a]["weights"], h0, comps), keep) for a in names}
-    tgts = [{"label": t.label, "kind": t.kind, "weight": t.weight,
-             "desired": d} for t, d in zip([reader.targets[i] for i in keep],
-                                           _desired(reader, keep))]
+    pred = {a: tracked.predicted(_dh(arms[a]["weights"], h0, comps)) for a in names}
+    tgts = tracked.targets()
     primary = next((j for j, t in enumerate(tgts) if t["kind"] != "hold"), 0)
     onset = {a: arms[a]["onset"][step.onset[0].observable.name]["per_seed"] for a in names} \
         if step.onset and step.onset[0].observable.name in arms[names[0]]["onset"] else {}
-    lower = onset_lower_is_better(step, reader, _dh(sol.final_weights, h0, comps)) if onset else None
-    data = val.ArmsData(names, {a: reader.values(arms[a]["curves"], idx, keep) for a in names},
+    lower = None if not onset else True if tracked.proxy is not None else \
+        onset_lower_is_better(step, reader, _dh(sol.final_weights, h0, comps))
+    data = val.ArmsData(names, {a: tracked.values(arms[a]["curves"], idx) for a in names},
                         {a: p[0] for a, p in pred.items()}, {a: p[1] for a, p in pred.items()},
                         tgts, primary, step.steps, onset, lower)
-    return data, keep, idx, why
+    return data, tracked, idx, why
 
 
 def _desired(reader: TargetReader, keep: list[int]) -> list[float]:
@@ -157,7 +236,7 @@ def validation_summary(step: VerifyStep, ctx: StepContext, arms: dict, steps: li
     got = _arms_data(step, ctx, _plain(arms), steps, reader)
     if got is None:
         return None
-    data, _, idx, why = got
+    data, tracked, idx, why = got
     out = val.summarize(data, seed=derive_seed("bootstrap", ctx.plan.seed, step.id))
     out["evaluated_at"] = int(steps[idx])
     out["evaluated_at_reason"] = why
@@ -165,6 +244,7 @@ def validation_summary(step: VerifyStep, ctx: StepContext, arms: dict, steps: li
                         if data.onset_lower_is_better is not None else
                         f"change of {data.targets[data.primary]['label']} at step {steps[idx]}")
     out["regression"] = regression
+    out["proxy"] = None if tracked.proxy is None else tracked.proxy.label
     return ValidationResult.model_validate(out)
 
 
@@ -182,9 +262,9 @@ def verdicts(step: VerifyStep, ctx: StepContext, arms: dict, steps: list[int]
     got = _arms_data(step, ctx, arms, steps, reader)
     if got is None:
         return None
-    data, keep, idx, _ = got
+    data, tracked, idx, _ = got
     out: dict = {"evaluated_at": int(steps[idx]), "targets": []}
-    horizon = {a: reader.values(arms[a]["curves"], len(steps) - 1, keep) for a in data.arms}
+    horizon = {a: tracked.values(arms[a]["curves"], len(steps) - 1) for a in data.arms}
     for j, t in enumerate(data.targets):
         # the linear response to the patterned arm's step (baseline -> final weights)
         pred = float(data.predicted["patterned"][j]), float(data.predicted_se["patterned"][j])

@@ -97,6 +97,27 @@ def test_onset_objective_with_censoring():
     assert s["random_percentile"] == pytest.approx(3.5 / 4)
 
 
+def test_lds_on_the_onset_ranks_predicted_progress_against_onset_advance():
+    # predictions (see _data): patterned 1.0, opposite -1.0, random1 0.2, random2 -0.5,
+    # random3 0.6, random4 1.0; onsets ordered exactly by the prediction (earlier = more progress)
+    onset = {"baseline": [400, 400], "patterned": [200, 200], "opposite": [None, None],
+             "random1": [350, 350], "random2": [450, 450], "random3": [300, 300],
+             "random4": [200, 200]}
+    s = val.summarize(_data(1.0, onset, lower=True), n_boot=50)
+    assert s["lds_onset_spearman"] == pytest.approx(1.0)
+    # a delay (later is better) with the same onsets and a `lower` target: progress = -prediction,
+    # advance = arm - baseline, so the ranking is again perfect
+    delay = _data(1.0, onset, lower=False)
+    delay.targets[0].update(kind="lower", desired=-0.1)
+    assert val.summarize(delay, n_boot=50)["lds_onset_spearman"] == pytest.approx(1.0)
+    # shuffle two arms: random1 now forms latest
+    worse = {**onset, "random1": [None, 500]}
+    got = val.summarize(_data(1.0, worse, lower=True), n_boot=50)["lds_onset_spearman"]
+    assert got == pytest.approx(stats.spearmanr([1.0, -1.0, 0.2, -0.5, 0.6, 1.0],
+                                                [200, -100, -100, -50, 100, 200]).statistic)
+    assert val.summarize(_data(1.0), n_boot=10)["lds_onset_spearman"] is None  # no onset
+
+
 def test_verdict_of_a_hold_and_an_unresolved_prediction():
     base = [1.00, 1.02, 0.98]
     assert hold_tolerance(base) == pytest.approx(max(2 * np.std(base), 0.02))

@@ -1,0 +1,90 @@
+"""End to end: validation of a patterning whose target training does not track.
+
+``specs/ci/parentheses_validation.pat`` lowers a free-energy difference between two
+susceptibilities — a property of the posterior, with no counterpart in a training curve — so the
+validation reads the verify's first onset observable (``nested``) in its place. The LDS in
+``results.json`` must equal the Spearman correlation, recomputed here from χ and the arms' curves,
+between the primary target's linear response (signed so that progress toward the onset counts
+positive) and the realized change of ``nested``; the regression arm must fit ``nested`` on its
+proxies and ask to reach the onset threshold.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from patternlang.api import run
+
+ROOT = Path(__file__).resolve().parents[2]
+SPEC = ROOT / "specs" / "ci" / "parentheses_validation.pat"
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def done(tmp_path_factory):
+    import torch
+
+    torch.set_num_threads(1)
+    out = tmp_path_factory.mktemp("pv")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PATTERNLANG_WORKERS", "1")
+        return run(SPEC, out, device="cpu").data
+
+
+def _predicted_free_gap(data: dict, dh: dict) -> float:
+    """nβ·χ·Δh of ``chi_n.free − chi_e.free`` (each susceptibility with its own nβ)."""
+    out = 0.0
+    for sus, sign in (("susceptibility.chi_n", 1.0), ("susceptibility.chi_e", -1.0)):
+        chi = data["susceptibilities"][sus]
+        row = np.asarray(chi["chi"])[chi["observables"].index("free")]
+        out += sign * chi["nbeta"] * float(row @ np.array([dh[c] for c in chi["components"]]))
+    return out
+
+
+def test_the_onset_observable_stands_in_for_the_free_energy(done):
+    val = done["verification"]["verify.prefer_nested"]["validation"]
+    assert val["proxy"] == "nested (onset proxy of lower chi_n.free relative to chi_e.free)"
+    assert val["lds_target"] == val["proxy"]
+    assert val["objective"] == "onset of nested (censored at 40)"
+    assert val["outcome_lower_is_better"] is True
+    assert val["random_arms"] == 3
+
+
+def test_lds_recomputed_from_chi_and_the_arms(done):
+    v = done["verification"]["verify.prefer_nested"]
+    val = v["validation"]
+    h0 = done["solutions"]["solve.prefer_nested"]["baseline"]
+    at = v["steps"].index(val["evaluated_at"])
+    base = np.mean([s[at] for s in v["arms"]["baseline"]["curves"]["nested"]])
+    pred, real = [], []
+    for name, arm in v["arms"].items():
+        if name == "baseline":
+            continue
+        dh = {c: arm["weights"][c] - h0[c] for c in h0}
+        # lowering the gap is the desired direction, and `nested >= t` rises toward its onset
+        pred.append(-_predicted_free_gap(done, dh))
+        real.append(np.mean([s[at] for s in arm["curves"]["nested"]]) - base)
+    assert val["lds_spearman"] == pytest.approx(stats.spearmanr(pred, real).statistic, abs=1e-9)
+    pts = [p for p in val["points"] if p["target"] == val["lds_target"]]
+    assert [p["predicted"] for p in pts] == pytest.approx(pred, rel=1e-6)
+    assert [p["realized"] for p in pts] == pytest.approx(real, rel=1e-6, abs=1e-12)
+
+
+def test_regression_fits_the_onset_observable(done):
+    r = done["verification"]["verify.prefer_nested"]["validation"]["regression"]
+    assert [f["target"] for f in r["fits"]] == \
+        ["nested (onset proxy of lower chi_n.free relative to chi_e.free)"]
+    assert len(r["measured"]) == 3 and all(0.0 <= m[r["fits"][0]["target"]] <= 1.0
+                                           for m in r["measured"])
+    w = r["weights"]
+    assert abs(sum(w.values()) - 1) < 1e-6 and w["pos"] == pytest.approx(0.5, abs=1e-6)
+
+
+def test_verdict_of_the_proxy(done):
+    t = done["verification"]["verify.prefer_nested"]["verdict"]["targets"][0]
+    assert t["kind"] == "raise" and t["desired"] == 0.0
+    assert t["reached"] == (t["realized_mean"] > 0)
