@@ -22,7 +22,9 @@ has a leading chain dim ``[C, ...]`` and the tokens are ``[C, n, T]``; each matm
 index as a batch dim (one ``bmm`` per weight instead of ``vmap``'s rewritten kernels). The module's own
 ``forward`` is that function with ``C = 1``, so a plain forward+backward and a chain-batched SGLD step
 run the same kernels. The sampler uses it through the ``chain_batched_forward`` protocol
-(:meth:`AttnOnlyTransformer.chain_batched_forward`).
+(:meth:`AttnOnlyTransformer.chain_batched_forward`). For restricted sampling on less work it also runs
+in stages (``chain_batched_prefix`` / ``chain_batched_suffix``: the observer's frozen-prefix cache) and
+head by head (``chain_batched_heads``, ``chain_batched_head_forward``: :mod:`.attn_heads`).
 """
 
 from __future__ import annotations

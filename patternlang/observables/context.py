@@ -220,7 +220,8 @@ class EvalContext:
         """All chains through the adapter's natively chain-batched pass (``run_chains``: the stdlib
         transformer's fused kernels, no ``vmap``), or None when the adapter or model has none. A
         fixed probe (``key``) starts from the frozen-prefix cache when the draw's leading stages
-        hold the center's values (same numbers, less work; see :mod:`.prefix_cache`)."""
+        hold the center's values (less work; the same numbers bit for bit for frozen layers, within
+        float reassociation for frozen heads: see :mod:`.prefix_cache`)."""
         run_chains = getattr(self.adapter, "run_chains", None)
         if run_chains is None:
             return None

@@ -71,8 +71,12 @@ class FrozenPrefix:
 
     @classmethod
     def for_model(cls, model: nn.Module, reference: Mapping[str, Tensor] | None = None) -> FrozenPrefix | None:
-        """The cache for ``model``, or ``None`` when the model does not implement the protocol."""
+        """The cache for ``model``, or ``None`` when the model does not implement the protocol (or
+        its stages name parameters it does not list, as a ``torch.compile`` wrapper's prefixed names)."""
         if not all(hasattr(model, m) for m in ("prefix_stages", "chain_batched_prefix", "chain_batched_suffix")):
+            return None
+        names = {n for n, _ in model.named_parameters()}
+        if any(n not in names for stage in model.prefix_stages() for n in stage):
             return None
         return cls(model, reference)
 

@@ -168,3 +168,12 @@ def test_restricted_sampling_chi_with_the_cache():
     np.testing.assert_allclose(chis["heads"].chi, chis["none"].chi, rtol=1e-4)
     assert np.all(np.abs(chis["heads"].chi - chis["none"].chi) < 1e-3 * chis["none"].se)
     assert np.abs(chis["none"].chi).max() > 0
+
+
+def test_models_whose_stages_name_unknown_parameters_are_not_cached():
+    class Renamed(AttnOnlyTransformer):
+        def prefix_stages(self):
+            return [("_orig_mod.embed.W_E",)] + super().prefix_stages()[1:]
+
+    assert FrozenPrefix.for_model(Renamed(vocab=VOCAB, d_model=32, n_layers=2, n_heads=4, context=CTX)) is None
+    assert FrozenPrefix.for_model(model()) is not None

@@ -175,6 +175,8 @@ def head_restriction(model: nn.Module, layout: ParamLayout, index: Tensor | None
         for head in range(n_heads):
             mask = torch.zeros_like(sampled)
             for name, idx in model.head_parameters(layer, head).items():
+                if name not in layout.names:  # e.g. a torch.compile wrapper's prefixed names
+                    return None
                 i = layout.names.index(name)
                 mask[layout.slice_of(name)].view(layout.shapes[i])[idx] = True
             covered |= mask
