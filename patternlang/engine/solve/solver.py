@@ -118,6 +118,15 @@ def require_feasible(solution: Solution, step: str | None = None) -> Solution:
     """Return ``solution`` if it has weights; otherwise raise :class:`InfeasibleError` naming the
     conflicting constraints (or :class:`PatRuntimeError` when the solver itself failed)."""
     step = step or solution.step
+    if solution.status == "infeasible" and not solution.diagnostics.conflicting:
+        raise PatRuntimeError(
+            step=step, cause="the convex solver reported the program infeasible, but the "
+            "constraints alone are satisfiable together: a numerical failure, usually from "
+            "response entries (nbeta x chi) of very different scales",
+            remedy="resolve chi better (more draws or chains, `draws = auto(...)`), standardize "
+                   "the targets' observables, or loosen the regularization",
+            details=solution.to_dict(),
+        )
     if solution.status == "infeasible":
         names = ", ".join(f"'{c}'" for c in solution.diagnostics.conflicting)
         raise InfeasibleError(

@@ -3,13 +3,15 @@ regions (analytic optima), and infeasible sets (the conflicting constraints are 
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from scipy.optimize import brentq
 from .solvecases import bound, raise_target, unit
 
 from patternlang.engine.solve import LinearTarget, require_feasible, solve_weights
-from patternlang.errors import InfeasibleError
+from patternlang.errors import InfeasibleError, PatRuntimeError
 from patternlang.plan.ir import ConstraintSpec
 
 ABC = ["a", "b", "c"]
@@ -139,3 +141,15 @@ def test_infeasible_trust_region_against_bound_and_fixed():
 def test_feasible_solution_passes_require_feasible():
     sol = solve_weights(R_A, None, np.full(3, 1 / 3), ABC, ["x"], [raise_target(1, 0, 0.1)], [])
     assert require_feasible(sol) is sol
+
+
+def test_infeasible_without_conflicting_constraints_is_a_numerical_failure():
+    # the solver said "infeasible" although no set of constraints conflicts: the error must not
+    # print an empty list of constraints to relax, but name the numerical cause and a remedy
+    sol = solve_weights(R_A, None, np.full(3, 1 / 3), ABC, ["x"], [raise_target(1, 0, 0.1)], [])
+    broken = dataclasses.replace(sol, status="infeasible", weights=None)
+    with pytest.raises(PatRuntimeError) as err:
+        require_feasible(broken, step="solve.main")
+    assert not isinstance(err.value, InfeasibleError)
+    text = str(err.value)
+    assert "numerical failure" in text and "draws" in text and "''" not in text
