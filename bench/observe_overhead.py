@@ -14,6 +14,10 @@ previous-token scores (all heads, both layers) on their own 32 x 64 repeated-tok
   (``chain_batched_forward``), logits only (``native_floor_ms``); the older floor,
   ``vmap(functional_call(model, ...))``, too (``vmap_floor_ms``).
 
+Clock: CPU seconds of this one-thread process (``time.process_time``) by default — wall-clock medians
+of 5 interleaved passes read 1.13-1.44 in five runs at load 3-4 where CPU seconds read ~1.14 —;
+``BENCH_CLOCK=wall`` times wall-clock seconds as before.
+
 Last line: JSON with ``bench`` and ``ratio`` (observe / plain-torch floor; goal <= 1.10; devinterp
 2.0.1 measured 1.56 against the native floor).
 """
@@ -92,12 +96,14 @@ def main(reps: int = 30) -> dict:
     for f in (torch_floor, floor, vmap_floor, observe):  # warm up
         f()
         f()
+    wall = os.environ.get("BENCH_CLOCK", "cpu") == "wall"
+    clock = time.perf_counter if wall else time.process_time
     t_torch, t_floor, t_vmap, t_obs = [], [], [], []
     for _ in range(reps):  # interleaved, so drifts in machine load hit all alike
         for f, acc in ((torch_floor, t_torch), (floor, t_floor), (vmap_floor, t_vmap), (observe, t_obs)):
-            t0 = time.perf_counter()
+            t0 = clock()
             f()
-            acc.append(time.perf_counter() - t0)
+            acc.append(clock() - t0)
     fl, ob, tf = statistics.median(t_floor), statistics.median(t_obs), statistics.median(t_torch)
     return {"bench": "observe_overhead", "ratio": round(ob / tf, 4), "ratio_vs_plain_torch": round(ob / tf, 4),
             "ratio_vs_native_floor": round(ob / fl, 4), "observe_ms": round(1e3 * ob, 2),
@@ -105,6 +111,7 @@ def main(reps: int = 30) -> dict:
             "native_floor_ms": round(1e3 * fl, 2), "vmap_floor_ms": round(1e3 * statistics.median(t_vmap), 2),
             "chains": CHAINS, "probes": N_COMP + 1,
             "probe_shape": [PROBE, CTX], "observables": len(obs.obs_names), "goal": 1.10,
+            "clock": "wall" if wall else "cpu", "load": round(os.getloadavg()[0], 2),
             "threads": torch.get_num_threads(), "torch": torch.__version__}
 
 

@@ -14,7 +14,11 @@ sampler's default (``batching="auto"``: on a CPU and at this size the native cha
 chain by chain) is the headline; ``batched``, ``loop`` and ``vmap`` are reported against their own
 paired passes. When devinterp is importable its optimizer step is timed on the same model and batch.
 
-Usage: ``PYTHONPATH=. python bench/sgld_overhead.py [--steps 30]``. The last line is JSON.
+Clock: CPU seconds of this process (``time.process_time``; one torch thread, so the time on an idle
+core) by default: on a shared, loaded machine wall-clock pairs carried ±10 % of noise from the other
+jobs (five runs of issue 16 at load 3-4: 0.99-1.17); ``--wall`` times wall-clock seconds as before.
+
+Usage: ``PYTHONPATH=. python bench/sgld_overhead.py [--steps 30] [--wall]``. The last line is JSON.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from patternlang.models.losses import model_loss_fn
 torch.set_num_threads(1)
 VOCAB, CONTEXT, BATCH, CHAINS = 512, 64, 32, 4
 PLAIN: list = []  # the plain-torch floor model (bench/_plain_torch.py), set in main
+CLOCK = [time.process_time]  # CPU seconds of this one-thread process; --wall: time.perf_counter
 
 
 def make_model() -> AttnOnlyTransformer:
@@ -65,10 +70,10 @@ def time_plain(model, loss_fn, batch_fn, steps: int, seed: int) -> list[float]:
     out = []
     for rep in range(steps):
         batch = batch_fn(0, rep, g)
-        t = time.perf_counter()
+        t = CLOCK[0]()
         loss_fn(model, batch).mean().backward()
         model.zero_grad(set_to_none=True)
-        out.append(time.perf_counter() - t)
+        out.append(CLOCK[0]() - t)
     return out
 
 
@@ -85,7 +90,7 @@ def time_paired(model, loss_fn, batch_fn, steps: int, seed: int, batching: str,
     resume = [0.0]
 
     def progress(done: int, total: int) -> None:
-        end = time.perf_counter()
+        end = CLOCK[0]()
         if done > 1:  # the first step includes one-off setup
             sgld.append(end - resume[0])
         if done < total:
@@ -93,8 +98,8 @@ def time_paired(model, loss_fn, batch_fn, steps: int, seed: int, batching: str,
                 plain.extend(time_plain(model, loss_fn, batch_fn, 1, seed + done))
                 if floor is not None:  # the plain-torch implementation of the same network
                     g = torch.Generator().manual_seed(seed + done)
-                    floor.append(time_fwd_bwd(PLAIN[0], batch_fn(0, done, g)["tokens"]))
-            resume[0] = time.perf_counter()
+                    floor.append(time_fwd_bwd(PLAIN[0], batch_fn(0, done, g)["tokens"], CLOCK[0]))
+            resume[0] = CLOCK[0]()
 
     cfg = SGLDConfig(step_size=1e-5, gamma=100.0, num_chains=CHAINS, num_draws=steps + 1, init_loss_batches=1,
                      check_every=1, seed=seed, batching=batching)
@@ -111,20 +116,23 @@ def time_devinterp(model, data, steps: int) -> float | None:
     opt = SGLD(model.parameters(), lr=1e-5, localization=100.0, nbeta=BATCH / torch.log(torch.tensor(BATCH)).item())
     loss_fn = model_loss_fn("lm")
     g = torch.Generator().manual_seed(0)
-    t = time.perf_counter()
+    t = CLOCK[0]()
     for step in range(steps * CHAINS):
         idx = torch.randint(0, data.shape[0], (BATCH,), generator=g)
         opt.zero_grad()
         loss_fn(model, {"tokens": data[idx]}).mean().backward()
         opt.step()
-    return (time.perf_counter() - t) / (steps * CHAINS)
+    return (CLOCK[0]() - t) / (steps * CHAINS)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--wall", action="store_true", help="wall-clock seconds instead of CPU seconds")
     args = ap.parse_args()
+    if args.wall:
+        CLOCK[0] = time.perf_counter
     data = torch.randint(0, VOCAB, (4096, CONTEXT), generator=torch.Generator().manual_seed(0))
     model, loss_fn, batch_fn = make_model(), model_loss_fn("lm"), make_batch_fn(data)
     PLAIN.append(from_patternlang(model))
@@ -158,6 +166,7 @@ def main() -> None:
            "devinterp": "skipped (not installed)" if dev is None else {
                "ms_per_chain_step": round(dev * 1e3, 3), "ratio": round(dev / plain, 4),
                "speedup": round(dev / per_chain, 3)},
+           "clock": "wall" if args.wall else "cpu", "load": round(os.getloadavg()[0], 2),
            "torch": torch.__version__, "threads": torch.get_num_threads(), "cpus": os.cpu_count(),
            "machine": platform.processor() or platform.machine()}
     print(f"plain forward+backward: {plain * 1e3:.2f} ms (plain torch {torch_floor * 1e3:.2f} ms); "

@@ -37,6 +37,15 @@ process that is the time on an idle core. ``speedup_default`` is devinterp's CPU
 busiest patternlang process's CPU seconds with the default process count (what two idle cores
 would take); the wall-clock versions are reported beside (``*_wall``).
 
+Data generation: patternlang draws every minibatch fresh from the Markov-text mixture inside its
+clock (``pl_data_cpu_1proc``; 32 x 64 tokens over vocab 512 cost about as much as one forward pass,
+for the stream-preserving exponential-variate sampler); devinterp is handed a pre-generated dataset
+whose generation runs outside its clock (``devinterp_data_cpu_outside_clock``).
+``speedup_without_data`` divides devinterp's CPU seconds by patternlang's minus its data generation:
+the two libraries' sampling and observation on equal terms. ``pl_cpu_by_sampling`` splits
+patternlang's one-process CPU seconds by sampling (``full``, ``l1h0``), ``pl_batching`` says which
+gradient route each ran (``heads l1[0]``: the head-split forward of ``models/attn_heads.py``).
+
 Usage: ``PYTHONPATH=. python bench/vs_devinterp.py [--draws 100] [--quick] [--profile]``. Last line:
 JSON with ``bench``, ``ratio`` = ``speedup`` (devinterp CPU s / patternlang CPU s, one process each)
 and ``speedup_default`` (patternlang with its default process count).
@@ -116,17 +125,25 @@ def pl_unit(unit: tuple[str, list[int], int, str]) -> dict:
 
     name, chains, draws, center = unit
     torch.set_num_threads(1)
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     model, comps = make_model(center), make_components()
     mix = {k: 1.0 for k in comps}
     obs = build_observer(model, loss_specs(), comps, mix, probe=PROBE, seed=0, nbeta=NBETA)
     mixture = Mixture(list(comps.values()), [1.0] * N_COMP)
     cfg = SGLDConfig(step_size=EPS, gamma=GAMMA, nbeta=NBETA, num_chains=CHAINS, num_draws=draws,
                      seed=0, restrict=SAMPLINGS[name], init_loss_batches=INIT_BATCHES)
-    res = run_sgld(model, model_loss_fn("lm"), lambda c, t, g: mixture.sample(BATCH, g)[0], cfg,
-                   observer=obs, chain_ids=chains)
+    data_cpu = [0.0]  # CPU seconds spent generating the minibatches (Markov text)
+
+    def batch_fn(c: int, t: int, g: torch.Generator) -> dict:
+        start = time.process_time()
+        batch = mixture.sample(BATCH, g)[0]
+        data_cpu[0] += time.process_time() - start
+        return batch
+
+    res = run_sgld(model, model_loss_fn("lm"), batch_fn, cfg, observer=obs, chain_ids=chains)
     return {"moments": obs.reset().state_dict(), "llc_per_chain": res.llc_per_chain.tolist(),
-            "seconds": time.perf_counter() - t0}
+            "seconds": time.perf_counter() - t0, "cpu": time.process_time() - cpu0, "data_cpu": data_cpu[0],
+            "batching": res.extra["batching"]}
 
 
 class Clock:
@@ -160,6 +177,9 @@ def run_patternlang(draws: int, workers: int, center: str) -> tuple[dict, dict]:
     clock = Clock()
     outs = map_units(pl_unit, units, workers)
     seconds = clock.read()
+    seconds["by_sampling"] = {name: {k: round(sum(o[k] for u, o in zip(units, outs) if u[0] == name), 2)
+                                     for k in ("cpu", "data_cpu")} for name in SAMPLINGS}
+    seconds["batching"] = {u[0]: o["batching"] for u, o in zip(units, outs)}
     chis = {}
     for name in SAMPLINGS:
         moments = None
@@ -201,7 +221,9 @@ def run_devinterp(draws: int, probes: dict[str, torch.Tensor], workdir: Path, ce
     torch.set_num_threads(1)
     comps = make_components()
     g = torch.Generator().manual_seed(12345)
+    data_cpu = time.process_time()  # devinterp's dataset is generated here, outside its clock
     data = Mixture(list(comps.values()), [1.0] * N_COMP).sample(BATCH * draws, g)[0]["tokens"]
+    data_cpu = time.process_time() - data_cpu
     model = make_model(center)
     clock = Clock()
     susceptibilities(
@@ -210,6 +232,7 @@ def run_devinterp(draws: int, probes: dict[str, torch.Tensor], workdir: Path, ce
         lr=EPS, n_beta=NBETA, localization=GAMMA, num_chains=CHAINS, num_draws=draws, batch_size=BATCH,
         num_init_loss_batches=INIT_BATCHES, output_path=workdir / "samples.zarr")
     seconds = clock.read()
+    seconds["data_cpu"] = data_cpu
     trees = {wr: xr.open_datatree(str(workdir / f"samples_{wr}.zarr"), engine="zarr", consolidated=False)
              for wr in ("full", "l1h0")}
     per_chain = []
@@ -289,6 +312,8 @@ def main() -> None:
         "nbeta": NBETA, "gamma": GAMMA, "eps": EPS, "center": f"{args.train_steps} Adam steps",
         "threads_per_process": 1, "clock": "CPU seconds (process_time); wall seconds beside"},
         "pl_cpu_1proc": round(pl_cpu, 2), "pl_wall_1proc": round(pl_1["wall"], 2),
+        "pl_cpu_by_sampling": pl_1["by_sampling"], "pl_batching": pl_1["batching"],
+        "pl_data_cpu_1proc": round(sum(v["data_cpu"] for v in pl_1["by_sampling"].values()), 2),
         "pl_wall_default": round(pl_w["wall"], 2), "pl_cpu_busiest_default": round(pl_two, 2),
         "workers_default": workers, "identical": identical,
         "floor_cpu": round(floor, 2), "pl_over_floor": round(pl_cpu / floor, 3),
@@ -305,6 +330,8 @@ def main() -> None:
                    speedup_wall=round(dsec["wall"] / pl_1["wall"], 3),
                    speedup_default_wall=round(dsec["wall"] / pl_w["wall"], 3),
                    devinterp_cpu=round(dsec["cpu"], 2), devinterp_wall=round(dsec["wall"], 2),
+                   devinterp_data_cpu_outside_clock=round(dsec["data_cpu"], 2),
+                   speedup_without_data=round(dsec["cpu"] / (pl_cpu - out["pl_data_cpu_1proc"]), 3),
                    devinterp_over_floor=round(dsec["cpu"] / floor, 3),
                    devinterp=quality(dsec["cpu"], d["chi"], d["se"]))
     print(json.dumps(out))

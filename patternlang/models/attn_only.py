@@ -22,7 +22,9 @@ has a leading chain dim ``[C, ...]`` and the tokens are ``[C, n, T]``; each matm
 index as a batch dim (one ``bmm`` per weight instead of ``vmap``'s rewritten kernels). The module's own
 ``forward`` is that function with ``C = 1``, so a plain forward+backward and a chain-batched SGLD step
 run the same kernels. The sampler uses it through the ``chain_batched_forward`` protocol
-(:meth:`AttnOnlyTransformer.chain_batched_forward`).
+(:meth:`AttnOnlyTransformer.chain_batched_forward`). For restricted sampling on less work it also runs
+in stages (``chain_batched_prefix`` / ``chain_batched_suffix``: the observer's frozen-prefix cache) and
+head by head (``chain_batched_heads``, ``chain_batched_head_forward``: :mod:`.attn_heads`).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from typing import Annotated
 import torch
 
 from patternlang.errors import PatRuntimeError
+from patternlang.models.attn_heads import head_split_forward
 from torch import Tensor, nn
 
 from patternlang.registry import Range, primitive
@@ -86,15 +89,20 @@ def _is_vmapped(t: Tensor) -> bool:
     return bool(torch._C._functorch.is_functorch_wrapped_tensor(t))
 
 
-def _attention_batched(x: Tensor, p: dict[str, Tensor], pre: str,
-                       need_pattern: bool) -> tuple[Tensor, Tensor | None]:
-    """Chain-batched causal attention: x [C, n, T, D] -> (out [C, n, T, D], pattern [C, n, H, T, T])."""
+def _head_outputs(x: Tensor, p: dict[str, Tensor], pre: str, need_pattern: bool,
+                  heads: list[int] | None = None) -> tuple[Tensor, Tensor, Tensor | None]:
+    """The heads' outputs before the output projection: (z [C, n*T, h*E], W_O [C, h*E, D], pattern
+    [C, n, h, T, T] or None) for every head, or only ``heads``; the layer adds b_O + z @ W_O."""
     C, n, T, D = x.shape
-    H, E = p[pre + "b_Q"].shape[1:]
-    W = torch.cat([_heads_to_cols(p[pre + k]) for k in ("W_Q", "W_K", "W_V")], dim=2)  # [C, D, 3HE]
-    b = torch.cat([p[pre + k].reshape(C, 1, H * E) for k in ("b_Q", "b_K", "b_V")], dim=2)
+    E = p[pre + "b_Q"].shape[2]
+    pick = (lambda t: t) if heads is None else (lambda t: t[:, heads])  # noqa: E731
+    H = p[pre + "b_Q"].shape[1] if heads is None else len(heads)
+    W = torch.cat([_heads_to_cols(pick(p[pre + k])) for k in ("W_Q", "W_K", "W_V")], dim=2)  # [C, D, 3HE]
+    b = torch.cat([pick(p[pre + k]).reshape(C, 1, H * E) for k in ("b_Q", "b_K", "b_V")], dim=2)
     qkv = torch.baddbmm(b, x.reshape(C, n * T, D), W).view(C, n, T, 3, H, E)
-    q, k, v = (qkv[:, :, :, i].transpose(2, 3) for i in range(3))  # [C, n, H, T, E]
+    # unbind (not three selects): its backward stacks the three gradients in one buffer, where each
+    # select's backward zero-fills a full-size [C, n, T, 3, H, E] tensor (same values, ~2 % of a step)
+    q, k, v = (t.transpose(2, 3) for t in qkv.unbind(3))  # [C, n, H, T, E]
     if need_pattern or _is_vmapped(x):  # functorch has no batching rule for the fused kernel
         scores = (q @ k.transpose(-1, -2)) / math.sqrt(E)
         causal = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()
@@ -105,9 +113,15 @@ def _attention_batched(x: Tensor, p: dict[str, Tensor], pre: str,
         z = nn.functional.scaled_dot_product_attention(
             *(t.reshape(C * n, H, T, E) for t in (q, k, v)), is_causal=True).view(C, n, H, T, E)
     z = z.transpose(2, 3).reshape(C, n * T, H * E)  # [C, n*T, H*E]
-    W_O = p[pre + "W_O"].reshape(C, H * E, D)
+    return z, pick(p[pre + "W_O"]).reshape(C, H * E, D), pattern
+
+
+def _attention_batched(x: Tensor, p: dict[str, Tensor], pre: str,
+                       need_pattern: bool) -> tuple[Tensor, Tensor | None]:
+    """Chain-batched causal attention: x [C, n, T, D] -> (out [C, n, T, D], pattern [C, n, H, T, T])."""
+    z, W_O, pattern = _head_outputs(x, p, pre, need_pattern)
     out = torch.baddbmm(p[pre + "b_O"][:, None, :], z, W_O)
-    return out.view(C, n, T, D), pattern
+    return out.view(x.shape), pattern
 
 
 def attn_only_forward(params: dict[str, Tensor], tokens: Tensor, n_layers: int, final_ln: bool = False,
@@ -119,24 +133,47 @@ def attn_only_forward(params: dict[str, Tensor], tokens: Tensor, n_layers: int, 
     ``c``'s parameters and tokens, so the gradient of a sum over chains is the stack of per-chain
     gradients.
     """
+    x, patterns = attn_only_residual(params, tokens, n_layers, return_attention)
+    return attn_only_suffix(params, x, n_layers, n_layers, final_ln, return_attention, patterns)
+
+
+def attn_only_residual(params: dict[str, Tensor], tokens: Tensor, layers: int,
+                       return_attention: bool = False) -> tuple[Tensor, list]:
+    """The residual stream ``[C, n, T, d_model]`` after the embeddings and the first ``layers``
+    attention layers (and those layers' patterns, or ``None`` each, without ``return_attention``)."""
     C, n, T = tokens.shape
     W_E = params["embed.W_E"]
     V, D = W_E.shape[1:]
     offsets = (torch.arange(C, device=tokens.device) * V).view(C, 1, 1)
     x = nn.functional.embedding(tokens + offsets, W_E.reshape(C * V, D))  # [C, n, T, D]
     x = x + params["pos_embed.W_pos"][:, None, :T]
+    return _layers(params, x, range(layers), return_attention)
+
+
+def _layers(params: dict[str, Tensor], x: Tensor, layers: range, return_attention: bool) -> tuple[Tensor, list]:
     patterns = []
-    for layer in range(n_layers):
+    for layer in layers:
         out, pattern = _attention_batched(x, params, f"blocks.{layer}.attn.", return_attention)
         x = x + out
         patterns.append(pattern)
+    return x, patterns
+
+
+def attn_only_suffix(params: dict[str, Tensor], x: Tensor, start: int, n_layers: int, final_ln: bool = False,
+                     return_attention: bool = False, patterns: list | None = None):
+    """The rest of :func:`attn_only_forward` from the residual ``x`` after layer ``start - 1``
+    (``start = 0``: after the embeddings): layers ``start..n_layers-1``, then the unembedding.
+    ``patterns`` are the first ``start`` layers' patterns (needed with ``return_attention``)."""
+    x, later = _layers(params, x, range(start, n_layers), return_attention)
     if final_ln:
+        D = x.shape[-1]
         w, b = params["ln_final.w"][:, None, None], params["ln_final.b"][:, None, None]
         x = nn.functional.layer_norm(x, (D,)) * w + b
+    C, n, T, D = x.shape
     logits = torch.baddbmm(params["unembed.b_U"][:, None, :], x.reshape(C, n * T, D), params["unembed.W_U"])
     logits = logits.view(C, n, T, -1)
     if return_attention:
-        return logits, torch.stack(patterns, dim=1)
+        return logits, torch.stack(list(patterns or []) + later, dim=1)
     return logits
 
 
@@ -212,11 +249,7 @@ class AttnOnlyTransformer(nn.Module):
 
     def forward(self, tokens: Tensor, return_attention: bool = False):
         """tokens: LongTensor[n, T] -> logits [n, T, vocab] (and attention [layers, n, H, T, T])."""
-        T = tokens.shape[-1]
-        if T > self.context:
-            raise PatRuntimeError("model", f"sequence length {T} exceeds the model context "
-                                  f"{self.context}", "give the model a context at least as long "
-                                  "as the data's sequences (or shorten the data)")
+        self._check_context(tokens.shape[-1])
         params = {name: p[None] for name, p in self.named_parameters()}
         out = attn_only_forward(params, tokens[None], self.n_layers, self.ln_final is not None,
                                 return_attention)
@@ -233,13 +266,68 @@ class AttnOnlyTransformer(nn.Module):
         with it, every chain runs through one natively batched pass instead of ``vmap`` of
         :meth:`forward`.
         """
-        T = tokens.shape[-1]
+        self._check_context(tokens.shape[-1])
+        return attn_only_forward(params, tokens, self.n_layers, self.ln_final is not None,
+                                 return_attention)
+
+    def prefix_stages(self) -> list[tuple[str, ...]]:
+        """The parameters each stage of the forward pass reads, in order: the embeddings, then each
+        attention layer. The residual stream after stage ``s`` depends only on stages ``0..s`` (the
+        frozen-prefix protocol of :mod:`patternlang.observables.prefix_cache`)."""
+        stages = [("embed.W_E", "pos_embed.W_pos")]
+        for layer in range(self.n_layers):
+            stages.append(tuple(f"blocks.{layer}.attn.{n}" for n in
+                                ("W_Q", "W_K", "W_V", "W_O", "b_Q", "b_K", "b_V", "b_O")))
+        return stages
+
+    def chain_batched_prefix(self, params: dict[str, Tensor], tokens: Tensor, depth: int,
+                             return_attention: bool = False) -> tuple[Tensor, list]:
+        """The residual stream ``[C, n, T, d_model]`` after the first ``depth`` stages of
+        :meth:`prefix_stages` (``depth >= 1``), and those attention layers' patterns (``None`` each
+        without ``return_attention``): :meth:`chain_batched_suffix` continues from it."""
+        self._check_context(tokens.shape[-1])
+        return attn_only_residual(params, tokens, depth - 1, return_attention)
+
+    def chain_batched_suffix(self, params: dict[str, Tensor], residual: Tensor, depth: int,
+                             return_attention: bool = False, patterns: list | None = None):
+        """What :meth:`chain_batched_forward` returns, continued from ``residual``, the output of
+        :meth:`chain_batched_prefix` with the same ``depth`` (and its ``patterns``): the same kernels
+        on the same values, so the same numbers bit for bit."""
+        return attn_only_suffix(params, residual, depth - 1, self.n_layers, self.ln_final is not None,
+                                return_attention, patterns)
+
+    def chain_batched_heads(self, params: dict[str, Tensor], residual: Tensor, layer: int,
+                            heads: list[int]) -> tuple[Tensor, Tensor, Tensor]:
+        """Heads ``heads`` of attention layer ``layer`` on the residual stream ``[C, n, T, d_model]``
+        entering it: their outputs ``z [C, n*T, h*d_head]``, output weights ``W_O [C, h*d_head,
+        d_model]`` and the layer's bias ``b_O [C, 1, d_model]``. The layer adds ``b_O + z @ W_O``
+        summed over all its heads (used by :mod:`patternlang.observables.head_delta`)."""
+        pre = f"blocks.{layer}.attn."
+        z, W_O, _ = _head_outputs(residual, params, pre, False, heads)
+        return z, W_O, params[pre + "b_O"][:, None, :]
+
+    def chain_batched_head_forward(self, params: dict[str, Tensor], tokens: Tensor, layer: int,
+                                   heads: list[int]) -> Tensor:
+        """:meth:`chain_batched_forward`'s logits when only heads ``heads`` of layer ``layer`` carry
+        gradients: the frozen rest runs without autograd (see :mod:`.attn_heads`; equal within float
+        reassociation). The sampler uses it for head-restricted runs."""
+        self._check_context(tokens.shape[-1])
+        return head_split_forward(self, params, tokens, layer, heads)
+
+    def readout_parameters(self) -> tuple[str, ...]:
+        """The parameters after the last attention layer (final LayerNorm, unembedding)."""
+        return tuple(n for n, _ in self.named_parameters() if n.startswith(("ln_final.", "unembed.")))
+
+    def linear_readout(self, params: dict[str, Tensor]) -> Tensor | None:
+        """``W_U [C, d_model, vocab]`` when the logits are the last residual stream times it plus
+        ``b_U`` (no final LayerNorm), else ``None``."""
+        return None if self.ln_final is not None else params["unembed.W_U"]
+
+    def _check_context(self, T: int) -> None:
         if T > self.context:
             raise PatRuntimeError("model", f"sequence length {T} exceeds the model context "
                                   f"{self.context}", "give the model a context at least as long "
                                   "as the data's sequences (or shorten the data)")
-        return attn_only_forward(params, tokens, self.n_layers, self.ln_final is not None,
-                                 return_attention)
 
     def head_parameters(self, layer: int, head: int) -> dict[str, tuple]:
         """Parameter names and index tuples owned by head ``head`` of layer ``layer``."""

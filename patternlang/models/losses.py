@@ -49,14 +49,19 @@ def model_loss_fn(task: str):
     ``chain_batched_forward(params, tokens)`` protocol (parameters ``{name: [C, *shape]}``, tokens
     ``[C, n, T]`` -> logits with a leading chain dim), it returns the same loss in chain-batched form
     (``fn(params, batch) -> Tensor[C, n]``, marked ``chain_batched``), which the sampler runs instead of
-    ``vmap``; otherwise ``None``.
+    ``vmap``; otherwise ``None``. ``chain_batched_for(model, heads=(layer, [h, ...]))`` gives the same
+    loss through the model's ``chain_batched_head_forward`` (only those heads carry gradients; equal
+    within float reassociation), or ``None`` when the model has none.
     """
 
     def loss_fn(model: torch.nn.Module, batch: dict[str, Tensor]) -> Tensor:
         return per_sample_loss(task, model(batch["tokens"]), batch)
 
-    def chain_batched_for(model: torch.nn.Module):
+    def chain_batched_for(model: torch.nn.Module, heads: tuple[int, list[int]] | None = None):
         forward = getattr(model, "chain_batched_forward", None)
+        if heads is not None:  # only these (layer, heads) move: the model's head-split forward
+            split = getattr(model, "chain_batched_head_forward", None)
+            forward = None if split is None else (lambda params, tokens: split(params, tokens, *heads))
         if forward is None:
             return None
 

@@ -52,6 +52,14 @@ class _Base:
         return pat
 
 
+def stacked_params(model: nn.Module, params: dict[str, Tensor]) -> dict[str, Tensor]:
+    """Every parameter of ``model`` stacked ``[C, ...]``: the values in ``params`` (some or all
+    names, already stacked), the model's own (expanded, no copy) for the others."""
+    C = next(iter(params.values())).shape[0]
+    return {k: params[k] if k in params else p.detach()[None].expand(C, *p.shape)
+            for k, p in model.named_parameters()}
+
+
 class AttnOnlyAdapter(_Base):
     """The stdlib attention-only transformer (attention from the same pass, vmap-safe)."""
 
@@ -65,9 +73,8 @@ class AttnOnlyAdapter(_Base):
         forward = getattr(model, "chain_batched_forward", None)
         if forward is None:
             return None
-        C = next(iter(params.values())).shape[0]
-        full = {k: params[k] if k in params else p.detach()[None].expand(C, *p.shape)
-                for k, p in model.named_parameters()}
+        full = stacked_params(model, params)
+        C = next(iter(full.values())).shape[0]
         out = forward(full, tokens[None].expand(C, *tokens.shape), return_attention=attention)
         return out if attention else (out, None)
 

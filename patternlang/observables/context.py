@@ -33,6 +33,7 @@ from torch.func import functional_call, vmap
 
 from patternlang.errors import PatRuntimeError
 from patternlang.observables.attention import attention_adapter
+from patternlang.observables.prefix_cache import FrozenPrefix
 
 Batch = dict[str, Tensor]
 
@@ -118,6 +119,7 @@ class EvalContext:
         self.adapter = attention_adapter(self.model)
         self._vmap = bool(self.adapter.vmappable)
         self._runner = _Runner(self.model, self.adapter)
+        self._prefix: FrozenPrefix | None = None  # set with the center (set_center)
 
     # ------------------------------------------------------------------ probes
     @property
@@ -143,6 +145,8 @@ class EvalContext:
         self._params = params
         self._chains = next(iter(params.values())).shape[0] if params else 1
         self._cache = {}
+        if self._prefix is not None:
+            self._prefix.set_params(params)
 
     def run(self, key: str, attention: bool = False) -> ProbeOutput:
         """All chains on probe ``key``: one forward pass per draw, shared by every observable."""
@@ -151,7 +155,7 @@ class EvalContext:
             self._cache.pop(key, None)  # only during discovery: rerun once with attention
         out = self._cache.get(key)
         if out is None:
-            out = self._forward(self.batch(key), key in self._needs_attention)
+            out = self._forward(self.batch(key), key in self._needs_attention, key)
             self._cache[key] = out
         return out
 
@@ -191,11 +195,15 @@ class EvalContext:
         return self._center[key]
 
     def set_center(self, center: dict[str, Tensor] | None) -> None:
-        """Evaluate every probe once at w* (``center`` unstacked; None = the model's parameters)."""
+        """Evaluate every probe once at w* (``center`` unstacked; None = the model's parameters),
+        and make w* the reference of the frozen-prefix cache (see :mod:`.prefix_cache`)."""
+        self._prefix = FrozenPrefix.for_model(self.model, center) if self._native else None
         saved = (self._params, self._chains, self._cache)
         self.set_params(None if center is None else {k: v[None] for k, v in center.items()})
         self._center = {k: self._forward(b, False) for k, b in self.probes.items()}
         self._params, self._chains, self._cache = saved
+        if self._prefix is not None:
+            self._prefix.set_params(self._params)
 
     def _one(self, params: dict[str, Tensor] | None, batch: Batch, attention: bool):
         """One chain: (per-sample loss, per-token loss, classifier logits, attention)."""
@@ -208,13 +216,20 @@ class EvalContext:
         keep = logits if self.task == "classify" else None
         return per_sample, per_token, keep, att
 
-    def _forward_native(self, batch: Batch, attention: bool) -> ProbeOutput | None:
+    def _forward_native(self, batch: Batch, attention: bool, key: str | None) -> ProbeOutput | None:
         """All chains through the adapter's natively chain-batched pass (``run_chains``: the stdlib
-        transformer's fused kernels, no ``vmap``), or None when the adapter or model has none."""
+        transformer's fused kernels, no ``vmap``), or None when the adapter or model has none. A
+        fixed probe (``key``) starts from the frozen-prefix cache when the draw's leading stages
+        hold the center's values (less work; the same numbers bit for bit for frozen layers, within
+        float reassociation for frozen heads: see :mod:`.prefix_cache`)."""
         run_chains = getattr(self.adapter, "run_chains", None)
         if run_chains is None:
             return None
-        out = run_chains(self.model, self._params, batch["tokens"], attention)
+        out = None
+        if key is not None and self._prefix is not None:
+            out = self._prefix.run(key, batch["tokens"], attention)
+        if out is None:
+            out = run_chains(self.model, self._params, batch["tokens"], attention)
         if out is None:
             return None
         logits, att = out
@@ -226,10 +241,10 @@ class EvalContext:
                            None if per_token is None else per_token.view(C, n, -1),
                            logits if self.task == "classify" else None, att)
 
-    def _forward(self, batch: Batch, attention: bool) -> ProbeOutput:
+    def _forward(self, batch: Batch, attention: bool, key: str | None = None) -> ProbeOutput:
         with torch.no_grad():
             if self._params is not None and self._native:
-                out = self._forward_native(batch, attention)
+                out = self._forward_native(batch, attention, key)
                 if out is not None:
                     return out
                 self._native = False  # not available for this model: vmap from now on

@@ -67,7 +67,8 @@ class ChainLoss:
     """
 
     def __init__(self, model: nn.Module, loss_fn: LossFn, layout: ParamLayout, mode: str = "auto",
-                 device: torch.device | None = None, trainable: tuple[str, ...] | None = None):
+                 device: torch.device | None = None, trainable: tuple[str, ...] | None = None,
+                 heads: tuple[int, list[int]] | None = None):
         self.layout, self.loss_fn = layout, loss_fn
         # the parameters a restriction moves (None: all). The native route differentiates only
         # these: frozen layers below them get no backward pass, frozen weights no weight gradient.
@@ -79,6 +80,13 @@ class ChainLoss:
             mode = "loop" if self.batched is not None and big_on_cpu else "batched"
         self.mode = mode
         kind = "native" if self.batched is not None and not marked else "chain_batched" if marked else "loss_fn"
+        # only some heads of one layer move: the model's head-split forward, where it has one
+        make = getattr(loss_fn, "chain_batched_for", None)
+        self.head_loss = None
+        if heads is not None and self.trainable is not None and self.batched is not None and make is not None:
+            self.head_loss = make(model, heads)
+        if self.head_loss is not None:
+            kind += f", heads l{heads[0]}{list(heads[1])}"
         self.description = f"{'vmap' if mode == 'batched' and self.batched is None else mode} ({kind})"
         self.module = _LossModule(model, loss_fn)
         self.names = ["model." + n for n in layout.names]
@@ -136,8 +144,9 @@ class ChainLoss:
         C = flat.shape[0]
         if shared:
             batch = {k: v.expand(C, *v.shape) for k, v in batch.items()}
+        fn = self.head_loss or self.batched
         with torch.enable_grad():
-            losses = _mean_loss(self.batched(views, batch), batch)
+            losses = _mean_loss(fn(views, batch), batch)
             grads = torch.autograd.grad(losses.sum(), list(leaves.values()))
         grad = torch.zeros_like(flat)
         for name, g in zip(leaves, grads):

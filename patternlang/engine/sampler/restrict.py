@@ -159,3 +159,30 @@ def apply_delta(flat: Tensor, delta: Tensor, index: Tensor | None, alive: Tensor
         flat.add_(delta)
     else:
         flat.index_add_(1, index, delta)
+
+
+def head_restriction(model: nn.Module, layout: ParamLayout, index: Tensor | None) -> tuple[int, list[int]] | None:
+    """``(layer, heads)`` when every sampled coordinate lies in the slices of some (not all) heads of
+    one attention layer — the case the model's head-split forward (``chain_batched_head_forward``)
+    serves — else ``None``. ``heads`` are the heads with at least one sampled coordinate."""
+    n_layers, n_heads = getattr(model, "n_layers", None), getattr(model, "n_heads", None)
+    if index is None or n_layers is None or n_heads is None or not hasattr(model, "head_parameters"):
+        return None
+    sampled = torch.zeros(layout.numel, dtype=torch.bool)
+    sampled[index.cpu()] = True
+    for layer in range(n_layers):
+        covered, heads = torch.zeros_like(sampled), []
+        for head in range(n_heads):
+            mask = torch.zeros_like(sampled)
+            for name, idx in model.head_parameters(layer, head).items():
+                if name not in layout.names:  # e.g. a torch.compile wrapper's prefixed names
+                    return None
+                i = layout.names.index(name)
+                mask[layout.slice_of(name)].view(layout.shapes[i])[idx] = True
+            covered |= mask
+            if bool((mask & sampled).any()):
+                heads.append(head)
+        if heads and not bool((sampled & ~covered).any()):
+            return (layer, heads) if len(heads) < n_heads else None
+    return None
+

@@ -40,7 +40,8 @@ from patternlang.engine.sampler.chain_loss import LOOP_ON_CPU_PARAMS, ChainLoss
 from patternlang.engine.sampler.chain_state import ChainState
 from patternlang.engine.sampler.draw_record import DrawRecord
 from patternlang.engine.sampler.rmsprop import RMSPropUpdate
-from patternlang.engine.sampler.restrict import ParamLayout, apply_delta, restriction_index, touched_names
+from patternlang.engine.sampler.restrict import (ParamLayout, apply_delta, head_restriction, restriction_index,
+                                                 touched_names)
 from patternlang.engine.sampler.result import SGLDResult, SamplerConfigError
 from patternlang.engine.sampler.temperature import default_nbeta
 from patternlang.errors import DivergenceError
@@ -261,7 +262,8 @@ def run_sgld(model: nn.Module, loss_fn: LossFn, batch_fn: BatchFn, config: SGLDC
     w_star = layout.flatten(center if center is not None else dict(model.named_parameters()), device)
     index = restriction_index(model, layout, cfg.restrict)
     index = None if index is None else index.to(device)
-    chain_loss = ChainLoss(model, loss_fn, layout, cfg.batching, device, touched_names(layout, index))
+    chain_loss = ChainLoss(model, loss_fn, layout, cfg.batching, device, touched_names(layout, index),
+                           head_restriction(model, layout, index))
     if start is None:
         measured, batch_size = _init_loss(chain_loss, w_star, batch_fn, cfg, device)
         L0 = measured if init_loss is None else float(init_loss)
