@@ -34,6 +34,10 @@ PLAN_VERSION = 1
 # (sampler, estimators, training loop): every step hash changes, so cached results of the old
 # numerics are not re-used by the new version.
 NUMERICS_VERSION = 2
+# The same for sample steps with ``restrict`` only: 1 = the head-split SGLD step and the head-level
+# observation cache (equal to the full pass within float reassociation, not bit for bit), so cached
+# restricted samples of the older numerics are recomputed while every other hash stays unchanged.
+RESTRICTED_NUMERICS_VERSION = 1
 
 
 class _Model(BaseModel):
@@ -391,6 +395,8 @@ class Plan(_Model):
                        "body": body, "inputs": [out[i] for i in s.inputs],
                        "contents": {k: v for k, v in sorted(self.fingerprints.items())
                                     if k in named}}
+            if s.kind == "sample" and getattr(s, "sampler", None) is not None and s.sampler.restrict:
+                payload["restricted_numerics"] = RESTRICTED_NUMERICS_VERSION
             if self.numeric_options and s.kind == "sample":
                 payload["numeric_options"] = dict(sorted(self.numeric_options.items()))
             text = json.dumps(payload, sort_keys=True, separators=(",", ":"))

@@ -123,3 +123,18 @@ def test_require_resolved_lowers_to_the_solve_step():
     assert plan.step("solve.accelerate").require_resolved
     assert not compile_source(QUICK, "q.pat").step("solve.accelerate").require_resolved
     assert codes(QUICK.replace("sampler local {", "sampler local { require resolved ")) == ["PAT505"]
+
+
+def test_restricted_sampling_numerics_change_only_restricted_sample_hashes(monkeypatch):
+    from patternlang.plan import ir
+
+    plain = compile_source(QUICK, "q.pat")
+    text = QUICK.replace("batch = 32 }", 'batch = 32  restrict = ["blocks.1.*"] }', 1)
+    restricted = compile_source(text, "q.pat")
+    assert restricted.step("sample.chi").sampler.restrict
+    before = (plain.hashes(), restricted.hashes())
+    monkeypatch.setattr(ir, "RESTRICTED_NUMERICS_VERSION", ir.RESTRICTED_NUMERICS_VERSION + 1)
+    assert plain.hashes() == before[0]  # unrestricted plans keep every hash
+    after = restricted.hashes()
+    assert after["train.pretrain"] == before[1]["train.pretrain"]
+    assert after["sample.chi"] != before[1]["sample.chi"]
