@@ -30,7 +30,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ChunkCheck", "draws_needed", "budget_warnings", "llc_z", "sample_until"]
+__all__ = ["ChunkCheck", "draws_needed", "budget_warnings", "equilibration_draws", "llc_z",
+           "sample_until"]
 
 
 @dataclass
@@ -40,14 +41,30 @@ class ChunkCheck:
     draws: int
     best: dict[str, float | None]
     z: float
+    min_draws: int = 0  # :func:`equilibration_draws`: no z is trusted before the chains ran that long
+
+    @property
+    def equilibrated(self) -> bool:
+        return self.draws >= self.min_draws
 
     @property
     def resolved(self) -> bool:
-        """Every row has a component with |z| >= z (and there is at least one row)."""
-        return bool(self.best) and all(b is not None and b >= self.z for b in self.best.values())
+        """Every row has a component with |z| >= z (and there is at least one row), after the
+        chains have run their equilibration time."""
+        return self.equilibrated and bool(self.best) and \
+            all(b is not None and b >= self.z for b in self.best.values())
 
     def to_dict(self) -> dict[str, Any]:
-        return {"draws": self.draws, "best_abs_z": dict(self.best), "resolved": self.resolved}
+        return {"draws": self.draws, "best_abs_z": dict(self.best), "resolved": self.resolved,
+                "equilibrated": self.equilibrated}
+
+
+def equilibration_draws(step_size: float, gamma: float, thin: int = 1) -> int:
+    """Kept draws per chain spanning 2/(εγ) SGLD steps, the relaxation time of the localization
+    (the burn-in ``step = auto`` uses): chains that have not run that long have not spread over
+    the posterior yet, and their batch-means and between-chain SEs understate its spread — a |z|
+    of hundreds from chains that barely moved is not a resolved row."""
+    return math.ceil(2.0 / (step_size * gamma * max(thin, 1)))
 
 
 def draws_needed(draws: int, z: float, best: float | None) -> int | None:
@@ -60,6 +77,11 @@ def draws_needed(draws: int, z: float, best: float | None) -> int | None:
 
 def budget_warnings(check: ChunkCheck, what: str = "row") -> list[str]:
     """One warning per row the spent budget left unresolved: its best |z| and the draws needed."""
+    if not check.equilibrated:
+        return [f"draws = auto: the budget of {check.draws} draws per chain is shorter than the "
+                f"chains' equilibration time ({check.min_draws} draws, 2/(step x gamma) SGLD "
+                f"steps), so no row's |z| is trusted. Remedy: max >= {check.min_draws}, or a larger "
+                "step size or gamma"]
     out = []
     for label, b in check.best.items():
         if b is not None and b >= check.z:
@@ -94,10 +116,11 @@ def sample_until(model: Any, loss_fn: Any, batch_fn: Any, config: Any, *, z: flo
         raise ValueError("sample_until needs z > 0 and 1 <= chunk <= max_draws")
     checks: list[ChunkCheck] = []
     state, result, done = None, None, 0
+    least = equilibration_draws(config.step_size, config.gamma, getattr(config, "thin", 1))
     while done < max_draws and not (checks and checks[-1].resolved):
         n = min(chunk, max_draws - done)
         result = run_sgld(model, loss_fn, batch_fn, dataclasses.replace(config, num_draws=n),
                           start=state, keep_state=True, **kwargs)
         state, done = result.extra["state"], done + n
-        checks.append(ChunkCheck(done, measure(result), z))
+        checks.append(ChunkCheck(done, measure(result), z, least))
     return result, checks

@@ -26,7 +26,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from patternlang.engine.sampler.draws_rule import ChunkCheck, budget_warnings
+from patternlang.engine.sampler.draws_rule import ChunkCheck, budget_warnings, equilibration_draws
 from patternlang.plan.ir import SampleStep
 from patternlang.runtime.context import StepContext
 from patternlang.runtime.rundir import StepDir
@@ -56,6 +56,7 @@ def run_chunks(step: SampleStep, ctx: StepContext, centers: list, groups: list[l
     (``draws``, ``chunks``, ``resolved``, ``rows``, ``warnings``); ``(None, None)`` elsewhere."""
     auto, budget = step.sampler.draws_auto, step.sampler.draws
     checks: list[ChunkCheck] = []
+    least = equilibration_draws(float(step.sampler.step), step.sampler.gamma, step.sampler.thin)
     done, payloads, rows, rule = 0, None, [], "llc"
     while done < budget:
         end = min(done + auto.chunk, budget)
@@ -65,7 +66,7 @@ def run_chunks(step: SampleStep, ctx: StepContext, centers: list, groups: list[l
         stop = None
         if payloads is not None:
             rows, rule = _measure(step, centers, groups, payloads, end)
-            checks.append(ChunkCheck(end, _best(rows), auto.z))
+            checks.append(ChunkCheck(end, _best(rows), auto.z, least))
             stop = checks[-1].resolved
             ctx.progress.info(f"{step.id}: draws = auto: {end} draws, best |z| "
                               + ", ".join(f"{k} {_show(v)}" for k, v in checks[-1].best.items()))

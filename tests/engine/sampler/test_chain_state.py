@@ -82,7 +82,8 @@ def test_sample_until_stops_on_the_llc_z_and_matches_a_fixed_run():
     from patternlang.engine.sampler.draws_rule import budget_warnings, draws_needed, sample_until
 
     model, loss_fn, batch_fn = tiny_lm()
-    cfg = SGLDConfig(step_size=1e-3, gamma=10.0, num_chains=3, num_draws=1, burnin=5)
+    # gamma 200: the equilibration time 2/(eps gamma) is 10 steps, one chunk
+    cfg = SGLDConfig(step_size=1e-3, gamma=200.0, num_chains=3, num_draws=1, burnin=5)
     res, checks = sample_until(model, loss_fn, batch_fn, cfg, z=1e6, max_draws=30, chunk=10)
     assert [c.draws for c in checks] == [10, 20, 30] and not checks[-1].resolved
     fixed = run_sgld(model, loss_fn, batch_fn, dataclasses.replace(cfg, num_draws=30))
@@ -104,3 +105,16 @@ def test_draws_needed_is_n_times_the_squared_shortfall():
     assert draws_needed(400, 3.0, None) is None and draws_needed(400, 3.0, 0.0) is None
     assert not ChunkCheck(10, {}, 3.0).resolved  # no row: nothing is resolved
     assert ChunkCheck(10, {"a": 3.0, "b": 4.0}, 3.0).resolved and not ChunkCheck(10, {"a": None}, 3.0).resolved
+
+
+def test_no_z_is_trusted_before_the_chains_ran_their_equilibration_time():
+    from patternlang.engine.sampler.draws_rule import ChunkCheck, budget_warnings, equilibration_draws
+
+    # 2/(eps gamma) SGLD steps: eps 1e-3, gamma 100 -> 20 steps -> 10 kept draws at thin 2
+    assert equilibration_draws(1e-3, 100.0, 2) == 10 and equilibration_draws(4.9e-6, 300.0) == 1361
+    early = ChunkCheck(12, {"raise mean(ih)": 791.0}, 3.0, min_draws=1361)  # chains barely moved
+    assert not early.resolved and not early.equilibrated
+    (warning,) = budget_warnings(early, "targeted row")
+    assert "equilibration time (1361 draws" in warning and "max >= 1361" in warning
+    late = ChunkCheck(1400, {"raise mean(ih)": 4.0}, 3.0, min_draws=1361)
+    assert late.resolved and budget_warnings(late) == []
