@@ -178,6 +178,14 @@ def objective_values(data: ArmsData, idx: np.ndarray | None = None) -> dict[str,
             for a in data.arms if a != "baseline"}
 
 
+def _progress_sign(target: dict) -> float:
+    """+1 when the target's desired direction is up, −1 when down (``raise``/``lower`` by kind, a
+    ``reach`` by its desired change)."""
+    if target["kind"] in ("raise", "lower"):
+        return 1.0 if target["kind"] == "raise" else -1.0
+    return 1.0 if target["desired"] >= 0 else -1.0
+
+
 def verify_objective(data: ArmsData, idx: np.ndarray | None = None) -> tuple[dict, bool]:
     """Each arm's value on the verify's objective and whether lower is better: the censored onset
     mean when an onset is declared, otherwise the primary target's realized change (signed so that
@@ -186,7 +194,7 @@ def verify_objective(data: ArmsData, idx: np.ndarray | None = None) -> tuple[dic
         return {a: data.onset_mean(a, idx) for a in data.arms}, data.onset_lower_is_better
     p = data.primary
     return ({a: float(data.realized(a, idx)[p]) for a in data.arms},
-            data.targets[p]["desired"] < 0)
+            _progress_sign(data.targets[p]) < 0)
 
 
 def random_percentile(data: ArmsData, idx: np.ndarray | None = None) -> float | None:
@@ -206,14 +214,6 @@ def lds(data: ArmsData, target: int, idx: np.ndarray | None = None) -> float | N
     arms = [a for a in data.arms if a != "baseline"]
     return spearman([data.predicted[a][target] for a in arms],
                     [data.realized(a, idx)[target] for a in arms])
-
-
-def _progress_sign(target: dict) -> float:
-    """+1 when the target's desired direction is up, −1 when down (``raise``/``lower`` by kind, a
-    ``reach`` by its desired change)."""
-    if target["kind"] in ("raise", "lower"):
-        return 1.0 if target["kind"] == "raise" else -1.0
-    return 1.0 if target["desired"] >= 0 else -1.0
 
 
 def lds_onset(data: ArmsData, idx: np.ndarray | None = None) -> float | None:

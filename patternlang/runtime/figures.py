@@ -19,6 +19,7 @@ gaps.
 from __future__ import annotations
 
 import os
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -307,7 +308,7 @@ def predicted_vs_realized(points: Sequence[Mapping], path: PathLike, target: str
                     label=arm if named else None)
     ax.axhline(0.0, color="black", lw=0.5)
     ax.axvline(0.0, color="black", lw=0.5)
-    ax.set_xlabel(f"predicted change of {target} (nβ·χ·Δh)")
+    ax.set_xlabel(textwrap.fill(f"predicted change of {target} (nβ·χ·Δh)", 70))
     ax.set_ylabel("realized change (arm − baseline)")
     ax.grid(alpha=0.3)
     if points:
@@ -320,7 +321,7 @@ def arm_outcomes(outcomes: Mapping[str, float | None], path: PathLike, label: st
                  title: str = "") -> Path:
     """The random arms' outcomes (``random*`` keys) as a strip of grey ticks, the named arms as
     coloured vertical lines."""
-    fig = _new_figure(6.0, 2.6)
+    fig = _new_figure(6.0, 3.2)
     ax = fig.add_subplot()
     rand = [float(v) for k, v in outcomes.items() if k.startswith("random") and v is not None]
     jitter = np.random.default_rng(0).uniform(-0.15, 0.15, len(rand))
@@ -331,8 +332,8 @@ def arm_outcomes(outcomes: Mapping[str, float | None], path: PathLike, label: st
             ax.axvline(float(v), color=colour, lw=1.6, label=arm)
     ax.set_yticks([])
     ax.set_ylim(-0.5, 0.5)
-    ax.set_xlabel(label)
-    ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.35))
+    ax.set_xlabel(textwrap.fill(label, 80), fontsize=8)
+    fig.legend(fontsize=7, ncol=4, loc="outside lower center")
     ax.set_title(title or "random arms vs the named arms")
     return _save(fig, path)
 

@@ -2,7 +2,8 @@
 
 ``specs/ci/parentheses_validation.pat`` lowers a free-energy difference between two
 susceptibilities — a property of the posterior, with no counterpart in a training curve — so the
-validation reads the verify's first onset observable (``nested``) in its place. The LDS in
+validation reads the verify's first onset observable (``nested``) at the horizon in its place.
+The LDS in
 ``results.json`` must equal the Spearman correlation, recomputed here from χ and the arms' curves,
 between the primary target's linear response (signed so that progress toward the onset counts
 positive) and the realized change of ``nested``; the regression arm must fit ``nested`` on its
@@ -49,9 +50,17 @@ def test_the_onset_observable_stands_in_for_the_free_energy(done):
     val = done["verification"]["verify.prefer_nested"]["validation"]
     assert val["proxy"] == "nested (onset proxy of lower chi_n.free relative to chi_e.free)"
     assert val["lds_target"] == val["proxy"]
-    assert val["objective"] == "onset of nested (censored at 40)"
-    assert val["outcome_lower_is_better"] is True
+    # a posterior-only target speaks about the solution training ends in: read at the horizon
+    assert val["objective"] == "change of " + val["proxy"] + " at step 40"
+    assert val["evaluated_at"] == 40 and val["outcome_lower_is_better"] is False
+    assert val["lds_onset_spearman"] is None
     assert val["random_arms"] == 3
+    arms = done["verification"]["verify.prefer_nested"]["arms"]
+    final = {a: np.mean([s[-1] for s in arm["curves"]["nested"]]) for a, arm in arms.items()}
+    others = [final[f"random{i}"] for i in (1, 2, 3)]
+    expect = (sum(o < final["patterned"] for o in others)
+              + 0.5 * sum(o == final["patterned"] for o in others)) / 3
+    assert val["random_percentile"] == pytest.approx(expect)
 
 
 def test_lds_recomputed_from_chi_and_the_arms(done):
@@ -80,6 +89,10 @@ def test_regression_fits_the_onset_observable(done):
         ["nested (onset proxy of lower chi_n.free relative to chi_e.free)"]
     assert len(r["measured"]) == 3 and all(0.0 <= m[r["fits"][0]["target"]] <= 1.0
                                            for m in r["measured"])
+    (target,) = r["solution"]["targets"]
+    # raised by ten times the proxies' spread: a goal no step in the trust region reaches
+    spread = np.ptp([m[r["fits"][0]["target"]] for m in r["measured"]])
+    assert target["kind"] == "raise" and target["desired"] == pytest.approx(10 * spread)
     w = r["weights"]
     assert abs(sum(w.values()) - 1) < 1e-6 and w["pos"] == pytest.approx(0.5, abs=1e-6)
 

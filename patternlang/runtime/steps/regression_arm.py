@@ -69,7 +69,11 @@ def _measured(step: VerifyStep, reader: TargetReader, finals: list[dict]
               ) -> tuple[np.ndarray, list[LinearTarget]]:
     """Each proxy run's value of the targets ``[runs, targets]`` and the targets the fit is solved
     for: the patterning's measurable targets, or — when training tracks none of them — the onset
-    proxy asked to *reach its threshold* at the proxy horizon (``docs/validation.md``)."""
+    proxy, raised (lowered, for a ``<=`` onset) by ten times the spread the proxies showed: more
+    than a step inside the trust region reaches, so the solution runs to the region's edge along
+    the fitted gradient, the black-box counterpart of "make this solution win"
+    (``docs/validation.md``). Not "reach the threshold": where the base mixture already ends above
+    it on average, that would ask to *lower* the observable."""
     keep = reader.measurable(finals[0])
     if keep:
         return (np.array([reader.values(f, -1, keep)[0] for f in finals]),
@@ -77,6 +81,7 @@ def _measured(step: VerifyStep, reader: TargetReader, finals: list[dict]
     proxy = reader.proxy(step, finals[0])
     if proxy is None:
         return np.zeros((len(finals), 0)), []
-    return (np.array([proxy.values(f, -1)[0] for f in finals]),
-            [LinearTarget(coeffs=np.ones(1), kind="reach", value=proxy.threshold,
-                          label=proxy.label)])
+    y = np.array([proxy.values(f, -1)[0] for f in finals])
+    amount = 10.0 * (float(np.ptp(y)) or 1.0)
+    return y, [LinearTarget(coeffs=np.ones(1), kind="raise" if proxy.up else "lower",
+                            amount=amount, label=proxy.label)]

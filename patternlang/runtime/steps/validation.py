@@ -44,10 +44,11 @@ def arm_seed(step: VerifyStep, plan_seed: int, arm: str) -> int:
 class Proxy:
     """The verify's first onset observable standing in for a target training does not track.
 
-    ``sign`` turns the primary target's predicted change into the predicted change of the
-    observable: +1 when progress on the target (its desired direction) means moving the observable
-    toward the onset threshold upward (``>=``), −1 downward; the patterned step is meant to bring
-    the onset *earlier*."""
+    A free energy or an LLC is a property of the posterior at a checkpoint; what patterning it
+    claims is *which solution training ends in*, so the proxy is the onset observable at the
+    horizon, meant to end on the onset's side of its threshold. ``sign`` turns the primary
+    target's predicted change into the predicted change of the observable: +1 when progress on
+    the target (its desired direction) means moving the observable up (``>=`` onset), −1 down."""
 
     observable: str
     primary: int
@@ -85,10 +86,10 @@ class TargetReader:
         self.solve = solve
 
     def proxy(self, step: VerifyStep, curves: dict) -> Proxy | None:
-        """The onset proxy when no target is :meth:`measurable` (module docstring of
-        ``docs/validation.md``, "targets training does not track"): the verify's first onset
-        observable stands in for the patterning's primary (first raise/lower/reach) target.
-        ``None`` without an onset whose observable is tracked, or without such a target."""
+        """The onset proxy when no target is :meth:`measurable` (``docs/validation.md``, "targets
+        training does not track"): the verify's first onset observable, read at the horizon,
+        stands in for the patterning's primary (first raise/lower/reach) target. ``None`` without
+        an onset whose observable is tracked, or without such a target."""
         if not step.onset or step.onset[0].observable.name not in curves:
             return None
         primary = next((i for i, t in enumerate(self.targets)
@@ -207,14 +208,18 @@ def _arms_data(step: VerifyStep, ctx: StepContext, arms: dict, steps: list[int],
     tracked = _Tracked(reader, step, arms[names[0]]["curves"])
     if not tracked:
         return None
-    idx, why = evaluation_index(step, arms, steps)
     pred = {a: tracked.predicted(_dh(arms[a]["weights"], h0, comps)) for a in names}
     tgts = tracked.targets()
     primary = next((j for j, t in enumerate(tgts) if t["kind"] != "hold"), 0)
-    onset = {a: arms[a]["onset"][step.onset[0].observable.name]["per_seed"] for a in names} \
-        if step.onset and step.onset[0].observable.name in arms[names[0]]["onset"] else {}
-    lower = None if not onset else True if tracked.proxy is not None else \
-        onset_lower_is_better(step, reader, _dh(sol.final_weights, h0, comps))
+    if tracked.proxy is not None:  # a posterior-only target: which solution training ends in
+        idx, why = len(steps) - 1, "the horizon (the onset proxy reads where training ends)"
+        onset, lower = {}, None
+    else:
+        idx, why = evaluation_index(step, arms, steps)
+        onset = {a: arms[a]["onset"][step.onset[0].observable.name]["per_seed"] for a in names} \
+            if step.onset and step.onset[0].observable.name in arms[names[0]]["onset"] else {}
+        lower = onset_lower_is_better(step, reader, _dh(sol.final_weights, h0, comps)) \
+            if onset else None
     data = val.ArmsData(names, {a: tracked.values(arms[a]["curves"], idx) for a in names},
                         {a: p[0] for a, p in pred.items()}, {a: p[1] for a, p in pred.items()},
                         tgts, primary, step.steps, onset, lower)

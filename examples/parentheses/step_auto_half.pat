@@ -1,0 +1,54 @@
+# examples/parentheses/step_auto.pat at half the step its scan chose (4.8828125e-6 / 2), with the
+# burn-in 2/(step x gamma) = 2731 steps that `step = auto` gives its own choice (issue 12's check:
+# per-solution LLCs at `auto` within 10% of those at half the step).
+use stdlib.parens
+use stdlib.core
+
+model net = parens_net(heads=4)
+
+## F_n / log n at the sample size of one training run (300 steps x batch 64).
+observable free = free_energy(n=19200)
+
+data pos     = balanced()
+data flat    = never_dips()
+data early   = dips_early()
+data late    = dips_late()
+data closing = starts_close()
+## Few negatives that never dip (2.5% of the negatives): the baseline splits between the rules.
+mixture base = {pos: 0.5, flat: 0.0125, early: 0.1625, late: 0.1625, closing: 0.1625}
+
+train pool {
+  model = net
+  data = base
+  steps = 300
+  batch = 64
+  optimizer = adamw(lr=3e-3, weight_decay=1e-3)
+  seeds = 32
+  track = [nested, equal_count]
+  every = 100
+}
+
+measure outcome {
+  at = pool.final
+  observe = [nested, equal_count, ood_balanced]
+}
+
+## Per-solution sampling: modest, so 16 centers fit a CPU budget (see the README for calibration).
+sampler per_solution { step = 2.44140625e-6  nbeta = auto  gamma = 300  chains = 4  draws = 100  burnin = 2731  batch = 64 }
+
+## Representative checkpoints of the NESTED solution.
+susceptibility chi_n {
+  at = pool.final where nested >= 0.75 limit 8
+  sampler = per_solution
+  observe = [free, complexity, nested]
+  probe = 128
+}
+
+## Representative checkpoints of the EQUAL-COUNT solution (disjoint from chi_n's: the two
+## agreements sum to at most 1.5, so both exceed 0.75 never).
+susceptibility chi_e {
+  at = pool.final where equal_count > 0.75 limit 8
+  sampler = per_solution
+  observe = [free, complexity, equal_count]
+  probe = 128
+}
