@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from patternlang.api import run
+from .tiny import run_in_one_process
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT / "specs" / "ci" / "parentheses_validation.pat"
@@ -27,13 +27,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def done(tmp_path_factory):
-    import torch
-
-    torch.set_num_threads(1)
-    out = tmp_path_factory.mktemp("pv")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PATTERNLANG_WORKERS", "1")
-        return run(SPEC, out, device="cpu").data
+    return run_in_one_process(SPEC, tmp_path_factory.mktemp("pv")).data
 
 
 def _predicted_free_gap(data: dict, dh: dict) -> float:

@@ -19,6 +19,8 @@ from scipy import stats
 
 from patternlang.api import run
 
+from .tiny import run_in_one_process
+
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT / "specs" / "ci" / "quickstart_validation.pat"
 pytestmark = pytest.mark.slow
@@ -26,14 +28,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def done(tmp_path_factory):
-    import torch
-
-    torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("qv")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PATTERNLANG_WORKERS", "1")
-        result = run(SPEC, out, device="cpu")
-    return result, out
+    return run_in_one_process(SPEC, out), out
 
 
 def _verify(done) -> dict:

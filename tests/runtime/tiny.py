@@ -62,3 +62,17 @@ def write_spec(tmp: Path, target: str = "raise mean(ih) by 0.1",
     path = tmp / name
     path.write_text(TINY.replace("TARGET", target).replace("CONSTRAINTS", constraints))
     return path
+
+
+def run_in_one_process(spec: Path, out: Path):
+    """``patternlang.api.run`` of ``spec`` into ``out`` on one CPU thread with one verification
+    worker (module-scoped end-to-end fixtures share this)."""
+    import pytest
+    import torch
+
+    from patternlang.api import run
+
+    torch.set_num_threads(1)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PATTERNLANG_WORKERS", "1")
+        return run(spec, out, device="cpu")
