@@ -41,6 +41,15 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+def _as_a_shell_starts_it() -> None:
+    """SIGINT at its default disposition and unblocked in the child, as a terminal starts a
+    foreground job: a signal disposition of SIG_IGN is inherited across exec, and some library
+    the suite imports in this worker process can leave SIGINT ignored (seen in the full suite
+    only), which would make the run ignore the test's Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def _start(tmp_path: Path) -> tuple[subprocess.Popen, list[int]]:
     spec = tmp_path / "long.pat"
     spec.write_text(FAST.read_text().replace("seeds = 1\n  steps = 4", "seeds = 3\n  steps = 4000"))
@@ -48,7 +57,7 @@ def _start(tmp_path: Path) -> tuple[subprocess.Popen, list[int]]:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PATTERNLANG_WORKERS": "3", "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, "-m", "patternlang", "run", str(spec), "--out",
                              str(tmp_path / "out"), "--quiet", "--device", "cpu"], env=env, cwd=ROOT,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_as_a_shell_starts_it)
     deadline, workers = time.time() + 240, []
     while time.time() < deadline and proc.poll() is None and len(workers) < 2:
         time.sleep(0.2)
