@@ -2,7 +2,9 @@
 
 * :func:`arm_names` expands ``random(K)`` into ``random1`` … ``randomK`` and adds ``regression``;
 * :func:`arm_seed` gives each random arm its own seed;
-* :func:`target_reader` maps a verification curve to the patterning's target functionals;
+* :class:`TargetReader` maps a verification curve to the patterning's target functionals, or —
+  for targets training does not track (free energy, LLC) — to the :class:`Proxy`: the verify's first
+  onset observable at the horizon;
 * :func:`compute` counts the patterning's sampling + observation compute and the regression's;
 * :func:`regression_result` fits the proxy runs and solves the patterning's problem on the fit;
 * :func:`validation_summary` and :func:`verdicts` build ``verification[<id>].validation`` and
