@@ -88,6 +88,9 @@ def test_no_worker_survives_a_killed_run(tmp_path, sig):
         _, err = proc.communicate(timeout=60)
         assert _gone(workers, within=10), f"workers still running after {sig.name}"
     finally:
+        if proc.poll() is None:  # a run that ignored the signal must not outlive the test
+            proc.kill()
+            proc.wait()
         for p in workers:
             if _alive(p):
                 os.kill(p, signal.SIGKILL)
