@@ -30,6 +30,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from patternlang.engine.sampler.temperature import localization_steps
+
 __all__ = ["ChunkCheck", "draws_needed", "budget_warnings", "equilibration_draws", "llc_z",
            "sample_until"]
 
@@ -64,7 +66,7 @@ def equilibration_draws(step_size: float, gamma: float, thin: int = 1) -> int:
     (the burn-in ``step = auto`` uses): chains that have not run that long have not spread over
     the posterior yet, and their batch-means and between-chain SEs understate its spread — a |z|
     of hundreds from chains that barely moved is not a resolved row."""
-    return math.ceil(2.0 / (step_size * gamma * max(thin, 1)))
+    return math.ceil(localization_steps(step_size, gamma) / max(thin, 1))
 
 
 def draws_needed(draws: int, z: float, best: float | None) -> int | None:

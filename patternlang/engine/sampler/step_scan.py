@@ -53,6 +53,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from patternlang.engine.sampler.sgld import SGLDConfig, run_sgld
+from patternlang.engine.sampler.temperature import localization_steps
 from patternlang.errors import DivergenceError, PatRuntimeError
 
 __all__ = ["StepScan", "RowProbe", "scan_step_size", "walk", "agree", "rows_agree", "half_drift"]
@@ -178,7 +179,7 @@ def walk(measure: Callable[[float, int], dict[str, Any]], gamma: float, settings
     max_step, factor, points = settings["max_step"], settings["factor"], settings["points"]
     for k in range(settings["max_points"]):
         eps = max_step / factor ** k
-        relax = 2 / (eps * gamma) if gamma > 0 else 0.0
+        relax = localization_steps(eps, gamma) if gamma > 0 else 0.0
         if relax > settings["max_burnin"]:
             rows.append({"step_size": eps, "stable": False, "llc": None, "llc_se": None,
                          "reason": f"not run: the localization time 2/(εγ) = {relax:.3g} steps exceeds "

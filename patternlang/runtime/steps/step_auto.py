@@ -18,6 +18,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from patternlang.engine.sampler.temperature import localization_steps
 from patternlang.plan.ir import SampleStep
 from patternlang.runtime.context import StepContext
 from patternlang.runtime.rundir import StepDir, atomic_write_json, read_json
@@ -44,7 +45,7 @@ def resolve_auto_step(step: SampleStep, ctx: StepContext, center_path: Path, com
 
 def with_step(step: SampleStep, eps: float) -> SampleStep:
     """``step`` sampling at ``eps``, with a burn-in of at least one localization time 2/(εγ)."""
-    burnin = max(step.sampler.burnin, math.ceil(2 / (eps * step.sampler.gamma)))
+    burnin = max(step.sampler.burnin, math.ceil(localization_steps(eps, step.sampler.gamma)))
     return step.model_copy(update={"sampler": step.sampler.model_copy(update={"step": eps, "burnin": burnin})})
 
 
