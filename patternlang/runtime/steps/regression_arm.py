@@ -21,7 +21,7 @@ from patternlang.runtime.context import StepContext
 from patternlang.runtime.results_types import SolveResult
 from patternlang.runtime.rundir import atomic_write_json
 from patternlang.runtime.steps.common import derive_seed
-from patternlang.runtime.steps.validation import TargetReader
+from patternlang.runtime.steps.validation import TargetReader, Tracked
 
 def proxy_design(step: VerifyStep, ctx: StepContext) -> tuple[np.ndarray, list[str], int]:
     """The proxy mixtures ``[K, components]``, the component names and the proxy horizon."""
@@ -74,14 +74,13 @@ def _measured(step: VerifyStep, reader: TargetReader, finals: list[dict]
     the fitted gradient, the black-box counterpart of "make this solution win"
     (``docs/validation.md``). Not "reach the threshold": where the base mixture already ends above
     it on average, that would ask to *lower* the observable."""
-    keep = reader.measurable(finals[0])
-    if keep:
-        return (np.array([reader.values(f, -1, keep)[0] for f in finals]),
-                [reader.targets[i] for i in keep])
-    proxy = reader.proxy(step, finals[0])
-    if proxy is None:
+    tracked = Tracked(reader, step, finals[0])
+    if not tracked:
         return np.zeros((len(finals), 0)), []
-    y = np.array([proxy.values(f, -1)[0] for f in finals])
+    y = np.array([tracked.values(f, -1)[0] for f in finals])
+    proxy = tracked.proxy
+    if proxy is None:
+        return y, [reader.targets[i] for i in tracked.keep]
     amount = 10.0 * (float(np.ptp(y)) or 1.0)
     return y, [LinearTarget(coeffs=np.ones(1), kind="raise" if proxy.up else "lower",
                             amount=amount, label=proxy.label)]

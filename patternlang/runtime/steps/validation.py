@@ -170,8 +170,9 @@ def _functional(expr: ObsExpr, reader: TargetReader) -> np.ndarray | None:
         return None
 
 
-class _Tracked:
-    """What the validation reads from the arms: the measurable targets, or the onset proxy."""
+class Tracked:
+    """What the validation and the regression arm read from verification curves: the measurable
+    targets (``keep``), or, when training tracks none of them, the onset proxy (``proxy``)."""
 
     def __init__(self, reader: TargetReader, step: VerifyStep, curves: dict):
         self.reader = reader
@@ -201,13 +202,13 @@ class _Tracked:
 
 
 def _arms_data(step: VerifyStep, ctx: StepContext, arms: dict, steps: list[int],
-               reader: TargetReader) -> tuple[val.ArmsData, _Tracked, int, str] | None:
+               reader: TargetReader) -> tuple[val.ArmsData, Tracked, int, str] | None:
     sol = ctx.result(step.solve, SolveResult)
     h0, comps = sol.baseline, reader.rows.components
     names = [a for a in arm_names(step) if a in arms]
     if "baseline" not in arms or "patterned" not in arms:
         return None
-    tracked = _Tracked(reader, step, arms[names[0]]["curves"])
+    tracked = Tracked(reader, step, arms[names[0]]["curves"])
     if not tracked:
         return None
     pred = {a: tracked.predicted(_dh(arms[a]["weights"], h0, comps)) for a in names}
