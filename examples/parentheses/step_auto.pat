@@ -33,12 +33,13 @@ measure outcome {
   observe = [nested, equal_count, ood_balanced]
 }
 
-## Per-solution sampling: modest, so 16 centers fit a CPU budget (see the README for calibration).
-sampler per_solution { step = auto  nbeta = auto  gamma = 300  chains = 4  draws = 100  burnin = 30  batch = 64 }
+## 800 draws per chain: the scan's points then have 800 draws each too (SE ~4% of the LLC, so a 10%
+## plateau can be resolved); 4 centers per solution keep it within a CPU budget.
+sampler per_solution { step = auto  nbeta = auto  gamma = 300  chains = 4  draws = 800  burnin = 30  batch = 64 }
 
 ## Representative checkpoints of the NESTED solution.
 susceptibility chi_n {
-  at = pool.final where nested >= 0.75 limit 8
+  at = pool.final where nested >= 0.75 limit 4
   sampler = per_solution
   observe = [free, complexity, nested]
   probe = 128
@@ -47,7 +48,7 @@ susceptibility chi_n {
 ## Representative checkpoints of the EQUAL-COUNT solution (disjoint from chi_n's: the two
 ## agreements sum to at most 1.5, so both exceed 0.75 never).
 susceptibility chi_e {
-  at = pool.final where equal_count > 0.75 limit 8
+  at = pool.final where equal_count > 0.75 limit 4
   sampler = per_solution
   observe = [free, complexity, equal_count]
   probe = 128

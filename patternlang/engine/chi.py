@@ -20,8 +20,10 @@ for inspection.
 
 Two standard errors are reported:
 
-* ``se_batch``: batch means — the spread of covariance estimates of consecutive batches of draws,
-  divided by √(number of batches); accounts for autocorrelation shorter than a batch.
+* ``se_batch``: blocking — the spread of the influence (x − x̄)(y − ȳ) − dx averaged over blocks
+  of 1, 2, 4, ... consecutive batches of draws, over √(number of blocks); the largest over the
+  levels with at least 8 blocks (:meth:`Comoments.batch_se`). Accounts for autocorrelation up to a
+  block's length and, through the pooled means, for chains that sit in different places.
 * ``se_chain``: between chains — the spread of per-chain covariances divided by √C; accounts for
   chains that have not mixed with each other.
 
@@ -137,7 +139,7 @@ class Chi:
 def estimate_chi(moments: Comoments, obs_names: list[str] | None = None,
                  comp_names: list[str] | None = None) -> Chi:
     """χ = −Cov(x, y) + ⟨dx⟩ pooled over chains (the explicit term ⟨dx⟩ is zero for observables
-    that do not read the mixture), with batch-means and between-chain standard errors."""
+    that do not read the mixture), with blocking and between-chain standard errors."""
     obs_names = list(obs_names or moments.obs_names or [f"obs{i}" for i in range(moments.n_obs)])
     comp_names = list(comp_names or moments.comp_names or [f"comp{k}" for k in range(moments.n_comp)])
     if len(obs_names) != moments.n_obs or len(comp_names) != moments.n_comp:
@@ -146,8 +148,7 @@ def estimate_chi(moments: Comoments, obs_names: list[str] | None = None,
                               "pass one name per observable coordinate and per component")
     explicit = moments.explicit()
     chi = -moments.cov() + explicit
-    nb, _, bvar = moments.batch_means()
-    se_batch = np.sqrt(bvar / nb) if nb > 1 else np.full_like(chi, np.nan)
+    se_batch = moments.batch_se()
     C = moments.chains
     if C > 1 and moments.draws >= 2:
         per_chain = -moments.cov_per_chain() + moments.explicit_per_chain()

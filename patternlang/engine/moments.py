@@ -11,9 +11,22 @@ At every posterior draw the observation engine hands over, for each of C chains,
 
 :class:`Comoments` keeps running sums of x, y, x², y² and x·yᵀ per chain, so that
 χ = −Cov(x, y) (see :mod:`patternlang.engine.chi`) is available at any time from O(C·M·K) numbers,
-whatever the number of draws. For standard errors it also keeps *batch means*: draws are grouped in
-consecutive batches of ``batch_draws`` per chain; each complete batch contributes its own covariance
-estimate, and only the sum and sum of squares of those estimates are kept (again O(M·K)).
+whatever the number of draws. For standard errors it also keeps *batches*: the sums of x, y, x·yᵀ
+and dx over consecutive batches of ``batch_draws`` draws per chain, at most ``max_batches`` of them
+per chain — when the store is full, neighbouring batches merge and later batches are twice as long,
+so memory stays O(max_batches·M·K) per chain whatever the number of draws.
+
+:meth:`Comoments.batch_se` turns them into the standard error of −χ = Cov(x, y) − ⟨dx⟩ by
+*blocking* (Flyvbjerg & Petersen 1989): −χ is the mean over all draws of the influence
+(x − x̄)(y − ȳ) − dx, with the pooled means; each batch gives that mean over its draws, blocks of
+1, 2, 4, ... consecutive batches of a chain give coarser ones, and the SE at each level is the
+spread of the block means over √(number of blocks). Correlation longer than a block makes the
+finer levels too small; the estimate is the largest level that still has ``min_blocks`` blocks.
+Using the pooled means makes chains that sit in different places count too. (Until issue 12 the
+batches gave their *own* covariances, around their own means, and the SE was their spread over
+√batches: with batches shorter than the chains' autocorrelation that missed the slow part of the
+covariance entirely and was measured 80× too small on a Gaussian oracle,
+``tests/engine/chi/test_chi_se.py``.)
 
 ``merge`` concatenates chains (chain groups run one after another, or on different ranks), and
 ``state_dict`` / ``from_state`` round-trip through plain numpy arrays for saving and resuming.
@@ -29,7 +42,8 @@ from patternlang.errors import PatRuntimeError
 
 _SUMS = ("n", "sx", "sy", "sxx", "syy", "sxy", "sdx")
 _BATCH = ("bn", "bsx", "bsy", "bsxy", "bsdx")
-_POOL = ("nb", "b1", "b2")
+_POOL = ("nbat", "bsize", "fx", "fy", "fxy", "fdx")
+BATCH_BYTES_PER_CHAIN = 32 * 2 ** 20  # the stored batches' budget: max_batches shrinks to fit it
 
 
 def _as64(a, shape: tuple[int, int], what: str) -> np.ndarray:
@@ -48,8 +62,10 @@ class Comoments:
         chains: number of chains C.
         n_obs: number of observable coordinates M.
         n_comp: number of loss-difference columns K.
-        batch_draws: draws per batch for batch-means standard errors.
+        batch_draws: draws per batch (the finest blocking level of :meth:`batch_se`).
         obs_names / comp_names: optional coordinate names (carried into :func:`estimate_chi`).
+        max_batches: batches kept per chain (even; lowered, not below 8, to keep the store within
+            ``BATCH_BYTES_PER_CHAIN`` per chain); when full, neighbours merge.
     """
 
     chains: int
@@ -58,11 +74,16 @@ class Comoments:
     batch_draws: int = 10
     obs_names: tuple[str, ...] = ()
     comp_names: tuple[str, ...] = ()
+    max_batches: int = 64
 
     def __post_init__(self) -> None:
         C, M, K = self.chains, self.n_obs, self.n_comp
-        if min(C, M, K) < 1 or self.batch_draws < 2:
-            raise ValueError("Comoments needs chains, n_obs, n_comp >= 1 and batch_draws >= 2")
+        if min(C, M, K) < 1 or self.batch_draws < 2 or self.max_batches < 2 or self.max_batches % 2:
+            raise ValueError("Comoments needs chains, n_obs, n_comp >= 1, batch_draws >= 2 and an even "
+                             "max_batches >= 2")
+        while self.max_batches > 8 and self.max_batches * M * K * 2 * 8 > BATCH_BYTES_PER_CHAIN:
+            self.max_batches //= 2
+        J = self.max_batches
         z = np.zeros
         self.n = z(C)
         self.sx, self.sy = z((C, M)), z((C, K))
@@ -72,10 +93,10 @@ class Comoments:
         # the batch in progress, per chain
         self.bn = z(C)
         self.bsx, self.bsy, self.bsxy, self.bsdx = z((C, M)), z((C, K)), z((C, M, K)), z((C, M, K))
-        # completed batches, per chain (so a subset of chains can be selected exactly): count,
-        # sum and sum of squares of the batch estimates of Cov(x, y) − mean(dx) = −χ
-        self.nb = z(C)
-        self.b1, self.b2 = z((C, M, K)), z((C, M, K))
+        # completed batches, per chain (so a subset of chains can be selected exactly): how many,
+        # their length in draws, and their sums of x, y, x·yᵀ and dx
+        self.nbat, self.bsize = z(C), np.full(C, float(self.batch_draws))
+        self.fx, self.fy, self.fxy, self.fdx = z((C, J, M)), z((C, J, K)), z((C, J, M, K)), z((C, J, M, K))
 
     # ------------------------------------------------------------------ accumulate
     def update(self, x, y, dx=None) -> None:
@@ -99,19 +120,30 @@ class Comoments:
             dx = _as64(dx, (self.chains, self.n_obs, self.n_comp), "dx")
             self.sdx += dx
             self.bsdx += dx
-        full = self.bn >= self.batch_draws
+        full = self.bn >= self.bsize
         if full.any():
             self._close_batches(full)
 
     def _close_batches(self, which: np.ndarray) -> None:
-        n = self.bn[which][:, None, None]
-        cov = (self.bsxy[which] - self.bsx[which][:, :, None] * self.bsy[which][:, None, :] / n) / (n - 1)
-        cov = cov - self.bsdx[which] / n
-        self.nb[which] += 1
-        self.b1[which] += cov
-        self.b2[which] += cov * cov
+        chains = np.flatnonzero(which)
+        slots = self.nbat[chains].astype(int)
+        for store, running in zip(("fx", "fy", "fxy", "fdx"), ("bsx", "bsy", "bsxy", "bsdx")):
+            getattr(self, store)[chains, slots] = getattr(self, running)[chains]
+        self.nbat[chains] += 1
         for name in _BATCH:
             getattr(self, name)[which] = 0.0
+        for c in chains[self.nbat[chains] >= self.max_batches]:
+            self._halve(c)
+
+    def _halve(self, c: int) -> None:
+        """Merge chain c's stored batches pairwise; its later batches are twice as long."""
+        half = self.max_batches // 2
+        for store in ("fx", "fy", "fxy", "fdx"):
+            a = getattr(self, store)
+            a[c, :half] = a[c, 0::2] + a[c, 1::2]
+            a[c, half:] = 0.0
+        self.nbat[c] = half
+        self.bsize[c] *= 2
 
     # ------------------------------------------------------------------ read out
     @property
@@ -156,28 +188,34 @@ class Comoments:
         my = self.sy.sum(0) / N
         return (self.syy.sum(0) - N * my * my) / max(N - 1, 1)
 
-    def batch_means(self) -> tuple[int, np.ndarray, np.ndarray]:
-        """(number of completed batches, mean and variance of the batch estimates of −χ, i.e. of
-        Cov(x, y) − mean(dx))."""
-        nb = int(self.nb.sum())
-        if nb == 0:
-            z = np.full((self.n_obs, self.n_comp), np.nan)
-            return 0, z, z
-        b1, b2 = self.b1.sum(0), self.b2.sum(0)
-        mean = b1 / nb
-        var = (b2 - nb * mean * mean) / max(nb - 1, 1) if nb > 1 else np.full_like(mean, np.nan)
-        return nb, mean, np.maximum(var, 0.0)
+    def batch_se(self, min_blocks: int = 8) -> np.ndarray:
+        """The blocking standard error of −χ = Cov(x, y) − ⟨dx⟩ (module docstring): [M, K], NaN
+        with fewer than ``min_blocks`` stored batches."""
+        M, K = self.n_obs, self.n_comp
+        nan = np.full((M, K), np.nan)
+        if self.nbat.sum() < min_blocks or self.n.sum() < 2:
+            return nan
+        N = self.n.sum()
+        mx, my = self.sx.sum(0) / N, self.sy.sum(0) / N
+        series = []  # each chain's batch means of the influence, [J_c, M, K]
+        for c in range(self.chains):
+            J, b = int(self.nbat[c]), self.bsize[c]
+            fx, fy = self.fx[c, :J] / b, self.fy[c, :J] / b
+            series.append(self.fxy[c, :J] / b - mx[None, :, None] * fy[:, None, :]
+                          - fx[:, :, None] * my[None, None, :] + np.outer(mx, my)[None] - self.fdx[c, :J] / b)
+        return blocking_se(series, min_blocks)
 
     # ------------------------------------------------------------------ combine and persist
     def merge(self, other: "Comoments") -> "Comoments":
         """A new accumulator holding the chains of ``self`` followed by those of ``other``."""
-        if (self.n_obs, self.n_comp, self.batch_draws) != (other.n_obs, other.n_comp,
-                                                             other.batch_draws):
+        if (self.n_obs, self.n_comp, self.batch_draws, self.max_batches) != (
+                other.n_obs, other.n_comp, other.batch_draws, other.max_batches):
             raise PatRuntimeError("susceptibility", "cannot merge moments of different shapes "
                                   f"({self.n_obs}x{self.n_comp} vs {other.n_obs}x{other.n_comp})",
                                   "merge only chain groups of the same sample step")
         out = Comoments(self.chains + other.chains, self.n_obs, self.n_comp, self.batch_draws,
-                        self.obs_names or other.obs_names, self.comp_names or other.comp_names)
+                        self.obs_names or other.obs_names, self.comp_names or other.comp_names,
+                        self.max_batches)
         for name in _SUMS + _BATCH + _POOL:
             setattr(out, name, np.concatenate([getattr(self, name), getattr(other, name)]))
         return out
@@ -195,7 +233,7 @@ class Comoments:
         """A new accumulator with only the chains where ``keep`` (a [C] bool mask) is true."""
         keep = np.asarray(keep, bool)
         out = Comoments(int(keep.sum()), self.n_obs, self.n_comp, self.batch_draws,
-                        self.obs_names, self.comp_names)
+                        self.obs_names, self.comp_names, self.max_batches)
         for name in _SUMS + _BATCH + _POOL:
             setattr(out, name, np.array(getattr(self, name)[keep]))
         return out
@@ -203,17 +241,48 @@ class Comoments:
     def state_dict(self) -> dict[str, np.ndarray]:
         """Everything needed to resume, as numpy arrays (``np.savez``-ready)."""
         out = {name: np.asarray(getattr(self, name)) for name in _SUMS + _BATCH + _POOL}
-        out["shape"] = np.array([self.chains, self.n_obs, self.n_comp, self.batch_draws])
+        out["shape"] = np.array([self.chains, self.n_obs, self.n_comp, self.batch_draws, self.max_batches])
         out["obs_names"] = np.array(self.obs_names, dtype=str)
         out["comp_names"] = np.array(self.comp_names, dtype=str)
         return out
 
     @classmethod
     def from_state(cls, state: dict[str, np.ndarray]) -> "Comoments":
-        C, M, K, B = (int(v) for v in state["shape"])
+        shape = [int(v) for v in state["shape"]]
+        C, M, K, B = shape[:4]
         out = cls(C, M, K, B, tuple(str(s) for s in state.get("obs_names", ())),
-                  tuple(str(s) for s in state.get("comp_names", ())))
+                  tuple(str(s) for s in state.get("comp_names", ())), *shape[4:])
         for name in _SUMS + _BATCH + _POOL:
-            if name in state:  # run directories written before ``dx`` existed lack sdx / bsdx
+            # run directories written before ``dx`` existed lack sdx / bsdx; those written before
+            # the stored batches (issue 12) lack _POOL: their batch SE is NaN, the chains' SE stands
+            if name in state:
                 setattr(out, name, np.array(state[name], dtype=np.float64))
         return out
+
+
+def blocking_se(series: list[np.ndarray], min_blocks: int = 8, max_rho: float = 0.1) -> np.ndarray:
+    """The standard error of the grand mean of per-chain series (``series[c]``: [J_c, ...], equal
+    weights per element) by blocking: at levels of 1, 2, 4, ... consecutive elements per block,
+    SE = sd(block means)/√(blocks). Each entry takes the first level whose blocks are uncorrelated
+    (lag-1 autocorrelation within chains, around the grand mean, below ``max_rho``; the finer levels'
+    SEs are a lower bound) or, if none is before fewer than ``min_blocks`` blocks remain, the largest
+    SE over the levels."""
+    shape = series[0].shape[1:]
+    best, chosen = np.full(shape, np.nan), np.full(shape, np.nan)
+    block = 1
+    while True:
+        blocks = [z[: len(z) // block * block].reshape(-1, block, *shape).mean(1) for z in series]
+        n = sum(len(b) for b in blocks)
+        if n < min_blocks:
+            break
+        grand = np.concatenate(blocks).mean(0)
+        dev = [b - grand for b in blocks]
+        var = sum((d * d).sum(0) for d in dev)
+        se = np.sqrt(var / (n - 1) / n)
+        best = np.fmax(best, se)
+        lag1 = sum((d[1:] * d[:-1]).sum(0) for d in dev if len(d) > 1)
+        rho = np.divide(lag1, var, out=np.zeros(shape), where=var > 0)
+        settle = np.isnan(chosen) & (rho < max_rho)
+        chosen[settle] = best[settle]
+        block *= 2
+    return np.where(np.isnan(chosen), best, chosen)

@@ -99,7 +99,7 @@ def test_resume_two_rank_parts_on_one_process(runs, tmp_path):
     assert res.returncode == 0, res.stderr[-3000:]
     assert (sdir / "parts" / "seed0-c0-1" / "moments.npz").stat().st_mtime_ns == kept
     after = dict(np.load(sdir / "moments-seed0.npz"))
-    for key in ("n", "sx", "sxy", "b1", "b2"):
+    for key in ("n", "sx", "sxy", "nbat", "fxy"):
         assert np.array_equal(before[key], after[key]), key
 
 

@@ -30,9 +30,20 @@ class GaussMixture:
         diff = w[..., None, :] - self.c  # [..., K, d]
         return 0.5 * np.einsum("...ki,kij,...kj->...k", diff, self.A, diff)
 
-    def chi_linear(self, h):
-        """Closed form χ[i, k] = −Cov(w_i, L_k − L) = Σ [A_k (c_k − m) − Σ_j h_j A_j (c_j − m)]."""
+    def langevin_covariance(self, h, step):
+        """The stationary covariance of :meth:`langevin` at ``step``: in the eigenbasis of the
+        precision P each variance is 1/(p(1 − εp/4)) instead of 1/p (the linear recursion
+        w' = (I − εP/2)w + √ε ξ, solved for its fixed point); the mean stays exact."""
         m, S = self.posterior(h)
+        P = np.linalg.inv(S)
+        return np.linalg.inv(P @ (np.eye(self.d) - step * P / 4))
+
+    def chi_linear(self, h, step=0.0):
+        """Closed form χ[i, k] = −Cov(w_i, L_k − L) = Σ [A_k (c_k − m) − Σ_j h_j A_j (c_j − m)]
+        (Σ the posterior covariance; with ``step`` > 0, unadjusted Langevin's at that step)."""
+        m, S = self.posterior(h)
+        if step:
+            S = self.langevin_covariance(h, step)
         g = np.einsum("kij,kj->ki", self.A, self.c - m)  # A_k (c_k - m)
         gbar = np.einsum("k,ki->i", h, g)
         return np.stack([S @ (g[k] - gbar) for k in range(len(h))], axis=1)
