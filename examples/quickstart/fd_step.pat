@@ -26,8 +26,8 @@ train pretrain {
   checkpoints = [100]
 }
 
-sampler spec    { step = 3e-4    nbeta = 100  gamma = 100  chains = 4  draws = 60   thin = 2  burnin = 100  batch = 32 }
-sampler half    { step = 1.5e-4  nbeta = 100  gamma = 100  chains = 4  draws = 120  thin = 2  burnin = 200  batch = 32 }
+sampler spec { step = 3e-4  nbeta = 100  gamma = 100  chains = 4  draws = 60  thin = 2  burnin = 100  batch = 32 }
+sampler half { step = 1.5e-4  nbeta = 100  gamma = 100  chains = 4  draws = 120  thin = 2  burnin = 200  batch = 32 }
 sampler quarter { step = 7.5e-5  nbeta = 100  gamma = 100  chains = 4  draws = 240  thin = 2  burnin = 400  batch = 32 }
 
 ## Induction score of each layer-1 head (one value per head).

@@ -21,7 +21,9 @@ so memory stays O(max_batches·M·K) per chain whatever the number of draws.
 (x − x̄)(y − ȳ) − dx, with the pooled means; each batch gives that mean over its draws, blocks of
 1, 2, 4, ... consecutive batches of a chain give coarser ones, and the SE at each level is the
 spread of the block means over √(number of blocks). Correlation longer than a block makes the
-finer levels too small; the estimate is the largest level that still has ``min_blocks`` blocks.
+finer levels too small, so each entry takes the first level whose blocks are uncorrelated (lag-1
+autocorrelation below 0.1), never less than a finer level's, or, when no level with at least
+``min_blocks`` blocks is, the largest of them (:func:`blocking_se`).
 Using the pooled means makes chains that sit in different places count too. (Until issue 12 the
 batches gave their *own* covariances, around their own means, and the SE was their spread over
 √batches: with batches shorter than the chains' autocorrelation that missed the slow part of the

@@ -69,28 +69,45 @@ def dln_llc(widths: Sequence[int], rank: int = 0) -> float:
     return float(lam + Fraction(pairs, 2))
 
 
+def _gaussian(rows: int, cols: int, g: torch.Generator) -> Tensor:
+    """Entries N(0, 1/cols): singular values spread over about [0, 2] (for square matrices)."""
+    return torch.randn(rows, cols, generator=g) / math.sqrt(max(cols, 1))
+
+
+def _orthogonal(rows: int, cols: int, g: torch.Generator) -> Tensor:
+    """A random matrix with every singular value 1 (orthonormal rows or columns)."""
+    q, r = torch.linalg.qr(torch.randn(max(rows, cols), min(rows, cols), generator=g))
+    q = q * torch.sign(torch.diagonal(r))  # Haar-distributed
+    return q if rows >= cols else q.T
+
+
 class DeepLinearNetwork(nn.Module):
     """A DLN localized at a true parameter w₀ whose product P₀ has rank ``rank``.
 
-    Parameters ``w0 ... w{N-1}`` (``w{i}``: ``H_{i+1} × H_i``). The center's layers are Gaussian with
-    variance 1/H_i (so the product has O(1) entries), the first one cut to rank r as U·V. The batch is
+    Parameters ``w0 ... w{N-1}`` (``w{i}``: ``H_{i+1} × H_i``). With ``center="gaussian"`` the center's
+    layers are Gaussian with variance 1/H_i (so the product has O(1) entries), the first one cut to
+    rank r as U·V; the product of N such layers has singular values up to ~2^N, which makes the
+    steepest loss directions that much steeper than the rest. ``center="orthogonal"`` takes every factor with
+    all singular values 1 (Haar-random): the same λ (Aoyagi's formula depends only on the widths and
+    the rank), a well-conditioned center. The batch is
     P₀ itself (one "sample"): :attr:`batched_loss` returns ``½‖W_N⋯W_1 - P₀‖²`` as ``[C, 1]``; pass
     ``nbeta`` to the sampler explicitly (the batch size is 1).
     """
 
-    def __init__(self, widths: Sequence[int], rank: int, seed: int = 0):
+    def __init__(self, widths: Sequence[int], rank: int, seed: int = 0, center: str = "gaussian"):
         super().__init__()
         self.widths, self.rank = [int(h) for h in widths], int(rank)
         self.true_llc = dln_llc(self.widths, self.rank)
+        if center not in ("gaussian", "orthogonal"):
+            raise ValueError(f"center must be 'gaussian' or 'orthogonal', got {center!r}")
         g = torch.Generator().manual_seed(seed)
+        draw = _orthogonal if center == "orthogonal" else _gaussian
         layers = []
         for i, (h_in, h_out) in enumerate(zip(self.widths[:-1], self.widths[1:])):
             if i == 0:
-                U = torch.randn(h_out, self.rank, generator=g) / math.sqrt(max(self.rank, 1))
-                V = torch.randn(self.rank, h_in, generator=g) / math.sqrt(h_in)
-                layers.append(U @ V)
+                layers.append(draw(h_out, self.rank, g) @ draw(self.rank, h_in, g))
             else:
-                layers.append(torch.randn(h_out, h_in, generator=g) / math.sqrt(h_in))
+                layers.append(draw(h_out, h_in, g))
         for i, w in enumerate(layers):
             setattr(self, f"w{i}", nn.Parameter(w.clone()))
         self._center = {f"w{i}": w.clone() for i, w in enumerate(layers)}

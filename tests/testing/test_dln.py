@@ -80,3 +80,22 @@ def test_sgld_recovers_the_dln_learning_coefficient():
     res = run_sgld(toy, toy.batched_loss, toy.batch_fn, cfg, center=toy.center())
     assert res.llc_se < 0.05 * toy.true_llc
     assert abs(res.llc_mean / toy.true_llc - 1) < 0.15
+
+
+def test_orthogonal_center_has_unit_singular_values_and_the_same_lambda():
+    gauss = DeepLinearNetwork([6, 5, 4, 6], rank=2, seed=1)
+    toy = DeepLinearNetwork([6, 5, 4, 6], rank=2, seed=1, center="orthogonal")
+    assert toy.true_llc == gauss.true_llc
+    c = toy.center()
+    for i in range(3):
+        s = torch.linalg.svdvals(c[f"w{i}"])
+        expected = torch.ones(2) if i == 0 else torch.ones(len(s))  # the first factor has rank r
+        torch.testing.assert_close(s[: len(expected)], expected, atol=1e-5, rtol=0)
+    P = toy.product([c[f"w{i}"][None] for i in range(3)])[0]
+    assert torch.linalg.matrix_rank(P) == 2
+    # equal widths (the bench's case): the true map itself has r unit singular values
+    sq = DeepLinearNetwork([6, 6, 6, 6], rank=2, seed=1, center="orthogonal")
+    Psq = sq.product([v[None] for v in sq.center().values()])[0]
+    torch.testing.assert_close(torch.linalg.svdvals(Psq)[:3], torch.tensor([1.0, 1.0, 0.0]), atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match="center"):
+        DeepLinearNetwork([3, 3], 1, center="uniform")
