@@ -1,5 +1,5 @@
 # Per-solution LLCs of the parentheses classifiers at `step = auto` (issue 12's goal: within 10% of
-# the LLCs at half the chosen step, examples/parentheses/step_auto_half.pat). specs/parentheses.pat
+# the LLCs at half the chosen step; README, "step = auto"). specs/parentheses.pat
 # up to its susceptibilities, the step chosen by the scan (docs/sampler.md).
 use stdlib.parens
 use stdlib.core

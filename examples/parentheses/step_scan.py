@@ -1,6 +1,7 @@
 """LLC of one pool checkpoint against the SGLD step size (the calibration table of the README).
 
-For each step ε: 4 chains, 200 burn-in steps, then ``draws`` draws, γ 300, nβ 15.39 fixed (the
+For each step ε: 4 chains, max(200, 2/(εγ)) burn-in steps (one localization time, as
+``step = auto`` gives its choice), then ``draws`` draws, γ 300, nβ 15.39 fixed (the
 spec's B / log B at batch 64, whatever the minibatch), mixture of ``specs/parentheses.pat``; prints
 the LLC with the means of the first and second half of the draws (still rising = not equilibrated).
 
@@ -11,6 +12,7 @@ the LLC with the means of the first and second half of the draws (still rising =
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -19,6 +21,7 @@ import numpy as np
 import torch
 
 from patternlang.engine.sampler.sgld import SGLDConfig, run_sgld
+from patternlang.engine.sampler.temperature import localization_steps
 from patternlang.models.losses import model_loss_fn
 from patternlang.plan.ir import Plan
 from patternlang.runtime.steps.common import build_components, build_model, load_weights
@@ -37,7 +40,7 @@ def main(run_dir: Path, seed: int, draws: int, batch: int, steps: list[float]) -
     for eps in steps:
         model = load_weights(build_model(train.model), next((pool / f"seed{seed}").glob("step*.safetensors")))
         cfg = SGLDConfig(step_size=eps, gamma=GAMMA, nbeta=NBETA, num_chains=CHAINS,
-                         num_draws=draws, burnin=BURNIN, seed=7)
+                         num_draws=draws, burnin=max(BURNIN, math.ceil(localization_steps(eps, GAMMA))), seed=7)
         t = time.time()
         res = run_sgld(model, model_loss_fn(model.task), batches, cfg)
         trace = np.asarray(res.loss_trace)
