@@ -237,7 +237,7 @@ def build_observer(model: nn.Module, observables: list[ObservableSpec],
         per_sample: also one y column per probe sample (per-sample χ; Bayesian influence).
         nbeta: the sampler's nβ (used by ``llc()``).
         center_params: w* (unstacked); default: the model's current parameters.
-        batch_draws: draws per batch for batch-means standard errors.
+        batch_draws: draws per batch (the finest level of the blocking standard error).
         fuse: evaluate probes of the same shape in one concatenated forward pass per draw
             (same numbers, fewer and larger passes: meant for GPUs; on CPU it measured 2x slower
             in ``bench/observe_overhead.py`` — larger activations fall out of cache — so it is off

@@ -64,7 +64,7 @@ class ChunkCheck:
 def equilibration_draws(step_size: float, gamma: float, thin: int = 1) -> int:
     """Kept draws per chain spanning 2/(εγ) SGLD steps, the relaxation time of the localization
     (the burn-in ``step = auto`` uses): chains that have not run that long have not spread over
-    the posterior yet, and their batch-means and between-chain SEs understate its spread — a |z|
+    the posterior yet, and their batch and between-chain SEs understate its spread — a |z|
     of hundreds from chains that barely moved is not a resolved row."""
     return math.ceil(localization_steps(step_size, gamma) / max(thin, 1))
 

@@ -1,7 +1,7 @@
-# specs/quickstart.pat with stdlib.core's `quick` sampler (step 1.5e-4, 120 draws, burn-in 200:
-# half the quickstart's step, where every resolved chi row agrees with the finite-difference check;
-# examples/quickstart/fd_step.pat). Does the patterning's outcome change? (issue 12)
-#   patc run examples/quickstart/calibrated.pat --out runs/calibrated
+# specs/quickstart.pat at half its SGLD step: 1.5e-4, 120 draws (thin 2) and a burn-in of 200,
+# one localization time 2/(step*gamma) (issue 12; docs/sampler.md, "The step and chi"). Does the
+# outcome change?
+#   patc run examples/quickstart/half_step.pat --out runs/half_step
 use stdlib.lm
 use stdlib.core
 
@@ -21,6 +21,8 @@ train pretrain {
   checkpoints = [100]
 }
 
+sampler half { step = 1.5e-4  nbeta = 100  gamma = 100  chains = 4  draws = 120  thin = 2  burnin = 200  batch = 32 }
+
 ## Induction score of each layer-1 head (one value per head).
 observable ih = induction_score(layer=1, heads=*, period=8)
 ## Previous-token score of each layer-0 head.
@@ -28,7 +30,7 @@ observable prev = previous_token_score(layer=0, heads=*)
 
 susceptibility chi {
   at = pretrain.step(100)
-  sampler = quick
+  sampler = half
   observe = [ih, prev, loss(repeats), loss(markov)]
   ## calibration: re-sample at (1 -/+ 0.05)h +/- 0.05 e_repeats and compare with chi
   check = finite_difference(repeats, eps=0.05)
