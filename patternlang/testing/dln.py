@@ -84,14 +84,14 @@ def _orthogonal(rows: int, cols: int, g: torch.Generator) -> Tensor:
 class DeepLinearNetwork(nn.Module):
     """A DLN localized at a true parameter w₀ whose product P₀ has rank ``rank``.
 
-    Parameters ``w0 ... w{N-1}`` (``w{i}``: ``H_{i+1} × H_i``). With ``center="gaussian"`` the center's
-    layers are Gaussian with variance 1/H_i (so the product has O(1) entries), the first one cut to
-    rank r as U·V; the product of N such layers has singular values up to ~2^N, which makes the
-    steepest loss directions that much steeper than the rest. ``center="orthogonal"`` takes every factor with
-    all singular values 1 (Haar-random): the same λ (Aoyagi's formula depends only on the widths and
-    the rank), a well-conditioned center. The batch is
-    P₀ itself (one "sample"): :attr:`batched_loss` returns ``½‖W_N⋯W_1 - P₀‖²`` as ``[C, 1]``; pass
-    ``nbeta`` to the sampler explicitly (the batch size is 1).
+    Parameters ``w0 ... w{N-1}`` (``w{i}``: ``H_{i+1} × H_i``). With ``center="gaussian"`` the
+    center's layers are Gaussian with variance 1/H_i (so the product has O(1) entries), the first
+    one cut to rank r as U·V; the product of N such layers has singular values up to ~2^N, which
+    makes the steepest loss directions that much steeper than the rest. ``center="orthogonal"``
+    takes every factor with all singular values 1 (Haar-random): the same λ (Aoyagi's formula
+    depends only on the widths and the rank), a well-conditioned center. The batch is P₀ itself
+    (one "sample"): :attr:`batched_loss` returns ``½‖W_N⋯W_1 - P₀‖²`` as ``[C, 1]``; pass ``nbeta``
+    to the sampler explicitly (the batch size is 1).
     """
 
     def __init__(self, widths: Sequence[int], rank: int, seed: int = 0, center: str = "gaussian"):
