@@ -77,8 +77,13 @@ def draws_needed(draws: int, z: float, best: float | None) -> int | None:
     return max(draws, math.ceil(draws * (z / best) ** 2))
 
 
-def budget_warnings(check: ChunkCheck, what: str = "row") -> list[str]:
-    """One warning per row the spent budget left unresolved: its best |z| and the draws needed."""
+def budget_warnings(check: ChunkCheck, what: str = "row", history: list[ChunkCheck] | None = None) -> list[str]:
+    """One warning per row the spent budget left unresolved: its best |z| and the draws needed.
+
+    With ``history`` (every chunk's check, ``check`` last) a row whose |z| grew less than the
+    square root of the √draws growth a nonzero entry shows (e.g. less than ×1.78 over 10× the
+    draws, where ×3.16 is expected) is also said to look like zero: the draws-needed extrapolation
+    assumes a growth that did not happen."""
     if not check.equilibrated:
         return [f"draws = auto: the budget of {check.draws} draws per chain is shorter than the "
                 f"chains' equilibration time ({check.min_draws} draws, 2/(step x gamma) SGLD "
@@ -95,8 +100,24 @@ def budget_warnings(check: ChunkCheck, what: str = "row") -> list[str]:
         out.append(f"draws = auto: {what} '{label}' is not resolved after the budget of {check.draws} "
                    f"draws (best |z| = {shown} < {check.z:g}){more}. Remedy: a larger max, more "
                    "chains (z grows as sqrt(chains x draws)), or a later checkpoint where the "
-                   "observable responds more strongly")
+                   "observable responds more strongly" + _flat_note(label, history))
     return out
+
+
+def _flat_note(label: str, history: list[ChunkCheck] | None) -> str:
+    """The looks-like-zero sentence of :func:`budget_warnings` (empty when |z| grew, or when the
+    history spans less than 4x the draws)."""
+    seen = [c for c in history or [] if c.equilibrated and c.best.get(label) is not None]
+    if len(seen) < 2 or seen[-1].draws < 4 * seen[0].draws or not seen[0].best[label]:
+        return ""
+    first, last = seen[0], seen[-1]
+    expected = math.sqrt(last.draws / first.draws)
+    grown = last.best[label] / first.best[label]
+    if grown >= math.sqrt(expected):
+        return ""
+    return (f". Its |z| went {first.best[label]:.2g} -> {last.best[label]:.2g} from {first.draws} to "
+            f"{last.draws} draws, where a nonzero entry's grows x{expected:.2g}: the row looks like "
+            "zero at this checkpoint, and more draws are unlikely to resolve it")
 
 
 def llc_z(result: Any) -> dict[str, float | None]:

@@ -80,7 +80,7 @@ def run_chunks(step: SampleStep, ctx: StepContext, centers: list, groups: list[l
     return payloads, {"z": auto.z, "max": budget, "chunk": auto.chunk, "rule": rule, "draws": last.draws,
                       "resolved": last.resolved, "chunks": [c.to_dict() for c in checks],
                       "rows": [r.to_dict() for r in rows] if rule == "targets" else rows,
-                      "warnings": [] if last.resolved else budget_warnings(last, what)}
+                      "warnings": [] if last.resolved else budget_warnings(last, what, checks)}
 
 
 def _previous(store: StepDir, centers: list, done: int):

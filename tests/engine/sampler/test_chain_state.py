@@ -118,3 +118,20 @@ def test_no_z_is_trusted_before_the_chains_ran_their_equilibration_time():
     assert "equilibration time (1361 draws" in warning and "max >= 1361" in warning
     late = ChunkCheck(1400, {"raise mean(ih)": 4.0}, 3.0, min_draws=1361)
     assert late.resolved and budget_warnings(late) == []
+
+
+def test_a_row_whose_z_does_not_grow_with_the_draws_is_said_to_look_like_zero():
+    """The quickstart's step-100 mean(ih) row under stdlib.core careful (examples/quickstart/
+    careful.pat): |z| 1.36 -> 1.76 over 200 -> 2000 draws, where a nonzero entry's grows x3.16."""
+    from patternlang.engine.sampler.draws_rule import ChunkCheck, budget_warnings
+
+    flat = [ChunkCheck(d, {"raise mean(ih)": z}, 3.0)
+            for d, z in ((200, 1.36), (400, 1.77), (1000, 1.45), (2000, 1.76))]
+    (warning,) = budget_warnings(flat[-1], "targeted row", flat)
+    assert "looks like zero" in warning and "1.4 -> 1.8 from 200 to 2000 draws" in warning
+    # a row growing as sqrt(draws) (1.0 -> 2.8 over 8x) is only short of budget
+    growing = [ChunkCheck(d, {"r": z}, 3.0) for d, z in ((100, 1.0), (400, 2.0), (800, 2.8))]
+    (warning,) = budget_warnings(growing[-1], "targeted row", growing)
+    assert "looks like zero" not in warning and "would resolve it" in warning
+    # too short a history (< 4x the draws) says nothing either way
+    assert "looks like zero" not in budget_warnings(flat[1], "row", flat[:2])[0]
