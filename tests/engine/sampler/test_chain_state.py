@@ -121,8 +121,8 @@ def test_no_z_is_trusted_before_the_chains_ran_their_equilibration_time():
 
 
 def test_a_row_whose_z_does_not_grow_with_the_draws_is_said_to_look_like_zero():
-    """The quickstart's step-100 mean(ih) row under stdlib.core careful (examples/quickstart/
-    careful.pat): |z| 1.36 -> 1.76 over 200 -> 2000 draws, where a nonzero entry's grows x3.16."""
+    """The quickstart's step-100 mean(ih) row under step = auto (examples/quickstart/
+    step_auto.pat): |z| 1.36 -> 1.76 over 200 -> 2000 draws, where a nonzero entry's grows x3.16."""
     from patternlang.engine.sampler.draws_rule import ChunkCheck, budget_warnings
 
     flat = [ChunkCheck(d, {"raise mean(ih)": z}, 3.0)
