@@ -11,7 +11,8 @@ sampler quick { step = 3e-4  nbeta = 100  gamma = 100  chains = 4  draws = 60  t
 ## Localized SGLD settings for numbers you report: quick's step with 8 chains, and draws until the
 ## targeted chi rows are resolved (|z| >= 3) or 1000 are spent. Not step = auto: on the quickstart
 ## its scan picks 1.25e-3, where the LLC has plateaued but the loss rows of chi are inflated by the
-## step (finite differences give 0.30 of them) and the patterning reversed (docs/sampler.md).
+## step (finite differences give 0.30 of them). More draws do not rescue an unresolved target
+## row: on the quickstart this sampler reverses the patterning too, and says the row is unresolved.
 sampler careful { step = 3e-4  nbeta = 100  gamma = 100  chains = 8  draws = auto(z=3, max=1000, chunk=200)  thin = 2  burnin = 100  batch = 32 }
 
 ## The local learning coefficient (LLC) at each draw: model complexity around the checkpoint.

@@ -21,9 +21,10 @@ for inspection.
 Two standard errors are reported:
 
 * ``se_batch``: blocking — the spread of the influence (x − x̄)(y − ȳ) − dx averaged over blocks
-  of 1, 2, 4, ... consecutive batches of draws, over √(number of blocks); the largest over the
-  levels with at least 8 blocks (:meth:`Comoments.batch_se`). Accounts for autocorrelation up to a
-  block's length and, through the pooled means, for chains that sit in different places.
+  of 1, 2, 4, ... consecutive batches of draws, over √(number of blocks), at the first level whose
+  blocks are uncorrelated (else the largest over the levels with at least 8 blocks;
+  :meth:`Comoments.batch_se`). Accounts for autocorrelation up to a block's length and, through
+  the pooled means, for chains that sit in different places.
 * ``se_chain``: between chains — the spread of per-chain covariances divided by √C; accounts for
   chains that have not mixed with each other.
 
