@@ -44,7 +44,8 @@ from patternlang.errors import PatRuntimeError
 
 _SUMS = ("n", "sx", "sy", "sxx", "syy", "sxy", "sdx")
 _BATCH = ("bn", "bsx", "bsy", "bsxy", "bsdx")
-_POOL = ("nbat", "bsize", "fx", "fy", "fxy", "fdx")
+_STORE = ("fx", "fy", "fxy", "fdx")  # the completed batches' sums of the _BATCH sums after "bn"
+_POOL = ("nbat", "bsize") + _STORE
 BATCH_BYTES_PER_CHAIN = 32 * 2 ** 20  # the stored batches' budget: max_batches shrinks to fit it
 
 
@@ -129,7 +130,7 @@ class Comoments:
     def _close_batches(self, which: np.ndarray) -> None:
         chains = np.flatnonzero(which)
         slots = self.nbat[chains].astype(int)
-        for store, running in zip(("fx", "fy", "fxy", "fdx"), ("bsx", "bsy", "bsxy", "bsdx")):
+        for store, running in zip(_STORE, _BATCH[1:]):
             getattr(self, store)[chains, slots] = getattr(self, running)[chains]
         self.nbat[chains] += 1
         for name in _BATCH:
@@ -140,7 +141,7 @@ class Comoments:
     def _halve(self, c: int) -> None:
         """Merge chain c's stored batches pairwise; its later batches are twice as long."""
         half = self.max_batches // 2
-        for store in ("fx", "fy", "fxy", "fdx"):
+        for store in _STORE:
             a = getattr(self, store)
             a[c, :half] = a[c, 0::2] + a[c, 1::2]
             a[c, half:] = 0.0
