@@ -237,12 +237,20 @@ class PerSampleRecord(_Record):
     l2: Num
     file: str
 class TargetResolved(_Record):
-    """z = response / SE per component of one target's row; resolved when some |z| >= 3."""
+    """z = response / SE per component of one target's row; resolved on the movable step
+    (:mod:`patternlang.engine.solve.resolved`): ``movable_z`` >= 3 over ``dof`` free directions, or
+    for a ``hold`` along the solved step ``|predicted| + 3·predicted_se <= tolerance``."""
 
     label: str
     z: dict[str, Num]
     max_abs_z: Num
     resolved: bool
+    kind: str = "raise"
+    movable_z: Num = None
+    dof: int | None = None
+    predicted: Num = None
+    predicted_se: Num = None
+    tolerance: Num = None
 
 
 class SolutionRecord(_Record):

@@ -35,17 +35,17 @@ def _numbers(r: dict) -> tuple:
 
 
 def test_stops_when_the_targeted_row_is_resolved_and_equals_fixed_draws(tmp_path):
-    # z = 1: the row's best |z| is 0.72 after 12 draws and 1.53 after 24, so two chunks
-    auto = _run(_spec(tmp_path, "auto(z=1, max=60, chunk=12)", "auto.pat"), tmp_path / "auto")
+    # z = 1.2: the row's movable-step |z| is 1.07 after 12 draws and 1.50 after 24, so two chunks
+    auto = _run(_spec(tmp_path, "auto(z=1.2, max=60, chunk=12)", "auto.pat"), tmp_path / "auto")
     info = auto["llc"]["sample.chi"]["draws_auto"]
     assert info["rule"] == "targets" and info["resolved"] and info["draws"] == 24
     assert [c["draws"] for c in info["chunks"]] == [12, 24]
     assert [c["resolved"] for c in info["chunks"]] == [False, True]
-    assert info["chunks"][-1]["best_abs_z"]["raise mean(ih)"] >= 1 > info["chunks"][0]["best_abs_z"]["raise mean(ih)"]
+    assert info["chunks"][-1]["best_abs_z"]["raise mean(ih)"] >= 1.2 > info["chunks"][0]["best_abs_z"]["raise mean(ih)"]
     assert auto["llc"]["sample.chi"]["draws"] == 24 and not info["warnings"]
     # the solver's z for the target is the one the rule stopped on
     solved = auto["solutions"]["solve.up"]["rounds"][0]["solution"]["resolved"][0]
-    assert abs(solved["max_abs_z"] - info["chunks"][-1]["best_abs_z"]["raise mean(ih)"]) < 1e-9
+    assert abs(solved["movable_z"] - info["chunks"][-1]["best_abs_z"]["raise mean(ih)"]) < 1e-9
     fixed = _run(_spec(tmp_path, "24", "fixed.pat"), tmp_path / "fixed")
     assert _numbers(auto) == _numbers(fixed)  # two chunks of 12 = one run of 24, exactly
     report = (tmp_path / "auto" / "report.md").read_text()

@@ -6,7 +6,9 @@ trace, and the chains' state (:class:`~patternlang.engine.sampler.chain_state.Ch
 the next chunk continues each unit from there, so k chunks give bit for bit the numbers of one run
 of k·C draws. After each chunk the rows the patternings downstream target
 (:mod:`patternlang.runtime.steps.target_rows`; ``hold`` rows are not required) are measured, and
-sampling stops when each has a component with |z| >= z (:mod:`patternlang.engine.sampler.draws_rule`)
+sampling stops when each row's movable-step |z| >= z — the row projected on the steps its solve can
+take, the rule ``require resolved`` applies (:mod:`patternlang.engine.solve.resolved`,
+:mod:`patternlang.engine.sampler.draws_rule`) —
 or when N draws are spent; then each unresolved row is a warning with its best |z| and about
 N·(z/|z_best|)² draws that would resolve it. With no targeted row downstream (no patterning, or
 only ``hold`` / ``move`` targets) the rule is the LLC's: stop when λ̂/SE >= z at every center
@@ -65,7 +67,7 @@ def run_chunks(step: SampleStep, ctx: StepContext, centers: list, groups: list[l
             start=_previous(store, centers, done)))
         stop = None
         if payloads is not None:
-            rows, rule = _measure(step, centers, groups, payloads, end)
+            rows, rule = _measure(step, centers, groups, payloads, end, ctx.plan)
             checks.append(ChunkCheck(end, _best(rows), auto.z, least))
             stop = checks[-1].resolved
             ctx.progress.info(f"{step.id}: draws = auto: {end} draws, best |z| "
@@ -95,13 +97,13 @@ def _previous(store: StepDir, centers: list, done: int):
 
 
 def _measure(step: SampleStep, centers: list, groups: list[list[int]], payloads: dict,
-             draws: int) -> tuple[list, str]:
+             draws: int, plan) -> tuple[list, str]:
     """The rows the rule reads after a chunk: the targeted χ rows (rule ``"targets"``), or, with
     none, each center's LLC with its SE (rule ``"llc"``)."""
     merged = [merge_center(step.id, f"seed{seed}", groups, payloads, draws) for seed, _, _ in centers]
     if step.targets:
         nbeta = float(merged[0][1][0]["nbeta"])
-        rows = target_rows(step, chi_of(step, [m for m, _, _ in merged], nbeta))
+        rows = target_rows(step, chi_of(step, [m for m, _, _ in merged], nbeta), plan)
         if rows:
             return rows, "targets"
     out = []

@@ -177,20 +177,49 @@ def solve_once(step: SolveStep, rows: Rows, weights: dict[str, float], out_file)
     record = solution.to_dict()
     if modes:
         record["modes"] = modes
-    resolution = add_resolution(record, rows, targets)
+    resolution = add_resolution(record, rows, targets, step, h0 / h0.sum(), solution.delta_h)
     atomic_write_json(out_file, record)
     require_feasible(solution, step.id)
     check_resolved(step, resolution)
     return SolutionRecord.model_validate(record)
 
 
-def add_resolution(record: dict, rows: Rows, targets: list) -> list:
-    """Put each target's resolution (z = row / SE per component) and the warnings (unresolved
-    targets, contradicting finite-difference checks) into the solution ``record``; return them."""
-    from patternlang.engine.solve.resolved import target_resolution, unresolved_warnings
+#: a ``hold`` without ``by T`` tolerates a change of this fraction of its posterior standard deviation
+HOLD_SD_FRACTION = 0.1
 
-    resolution = target_resolution([t.coeffs for t in targets], [t.label for t in targets],
-                                   rows.response, rows.response_se, rows.components)
+
+def hold_tolerances(targets: list, rows: Rows, step: SolveStep) -> list[float | None]:
+    """Each target's hold tolerance: ``hold E by T`` gives T; a plain ``hold`` tolerates
+    ``HOLD_SD_FRACTION`` of E's posterior standard deviation (its coordinates' sds in quadrature:
+    a change well inside the posterior's own spread); None for other kinds."""
+    sd = np.concatenate(rows.sd_obs) if rows.sd_obs else np.full(len(rows.names), np.nan)
+    given = {t.label: t.amount for t in step.targets if t.kind == "hold"}
+    out: list[float | None] = []
+    for t in targets:
+        if t.kind != "hold":
+            out.append(None)
+            continue
+        amount = given.get(t.label, given.get(t.label.rsplit("[", 1)[0]))
+        spread = float(np.sqrt(np.nansum((np.asarray(t.coeffs) * sd) ** 2)))
+        out.append(float(amount) if amount else HOLD_SD_FRACTION * spread if spread > 0 else None)
+    return out
+
+
+def add_resolution(record: dict, rows: Rows, targets: list, step: SolveStep, h0: np.ndarray,
+                   delta_h: np.ndarray | None) -> list:
+    """Put each target's resolution on the movable step (:mod:`~patternlang.engine.solve.resolved`)
+    and the warnings (unresolved targets, contradicting finite-difference checks) into the solution
+    ``record``; return the resolutions. ``move`` targets are judged by the split-half cosine, not
+    here (they have no row)."""
+    from patternlang.engine.solve.resolved import (free_components, target_resolution,
+                                                   unresolved_warnings)
+
+    judged = [t for t in targets if t.kind != "move"]
+    free = free_components(rows.components, h0, list(step.constraints))
+    resolution = target_resolution([t.coeffs for t in judged], [t.label for t in judged],
+                                   rows.response, rows.response_se, rows.components, free,
+                                   [t.kind for t in judged], delta_h,
+                                   hold_tolerances(judged, rows, step))
     record["resolved"] = [r.to_dict() for r in resolution]
     record["warnings"] = unresolved_warnings(resolution) + fd_warnings(rows, targets)
     return resolution
@@ -200,9 +229,18 @@ def check_resolved(step: SolveStep, resolution: list) -> None:
     """``require resolved``: an unresolved target is an error (the solution is already written)."""
     if step.require_resolved and not all(r.resolved for r in resolution):
         raise PatRuntimeError(step.id, "require resolved: " + "; ".join(
-            f"target '{r.label}' has largest |z| = {r.max_abs_z:.2g} < 3" for r in resolution if not r.resolved),
-            "more draws or chains in the susceptibility's sampler, a later checkpoint, or drop "
-            "'require resolved' to accept the solution with a warning")
+            _unresolved_reason(r) for r in resolution if not r.resolved),
+            "the coupled estimator (estimator = coupled(delta = 0.05)), more draws or chains in the "
+            "susceptibility's sampler, a later checkpoint, or drop 'require resolved' to accept "
+            "the solution with a warning")
+
+
+def _unresolved_reason(r) -> str:
+    if r.kind == "hold" and r.tolerance is not None:
+        return (f"hold '{r.label}' predicted {r.predicted:+.3g} ± {r.predicted_se:.2g} does not fit "
+                f"its tolerance {r.tolerance:.3g} at 3 SE")
+    mz = "n/a" if r.movable_z != r.movable_z else f"{r.movable_z:.2g}"
+    return f"target '{r.label}' has movable-step |z| = {mz} < 3 over {r.dof} free directions"
 
 
 def fd_warnings(rows: Rows, targets: list) -> list[str]:

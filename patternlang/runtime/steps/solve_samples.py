@@ -76,7 +76,8 @@ def solve_samples(step: SolveStep, ctx: StepContext, rows: Rows,
               "regularization": step.regularization,
               "per_sample": {"atoms": len(atoms), "pools": {k: comp.count(k) for k in step.samples},
                              "kl": sol.kl, "l2": sol.l2, "file": SAMPLE_WEIGHTS}}
-    resolution = add_resolution(record, rows, targets)  # on the component-level χ (a pool's column)
+    # on the component-level χ (a pool's column), before the step is known
+    resolution = add_resolution(record, rows, targets, step, np.array([h0[c] for c in names]), None)
     if sol.p is None:
         atomic_write_json(ctx.dir.file("solution.json"), record)
         raise InfeasibleError(step=step.id, cause=sol.messages[0] if sol.messages else sol.status,

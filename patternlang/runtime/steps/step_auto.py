@@ -83,7 +83,7 @@ class TargetProbe:
 
         moments = self.last.reset()
         chi = chi_of(self.step, [moments], self.step.sampler.nbeta)
-        return {r.label: r.to_dict() for r in target_rows(self.step, chi)}
+        return {r.label: r.to_dict() for r in target_rows(self.step, chi, self.ctx.plan)}
 
 
 def _scan(step: SampleStep, ctx: StepContext, center_path: Path, components: dict) -> dict:

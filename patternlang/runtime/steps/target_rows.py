@@ -4,8 +4,10 @@ A sample step knows its targets (the compiler writes them into :attr:`SampleStep
 :mod:`patternlang.compiler.checked_targets`); from co-moments it computes χ exactly as its
 susceptibility step will (:func:`chi_of`: per center, pools split off, averaged over centers),
 then each target's row as the solver sees it (:func:`target_rows`: the target's coefficients
-over the observable coordinates times nβ·χ, per data component, with its standard error and z).
-``draws = auto`` stops on these rows' best |z|; ``step = auto`` asks them to agree across ε.
+over the observable coordinates times nβ·χ, per data component, with its standard error and its
+*movable-step* |z|: the row projected on the steps its solve can take, see
+:mod:`patternlang.engine.solve.resolved`). ``draws = auto`` stops on that |z|, the same rule
+``require resolved`` applies; ``step = auto`` asks the rows to agree across ε.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from patternlang.errors import PatRuntimeError
-from patternlang.plan.ir import SampleStep
+from patternlang.plan.ir import Plan, SampleStep
 from patternlang.runtime.results_types import ChiResult
 
 
@@ -28,13 +30,16 @@ class TargetRow:
     components: list[str]
     value: np.ndarray
     se: np.ndarray
+    free: np.ndarray | None = None  # the components its solve may move (None: all)
 
     @property
     def best_abs_z(self) -> float | None:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            z = np.abs(np.where(self.se > 0, self.value / self.se, np.nan))
-        z = z[np.isfinite(z)]
-        return float(z.max()) if z.size else None
+        """The movable-step |z| (:func:`~patternlang.engine.solve.resolved.movable_z`)."""
+        from patternlang.engine.solve.resolved import movable_z
+
+        free = np.ones(len(self.value), bool) if self.free is None else self.free
+        z, _ = movable_z(self.value, self.se, free)
+        return float(z) if np.isfinite(z) else None
 
     def to_dict(self) -> dict[str, Any]:
         fin = lambda a: [float(x) if np.isfinite(x) else None for x in a]  # noqa: E731
@@ -52,9 +57,10 @@ def chi_of(sample: SampleStep, moments: list, nbeta: float) -> ChiResult:
     return result
 
 
-def target_rows(sample: SampleStep, chi: ChiResult) -> list[TargetRow]:
+def target_rows(sample: SampleStep, chi: ChiResult, plan: Plan | None = None) -> list[TargetRow]:
     """The rows of ``sample.targets`` on ``chi`` (a target with several outputs, e.g. per head,
-    gives one row each, labelled ``label[i]`` as the solver labels them)."""
+    gives one row each, labelled ``label[i]`` as the solver labels them); with the ``plan``, each
+    row knows which components its solve may move."""
     from patternlang.engine.solve.resolved import target_response
     from patternlang.runtime.steps.solve import Rows, linearize
 
@@ -70,5 +76,16 @@ def target_rows(sample: SampleStep, chi: ChiResult) -> list[TargetRow]:
         for r, coeffs in enumerate(mat):
             value, se = target_response(coeffs, rows.response, rows.response_se)
             out.append(TargetRow(label if len(mat) == 1 else f"{label}[{r}]", list(rows.components),
-                                 value, se))
+                                 value, se, solve_free(plan, checked.solve, rows.components)))
     return out
+
+
+def solve_free(plan: Plan | None, solve_id: str, components: list[str]) -> np.ndarray | None:
+    """The components the solve step ``solve_id`` may move (None without a plan)."""
+    from patternlang.engine.solve.resolved import free_components
+
+    if plan is None:
+        return None
+    solve = plan.step(solve_id)
+    h0 = np.array([float(solve.mixture.weights.get(c, 0.0)) for c in components])
+    return free_components(components, h0, list(solve.constraints))
