@@ -84,7 +84,9 @@ class Results:
     @property
     def headline(self) -> str:
         """A few lines a person reads first: LLCs, the new weights, warnings (unresolved targets,
-        finite-difference checks contradicting χ, a step scan without plateau), verification onsets."""
+        finite-difference checks contradicting χ, a step scan without plateau), verification onsets,
+        and last the run's verdict (:mod:`patternlang.runtime.run_verdict`): whether to trust the
+        weights, per target, and why."""
         lines = []
         for sid, llc in self.data.get("llc", {}).items():
             lines.append(f"{sid}: LLC {llc['llc_mean']:.3g} ± {llc['llc_se']:.2g} "
@@ -102,6 +104,9 @@ class Results:
         for sid, ver in self.data.get("verification", {}).items():
             for k, v in (ver.get("headline") or {}).items():
                 lines.append(f"{sid}: {k}: {v}")
+        from patternlang.runtime.run_verdict import verdict_lines
+
+        lines += verdict_lines(self.data.get("verdict"))
         return "\n".join(lines)
 
     # -- tables ---------------------------------------------------------------------------------

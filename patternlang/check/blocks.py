@@ -55,6 +55,8 @@ SCHEMAS: dict[str, dict[str, str]] = {
                       "components (every example of each)",
         "standardize": "standardize chi before its principal directions",
         "check": "finite_difference(c, ..., eps=0.05): re-sample at shifted mixtures and compare with chi",
+        "estimator": "coupled(c, ..., delta=0.05, chains=N, draws=N): chi from paired central "
+                     "differences with common random numbers (default: the covariance estimator)",
     },
     "patterning": {
         "from": "the susceptibility (or a list of them) to invert (required)",

@@ -11,7 +11,7 @@ import typing
 from patternlang.check import coerce
 from patternlang.check.scope import Env, Evaluates, did_you_mean
 from patternlang.check.values import (AnyV, CkptV, ConstV, ErrorV, FactoryV, FixedV, FuncV, LinV,
-                                      FiniteDiffV, ModelV, ObsV, OptimizerV, RefV, TrustV, V)
+                                      FiniteDiffV, CoupledV, ModelV, ObsV, OptimizerV, RefV, TrustV, V)
 from patternlang.plan.ir import CheckpointRef, ObservableSpec, OptimizerSpec, Selection
 from patternlang.registry import Range
 from patternlang.syntax import ast as A
@@ -33,6 +33,9 @@ BUILTINS: dict[str, str] = {
     "finite_difference": "finite_difference(c, ..., eps=0.05): check chi against paired re-sampling "
                          "at (1 -/+ eps)h +/- eps e_c (no names: every component); `check =` of a "
                          "susceptibility",
+    "coupled": "coupled(c, ..., delta=0.05, chains=N, draws=N): estimate chi by paired central "
+               "differences at (1 -/+ delta)h +/- delta e_c with common random numbers (no names: "
+               "every component the patternings can move); `estimator =` of a susceptibility",
     **{o: f"{o}(lr=..., weight_decay=..., betas=[..], grad_clip=...): the {o} optimizer"
        for o in OPTIMIZERS},
 }
@@ -70,6 +73,8 @@ def call(ev: Evaluates, f: FuncV, e: A.Call, module: str, env: Env) -> V:
         return _factory(ev, e, module, env)
     if f.name == "finite_difference":
         return _finite_difference(ev, e, module, env)
+    if f.name == "coupled":
+        return _coupled(ev, e, module, env)
     return _optimizer(ev, f.name, e, module, env)
 
 
@@ -124,6 +129,25 @@ def _finite_difference(ev: Evaluates, e: A.Call, module: str, env: Env) -> V:
     if None in names or eps is None:
         return ErrorV(e.span)
     return FiniteDiffV(e.span, float(eps), tuple(names))
+
+
+def _coupled(ev: Evaluates, e: A.Call, module: str, env: Env) -> V:
+    s = ev.s
+    names = [coerce.as_component(s, ev.eval(a.value, module, env), "coupled()")
+             for a in e.args if a.name is None]
+    bad = [a for a in e.args if a.name not in (None, "delta", "chains", "draws")]
+    if bad:
+        return s.error("PAT203", f"coupled() has no parameter '{bad[0].name}'", bad[0].span,
+                       "use coupled(c, ..., delta=0.05, chains=8, draws=100)")
+    kw = {a.name: a for a in e.args if a.name is not None}
+    delta = 0.05 if "delta" not in kw else coerce.as_float(
+        s, ev.eval(kw["delta"].value, module, env), "'delta' of coupled", Range(gt=0, lt=0.5))
+    counts = {k: 0 if k not in kw else coerce.as_int(
+        s, ev.eval(kw[k].value, module, env), f"'{k}' of coupled", Range(ge=2 if k == "chains" else 4))
+        for k in ("chains", "draws")}
+    if None in names or delta is None or None in counts.values():
+        return ErrorV(e.span)
+    return CoupledV(e.span, float(delta), tuple(names), int(counts["chains"]), int(counts["draws"]))
 
 
 def _optimizer(ev: Evaluates, name: str, e: A.Call, module: str, env: Env) -> V:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from patternlang.plan.ir import (CheckpointRef, ComponentSpec, ConstraintSpec, FiniteDiffSpec,
+from patternlang.plan.ir import (CheckpointRef, ComponentSpec, ConstraintSpec, CoupledSpec, FiniteDiffSpec,
                                  MixtureSpec, ModelSpec,
                                  ObservableSpec, OnsetSpec, OptimizerSpec, RegressionArm, SamplerSpec,
                                  SourceLoc, TargetSpec)
@@ -70,6 +70,7 @@ class SusceptibilityE:
     standardize: bool
     check: FiniteDiffSpec | None = None
     pools: list[str] = field(default_factory=list)  # per_sample = [pool, ...]
+    estimator: CoupledSpec | None = None  # estimator = coupled(...); None: covariance
 
     def find(self, name: str) -> ObservedItem | None:
         for item in self.observed:

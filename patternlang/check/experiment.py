@@ -14,9 +14,9 @@ from patternlang.check.blocks import BlockReader
 from patternlang.check.entities import (MeasureE, MixtureE, ObservedItem, OutputE, PatterningE,
                                         SusceptibilityE, TrainE, VerifyE)
 from patternlang.check.evaluator import Evaluator
-from patternlang.check.values import CkptV, ErrorV, FiniteDiffV, ObsV, OptimizerV, RefV, V
+from patternlang.check.values import CkptV, CoupledV, ErrorV, FiniteDiffV, ObsV, OptimizerV, RefV, V
 from patternlang.errors import Span
-from patternlang.plan.ir import (CheckpointRef, ComponentSpec, FiniteDiffSpec, ModelSpec,
+from patternlang.plan.ir import (CheckpointRef, ComponentSpec, CoupledSpec, FiniteDiffSpec, ModelSpec,
                                  ObservableSpec, ObsExpr,
                                  OnsetSpec, OptimizerSpec, ReportStep, SourceLoc)
 from patternlang.registry import Range
@@ -206,9 +206,10 @@ def check_susceptibility(ev: Evaluator, key, decl: A.Decl) -> Any:
     per_sample = r.bool("per_sample", False) if pool_raw is None else False
     standardize = r.bool("standardize", True)
     check = _fd_check(ev, r)
+    estimator = _estimator(ev, r)
     if at is None or obs is None or isinstance(sampler, ErrorV) or sampler is None or \
             (r.has("components") and mix is None) or None in (probe, per_sample, standardize) or \
-            isinstance(check, ErrorV):
+            isinstance(check, ErrorV) or isinstance(estimator, ErrorV):
         return ErrorV(decl.span)
     ref, train = at
     mixture, comps = (mix[0].spec, mix[0].components) if mix else (train.mixture, train.components)
@@ -219,6 +220,13 @@ def check_susceptibility(ev: Evaluator, key, decl: A.Decl) -> Any:
                        "component of the mixture chi is taken against", r.span("check"),
                        f"use one of {sorted(mixture.weights)}")
             return ErrorV(decl.span)
+    if estimator is not None:
+        unknown = [c for c in estimator.components if c not in mixture.weights]
+        if unknown:
+            ev.s.error("PAT305", f"coupled() names {unknown[0]!r}, which is not a component of "
+                       "the mixture chi is taken against", r.span("estimator"),
+                       f"use one of {sorted(mixture.weights)}")
+            return ErrorV(decl.span)
     pools = _pools(ev, pool_raw, mixture) if pool_raw is not None else []
     if pools is None:
         return ErrorV(decl.span)
@@ -226,7 +234,7 @@ def check_susceptibility(ev: Evaluator, key, decl: A.Decl) -> Any:
     items = [ObservedItem(s, o.shape, o.text or s.name) for o, s in obs]
     return SusceptibilityE(decl.name or "", loc(decl.span), ref, train.model, sampler, items,
                            extra_components(ev, specs, comps), mixture, probe, per_sample, standardize,
-                           check, pools)
+                           check, pools, estimator)
 
 
 def _pools(ev: Evaluator, raw: A.ListExpr, mixture) -> list[str] | None:
@@ -261,6 +269,21 @@ def _fd_check(ev: Evaluator, r: BlockReader) -> FiniteDiffSpec | ErrorV | None:
         ev.s.error("PAT301", "check must be a finite-difference check", r.span("check"),
                    "write check = finite_difference(eps=0.05) or finite_difference(c, eps=0.05)")
     return ErrorV(r.span("check"))
+
+
+def _estimator(ev: Evaluator, r: BlockReader) -> CoupledSpec | ErrorV | None:
+    """``estimator = coupled(...)`` of a susceptibility block (None: the covariance estimator)."""
+    if not r.has("estimator"):
+        return None
+    v = r.value("estimator")
+    if isinstance(v, CoupledV):
+        return CoupledSpec(delta=v.delta, components=list(v.components), chains=v.chains,
+                           draws=v.draws)
+    if not isinstance(v, ErrorV):
+        ev.s.error("PAT301", "estimator must be coupled(...) (leave it out for the covariance "
+                   "estimator)", r.span("estimator"),
+                   "write estimator = coupled(delta=0.05) or coupled(c, ..., delta=0.05)")
+    return ErrorV(r.span("estimator"))
 
 
 def check_measure(ev: Evaluator, key, decl: A.Decl) -> Any:

@@ -234,11 +234,15 @@ def _mode_selector(ev: Evaluator, module: str, along: A.Expr, sus: Susceptibilit
 def _amount(ev: Evaluator, module: str, t: A.Target) -> float | None | bool:
     s = ev.s
     need = {"raise": "by", "lower": "by", "reach": "to", "hold": None}[t.verb]
-    if need is None:
-        if t.amount is not None:
-            s.error("PAT301", "hold takes no amount", t.amount.span, "remove it, or use raise/lower")
+    if need is None:  # hold E [by T]: T is the tolerance its resolution is judged with
+        if t.amount is None:
+            return None
+        if t.amount_word != "by":
+            s.error("PAT301", "hold takes a tolerance with 'by'", t.amount.span,
+                    "write hold E by 0.01 (its predicted change must stay within 0.01), or hold E")
             return False
-        return None
+        value = coerce.as_float(s, ev.eval(t.amount, module, {}), "the tolerance of hold", Range(gt=0))
+        return False if value is None else value
     if t.amount is None or t.amount_word != need:
         s.error("PAT303", f"{t.verb} needs '{need} AMOUNT'", t.span, f"e.g. {t.verb} mean(ih) {need} 0.1")
         return False

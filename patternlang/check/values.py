@@ -175,6 +175,16 @@ class FiniteDiffV(V):
 
 
 @dataclass(frozen=True)
+class CoupledV(V):
+    """``coupled(c, ..., delta=0.05, chains=N, draws=N)``: the coupled estimator of chi."""
+
+    delta: float
+    components: tuple
+    chains: int = 0
+    draws: int = 0
+
+
+@dataclass(frozen=True)
 class OptimizerV(V):
     name: str
     args: dict

@@ -45,7 +45,8 @@ def _lower_susceptibility(s: SusceptibilityE) -> list:
                         observables=[i.spec for i in s.observed], probe=s.probe, per_sample=s.per_sample,
                         pools=list(s.pools))
     chi = SusceptibilityStep(id=f"susceptibility.{s.name}", inputs=[sample.id], loc=s.loc,
-                             sample=sample.id, standardize=s.standardize, check=s.check)
+                             sample=sample.id, standardize=s.standardize, check=s.check,
+                             estimator=s.estimator)
     return [sample, chi]
 
 

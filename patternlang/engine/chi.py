@@ -68,6 +68,9 @@ class Chi:
     explicit: np.ndarray | None = None
     """The explicit term (1/nβ)·⟨∂φ/∂ε⟩ included in ``chi`` (zero rows for observables that do not
     read the mixture; None = not recorded)."""
+    trend: np.ndarray | None = None
+    """The part of −χ that the chains' linear trends over their draws make
+    (:meth:`Comoments.trend_cov`): χ + trend is χ with every chain's drift removed."""
 
     @property
     def z(self) -> np.ndarray:
@@ -93,9 +96,10 @@ class Chi:
         """The same estimate restricted to some components (columns), e.g. the component columns
         of a per-sample χ without its per-example ones."""
         ex = None if self.explicit is None else self.explicit[:, cols]
+        tr = None if self.trend is None else self.trend[:, cols]
         return Chi(self.chi[:, cols], self.se[:, cols], self.se_batch[:, cols], self.se_chain[:, cols],
                    list(self.obs_names), list(self.comp_names[cols]), self.mean_obs, self.sd_obs,
-                   self.sd_comp[cols], self.chains, self.draws, dict(self.meta), ex)
+                   self.sd_comp[cols], self.chains, self.draws, dict(self.meta), ex, tr)
 
     def to_json_dict(self) -> dict:
         def table(a: np.ndarray) -> dict:
@@ -159,7 +163,7 @@ def estimate_chi(moments: Comoments, obs_names: list[str] | None = None,
     se = np.fmax(se_batch, se_chain)  # fmax ignores a NaN side
     return Chi(chi, se, se_batch, se_chain, obs_names, comp_names, moments.mean_x(),
                np.sqrt(np.maximum(moments.var_x(), 0)), np.sqrt(np.maximum(moments.var_y(), 0)),
-               C, moments.draws, explicit=explicit)
+               C, moments.draws, explicit=explicit, trend=moments.trend_cov())
 
 
 @dataclass

@@ -208,6 +208,31 @@ class Comoments:
                           - fx[:, :, None] * my[None, None, :] + np.outer(mx, my)[None] - self.fdx[c, :J] / b)
         return blocking_se(series, min_blocks)
 
+    def trend_cov(self) -> np.ndarray:
+        """The part of Cov(x, y) that each chain's linear trend over its draws makes: [M, K].
+
+        Per chain, the slopes b_x, b_y of the batch means on the draw index (least squares,
+        weighted by batch length) give a trend contribution b_x·b_yᵀ·Var(t) to that chain's
+        covariance (a residual is orthogonal to its fit, so Cov = Cov(residuals) + this); the
+        chains' contributions are averaged with weights n_c. Cov − this is the covariance with
+        every chain's linear trend removed — a drifting chain's common trend in φ and L_k can
+        pose as χ. Zeros for chains with fewer than 3 batches."""
+        out = np.zeros((self.n_obs, self.n_comp))
+        total = 0.0
+        for c in range(self.chains):
+            J, b = int(self.nbat[c]), float(self.bsize[c])
+            if J < 3:
+                continue
+            t = (np.arange(J) + 0.5) * b
+            tc = t - t.mean()
+            sxx = float(tc @ tc)
+            bx = tc @ (self.fx[c, :J] / b) / sxx  # [M]
+            by = tc @ (self.fy[c, :J] / b) / sxx  # [K]
+            n = J * b
+            out += n * np.outer(bx, by) * (n * n - 1) / 12.0
+            total += n
+        return out / total if total else out
+
     # ------------------------------------------------------------------ combine and persist
     def merge(self, other: "Comoments") -> "Comoments":
         """A new accumulator holding the chains of ``self`` followed by those of ``other``."""

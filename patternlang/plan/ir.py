@@ -297,12 +297,26 @@ class FiniteDiffSpec(_Model):
     components: list[str] = Field(default_factory=list)
 
 
+class CoupledSpec(_Model):
+    """``estimator = coupled(c, ..., delta=0.05, chains=N, draws=N)``: χ from paired central
+    differences of posterior means at (1 ∓ δ)h ± δ·e_k with common random numbers
+    (:mod:`patternlang.engine.coupled`, :mod:`patternlang.runtime.steps.coupled`). ``components``
+    empty: every component the downstream patternings can move; ``chains`` / ``draws`` 0: the
+    sampler's."""
+
+    delta: float = 0.05
+    components: list[str] = Field(default_factory=list)
+    chains: int = 0
+    draws: int = 0
+
+
 class SusceptibilityStep(_Step):
     kind: Literal["susceptibility"] = "susceptibility"
     sample: str
     standardize: bool = True
     # left out of the JSON (and so of the hash) while unset: plans without a check are unchanged
     check: FiniteDiffSpec | None = Field(default=None, exclude_if=lambda v: v is None)
+    estimator: CoupledSpec | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 class SolveStep(_Step):

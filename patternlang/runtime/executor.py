@@ -243,7 +243,17 @@ def _run_step(step: Any, ctx: StepContext) -> StepResult:
         result = result.model_copy(update={"seconds": round(time.time() - t0, 3)})
     ctx.dir.mark_done(result_json(result))
     ctx.run.log("step_end", step=step.id, seconds=result.seconds)
+    for warning in step_warnings(result):  # on the console as they happen, not only in the report
+        ctx.progress.info(f"{step.id}: warning: {warning}")
     return result
+
+
+def step_warnings(result: StepResult) -> list[str]:
+    """Every warning a step's result carries (a solve's: each round's solution's and its own)."""
+    out = list(getattr(result, "warnings", None) or [])
+    for r in getattr(result, "rounds", None) or []:
+        out += [w for w in r.solution.warnings if w not in out]
+    return out
 
 
 def user_frame(exc: BaseException) -> str | None:

@@ -20,6 +20,7 @@ from patternlang.runtime.report_sampler import cell, draws_lines, scan_lines, ta
 from patternlang.runtime.report_validation import onset_cell, sign_cell, validation_section
 from patternlang.runtime.results_types import SECTIONS, StepResult, read_result, result_json
 from patternlang.runtime.rundir import RunDir, StepDir, read_json, safe_name
+from patternlang.runtime.run_verdict import run_verdict, verdict_lines
 
 RESULTS_SCHEMA = 2
 
@@ -73,6 +74,7 @@ def collect(plan: Plan, results: dict[str, StepResult], tracked: dict[str, dict]
         if found is not None and s.kind in SECTIONS:
             # wall time lives in "steps" alone: the sections of two equal runs are equal
             out[SECTIONS[s.kind]][s.id] = result_json(found, exclude={"seconds"})
+    out["verdict"] = run_verdict(out, plan)
     return out
 
 
@@ -284,6 +286,8 @@ def render(run_dir: str | Path) -> Path:
     figdir = run.subdir("figures")
     lines = [f"# patternlang report: `{Path(plan.spec).name}`", "",
              f"patternlang {__version__}; plan seed {plan.seed}; {_progress(plan, found)}", ""]
+    if doc["verdict"]:
+        lines += ["## Verdict", "", "```", *verdict_lines(doc["verdict"]), "```", ""]
     for s in plan.steps:
         if s.id not in found or s.kind not in SECTIONS:
             continue

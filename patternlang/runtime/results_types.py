@@ -144,6 +144,31 @@ class PoolChi(_Record):
     pools: dict[str, int]
 
 
+class HalfChi(_Record):
+    """χ from one half of the chains (even or odd ids): an independent estimate for the
+    split-half reproducibility of the solve."""
+
+    chi: list[list[Num]]
+    chi_se: list[list[Num]]
+
+
+class CoupledRecord(_Record):
+    """The coupled estimator's details (:mod:`patternlang.engine.coupled`): which columns it
+    estimated (the others are the covariance estimate), its two standard errors, the drift z per
+    entry, and the covariance χ beside it."""
+
+    delta: float
+    components: list[str]
+    chains: int
+    draws: int
+    central: list[bool]
+    se_between: list[list[Num]]
+    se_within: list[list[Num]]
+    drift_z: list[list[Num]]
+    chi_covariance: list[list[Num]]
+    chi_covariance_se: list[list[Num]]
+
+
 class ChiResult(StepResult):
     """χ [observables × components] with errors, posterior means, principal directions."""
 
@@ -171,6 +196,11 @@ class ChiResult(StepResult):
     chi_z: list[list[Num]] | None = None  # χ / SE per entry
     chi_ess: list[list[Num]] | None = None  # effective sample size per entry (engine/chi.py)
     warnings: list[str] = Field(default_factory=list)  # finite-difference checks contradicting χ
+    estimator: Literal["covariance", "coupled"] = "covariance"
+    coupled: CoupledRecord | None = None
+    halves: list[HalfChi] | None = None  # the two halves of the chains (split-half solve)
+    # χ with each chain's linear trend over its draws removed (covariance estimator: drift check)
+    chi_detrended: list[list[Num]] | None = None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -291,6 +321,33 @@ class SolveRound(_Record):
     chi_se: list[list[Num]] | None = None
 
 
+class Reproducibility(_Record):
+    """The solve repeated on each half of the chains (:func:`~patternlang.runtime.steps.trust.split_half`):
+    the cosine between the two steps, each half's step and predicted target changes, and each
+    half's cosine with the full solve's step."""
+
+    cosine: Num
+    delta_h: list[dict[str, float]]
+    predicted: list[dict[str, Num]]
+    cosine_full: list[Num] | None = None
+    warning: str | None = None
+
+
+class PosteriorCheckRow(_Record):
+    """A target's change measured by sampling at the solved weights (paired with the base weights)
+    beside the linear prediction (:func:`~patternlang.runtime.steps.trust.posterior_check`)."""
+
+    target: str
+    kind: str
+    measured: Num
+    measured_se: Num
+    predicted: Num
+    predicted_se: Num
+    ratio: Num
+    z: Num  # (measured − predicted) / combined SE
+    measured_z: Num  # measured / its SE
+
+
 class SolveResult(StepResult):
     """The new mixture weights and what they are predicted to do.
 
@@ -307,6 +364,9 @@ class SolveResult(StepResult):
     observables: list[str]
     rounds: list[SolveRound]
     sample_weights: str | None = None  # per-sample patterning: the per-example weights file
+    reproducibility: Reproducibility | None = None  # the split-half solve
+    posterior_check: list[PosteriorCheckRow] | None = None  # coupled estimator only
+    warnings: list[str] = Field(default_factory=list)  # split halves, drift, posterior check
 
 
 # ----------------------------------------------------------------------------------------------

@@ -44,15 +44,40 @@ def center_seed(step: SampleStep, ctx: StepContext, center: int) -> int:
     return derive_seed("sgld", ctx.plan.seed, step.sampler.seed, center)
 
 
-def mixture_batches(components: dict, weights: dict[str, float], batch: int, device: torch.device):
-    """``batch_fn(chain, t, g)``: a minibatch of ``batch`` sequences from the mixture ``weights``."""
-    mixture = mixture_of(components, weights)
+def mixture_batches(components: dict, weights: dict[str, float], batch: int, device: torch.device,
+                    design: dict[str, float] | None = None):
+    """``batch_fn(chain, t, g)``: a minibatch of ``batch`` sequences from the mixture ``weights``.
 
-    def batch_fn(chain: int, t: int, g: torch.Generator) -> dict:
-        b, _ = mixture.sample(batch, g)
+    With a ``design`` mixture the sequences are drawn from ``design`` instead (stratified, every
+    component of positive design weight at least once when its weight is >= 1/batch) and each
+    carries the loss weight ``h_k / (its component's count)`` (``batch["weight"]``), so the
+    minibatch loss is Σ_k h_k·mean_k(ℓ), an unbiased estimate of L_h. Runs at different ``weights``
+    with one design then draw the *same* sequences from the same generator: the minibatches of
+    paired runs differ only through their loss weights (common random numbers, the coupled
+    estimator's)."""
+    if design is None:
+        mixture = mixture_of(components, weights)
+
+        def batch_fn(chain: int, t: int, g: torch.Generator) -> dict:
+            b, _ = mixture.sample(batch, g)
+            return {k: v.to(device) for k, v in b.items()}
+
+        return batch_fn
+    mixture = mixture_of(components, design)
+    h = torch.tensor([float(weights.get(n, 0.0)) for n in mixture.names], dtype=torch.float64)
+    h = h / h.sum()
+
+    def weighted_fn(chain: int, t: int, g: torch.Generator) -> dict:
+        b, index = mixture.sample(batch, g)
+        counts = torch.bincount(index, minlength=len(h)).double()
+        missing = (counts == 0) & (h > 0)
+        if bool(missing.any()):
+            raise ValueError(f"coupled batch of {batch} misses components "
+                             f"{[n for n, m in zip(mixture.names, missing) if m]}")
+        b["weight"] = (h / counts.clamp(min=1))[index].float()
         return {k: v.to(device) for k, v in b.items()}
 
-    return batch_fn
+    return weighted_fn
 
 
 def chain_groups(chains: int, device: torch.device, *, world: int = 1, fixed: int | None = None,
@@ -113,15 +138,25 @@ def _bar_callback(bar):
     return callback
 
 
+def probe_seed(step: SampleStep, ctx: StepContext, chain: int | None = None) -> int:
+    """The seed of a sample step's probe sets: from the plan's and the sampler's ``seed`` (so that
+    changing ``seed`` re-draws the probes with the chains, and renaming a step changes nothing),
+    and for the coupled estimator's per-chain probe sets from the chain."""
+    if chain is None:
+        return derive_seed("probe", ctx.plan.seed, step.sampler.seed)
+    return derive_seed("probe", ctx.plan.seed, step.sampler.seed, "chain", chain)
+
+
 def step_observer(step: SampleStep, ctx: StepContext, model: torch.nn.Module, components: dict,
-                  weights: dict[str, float], per_sample: bool | None = None):
+                  weights: dict[str, float], per_sample: bool | None = None,
+                  seed: int | None = None):
     """The :class:`~patternlang.observables.observer.Observer` of ``step``'s observables on
-    ``weights`` (probe sets seeded by the step; ``per_sample`` None: the step's own per-sample
-    columns and pools)."""
+    ``weights`` (probe sets seeded by :func:`probe_seed`, or ``seed``; ``per_sample`` None: the
+    step's own per-sample columns and pools)."""
     from patternlang.observables.observer import build_observer
 
     return build_observer(model, step.observables, components, weights, probe=step.probe,
-                          seed=derive_seed("probe", ctx.plan.seed, step.id),
+                          seed=probe_seed(step, ctx) if seed is None else seed,
                           per_sample=step.per_sample if per_sample is None else per_sample,
                           nbeta=step.sampler.nbeta, pools=list(step.pools) if per_sample is None else None)
 
@@ -129,13 +164,17 @@ def step_observer(step: SampleStep, ctx: StepContext, model: torch.nn.Module, co
 def sample_chains(step: SampleStep, ctx: StepContext, center: Path, components: dict, *, seed: int,
                   weights: dict[str, float] | None = None, chain_ids: list[int] | None = None,
                   init_loss: float | None = None, per_sample: bool | None = None,
-                  label: str | None = None, start: Path | None = None, **engine: object):
+                  label: str | None = None, start: Path | None = None,
+                  design: dict[str, float] | None = None, probe: int | None = None,
+                  **engine: object):
     """SGLD of ``step`` at the checkpoint ``center``, observing the step's observables at every draw.
 
     ``weights`` (default: the step's mixture) is the mixture both the sampler's loss and the
     observables read; ``chain_ids`` runs a subset of the chains (a group); ``label`` shows a
     progress bar; ``start`` is a finished chunk's part (its ``state.npz`` and ``moments.npz``) to
-    continue from (``draws = auto``); ``engine`` sets engine-only :class:`SGLDConfig` fields
+    continue from (``draws = auto``); ``design`` draws the minibatches from that mixture with loss
+    weights (common random numbers across ``weights``, :func:`mixture_batches`); ``probe`` seeds
+    the probe sets (default :func:`probe_seed`); ``engine`` sets engine-only :class:`SGLDConfig` fields
     (``keep_state``, ``keep_observations``). Returns the :class:`SGLDResult` and the observer (its
     moments hold the draws' observations, those of ``start`` included)."""
     from patternlang.engine.sampler.sgld import run_sgld
@@ -144,7 +183,7 @@ def sample_chains(step: SampleStep, ctx: StepContext, center: Path, components: 
 
     weights = dict(step.mixture.weights) if weights is None else dict(weights)
     model = maybe_compile(load_weights(build_model(step.model, ctx), center), ctx.options.compile)
-    observer = step_observer(step, ctx, model, components, weights, per_sample)
+    observer = step_observer(step, ctx, model, components, weights, per_sample, probe)
     keep_state = bool(engine.pop("keep_state", False))
     cfg = sgld_config(step.sampler, seed, **engine)
     state = None
@@ -157,7 +196,8 @@ def sample_chains(step: SampleStep, ctx: StepContext, center: Path, components: 
     steps = cfg.num_draws * cfg.thin if state is not None else cfg.total_steps  # a chunk: no burn-in
     bar = ctx.progress.task(label, total=steps, unit="step") if label else None
     result = run_sgld(model, model_loss_fn(model.task),
-                      mixture_batches(components, weights, step.sampler.batch, ctx.device), cfg,
+                      mixture_batches(components, weights, step.sampler.batch, ctx.device, design),
+                      cfg,
                       observer=with_precision(observer, ctx.device, ctx.options.autocast),
                       chain_ids=chain_ids,
                       progress=_bar_callback(bar) if bar else None, init_loss=init_loss,
@@ -187,4 +227,4 @@ def run_group(step: SampleStep, ctx: StepContext, center: Path, seed: int, group
 
 
 __all__ = ["sgld_config", "center_seed", "mixture_batches", "chain_groups", "chain_bytes",
-           "step_observer", "sample_chains", "run_group"]
+           "probe_seed", "step_observer", "sample_chains", "run_group"]

@@ -36,8 +36,8 @@ from typing import Any
 import numpy as np
 
 RESOLVED_Z = 3.0
-REMEDY = ("the coupled estimator (estimator = coupled(delta = 0.05) on the susceptibility), more "
-          "draws or chains (z grows as the square root of chains x draws), or a later checkpoint "
+REMEDY = ("the coupled estimator where not yet used (estimator = coupled(delta = 0.05) on the "
+          "susceptibility), more draws or chains (z grows as the square root of chains x draws), or a later checkpoint "
           "where the observable responds more strongly")
 
 

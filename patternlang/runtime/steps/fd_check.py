@@ -2,12 +2,13 @@
 
 Linear response says that moving the mixture toward component k, h' = (1 − ε)·h + ε·e_k, moves each
 posterior mean by Δ⟨φ⟩ ≈ ε·nβ·χ_{φ,k}. This re-samples the sample step's localized posterior at
-(1 ∓ ε)·h ± ε·e_k with the *same* seeds (a paired central difference, see
-:mod:`patternlang.engine.finite_diff`) and reports χ_fd = Δ⟨φ⟩ / (ε·nβ) beside the covariance
-estimate χ for every observed coordinate (and the mean over heads of per-head observables).
+(1 ∓ ε)·h ± ε·e_k with common random numbers — the coupled estimator's paired runs at δ = ε
+(:mod:`patternlang.runtime.steps.coupled`) — and reports χ_fd = Δ⟨φ⟩ / (2ε·nβ) beside the
+covariance estimate χ for every observed coordinate (and the mean over heads of per-head
+observables).
 
-Costs two extra sampling runs per checked component, at the first center only; the rows compare
-with χ estimated at that same center (not the average over centers).
+Costs two extra sampling runs per checked component and chain, at the first center only; the rows
+compare with χ estimated at that same center (not the average over centers).
 """
 
 from __future__ import annotations
@@ -16,23 +17,6 @@ import numpy as np
 
 from patternlang.plan.ir import FiniteDiffSpec, SampleStep
 from patternlang.runtime.context import StepContext
-from patternlang.runtime.sampling import sample_chains
-from patternlang.runtime.steps.common import build_components, derive_seed, select_checkpoints
-
-
-def _sampler(step: SampleStep, ctx: StepContext, center, seed: int):
-    """``sample(weights) -> [C, draws, M]``: the sample step's SGLD and observables at ``center``;
-    only the mixture changes between calls (the same seed every call). It changes both the
-    sampler's loss and the mixture that observables such as ``llc`` read, so the difference is the
-    whole derivative that χ (covariance plus explicit term) estimates."""
-    components = build_components(step.components)
-
-    def sample(weights) -> np.ndarray:
-        res, _ = sample_chains(step, ctx, center, components, seed=seed, weights=dict(weights),
-                               per_sample=False, keep_observations=True)
-        return res.observations["x"]
-
-    return sample, dict(step.mixture.weights)
 
 
 def _groups(names: list[str]) -> dict[str, list[int]]:
@@ -47,30 +31,34 @@ def finite_difference_rows(check: FiniteDiffSpec, step: SampleStep, ctx: StepCon
                            chi: np.ndarray, se: np.ndarray, obs_names: list[str],
                            comp_names: list[str]) -> list[dict]:
     """Rows ``{observable, component, chi, chi_se, fd, fd_se, ratio, z, sign_agrees}``."""
-    from patternlang.engine.finite_diff import paired_finite_difference
+    from patternlang.runtime.steps.coupled import CoupledRun, run_coupled
 
-    components = build_components(step.components)
-    seed, center, _ = select_checkpoints(step.at, ctx, components, dict(step.mixture.weights),
-                                         step.model)[0]
-    sample, base = _sampler(step, ctx, center, derive_seed("fd", ctx.plan.seed, step.id, seed))
+    comps = list(check.components or comp_names)
+    fd, _ = run_coupled(CoupledRun(step, check.eps, comps, step.sampler.chains, step.sampler.draws,
+                                   label="fd", first_center=True), ctx)
     rows = []
-    for comp in check.components or comp_names:
-        bar = ctx.progress.task(f"finite difference toward {comp}", total=1, unit="check")
-        fd = paired_finite_difference(sample, base, comp, check.eps, step.sampler.nbeta, obs_names)
-        bar.advance()
-        bar.close()
+    for comp in comps:
         k = comp_names.index(comp)
         for label, idx in _groups(obs_names).items():
             c, s = float(chi[idx, k].mean()), float(np.sqrt((se[idx, k] ** 2).sum()) / len(idx))
-            f = float(fd.chi_fd[idx].mean())
-            fs = float(np.sqrt((np.nan_to_num(fd.chi_fd_se[idx]) ** 2).sum()) / len(idx))
+            f = float(fd.chi[idx, k].mean())
+            fs = _group_se(fd, idx, k)
             err = float(np.hypot(s, fs))
             rows.append({"observable": label, "component": comp, "chi": c, "chi_se": s, "fd": f,
                          "fd_se": fs, "ratio": f / c if c else None,
                          "z": (f - c) / err if err > 0 else None,
                          "sign_agrees": bool(np.sign(f) == np.sign(c)), "eps": check.eps,
-                         "central": bool(fd.central)})
+                         "central": bool(fd.central[k])})
     return rows
+
+
+def _group_se(fd, idx: list[int], k: int) -> float:
+    """The SE of the mean over ``idx`` of column k: the chains' spread of that mean (correlations
+    between heads included), never below the within-chain blocking SE of independent heads."""
+    means = fd.per_chain[:, idx, k].mean(1)
+    between = float(means.std(ddof=1) / np.sqrt(len(means))) if len(means) > 1 else float("nan")
+    within = float(np.sqrt((np.nan_to_num(fd.se_within[idx, k]) ** 2).sum()) / len(idx))
+    return float(np.fmax(between, within))
 
 
 __all__ = ["finite_difference_rows"]

@@ -130,5 +130,28 @@ def run_solve(step: SolveStep, ctx: StepContext) -> SolveResult:
     rounds = [SolveRound(round=1, weights=record.weights, solution=record)]
     if step.rounds > 1:
         rounds = iterate(step, ctx, rounds[0])
-    return SolveResult(baseline=baseline, final_weights=rounds[-1].weights,
-                       predicted=total_prediction(rounds), observables=rows.names, rounds=rounds)
+    result = SolveResult(baseline=baseline, final_weights=rounds[-1].weights,
+                         predicted=total_prediction(rounds), observables=rows.names, rounds=rounds)
+    _judge(step, ctx, rows, record, baseline, result)
+    return result
+
+
+def _judge(step: SolveStep, ctx: StepContext, rows: Rows, record, baseline: dict[str, float],
+           result: SolveResult) -> None:
+    """The first round's trust checks (:mod:`patternlang.runtime.steps.trust`): split halves,
+    drift and, for the coupled estimator, the posterior check of the solved step."""
+    from patternlang.runtime.steps.solve import linear_targets
+    from patternlang.runtime.steps.trust import (check_warnings, drift_warnings, posterior_check,
+                                                 split_half)
+
+    h0 = np.array([baseline[c] for c in rows.components], float)
+    targets, _ = linear_targets(step.targets, rows, step.id, h0 / h0.sum())
+    delta = np.array([record.delta_h[c] for c in rows.components], float) if record.delta_h else None
+    result.reproducibility = split_half(step, ctx, rows, baseline, delta)
+    result.warnings = drift_warnings(step, ctx, rows, targets)
+    if record.weights:
+        result.posterior_check = posterior_check(step, ctx, rows, targets, record.weights,
+                                                 baseline) or None
+        result.warnings += check_warnings(result.posterior_check or [])
+    if result.reproducibility is not None and result.reproducibility.warning:
+        result.warnings.insert(0, result.reproducibility.warning)

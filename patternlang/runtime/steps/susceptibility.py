@@ -4,9 +4,16 @@ With one center, χ comes from the sample step's co-moments pooled over chains. 
 (per-solution LLCs over representative checkpoints of one rule), χ is estimated at each center and
 averaged: pooling draws across centers would add the spread *between* solutions to the covariance.
 
-Outputs: ``chi.npz`` + ``chi.json`` (names, values, errors), ``principal.json``, and with
-``check = finite_difference(...)`` ``finite_difference.json`` (χ beside its paired finite difference,
-see :mod:`patternlang.runtime.steps.fd_check`).
+With ``estimator = coupled(...)`` the columns of the components the patternings can move are
+replaced by the coupled estimate (paired differences with common random numbers,
+:mod:`patternlang.runtime.steps.coupled`); the covariance estimate stays beside it
+(``coupled.chi_covariance``). Either way the result carries χ from each half of the chains
+(``halves``: the solve's split-half reproducibility) and, for the covariance estimator, χ with each
+chain's linear trend removed (``chi_detrended``: the drift check).
+
+Outputs: ``chi.npz`` + ``chi.json`` (names, values, errors of the covariance estimate),
+``principal.json``, and with ``check = finite_difference(...)`` ``finite_difference.json`` (χ beside
+its paired finite difference, see :mod:`patternlang.runtime.steps.fd_check`).
 """
 
 from __future__ import annotations
@@ -15,8 +22,8 @@ import numpy as np
 
 from patternlang.plan.ir import SampleStep, SusceptibilityStep
 from patternlang.runtime.context import StepContext, runner
-from patternlang.runtime.results_types import (ChiResult, FiniteDiffRow, PoolChi, PrincipalResult,
-                                               SampleResult)
+from patternlang.runtime.results_types import (ChiResult, FiniteDiffRow, HalfChi, PoolChi,
+                                               PrincipalResult, SampleResult)
 from patternlang.runtime.rundir import atomic_save_npz, atomic_write_json
 from patternlang.runtime.steps.step_auto import as_sampled
 
@@ -37,6 +44,8 @@ def combine(chis: list, sample: SampleStep, nbeta: float,
     from patternlang.engine.chi import Chi, principal_directions
 
     chi, se, mu = _average(chis)
+    trends = [c.trend for c in chis if c.trend is not None]
+    detrended = chi + np.mean(trends, axis=0) if len(trends) == len(chis) else None
     first = chis[0]
     merged = Chi(chi, se, first.se_batch, first.se_chain, first.obs_names, first.comp_names, mu,
                  first.sd_obs, first.sd_comp, first.chains, first.draws,
@@ -54,7 +63,7 @@ def combine(chis: list, sample: SampleStep, nbeta: float,
         centers=len(chis), draws=int(first.draws), chains=int(first.chains),
         chi_explicit=None if explicit is None else explicit.tolist(),  # the part from dφ/dε itself
         sd_obs=np.asarray(merged.sd_obs).tolist(), sd_comp=np.asarray(merged.sd_comp).tolist(),
-        standardize=standardize)
+        standardize=standardize, chi_detrended=None if detrended is None else detrended.tolist())
     return result, merged, principal
 
 
@@ -80,13 +89,13 @@ def run_susceptibility(step: SusceptibilityStep, ctx: StepContext) -> ChiResult:
     sample = ctx.plan.step(step.sample)
     sdir, sampled = ctx.input_dir(step.sample), ctx.result(step.sample, SampleResult)
     sample = as_sampled(sample, sampled)  # the ε and draws it sampled with (step / draws = auto)
-    chis, pooled = split_pools([estimate_chi(Comoments.from_state(dict(np.load(sdir.file(f)))))
-                                for f in sampled.moments], sample)
+    moments = [Comoments.from_state(dict(np.load(sdir.file(f)))) for f in sampled.moments]
+    chis, pooled = split_pools([estimate_chi(m) for m in moments], sample)
     result, merged, _ = combine(chis, sample, sampled.nbeta, step.standardize)
     if pooled is not None:
         result.per_sample = _save_pools(pooled, sample, ctx)
+    result.halves = _covariance_halves(moments, sample, sampled.nbeta)
     merged.save(ctx.dir.file("chi.npz"), ctx.dir.file("chi.json"))
-    atomic_write_json(ctx.dir.file("principal.json"), result.principal.model_dump(mode="json"))
     if step.check is not None:
         from patternlang.runtime.steps.fd_check import finite_difference_rows
 
@@ -97,7 +106,27 @@ def run_susceptibility(step: SusceptibilityStep, ctx: StepContext) -> ChiResult:
         result.finite_difference = [FiniteDiffRow(**r) for r in rows]
         atomic_write_json(ctx.dir.file("finite_difference.json"), rows)
         result.warnings = fd_contradictions(rows)
+    if step.estimator is not None:
+        from patternlang.runtime.steps.coupled import apply_coupled
+
+        apply_coupled(result, step, sample, ctx)
+    atomic_write_json(ctx.dir.file("principal.json"), result.principal.model_dump(mode="json"))
     return result
+
+
+def _covariance_halves(moments: list, sample: SampleStep, nbeta: float) -> list[HalfChi] | None:
+    """χ and SE from the even and from the odd chains of every center (None with < 4 chains)."""
+    from patternlang.engine.chi import estimate_chi
+
+    if min(m.chains for m in moments) < 4:
+        return None
+    out = []
+    for parity in (0, 1):
+        picked = [m.select(np.arange(m.chains) % 2 == parity) for m in moments]
+        chis, _ = split_pools([estimate_chi(m) for m in picked], sample)
+        half, _, _ = combine(chis, sample, nbeta)
+        out.append(HalfChi(chi=half.chi, chi_se=half.chi_se))
+    return out
 
 
 def _save_pools(pooled: list, sample: SampleStep, ctx: StepContext) -> PoolChi:
