@@ -121,6 +121,21 @@ def _drift_z(diffs: list[np.ndarray]) -> np.ndarray:
         return np.where(se > 0, halves.mean(0) / se, np.nan)
 
 
+def derived_column(columns: list[ColumnEstimate], weights: dict[str, float],
+                   missing: str) -> ColumnEstimate:
+    """The column of ``missing`` from the others by the identity Σ_k h_k χ_k = 0 (the directions
+    e_k − h, weighted by h_k, sum to zero, so do their responses): per chain,
+    χ_m = −Σ_{k≠m} h_k χ_k / h_m, so the derived column's SE is again the chains' spread. Needs a
+    column for every other component of positive weight; saves two runs per chain."""
+    h = {k: float(v) for k, v in weights.items()}
+    C = min(len(c.per_chain) for c in columns)
+    per_chain = -sum(h[c.component] * c.per_chain[:C] for c in columns) / h[missing]
+    M = per_chain.shape[1]
+    between = per_chain.std(0, ddof=1) / np.sqrt(C) if C > 1 else np.full(M, np.nan)
+    nan = np.full(M, np.nan)
+    return ColumnEstimate(missing, per_chain.mean(0), between, between, nan, per_chain, nan, True)
+
+
 @dataclass
 class CoupledChi:
     """χ [M observables, K components] from paired differences, with standard errors.
@@ -174,4 +189,5 @@ def coupled_chi(columns: list[ColumnEstimate], obs_names: list[str], comp_names:
                       central=central, delta=delta, nbeta=nbeta, **arrays)
 
 
-__all__ = ["PairedSeries", "ColumnEstimate", "column_estimate", "CoupledChi", "coupled_chi", "BLOCK"]
+__all__ = ["PairedSeries", "ColumnEstimate", "column_estimate", "derived_column", "CoupledChi",
+           "coupled_chi", "BLOCK"]

@@ -14,9 +14,15 @@ leaves the simplex: a forward difference) with common random numbers
 * the same probe sequences, drawn per chain (:func:`~patternlang.runtime.sampling.probe_seed` with
   the chain), so the chains are independent replicates of the whole estimate, probe draw included.
 
-Every (center, chain, component, side) run is a resumable part (``parts/coupled-...``): an
-interrupted step continues at the next unfinished run. The sampler's ``seed`` reaches every run,
-so changing it re-draws chains and probes alike: a replicate in one line.
+Every (center, component, side, chain) run is a resumable part (``parts/coupled-...``): an
+interrupted step continues at the next unfinished run on ``--resume``. The chains are shared by
+worker processes, one per usable core, as the sample step's chain groups are (a chain's numbers do
+not depend on where it runs). The sampler's ``seed`` reaches every run, so changing it re-draws
+chains and probes alike: a replicate in one line.
+
+When every component of positive weight is estimated, the heaviest one's column follows from the
+others (Σ_k h_k χ_k = 0, :func:`~patternlang.engine.coupled.derived_column`) and is not sampled:
+2(K − 1) runs per chain instead of 2K.
 
 Which components: those named in ``coupled(c, ...)``, else every component a downstream solve can
 move (:func:`~patternlang.engine.solve.resolved.free_components`), else all of them.
@@ -24,6 +30,8 @@ move (:func:`~patternlang.engine.solve.resolved.free_components`), else all of t
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +40,7 @@ import numpy as np
 from patternlang.errors import DivergenceError, PatRuntimeError
 from patternlang.plan.ir import Plan, SampleStep
 from patternlang.runtime.context import StepContext
+from patternlang.runtime.progress import NullProgress
 from patternlang.runtime.rundir import atomic_save_npz
 from patternlang.runtime.sampling import probe_seed, sample_chains
 from patternlang.runtime.steps.common import build_components, derive_seed, select_checkpoints
@@ -90,7 +99,7 @@ def sides(weights: dict[str, float], component: str, delta: float) -> tuple[dict
 def run_coupled(run: CoupledRun, ctx: StepContext):
     """The :class:`~patternlang.engine.coupled.CoupledChi` of ``run`` averaged over the sample
     step's centers, and the warnings (dropped chains)."""
-    from patternlang.engine.coupled import coupled_chi
+    from patternlang.engine.coupled import coupled_chi, derived_column
 
     step = run.sample
     components = build_components(step.components)
@@ -102,27 +111,25 @@ def run_coupled(run: CoupledRun, ctx: StepContext):
         update={"chains": run.chains, "draws": run.draws, "draws_auto": None})})
     centers = select_checkpoints(step.at, ctx, components, weights, step.model)
     centers = centers[:1] if run.first_center else centers
+    derived = _derivable(run.components, weights)
+    sampled = [k for k in run.components if k != derived]
     per_center, warnings = [], []
-    bar = ctx.progress.task(f"{run.label}: paired sampling", total=len(centers) * run.chains
-                            * len(run.components) * 2, unit="run")
     for seed, path, _ in centers:
         obs_names = _names(moved, ctx, path, components, weights)
-        series: dict[str, tuple[list, list]] = {k: ([], []) for k in run.components}
-        for c in range(run.chains):
-            got = _chain(moved, ctx, path, components, weights, design, run, seed, c, bar)
-            if got is None:
-                warnings.append(f"{run.label}: chain {c} at seed{seed} diverged in a paired run "
-                                "and was dropped (a smaller step or a larger gamma keeps it)")
-                continue
-            for k in run.components:
-                series[k][0].append(got[(k, "plus")])
-                series[k][1].append(got[(k, "minus")])
-        if not series[run.components[0]][0]:
-            raise PatRuntimeError(ctx.dir.path.name, "every chain of the coupled estimator diverged",
-                                  "use a smaller sampler step or a larger gamma")
-        cols = [_column(k, series[k], weights, run, step.sampler.nbeta) for k in run.components]
+        sgld_seed = derive_seed("coupled", ctx.plan.seed, step.sampler.seed, seed)
+        runs = [(f"{run.label}-seed{seed}-{k}-{side}", w) for k in sampled
+                for side, w in zip(("plus", "minus"), sides(weights, k, run.delta)[:2])]
+        obs, dropped = sample_units(moved, ctx, path, design, sgld_seed, runs, run.chains,
+                                    f"{run.label}: paired sampling at seed{seed}")
+        warnings += [f"{run.label}: chain {c} at seed{seed} diverged in a paired run and was "
+                     "dropped (a smaller step or a larger gamma keeps it)" for c in dropped]
+        series = {k: ([obs[c][f"{run.label}-seed{seed}-{k}-plus"] for c in sorted(obs)],
+                      [obs[c][f"{run.label}-seed{seed}-{k}-minus"] for c in sorted(obs)])
+                  for k in sampled}
+        cols = [_column(k, series[k], weights, run, step.sampler.nbeta) for k in sampled]
+        if derived is not None:
+            cols.append(derived_column(cols, weights, derived))
         per_center.append(coupled_chi(cols, obs_names, list(weights), run.delta, step.sampler.nbeta))
-    bar.close()
     return _average(per_center), warnings
 
 
@@ -131,48 +138,96 @@ def measure_step(run: CoupledRun, ctx: StepContext, h0: dict[str, float],
     """Per chain, ⟨φ⟩ at ``h1`` minus ⟨φ⟩ at ``h0`` from a coupled pair at the first center:
     [C, M] (chains that diverged are left out)."""
     step = run.sample
-    components = build_components(step.components)
     union = {k: max(h0.get(k, 0.0), h1.get(k, 0.0)) for k in h0}
     design = design_mixture(union, [], step.sampler.batch)
     moved = step.model_copy(update={"sampler": step.sampler.model_copy(
         update={"chains": run.chains, "draws": run.draws, "draws_auto": None})})
-    seed, path, _ = select_checkpoints(step.at, ctx, components, h0, step.model)[0]
+    seed, path, _ = select_checkpoints(step.at, ctx, build_components(step.components), h0,
+                                       step.model)[0]
     sgld_seed = derive_seed("coupled", ctx.plan.seed, step.sampler.seed, seed)
-    bar = ctx.progress.task(f"{run.label}: paired sampling", total=2 * run.chains, unit="run")
-    out = []
-    for c in range(run.chains):
-        means = []
-        for side, w in (("base", h0), ("solved", h1)):
-            name = f"{run.label}-seed{seed}-{side}-c{c}"
-            x = _observed(moved, ctx, path, components, w, design, sgld_seed, c, name)
-            bar.advance()
-            if x is None:
-                break
-            means.append(x.mean(0))
-        if len(means) == 2:
-            out.append(means[1] - means[0])
+    base, solved = f"{run.label}-seed{seed}-base", f"{run.label}-seed{seed}-solved"
+    obs, _ = sample_units(moved, ctx, path, design, sgld_seed, [(base, h0), (solved, h1)],
+                          run.chains, f"{run.label}: paired sampling")
+    return np.stack([obs[c][solved].mean(0) - obs[c][base].mean(0) for c in sorted(obs)])
+
+
+def sample_units(step: SampleStep, ctx: StepContext, center: Path, design: dict, sgld_seed: int,
+                 runs: list[tuple[str, dict]], chains: int, label: str
+                 ) -> tuple[dict[int, dict[str, np.ndarray]], list[int]]:
+    """Every chain's runs (``runs``: part-name prefix and mixture; one part per run and chain,
+    ``<prefix>-c<chain>``), the chains shared by worker processes (one per usable core, as the
+    sample step's chain groups). Returns {chain: {prefix: observations [draws, M]}} for the chains
+    whose every run finished, and the chains that diverged. Sealed parts are re-used on
+    ``--resume``; a worker writes a run's ``obs.npz``, this process seals it."""
+    from patternlang.engine.sampler.pool import map_units
+    from patternlang.runtime.steps.sample_parts import sample_workers
+    from patternlang.runtime.workers import worker_init
+
+    def name(prefix: str, c: int) -> str:
+        return f"{prefix}-c{c}"
+
+    done = {name(p, c) for p, _ in runs for c in range(chains)
+            if ctx.resume and ctx.dir.part_done(name(p, c))}
+    quiet = dataclasses.replace(ctx, progress=NullProgress(), run=None, dir=None, results={}, dirs={})
+    jobs = [{"ctx": quiet, "step": step, "center": center, "design": design, "seed": sgld_seed,
+             "chain": c, "runs": [(str(ctx.dir.part(name(p, c))), w) for p, w in runs
+                                  if name(p, c) not in done]}
+            for c in range(chains)]
+    jobs = [j for j in jobs if j["runs"]]
+    bar = ctx.progress.task(label, total=len(jobs), unit="chain")
+
+    def sealed(i: int, finished: list[str]) -> None:
+        for part in finished:
+            ctx.dir.mark_part_done(Path(part).name)
+        bar.advance()
+
+    map_units(_chain_job, jobs, sample_workers(ctx, len(jobs)), on_done=sealed,
+              initializer=worker_init, initargs=(os.getpid(),))
     bar.close()
+    out, dropped = {}, []
+    for c in range(chains):
+        parts = {p: ctx.dir.part(name(p, c)) / "obs.npz" for p, _ in runs}
+        if not all(ctx.dir.part_done(name(p, c)) for p, _ in runs):
+            dropped.append(c)
+            continue
+        out[c] = {p: np.load(f)["x"] for p, f in parts.items()}
     if not out:
-        raise PatRuntimeError(ctx.dir.path.name, "every chain of the posterior check diverged",
+        raise PatRuntimeError(ctx.dir.path.name, f"{label}: every chain diverged",
                               "use a smaller sampler step or a larger gamma")
-    return np.stack(out)
+    return out, dropped
 
 
-def _observed(step: SampleStep, ctx: StepContext, center: Path, components: dict, weights: dict,
-              design: dict, sgld_seed: int, chain: int, name: str) -> np.ndarray | None:
-    """Chain ``chain``'s observations [draws, M] at ``weights`` (a part, re-used when sealed), or
-    None when it diverged."""
-    if not (ctx.resume and ctx.dir.part_done(name)):
+def _chain_job(job: dict) -> list[str]:
+    """One chain's runs, in this process or a worker (top-level, so it pickles): each run's
+    observations to its part directory's ``obs.npz``; stops at a diverged run. Returns the part
+    directories it wrote."""
+    import torch
+
+    torch.set_num_threads(1)
+    step, ctx, c = job["step"], job["ctx"], job["chain"]
+    components = build_components(step.components)
+    probe = probe_seed(step, ctx, c)
+    written = []
+    for part, weights in job["runs"]:
         try:
-            res, _ = sample_chains(step, ctx, center, components, seed=sgld_seed, weights=weights,
-                                   chain_ids=[chain], per_sample=False, design=design,
-                                   probe=probe_seed(step, ctx, chain), keep_observations=True)
+            res, _ = sample_chains(step, ctx, Path(job["center"]), components, seed=job["seed"],
+                                   weights=weights, chain_ids=[c], per_sample=False,
+                                   design=job["design"], probe=probe, keep_observations=True)
         except DivergenceError:
-            return None
-        atomic_save_npz(ctx.dir.part(name) / "obs.npz", x=np.asarray(res.observations["x"][0], float))
-        ctx.dir.mark_part_done(name)
-    with np.load(ctx.dir.part(name) / "obs.npz") as z:
-        return z["x"]
+            break
+        atomic_save_npz(Path(part) / "obs.npz", x=np.asarray(res.observations["x"][0], float))
+        written.append(part)
+    return written
+
+
+def _derivable(components: list[str], weights: dict[str, float]) -> str | None:
+    """The component whose column follows from the others (Σ_k h_k χ_k = 0) when every component
+    of positive weight is estimated: the heaviest (its division by h_k amplifies least); else
+    None."""
+    positive = [k for k, v in weights.items() if v > 0]
+    if len(positive) < 2 or not set(positive) <= set(components):
+        return None
+    return max(positive, key=lambda k: weights[k])
 
 
 def _column(k: str, pair: tuple[list, list], weights: dict, run: CoupledRun, nbeta: float):
@@ -181,24 +236,6 @@ def _column(k: str, pair: tuple[list, list], weights: dict, run: CoupledRun, nbe
     _, _, central = sides(weights, k, run.delta)
     scale = (2 if central else 1) * run.delta * nbeta
     return column_estimate(PairedSeries(k, pair[0], pair[1], scale, central))
-
-
-def _chain(step: SampleStep, ctx: StepContext, center: Path, components: dict, weights: dict,
-           design: dict, run: CoupledRun, seed: int, chain: int, bar) -> dict | None:
-    """Chain ``chain``'s paired runs for every component ({(k, side): [draws, M]}), or None when
-    one of them diverged. Each run is a part, re-used when sealed."""
-    sgld_seed = derive_seed("coupled", ctx.plan.seed, step.sampler.seed, seed)
-    out: dict = {}
-    for k in run.components:
-        up, down, _ = sides(weights, k, run.delta)
-        for side, w in (("plus", up), ("minus", down)):
-            x = _observed(step, ctx, center, components, w, design, sgld_seed, chain,
-                          f"{run.label}-seed{seed}-{k}-{side}-c{chain}")
-            bar.advance()
-            if x is None:
-                return None
-            out[(k, side)] = x
-    return out
 
 
 def _names(step: SampleStep, ctx: StepContext, center: Path, components: dict, weights: dict):

@@ -104,3 +104,25 @@ def test_halves_are_independent_chain_sets():
     (a, sa), (b, sb) = chi.half(0), chi.half(1)
     np.testing.assert_allclose((a + b) / 2, chi.chi, rtol=1e-12)
     assert np.all(sa > 0) and np.all(sb > 0)
+
+
+def test_the_last_column_follows_from_the_others():
+    """Σ_k h_k χ_k = 0: the heaviest component's column derived per chain from the others agrees
+    with its closed form, with an SE from the chains' spread."""
+    from patternlang.engine.coupled import derived_column
+
+    model, h = matrix_model()
+    step = 0.3 * 4 / _pmax(model, h)
+    full = _coupled(model, h, seed=7, chains=8, steps=1000, step=step)
+    cols = [column_estimate(PairedSeries(NAMES[k], *_pair(model, h, k, step, 7), 2 * DELTA * model.nbeta, True))
+            for k in (1, 2)]
+    derived = derived_column(cols, dict(zip(NAMES, h)), "a")
+    exact = model.chi_linear(h)[:, 0]
+    assert np.all(np.abs(derived.chi - exact) < 3.5 * derived.se), (derived.chi, exact, derived.se)
+    assert np.all(np.abs(derived.chi - full.chi[:, 0]) < 3 * (derived.se + full.se[:, 0]))
+
+
+def _pair(model, h, k, step, seed):
+    runs = [model.langevin(_shift(h, k, s * DELTA), 8, 1000, step, thin=2, seed=seed, burnin=200)
+            for s in (1, -1)]
+    return list(runs[0]), list(runs[1])
