@@ -80,13 +80,31 @@ def step_cost(step, plan: Plan) -> Cost:
         return Cost(c.fwd_bwd, evals, c.memory)
     if isinstance(step, ObserveStep):
         return Cost(0, step.probe * len(step.components) * _points(step, plan), None)
-    if isinstance(step, SusceptibilityStep) and step.check is not None:
+    if isinstance(step, SusceptibilityStep) and (step.check or step.estimator) is not None:
         sample = plan.step(step.sample)
         assert isinstance(sample, SampleStep)
-        s, runs = sample.sampler, 2 * (len(step.check.components) or len(sample.components))
-        return Cost(runs * s.chains * (s.burnin + s.draws * s.thin) * s.batch,
-                    runs * s.chains * s.draws * sample.probe * len(sample.components))
+        s, out = sample.sampler, Cost()
+        for comps, chains, draws in _paired_runs(step, sample):
+            runs = 2 * comps
+            out = Cost(out.fwd_bwd + runs * chains * (s.burnin + draws * s.thin) * s.batch,
+                       out.fwd + runs * chains * draws * sample.probe * len(sample.components))
+        return out
     return Cost()
+
+
+def _paired_runs(step: SusceptibilityStep, sample: SampleStep) -> list[tuple[int, int, int]]:
+    """(components, chains, draws) of the paired runs a susceptibility step adds: its
+    finite-difference check's, and its coupled estimator's (at most every component but one: the
+    heaviest column follows from the others; the solve's posterior check adds one more pair)."""
+    s, k = sample.sampler, len(sample.components)
+    out = []
+    if step.check is not None:
+        out.append((len(step.check.components) or k, s.chains, s.draws))
+    if step.estimator is not None:
+        e = step.estimator
+        n = len(e.components) or k
+        out.append((min(n, k - 1) + 1, e.chains or s.chains, e.draws or s.draws))
+    return out
 
 
 def _probe_rows(step: SampleStep) -> int:
@@ -204,9 +222,22 @@ def details(step) -> list[str]:
                 f"batch {s.batch}, seed {s.seed}" + (f", restrict {s.restrict}" if s.restrict else "")
                 + f"; probe {step.probe} per component",
                 f"observe {', '.join(o.name for o in step.observables)}"]
-    if isinstance(step, SusceptibilityStep) and step.check is not None:
-        comps = ", ".join(step.check.components) or "every component"
-        return [f"finite-difference check: eps {step.check.eps:g}, {comps}"]
+    if isinstance(step, SusceptibilityStep) and (step.check or step.estimator) is not None:
+        out = []
+        if step.estimator is not None:
+            e = step.estimator
+            out.append(f"coupled estimator: delta {e.delta:g}, "
+                       f"{', '.join(e.components) or 'every movable component'}"
+                       + (f", {e.chains} chains" if e.chains else "")
+                       + (f", {e.draws} draws" if e.draws else ""))
+        if step.check is not None:
+            comps = ", ".join(step.check.components) or "every component"
+            out.append(f"finite-difference check: eps {step.check.eps:g}, {comps}")
+        return out
+    return _solve_lines(step)
+
+
+def _solve_lines(step) -> list[str]:
     if isinstance(step, SolveStep):
         out = [f"from h = {_weights(step.mixture.weights)}; regularization {step.regularization:g}"
                + (f"; {step.rounds} rounds of {step.round_steps} steps" if step.rounds > 1 else "")]
@@ -242,7 +273,7 @@ def explain(plan: Plan, rates: dict[str, Rates] | None = None) -> str:
             timed = timed and t is not None
             total_s += t or 0.0
             when = f"; ≈ {_duration(t)}" if t is not None else ""
-            fd = " (finite-difference check)" if isinstance(step, SusceptibilityStep) else ""
+            fd = " (paired runs)" if isinstance(step, SusceptibilityStep) else ""
             lines.append(f"{cont}   cost{fd}: {_si(c.fwd_bwd)} fwd+bwd, {_si(c.fwd)} fwd sequences; "
                          f"memory {_bytes(c.memory)}{when}")
         total = Cost(total.fwd_bwd + c.fwd_bwd, total.fwd + c.fwd)
