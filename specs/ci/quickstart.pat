@@ -33,6 +33,7 @@ susceptibility chi {
   sampler = local
   observe = [ih, prev, loss(repeats), loss(markov)]
   probe = 16
+  estimator = coupled(delta=0.05, chains=4)
 }
 
 patterning accelerate {

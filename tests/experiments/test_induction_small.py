@@ -124,3 +124,18 @@ def test_finite_difference_check_rows(results):
     report = (results["induction_accelerate"].run_dir / "report.md").read_text()
     assert "Finite-difference check" in report
     assert results["quickstart"].chi["finite_difference"] is None  # no check: none run
+
+
+def test_the_ci_quickstart_estimates_its_movable_columns_by_the_coupled_estimator(results):
+    """specs/ci/quickstart.pat sets estimator = coupled(delta=0.05, chains=4): every column the
+    patterning can move is the coupled estimate, the covariance one beside it, both halves for the
+    split-half solve, a posterior check of the solved step and a verdict."""
+    r = results["quickstart"]
+    chi = r.chi
+    assert chi["estimator"] == "coupled" and chi["coupled"]["chains"] == 4
+    assert chi["coupled"]["components"] == chi["components"]  # nothing is fixed in this spec
+    assert len(chi["halves"]) == 2 and chi["coupled"]["chi_covariance"] != chi["chi"]
+    sol = r.data["solutions"]["solve.accelerate"]
+    assert sol["reproducibility"] is not None
+    assert {p["target"] for p in sol["posterior_check"]} == {"raise mean(ih)", "hold loss(markov)"}
+    assert [t["target"] for t in r.data["verdict"]["targets"]] == ["raise mean(ih)", "hold loss(markov)"]
