@@ -213,19 +213,11 @@ def check_susceptibility(ev: Evaluator, key, decl: A.Decl) -> Any:
         return ErrorV(decl.span)
     ref, train = at
     mixture, comps = (mix[0].spec, mix[0].components) if mix else (train.mixture, train.components)
-    if check is not None:
-        unknown = [c for c in check.components if c not in mixture.weights]
+    for key, fn, named in (("check", "finite_difference", check), ("estimator", "coupled", estimator)):
+        unknown = [c for c in (named.components if named is not None else []) if c not in mixture.weights]
         if unknown:
-            ev.s.error("PAT305", f"finite_difference() names {unknown[0]!r}, which is not a "
-                       "component of the mixture chi is taken against", r.span("check"),
-                       f"use one of {sorted(mixture.weights)}")
-            return ErrorV(decl.span)
-    if estimator is not None:
-        unknown = [c for c in estimator.components if c not in mixture.weights]
-        if unknown:
-            ev.s.error("PAT305", f"coupled() names {unknown[0]!r}, which is not a component of "
-                       "the mixture chi is taken against", r.span("estimator"),
-                       f"use one of {sorted(mixture.weights)}")
+            ev.s.error("PAT305", f"{fn}() names {unknown[0]!r}, which is not a component of the "
+                       "mixture chi is taken against", r.span(key), f"use one of {sorted(mixture.weights)}")
             return ErrorV(decl.span)
     pools = _pools(ev, pool_raw, mixture) if pool_raw is not None else []
     if pools is None:

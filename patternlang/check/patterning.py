@@ -170,7 +170,7 @@ def _target(ev: Evaluator, module: str, t: A.Target, sources: list[Susceptibilit
         return None
     label = f"{t.verb} {A.show(t.expr)}" + (f" relative to {A.show(t.relative)}" if t.relative else "")
     return TargetSpec(kind=t.verb, expr=v.to_expr(), label=label, weight=weight, loc=loc(t.span),
-                      amount=amount if t.verb in ("raise", "lower") else None,
+                      amount=amount if t.verb in ("raise", "lower", "hold") else None,
                       value=amount if t.verb == "reach" else None)
 
 
