@@ -167,6 +167,8 @@ class CoupledRecord(_Record):
     drift_z: list[list[Num]]
     chi_covariance: list[list[Num]]
     chi_covariance_se: list[list[Num]]
+    # under the sampler's draws = auto: z, max_chains, and per round the chains and best |z| per row
+    auto: dict[str, Any] | None = None
 
 
 class ChiResult(StepResult):

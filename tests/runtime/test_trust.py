@@ -106,3 +106,20 @@ def test_the_probe_seed_follows_the_sampler_seed_not_the_step_name(tmp_path):
     first = _chi(tmp_path, base, "a")
     assert _chi(tmp_path, renamed, "b") == first
     assert _chi(tmp_path, reseeded, "c") != first
+
+
+def test_under_draws_auto_the_coupled_estimator_adds_chains_until_the_row_is_resolved(tmp_path):
+    spec = _coupled_spec(tmp_path, target="lower loss(reps) by 0.01")
+    spec.write_text(spec.read_text().replace("draws = 12", "draws = auto(z=2, max=36, chunk=12)"))
+    out = tmp_path / "out"
+    res = patc("run", str(spec), "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    coupled = json.loads((out / "results.json").read_text())["susceptibilities"]["susceptibility.chi"]["coupled"]
+    auto = coupled["auto"]
+    rounds = auto["rounds"]
+    assert auto["max_chains"] == 12 and [r["chains"] for r in rounds] == list(range(4, 4 * len(rounds) + 1, 4))
+    last = rounds[-1]["best_abs_z"]["lower loss(reps)"]
+    assert coupled["chains"] == rounds[-1]["chains"]
+    assert last >= 2 or rounds[-1]["chains"] == 12  # resolved, or the budget is spent
+    assert all(r["best_abs_z"]["lower loss(reps)"] < 2 for r in rounds[:-1])
+    assert "coupled, draws = auto" in res.stdout + res.stderr

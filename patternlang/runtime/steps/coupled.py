@@ -96,9 +96,10 @@ def sides(weights: dict[str, float], component: str, delta: float) -> tuple[dict
         return up, dict(weights), False
 
 
-def run_coupled(run: CoupledRun, ctx: StepContext):
+def run_coupled(run: CoupledRun, ctx: StepContext, reuse: bool = False):
     """The :class:`~patternlang.engine.coupled.CoupledChi` of ``run`` averaged over the sample
-    step's centers, and the warnings (dropped chains)."""
+    step's centers, and the warnings (dropped chains). ``reuse``: sealed parts are re-used even
+    without ``--resume`` (a round of ``draws = auto`` re-reads the chains of the rounds before)."""
     from patternlang.engine.coupled import coupled_chi, derived_column
 
     step = run.sample
@@ -120,7 +121,7 @@ def run_coupled(run: CoupledRun, ctx: StepContext):
         runs = [(f"{run.label}-seed{seed}-{k}-{side}", w) for k in sampled
                 for side, w in zip(("plus", "minus"), sides(weights, k, run.delta)[:2])]
         obs, dropped = sample_units(moved, ctx, path, design, sgld_seed, runs, run.chains,
-                                    f"{run.label}: paired sampling at seed{seed}")
+                                    f"{run.label}: paired sampling at seed{seed}", reuse)
         warnings += [f"{run.label}: chain {c} at seed{seed} diverged in a paired run and was "
                      "dropped (a smaller step or a larger gamma keeps it)" for c in dropped]
         series = {k: ([obs[c][f"{run.label}-seed{seed}-{k}-plus"] for c in sorted(obs)],
@@ -152,13 +153,13 @@ def measure_step(run: CoupledRun, ctx: StepContext, h0: dict[str, float],
 
 
 def sample_units(step: SampleStep, ctx: StepContext, center: Path, design: dict, sgld_seed: int,
-                 runs: list[tuple[str, dict]], chains: int, label: str
+                 runs: list[tuple[str, dict]], chains: int, label: str, reuse: bool = False
                  ) -> tuple[dict[int, dict[str, np.ndarray]], list[int]]:
     """Every chain's runs (``runs``: part-name prefix and mixture; one part per run and chain,
     ``<prefix>-c<chain>``), the chains shared by worker processes (one per usable core, as the
     sample step's chain groups). Returns {chain: {prefix: observations [draws, M]}} for the chains
     whose every run finished, and the chains that diverged. Sealed parts are re-used on
-    ``--resume``; a worker writes a run's ``obs.npz``, this process seals it."""
+    ``--resume`` (or with ``reuse``); a worker writes a run's ``obs.npz``, this process seals it."""
     from patternlang.engine.sampler.pool import map_units
     from patternlang.runtime.steps.sample_parts import sample_workers
     from patternlang.runtime.workers import worker_init
@@ -167,7 +168,7 @@ def sample_units(step: SampleStep, ctx: StepContext, center: Path, design: dict,
         return f"{prefix}-c{c}"
 
     done = {name(p, c) for p, _ in runs for c in range(chains)
-            if ctx.resume and ctx.dir.part_done(name(p, c))}
+            if (ctx.resume or reuse) and ctx.dir.part_done(name(p, c))}
     quiet = dataclasses.replace(ctx, progress=NullProgress(), run=None, dir=None, results={}, dirs={})
     jobs = [{"ctx": quiet, "step": step, "center": center, "design": design, "seed": sgld_seed,
              "chain": c, "runs": [(str(ctx.dir.part(name(p, c))), w) for p, w in runs
@@ -264,16 +265,57 @@ def _average(chis: list):
 def apply_coupled(result, step, sample: SampleStep, ctx: StepContext) -> None:
     """Replace the estimated columns of a covariance :class:`ChiResult` by the coupled estimate of
     ``step.estimator`` (the covariance χ kept in ``result.coupled``), with its halves, z and
-    principal directions; the dropped-chain warnings join ``result.warnings``."""
+    principal directions; the dropped-chain warnings join ``result.warnings``.
+
+    Under the sampler's ``draws = auto(z, max, chunk)`` (and no ``chains`` of its own) the coupled
+    estimator grows by *chains* instead of draws — each chain is an independent replicate, so
+    adding chains is how its SE shrinks: rounds of the sampler's ``chains`` chains of ``chunk``
+    draws (or ``coupled(draws=...)``) until every targeted row's movable-step |z| >= z, at most
+    ``chains · ⌈max / draws⌉`` chains (the budget ``max`` draws per chain would spend)."""
+    spec = step.estimator
+    comps = list(spec.components) or movable_components(ctx.plan, step.id, sample)
+    planned = ctx.plan.step(step.sample)
+    auto = planned.sampler.draws_auto if not spec.chains else None
+    base = spec.chains or sample.sampler.chains
+    draws = spec.draws or (auto.chunk if auto is not None else sample.sampler.draws)
+    most = base * -(-planned.sampler.draws // draws) if auto is not None else base
+    chains, rounds = base, []
+    while True:
+        run = CoupledRun(sample, spec.delta, comps, chains, draws)
+        cc, warnings = run_coupled(run, ctx, reuse=auto is not None)
+        merged = _merged(result, cc, step, run, comps)
+        if auto is None:
+            break
+        best = _best_rows(planned, merged, ctx)
+        rounds.append({"chains": chains, "best_abs_z": best})
+        ctx.progress.info(f"{step.id}: coupled, draws = auto: {chains} chains, best |z| "
+                          + ", ".join(f"{k} {'none' if v is None else f'{v:.2f}'}" for k, v in best.items()))
+        if all(v is not None and v >= auto.z for v in best.values()) or chains >= most:
+            break
+        chains = min(chains + base, most)
+    if rounds:
+        merged.coupled.auto = {"z": auto.z, "max_chains": most, "rounds": rounds}
+        missing = [k for k, v in rounds[-1]["best_abs_z"].items() if v is None or v < auto.z]
+        warnings += [f"coupled estimator, draws = auto: '{k}' is not resolved with {chains} chains "
+                     f"(movable-step |z| = {rounds[-1]['best_abs_z'][k]}); a larger max allows more "
+                     "chains" for k in missing]
+    for name in ("chi", "chi_se", "chi_z", "principal", "coupled", "estimator", "halves"):
+        setattr(result, name, getattr(merged, name))
+    result.warnings = list(result.warnings) + warnings
+
+
+def _best_rows(planned: SampleStep, chi, ctx: StepContext) -> dict[str, float | None]:
+    from patternlang.runtime.steps.target_rows import target_rows
+
+    return {r.label: r.best_abs_z for r in target_rows(planned, chi, ctx.plan)}
+
+
+def _merged(result, cc, step, run: CoupledRun, comps: list[str]):
+    """A copy of the covariance ``result`` with the coupled columns of ``cc`` in place."""
     from patternlang.engine.chi import principal_of_matrix, standardize_chi
     from patternlang.runtime.results_types import CoupledRecord, HalfChi
     from patternlang.runtime.steps.susceptibility import _principal
 
-    spec = step.estimator
-    comps = list(spec.components) or movable_components(ctx.plan, step.id, sample)
-    run = CoupledRun(sample, spec.delta, comps, spec.chains or sample.sampler.chains,
-                     spec.draws or sample.sampler.draws)
-    cc, warnings = run_coupled(run, ctx)
     names = list(result.components)
     if list(cc.obs_names) != list(result.observables):
         raise PatRuntimeError(step.id, "the coupled runs observed other coordinates than the sample "
@@ -293,17 +335,16 @@ def apply_coupled(result, step, sample: SampleStep, ctx: StepContext) -> None:
         z = np.where(se > 0, chi / se, np.nan)
     X = standardize_chi(chi, np.array(result.sd_obs, float), np.array(result.sd_comp, float)) \
         if step.standardize else chi
-    result.principal = _principal(principal_of_matrix(X, list(result.observables), names,
-                                                      step.standardize))
-    result.coupled = CoupledRecord(
-        delta=run.delta, components=comps, chains=run.chains, draws=run.draws,
+    record = CoupledRecord(
+        delta=run.delta, components=comps, chains=len(cc.per_chain), draws=run.draws,
         central=list(cc.central[:k]), se_between=_nan(cc.se_between[:, :k]),
         se_within=_nan(cc.se_within[:, :k]), drift_z=_nan(cc.drift_z[:, :k]),
         chi_covariance=cov.tolist(), chi_covariance_se=cov_se.tolist())
-    result.estimator = "coupled"
-    result.chi, result.chi_se, result.chi_z = chi.tolist(), se.tolist(), _nan(z)
-    result.halves = halves if run.chains >= 4 else None
-    result.warnings = list(result.warnings) + warnings
+    return result.model_copy(update={
+        "principal": _principal(principal_of_matrix(X, list(result.observables), names,
+                                                    step.standardize)),
+        "coupled": record, "estimator": "coupled", "chi": chi.tolist(), "chi_se": se.tolist(),
+        "chi_z": _nan(z), "halves": halves if len(cc.per_chain) >= 4 else None})
 
 
 def _nan(a: np.ndarray) -> list:

@@ -12,7 +12,9 @@ take, the rule ``require resolved`` applies (:mod:`patternlang.engine.solve.reso
 or when N draws are spent; then each unresolved row is a warning with its best |z| and about
 N·(z/|z_best|)² draws that would resolve it. With no targeted row downstream (no patterning, or
 only ``hold`` / ``move`` targets) the rule is the LLC's: stop when λ̂/SE >= z at every center
-(z = 10 asks for an LLC known to 10 %).
+(z = 10 asks for an LLC known to 10 %). Rows that a coupled susceptibility estimates are not this
+step's to resolve: the coupled estimator grows by chains under the same ``draws = auto``
+(:func:`~patternlang.runtime.steps.coupled.apply_coupled`).
 
 The parts live in a *chunk store*, ``steps/chunks-<sample>-<key>/``, keyed by the step's hash with
 the budget, z and the targets left out (they decide when to stop, not what a chunk holds; under
@@ -101,6 +103,9 @@ def _measure(step: SampleStep, centers: list, groups: list[list[int]], payloads:
     """The rows the rule reads after a chunk: the targeted χ rows (rule ``"targets"``), or, with
     none, each center's LLC with its SE (rule ``"llc"``)."""
     merged = [merge_center(step.id, f"seed{seed}", groups, payloads, draws) for seed, _, _ in centers]
+    # rows a coupled susceptibility estimates are its own to resolve (by chains, runtime/steps/coupled.py)
+    step = step.model_copy(update={"targets": [t for t in step.targets
+                                               if plan.step(t.susceptibility).estimator is None]})
     if step.targets:
         nbeta = float(merged[0][1][0]["nbeta"])
         rows = target_rows(step, chi_of(step, [m for m, _, _ in merged], nbeta), plan)

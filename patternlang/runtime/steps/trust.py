@@ -118,9 +118,11 @@ def posterior_check(step: SolveStep, ctx: StepContext, rows, targets: list,
     from patternlang.runtime.steps.step_auto import as_sampled
 
     sample = as_sampled(ctx.plan.step(sus.sample), ctx.result(sus.sample, SampleResult))
-    spec = sus.estimator
-    run = CoupledRun(sample, spec.delta, list(rows.components), spec.chains or sample.sampler.chains,
-                     spec.draws or sample.sampler.draws, label="posterior-check", first_center=True)
+    used = ctx.result(sid, ChiResult).coupled  # the chains and draws the estimate settled on
+    chains = used.chains if used else sus.estimator.chains or sample.sampler.chains
+    draws = used.draws if used else sus.estimator.draws or sample.sampler.draws
+    run = CoupledRun(sample, sus.estimator.delta, list(rows.components), chains, draws,
+                     label="posterior-check", first_center=True)
     total = float(sum(baseline.values()))
     h0 = {k: v / total for k, v in baseline.items()}
     per_chain = measure_step(run, ctx, h0, weights)  # [C, M]: ⟨φ⟩(h1) − ⟨φ⟩(h0) per chain
