@@ -37,8 +37,8 @@ susceptibility chi {
   at = pretrain.step(250)
   sampler = local
   observe = [ih, prev, loss(repeats), loss(markov)]
-  ## the rows the patterning moves: paired runs at (1 -/+ 0.05)h +/- 0.05 e_k, 4 chains x 30 draws
-  estimator = coupled(delta=0.05, draws=30)
+  ## the rows the patterning moves: paired runs at (1 -/+ 0.05)h +/- 0.05 e_k, 8 chains x 20 draws
+  estimator = coupled(delta=0.05, chains=8, draws=20)
 }
 
 patterning accelerate {

@@ -169,6 +169,9 @@ class CoupledRecord(_Record):
     chi_covariance_se: list[list[Num]]
     # under the sampler's draws = auto: z, max_chains, and per round the chains and best |z| per row
     auto: dict[str, Any] | None = None
+    # χ from each chain alone [C][observables][components] (null where a column is not coupled):
+    # the replicates the movable-step test reads its covariance from
+    per_chain: list[list[list[Num]]] | None = None
 
 
 class ChiResult(StepResult):

@@ -18,11 +18,13 @@ dim S = |F| − 1 degrees of freedom, and its p-value converted to the |z| of a 
 with the same p (``movable_z``). With one degree of freedom this is |p/se|; with more, it accounts
 for the solver choosing the best of several directions (the largest single-column |z| of |F|
 noisy columns exceeds 3 by chance far more often than 1 in 370). Resolved when ``movable_z``
->= ``RESOLVED_Z`` (3).
+>= ``RESOLVED_Z`` (3). Where the row comes from C independent replicates (the coupled estimator's
+chains), the covariance of p is theirs — a row's entries are correlated — and the test is
+Hotelling's T² with its exact small-sample F law (:func:`hotelling_z`).
 
 A ``hold`` is resolved when, along the step the solver took, its prediction's interval fits inside
-its tolerance: |a·Δh| + 3·se(a·Δh) <= tolerance (:func:`hold_resolution`; before a step exists the
-hold is judged on the largest step of the trust region, or left undecided).
+its tolerance: |a·Δh| + 3·se(a·Δh) <= tolerance (:func:`hold_resolution`; before a step exists it is
+judged on the movable-step rule like the others).
 
 An unresolved target means the solver's weights for it come from noise: the solution carries a
 warning naming the target and the remedy, and ``require resolved`` makes it an error.
@@ -82,15 +84,27 @@ def movable_basis(free: np.ndarray) -> np.ndarray:
     return q
 
 
-def movable_z(row: np.ndarray, se: np.ndarray, free: np.ndarray) -> tuple[float, int]:
-    """(|z| of the Wald test on the row's movable projection, degrees of freedom) — see the
-    module docstring; NaN when no step can move anything or an SE is missing."""
+def movable_z(row: np.ndarray, se: np.ndarray, free: np.ndarray,
+              replicates: np.ndarray | None = None) -> tuple[float, int]:
+    """(|z| of the test of the row's movable projection, degrees of freedom) — see the module
+    docstring; NaN when no step can move anything or an SE is missing.
+
+    With ``replicates`` ([C, K]: the row from each of C independent replicates, e.g. the coupled
+    estimator's chains, whose mean is ``row``), the projection's covariance is estimated from
+    them — the entries of a row are correlated (they share a chain's noise and probe set, and a
+    column derived from the others is anti-correlated with them), which the independent-entries
+    formula gets wrong in either direction — and the statistic is Hotelling's T², referred to its
+    exact F distribution (C − 1 degrees of freedom for the covariance: with few chains the test is
+    strict, as it should be)."""
     B = movable_basis(free)
     dof = B.shape[1]
     row, se = np.asarray(row, float), np.asarray(se, float)
     if dof == 0 or not np.all(np.isfinite(row @ B)):
         return float("nan"), dof
     used = np.any(B != 0, axis=1)
+    if replicates is not None and len(replicates) > dof + 1 and \
+            np.all(np.isfinite(np.asarray(replicates, float)[:, used])):
+        return hotelling_z(np.nan_to_num(np.asarray(replicates, float)) @ B), dof
     if not np.all(np.isfinite(se[used])):
         return float("nan"), dof
     p = B.T @ row
@@ -99,6 +113,20 @@ def movable_z(row: np.ndarray, se: np.ndarray, free: np.ndarray) -> tuple[float,
         return float("nan"), dof
     wald = float(p @ np.linalg.solve(cov, p))
     return wald_to_z(wald, dof), dof
+
+
+def hotelling_z(p: np.ndarray) -> float:
+    """|z| of Hotelling's one-sample test that the mean of the rows of ``p`` [C, d] is zero:
+    T² = C·p̄ᵀS⁻¹p̄ with S the sample covariance, (C − d)/(d(C − 1))·T² ~ F(d, C − d)."""
+    from scipy.stats import f, norm  # imported here: the front end must not pay for scipy
+
+    C, d = p.shape
+    mean, S = p.mean(0), np.atleast_2d(np.cov(p.T))
+    if not np.all(np.isfinite(S)) or np.linalg.matrix_rank(S) < d:
+        return float("nan")
+    t2 = float(C * mean @ np.linalg.solve(S, mean))
+    pval = float(f.sf((C - d) / (d * (C - 1)) * t2, d, C - d))
+    return float(norm.isf(pval / 2)) if pval > 0 else float("inf")
 
 
 def wald_to_z(wald: float, dof: int) -> float:
@@ -115,12 +143,15 @@ def target_resolution(coeffs: list[np.ndarray], labels: list[str], response: np.
                       response_se: np.ndarray, comp_names: list[str], free: np.ndarray | None = None,
                       kinds: list[str] | None = None, delta_h: np.ndarray | None = None,
                       tolerances: list[float | None] | None = None,
-                      z_min: float = RESOLVED_Z) -> list[TargetResolution]:
+                      z_min: float = RESOLVED_Z,
+                      replicates: np.ndarray | None = None) -> list[TargetResolution]:
     """One :class:`TargetResolution` per target (coefficient vector over the rows of ``response``).
 
     ``free`` marks the components a step may move (default: all); ``kinds`` the target kinds
     (default raise); a ``hold`` is judged along ``delta_h`` with its ``tolerances`` entry when both
-    are given (:func:`hold_resolution`), else on the movable-step rule like the others."""
+    are given (:func:`hold_resolution`), else on the movable-step rule like the others.
+    ``replicates`` [C, M, K]: the response from C independent replicates (the coupled estimator's
+    chains), for the movable-step test (:func:`movable_z`)."""
     free = np.ones(len(comp_names), bool) if free is None else np.asarray(free, bool)
     kinds = kinds or ["raise"] * len(labels)
     tolerances = tolerances or [None] * len(labels)
@@ -131,7 +162,8 @@ def target_resolution(coeffs: list[np.ndarray], labels: list[str], response: np.
             z = np.where(se > 0, row / se, np.nan)
         finite = np.abs(z[np.isfinite(z)])
         top = float(finite.max()) if finite.size else float("nan")
-        mz, dof = movable_z(row, se, free)
+        reps = None if replicates is None else np.einsum("m,cmk->ck", np.asarray(c, float), replicates)
+        mz, dof = movable_z(row, se, free, reps)
         res = TargetResolution(label, {k: _num(v) for k, v in zip(comp_names, z)}, top, mz, dof,
                                bool(np.isfinite(mz) and mz >= z_min), kind)
         if kind == "hold" and delta_h is not None and tol is not None:

@@ -339,7 +339,8 @@ def _merged(result, cc, step, run: CoupledRun, comps: list[str]):
         delta=run.delta, components=comps, chains=len(cc.per_chain), draws=run.draws,
         central=list(cc.central[:k]), se_between=_nan(cc.se_between[:, :k]),
         se_within=_nan(cc.se_within[:, :k]), drift_z=_nan(cc.drift_z[:, :k]),
-        chi_covariance=cov.tolist(), chi_covariance_se=cov_se.tolist())
+        chi_covariance=cov.tolist(), chi_covariance_se=cov_se.tolist(),
+        per_chain=[_nan(c) for c in np.where(est[None], cc.per_chain[:, :, :k], np.nan)])
     return result.model_copy(update={
         "principal": _principal(principal_of_matrix(X, list(result.observables), names,
                                                     step.standardize)),

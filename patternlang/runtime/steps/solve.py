@@ -61,6 +61,11 @@ class Rows:
             for obs, expr in s.observable_exprs.items():
                 self.exprs[(sid, obs)] = expr
         self.components: list[str] = comps or []
+        # the response of each coupled chain [C, rows, components] (one coupled source only)
+        self.replicates = None
+        if len(sources) == 1 and sources[0][1].coupled is not None and sources[0][1].coupled.per_chain:
+            per = np.array(sources[0][1].coupled.per_chain, dtype=float)
+            self.replicates = float(sources[0][1].nbeta) * per
         self.chi = np.vstack(raw)
         self.response = np.vstack(resp)
         self.response_se = np.vstack(se)
@@ -219,7 +224,7 @@ def add_resolution(record: dict, rows: Rows, targets: list, step: SolveStep, h0:
     resolution = target_resolution([t.coeffs for t in judged], [t.label for t in judged],
                                    rows.response, rows.response_se, rows.components, free,
                                    [t.kind for t in judged], delta_h,
-                                   hold_tolerances(judged, rows, step))
+                                   hold_tolerances(judged, rows, step), replicates=rows.replicates)
     record["resolved"] = [r.to_dict() for r in resolution]
     record["warnings"] = unresolved_warnings(resolution) + fd_warnings(rows, targets)
     return resolution

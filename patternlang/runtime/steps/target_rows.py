@@ -31,6 +31,7 @@ class TargetRow:
     value: np.ndarray
     se: np.ndarray
     free: np.ndarray | None = None  # the components its solve may move (None: all)
+    replicates: np.ndarray | None = None  # [C, components]: the row from each coupled chain
 
     @property
     def best_abs_z(self) -> float | None:
@@ -38,7 +39,7 @@ class TargetRow:
         from patternlang.engine.solve.resolved import movable_z
 
         free = np.ones(len(self.value), bool) if self.free is None else self.free
-        z, _ = movable_z(self.value, self.se, free)
+        z, _ = movable_z(self.value, self.se, free, self.replicates)
         return float(z) if np.isfinite(z) else None
 
     def to_dict(self) -> dict[str, Any]:
@@ -75,8 +76,9 @@ def target_rows(sample: SampleStep, chi: ChiResult, plan: Plan | None = None) ->
         label = checked.target.label if len(solves) == 1 else f"{checked.solve}: {checked.target.label}"
         for r, coeffs in enumerate(mat):
             value, se = target_response(coeffs, rows.response, rows.response_se)
+            reps = None if rows.replicates is None else np.einsum("m,cmk->ck", coeffs, rows.replicates)
             out.append(TargetRow(label if len(mat) == 1 else f"{label}[{r}]", list(rows.components),
-                                 value, se, solve_free(plan, checked.solve, rows.components)))
+                                 value, se, solve_free(plan, checked.solve, rows.components), reps))
     return out
 
 
