@@ -36,6 +36,7 @@ QUICK = {  # smoke sizes per benchmark (flags, environment)
     "gpu_chains": (["--steps", "3"], {}),
     "vs_devinterp": (["--quick"], {}),
     "scaling": (["--quick"], {}),
+    "chi_efficiency": (["--quick"], {}),
 }
 
 
