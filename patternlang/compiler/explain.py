@@ -254,8 +254,11 @@ def explain(plan: Plan, rates: dict[str, Rates] | None = None) -> str:
                      f"rates ({rate_text}; one process; start-up, data building and the report "
                      "add seconds)")
     if plan.factories:
+        from patternlang.compiler.fingerprints import factory_files
+
         lines.append("Python code this plan imports and runs (review before `patc run`):")
-        lines += [f"  - {f}" for f in plan.factories]
+        lines += [f"  - {ref}: {path or 'not found as a source file'}"
+                  for ref, path in factory_files(plan).items()]
     return "\n".join(lines)
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import errno
 import shutil
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -52,13 +51,14 @@ def resolve_device(device: str, local_rank: int | None = None) -> torch.device:
 
 
 def spec_dir_on_path(plan: Plan) -> None:
-    """Put the spec's directory first on ``sys.path`` (once), so ``factory("mod:fn")`` imports
-    ``mod.py`` beside the spec, as ``python spec_dir/script.py`` would; worker processes inherit it."""
-    if plan.spec.startswith("<"):
+    """Let ``factory("mod:fn")`` import ``mod.py`` beside the spec, after installed packages and for
+    the modules the plan's factories name only (:func:`~patternlang.models.factory.allow_spec_modules`):
+    the spec's folder is never put on ``sys.path``, so a ``numpy.py`` there cannot shadow numpy."""
+    from patternlang.models.factory import allow_spec_modules
+
+    if plan.spec.startswith("<") or not plan.factories:
         return
-    spec_dir = str(Path(plan.spec).resolve().parent)
-    if spec_dir not in sys.path:
-        sys.path.insert(0, spec_dir)
+    allow_spec_modules(Path(plan.spec).resolve().parent, plan.factories)
 
 
 def _load_runners() -> None:
