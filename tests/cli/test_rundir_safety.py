@@ -142,3 +142,90 @@ def test_a_read_only_out_is_exit_1_with_a_remedy(capsys, tmp_path):
     ro.chmod(0o555)
     code, err = run(capsys, ro / "out", "--quiet")
     assert code in (1, 2) and "Traceback" not in err and "internal error" not in err
+
+
+# --- issue 27: links inside the run directory, planted temporaries, tampered summaries ---------
+
+
+def _tree(d: Path) -> dict:
+    return {str(p.relative_to(d)): p.read_bytes() for p in d.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("where", ["steps/train-pretrain-*", "runs/*"])
+@pytest.mark.parametrize("resume", [True, False])
+def test_a_link_inside_the_run_directory_is_never_written_through(capsys, reference, tmp_path,
+                                                                   where, resume):
+    """Item 2: `seed0` of an interrupted train step or of a verification run replaced by a link to
+    an outside folder: patc never writes there. A write below the link is refused with exit 1
+    naming it; without --resume an unfinished step directory is cleared (the link with it)."""
+    import shutil
+
+    out = tmp_path / "out"
+    shutil.copytree(reference[0], out)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "mine.txt").write_text("precious\n")
+    seed = next(out.glob(f"{where}/seed0"))
+    shutil.rmtree(seed)
+    seed.symlink_to(outside, target_is_directory=True)
+    if where == "runs/*":  # verification runs again (and finds its run damaged)
+        shutil.rmtree(next(out.glob("steps/verify-*")))
+    else:  # the train step was interrupted before its seed was sealed
+        for done in out.glob(f"{where}/**/done.json"):
+            done.unlink()
+    code, err = run(capsys, out, "--quiet", *(["--resume"] if resume else []))
+    assert _tree(outside) == {"mine.txt": b"precious\n"}
+    assert "Traceback" not in err and "internal error" not in err
+    if where == "runs/*" or resume:
+        assert code == 1 and "symbolic link" in err and "seed0" in err, err
+    else:
+        assert code == 0, err
+        assert numbers(out) == reference[1]
+
+
+def test_links_planted_at_the_old_temporary_names_change_nothing(capsys, reference, tmp_path):
+    """Item 3: checkpoints and χ used predictable temporaries (`.step8.safetensors.<pid>.tmp`,
+    `chi.npz.tmp.npz`): a link there overwrote an outside file and was sealed as the result."""
+    import shutil
+
+    out = tmp_path / "out"
+    shutil.copytree(reference[0], out)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    train = next(out.glob("steps/train-pretrain-*"))
+    chi = next(out.glob("steps/susceptibility-chi-*"))
+    for f in [train / "done.json", train / "parts" / "seed0" / "done.json", chi / "done.json",
+              *train.glob("seed0/*"), *chi.glob("*")]:
+        f.unlink(missing_ok=True)
+    pid = os.getpid()  # cli.main runs in this process
+    planted = [train / "seed0" / f".step8.safetensors.{pid}.tmp",
+               train / "seed0" / f".step8.json.{pid}.tmp", chi / "chi.npz.tmp.npz",
+               chi / "chi.json.tmp"]
+    for link in planted:
+        link.symlink_to(victim)
+    code, err = run(capsys, out, "--quiet", "--resume")
+    assert victim.read_text() == "precious\n"
+    # a stray link in a step directory is not sealed as part of the step: said, exit 1
+    assert code == 1 and "chi.npz.tmp.npz is a symbolic link" in err and "remove the link" in err
+    for link in planted:
+        link.unlink(missing_ok=True)
+    code, err = run(capsys, out, "--quiet", "--resume")
+    assert code == 0, err
+    assert numbers(out) == reference[1]
+    for d in (train, chi):
+        record = json.loads((d / "done.json").read_text())
+        assert not [rel for rel in record["files"] if (d / rel).is_symlink()]
+
+
+def test_sealing_refuses_files_reached_through_a_link(tmp_path):
+    from patternlang.errors import PatRuntimeError
+    from patternlang.runtime.rundir import damage, seal
+
+    unit, outside = tmp_path / "unit", tmp_path / "outside"
+    unit.mkdir(), outside.mkdir()
+    (outside / "w.bin").write_bytes(b"x")
+    (unit / "seed0").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(PatRuntimeError, match="symbolic link"):
+        seal(unit, {}, files=[unit / "seed0" / "w.bin"])
+    (unit / "done.json").write_text(json.dumps({"summary": {}, "files": {"seed0/w.bin": "0"}}))
+    assert damage(unit) is not None
