@@ -124,8 +124,10 @@ def _linked(p: Path, base: Path) -> Path | None:
 
 def seal(d: Path, summary: Any, files: list[Path] | None = None, base: Path | None = None) -> None:
     """Write ``d/done.json``: the unit's ``summary`` and the sha256 of ``files`` (default: every
-    file under ``d``), keyed by their path relative to ``base`` (default ``d``). A file reached
-    through a symbolic link is refused: a sealed unit vouches only for files inside it."""
+    file under ``d``), keyed by their path relative to ``base`` (default ``d``). The sha256 of
+    the summary itself is recorded too (``summary_sha256``), so an edited summary is found like
+    an edited file. A file reached through a symbolic link is refused: a sealed unit vouches only
+    for files inside it."""
     from patternlang.errors import PatRuntimeError
 
     base = base or d
@@ -137,19 +139,29 @@ def seal(d: Path, summary: Any, files: list[Path] | None = None, base: Path | No
                                   f"{link.resolve()}); {d.name} cannot be sealed with files "
                                   "outside it", f"remove the link {link} and run again")
     manifest = {str(p.relative_to(base)): _sha256(p) for p in listed}
-    atomic_write_json(d / "done.json", {"summary": summary, "files": manifest})
+    atomic_write_json(d / "done.json", {"summary": summary, "files": manifest,
+                                        "summary_sha256": summary_digest(summary)})
+
+
+def summary_digest(summary: Any) -> str:
+    """sha256 of a summary's canonical JSON text (what :func:`seal` records)."""
+    as_read = json.loads(to_json(summary, indent=None))  # what a reader gets back
+    text = json.dumps(as_read, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def damage(d: Path, base: Path | None = None) -> str | None:
-    """Why the sealed unit ``d`` cannot be trusted (unreadable marker, a file missing, altered or
-    reached through a link), or ``None`` when every recorded file is there with its recorded
-    content."""
+    """Why the sealed unit ``d`` cannot be trusted (unreadable marker, an edited summary, a file
+    missing, altered or reached through a link), or ``None`` when every recorded file is there
+    with its recorded content."""
     try:
         record = read_json(d / "done.json")
         manifest = dict(record["files"])
-        record["summary"]  # noqa: B018 - must be present
+        summary = record["summary"]
     except (OSError, ValueError, KeyError, TypeError):
         return f"{d.name}/done.json is unreadable or incomplete"
+    if record.get("summary_sha256") != summary_digest(summary):
+        return f"{d.name}/done.json: its summary was edited after it was written"
     base = base or d
     for rel, digest in manifest.items():
         p = base / str(rel)

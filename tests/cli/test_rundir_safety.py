@@ -229,3 +229,38 @@ def test_sealing_refuses_files_reached_through_a_link(tmp_path):
         seal(unit, {}, files=[unit / "seed0" / "w.bin"])
     (unit / "done.json").write_text(json.dumps({"summary": {}, "files": {"seed0/w.bin": "0"}}))
     assert damage(unit) is not None
+
+
+def _sample_done(out: Path) -> Path:
+    return next(out.glob("steps/sample-chi-*/done.json"))
+
+
+@pytest.mark.parametrize("edit", ["llc_mean", "list_for_map", "unknown_component", "shape"])
+def test_an_edited_summary_is_found_moved_aside_and_recomputed(capsys, reference, tmp_path, edit):
+    """Item 4: done.json summaries are covered by the integrity hash: an edited LLC never reaches
+    results.json, and a damaged summary is never exit 70 (neither at run nor at report)."""
+    import shutil
+
+    out = tmp_path / "out"
+    shutil.copytree(reference[0], out)
+    done = _sample_done(out) if edit in ("llc_mean", "list_for_map") else \
+        next(out.glob("steps/susceptibility-chi-*/done.json"))
+    record = json.loads(done.read_text())
+    summary = record["summary"]
+    if edit == "llc_mean":
+        summary["llc_mean"] = 999.25
+    elif edit == "list_for_map":
+        summary["centers"] = {"oops": [1, 2]}
+    elif edit == "unknown_component":
+        summary["components"] = ["nonexistent", *summary["components"][1:]]
+    else:
+        summary["chi"] = [[1.0]]
+    done.write_text(json.dumps(record))
+    code, err = patc(capsys, "report", str(out))
+    assert code == 0, err
+    assert "999.25" not in (out / "results.json").read_text()
+    code, err = run(capsys, out)
+    assert code == 0, err
+    assert "summary was edited" in err and "recomputing" in err
+    assert numbers(out) == reference[1]
+    assert list(out.glob("steps/.damaged/*"))
