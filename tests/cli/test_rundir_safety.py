@@ -264,3 +264,16 @@ def test_an_edited_summary_is_found_moved_aside_and_recomputed(capsys, reference
     assert "summary was edited" in err and "recomputing" in err
     assert numbers(out) == reference[1]
     assert list(out.glob("steps/.damaged/*"))
+
+
+def test_report_refuses_a_folder_that_is_not_a_run_directory(capsys, tmp_path):
+    """Item 5: `patc report DIR` wrote report.md, results.json, steps/ and figures/ into any folder."""
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "report.md").write_text("my notes\n")
+    (theirs / "results.json").write_text('{"mine": 1}\n')
+    code, err = patc(capsys, "report", str(theirs))
+    assert code == 2 and "not a patternlang run directory" in err, err
+    assert sorted(p.name for p in theirs.iterdir()) == ["report.md", "results.json"]
+    assert (theirs / "report.md").read_text() == "my notes\n"
+    assert (theirs / "results.json").read_text() == '{"mine": 1}\n'
