@@ -47,17 +47,29 @@ def check_file(path: str | Path, search_path: list[str] | None = None) -> Checke
 
 
 def compile_source(text: str, filename: str = "<string>", search_path: list[str] | None = None) -> Plan:
-    """Compile spec text to a plan."""
+    """Compile spec text to a plan (refused, PAT331, when a step cannot fit in this machine's
+    memory: :func:`~patternlang.compiler.explain.memory_errors`)."""
     checked = check_source(text, filename, search_path)
     with deep_recursion():
-        return lower(checked)
+        return _fits(lower(checked), {filename: text})
 
 
 def compile_file(path: str | Path, search_path: list[str] | None = None) -> Plan:
-    """Compile a spec file to a plan."""
+    """Compile a spec file to a plan (see :func:`compile_source`)."""
     checked = check_file(path, search_path)
     with deep_recursion():
-        return lower(checked)
+        plan = lower(checked)
+    return _fits(plan, None, path)
+
+
+def _fits(plan: Plan, sources: dict[str, str] | None, path: str | Path | None = None) -> Plan:
+    """``plan``, or a :class:`PatSpecError` for every step whose memory is above this machine's."""
+    from patternlang.compiler.explain import memory_errors
+
+    errors = memory_errors(plan)
+    if errors:
+        raise PatSpecError(errors, sources if sources is not None else {str(path): read_spec(path)})
+    return plan
 
 
 def parse_file(path: str | Path) -> Module:

@@ -219,8 +219,7 @@ def _run_step(step: Any, ctx: StepContext) -> StepResult:
                               "steps are kept, continue with --resume") from exc
     except MemoryError as exc:
         ctx.run.log("step_failed", step=step.id, error="out of memory")
-        raise PatRuntimeError(step.id, "out of memory", "lower chains, batch or probe size; "
-                              "completed steps are kept, continue with --resume") from exc
+        raise out_of_memory(step, f"out of memory ({exc or 'MemoryError'})") from exc
     except FileNotFoundError as exc:
         ctx.run.log("step_failed", step=step.id, error=str(exc))
         raise PatRuntimeError(step.id, f"file not found: {exc.filename or exc}",
@@ -230,6 +229,9 @@ def _run_step(step: Any, ctx: StepContext) -> StepResult:
         _log_quietly(ctx, step.id, str(exc))
         raise file_error(step.id, exc) from exc
     except Exception as exc:
+        if allocation_failed(exc):  # torch's allocator: "DefaultCPUAllocator: can't allocate ..."
+            ctx.run.log("step_failed", step=step.id, error="out of memory")
+            raise out_of_memory(step, f"out of memory: {str(exc).splitlines()[0][:200]}") from exc
         where = user_frame(exc)
         if where is None:
             raise  # a bug in patternlang: exit 70 with the banner
@@ -244,6 +246,36 @@ def _run_step(step: Any, ctx: StepContext) -> StepResult:
     ctx.dir.mark_done(result_json(result))
     ctx.run.log("step_end", step=step.id, seconds=result.seconds)
     return result
+
+
+_ALLOCATOR_WORDS = ("can't allocate memory", "not enough memory", "out of memory",
+                    "cannot allocate memory", "std::bad_alloc", "invalid size of the tensor",
+                    "numel: integer multiplication overflow")
+
+
+def allocation_failed(exc: BaseException) -> bool:
+    """Whether ``exc`` is an allocator's refusal (torch raises RuntimeError, numpy its own
+    ``_ArrayMemoryError``, a MemoryError subclass), not a bug."""
+    text = str(exc).lower()
+    return isinstance(exc, (RuntimeError, ValueError)) and any(w in text for w in _ALLOCATOR_WORDS)
+
+
+def _data_files(step: Any) -> list[str]:
+    """The data files a step reads (``text_file``, ``token_file``, component paths)."""
+    from patternlang.plan.ir import strings_in
+
+    found = strings_in(step.model_dump(mode="json").get("components", []))
+    return sorted(f for f in found if "/" in f and Path(f).suffix and Path(f).is_file())
+
+
+def out_of_memory(step: Any, cause: str) -> PatRuntimeError:
+    """An allocation failure as exit 1: what to lower, naming the step's data files (a large
+    corpus is loaded whole), completed steps kept."""
+    files = _data_files(step)
+    data = f"; or a smaller data file ({', '.join(files)})" if files else ""
+    return PatRuntimeError(step.id, cause, "lower the model's size, chains, batch or probe "
+                           f"(`patc compile SPEC` shows each step's memory){data}; completed steps "
+                           "are kept, continue with --resume")
 
 
 def user_frame(exc: BaseException) -> str | None:

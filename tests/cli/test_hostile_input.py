@@ -83,3 +83,69 @@ def test_a_plan_far_beyond_the_machine_is_a_warning(capsys, tmp_path):
     assert "warning[PAT330]" in err and "train.pretrain would take at least" in err and "days" in err
     code, _, err = run(capsys, "check", str(ROOT / "tests" / "distributed" / "tiny.pat"))
     assert code == 0 and "PAT330" not in err
+
+
+# --- issue 27: sizes beyond the machine, allocator errors, unreadable token files ---------------
+
+FAST = (ROOT / "tests" / "cli" / "fast.pat").read_text()
+SIZES = {  # each would pass `patc check` with a time warning and then kill the run (exit 70)
+    "d_model": ("d_model=16", "d_model=1000000", "PAT331"),
+    "vocab": ("vocab=16)", "vocab=1000000000)", "PAT331"),
+    "context": ("context=8", "context=100000000", "PAT331"),
+    "batch": ("batch = 8 }", "batch = 1000000000 }", "PAT331"),
+    "probe": ("sampler = local\n", "sampler = local\n  probe = 1000000000\n", "PAT331"),
+    "heads": ("heads=2", "heads=100000", "PAT302"),
+    "layers": ("layers=1", "layers=100000", "PAT302"),
+}
+
+
+@pytest.mark.parametrize("size", sorted(SIZES))
+def test_sizes_beyond_the_machine_are_refused_at_check(capsys, tmp_path, size):
+    old, new, code_ = SIZES[size]
+    spec = tmp_path / "big.pat"
+    spec.write_text(FAST.replace(old, new, 1))
+    code, _, err = run(capsys, "check", str(spec))
+    assert code == 2 and f"error[{code_}]" in err and str(spec) in err, err
+    if code_ == "PAT331":
+        assert "GB of memory" in err and "more than this machine's" in err and "lower" in err
+
+
+def _allocator_fails(monkeypatch, module, name):
+    """Make ``module.name`` fail as torch's allocator does, from a frame that is patternlang's own
+    (so the failure cannot pass for an error in the user's code)."""
+    import patternlang
+
+    ns: dict = {}
+    exec(compile("def fail(*args, **kwargs):\n    raise RuntimeError('[enforce fail at "
+                 "alloc_cpu.cpp:117] data. DefaultCPUAllocator: not enough memory: you tried "
+                 "to allocate 4000000000000 bytes.')\n", patternlang.__file__, "exec"), ns)
+    monkeypatch.setattr(module, name, ns["fail"])
+
+
+def test_an_allocator_error_is_exit_1_naming_the_data_file(capsys, tmp_path, monkeypatch):
+    import numpy as np
+
+    from patternlang.runtime.steps import train
+
+    monkeypatch.setenv("PATTERNLANG_WORKERS", "1")
+    np.save(tmp_path / "ids.npy", np.arange(400) % 16)
+    spec = tmp_path / "oom.pat"
+    spec.write_text(FAST.replace("data uniform = uniform_tokens(vocab=16, length=8)",
+                                 'data uniform = token_file("ids.npy", length=8)'))
+    _allocator_fails(monkeypatch, train, "train_one")
+    code, _, err = run(capsys, "run", str(spec), "--out", str(tmp_path / "out"), "--device", "cpu",
+                       "--quiet")
+    assert code == 1, err
+    assert "train.pretrain" in err and "out of memory" in err and "ids.npy" in err
+    assert "internal error" not in err and "--resume" in err
+
+
+def test_a_token_file_that_is_not_safetensors_is_exit_1_naming_it(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("PATTERNLANG_WORKERS", "1")
+    (tmp_path / "ids.safetensors").write_bytes(b"this is not a safetensors file")
+    spec = tmp_path / "bad.pat"
+    spec.write_text(FAST.replace("data uniform = uniform_tokens(vocab=16, length=8)",
+                                 'data uniform = token_file("ids.safetensors", length=8)'))
+    code, _, err = run(capsys, "run", str(spec), "--out", str(tmp_path / "out"), "--device", "cpu",
+                       "--quiet")
+    assert code in (1, 2) and "ids.safetensors" in err and "internal error" not in err, err
