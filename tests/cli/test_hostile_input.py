@@ -149,3 +149,52 @@ def test_a_token_file_that_is_not_safetensors_is_exit_1_naming_it(capsys, tmp_pa
     code, _, err = run(capsys, "run", str(spec), "--out", str(tmp_path / "out"), "--device", "cpu",
                        "--quiet")
     assert code in (1, 2) and "ids.safetensors" in err and "internal error" not in err, err
+
+
+def test_devices_pipes_and_huge_files_are_refused_naming_them(capsys, tmp_path):
+    """Item 7: `patc check /dev/zero` read forever, a FIFO hung, a 20 MB literal was read whole."""
+    import os
+
+    code, _, err = run(capsys, "check", "/dev/zero")
+    assert code == 2 and "/dev/zero is not a regular file" in err, err
+    fifo = tmp_path / "pipe.pat"
+    os.mkfifo(fifo)
+    code, _, err = run(capsys, "check", str(fifo))  # reading it would wait for a writer
+    assert code == 2 and f"{fifo} is not a regular file" in err, err
+    big = tmp_path / "big.pat"
+    big.write_text(TINY.replace("steps = 20", "steps = 2" + "0" * 20_000_000))
+    code, _, err = run(capsys, "check", str(big))
+    assert code == 2 and str(big) in err and "at most" in err, err
+    code, _, err = run(capsys, "fmt", str(big))
+    assert code == 2 and str(big) in err, err
+
+
+def test_a_path_too_long_for_the_file_system_is_a_diagnostic(capsys, tmp_path):
+    spec = tmp_path / "long.pat"
+    spec.write_text(TINY.replace("data uniform = uniform_tokens(vocab=16, length=8)",
+                                 f'data uniform = token_file("{"a" * 5000}.npy", length=8)'))
+    code, _, err = run(capsys, "check", str(spec))
+    assert code == 2 and "PAT309" in err and "too long" in err.lower(), err
+    code, _, err = run(capsys, "check", str(tmp_path / ("b" * 5000 + ".pat")))
+    assert code == 2 and "internal error" not in err, err
+    spec.write_text("use " + "m" * 5000 + "\n" + TINY)
+    code, _, err = run(capsys, "check", str(spec))
+    assert code == 2 and "internal error" not in err, err
+
+
+def test_fmt_reads_files_as_check_does(capsys, tmp_path):
+    """Item 7: `patc fmt` crashed on a non-UTF-8 file (check: PAT102) and treated a byte-order
+    mark differently from check; now the same reader: PAT102, and a BOM kept."""
+    bad = tmp_path / "latin1.pat"
+    bad.write_bytes(TINY.encode().replace(b"use stdlib.core", b"use stdlib.core\n# caf\xe9"))
+    code, _, err = run(capsys, "fmt", str(bad))
+    assert code == 2 and f"{bad}:3:6: error[PAT102]" in err, err
+    bom = tmp_path / "bom.pat"
+    bom.write_bytes(b"\xef\xbb\xbf" + TINY.replace("steps = 20", "steps   =   20").encode())
+    assert run(capsys, "check", str(bom))[0] == 0
+    code, _, err = run(capsys, "fmt", str(bom))
+    assert code == 0, err
+    data = bom.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf") and b"steps = 20" in data
+    assert run(capsys, "fmt", "--check", str(bom))[0] == 0
+    assert run(capsys, "check", str(bom))[0] == 0
