@@ -129,7 +129,9 @@ def test_files_get_the_users_umask(capsys, tmp_path):
     finally:
         os.umask(old)
     assert code == 0, err
-    for name in ("results.json", "plan.json"):
+    checkpoints = [p.relative_to(tmp_path / "out") for p in (tmp_path / "out").rglob("*.safetensors")]
+    assert checkpoints  # issue 27 item 9: these were 0600
+    for name in ("results.json", "plan.json", *checkpoints):
         mode = stat.S_IMODE((tmp_path / "out" / name).stat().st_mode)
         assert mode == 0o644, (name, oct(mode))
 
