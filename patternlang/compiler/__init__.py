@@ -72,6 +72,18 @@ def _fits(plan: Plan, sources: dict[str, str] | None, path: str | Path | None = 
     return plan
 
 
+def module_files(path: str | Path, search_path: list[str] | None = None) -> list[Path]:
+    """The files of the modules a spec ``use``s, transitively (not the stdlib's): what a run copies
+    into ``RUN/spec/`` beside the spec."""
+    from patternlang.check.modules import STDLIB_DIR, load_program
+
+    program = load_program(read_spec(path), str(path), search_path)
+    stdlib = STDLIB_DIR.resolve()
+    files = {(m.dir / Path(key).name).resolve() for key, m in program.modules.items()
+             if not m.is_root}
+    return sorted(f for f in files if f.parent != stdlib and f.is_file())
+
+
 def parse_file(path: str | Path) -> Module:
     """Only parse (for ``patc compile --emit ast``)."""
     return parse(read_spec(path), str(path))

@@ -279,3 +279,62 @@ def test_report_refuses_a_folder_that_is_not_a_run_directory(capsys, tmp_path):
     assert sorted(p.name for p in theirs.iterdir()) == ["report.md", "results.json"]
     assert (theirs / "report.md").read_text() == "my notes\n"
     assert (theirs / "results.json").read_text() == '{"mine": 1}\n'
+
+
+def test_another_spec_in_a_run_directory_is_said_and_its_modules_are_kept(capsys, tmp_path):
+    """Item 9: a run directory of one spec silently took another spec's run (its spec/ replaced);
+    modules the spec uses were never copied into spec/."""
+    import shutil
+
+    here = tmp_path / "exp"
+    (here / "lib").mkdir(parents=True)
+    (here / "lib" / "shared.pat").write_text("# shared definitions\n")
+    text = FAST.read_text().replace("use stdlib.core\n", "use stdlib.core\nuse lib.shared\n")
+    first, second = here / "first.pat", here / "second.pat"
+    first.write_text(text)
+    shutil.copy(first, second)
+    out = tmp_path / "out"
+    code, err = patc(capsys, "run", str(first), "--out", str(out), "--device", "cpu", "--quiet")
+    assert code == 0, err
+    assert sorted(str(p.relative_to(out / "spec")) for p in (out / "spec").rglob("*.pat")) == \
+        ["first.pat", "lib/shared.pat"]
+    code, err = patc(capsys, "run", str(second), "--out", str(out), "--device", "cpu")
+    assert code == 0, err
+    assert f"held runs of {first}" in err and str(second) in err
+    events = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines()]
+    assert [e["before"] for e in events if e["event"] == "spec_changed"] == [str(first)]
+    assert sorted(str(p.relative_to(out / "spec")) for p in (out / "spec").rglob("*.pat")) == \
+        ["lib/shared.pat", "second.pat"]
+    assert json.loads((out / ".patternlang-run").read_text())["spec"] == str(second)
+
+
+def test_a_second_run_into_the_same_directory_is_refused_while_the_first_runs(capsys, tmp_path):
+    """Item 9: two `patc run` into one --out took no lock."""
+    import fcntl
+
+    LOCK = ".patternlang-lock"  # patternlang.runtime.rundir.LOCK
+    out = tmp_path / "out"
+    code, err = run(capsys, out, "--quiet")
+    assert code == 0, err
+    pid = os.fork()
+    if pid == 0:  # another process holding the lock, as a running `patc run` does
+        fd = os.open(out / LOCK, os.O_RDWR | os.O_CREAT)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.pwrite(fd, b"4242", 0)
+        os.ftruncate(fd, 4)
+        import time
+        time.sleep(30)
+        os._exit(0)
+    try:
+        import time
+        for _ in range(100):  # until the child holds the lock
+            if (out / LOCK).is_file() and (out / LOCK).read_bytes() == b"4242":
+                break
+            time.sleep(0.05)
+        code, err = run(capsys, out, "--quiet")
+        assert code == 2 and "another patc run (pid 4242)" in err, err
+    finally:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+    code, err = run(capsys, out, "--quiet")  # the holder is gone: the lock went with it
+    assert code == 0, err
