@@ -78,10 +78,10 @@ def _say_spec_changed(out: str | Path, before: str, spec: str | Path,
 def _copy_sources(spec: str | Path, out: str | Path, plan: Plan,
                   search_path: list[str] | None) -> None:
     """``RUN/spec/``: the spec, the modules it uses and the factory modules in its folder, each at
-    its path relative to the spec's folder (``_elsewhere/NAME`` for a module outside it); the
-    folder is rebuilt on every run, so it always shows what the last run read."""
+    its path relative to the spec's folder (``_elsewhere/NAME`` for a module outside it); files an
+    earlier run read and this one does not are removed, so it always shows what the last run
+    read (also when the spec run is the copy in ``RUN/spec/`` itself)."""
     import os
-    import shutil
 
     from patternlang.compiler import module_files
     from patternlang.compiler.fingerprints import factory_files
@@ -91,14 +91,17 @@ def _copy_sources(spec: str | Path, out: str | Path, plan: Plan,
     if int(os.environ.get("RANK", "0")) > 0:
         return
     run = RunDir(out)
-    copies = run.inside(run.root / "spec")
-    if copies.is_dir() and not copies.is_symlink():
-        shutil.rmtree(copies)
     copies = run.subdir("spec")
     factories = [p.resolve() for p in factory_files(plan).values() if p is not None]
+    written: set[Path] = set()
     for f in [src, *module_files(spec, search_path),
               *(p for p in factories if src.parent in p.parents)]:
         rel = Path(os.path.relpath(f, src.parent))
         if rel.parts and rel.parts[0] == "..":
             rel = Path("_elsewhere") / f.name
-        atomic_write_bytes(copies / rel, f.read_bytes())
+        data = f.read_bytes()  # read first: the spec may be run from this very folder
+        atomic_write_bytes(copies / rel, data)
+        written.add((copies / rel).resolve())
+    for old in list(copies.rglob("*")):  # what an earlier run's spec read, not this one
+        if (old.is_file() or old.is_symlink()) and old.resolve() not in written:
+            old.unlink()
