@@ -40,7 +40,7 @@ def run(spec: str | Path, out: str | Path, *, resume: bool = False, device: str 
     """
     from patternlang.compiler import compile_file
     from patternlang.runtime.executor import execute, file_error
-    from patternlang.runtime.rundir import claim
+    from patternlang.runtime.rundir import bind_spec, claim, locked
 
     plan = compile_file(str(spec), search_path)
     if seed is not None:
@@ -52,15 +52,56 @@ def run(spec: str | Path, out: str | Path, *, resume: bool = False, device: str 
         options = options.model_copy(update={"device": device})
     claim(out, force)
     try:
-        _copy_sources(spec, out)
-        execute(plan, out, options=options, resume=resume, progress=progress)
+        with locked(out):
+            before = bind_spec(out, spec)
+            _copy_sources(spec, out, plan, search_path)
+            if before is not None:
+                _say_spec_changed(out, before, spec, progress)
+            execute(plan, out, options=options, resume=resume, progress=progress)
     except OSError as exc:  # outside any step: the run directory itself (read-only, full disk)
         raise file_error("run directory", exc) from exc
     return Results.load(out)
 
 
-def _copy_sources(spec: str | Path, out: str | Path) -> None:
+def _say_spec_changed(out: str | Path, before: str, spec: str | Path,
+                      progress: Progress | None) -> None:
+    """Tell (and log) that ``out`` held runs of another spec file: its ``spec/`` now shows this one."""
+    from patternlang.runtime.rundir import RunDir
+
+    message = (f"note: {out} held runs of {before}; it now runs {Path(spec).resolve()} (steps "
+               "with the same content are re-used; spec/ shows this spec)")
+    if progress is not None:
+        progress.info(message)
+    RunDir(out).log("spec_changed", before=before, spec=str(Path(spec).resolve()))
+
+
+def _copy_sources(spec: str | Path, out: str | Path, plan: Plan,
+                  search_path: list[str] | None) -> None:
+    """``RUN/spec/``: the spec, the modules it uses and the factory modules in its folder, each at
+    its path relative to the spec's folder (``_elsewhere/NAME`` for a module outside it); files an
+    earlier run read and this one does not are removed, so it always shows what the last run
+    read (also when the spec run is the copy in ``RUN/spec/`` itself)."""
+    import os
+
+    from patternlang.compiler import module_files
+    from patternlang.compiler.fingerprints import factory_files
     from patternlang.runtime.rundir import RunDir, atomic_write_bytes
 
-    src = Path(spec)
-    atomic_write_bytes(RunDir(out).subdir("spec") / src.name, src.read_bytes())
+    src = Path(spec).resolve()
+    if int(os.environ.get("RANK", "0")) > 0:
+        return
+    run = RunDir(out)
+    copies = run.subdir("spec")
+    factories = [p.resolve() for p in factory_files(plan).values() if p is not None]
+    written: set[Path] = set()
+    for f in [src, *module_files(spec, search_path),
+              *(p for p in factories if src.parent in p.parents)]:
+        rel = Path(os.path.relpath(f, src.parent))
+        if rel.parts and rel.parts[0] == "..":
+            rel = Path("_elsewhere") / f.name
+        data = f.read_bytes()  # read first: the spec may be run from this very folder
+        atomic_write_bytes(copies / rel, data)
+        written.add((copies / rel).resolve())
+    for old in list(copies.rglob("*")):  # what an earlier run's spec read, not this one
+        if (old.is_file() or old.is_symlink()) and old.resolve() not in written:
+            old.unlink()

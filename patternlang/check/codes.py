@@ -33,6 +33,7 @@ CODES: dict[str, str] = {
     "PAT321": "number that is not finite, or too large",
     "PAT322": "expression nested too deeply",
     "PAT330": "the plan's estimated cost is far above this machine (a warning)",
+    "PAT331": "a step's estimated memory is above this machine's memory",
     "PAT401": "constraint is not convex in the weights",
     "PAT402": "convex constraint in a form the solver does not take",
     "PAT403": "constraint does not involve any data weight",

@@ -117,7 +117,13 @@ def resolve_path(s: State, module: str, value: str, span: Span) -> str | None:
     path = Path(value).expanduser()
     if not path.is_absolute():
         path = s.program.modules[module].dir / path if module in s.program.modules else path
-    if not path.exists():
+    try:
+        found = path.exists()
+    except OSError as exc:  # ENAMETOOLONG, ELOOP: the file system cannot look it up
+        s.error("PAT309", f"file '{value[:80]}{'...' if len(value) > 80 else ''}' cannot be "
+                f"looked up: {exc.strerror or exc}", span, "give a shorter path")
+        return None
+    if not found:
         s.error("PAT309", f"file '{value}' not found", span, f"looked at {path}")
         return None
     return str(path.resolve())

@@ -54,10 +54,10 @@ def resolve(path: tuple[str, ...], root_dir: Path, search_path: list[str] | None
     """The file a ``use`` path names, or None."""
     if path[0] == "stdlib" and len(path) == 2:
         f = STDLIB_DIR / f"{path[1]}.pat"
-        return f if f.is_file() else None
+        return f if _is_file(f) else None
     for d in _search_dirs(root_dir, search_path):
         f = d.joinpath(*path[:-1], f"{path[-1]}.pat")
-        if f.is_file():
+        if _is_file(f):
             return f
     return None
 
@@ -71,21 +71,55 @@ def _display(path: Path) -> str:
         return str(path)
 
 
-def read_source(path: Path, shown: str | None = None) -> str:
-    """The text of a spec or module file: UTF-8 (a leading byte-order mark is dropped).
+#: The largest spec or module file read (a spec is a page of text; a 20 MB file is a mistake).
+MAX_SOURCE_BYTES = 1 << 20
 
-    Raises :class:`PatUsageError` for a directory, a missing or unreadable file, and a
-    :class:`PatSpecError` (PAT102 at the line and column of the first bad byte, naming the file)
-    for text that is not UTF-8."""
-    shown = shown or str(path)
-    if path.is_dir():
-        raise PatUsageError(f"{shown} is a directory, not a spec file (give the .pat file in it)")
+
+def _regular_file(path: Path, shown: str) -> None:
+    """Refuse (exit 2, naming the file) anything but a regular file of at most
+    :data:`MAX_SOURCE_BYTES`: a directory, a device (``/dev/zero`` never ends), a FIFO (reading
+    it waits for a writer), a missing file or a path the file system cannot hold."""
+    import stat
+
     try:
-        data = path.read_bytes()
+        st = path.stat()
     except FileNotFoundError:
         raise PatUsageError(f"no such spec file: {shown}") from None
     except OSError as exc:
         raise PatUsageError(f"cannot read {shown}: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise PatUsageError(f"{shown} is a directory, not a spec file (give the .pat file in it)")
+    if not stat.S_ISREG(st.st_mode):
+        raise PatUsageError(f"{shown} is not a regular file (a device, a pipe or a socket); give "
+                            "the path of a .pat file")
+    if st.st_size > MAX_SOURCE_BYTES:
+        raise PatUsageError(f"{shown} is {st.st_size:,} bytes; spec files are at most "
+                            f"{MAX_SOURCE_BYTES:,} bytes (put data in a data file: text_file, "
+                            "token_file)")
+
+
+def read_source(path: Path, shown: str | None = None) -> str:
+    """The text of a spec or module file: UTF-8 (a leading byte-order mark is dropped).
+
+    Raises :class:`PatUsageError` for anything but a regular file of at most
+    :data:`MAX_SOURCE_BYTES` (a directory, a device, a FIFO, a missing or unreadable file, a
+    path too long), and a :class:`PatSpecError` (PAT102 at the line and column of the first bad
+    byte, naming the file) for text that is not UTF-8."""
+    shown = shown or str(path)
+    _regular_file(path, shown)
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_SOURCE_BYTES + 1)
+    except OSError as exc:
+        raise PatUsageError(f"cannot read {shown}: {exc.strerror or exc}") from None
+    if len(data) > MAX_SOURCE_BYTES:  # it grew after the check
+        raise PatUsageError(f"{shown} is larger than {MAX_SOURCE_BYTES:,} bytes, the limit of a "
+                            "spec file")
+    return decode_source(data, shown)
+
+
+def decode_source(data: bytes, shown: str) -> str:
+    """UTF-8 text of a spec's bytes, a leading byte-order mark dropped (PAT102 otherwise)."""
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     try:
@@ -98,6 +132,14 @@ def read_source(path: Path, shown: str | None = None) -> str:
                                  f"line {line}, column {col})", Span(shown, line, col, line, col + 1),
                        "save the file as UTF-8")
         raise PatSpecError([d], {shown: good}) from None
+
+
+def _is_file(path: Path) -> bool:
+    """``path.is_file()``, False for a path the file system cannot even look up (too long)."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
 
 
 def load_program(text: str, filename: str, search_path: list[str] | None = None) -> Program:

@@ -27,13 +27,18 @@ def formatted(path: Path, text: str) -> str:
               help="Change nothing; print a diff and exit 1 if a file is not formatted.")
 @handle_errors
 def fmt(specs: tuple[str, ...], check: bool) -> int:
-    """Format SPEC files (.pat; .md files: their ```pat blocks) in place, in the canonical layout."""
+    """Format SPEC files (.pat; .md files: their ```pat blocks) in place, in the canonical layout.
+
+    Files are read as ``patc check`` reads them (UTF-8, a byte-order mark kept aside and written
+    back; other bytes are PAT102; devices, pipes and files over the size limit are refused)."""
+    from patternlang.check.modules import read_source
+
     failed: list[PatSpecError] = []
     unformatted = 0
     for spec in specs:
         path = Path(spec)
-        text = path.read_text(encoding="utf-8")
         try:
+            text = read_source(path, spec)
             new = formatted(path, text)
         except PatSpecError as exc:
             failed.append(exc)
@@ -45,7 +50,9 @@ def fmt(specs: tuple[str, ...], check: bool) -> int:
             click.echo("".join(difflib.unified_diff(text.splitlines(True), new.splitlines(True),
                                                     f"{spec} (now)", f"{spec} (formatted)")), nl=False)
         else:
-            path.write_text(new, encoding="utf-8")
+            with open(path, "rb") as fh:
+                bom = "\ufeff" if fh.read(3) == b"\xef\xbb\xbf" else ""
+            path.write_text(bom + new, encoding="utf-8")
             click.echo(f"formatted {spec}", err=True)
     if failed:
         raise PatSpecError([d for e in failed for d in e.diagnostics],

@@ -155,6 +155,12 @@ def run(ctx: click.Context, spec: str, out: str | None, resume: bool, device: st
 @handle_errors
 def report(run_dir: str) -> None:
     """Re-render results.json, figures and report.md of RUN_DIR."""
+    from patternlang.errors import PatUsageError
     from patternlang.runtime.report import render
+    from patternlang.runtime.rundir import is_run_dir
 
+    if not is_run_dir(Path(run_dir)):  # checked before anything is written there
+        raise PatUsageError(f"{run_dir} is not a patternlang run directory (no .patternlang-run "
+                            "marker); `patc report` would overwrite its report.md and "
+                            "results.json.\n  remedy: give the --out directory of a `patc run`")
     click.echo(f"wrote {render(run_dir)}")

@@ -47,17 +47,41 @@ def check_file(path: str | Path, search_path: list[str] | None = None) -> Checke
 
 
 def compile_source(text: str, filename: str = "<string>", search_path: list[str] | None = None) -> Plan:
-    """Compile spec text to a plan."""
+    """Compile spec text to a plan (refused, PAT331, when a step cannot fit in this machine's
+    memory: :func:`~patternlang.compiler.explain.memory_errors`)."""
     checked = check_source(text, filename, search_path)
     with deep_recursion():
-        return lower(checked)
+        return _fits(lower(checked), {filename: text})
 
 
 def compile_file(path: str | Path, search_path: list[str] | None = None) -> Plan:
-    """Compile a spec file to a plan."""
+    """Compile a spec file to a plan (see :func:`compile_source`)."""
     checked = check_file(path, search_path)
     with deep_recursion():
-        return lower(checked)
+        plan = lower(checked)
+    return _fits(plan, None, path)
+
+
+def _fits(plan: Plan, sources: dict[str, str] | None, path: str | Path | None = None) -> Plan:
+    """``plan``, or a :class:`PatSpecError` for every step whose memory is above this machine's."""
+    from patternlang.compiler.explain import memory_errors
+
+    errors = memory_errors(plan)
+    if errors:
+        raise PatSpecError(errors, sources if sources is not None else {str(path): read_spec(path)})
+    return plan
+
+
+def module_files(path: str | Path, search_path: list[str] | None = None) -> list[Path]:
+    """The files of the modules a spec ``use``s, transitively (not the stdlib's): what a run copies
+    into ``RUN/spec/`` beside the spec."""
+    from patternlang.check.modules import STDLIB_DIR, load_program
+
+    program = load_program(read_spec(path), str(path), search_path)
+    stdlib = STDLIB_DIR.resolve()
+    files = {(m.dir / Path(key).name).resolve() for key, m in program.modules.items()
+             if not m.is_root}
+    return sorted(f for f in files if f.parent != stdlib and f.is_file())
 
 
 def parse_file(path: str | Path) -> Module:

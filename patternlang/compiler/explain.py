@@ -166,7 +166,7 @@ def _bytes(n: int | None) -> str:
         return "?"
     for unit, div in (("GB", 2**30), ("MB", 2**20), ("KB", 2**10)):
         if n >= div:
-            return f"{n / div:.1f} {unit}"
+            return f"{n / div:,.1f} {unit}"
     return f"{n} B"
 
 
@@ -285,8 +285,11 @@ def explain(plan: Plan, rates: dict[str, Rates] | None = None) -> str:
                      f"rates ({rate_text}; one process; start-up, data building and the report "
                      "add seconds)")
     if plan.factories:
+        from patternlang.compiler.fingerprints import factory_files
+
         lines.append("Python code this plan imports and runs (review before `patc run`):")
-        lines += [f"  - {f}" for f in plan.factories]
+        lines += [f"  - {ref}: {path or 'not found as a source file'}"
+                  for ref, path in factory_files(plan).items()]
     return "\n".join(lines)
 
 
@@ -352,6 +355,88 @@ def cost_warnings(plan: Plan, rates: dict[str, Rates] | None = None,
             f"({_si(c.fwd_bwd)} fwd+bwd and {_si(c.fwd)} fwd sequence passes {how})", span,
             "check steps, draws, chains, seeds and batch; `patc compile SPEC` shows every step's "
             "cost", severity="warning"))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Memory: a plan whose tensors cannot fit in this machine is refused before anything runs
+
+FLOAT, TOKEN = 4, 8  # bytes of a float32 activation / an int64 token id
+
+
+def _dims(model: ModelSpec) -> tuple[int, int, int, int, int] | None:
+    """(layers, heads, d_model, vocab, context) of a transformer-shaped model's call, or None."""
+    a = model.call.args if model.call is not None else {}
+    try:
+        return (int(a["layers"]), int(a["heads"]), int(a["d_model"]), int(a.get("vocab", 2)),
+                int(a["context"]))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def activation_bytes(model: ModelSpec, sequences: int) -> int:
+    """A lower bound on the memory ``sequences`` sequences take through the model at once: their
+    token ids, each layer's attention pattern and residual stream, and the logits (float32)."""
+    dims = _dims(model)
+    if dims is None:
+        return 0
+    L, H, d, V, T = dims
+    return sequences * T * (TOKEN + FLOAT * (L * (H * T + d) + V))
+
+
+def step_memory(step, plan: Plan) -> int:
+    """A lower bound on the peak memory of a step: the parameter state it keeps (:func:`step_cost`:
+    weights, gradients, optimizer moments; one copy per SGLD chain) plus the activations of one
+    training batch, and of one probe set (observations), through one copy of the model."""
+    model = model_of(step, plan)
+    if model is None:
+        return 0
+    state = step_cost(step, plan).memory or 0
+    if isinstance(step, TrainStep):
+        return state + activation_bytes(model, step.batch)
+    if isinstance(step, VerifyStep):
+        train = plan.step(step.train)
+        return state + activation_bytes(model, getattr(train, "batch", 1))
+    if isinstance(step, SampleStep):
+        probe = max(step.probe, _probe_rows(step) // max(1, len(step.components)))
+        return state + max(activation_bytes(model, step.sampler.batch),
+                           activation_bytes(model, probe))
+    if isinstance(step, ObserveStep):
+        return activation_bytes(model, step.probe)
+    return 0
+
+
+def machine_memory() -> int | None:
+    """This machine's physical memory in bytes (None where the OS does not say)."""
+    import os
+
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def memory_errors(plan: Plan, available: int | None = None) -> list:
+    """PAT331 errors for steps whose estimated memory (:func:`step_memory`) is above ``available``
+    (default: this machine's physical memory): ``d_model = 1000000`` or ``batch = 1e9`` is a typo
+    the allocator would otherwise report half-way through the run."""
+    from patternlang.errors import Diagnostic, Span
+
+    available = available if available is not None else machine_memory()
+    if not available:
+        return []
+    out = []
+    for step in plan.steps:
+        need = step_memory(step, plan)
+        if need <= available:
+            continue
+        loc = step.loc
+        span = Span(loc.file, loc.line, loc.col, loc.line, loc.col + 1) if loc else None
+        out.append(Diagnostic(
+            "PAT331", f"{step.id} needs at least {_bytes(need)} of memory (parameters x chains, "
+            f"activations x batch and probe), more than this machine's {_bytes(available)}", span,
+            "lower the model's size (d_model, vocab, heads, layers, context), or chains, batch "
+            "or probe; `patc compile SPEC` shows every step's memory"))
     return out
 
 

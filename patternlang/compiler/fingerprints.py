@@ -8,7 +8,8 @@ so editing a corpus or a factory's module makes those steps (and all downstream)
 of reporting ``cached`` results of the old code and data.
 
 Factories are located without importing them (``patc compile`` runs no user code): the module's
-file is looked up on ``sys.path`` and the spec's directory, and its bytes are hashed (only the
+file is looked up on ``sys.path``, then in the spec's directory (the order the run imports in,
+:mod:`patternlang.models.factory`), and its bytes are hashed (only the
 module's own file; a factory whose behaviour depends on other files should name a version in its
 ``factory_args``).
 """
@@ -31,10 +32,10 @@ def _digest(path: Path) -> str:
 
 
 def module_file(module: str, extra: list[Path]) -> Path | None:
-    """The source file of ``module`` (``pkg.mod``) on ``extra`` + ``sys.path``, found without
+    """The source file of ``module`` (``pkg.mod``) on ``sys.path``, then ``extra``, found without
     importing anything; None when it is not a plain source file (then only its name is hashed)."""
     parts = module.split(".")
-    for base in [*extra, *(Path(p or ".") for p in sys.path)]:
+    for base in [*(Path(p or ".") for p in sys.path), *extra]:
         stem = base.joinpath(*parts)
         for cand in (stem.with_suffix(".py"), stem / "__init__.py"):
             if cand.is_file():
@@ -42,12 +43,17 @@ def module_file(module: str, extra: list[Path]) -> Path | None:
     return None
 
 
+def factory_files(plan: Plan) -> dict[str, Path | None]:
+    """``{factory reference: the source file the run will import it from}`` (None: not a plain
+    source file, e.g. an extension module or not found)."""
+    spec_dir = [Path(plan.spec).resolve().parent] if not plan.spec.startswith("<") else []
+    return {ref: module_file(ref.partition(":")[0], spec_dir) for ref in plan.factories}
+
+
 def fingerprints(plan: Plan) -> dict[str, str]:
     """``{file path or factory reference: content digest}`` for everything the plan reads."""
     out: dict[str, str] = {}
-    spec_dir = [Path(plan.spec).resolve().parent]
-    for ref in plan.factories:
-        f = module_file(ref.partition(":")[0], spec_dir)
+    for ref, f in factory_files(plan).items():
         if f is not None:
             out[ref] = _digest(f)
     for s in sorted(strings_in([step.model_dump(mode="json") for step in plan.steps])):

@@ -251,12 +251,18 @@ def _load_ids(p: Path):
     if p.suffix == ".npy":
         try:
             return torch.from_numpy(np.load(p, allow_pickle=False))
-        except ValueError as exc:
+        except (ValueError, EOFError, OSError) as exc:
             raise ComponentError(p.name, f"cannot read {p} as a plain .npy array ({exc})",
                                  "save token ids with numpy.save(path, int_array)") from exc
     if p.suffix == ".safetensors":
+        from safetensors import SafetensorError
         from safetensors.torch import load_file
-        tensors = load_file(str(p))
+        try:
+            tensors = load_file(str(p))
+        except (SafetensorError, OSError) as exc:
+            raise ComponentError(p.name, f"cannot read {p} as a safetensors file ({exc})",
+                                 "save token ids with safetensors.torch.save_file({'tokens': "
+                                 "ids}, path), or use a .npy file") from exc
         if "tokens" in tensors or len(tensors) == 1:
             return tensors.get("tokens", next(iter(tensors.values())))
         raise ComponentError(p.name, f"{p} holds tensors {sorted(tensors)} and none is 'tokens'",

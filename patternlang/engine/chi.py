@@ -116,7 +116,11 @@ class Chi:
 
     def save(self, npz_path: str | Path, json_path: str | Path) -> None:
         """Write the arrays to ``npz_path`` and a named, human-readable copy to ``json_path``
-        (each written atomically: temp file, then rename)."""
+        (each atomically, through an unguessable temporary name: :mod:`patternlang.atomic`)."""
+        import io
+
+        from patternlang.atomic import atomic_write_bytes
+
         arrays = {k: getattr(self, k) for k in ("chi", "se", "se_batch", "se_chain", "mean_obs",
                                                  "sd_obs", "sd_comp")}
         arrays["obs_names"] = np.array(self.obs_names, dtype=str)
@@ -124,12 +128,11 @@ class Chi:
         arrays["shape"] = np.array([self.chains, self.draws])
         if self.explicit is not None:
             arrays["explicit"] = self.explicit
-        tmp = Path(str(npz_path) + ".tmp.npz")
-        np.savez(tmp, **arrays)
-        os.replace(tmp, npz_path)
-        tmpj = Path(str(json_path) + ".tmp")
-        tmpj.write_text(json.dumps(self.to_json_dict(), indent=1, allow_nan=True))
-        os.replace(tmpj, json_path)
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        atomic_write_bytes(npz_path, buf.getvalue())
+        atomic_write_bytes(json_path, json.dumps(self.to_json_dict(), indent=1,
+                                                 allow_nan=True).encode())
 
     @classmethod
     def load(cls, npz_path: str | Path, json_path: str | Path | None = None) -> "Chi":

@@ -3,12 +3,26 @@
 Capabilities: diagnostics on open/change/save (the checker's codes, spans and hints, as ``patc
 check`` prints them), hover, completion (trigger ``.``), go to definition, and document formatting
 (``patc fmt``'s layout). Every answer comes from :mod:`patternlang.lsp.analysis`.
+
+Robust to a hostile or buggy client: every request gets an answer. A message whose
+``Content-Length`` is above :data:`MAX_MESSAGE_BYTES` is refused (an Invalid Request error) without
+reading it into memory; a request whose parameters are missing or of the wrong type (a negative
+position) gets an Invalid Params error; a handler that fails (a document neither open nor on disk)
+answers with a short Request Failed error, never a traceback.
 """
 
 from __future__ import annotations
 
+import functools
+import re
+import sys
+from pathlib import Path
+from typing import Any, BinaryIO, Callable
+
 from lsprotocol import types as T
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
 from pygls.uris import from_fs_path, to_fs_path
 
 from patternlang import __version__
@@ -37,13 +51,116 @@ def to_lsp(d: Diagnostic) -> T.Diagnostic:
                         source="patc")
 
 
+MAX_MESSAGE_BYTES = 16 << 20  # a spec is at most 1 MiB (check.modules.MAX_SOURCE_BYTES)
+MAX_HEADER_LINE = 64 << 10
+_LENGTH = re.compile(rb"^content-length: *(\d+)\r\n$", re.IGNORECASE)
+INVALID_REQUEST, INVALID_PARAMS = -32600, -32602
+
+
+class JsonRpcRequestFailed(JsonRpcException):
+    """LSP's RequestFailed: the request was valid but could not be answered."""
+
+    CODE = -32803
+    MESSAGE = "Request Failed"
+
+
+class GuardedProtocol(LanguageServerProtocol):
+    """pygls' protocol, answering a request it cannot decode instead of dropping it (pygls logs
+    the error and the client waits forever)."""
+
+    def structure_message(self, data: dict[str, Any]):
+        try:
+            return super().structure_message(data)
+        except Exception as exc:
+            if isinstance(data, dict) and "id" in data and "method" in data:
+                self.refuse(data.get("id"), INVALID_PARAMS, f"invalid parameters for "
+                            f"{str(data.get('method'))[:80]}: {_first_line(exc.__cause__ or exc)}")
+            raise
+
+    def refuse(self, msg_id: Any, code: int, message: str) -> None:
+        """Send an error response to request ``msg_id`` (None: a message without a usable id)."""
+        ok_id = msg_id if isinstance(msg_id, (int, str)) and not isinstance(msg_id, bool) else None
+        self._send_data({"jsonrpc": "2.0", "id": ok_id, "error": {"code": code, "message": message}})
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:200]
+
+
+class BoundedInput:
+    """Standard input for pygls' reader that refuses a message above :data:`MAX_MESSAGE_BYTES`:
+    its ``Content-Length`` header is replaced (so the body is never read as one block), an
+    Invalid Request error is sent, and what follows is skipped up to the next ``Content-Length``
+    header. Header lines are read at most :data:`MAX_HEADER_LINE` bytes at a time, so a refused
+    body streams past in pieces."""
+
+    def __init__(self, raw: BinaryIO, refuse: Callable[[int], None]):
+        self.raw, self.refuse = raw, refuse
+        self.skipping = False
+
+    def readline(self, size: int = -1) -> bytes:
+        line = self.raw.readline(MAX_HEADER_LINE)
+        if self.skipping and line:
+            at = line.lower().find(b"content-length:")
+            if at < 0:
+                return b"X-Skipped: refused message\r\n"
+            self.skipping, line = False, line[at:]
+        found = _LENGTH.match(line)
+        if found and int(found.group(1)) > MAX_MESSAGE_BYTES:
+            self.refuse(int(found.group(1)))
+            self.skipping = True
+            return b"X-Refused: message too large\r\n"
+        return line
+
+    def read(self, n: int = -1) -> bytes:
+        return self.raw.read(n)
+
+
+def _answering(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A feature handler whose failures are short JSON-RPC errors (no traceback)."""
+
+    @functools.wraps(fn)
+    def wrapper(params: Any) -> Any:
+        try:
+            return fn(params)
+        except JsonRpcException:
+            raise
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise JsonRpcInvalidParams(f"invalid parameters: {_first_line(exc)}") from None
+        except Exception as exc:  # noqa: BLE001 - an editor must always get an answer
+            raise JsonRpcRequestFailed(f"{type(exc).__name__}: {_first_line(exc)}") from None
+
+    return wrapper
+
+
 def build(search_path: list[str] | None = None) -> LanguageServer:
     """A server with every feature registered (not started)."""
-    server = LanguageServer("patternlang", __version__)
+    server = LanguageServer("patternlang", __version__, protocol_cls=GuardedProtocol)
+    feature = server.feature
+
+    def guarded_feature(*args: Any, **kwargs: Any):
+        register = feature(*args, **kwargs)
+        return lambda fn: register(_answering(fn))
+
+    server.feature = guarded_feature  # type: ignore[method-assign]
 
     def document(uri: str) -> tuple[str, str]:
-        doc = server.workspace.get_text_document(uri)
-        return doc.source, to_fs_path(uri) or uri
+        """The text of ``uri``: the editor's copy when open, else the file as ``patc check`` reads
+        it (a missing file, a device or a file over the size limit: a RequestFailed error)."""
+        from urllib.parse import unquote
+
+        from patternlang.check.modules import read_source
+        from patternlang.errors import PatError
+
+        path = to_fs_path(uri) or uri
+        if unquote(uri) in server.workspace.text_documents:
+            return server.workspace.get_text_document(uri).source, path
+        try:
+            return read_source(Path(path), uri), path
+        except PatError as exc:
+            raise JsonRpcRequestFailed(f"{uri} is not open in the editor and cannot be read: "
+                                       f"{_first_line(exc)}") from None
 
     def publish(uri: str, version: int | None = None) -> None:
         text, path = document(uri)
@@ -105,4 +222,10 @@ def build(search_path: list[str] | None = None) -> LanguageServer:
 
 def serve(search_path: list[str] | None = None) -> None:
     """Run the server on stdin/stdout until the client disconnects."""
-    build(search_path).start_io()
+    server = build(search_path)
+
+    def refuse(length: int) -> None:
+        server.protocol.refuse(None, INVALID_REQUEST, f"message of {length:,} bytes refused: "
+                               f"the limit is {MAX_MESSAGE_BYTES:,} bytes")
+
+    server.start_io(stdin=BoundedInput(sys.stdin.buffer, refuse))

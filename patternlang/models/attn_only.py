@@ -334,8 +334,15 @@ class AttnOnlyTransformer(nn.Module):
         return head_slices(self.n_layers, self.n_heads, layer, head)
 
 
+#: Upper bounds ``patc check`` enforces: far above any model this family is run at (CPU scale), and
+#: below the sizes whose per-layer/per-head overhead makes a run hang without a word (a forward and
+#: backward pass costs about 0.6 ms per layer in dispatch alone: 100,000 layers never start).
+MAX_LAYERS, MAX_HEADS = 1024, 4096
+
+
 @primitive("model", task="lm")
-def attn_only(layers: Annotated[int, Range(ge=1)] = 2, heads: Annotated[int, Range(ge=1)] = 4,
+def attn_only(layers: Annotated[int, Range(ge=1, le=MAX_LAYERS)] = 2,
+              heads: Annotated[int, Range(ge=1, le=MAX_HEADS)] = 4,
               d_model: Annotated[int, Range(ge=1)] = 64, d_head: int = 0,
               context: Annotated[int, Range(ge=2)] = 64, vocab: Annotated[int, Range(ge=2)] = 64,
               final_ln: bool = False, seed: int = 0) -> AttnOnlyTransformer:

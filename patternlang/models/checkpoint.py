@@ -2,8 +2,9 @@
 
 ``save`` writes the model's parameters as safetensors (tensors only, no pickle) and a JSON sidecar
 (``<stem>.json``) with the model's class, config, the primitive call that built it when known, and the
-caller's ``meta`` (step, seed, losses, ...). Both files are written to a temporary name and renamed
-into place, so a reader never sees half a checkpoint.
+caller's ``meta`` (step, seed, losses, ...). Both files are written to an unguessable temporary name
+and renamed into place (:func:`patternlang.atomic.atomic_write`), so a reader never sees half a
+checkpoint, a planted link cannot redirect the write, and the files get the user's umask.
 
 ``load_state`` reads safetensors, or a PyTorch file with ``torch.load(weights_only=True)``, whose
 unpickler only rebuilds tensors and plain containers. A file that would import and call anything else
@@ -22,6 +23,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from patternlang.atomic import atomic_write
 from patternlang.errors import PatRuntimeError, UnsafeCheckpointError
 
 _STEP = "load checkpoint"
@@ -33,15 +35,29 @@ def sidecar_path(path: str | Path) -> Path:
     return p.with_suffix(".json")
 
 
-def _atomic(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+def _os_error(exc: Exception, path: Path) -> OSError | None:
+    """The :class:`OSError` inside a safetensors error (``... (os error 28)``: a full disk), so
+    that callers handle it like any failed write; None when it is not an I/O error."""
+    import re
+
+    found = re.search(r"os error (\d+)", str(exc))
+    if found is None:
+        return None
+    code = int(found.group(1))
+    return OSError(code, os.strerror(code), str(path))
+
+
+def _save_tensors(state: dict[str, Tensor], tmp: Path, path: Path) -> None:
+    from safetensors import SafetensorError
+    from safetensors.torch import save_file
+
     try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+        save_file(state, str(tmp), metadata={"patternlang": "1"})
+    except SafetensorError as exc:
+        error = _os_error(exc, path)
+        if error is None:
+            raise
+        raise error from exc
 
 
 def save(model: nn.Module, path: str | Path, meta: dict[str, Any] | None = None) -> Path:
@@ -52,17 +68,19 @@ def save(model: nn.Module, path: str | Path, meta: dict[str, Any] | None = None)
             into the sidecar so the architecture can be rebuilt from the checkpoint alone).
         path: destination, conventionally ``*.safetensors``.
         meta: JSON-serialisable extras (training step, seed, loss, ...).
-    """
-    from safetensors.torch import save_file
 
+    Raises:
+        OSError: the disk is full or the folder not writable (also when safetensors reports it).
+        PatRuntimeError: ``path`` lies below a symbolic link inside a run directory.
+    """
     path = Path(path)
     state = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
     info = {"class": f"{type(model).__module__}.{type(model).__qualname__}",
             "task": getattr(model, "task", None), "config": getattr(model, "config", None),
             "call": getattr(model, "spec_call", None), "meta": meta or {}}
     text = json.dumps(info, indent=2, sort_keys=True, default=str)
-    _atomic(path, lambda tmp: save_file(state, str(tmp), metadata={"patternlang": "1"}))
-    _atomic(sidecar_path(path), lambda tmp: tmp.write_text(text))
+    atomic_write(path, lambda tmp: _save_tensors(state, tmp, path))
+    atomic_write(sidecar_path(path), lambda tmp: tmp.write_text(text))
     return path
 
 

@@ -1,13 +1,24 @@
 """Build models from a :class:`~patternlang.plan.ir.ModelSpec`: a registered primitive, a Python
 factory (``"package.module:function"``), and/or checkpoint weights.
 
-A factory is user code the plan will import and run; ``patc compile`` lists every factory before
-anything runs (``Plan.factories``). Errors name the factory and say what to fix.
+A factory is user code the plan will import and run; ``patc compile`` lists every factory and its
+file before anything runs (``Plan.factories``). Errors name the factory and say what to fix.
+
+Where factory modules are found: installed packages (``sys.path``) first; then, for the top-level
+modules the spec's factories name and only those, the spec's folder (:func:`allow_spec_modules`).
+The spec's folder is never put on ``sys.path``: a ``numpy.py`` or ``safetensors.py`` lying beside a
+spec must not run in place of the real package. Worker processes (``spawn``) learn the allowed
+modules from ``$PATTERNLANG_FACTORY_DIRS``, which :func:`allow_spec_modules` sets.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.abc
+import importlib.machinery
+import json
+import os
+import sys
 from typing import Any, Callable
 
 import torch
@@ -23,6 +34,53 @@ class FactoryError(PatRuntimeError):
     """A Python factory named in a spec cannot be imported or called."""
 
 
+FACTORY_DIRS_ENV = "PATTERNLANG_FACTORY_DIRS"  # JSON {top-level module: folder}, for workers
+
+
+class SpecFolderFinder(importlib.abc.MetaPathFinder):
+    """Finds the named top-level modules in their spec's folder. It sits last on
+    ``sys.meta_path``, so an installed package of the same name always wins, and any other name
+    (``numpy``, ``torch``) is never looked up there."""
+
+    def __init__(self) -> None:
+        self.where: dict[str, str] = {}
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        folder = self.where.get(fullname) if path is None else None
+        if folder is None:
+            return None
+        return importlib.machinery.PathFinder.find_spec(fullname, [folder])
+
+
+_FINDER = SpecFolderFinder()
+
+
+def _install_finder() -> SpecFolderFinder:
+    """Put the finder last on ``sys.meta_path`` (once) and merge what the parent process allowed."""
+    if _FINDER not in sys.meta_path:
+        sys.meta_path.append(_FINDER)
+    try:
+        inherited = json.loads(os.environ.get(FACTORY_DIRS_ENV, "{}"))
+    except ValueError:
+        inherited = {}
+    if isinstance(inherited, dict):
+        _FINDER.where.update({str(k): str(v) for k, v in inherited.items()})
+    return _FINDER
+
+
+def top_modules(refs: list[str]) -> set[str]:
+    """The top-level module names of ``"package.module:function"`` references."""
+    return {r.partition(":")[0].split(".")[0] for r in refs if r.partition(":")[0]}
+
+
+def allow_spec_modules(folder: str | os.PathLike, refs: list[str]) -> None:
+    """Let the factory modules ``refs`` name be imported from ``folder`` (the spec's), after the
+    installed packages; no other module is ever looked up there. Also for worker processes."""
+    finder = _install_finder()
+    finder.where.update({name: str(folder) for name in top_modules(refs)})
+    os.environ[FACTORY_DIRS_ENV] = json.dumps(finder.where)
+
+
 def load_factory(ref: str) -> Callable[..., Any]:
     """Import ``"package.module:function"`` and return the callable.
 
@@ -34,6 +92,7 @@ def load_factory(ref: str) -> Callable[..., Any]:
     if not sep or not mod_name or not attr:
         raise FactoryError(step, f"{ref!r} is not of the form 'package.module:function'",
                            "write the module path, a colon, then the function name")
+    _install_finder()
     try:
         module = importlib.import_module(mod_name)
     except ImportError as exc:

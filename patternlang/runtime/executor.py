@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import errno
 import shutil
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -52,13 +51,14 @@ def resolve_device(device: str, local_rank: int | None = None) -> torch.device:
 
 
 def spec_dir_on_path(plan: Plan) -> None:
-    """Put the spec's directory first on ``sys.path`` (once), so ``factory("mod:fn")`` imports
-    ``mod.py`` beside the spec, as ``python spec_dir/script.py`` would; worker processes inherit it."""
-    if plan.spec.startswith("<"):
+    """Let ``factory("mod:fn")`` import ``mod.py`` beside the spec, after installed packages and for
+    the modules the plan's factories name only (:func:`~patternlang.models.factory.allow_spec_modules`):
+    the spec's folder is never put on ``sys.path``, so a ``numpy.py`` there cannot shadow numpy."""
+    from patternlang.models.factory import allow_spec_modules
+
+    if plan.spec.startswith("<") or not plan.factories:
         return
-    spec_dir = str(Path(plan.spec).resolve().parent)
-    if spec_dir not in sys.path:
-        sys.path.insert(0, spec_dir)
+    allow_spec_modules(Path(plan.spec).resolve().parent, plan.factories)
 
 
 def _load_runners() -> None:
@@ -219,8 +219,7 @@ def _run_step(step: Any, ctx: StepContext) -> StepResult:
                               "steps are kept, continue with --resume") from exc
     except MemoryError as exc:
         ctx.run.log("step_failed", step=step.id, error="out of memory")
-        raise PatRuntimeError(step.id, "out of memory", "lower chains, batch or probe size; "
-                              "completed steps are kept, continue with --resume") from exc
+        raise out_of_memory(step, f"out of memory ({exc or 'MemoryError'})") from exc
     except FileNotFoundError as exc:
         ctx.run.log("step_failed", step=step.id, error=str(exc))
         raise PatRuntimeError(step.id, f"file not found: {exc.filename or exc}",
@@ -230,6 +229,9 @@ def _run_step(step: Any, ctx: StepContext) -> StepResult:
         _log_quietly(ctx, step.id, str(exc))
         raise file_error(step.id, exc) from exc
     except Exception as exc:
+        if allocation_failed(exc):  # torch's allocator: "DefaultCPUAllocator: can't allocate ..."
+            ctx.run.log("step_failed", step=step.id, error="out of memory")
+            raise out_of_memory(step, f"out of memory: {str(exc).splitlines()[0][:200]}") from exc
         where = user_frame(exc)
         if where is None:
             raise  # a bug in patternlang: exit 70 with the banner
@@ -254,6 +256,36 @@ def step_warnings(result: StepResult) -> list[str]:
     for r in getattr(result, "rounds", None) or []:
         out += [w for w in r.solution.warnings if w not in out]
     return out
+
+
+_ALLOCATOR_WORDS = ("can't allocate memory", "not enough memory", "out of memory",
+                    "cannot allocate memory", "std::bad_alloc", "invalid size of the tensor",
+                    "numel: integer multiplication overflow")
+
+
+def allocation_failed(exc: BaseException) -> bool:
+    """Whether ``exc`` is an allocator's refusal (torch raises RuntimeError, numpy its own
+    ``_ArrayMemoryError``, a MemoryError subclass), not a bug."""
+    text = str(exc).lower()
+    return isinstance(exc, (RuntimeError, ValueError)) and any(w in text for w in _ALLOCATOR_WORDS)
+
+
+def _data_files(step: Any) -> list[str]:
+    """The data files a step reads (``text_file``, ``token_file``, component paths)."""
+    from patternlang.plan.ir import strings_in
+
+    found = strings_in(step.model_dump(mode="json").get("components", []))
+    return sorted(f for f in found if "/" in f and Path(f).suffix and Path(f).is_file())
+
+
+def out_of_memory(step: Any, cause: str) -> PatRuntimeError:
+    """An allocation failure as exit 1: what to lower, naming the step's data files (a large
+    corpus is loaded whole), completed steps kept."""
+    files = _data_files(step)
+    data = f"; or a smaller data file ({', '.join(files)})" if files else ""
+    return PatRuntimeError(step.id, cause, "lower the model's size, chains, batch or probe "
+                           f"(`patc compile SPEC` shows each step's memory){data}; completed steps "
+                           "are kept, continue with --resume")
 
 
 def user_frame(exc: BaseException) -> str | None:

@@ -17,12 +17,15 @@ Integrity: ``done.json`` (of a step, of a resumable part, of a verification run)
 ``{"summary": ..., "files": {relative path: sha256}}``, the content hashes of the files that unit
 wrote. A cached unit is used only if every file is there with its recorded hash; otherwise the
 executor says which file is missing or altered, moves the step directory to ``steps/.damaged/`` and
-recomputes it (a damaged part is simply run again). Paths derived from step ids are sanitized
-(:func:`safe_name`) and every directory written to is resolved inside the run directory
-(:meth:`RunDir.inside`): a symlink out of it is refused. Files get the user's umask.
+recomputes it (a damaged part is simply run again). A sealed unit never vouches for a file reached
+through a symbolic link (:func:`seal` refuses it, :func:`damage` reports it). Paths derived from
+step ids are sanitized (:func:`safe_name`) and every path written to must resolve inside the run
+directory (:meth:`RunDir.inside`, :func:`patternlang.atomic.refuse_links`): a symlink below it is
+refused. Files get the user's umask.
 
-Every write goes to a temporary file in the same directory and is renamed into place, so a crash
-(even ``kill -9``) leaves either the old file or the new one, never half a file. A step directory
+Every write goes to an unguessable temporary file (``mkstemp``) in the same directory and is
+renamed into place (:mod:`patternlang.atomic`), so a crash (even ``kill -9``) leaves either the old
+file or the new one, never half a file, and a link planted at a temporary name is never followed. A step directory
 is keyed by the step's content hash (:meth:`patternlang.plan.ir.Plan.hashes`), so a re-run whose
 plan only differs downstream (a changed target, say) finds train and sample outputs already there.
 """
@@ -33,43 +36,20 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-
-MARKER = ".patternlang-run"  # written into every run directory patc creates
-_UMASK: list[int] = []
-
-
-def _file_mode() -> int:
-    """0666 minus the process umask (read once; ``mkstemp`` alone would make every file 0600)."""
-    if not _UMASK:
-        old = os.umask(0o022)
-        os.umask(old)
-        _UMASK.append(old)
-    return 0o666 & ~_UMASK[0]
+from patternlang.atomic import (MARKER, atomic_write, atomic_write_bytes, file_mode, is_run_dir,
+                               refuse_links)
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temp file in the same directory + rename), with the
-    permissions an ordinary ``open(path, "w")`` would give under the user's umask."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, _file_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+__all__ = ["MARKER", "atomic_write", "atomic_write_bytes", "bind_spec", "file_mode", "is_run_dir",
+           "locked", "refuse_links"]
 
 
 def _default(obj: Any) -> Any:
@@ -129,32 +109,67 @@ def _sha256(path: Path) -> str:
 
 
 def _files_under(d: Path) -> list[Path]:
-    """Files below ``d``, except done markers' temporaries and ``d/done.json`` itself."""
-    return sorted(p for p in d.rglob("*") if p.is_file() and not p.name.endswith(".tmp")
-                  and p != d / "done.json")
+    """Files below ``d``, except done markers' temporaries and ``d/done.json`` itself (links
+    included, so that :func:`seal` can refuse them)."""
+    return sorted(p for p in d.rglob("*") if (p.is_file() or p.is_symlink())
+                  and not p.name.endswith(".tmp") and p != d / "done.json")
+
+
+def _linked(p: Path, base: Path) -> Path | None:
+    """The first of ``p`` and its folders below ``base`` that is a symbolic link, or None."""
+    rel = p.relative_to(base)
+    for i in range(len(rel.parts), 0, -1):
+        q = base.joinpath(*rel.parts[:i])
+        if q.is_symlink():
+            return q
+    return None
 
 
 def seal(d: Path, summary: Any, files: list[Path] | None = None, base: Path | None = None) -> None:
     """Write ``d/done.json``: the unit's ``summary`` and the sha256 of ``files`` (default: every
-    file under ``d``), keyed by their path relative to ``base`` (default ``d``)."""
+    file under ``d``), keyed by their path relative to ``base`` (default ``d``). The sha256 of
+    the summary itself is recorded too (``summary_sha256``), so an edited summary is found like
+    an edited file. A file reached through a symbolic link is refused: a sealed unit vouches only
+    for files inside it."""
+    from patternlang.errors import PatRuntimeError
+
     base = base or d
-    listed = _files_under(d) if files is None else files
+    listed = _files_under(d) if files is None else [p for p in files if not p.name.endswith(".tmp")]
+    for p in listed:
+        link = _linked(p, base)
+        if link is not None:
+            raise PatRuntimeError("run directory", f"{link} is a symbolic link (to "
+                                  f"{link.resolve()}); {d.name} cannot be sealed with files "
+                                  "outside it", f"remove the link {link} and run again")
     manifest = {str(p.relative_to(base)): _sha256(p) for p in listed}
-    atomic_write_json(d / "done.json", {"summary": summary, "files": manifest})
+    atomic_write_json(d / "done.json", {"summary": summary, "files": manifest,
+                                        "summary_sha256": summary_digest(summary)})
+
+
+def summary_digest(summary: Any) -> str:
+    """sha256 of a summary's canonical JSON text (what :func:`seal` records)."""
+    as_read = json.loads(to_json(summary, indent=None))  # what a reader gets back
+    text = json.dumps(as_read, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def damage(d: Path, base: Path | None = None) -> str | None:
-    """Why the sealed unit ``d`` cannot be trusted (unreadable marker, a file missing or altered),
-    or ``None`` when every recorded file is there with its recorded content."""
+    """Why the sealed unit ``d`` cannot be trusted (unreadable marker, an edited summary, a file
+    missing, altered or reached through a link), or ``None`` when every recorded file is there
+    with its recorded content."""
     try:
         record = read_json(d / "done.json")
-        manifest = record["files"]
-        record["summary"]  # noqa: B018 - must be present
+        manifest = dict(record["files"])
+        summary = record["summary"]
     except (OSError, ValueError, KeyError, TypeError):
         return f"{d.name}/done.json is unreadable or incomplete"
+    if record.get("summary_sha256") != summary_digest(summary):
+        return f"{d.name}/done.json: its summary was edited after it was written"
     base = base or d
     for rel, digest in manifest.items():
-        p = base / rel
+        p = base / str(rel)
+        if ".." in Path(str(rel)).parts or Path(str(rel)).is_absolute() or _linked(p, base):
+            return f"{rel} is outside the step directory (a link or a path out of it)"
         if not p.is_file():
             return f"{rel} is missing"
         if _sha256(p) != digest:
@@ -204,6 +219,7 @@ class StepDir:
 
     def part(self, name: str) -> Path:
         p = self.path / "parts" / safe_name(name)
+        refuse_links(p / "done.json")  # no folder on the way may lead out of the run directory
         p.mkdir(parents=True, exist_ok=True)
         return p
 
@@ -237,6 +253,7 @@ class StepDir:
     def quarantine(self) -> Path:
         """Move this (damaged) step directory to ``steps/.damaged/`` for inspection; return where."""
         dest_dir = self.path.parent / ".damaged"
+        refuse_links(dest_dir / self.path.name)
         dest_dir.mkdir(exist_ok=True)
         dest = dest_dir / f"{self.path.name}-{int(time.time())}"
         n = 0
@@ -245,11 +262,6 @@ class StepDir:
             dest = dest_dir / f"{self.path.name}-{int(time.time())}-{n}"
         os.replace(self.path, dest)
         return dest
-
-
-def is_run_dir(path: Path) -> bool:
-    """Whether ``path`` is a patternlang run directory (its marker, or a run from before it)."""
-    return (path / MARKER).is_file() or ((path / "plan.json").is_file() and (path / "steps").is_dir())
 
 
 def claim(path: str | os.PathLike, force: bool = False) -> None:
@@ -276,6 +288,57 @@ def claim(path: str | os.PathLike, force: bool = False) -> None:
     except OSError as exc:
         raise PatUsageError(f"cannot create the run directory {root}: {exc.strerror or exc}\n"
                             "  remedy: give --out a directory you can write to") from None
+
+
+def bind_spec(path: str | os.PathLike, spec: str | os.PathLike) -> str | None:
+    """Record in the run marker which spec file ``path`` last ran; return the spec it held before
+    when that was another file (the caller says so and logs it: re-using a run directory for an
+    edited copy of a spec is allowed, as steps are content-addressed, but never silent)."""
+    from patternlang import __version__
+
+    root, source = Path(path), str(Path(spec).resolve())
+    if int(os.environ.get("RANK", "0")) > 0:
+        return None
+    try:
+        recorded = read_json(root / MARKER).get("spec")
+    except (OSError, ValueError, AttributeError):
+        recorded = None
+    if recorded != source:
+        atomic_write_json(root / MARKER, {"patternlang": __version__, "spec": source})
+    return recorded if recorded and recorded != source else None
+
+
+LOCK = ".patternlang-lock"
+
+
+@contextmanager
+def locked(path: str | os.PathLike) -> Iterator[None]:
+    """Hold the run directory's lock (``RUN/.patternlang-lock``, ``flock``) while a run writes
+    into it: a second ``patc run`` into the same directory is refused (exit 2) with the pid of the
+    first, instead of both writing the same step directories. Ranks > 0 of a distributed run
+    work under rank 0's lock. The lock is released when the process ends, however it ends."""
+    import fcntl
+
+    from patternlang.errors import PatUsageError
+
+    if int(os.environ.get("RANK", "0")) > 0:
+        yield
+        return
+    lock = Path(path) / LOCK
+    refuse_links(lock)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), file_mode())
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            raise PatUsageError(f"another patc run (pid {holder}) is writing into {path}.\n  "
+                                "remedy: wait for it to finish, or give another --out") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)
 
 
 class RunDir:

@@ -34,15 +34,17 @@ _KEYWORD_TERMINALS += KEYWORDS
 
 
 _TEXT: ContextVar[str] = ContextVar("pat_text", default="")
-_SETTING = re.compile(r"\s*=(?!=)")
-_CALL = re.compile(r"\s*\(")
+_GAP = r"(?:\s|#[^\n]*)*"  # whitespace and comments between a keyword and what follows it
+_SETTING = re.compile(_GAP + r"=(?!=)")
+_CALL = re.compile(_GAP + r"\(")
 _CALLABLE_WORDS = {"WEIGHT", "LIMIT", "TO", "BY", "WHERE", "RELATIVE", "ONSET", "SUBJECT", "AS",
                    "ALONG", "REQUIRE"}
 
 
 def _keyword_or_key(tok: Token) -> Token:
     """A keyword followed by ``=`` is a setting key (``data = base`` inside a train block), and a
-    soft keyword followed by ``(`` is a call (``weight(uniform)`` in a constraint).
+    soft keyword followed by ``(`` is a call (``weight(uniform)`` in a constraint); comments
+    may come between (``data  # the mixture`` on one line, ``= base`` on the next).
 
     LALR merges lookaheads, so the contextual lexer alone would read ``data`` there as the
     declaration keyword; one character of look-ahead settles it."""

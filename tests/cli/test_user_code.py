@@ -104,3 +104,35 @@ def test_a_text_file_given_as_a_checkpoint_is_exit_1(capsys, tmp_path):
     code, err = patc(capsys, "run", str(spec), "--out", str(tmp_path / "out"), "--device", "cpu")
     assert code in (1, 2), err
     assert "internal error" not in err and "Traceback" not in err and "passwd" in err
+
+
+SHADOWS = ["safetensors", "numpy", "torch", "click", "pydantic", "cvxpy"]
+
+
+def test_modules_beside_a_spec_never_shadow_installed_packages(tmp_path):
+    """Issue 27 item 1: a `numpy.py` (etc.) beside a spec must not run, in the main process or in a
+    verification worker; the factory the spec names is still found there, after installed
+    packages; `patc compile` lists the file it will import."""
+    import os
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    spec = _factory_spec(tmp_path, "shadow_factory", limit=10**6)
+    hits = tmp_path / "hits"
+    for name in SHADOWS:
+        (tmp_path / f"{name}.py").write_text(
+            f"open({str(hits)!r}, 'a').write('{name}\\n')\nraise ImportError('shadow')\n")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PATTERNLANG_WORKERS": "2",
+           "PYTHONPATH": str(root)}
+    env.pop("PATTERNLANG_FACTORY_DIRS", None)
+
+    def patc(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "patternlang", *args], capture_output=True,
+                              text=True, env=env, cwd=root, timeout=600)
+
+    done = patc("compile", str(spec), "--no-timing")
+    assert done.returncode == 0, done.stderr
+    assert f"shadow_factory:build: {tmp_path / 'shadow_factory.py'}" in done.stdout
+    done = patc("run", str(spec), "--out", str(tmp_path / "out"), "--device", "cpu", "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert not hits.exists(), hits.read_text()

@@ -25,7 +25,8 @@ class Client:
     def __init__(self) -> None:
         env = {**os.environ, "OMP_NUM_THREADS": "1"}
         self.proc = subprocess.Popen([sys.executable, "-m", "patternlang", "lsp"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT)
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
+                                     cwd=ROOT)  # the server logs there; an unread pipe would block it
         self.messages: queue.Queue = queue.Queue()
         self.next_id = 0
         threading.Thread(target=self._read, daemon=True).start()
@@ -179,3 +180,55 @@ def test_formatting_returns_the_canonical_layout(client, tmp_path):
     (edit,) = client.request("textDocument/formatting", {"textDocument": {"uri": spec.as_uri()},
                                                          "options": {"tabSize": 2, "insertSpaces": True}})["result"]
     assert edit["newText"] == "data a = uniform_tokens(vocab=4, length=4)\n"
+
+
+# --- issue 27 item 8: every request gets an answer, nothing crashes the server -----------------
+
+
+def ask(c: Client, method: str, params, timeout: float = 15) -> dict:
+    c.next_id += 1
+    c.send({"id": c.next_id, "method": method, "params": params})
+    return c.wait(lambda m: m.get("id") == c.next_id and "method" not in m, timeout=timeout)
+
+
+@pytest.mark.parametrize("params", [
+    None, {}, {"textDocument": {"uri": QUICKSTART.as_uri()}},
+    {"textDocument": {"uri": QUICKSTART.as_uri()}, "position": {"line": "x", "character": 1}},
+    {"textDocument": {"uri": QUICKSTART.as_uri()}, "position": {"line": -5, "character": -3}},
+    {"textDocument": 7, "position": {"line": 0, "character": 0}},
+], ids=["null", "empty", "no_position", "wrong_type", "negative", "uri_not_a_map"])
+@pytest.mark.parametrize("method", ["textDocument/hover", "textDocument/completion",
+                                    "textDocument/definition"])
+def test_bad_parameters_get_an_invalid_params_error(client, method, params):
+    answer = ask(client, method, params)
+    assert answer["error"]["code"] == -32602, answer
+    assert "traceback" not in json.dumps(answer).lower()
+
+
+def test_a_document_neither_open_nor_on_disk_is_a_short_error(client, tmp_path):
+    where = {"textDocument": {"uri": (tmp_path / "missing.pat").as_uri()},
+             "position": {"line": 0, "character": 0}}
+    for method in ("textDocument/definition", "textDocument/hover"):
+        answer = ask(client, method, where)
+        assert answer["error"]["code"] == -32803 and "missing.pat" in answer["error"]["message"]
+        assert "traceback" not in json.dumps(answer).lower()
+    answer = ask(client, "textDocument/hover", {"textDocument": {"uri": "file:///dev/zero"},
+                                                "position": {"line": 0, "character": 0}})
+    assert answer["error"]["code"] == -32803  # not read forever
+
+
+def test_a_huge_content_length_is_refused_and_the_server_goes_on():
+    c = Client()
+    try:
+        c.request("initialize", {"processId": None, "rootUri": QUICKSTART.parent.as_uri(),
+                                 "capabilities": {}})
+        c.proc.stdin.write(b"Content-Length: 1000000000000\r\n\r\n" + b'{"jsonrpc": "2.0"}')
+        c.proc.stdin.flush()
+        refused = c.wait(lambda m: "error" in m, timeout=15)
+        assert refused["id"] is None and refused["error"]["code"] == -32600, refused
+        answer = ask(c, "textDocument/hover", {"textDocument": {"uri": QUICKSTART.as_uri()},
+                                               "position": {"line": 0, "character": 0}})
+        assert "result" in answer, answer
+        assert c.proc.poll() is None
+    finally:
+        c.close()

@@ -141,3 +141,51 @@ def test_a_full_disk_is_exit_1_and_loses_nothing_already_computed(reference, tmp
     code = cli.main(["run", str(FAST), "--out", str(out), "--quiet", "--device", "cpu", "--resume"])
     assert code == 0, capsys.readouterr().err
     assert numbers(out) == expected
+
+
+def _no_space(path) -> OSError:
+    return OSError(errno.ENOSPC, "No space left on device", str(path))
+
+
+@pytest.mark.parametrize("where", ["checkpoint", "checkpoint_safetensors", "chi"])
+def test_a_full_disk_at_a_checkpoint_or_chi_write_is_exit_1_then_resumes(reference, tmp_path, capsys,
+                                                                         monkeypatch, where):
+    """Issue 27 item 7: the two writers outside the run directory's helpers (a model checkpoint,
+    the χ table) fail with "no space left on device": exit 1 saying so, never 70 (safetensors
+    reports it as ``SafetensorError ... (os error 28)``); --resume then gives the same numbers."""
+    import safetensors.torch
+
+    from patternlang.models import checkpoint
+
+    _, expected = reference
+    out = tmp_path / "out"
+    with monkeypatch.context() as m:
+        if where == "checkpoint":
+            def full(path, write):
+                raise _no_space(path)
+            m.setattr(checkpoint, "atomic_write", full)
+        elif where == "checkpoint_safetensors":
+            def full(*args, **kwargs):
+                raise safetensors.SafetensorError("Error while serializing: I/O error: No space "
+                                                  "left on device (os error 28)")
+            m.setattr(safetensors.torch, "save_file", full)
+        else:
+            from patternlang import atomic
+
+            real = atomic.atomic_write_bytes
+
+            def full(path, data):
+                if Path(path).name.startswith("chi."):
+                    raise _no_space(path)
+                real(path, data)
+            m.setattr(atomic, "atomic_write_bytes", full)
+        code = cli.main(["run", str(FAST), "--out", str(out), "--quiet", "--device", "cpu"])
+        err = capsys.readouterr().err
+    assert code == 1, err
+    assert "disk is full" in err and "--resume" in err
+    assert "Traceback" not in err and "internal error" not in err
+    assert ("train.pretrain" if where != "chi" else "susceptibility.chi") in err
+    assert not [p for p in out.rglob("*.tmp")]  # the failed write left no temporary behind
+    code = cli.main(["run", str(FAST), "--out", str(out), "--quiet", "--device", "cpu", "--resume"])
+    assert code == 0, capsys.readouterr().err
+    assert numbers(out) == expected

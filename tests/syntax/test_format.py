@@ -186,3 +186,24 @@ def test_cli_fmt_syntax_error_exits_2(tmp_path, capsys):
 
 def test_docs_pages_are_listed():
     assert ROOT / "docs" / "language.md" in DOCS
+
+
+def test_a_pat_block_shown_inside_another_fence_is_left_as_written():
+    """Issue 27 item 9: a literal example of a ```pat block (inside a ```` fence, or a ~~~ one)
+    is documentation text, not a spec to reformat."""
+    inner = "```pat\ndata a=uniform_tokens(vocab=4, length=4)\n```\n"
+    md = f"Write:\n\n````markdown\n{inner}````\n\n~~~\n{inner}~~~\n\n{inner}"
+    out = format_markdown(md)
+    assert out.count("data a=uniform_tokens") == 2 and out.count("data a = uniform_tokens") == 1
+    assert out.endswith("```pat\ndata a = uniform_tokens(vocab=4, length=4)\n```\n")
+
+
+def test_a_comment_between_a_setting_key_and_its_value_parses_and_formats():
+    """Issue 27 item 9: `data  # c` then `= base` on the next line was a parse error (a keyword
+    used as a setting key was told apart by looking only past spaces)."""
+    src = ("use stdlib.lm\nmodel m = attn_only(layers=1, heads=1, d_model=8, context=4, vocab=4)\n"
+           "data d = uniform_tokens(vocab=4, length=4)\nmixture base = {d: 1}\n"
+           "train t {\n  model = m\n  data # the mixture\n    = base\n  steps = 2\n}\n")
+    out = format_source(src)
+    assert "  data = base  # the mixture\n" in out
+    assert format_source(out) == out
