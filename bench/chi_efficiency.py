@@ -45,7 +45,8 @@ def spec_text(estimator: str, seed: int, at: int, chains: int, draws: int, train
     text = re.sub(r"checkpoints = \[[^]]*\]", f"checkpoints = [{at}]", text)
     text = re.sub(r"steps = 500", f"steps = {train_steps}", text, count=1)
     text = re.sub(r"at = pretrain\.step\(\d+\)", f"at = pretrain.step({at})", text)
-    text = re.sub(r"\n\s*##[^\n]*\n\s*check = [^\n]*", "", text)
+    text = re.sub(r"\n\s*##[^\n]*\n\s*(check|estimator) = [^\n]*", "", text)
+    text = re.sub(r"\n\s*(check|estimator) = [^\n]*", "", text)
     text = re.sub(r"chains = \d+  draws = \d+", f"chains = {chains}  draws = {draws}  seed = {seed}", text)
     if estimator == "coupled":
         text = text.replace("  observe = [ih, prev, loss(repeats), loss(markov)]",
@@ -57,6 +58,7 @@ def spec_text(estimator: str, seed: int, at: int, chains: int, draws: int, train
 def replicate(estimator: str, seed: int, args, work: Path) -> dict:
     """One replicate: CPU seconds of sample + susceptibility and each targeted row."""
     from patternlang.compiler import compile_file
+    from patternlang.compiler.checked_targets import checked_targets
     from patternlang.runtime.executor import execute
     from patternlang.runtime.results_types import ChiResult
     from patternlang.runtime.report import load_results
@@ -74,7 +76,9 @@ def replicate(estimator: str, seed: int, args, work: Path) -> dict:
     results, _ = load_results(RunDir(out), plan)
     chi = results["susceptibility.chi"]
     assert isinstance(chi, ChiResult)
-    rows = target_rows(plan.step("sample.chi"), chi, plan)
+    sample = plan.step("sample.chi")
+    sample = sample.model_copy(update={"targets": checked_targets(sample, plan.steps)})
+    rows = target_rows(sample, chi, plan)
     return {"cpu": cpu, "rows": {r.label: {"value": r.value.tolist(), "se": r.se.tolist(),
                                            "z": r.best_abs_z, "free": r.free.tolist()}
                                  for r in rows}}
