@@ -8,6 +8,10 @@ anything runs (``Plan.factories``). Errors name the factory and say what to fix.
 from __future__ import annotations
 
 import importlib
+import importlib.machinery
+import importlib.util
+import sys
+from pathlib import Path
 from typing import Any, Callable
 
 import torch
@@ -23,6 +27,55 @@ class FactoryError(PatRuntimeError):
     """A Python factory named in a spec cannot be imported or called."""
 
 
+#: folders of the specs being compiled or run (:func:`look_beside`): where a factory's module is
+#: looked for when no installed package provides it
+_SPEC_FOLDERS: list[Path] = []
+
+
+def look_beside(spec: str | Path) -> None:
+    """Let factories name a module that sits beside ``spec`` (``factory("modtask:mlp")`` finds
+    ``modtask.py`` in the spec's folder). Only the named module is taken from there, and only
+    when it is not importable otherwise: installed packages come first, and nothing else in the
+    folder can shadow them. ``patc compile`` (its timing) and ``patc run`` both call this."""
+    if str(spec).startswith("<"):
+        return
+    folder = Path(spec).resolve().parent
+    if folder not in _SPEC_FOLDERS:
+        _SPEC_FOLDERS.append(folder)
+
+
+def _import_beside(mod_name: str) -> Any:
+    """``mod_name`` imported from a spec's folder (its top-level module or package found only
+    there, then the rest of the dotted name inside it), or None when no spec folder holds it."""
+    top = mod_name.split(".")[0]
+    for folder in _SPEC_FOLDERS:
+        found = importlib.machinery.PathFinder.find_spec(top, [str(folder)])
+        if found is None or found.loader is None:
+            continue
+        module = importlib.util.module_from_spec(found)
+        sys.modules[top] = module
+        try:
+            found.loader.exec_module(module)
+        except BaseException:
+            sys.modules.pop(top, None)
+            raise
+        return importlib.import_module(mod_name)
+    return None
+
+
+def _import(mod_name: str) -> Any:
+    """Installed packages (``sys.path``) first, then the spec folders."""
+    try:
+        return importlib.import_module(mod_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != mod_name.split(".")[0]:
+            raise  # the module exists but something it imports does not
+        module = _import_beside(mod_name)
+        if module is None:
+            raise
+        return module
+
+
 def load_factory(ref: str) -> Callable[..., Any]:
     """Import ``"package.module:function"`` and return the callable.
 
@@ -35,11 +88,11 @@ def load_factory(ref: str) -> Callable[..., Any]:
         raise FactoryError(step, f"{ref!r} is not of the form 'package.module:function'",
                            "write the module path, a colon, then the function name")
     try:
-        module = importlib.import_module(mod_name)
+        module = _import(mod_name)
     except ImportError as exc:
         raise FactoryError(step, f"cannot import module {mod_name!r} ({exc})",
-                           "check the module name, and that it is importable (PYTHONPATH or an "
-                           "installed package)") from exc
+                           "check the module name: a module beside the spec (modtask.py for "
+                           "'modtask:fn'), an installed package, or one on PYTHONPATH") from exc
     obj: Any = module
     for part in attr.split("."):
         if not hasattr(obj, part):

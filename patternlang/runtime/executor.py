@@ -56,6 +56,9 @@ def spec_dir_on_path(plan: Plan) -> None:
     ``mod.py`` beside the spec, as ``python spec_dir/script.py`` would; worker processes inherit it."""
     if plan.spec.startswith("<"):
         return
+    from patternlang.models.factory import look_beside
+
+    look_beside(plan.spec)
     spec_dir = str(Path(plan.spec).resolve().parent)
     if spec_dir not in sys.path:
         sys.path.insert(0, spec_dir)

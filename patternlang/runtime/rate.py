@@ -68,6 +68,9 @@ def measure_rate(step: TrainStep, budget_s: float = 0.5, device: str = "cpu") ->
 
 def measure_rates(plan: Plan, budget_s: float = 0.5, device: str = "cpu") -> dict[str, Rate]:
     """Rates per model name, one measurement per distinct model of the plan's train steps."""
+    from patternlang.models.factory import look_beside
+
+    look_beside(plan.spec)
     torch.manual_seed(0)
     out: dict[str, Rate] = {}
     for step in plan.steps:
