@@ -91,8 +91,15 @@ def observables(ev: Evaluator, v: V | None, what: str) -> list[tuple[ObsV, Obser
     return out if ok else None
 
 
+def probes_of(ev: Evaluator, specs: list[ObservableSpec], have: list[ComponentSpec]) -> list:
+    """The components ``specs`` measure (``loss(heldout)``) that ``have`` lacks: probes, or data
+    outside the mixture; they are built for the observables and never trained or sampled on."""
+    names = {c.name for c in have}
+    return [c for c in extra_components(ev, specs, have) if c.name not in names]
+
+
 def extra_components(ev: Evaluator, specs: list[ObservableSpec], have: list[ComponentSpec]) -> list:
-    """Components named by observables (``loss(c)``) that the mixture does not contain."""
+    """``have`` and the components named by observables (``loss(c)``) that it does not contain."""
     names = {c.name for c in have}
     out = list(have)
 
@@ -187,7 +194,8 @@ def check_train(ev: Evaluator, key, decl: A.Decl) -> Any:
         return ErrorV(decl.span)
     return TrainE(decl.name or "", loc(decl.span), mspec, mix[0].components, mix[0].spec, steps, batch,
                   optimizer, sorted(cks), sds, mixture_from=mix[1], init=init[0] if init else None,
-                  track=[s for _, s in track], track_every=every if track else 0)
+                  track=[s for _, s in track], track_every=every if track else 0,
+                  probes=probes_of(ev, [s for _, s in track], mix[0].components))
 
 
 def check_susceptibility(ev: Evaluator, key, decl: A.Decl) -> Any:
@@ -303,8 +311,10 @@ def check_verify(ev: Evaluator, module: str, decl: A.Decl, pat: PatterningE) -> 
     onset = [_onset(ev, module, st) for st in r.statements]
     if None in (arms, sds, steps, every, start, obs) or None in onset or not isinstance(train, TrainE):
         return ErrorV(decl.span)
+    measured = _unique([s for _, s in obs])
+    probes = probes_of(ev, measured + [o.observable for o in onset], train.components)
     return VerifyE(decl.name or "", loc(decl.span), train.name, arms.named, sds, steps, start, start_at,
-                   every, _unique([s for _, s in obs]), onset, arms.random, arms.regression)
+                   every, measured, onset, arms.random, arms.regression, probes)
 
 
 def _unique(specs: list[ObservableSpec]) -> list[ObservableSpec]:

@@ -252,6 +252,9 @@ class TrainStep(_Step):
     init_from: CheckpointRef | None = None
     track: list[ObservableSpec] = Field(default_factory=list)
     track_every: int = 0
+    #: components only measured by ``track`` (``probe`` declarations, ``loss(c)`` of a component
+    #: outside the mixture): built for the observables, never sampled from
+    probes: list[ComponentSpec] = Field(default_factory=list, exclude_if=lambda v: not v)
 
 
 class ObserveStep(_Step):
@@ -348,6 +351,8 @@ class VerifyStep(_Step):
     every: int = 25
     observables: list[ObservableSpec] = Field(default_factory=list)
     onset: list[OnsetSpec] = Field(default_factory=list)
+    #: components the observables and onsets measure that the train step's mixture lacks
+    probes: list[ComponentSpec] = Field(default_factory=list, exclude_if=lambda v: not v)
 
 
 class ReportStep(_Step):

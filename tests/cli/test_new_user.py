@@ -55,3 +55,42 @@ def test_compile_imports_a_factory_beside_the_spec(capsys, tmp_path):
     code, out, err = patc(capsys, "compile", str(spec))  # with timing: builds the model
     assert code == 0, err
     assert "modtask_compile26:mlp" in out and "No module named" not in err
+
+
+def _results(out: Path) -> dict:
+    import json
+    return json.loads((out / "results.json").read_text())
+
+
+@pytest.mark.parametrize("kind", ["probe", "data"])
+def test_a_held_out_probe_is_measured_end_to_end_and_never_weighted(capsys, tmp_path, kind):
+    """``probe heldout`` (or a ``data`` component left out of the mixture, as the new user
+    first wrote it): tracked in training, a target of the solve, measured by verification; the
+    mixture, chi's columns, the solution and the weights tables hold only add, sub and memo."""
+    text = (HERE / "modular.pat").read_text().replace("probe heldout", f"{kind} heldout")
+    spec = user_folder(tmp_path, f"modtask_run26_{kind}", text)
+    code, out, err = patc(capsys, "check", str(spec))
+    assert code == 0, err
+    run = tmp_path / "run"
+    code, out, err = patc(capsys, "run", str(spec), "--out", str(run), "--device", "cpu", "--quiet")
+    assert code == 0, err
+    res = _results(run)
+    assert res["susceptibilities"]["susceptibility.chi"]["components"] == ["add", "sub", "memo"]
+    assert "loss(heldout)" in res["susceptibilities"]["susceptibility.chi"]["observables"]
+    sol = res["solutions"]["solve.generalise"]
+    assert set(sol["final_weights"]) == {"add", "sub", "memo"} and "loss(heldout)" in sol["predicted"]
+    assert "loss(heldout)" in res["tracked"]["train.pretrain"]["seeds"]["0"]
+    assert "loss(heldout)" in str(res["verification"]["verify.generalise"])
+    report = (run / "report.md").read_text()
+    weights_rows = [ln for ln in report.splitlines() if ln.startswith("| heldout")]
+    assert not weights_rows, weights_rows
+
+
+def test_a_probe_is_kept_out_of_mixtures_statically(capsys, tmp_path):
+    text = (HERE / "modular.pat").read_text().replace(
+        "mixture base = {add: 0.4, sub: 0.4, memo: 0.2}",
+        "mixture base = {add: 0.4, sub: 0.4, memo: 0.2, heldout: 0.1}")
+    spec = user_folder(tmp_path, "modtask_mix26", text)
+    code, _, err = patc(capsys, "check", str(spec))
+    assert code == 2
+    assert "modular.pat:11:" in err and "PAT305" in err and "'heldout' is a probe" in err

@@ -21,7 +21,7 @@ from patternlang.runtime.training import train_one
 @runner("train", sharded=True)
 def run_train(step: TrainStep, ctx: StepContext) -> TrainPoolResult | None:
     check_model(build_model(step.model, ctx), ctx.plan, step.id)  # before any training
-    components = build_components(step.components)
+    components = build_components(step.components + step.probes)
     weights = resolve_mixture(step, ctx)
     if step.mixture_from:  # a per-sample solution also weights the examples of its pools
         components = reweight_pools(components, pool_weights(ctx, step.mixture_from))

@@ -57,7 +57,8 @@ def _job(job: dict) -> dict:
     import torch
 
     torch.set_num_threads(1)
-    components = reweight_pools(build_components(job["train"].components), job.get("pools"))
+    components = reweight_pools(build_components(job["train"].components + job.get("probes", [])),
+                                job.get("pools"))
     info = train_one(job["train"], job["seed"], job["weights"], components, job["out_dir"],
                      device=job["device"], plan_seed=job["plan_seed"], steps=job["steps"],
                      init_path=job["init_path"], track=job["track"], every=job["every"],
@@ -110,7 +111,7 @@ def _job_for(step: VerifyStep, ctx: StepContext, arm: str, seed: int, weights: d
             "train": ctx.plan.step(step.train), "steps": steps, "every": every,
             "track": _tracked(step), "init_path": init_path, "out_dir": run_dir,
             "part_dir": run_dir, "device": str(ctx.device), "plan_seed": ctx.plan.seed,
-            "pools": pools}
+            "pools": pools, "probes": step.probes}
 
 
 def _init_path(step: VerifyStep, ctx: StepContext, seed: int):
