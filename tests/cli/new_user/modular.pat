@@ -32,7 +32,9 @@ susceptibility chi {
 patterning generalise {
   from = chi
   lower loss(heldout) by 0.05
-  subject to { kl(base) <= 0.05 }
+  subject to {
+    kl(base) <= 0.05
+  }
 }
 
 verify generalise {
