@@ -58,3 +58,21 @@ def test_a_catalogued_primitive_runs_its_real_function():
     prim = registry._catalogued()["data"]["uniform_tokens"]
     comp = prim.fn(vocab=8, length=4)
     assert comp.seq_len == 4 and comp.vocab_size == 8
+
+
+def test_patc_run_shows_its_plan_before_importing_torch(tmp_path):
+    """``patc run``'s first line comes from the compiled plan, before the runtime loads torch
+    (``-X importtime`` writes each import to stderr as it happens, in order with our output)."""
+    spec = tmp_path / "tiny.pat"
+    spec.write_text("model m = attn_only(layers=1, heads=1, d_model=8, context=8, vocab=8)\n"
+                    "data u = uniform_tokens(vocab=8, length=8)\n"
+                    "train t { model = m  data = u  steps = 1  batch = 2 }\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PATTERNLANG_NO_PLUGINS": "1"}
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "patternlang", "run", str(spec),
+                           "--out", str(tmp_path / "out"), "--device", "cpu"], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stderr.splitlines()
+    plan_line = next(i for i, ln in enumerate(lines) if "2 steps (train.t, report)" in ln)
+    torch_line = next(i for i, ln in enumerate(lines) if ln.split("|")[-1].strip() == "torch")
+    assert plan_line < torch_line
