@@ -228,15 +228,29 @@ def _formats(plan: Plan) -> list[str]:
     return list(getattr(report[0], "formats", ["md", "json"])) if report else ["md", "json"]
 
 
-def _progress(plan: Plan, found: dict) -> str:
-    """``all 6 steps complete.`` or ``4/6 steps complete; not run: verify.up, ...`` (the report
-    step, being written, is not counted)."""
+def _progress(plan: Plan, found: dict, failed: dict | None = None) -> str:
+    """``all 6 steps complete.`` or ``4/6 steps complete; failed: solve.up (its error); not run:
+    verify.up`` (the report step, being written, is not counted; ``failed``: the run's
+    ``failed.json``)."""
     steps = [s.id for s in plan.steps if s.kind != "report"]
     missing = [sid for sid in steps if sid not in found]
     if not missing:
         return f"all {len(steps)} steps complete."
-    return (f"{len(steps) - len(missing)}/{len(steps)} steps complete; not run: "
-            f"{', '.join(missing)}.")
+    head = f"{len(steps) - len(missing)}/{len(steps)} steps complete"
+    if failed and failed.get("step") in missing:
+        missing.remove(failed["step"])
+        cause = str(failed.get("error", "")).splitlines()[0]
+        head += f"; **failed: {failed['step']}** ({cause})"
+    return head + (f"; not run: {', '.join(missing)}." if missing else ".")
+
+
+def read_failure(run: RunDir) -> dict | None:
+    """The run's ``failed.json`` (written when a step fails, removed when a run starts)."""
+    path = run.root / "failed.json"
+    try:
+        return read_json(path) if path.is_file() else None
+    except (OSError, ValueError):
+        return None
 
 
 def _tracked_section(tr: dict | None) -> list[str]:
@@ -278,12 +292,16 @@ def render(run_dir: str | Path) -> Path:
                               "rewrite it; completed steps are re-used") from None
     found, dirs = load_results(run, plan)
     doc = collect(plan, found, tracked_curves(plan, dirs))
+    failed = read_failure(run)
+    if failed:
+        doc["failed"] = failed
     path = run.write_json("results.json", doc)
     if "md" not in _formats(plan):
         return path
     figdir = run.subdir("figures")
     lines = [f"# patternlang report: `{Path(plan.spec).name}`", "",
-             f"patternlang {__version__}; plan seed {plan.seed}; {_progress(plan, found)}", ""]
+             f"patternlang {__version__}; plan seed {plan.seed}; {_progress(plan, found, failed)}",
+             ""]
     for s in plan.steps:
         if s.id not in found or s.kind not in SECTIONS:
             continue

@@ -7,6 +7,7 @@ Each test copies the factory under its own module name into a fresh folder that 
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -94,3 +95,35 @@ def test_a_probe_is_kept_out_of_mixtures_statically(capsys, tmp_path):
     code, _, err = patc(capsys, "check", str(spec))
     assert code == 2
     assert "modular.pat:11:" in err and "PAT305" in err and "'heldout' is a probe" in err
+
+
+def test_a_failed_run_says_so_in_its_results_and_report(capsys, tmp_path, monkeypatch):
+    """Item 4: after a run whose solve fails, results.json and report.md are not the previous
+    run's: they name the failed step (also after ``patc report``), and the error says where the
+    rejected solution was written."""
+    from patternlang.errors import PatRuntimeError
+    from patternlang.runtime.steps import solve as solve_step
+
+    text = (HERE / "modular.pat").read_text()
+    spec = user_folder(tmp_path, "modtask_fail26", text)
+    run = tmp_path / "run"
+    assert patc(capsys, "run", str(spec), "--out", str(run), "--device", "cpu", "--quiet")[0] == 0
+    assert "solve.generalise" in _results(run)["solutions"]
+
+    def unresolved(step, resolution):
+        raise PatRuntimeError(step.id, "require resolved: target 'lower loss(heldout)' has "
+                              "largest |z| = 1.2 < 3", "sample longer")
+
+    monkeypatch.setattr(solve_step, "check_resolved", unresolved)
+    spec.write_text(spec.read_text().replace("lower loss(heldout) by 0.05", "lower loss(heldout) by 0.06"))
+    code, _, err = patc(capsys, "run", str(spec), "--out", str(run), "--device", "cpu", "--quiet")
+    assert code == 1
+    written = re.search(r"the rejected solution is in (\S+solution\.json)", err)
+    assert written and Path(written.group(1)).is_file(), err
+    res = _results(run)
+    assert res["failed"]["step"] == "solve.generalise" and "solve.generalise" not in res["solutions"]
+    for _ in range(2):  # as the failed run left it, then re-rendered by `patc report`
+        head = (run / "report.md").read_text().splitlines()[2]
+        assert "failed: solve.generalise** (step 'solve.generalise' failed: require resolved" in head
+        assert "not run: verify.generalise" in head and "not run: solve" not in head
+        assert patc(capsys, "report", str(run))[0] == 0
