@@ -290,6 +290,24 @@ def check_output(ev: Evaluator, key, decl: A.Decl) -> Any:
     return OutputE(loc(decl.span), formats) if formats is not None else ErrorV(decl.span)
 
 
+def _enough_proxies(ev: Evaluator, r: BlockReader, arms, pat: PatterningE) -> bool:
+    """PAT302 when ``regression(K)`` has fewer proxy runs than the weights have free directions
+    (components − 1 − equality constraints): its fit, an intercept and one slope per direction, is
+    then far from determined. (K = free directions is underdetermined too; the run says so, with
+    the other degenerate designs, in the arm's record.)"""
+    equalities = sum(1 for c in pat.constraints if c.kind == "linear" and c.op == "==") + \
+        sum(len(c.components) for c in pat.constraints if c.kind == "fixed")
+    free = max(0, len(pat.mixture.weights) - 1 - equalities)
+    k = arms.regression.runs
+    if k >= free:
+        return True
+    ev.s.error("PAT302", f"regression({k}) fits {free + 1} unknowns (an intercept and {free} free "
+               f"direction(s) of the weights of '{pat.mixture.name}') from {k} proxy runs: it "
+               "would say nothing", r.span("arms"), f"use regression({free + 1}) or more; about "
+               f"{2 * (free + 1)} gives the leave-one-out fit something to check")
+    return False
+
+
 def check_verify(ev: Evaluator, module: str, decl: A.Decl, pat: PatterningE) -> Any:
     r = BlockReader(ev, decl, module)
     sus = [ev.s.resolve((module, n)) for n in pat.sources]
@@ -298,6 +316,8 @@ def check_verify(ev: Evaluator, module: str, decl: A.Decl, pat: PatterningE) -> 
     train_name = sus[0].at.train.split(".", 1)[1]
     train = ev.s.resolve((module, train_name))
     arms = read_arms(r)
+    if arms is not None and arms.regression is not None and not _enough_proxies(ev, r, arms, pat):
+        arms = None
     sds = seeds(r, 3)
     steps = r.int("steps", getattr(train, "steps", None), Range(ge=1))
     every = r.int("every", 25, Range(ge=1))
