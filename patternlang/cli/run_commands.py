@@ -44,7 +44,7 @@ class RichProgress:
         return _Task()
 
     def info(self, message: str) -> None:
-        self.bars.console.log(message)
+        self.bars.console.print(message)  # print, not log: no time and no link to this file
 
     def stop(self) -> None:
         self.bars.stop()
