@@ -117,6 +117,7 @@ class VerifyE:
     random: int = 0  # random(K) arms
     regression: RegressionArm | None = None  # the regression(K) arm
     probes: list[ComponentSpec] = field(default_factory=list)  # measured, not in the mixture
+    model: ModelSpec | None = None  # ``model = ...``: the arms train another model (transfer)
 
 
 @dataclass

@@ -308,6 +308,25 @@ def _enough_proxies(ev: Evaluator, r: BlockReader, arms, pat: PatterningE) -> bo
     return False
 
 
+def _transfer_model(ev: Evaluator, r: BlockReader, decl: A.Decl, start: str | None,
+                    train: Any) -> ModelSpec | bool:
+    """``model = bigger``: every arm trains this model (from scratch: a checkpoint of the model
+    chi was measured on does not fit another one); ``False`` after an error."""
+    v = coerce.as_model(ev, r.value("model"), "model")
+    if v is None:
+        return False
+    if start != "scratch":
+        ev.s.error("PAT310", "a verify with its own model trains it from scratch", r.span("model"),
+                   "remove start = ..., or the model setting")
+        return False
+    raw = r.raw("model")
+    spec = ModelSpec(name=raw.id if isinstance(raw, A.Name) else f"{decl.name}.model", call=v.call,
+                     factory=v.factory, factory_args=v.factory_args, checkpoint=v.checkpoint)
+    if isinstance(train, TrainE) and not context_fits(ev, spec, train.components, r.span("model")):
+        return False
+    return spec
+
+
 def check_verify(ev: Evaluator, module: str, decl: A.Decl, pat: PatterningE) -> Any:
     r = BlockReader(ev, decl, module)
     sus = [ev.s.resolve((module, n)) for n in pat.sources]
@@ -331,10 +350,13 @@ def check_verify(ev: Evaluator, module: str, decl: A.Decl, pat: PatterningE) -> 
     onset = [_onset(ev, module, st) for st in r.statements]
     if None in (arms, sds, steps, every, start, obs) or None in onset or not isinstance(train, TrainE):
         return ErrorV(decl.span)
+    model = _transfer_model(ev, r, decl, start, train) if r.has("model") else None
+    if model is False:
+        return ErrorV(decl.span)
     measured = _unique([s for _, s in obs])
     probes = probes_of(ev, measured + [o.observable for o in onset], train.components)
     return VerifyE(decl.name or "", loc(decl.span), train.name, arms.named, sds, steps, start, start_at,
-                   every, measured, onset, arms.random, arms.regression, probes)
+                   every, measured, onset, arms.random, arms.regression, probes, model)
 
 
 def _unique(specs: list[ObservableSpec]) -> list[ObservableSpec]:

@@ -65,7 +65,8 @@ def _lower_verify(v: VerifyE) -> list:
     return [VerifyStep(id=f"verify.{v.name}", inputs=inputs, loc=v.loc, solve=f"solve.{v.name}",
                        train=f"train.{v.train}", arms=v.arms, seeds=v.seeds, steps=v.steps, start=v.start,
                        start_at=v.start_at, every=v.every, observables=v.observables, onset=v.onset,
-                       random=v.random, regression=v.regression, probes=v.probes)]
+                       random=v.random, regression=v.regression, probes=v.probes,
+                       model=v.model)]
 
 
 def _lower_measure(m: MeasureE) -> list:

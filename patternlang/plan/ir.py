@@ -353,6 +353,8 @@ class VerifyStep(_Step):
     onset: list[OnsetSpec] = Field(default_factory=list)
     #: components the observables and onsets measure that the train step's mixture lacks
     probes: list[ComponentSpec] = Field(default_factory=list, exclude_if=lambda v: not v)
+    #: ``model = ...``: every arm trains this model instead of the train step's (transfer)
+    model: ModelSpec | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 class ReportStep(_Step):

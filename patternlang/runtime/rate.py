@@ -67,7 +67,8 @@ def measure_rate(step: TrainStep, budget_s: float = 0.5, device: str = "cpu") ->
 
 
 def measure_rates(plan: Plan, budget_s: float = 0.5, device: str = "cpu") -> dict[str, Rate]:
-    """Rates per model name, one measurement per distinct model of the plan's train steps."""
+    """Rates per model name, one measurement per distinct model of the plan's train steps (and
+    of the verify steps that train another model: ``verify { model = ... }``)."""
     from patternlang.models.factory import look_beside
 
     look_beside(plan.spec)
@@ -76,4 +77,8 @@ def measure_rates(plan: Plan, budget_s: float = 0.5, device: str = "cpu") -> dic
     for step in plan.steps:
         if isinstance(step, TrainStep) and step.model.name not in out:
             out[step.model.name] = measure_rate(step, budget_s=budget_s, device=device)
+        elif getattr(step, "model", None) is not None and step.kind == "verify" \
+                and step.model.name not in out:
+            recipe = plan.step(step.train).model_copy(update={"model": step.model})
+            out[step.model.name] = measure_rate(recipe, budget_s=budget_s, device=device)
     return out

@@ -127,3 +127,27 @@ def test_a_failed_run_says_so_in_its_results_and_report(capsys, tmp_path, monkey
         assert "failed: solve.generalise** (step 'solve.generalise' failed: require resolved" in head
         assert "not run: verify.generalise" in head and "not run: solve" not in head
         assert patc(capsys, "report", str(run))[0] == 0
+
+
+def test_verify_trains_every_arm_with_another_model(capsys, tmp_path):
+    """``verify { model = wide }``: chi on the width-16 MLP, every arm retrained at width 64."""
+    text = (HERE / "modular.pat").read_text().replace(
+        "verify generalise {", 'model wide = factory("MODULE:mlp", width=64)\n\nverify generalise {\n  model = wide')
+    spec = user_folder(tmp_path, "modtask_transfer26", text)
+    code, out, err = patc(capsys, "compile", str(spec), "--no-timing")
+    assert code == 0 and "for 20 steps with model wide" in out, err
+    run = tmp_path / "run"
+    code, _, err = patc(capsys, "run", str(spec), "--out", str(run), "--device", "cpu", "--quiet")
+    assert code == 0, err
+    built = sys.modules["modtask_transfer26"].BUILT
+    assert 16 in built and built.count(64) >= 2  # the contract check, then each arm (1 seed)
+    arms = _results(run)["verification"]["verify.generalise"]["arms"]
+    assert set(arms) == {"baseline", "patterned"}
+
+
+def test_a_transfer_verify_trains_from_scratch(capsys, tmp_path):
+    text = (HERE / "modular.pat").read_text().replace(
+        "verify generalise {", 'model wide = factory("MODULE:mlp", width=64)\n\nverify generalise {\n  model = wide\n  start = pretrain.step(20)')
+    spec = user_folder(tmp_path, "modtask_transfer26b", text)
+    code, _, err = patc(capsys, "check", str(spec))
+    assert code == 2 and "PAT310" in err and "trains it from scratch" in err

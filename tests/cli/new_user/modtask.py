@@ -30,7 +30,12 @@ class MLP(nn.Module):
         return self.net(self.embed(tokens).flatten(1))
 
 
+#: the width of every model built in this process (the tests read it)
+BUILT: list[int] = []
+
+
 def mlp(width: int = 32) -> MLP:
+    BUILT.append(width)
     return MLP(width)
 
 
