@@ -40,6 +40,7 @@ def check_patterning(ev: Evaluator, key, decl: A.Decl) -> Any:
         s.error("PAT310", f"rounds = {rounds} needs round_steps: training steps between rounds",
                 r.span("rounds"), "add e.g. round_steps = 100")
     if not sources:
+        _names_of_targets(ev, key[0], r)
         return ErrorV(decl.span)
     base = sources[0]
     for other in sources[1:]:
@@ -80,6 +81,17 @@ def _requirements(s, items: list) -> bool | None:
                     "component with |z| >= 3)")
             return None
     return bool(items)
+
+
+def _names_of_targets(ev: Evaluator, module: str, r: BlockReader) -> None:
+    """When the susceptibility is unusable (an error upstream), still evaluate the targets'
+    expressions, so that a typo in them (``loss(heldot)``) is reported with the other errors
+    instead of after the first is fixed."""
+    for t in r.statements:
+        if isinstance(t, A.Target):
+            for e in (t.expr, t.relative):
+                if e is not None:
+                    ev.eval(e, module, {})
 
 
 def _linear_feasible(ev: Evaluator, constraints: list, spans: list, base: SusceptibilityE) -> bool:

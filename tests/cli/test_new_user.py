@@ -151,3 +151,14 @@ def test_a_transfer_verify_trains_from_scratch(capsys, tmp_path):
     spec = user_folder(tmp_path, "modtask_transfer26b", text)
     code, _, err = patc(capsys, "check", str(spec))
     assert code == 2 and "PAT310" in err and "trains it from scratch" in err
+
+
+def test_two_typos_are_reported_at_once(capsys, tmp_path):
+    """Item 7: a typo in the mixture used to hide a typo in the target (the patterning was
+    skipped once its susceptibility was unusable)."""
+    text = (HERE / "modular.pat").read_text().replace("{add: 0.4", "{ad: 0.4").replace(
+        "lower loss(heldout)", "lower loss(heldot)")
+    spec = user_folder(tmp_path, "modtask_typo26", text)
+    code, _, err = patc(capsys, "check", str(spec))
+    assert code == 2 and "unknown name 'ad'" in err and "unknown name 'heldot'" in err, err
+    assert "2 errors found" in err
