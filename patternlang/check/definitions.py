@@ -14,7 +14,7 @@ from patternlang.check.evaluator import Evaluator
 from patternlang.check.draws import read_draws
 from patternlang.check.values import AnyV, AutoCallV, AutoV, DictV, ErrorV, RefV, V
 from patternlang.check.entities import MixtureE, SamplerDecl
-from patternlang.plan.ir import ComponentSpec, MixtureSpec
+from patternlang.plan.ir import ComponentSpec, MixtureSpec, SourceLoc
 from patternlang.registry import Range
 from patternlang.syntax import ast as A
 
@@ -71,7 +71,9 @@ def check_data(ev: Evaluator, key, decl: A.Decl) -> Any:
     v = coerce.as_data(ev, _value_body(ev, decl, key[0]), f"{decl.kind} '{decl.name}'")
     if v is None:
         return ErrorV(decl.span)
-    return ComponentSpec(name=decl.name or "", call=v.call, factory=v.factory, factory_args=v.factory_args)
+    at = decl.span
+    return ComponentSpec(name=decl.name or "", call=v.call, factory=v.factory, factory_args=v.factory_args,
+                         loc=SourceLoc(file=at.file, line=at.line, col=at.col))
 
 
 def check_mixture(ev: Evaluator, key, decl: A.Decl) -> Any:

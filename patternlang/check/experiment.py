@@ -189,7 +189,8 @@ def check_train(ev: Evaluator, key, decl: A.Decl) -> Any:
     raw = r.raw("model")
     mname = raw.id if isinstance(raw, A.Name) else f"{decl.name}.model"
     mspec = ModelSpec(name=mname, call=model.call, factory=model.factory,
-                      factory_args=model.factory_args, checkpoint=model.checkpoint)
+                      factory_args=model.factory_args, checkpoint=model.checkpoint,
+                      loc=loc(model.span) if model.span is not None else None)
     if not context_fits(ev, mspec, mix[0].components, r.span("data")):
         return ErrorV(decl.span)
     return TrainE(decl.name or "", loc(decl.span), mspec, mix[0].components, mix[0].spec, steps, batch,
@@ -321,7 +322,8 @@ def _transfer_model(ev: Evaluator, r: BlockReader, decl: A.Decl, start: str | No
         return False
     raw = r.raw("model")
     spec = ModelSpec(name=raw.id if isinstance(raw, A.Name) else f"{decl.name}.model", call=v.call,
-                     factory=v.factory, factory_args=v.factory_args, checkpoint=v.checkpoint)
+                     factory=v.factory, factory_args=v.factory_args, checkpoint=v.checkpoint,
+                     loc=loc(v.span) if v.span is not None else None)
     if isinstance(train, TrainE) and not context_fits(ev, spec, train.components, r.span("model")):
         return False
     return spec

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from patternlang import registry
-from patternlang.errors import PatRuntimeError
+from patternlang.errors import PatRuntimeError, mark_declared_at
 from patternlang.models import checkpoint
 from patternlang.plan.ir import ModelSpec
 
@@ -146,7 +146,12 @@ def build_model(spec: ModelSpec, device: str | torch.device = "cpu") -> nn.Modul
     if spec.call is not None:
         model = _from_call(spec.call)
     elif spec.factory is not None:
-        model = _call(f"factory {spec.factory}", load_factory(spec.factory), dict(spec.factory_args))
+        try:
+            model = _call(f"factory {spec.factory}", load_factory(spec.factory),
+                          dict(spec.factory_args))
+        except Exception as exc:  # the user's code: the error names the declaration too
+            mark_declared_at(exc, spec.loc)
+            raise
         if not isinstance(model, nn.Module):
             raise FactoryError(f"factory {spec.factory}", f"it returned {type(model).__name__}, "
                                "not a torch.nn.Module", "return the model instance")

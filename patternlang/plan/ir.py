@@ -72,6 +72,8 @@ class ModelSpec(_Model):
     factory: str | None = None  # "package.module:function"
     factory_args: dict[str, Any] = Field(default_factory=dict)
     checkpoint: str | None = None  # path to .safetensors (or a weights_only torch file)
+    #: where the spec builds it, for errors raised in a factory (not in the hashes)
+    loc: SourceLoc | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 class ComponentSpec(_Model):
@@ -82,6 +84,8 @@ class ComponentSpec(_Model):
     path: str | None = None
     factory: str | None = None
     factory_args: dict[str, Any] = Field(default_factory=dict)
+    #: the declaration, for errors raised in a factory (not in the hashes)
+    loc: SourceLoc | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 class MixtureSpec(_Model):

@@ -267,6 +267,8 @@ def _run_step(step: Any, ctx: StepContext) -> StepResult:
         if where is None:
             raise  # a bug in patternlang: exit 70 with the banner
         ctx.run.log("step_failed", step=step.id, error=f"{type(exc).__name__} in {where}")
+        spec_at = getattr(exc, "pat_declared_at", None)
+        where += f", asked for at {spec_at}" if spec_at else ""
         raise PatRuntimeError(step.id, f"your code raised {type(exc).__name__}: {exc} (in {where})",
                               "fix that function, or its arguments in the spec; `patc --debug "
                               "run ...` shows the traceback; completed steps are kept") from exc

@@ -162,3 +162,13 @@ def test_two_typos_are_reported_at_once(capsys, tmp_path):
     code, _, err = patc(capsys, "check", str(spec))
     assert code == 2 and "unknown name 'ad'" in err and "unknown name 'heldot'" in err, err
     assert "2 errors found" in err
+
+
+def test_an_error_in_a_data_factory_names_the_spec_line(capsys, tmp_path):
+    """Item 7: the Python line of the failure and the declaration that asked for the call."""
+    text = (HERE / "modular.pat").read_text().replace('op="sub")', 'op="sub", frac="x")')
+    spec = user_folder(tmp_path, "modtask_ferr26", text)
+    code, _, err = patc(capsys, "run", str(spec), "--out", str(tmp_path / "run"), "--device", "cpu",
+                        "--quiet")
+    assert code == 1 and "your code raised ValueError" in err
+    assert "modtask_ferr26.py:" in err and f"asked for at {spec}:8:1" in err, err
