@@ -619,8 +619,8 @@ PRIMITIVES = [{'kind': 'model',
               'doc': 'Zipf exponent (larger = more skewed).',
               'default': 1.0,
               'range': {'gt': 0}}],
-  'doc': 'I.i.d. tokens with Zipfian frequencies: token ``r`` has probability proportional to\n'
-         '``(r + 1) ** -exponent``.\n'
+  'doc': 'Tokens drawn independently with Zipfian frequencies: token ``r`` has probability\n'
+         'proportional to ``(r + 1) ** -exponent``.\n'
          '\n'
          'Args:\n'
          '    vocab: number of distinct tokens.\n'

@@ -264,7 +264,11 @@ def _tracked_section(tr: dict | None) -> list[str]:
     for n in names:
         per_step = [[v[n][i] for v in tr["seeds"].values() if v[n][i] is not None] for i in cols]
         rows.append([n] + [float(np.mean(x)) if x else None for x in per_step])
-    return [f"Tracked observables (mean over {len(tr['seeds'])} seed(s)) by training step:", "",
+    shown = "" if len(cols) == len(tr["steps"]) else \
+        (f" ({len(cols)} of the {len(tr['steps'])} evaluation steps, evenly spaced; all of them "
+         "are in results.json, `tracked`)")
+    return [f"Tracked observables (mean over {len(tr['seeds'])} seed(s)) by training step{shown}:",
+            "",
             table(["observable"] + [str(tr["steps"][i]) for i in cols], rows), ""]
 
 
