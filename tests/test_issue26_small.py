@@ -59,3 +59,18 @@ def test_the_weights_legend_does_not_cover_the_bars(tmp_path, monkeypatch):
     bars = [p.get_window_extent() for p in ax.patches]
     assert bars and not any(legend.overlaps(b) for b in bars)
     assert np.isfinite(legend.x0)
+
+
+def test_a_rate_is_timed_by_its_fastest_block(monkeypatch):
+    """Item 5: one slow stretch (another job, first-call work) no longer sets the compile
+    estimate; a fake clock, no wall time."""
+    from patternlang.runtime import rate
+
+    clock = {"t": 0.0, "calls": 0}
+    monkeypatch.setattr(rate.time, "perf_counter", lambda: clock["t"])
+
+    def fn():  # 1 s per call for the warm-ups and the first two blocks (6 calls), then 10 ms
+        clock["calls"] += 1
+        clock["t"] += 1.0 if clock["calls"] <= 6 else 0.01
+
+    assert rate._timed(fn, budget_s=0.5) == pytest.approx(0.01)
