@@ -1,8 +1,8 @@
 # Transfer (issue 26): the quickstart's patterning, verified on a model twice as wide.
 #
 # chi is measured on `tiny` (d_model 64) exactly as in specs/quickstart.pat (same plan seed, so the
-# same solution); `verify { model = wide }` retrains the baseline and patterned arms with d_model
-# 128 from scratch over 3 seeds. Does the induction circuit of the wider model also form earlier
+# same solution); `verify { model = wide }` retrains the baseline, patterned, opposite and control
+# arms with d_model 128 from scratch over 3 seeds. Does the induction circuit of the wider model also form earlier
 # under the mixture found on the small one? (The finite-difference check is left out: it does not
 # change the weights.) The quickstart's own notes follow.
 #
@@ -58,7 +58,7 @@ model wide = attn_only(layers=2, heads=4, d_model=128, context=32, vocab=64)
 
 verify accelerate {
   model = wide
-  arms = [baseline, patterned]
+  arms = [baseline, patterned, opposite, control]
   seeds = 3
   steps = 500
   start = scratch
