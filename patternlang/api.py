@@ -39,14 +39,15 @@ def run(spec: str | Path, out: str | Path, *, resume: bool = False, device: str 
     variables, else the defaults); ``device`` overrides its device.
     """
     from patternlang.compiler import compile_file
-    from patternlang.runtime.executor import execute, file_error
-    from patternlang.runtime.rundir import bind_spec, claim, locked
 
     plan = compile_file(str(spec), search_path)
     if seed is not None:
         plan = plan.model_copy(update={"seed": seed})
     if on_plan is not None:
-        on_plan(plan)
+        on_plan(plan)  # before the runtime (and torch) is imported: the user sees the plan at once
+    from patternlang.runtime.executor import execute, file_error
+    from patternlang.runtime.rundir import bind_spec, claim, locked
+
     options = options or RunOptions.from_env()
     if device is not None:
         options = options.model_copy(update={"device": device})

@@ -116,3 +116,15 @@ class InfeasibleError(PatRuntimeError):
 
 class UnsafeCheckpointError(PatRuntimeError):
     """A checkpoint would execute pickled code when loaded; it is refused."""
+
+
+def mark_declared_at(exc: BaseException, loc: object) -> None:
+    """Remember on ``exc``, raised by user code such as a factory, the spec location
+    (``loc.file``, ``loc.line``, ``loc.col``) that asked for the call: the runtime's message then
+    names the spec line beside the Python one. The innermost location wins."""
+    if loc is None or hasattr(exc, "pat_declared_at"):
+        return
+    try:
+        exc.pat_declared_at = f"{loc.file}:{loc.line}:{loc.col}"  # type: ignore[attr-defined]
+    except AttributeError:  # an exception type without a __dict__
+        pass

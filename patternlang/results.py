@@ -111,11 +111,12 @@ class Results:
 
     # -- tables ---------------------------------------------------------------------------------
     def chi_frame(self, step: str | None = None):
-        """chi as a long table: one row per (observable coordinate, component)."""
+        """chi as a long table: one row per (observable coordinate, component), with its standard
+        error and ``z = chi / chi_se`` (an entry is resolved at |z| >= 3; None where SE is 0)."""
         pd, c = _pandas(), self.susceptibility(step) or {}
-        rows = [(o, k, c["chi"][i][j], c["chi_se"][i][j])
+        rows = [(o, k, c["chi"][i][j], c["chi_se"][i][j], _z(c["chi"][i][j], c["chi_se"][i][j]))
                 for i, o in enumerate(c.get("observables", [])) for j, k in enumerate(c["components"])]
-        return pd.DataFrame(rows, columns=["observable", "component", "chi", "chi_se"])
+        return pd.DataFrame(rows, columns=["observable", "component", "chi", "chi_se", "z"])
 
     def weights_frame(self, step: str | None = None):
         """Current and new weights per component, and their difference."""
@@ -146,3 +147,8 @@ class Results:
         pd, m = _pandas(), _first(self.data.get("observations", {}), step) or {}
         rows = [(r["seed"], obs, v) for r in m.get("per_seed", []) for obs, v in r["values"].items()]
         return pd.DataFrame(rows, columns=["seed", "observable", "value"])
+
+
+def _z(chi: float | None, se: float | None) -> float | None:
+    """chi / SE, or None where either is missing or SE is 0."""
+    return None if chi is None or not se else float(chi) / float(se)

@@ -8,12 +8,13 @@ from pathlib import Path
 
 PKG = Path(__file__).resolve().parents[1] / "patternlang"
 BASE = {"errors", "__init__", "atomic"}  # errors, __version__, safe writes: open to everyone
-L0 = BASE | {"plan", "registry", "extras"}
+L0 = BASE | {"plan", "registry", "extras", "catalog"}
 L1 = L0 | {"models", "data"}
 L2 = L1 | {"engine", "observables"}
 FRONT = L0 | {"syntax", "check"}
 ALLOWED = {
-    "errors": set(), "atomic": {"errors"}, "plan": set(), "registry": BASE, "extras": BASE,
+    "errors": set(), "atomic": {"errors"}, "plan": set(), "registry": BASE | {"catalog"}, "extras": BASE,
+    "catalog": set(),
     "models": L0, "data": L1, "engine": L1, "observables": L2, "testing": L2,
     "syntax": BASE, "check": FRONT | {"engine"}, "compiler": FRONT | {"compiler", "engine"},
     "diagnostics_render": BASE, "stdlib_docs": FRONT,

@@ -73,6 +73,8 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "start": "scratch, or a checkpoint such as base.step(100)",
         "every": "evaluate the observables every this many steps",
         "observe": "observables to track (default: those of the susceptibilities)",
+        "model": "train every arm with this model instead of the one chi was measured on "
+                 "(transfer: e.g. a wider model of the same family; needs start = scratch)",
     },
     "measure": {
         "at": "checkpoint(s) to evaluate at (required)",

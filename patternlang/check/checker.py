@@ -22,7 +22,7 @@ from patternlang.syntax import ast as A
 
 MAX_DIAGNOSTICS = 50
 
-_HANDLERS = {"model": D.check_model, "data": D.check_data, "mixture": D.check_mixture,
+_HANDLERS = {"model": D.check_model, "data": D.check_data, "probe": D.check_data, "mixture": D.check_mixture,
              "sampler": D.check_sampler, "observable": D.check_observable, "train": X.check_train,
              "susceptibility": X.check_susceptibility, "measure": X.check_measure,
              "patterning": check_patterning}
@@ -107,7 +107,7 @@ def _shape_ok(state: State, decl: A.Decl, is_root: bool) -> bool:
         state.error("PAT505", f"a {decl.kind} is a block: {decl.kind} {decl.name or ''} {{ ... }}",
                     decl.body.span)
         return False
-    if decl.params is not None and decl.kind not in ("model", "data", "observable"):
+    if decl.params is not None and decl.kind not in ("model", "data", "probe", "observable"):
         state.error("PAT505", f"a {decl.kind} cannot take parameters; only models, data and observables do",
                     decl.span)
         return False

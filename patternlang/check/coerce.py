@@ -176,10 +176,10 @@ def as_scalar(s: State, v: V, type_: str, what: str) -> Any:
 def as_component(s: State, v: V, what: str) -> str | None:
     if isinstance(v, (ErrorV, AnyV)):
         return None
-    if isinstance(v, RefV) and v.kind == "data":
+    if isinstance(v, RefV) and v.kind in ("data", "probe"):
         s.components_used.setdefault(v.name, v.key)
         return v.name
-    wrong(s, v, "the name of a data component", what)
+    wrong(s, v, "the name of a data component or probe", what)
     return None
 
 
@@ -223,7 +223,7 @@ def _plain(s: State, v: V, what: str) -> Any:
     if isinstance(v, ListV):
         out = [_plain(s, i, what) for i in v.items]
         return None if None in out else out
-    if isinstance(v, RefV) and v.kind == "data":
+    if isinstance(v, RefV) and v.kind in ("data", "probe"):
         return as_component(s, v, what)
     if not isinstance(v, (ErrorV, AnyV)):
         wrong(s, v, "a number, string, boolean or list", what)

@@ -12,9 +12,9 @@ from patternlang.check import coerce
 from patternlang.check.blocks import BlockReader
 from patternlang.check.evaluator import Evaluator
 from patternlang.check.draws import read_draws
-from patternlang.check.values import AnyV, AutoCallV, AutoV, DictV, ErrorV, V
+from patternlang.check.values import AnyV, AutoCallV, AutoV, DictV, ErrorV, RefV, V
 from patternlang.check.entities import MixtureE, SamplerDecl
-from patternlang.plan.ir import ComponentSpec, MixtureSpec
+from patternlang.plan.ir import ComponentSpec, MixtureSpec, SourceLoc
 from patternlang.registry import Range
 from patternlang.syntax import ast as A
 
@@ -35,8 +35,9 @@ def check_template(ev: Evaluator, decl: A.Decl, module: str) -> None:
             ev.s.error("PAT502", f"parameter '{p.name}' is declared twice", p.span)
         seen.add(p.name)
         env[p.name] = ev.eval(p.default, module, {}) if p.default is not None else AnyV(p.span)
-    if decl.kind not in ("model", "data", "observable"):
-        ev.s.error("PAT505", f"a {decl.kind} cannot take parameters; only models, data and observables do",
+    if decl.kind not in ("model", "data", "probe", "observable"):
+        ev.s.error("PAT505", f"a {decl.kind} cannot take parameters; only models, data, probes and "
+                   "observables do",
                    decl.span)
         return
     body = ev.body(decl, module, env)
@@ -63,10 +64,16 @@ def check_observable(ev: Evaluator, key, decl: A.Decl) -> V:
 
 
 def check_data(ev: Evaluator, key, decl: A.Decl) -> Any:
-    v = coerce.as_data(ev, _value_body(ev, decl, key[0]), f"data '{decl.name}'")
+    """A ``data`` component, or a ``probe``: a component that is only measured (``loss(heldout)``
+    in targets, ``track``, ``observe``, verification), never weighted. Both check to a
+    :class:`ComponentSpec`; a probe is kept out of mixtures here, so it is never a column of chi,
+    an unknown of the solve or a row of the weights tables."""
+    v = coerce.as_data(ev, _value_body(ev, decl, key[0]), f"{decl.kind} '{decl.name}'")
     if v is None:
         return ErrorV(decl.span)
-    return ComponentSpec(name=decl.name or "", call=v.call, factory=v.factory, factory_args=v.factory_args)
+    at = decl.span
+    return ComponentSpec(name=decl.name or "", call=v.call, factory=v.factory, factory_args=v.factory_args,
+                         loc=SourceLoc(file=at.file, line=at.line, col=at.col))
 
 
 def check_mixture(ev: Evaluator, key, decl: A.Decl) -> Any:
@@ -80,8 +87,14 @@ def check_mixture(ev: Evaluator, key, decl: A.Decl) -> Any:
     components: list[ComponentSpec] = []
     ok = True
     for name, kspan, wv in body.entries:
-        ref = coerce.as_ref(s, ev.eval(A.Name(kspan, name), key[0], {}), ("data",),
-                            f"'{name}' in mixture '{decl.name}'")
+        named = ev.eval(A.Name(kspan, name), key[0], {})
+        if isinstance(named, RefV) and named.kind == "probe":
+            s.error("PAT305", f"'{name}' is a probe: it is only measured, never part of a mixture",
+                    kspan, f"declare it with 'data {name} = ...' to give it a weight, or leave it "
+                    f"out of the mixture and measure it with loss({name})")
+            ok = False
+            continue
+        ref = coerce.as_ref(s, named, ("data",), f"'{name}' in mixture '{decl.name}'")
         w = coerce.as_float(s, wv, f"the weight of '{name}'", Range(ge=0, le=1))
         if ref is None or w is None:
             ok = False

@@ -50,6 +50,7 @@ class TrainE:
     init: CheckpointRef | None = None
     track: list[ObservableSpec] = field(default_factory=list)
     track_every: int = 0
+    probes: list[ComponentSpec] = field(default_factory=list)  # measured by track, not trained on
 
     def saves(self, step: int) -> bool:
         return step == self.steps or step in self.checkpoints
@@ -116,6 +117,8 @@ class VerifyE:
     onset: list[OnsetSpec]
     random: int = 0  # random(K) arms
     regression: RegressionArm | None = None  # the regression(K) arm
+    probes: list[ComponentSpec] = field(default_factory=list)  # measured, not in the mixture
+    model: ModelSpec | None = None  # ``model = ...``: the arms train another model (transfer)
 
 
 @dataclass

@@ -73,12 +73,13 @@ class Evaluator:
         return self.global_name(e.id, e.span, module, list(env))
 
     def global_name(self, name: str, span: Span, module: str, extra: list[str]) -> V:
-        for kind in registry.KINDS:
-            prim = registry.get(kind, name)
-            if prim is not None:
-                return FuncV(span, name, prim=prim)
-        if name in builtins.BUILTINS:
-            return FuncV(span, name, builtin=True)
+        for complete in (False, True):  # a builtin (mean, factory) must not load every primitive
+            for kind in registry.KINDS:
+                prim = registry.get(kind, name, complete=complete)
+                if prim is not None:
+                    return FuncV(span, name, prim=prim)
+            if name in builtins.BUILTINS:
+                return FuncV(span, name, builtin=True)
         candidates = [*extra, *self.s.scopes[module].names(), *builtins.BUILTINS,
                       *(n for k in registry.KINDS for n in registry.names(k))]
         hint = did_you_mean(name, candidates)

@@ -91,8 +91,15 @@ def observables(ev: Evaluator, v: V | None, what: str) -> list[tuple[ObsV, Obser
     return out if ok else None
 
 
+def probes_of(ev: Evaluator, specs: list[ObservableSpec], have: list[ComponentSpec]) -> list:
+    """The components ``specs`` measure (``loss(heldout)``) that ``have`` lacks: probes, or data
+    outside the mixture; they are built for the observables and never trained or sampled on."""
+    names = {c.name for c in have}
+    return [c for c in extra_components(ev, specs, have) if c.name not in names]
+
+
 def extra_components(ev: Evaluator, specs: list[ObservableSpec], have: list[ComponentSpec]) -> list:
-    """Components named by observables (``loss(c)``) that the mixture does not contain."""
+    """``have`` and the components named by observables (``loss(c)``) that it does not contain."""
     names = {c.name for c in have}
     out = list(have)
 
@@ -182,12 +189,14 @@ def check_train(ev: Evaluator, key, decl: A.Decl) -> Any:
     raw = r.raw("model")
     mname = raw.id if isinstance(raw, A.Name) else f"{decl.name}.model"
     mspec = ModelSpec(name=mname, call=model.call, factory=model.factory,
-                      factory_args=model.factory_args, checkpoint=model.checkpoint)
+                      factory_args=model.factory_args, checkpoint=model.checkpoint,
+                      loc=loc(model.span) if model.span is not None else None)
     if not context_fits(ev, mspec, mix[0].components, r.span("data")):
         return ErrorV(decl.span)
     return TrainE(decl.name or "", loc(decl.span), mspec, mix[0].components, mix[0].spec, steps, batch,
                   optimizer, sorted(cks), sds, mixture_from=mix[1], init=init[0] if init else None,
-                  track=[s for _, s in track], track_every=every if track else 0)
+                  track=[s for _, s in track], track_every=every if track else 0,
+                  probes=probes_of(ev, [s for _, s in track], mix[0].components))
 
 
 def check_susceptibility(ev: Evaluator, key, decl: A.Decl) -> Any:
@@ -297,6 +306,44 @@ def check_output(ev: Evaluator, key, decl: A.Decl) -> Any:
     return OutputE(loc(decl.span), formats) if formats is not None else ErrorV(decl.span)
 
 
+def _enough_proxies(ev: Evaluator, r: BlockReader, arms, pat: PatterningE) -> bool:
+    """PAT302 when ``regression(K)`` has fewer proxy runs than the weights have free directions
+    (components − 1 − equality constraints): its fit, an intercept and one slope per direction, is
+    then far from determined. (K = free directions is underdetermined too; the run says so, with
+    the other degenerate designs, in the arm's record.)"""
+    equalities = sum(1 for c in pat.constraints if c.kind == "linear" and c.op == "==") + \
+        sum(len(c.components) for c in pat.constraints if c.kind == "fixed")
+    free = max(0, len(pat.mixture.weights) - 1 - equalities)
+    k = arms.regression.runs
+    if k >= free:
+        return True
+    ev.s.error("PAT302", f"regression({k}) fits {free + 1} unknowns (an intercept and {free} free "
+               f"direction(s) of the weights of '{pat.mixture.name}') from {k} proxy runs: it "
+               "would say nothing", r.span("arms"), f"use regression({free + 1}) or more; about "
+               f"{2 * (free + 1)} gives the leave-one-out fit something to check")
+    return False
+
+
+def _transfer_model(ev: Evaluator, r: BlockReader, decl: A.Decl, start: str | None,
+                    train: Any) -> ModelSpec | bool:
+    """``model = bigger``: every arm trains this model (from scratch: a checkpoint of the model
+    chi was measured on does not fit another one); ``False`` after an error."""
+    v = coerce.as_model(ev, r.value("model"), "model")
+    if v is None:
+        return False
+    if start != "scratch":
+        ev.s.error("PAT310", "a verify with its own model trains it from scratch", r.span("model"),
+                   "remove start = ..., or the model setting")
+        return False
+    raw = r.raw("model")
+    spec = ModelSpec(name=raw.id if isinstance(raw, A.Name) else f"{decl.name}.model", call=v.call,
+                     factory=v.factory, factory_args=v.factory_args, checkpoint=v.checkpoint,
+                     loc=loc(v.span) if v.span is not None else None)
+    if isinstance(train, TrainE) and not context_fits(ev, spec, train.components, r.span("model")):
+        return False
+    return spec
+
+
 def check_verify(ev: Evaluator, module: str, decl: A.Decl, pat: PatterningE) -> Any:
     r = BlockReader(ev, decl, module)
     sus = [ev.s.resolve((module, n)) for n in pat.sources]
@@ -305,6 +352,8 @@ def check_verify(ev: Evaluator, module: str, decl: A.Decl, pat: PatterningE) -> 
     train_name = sus[0].at.train.split(".", 1)[1]
     train = ev.s.resolve((module, train_name))
     arms = read_arms(r)
+    if arms is not None and arms.regression is not None and not _enough_proxies(ev, r, arms, pat):
+        arms = None
     sds = seeds(r, 3)
     steps = r.int("steps", getattr(train, "steps", None), Range(ge=1))
     every = r.int("every", 25, Range(ge=1))
@@ -318,8 +367,13 @@ def check_verify(ev: Evaluator, module: str, decl: A.Decl, pat: PatterningE) -> 
     onset = [_onset(ev, module, st) for st in r.statements]
     if None in (arms, sds, steps, every, start, obs) or None in onset or not isinstance(train, TrainE):
         return ErrorV(decl.span)
+    model = _transfer_model(ev, r, decl, start, train) if r.has("model") else None
+    if model is False:
+        return ErrorV(decl.span)
+    measured = _unique([s for _, s in obs])
+    probes = probes_of(ev, measured + [o.observable for o in onset], train.components)
     return VerifyE(decl.name or "", loc(decl.span), train.name, arms.named, sds, steps, start, start_at,
-                   every, _unique([s for _, s in obs]), onset, arms.random, arms.regression)
+                   every, measured, onset, arms.random, arms.regression, probes, model)
 
 
 def _unique(specs: list[ObservableSpec]) -> list[ObservableSpec]:

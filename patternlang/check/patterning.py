@@ -40,6 +40,7 @@ def check_patterning(ev: Evaluator, key, decl: A.Decl) -> Any:
         s.error("PAT310", f"rounds = {rounds} needs round_steps: training steps between rounds",
                 r.span("rounds"), "add e.g. round_steps = 100")
     if not sources:
+        _names_of_targets(ev, key[0], r)
         return ErrorV(decl.span)
     base = sources[0]
     for other in sources[1:]:
@@ -82,27 +83,68 @@ def _requirements(s, items: list) -> bool | None:
     return bool(items)
 
 
+def _names_of_targets(ev: Evaluator, module: str, r: BlockReader) -> None:
+    """When the susceptibility is unusable (an error upstream), still evaluate the targets'
+    expressions, so that a typo in them (``loss(heldot)``) is reported with the other errors
+    instead of after the first is fixed."""
+    for t in r.statements:
+        if isinstance(t, A.Target):
+            for e in (t.expr, t.relative):
+                if e is not None:
+                    ev.eval(e, module, {})
+
+
 def _linear_feasible(ev: Evaluator, constraints: list, spans: list, base: SusceptibilityE) -> bool:
-    """PAT410 when the linear and fixed constraints cannot all hold on the simplex (summed lower
-    bounds above 1, a bound below a fixed weight, ...), naming a minimal conflicting set (the
-    solver's deletion filter). Trust regions (KL, L2) are left to the solve, whose centre moves
-    between rounds."""
+    """PAT410 when the constraints cannot all hold, decided before anything runs (numpy and scipy:
+    :mod:`patternlang.engine.solve.feasible`; no cvxpy in ``patc check``):
+
+    * the linear and fixed constraints on the simplex (summed lower bounds above 1, a bound below
+      a fixed weight, ...), naming a minimal conflicting set;
+    * a trust region (``kl(base) <= r``, ``l2(base) <= r``) that cannot reach the weights the
+      others allow: the first round is centred on the baseline, so no chi can make it feasible."""
+    from patternlang.engine.solve.feasible import conflicting_linear
+
     idx = [i for i, c in enumerate(constraints) if c.kind in ("linear", "fixed")]
     if not idx:
         return True
-    from patternlang.engine.solve.diagnostics import conflicting_constraints
-
     names = list(base.mixture.weights)
     h0 = np.array([base.mixture.weights[n] for n in names], float)
     specs = [constraints[i] for i in idx]
     labels = [c.label or f"constraint {k + 1}" for k, c in enumerate(specs)]
-    conflict = conflicting_constraints(h0, specs, labels, names, "check")
-    if not conflict:
+    conflict = conflicting_linear(h0, specs, labels, names)
+    if conflict:
+        first = idx[labels.index(conflict[0])]
+        listed = ", ".join(f"'{c}'" for c in conflict)
+        ev.s.error("PAT410", f"these constraints cannot all hold for weights that sum to 1: {listed}",
+                   spans[first], "relax or remove one of them (each alone is compatible with the rest)")
+        return False
+    return all(_trust_reaches(ev, constraints[i], spans[i], specs, labels, h0, names)
+               for i, c in enumerate(constraints) if c.kind in ("kl", "l2"))
+
+
+def _trust_reaches(ev: Evaluator, trust, span, specs: list, labels: list[str], h0: np.ndarray,
+                   names: list[str]) -> bool:
+    """PAT410 at the trust region when the nearest weights that satisfy the linear and fixed
+    constraints lie outside it, naming the constraints that push them there (deletion filter)."""
+    from patternlang.engine.solve.feasible import nearest_divergence
+
+    def reach(keep: list[int]) -> float:
+        return nearest_divergence(h0, [specs[j] for j in keep], names, trust.kind)
+
+    keep = list(range(len(specs)))
+    need = reach(keep)
+    if need <= trust.rhs * (1 + 1e-6) + 1e-9:
         return True
-    first = idx[labels.index(conflict[0])]
-    listed = ", ".join(f"'{c}'" for c in conflict)
-    ev.s.error("PAT410", f"these constraints cannot all hold for weights that sum to 1: {listed}",
-               spans[first], "relax or remove one of them (each alone is compatible with the rest)")
+    for i in range(len(specs)):
+        trial = [j for j in keep if j != i]
+        if reach(trial) > trust.rhs * (1 + 1e-6) + 1e-9:
+            keep = trial
+    what = "KL(h'||h)" if trust.kind == "kl" else "||h' - h||_2"
+    listed = ", ".join(f"'{labels[j]}'" for j in keep)
+    ev.s.error("PAT410", f"the trust region {what} <= {trust.rhs:g} cannot reach the weights "
+               f"{listed} allow{'s' if len(keep) == 1 else ''}: the nearest of them is at "
+               f"{what} = {need:.3g} from the baseline", span,
+               f"widen the trust region to at least {need * 1.01:.3g}, or relax {listed}")
     return False
 
 

@@ -14,7 +14,7 @@ from patternlang.check.values import ErrorV, FuncV, V
 Key = tuple[str, str]  # (module key, declaration name)
 
 # Declarations that are values (usable from other modules) vs. steps of the experiment.
-DEFINITION_KINDS = ("model", "data", "mixture", "sampler", "observable")
+DEFINITION_KINDS = ("model", "data", "probe", "mixture", "sampler", "observable")
 
 
 def did_you_mean(name: str, candidates: list[str] | tuple[str, ...]) -> str | None:

@@ -44,7 +44,7 @@ class RichProgress:
         return _Task()
 
     def info(self, message: str) -> None:
-        self.bars.console.log(message)
+        self.bars.console.print(message)  # print, not log: no time and no link to this file
 
     def stop(self) -> None:
         self.bars.stop()
@@ -138,10 +138,15 @@ def run(ctx: click.Context, spec: str, out: str | None, resume: bool, device: st
                         search_path=ctx.obj["search_path"], run_args=flags))
     quiet = quiet or int(os.environ.get("RANK", "0")) > 0  # rank 0 reports for the group
     progress = _progress(quiet, log)
+    def on_plan(plan) -> None:
+        show_warnings(plan)
+        steps = [s.id for s in plan.steps]
+        click.echo(f"{spec}: {len(steps)} steps ({', '.join(steps)}) -> {out}", err=True)
+
     try:
         results = api_run(spec, out, resume=resume, options=options, seed=seed,
                           progress=progress, search_path=ctx.obj["search_path"], force=force,
-                          on_plan=None if quiet else show_warnings)
+                          on_plan=None if quiet else on_plan)
     finally:
         if isinstance(progress, RichProgress):
             progress.stop()

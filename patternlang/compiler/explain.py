@@ -122,7 +122,7 @@ def model_of(step, plan: Plan) -> ModelSpec | None:
     if isinstance(step, (TrainStep, SampleStep)):
         return step.model
     if isinstance(step, VerifyStep):
-        return model_of(plan.step(step.train), plan)
+        return step.model or model_of(plan.step(step.train), plan)
     if isinstance(step, ObserveStep):
         return model_of(plan.step(step.at.train), plan)
     if isinstance(step, SusceptibilityStep):
@@ -187,7 +187,9 @@ def _what(step) -> str:
     if isinstance(step, VerifyStep):
         extra = ([f"random({step.random})"] if step.random else []) + (
             [f"regression({step.regression.runs})"] if step.regression else [])
-        return f"retrain {', '.join([*step.arms, *extra])} x {len(step.seeds)} seed(s) for {step.steps} steps"
+        model = f" with model {step.model.name}" if step.model is not None else ""
+        return (f"retrain {', '.join([*step.arms, *extra])} x {len(step.seeds)} seed(s) for "
+                f"{step.steps} steps{model}")
     if isinstance(step, ObserveStep):
         return f"evaluate {len(step.observables)} observable(s) at {step.at.train}"
     return step.kind

@@ -29,7 +29,8 @@ def _lower_train(t: TrainE) -> list:
                       components=t.components, mixture=t.mixture,
                       mixture_from=f"solve.{t.mixture_from}" if t.mixture_from else None,
                       steps=t.steps, batch=t.batch, optimizer=t.optimizer, checkpoints=t.checkpoints,
-                      seeds=t.seeds, init_from=t.init, track=t.track, track_every=t.track_every)]
+                      seeds=t.seeds, init_from=t.init, track=t.track, track_every=t.track_every,
+                      probes=t.probes)]
 
 
 def resolve_sampler(decl: SamplerDecl) -> SamplerSpec:
@@ -65,7 +66,8 @@ def _lower_verify(v: VerifyE) -> list:
     return [VerifyStep(id=f"verify.{v.name}", inputs=inputs, loc=v.loc, solve=f"solve.{v.name}",
                        train=f"train.{v.train}", arms=v.arms, seeds=v.seeds, steps=v.steps, start=v.start,
                        start_at=v.start_at, every=v.every, observables=v.observables, onset=v.onset,
-                       random=v.random, regression=v.regression)]
+                       random=v.random, regression=v.regression, probes=v.probes,
+                       model=v.model)]
 
 
 def _lower_measure(m: MeasureE) -> list:

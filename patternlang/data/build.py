@@ -46,8 +46,14 @@ def build_component(spec: Any) -> DataComponent:
     elif spec.path is not None:
         comp = _file(spec.path, dict(spec.factory_args))
     else:
+        from patternlang.errors import mark_declared_at
         from patternlang.models.factory import load_factory
-        comp = load_factory(spec.factory)(**dict(spec.factory_args))
+        fn = load_factory(spec.factory)
+        try:
+            comp = fn(**dict(spec.factory_args))
+        except Exception as exc:  # the user's code: the error names the declaration too
+            mark_declared_at(exc, spec.loc)
+            raise
     if not isinstance(comp, DataComponent):
         raise ComponentError(spec.name, f"the source returned {type(comp).__name__}, not a "
                              "DataComponent", "return a patternlang.data.DataComponent")

@@ -155,8 +155,8 @@ def repeated_spans(vocab: Annotated[int, Range(ge=2)] = 64,
 def zipf_tokens(vocab: Annotated[int, Range(ge=2)] = 64,
                 length: Annotated[int, Range(ge=2)] = 32,
                 exponent: Annotated[float, Range(gt=0)] = 1.0) -> GeneratedComponent:
-    """I.i.d. tokens with Zipfian frequencies: token ``r`` has probability proportional to
-    ``(r + 1) ** -exponent``.
+    """Tokens drawn independently with Zipfian frequencies: token ``r`` has probability
+    proportional to ``(r + 1) ** -exponent``.
 
     Args:
         vocab: number of distinct tokens.

@@ -67,6 +67,30 @@ def proxy_mixtures(h0: np.ndarray, comp_names: list[str], constraints: Sequence[
     return np.array([x / x.sum() for x in out])
 
 
+def design_problems(mixtures: np.ndarray, h0: np.ndarray, free: int, tol: float = 1e-6) -> list[str]:
+    """Why a regression design says nothing, one sentence each; ``[]`` when it can be a baseline.
+
+    * repeated proxy mixtures (within ``tol``), and how many are the base mixture itself: a
+      repeat adds no information about the slope;
+    * fewer distinct mixtures than ``free + 1`` (an intercept and one slope per free direction of
+      the weights: components − 1 − equality constraints): the fit is not determined.
+
+    A poor fit of a sound design (leave-one-out R² below 0: noisy proxies) is a result, reported
+    with the fit, not a degenerate design.
+    """
+    k = len(mixtures)
+    rounded = {tuple(np.round(np.asarray(m) / tol).astype(np.int64)) for m in mixtures}
+    out = []
+    at_base = int(sum(np.max(np.abs(np.asarray(m) - h0)) <= tol for m in mixtures))
+    if len(rounded) < k or at_base:
+        out.append(f"{k - len(rounded)} of the {k} proxy mixtures repeat another"
+                   + (f" ({at_base} are the base mixture)" if at_base else ""))
+    if len(rounded) < free + 1:
+        out.append(f"{len(rounded)} distinct proxy mixtures for {free} free direction(s) of the "
+                   f"weights: a fit needs at least {free + 1}")
+    return out
+
+
 @dataclass(frozen=True)
 class Fit:
     """A fitted target model: its value and gradient at ``h0``, the form (``linear`` or

@@ -142,7 +142,8 @@ def train(model: nn.Module, mixture: Mixture, steps: int, batch: int, optimizer:
           seed: int, checkpoints: Sequence[int] = (),
           on_checkpoint: Callable[[int, nn.Module], Any] | None = None,
           on_eval: Callable[[int, nn.Module], Any] | None = None, eval_every: int = 0,
-          sample_weights: SampleWeights = None, device: str | torch.device = "cpu") -> TrainResult:
+          sample_weights: SampleWeights = None, device: str | torch.device = "cpu",
+          on_step: Callable[[int], Any] | None = None) -> TrainResult:
     """Train ``model`` in place on ``mixture`` for ``steps`` optimizer steps.
 
     Args:
@@ -160,6 +161,7 @@ def train(model: nn.Module, mixture: Mixture, steps: int, batch: int, optimizer:
         eval_every: evaluation period in steps (0: never).
         sample_weights: loss weights per component, per sample or per token (see module docs).
         device: where to train.
+        on_step: called with the number of updates done after each one (progress bars).
     """
     _check(model, mixture, steps, batch)
     device = torch.device(device)
@@ -207,5 +209,7 @@ def train(model: nn.Module, mixture: Mixture, steps: int, batch: int, optimizer:
         for k, n in enumerate(names):
             result.component_loss[n].append(float(sums[k] / counts[k]) if counts[k] else math.nan)
         hooks(step + 1)
+        if on_step is not None:
+            on_step(step + 1)
     result.seconds = time.perf_counter() - t0
     return result

@@ -197,8 +197,19 @@ def verify_objective(data: ArmsData, idx: np.ndarray | None = None) -> tuple[dic
             _progress_sign(data.targets[p]) < 0)
 
 
+def all_censored(data: ArmsData, arms: Sequence[str]) -> bool:
+    """Whether the objective is an onset that no seed of ``arms`` reached within the horizon:
+    every such arm then scores the horizon, and a comparison among them is all ties."""
+    if data.onset_lower_is_better is None:
+        return False
+    return all(v is None for a in arms for v in data.onset.get(a, [None]))
+
+
 def random_percentile(data: ArmsData, idx: np.ndarray | None = None) -> float | None:
-    """Fraction of random arms the patterned arm beats on the verify's objective (ties half)."""
+    """Fraction of random arms the patterned arm beats on the verify's objective (ties half);
+    ``None`` when every onset of those arms is censored (50 % would be a tie of nothings)."""
+    if all_censored(data, ["patterned", *random_arms(data.arms)]):
+        return None
     vals, lower = verify_objective(data, idx)
     return beat_fraction(vals.get("patterned"), [vals[a] for a in random_arms(data.arms)], lower)
 
@@ -248,7 +259,12 @@ def summarize(data: ArmsData, n_boot: int = 1000, seed: int = 0) -> dict:
     p = data.primary
     agree, resolved = signs(data, p)
     outcomes, lower = verify_objective(data)
+    degenerate = []
+    if random_arms(data.arms) and all_censored(data, ["patterned", *random_arms(data.arms)]):
+        degenerate.append(f"every onset of the patterned and random arms is censored at the "
+                          f"horizon ({data.horizon}): the percentile on the onset compares nothing")
     return {
+        "degenerate": degenerate,
         "random_arms": len(random_arms(data.arms)),
         "random_percentile": random_percentile(data),
         "random_percentile_ci": boot(lambda i: random_percentile(data, i)),

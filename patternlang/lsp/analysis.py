@@ -106,7 +106,6 @@ def primitive_signature(p: registry.Primitive) -> str:
 
 
 def _primitive(name: str) -> registry.Primitive | None:
-    registry.ensure_loaded()
     return next((p for k in registry.KINDS if (p := registry.get(k, name)) is not None), None)
 
 
@@ -208,7 +207,6 @@ def completions(text: str, path: str, line: int, char: int,
             mod_decl = _decl_of(program, "", name)
             if mod_decl:
                 out.append(Completion(name, "declaration", _signature(mod_decl[1])))
-    registry.ensure_loaded()
     for k in registry.KINDS:
         for name in registry.names(k):
             p = registry.get(k, name)
@@ -241,10 +239,24 @@ def definition(text: str, path: str, line: int, char: int,
         return Location(Path(path) if mod.is_root else _module_file(mod), span)
     p = _primitive(word)
     if p is not None:
-        try:
-            fn = inspect.unwrap(p.fn)
-            src, first = Path(inspect.getsourcefile(fn) or ""), inspect.getsourcelines(fn)[1]
-        except (OSError, TypeError):
+        where = _primitive_source(p)
+        if where is None:
             return None
+        src, first = where
         return Location(src, Span(str(src), first, 1, first, 1))
     return None
+
+
+def _primitive_source(p: registry.Primitive) -> tuple[Path, int] | None:
+    """The file and first line of a primitive's function: from the catalog for the built-in ones
+    (their modules import torch, which the language server does not load), else by inspection."""
+    if p.source is not None:
+        module, first = p.source
+        parts = module.split(".")
+        if parts[0] == "patternlang":
+            return Path(__file__).resolve().parents[1].joinpath(*parts[1:]).with_suffix(".py"), first
+    try:
+        fn = inspect.unwrap(p.fn)
+        return Path(inspect.getsourcefile(fn) or ""), inspect.getsourcelines(fn)[1]
+    except (OSError, TypeError):
+        return None

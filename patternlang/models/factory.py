@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from patternlang import registry
-from patternlang.errors import PatRuntimeError
+from patternlang.errors import PatRuntimeError, mark_declared_at
 from patternlang.models import checkpoint
 from patternlang.plan.ir import ModelSpec
 
@@ -97,8 +97,8 @@ def load_factory(ref: str) -> Callable[..., Any]:
         module = importlib.import_module(mod_name)
     except ImportError as exc:
         raise FactoryError(step, f"cannot import module {mod_name!r} ({exc})",
-                           "check the module name, and that it is importable (PYTHONPATH or an "
-                           "installed package)") from exc
+                           "check the module name: a module beside the spec (modtask.py for "
+                           "'modtask:fn'), an installed package, or one on PYTHONPATH") from exc
     obj: Any = module
     for part in attr.split("."):
         if not hasattr(obj, part):
@@ -152,7 +152,12 @@ def build_model(spec: ModelSpec, device: str | torch.device = "cpu") -> nn.Modul
     if spec.call is not None:
         model = _from_call(spec.call)
     elif spec.factory is not None:
-        model = _call(f"factory {spec.factory}", load_factory(spec.factory), dict(spec.factory_args))
+        try:
+            model = _call(f"factory {spec.factory}", load_factory(spec.factory),
+                          dict(spec.factory_args))
+        except Exception as exc:  # the user's code: the error names the declaration too
+            mark_declared_at(exc, spec.loc)
+            raise
         if not isinstance(model, nn.Module):
             raise FactoryError(f"factory {spec.factory}", f"it returned {type(model).__name__}, "
                                "not a torch.nn.Module", "return the model instance")

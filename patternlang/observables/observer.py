@@ -111,11 +111,14 @@ class Observer:
     accumulates :class:`Comoments` (see the module docstring)."""
 
     def __init__(self, ctx: EvalContext, observables: list[ObservableSpec], per_sample: bool,
-                 batch_draws: int = 10, fuse: bool = False, pools: list[str] | None = None):
+                 batch_draws: int = 10, fuse: bool = False, pools: list[str] | None = None,
+                 columns: list[str] | None = None):
         self.ctx, self.observables, self.per_sample = ctx, observables, per_sample or bool(pools)
         self.fuse = fuse  # run same-shape probes as one concatenated pass per draw
         self.batch_draws = batch_draws
-        self.components = list(ctx.weights)
+        # chi's columns: the mixture's components; a component that is only measured (a probe,
+        # ``loss(heldout)``) has a probe set but no column
+        self.components = list(ctx.weights) if columns is None else list(columns)
         self.obs_names: list[str] = []
         # the y columns: each component, then (per-sample mode) each probe sample of each component
         self.directions: list[tuple[str, int | None]] = [(k, None) for k in self.components]
@@ -231,7 +234,8 @@ def build_observer(model: nn.Module, observables: list[ObservableSpec],
         model: the model; its parameter names are the keys of the sampler's ``params``.
         observables: named observable expressions (``ObservableSpec``) to record at each draw.
         components: data components by name (``DataComponent.sample(n, g) -> batch``).
-        mixture: mixture weights h_k (normalised here; components not named get weight 0).
+        mixture: mixture weights h_k (normalised here). chi has one column per component named
+            here; the other ``components`` are only measured (``loss(heldout)``): weight 0, no column.
         probe: probe sequences per component (and per special probe), drawn once from ``seed``.
         seed: seed of every probe set.
         per_sample: also one y column per probe sample (per-sample χ; Bayesian influence).
@@ -263,7 +267,8 @@ def build_observer(model: nn.Module, observables: list[ObservableSpec],
     names = [o.name for o in observables]
     if len(set(names)) != len(names):
         raise _fail(f"observable names repeat: {names}", "give every observable its own name")
-    obs = Observer(ctx, list(observables), per_sample, batch_draws, fuse, pools)
+    columns = [k for k in components if k in mixture]
+    obs = Observer(ctx, list(observables), per_sample, batch_draws, fuse, pools, columns)
     center = None if center_params is None else {k: v[None] for k, v in center_params.items()}
     obs.evaluate(center)  # discovery: names, attention needs, argument errors — before sampling
     return obs

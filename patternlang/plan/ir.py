@@ -72,6 +72,8 @@ class ModelSpec(_Model):
     factory: str | None = None  # "package.module:function"
     factory_args: dict[str, Any] = Field(default_factory=dict)
     checkpoint: str | None = None  # path to .safetensors (or a weights_only torch file)
+    #: where the spec builds it, for errors raised in a factory (not in the hashes)
+    loc: SourceLoc | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 class ComponentSpec(_Model):
@@ -82,6 +84,8 @@ class ComponentSpec(_Model):
     path: str | None = None
     factory: str | None = None
     factory_args: dict[str, Any] = Field(default_factory=dict)
+    #: the declaration, for errors raised in a factory (not in the hashes)
+    loc: SourceLoc | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 class MixtureSpec(_Model):
@@ -252,6 +256,9 @@ class TrainStep(_Step):
     init_from: CheckpointRef | None = None
     track: list[ObservableSpec] = Field(default_factory=list)
     track_every: int = 0
+    #: components only measured by ``track`` (``probe`` declarations, ``loss(c)`` of a component
+    #: outside the mixture): built for the observables, never sampled from
+    probes: list[ComponentSpec] = Field(default_factory=list, exclude_if=lambda v: not v)
 
 
 class ObserveStep(_Step):
@@ -362,6 +369,10 @@ class VerifyStep(_Step):
     every: int = 25
     observables: list[ObservableSpec] = Field(default_factory=list)
     onset: list[OnsetSpec] = Field(default_factory=list)
+    #: components the observables and onsets measure that the train step's mixture lacks
+    probes: list[ComponentSpec] = Field(default_factory=list, exclude_if=lambda v: not v)
+    #: ``model = ...``: every arm trains this model instead of the train step's (transfer)
+    model: ModelSpec | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 class ReportStep(_Step):

@@ -109,6 +109,7 @@ def execute(plan: Plan, out: str | Path, *, options: RunOptions | None = None,
     if dist.is_main:
         run.write_text("plan.json", plan.to_json())
         run.write_json("options.json", options.model_dump(mode="json"))
+        forget_failure(run)
     results: dict[str, StepResult] = {}
     dirs: dict[str, StepDir] = {}
     run.log("run_start", steps=[s.id for s in plan.steps], device=str(dev), resume=resume,
@@ -137,12 +138,41 @@ def execute(plan: Plan, out: str | Path, *, options: RunOptions | None = None,
         dist.barrier()
         ctx = StepContext(plan, run, sdir, hashes[step.id], dev, resume, progress, results, dirs,
                           dist=dist, options=options)
-        results[step.id] = _run_step_on_ranks(step, ctx)
+        try:
+            results[step.id] = _run_step_on_ranks(step, ctx)
+        except Exception as exc:
+            if dist.is_main:
+                record_failure(run, step.id, exc)
+            raise
         dirs[step.id] = sdir
     run.log("run_end")
     dist.barrier()
     distributed.shutdown()
     return results
+
+
+FAILED = "failed.json"
+#: what the report step writes; after a failure they are rewritten (or removed), never left stale
+REPORT_FILES = ("results.json", "report.md", "report.html")
+
+
+def forget_failure(run: RunDir) -> None:
+    """A new run starts: the previous run's failure no longer describes the directory."""
+    (run.root / FAILED).unlink(missing_ok=True)
+
+
+def record_failure(run: RunDir, step_id: str, exc: BaseException) -> None:
+    """Write ``failed.json`` (the step and its error) and re-render the report from the steps on
+    disk, so ``results.json`` and ``report.md`` say which step failed instead of showing the
+    previous run's results; when even that fails, remove them rather than leave them stale."""
+    try:
+        run.write_json(FAILED, {"step": step_id, "error": str(exc)})
+        from patternlang.runtime.report import render
+
+        render(run.root)
+    except Exception:  # the original error is what the user needs to see
+        for name in REPORT_FILES:
+            (run.root / name).unlink(missing_ok=True)
 
 
 def _teller(run: RunDir, progress: Progress, step_id: str):
@@ -236,6 +266,8 @@ def _run_step(step: Any, ctx: StepContext) -> StepResult:
         if where is None:
             raise  # a bug in patternlang: exit 70 with the banner
         ctx.run.log("step_failed", step=step.id, error=f"{type(exc).__name__} in {where}")
+        spec_at = getattr(exc, "pat_declared_at", None)
+        where += f", asked for at {spec_at}" if spec_at else ""
         raise PatRuntimeError(step.id, f"your code raised {type(exc).__name__}: {exc} (in {where})",
                               "fix that function, or its arguments in the spec; `patc --debug "
                               "run ...` shows the traceback; completed steps are kept") from exc

@@ -236,9 +236,11 @@ def weights_comparison(comp_names: Sequence[str], old: Sequence[float], new: Seq
     ax.axhline(0.0, color="black", lw=0.6)
     ax.set_xticks(x, [str(c) for c in comp_names], rotation=30, ha="right")
     ax.set_ylabel("weight h")
-    ax.legend(fontsize=8)
+    # beside the axes, not over the bars (a tall bar sits wherever the legend would go)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     ax.grid(alpha=0.3, axis="y")
     ax.set_title(title)
+    fig.tight_layout()
     return _save(fig, path)
 
 

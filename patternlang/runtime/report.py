@@ -230,15 +230,29 @@ def _formats(plan: Plan) -> list[str]:
     return list(getattr(report[0], "formats", ["md", "json"])) if report else ["md", "json"]
 
 
-def _progress(plan: Plan, found: dict) -> str:
-    """``all 6 steps complete.`` or ``4/6 steps complete; not run: verify.up, ...`` (the report
-    step, being written, is not counted)."""
+def _progress(plan: Plan, found: dict, failed: dict | None = None) -> str:
+    """``all 6 steps complete.`` or ``4/6 steps complete; failed: solve.up (its error); not run:
+    verify.up`` (the report step, being written, is not counted; ``failed``: the run's
+    ``failed.json``)."""
     steps = [s.id for s in plan.steps if s.kind != "report"]
     missing = [sid for sid in steps if sid not in found]
     if not missing:
         return f"all {len(steps)} steps complete."
-    return (f"{len(steps) - len(missing)}/{len(steps)} steps complete; not run: "
-            f"{', '.join(missing)}.")
+    head = f"{len(steps) - len(missing)}/{len(steps)} steps complete"
+    if failed and failed.get("step") in missing:
+        missing.remove(failed["step"])
+        cause = str(failed.get("error", "")).splitlines()[0]
+        head += f"; **failed: {failed['step']}** ({cause})"
+    return head + (f"; not run: {', '.join(missing)}." if missing else ".")
+
+
+def read_failure(run: RunDir) -> dict | None:
+    """The run's ``failed.json`` (written when a step fails, removed when a run starts)."""
+    path = run.root / "failed.json"
+    try:
+        return read_json(path) if path.is_file() else None
+    except (OSError, ValueError):
+        return None
 
 
 def _tracked_section(tr: dict | None) -> list[str]:
@@ -252,7 +266,11 @@ def _tracked_section(tr: dict | None) -> list[str]:
     for n in names:
         per_step = [[v[n][i] for v in tr["seeds"].values() if v[n][i] is not None] for i in cols]
         rows.append([n] + [float(np.mean(x)) if x else None for x in per_step])
-    return [f"Tracked observables (mean over {len(tr['seeds'])} seed(s)) by training step:", "",
+    shown = "" if len(cols) == len(tr["steps"]) else \
+        (f" ({len(cols)} of the {len(tr['steps'])} evaluation steps, evenly spaced; all of them "
+         "are in results.json, `tracked`)")
+    return [f"Tracked observables (mean over {len(tr['seeds'])} seed(s)) by training step{shown}:",
+            "",
             table(["observable"] + [str(tr["steps"][i]) for i in cols], rows), ""]
 
 
@@ -280,12 +298,16 @@ def render(run_dir: str | Path) -> Path:
                               "rewrite it; completed steps are re-used") from None
     found, dirs = load_results(run, plan)
     doc = collect(plan, found, tracked_curves(plan, dirs))
+    failed = read_failure(run)
+    if failed:
+        doc["failed"] = failed
     path = run.write_json("results.json", doc)
     if "md" not in _formats(plan):
         return path
     figdir = run.subdir("figures")
     lines = [f"# patternlang report: `{Path(plan.spec).name}`", "",
-             f"patternlang {__version__}; plan seed {plan.seed}; {_progress(plan, found)}", ""]
+             f"patternlang {__version__}; plan seed {plan.seed}; {_progress(plan, found, failed)}",
+             ""]
     if doc["verdict"]:
         lines += ["## Verdict", "", "```", *verdict_lines(doc["verdict"]), "```", ""]
     for s in plan.steps:

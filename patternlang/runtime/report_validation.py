@@ -38,7 +38,7 @@ def onset_cell(o: dict | None) -> str:
 
 def headline(v: dict) -> list[str]:
     """Sentences for the validation figures with their bootstrap intervals over seeds."""
-    lines = []
+    lines = [f"- **Not a comparison**: {why}." for why in v.get("degenerate") or []]
     if v.get("random_arms"):
         lines.append(f"- Patterned vs {v['random_arms']} random arms of the same step length, on the "
                      f"{v['objective']}: beats {_fmt(v['random_percentile'], '.0%')}"
@@ -72,7 +72,10 @@ def regression_lines(r: dict, outcomes: dict) -> list[str]:
             f"{rc['equivalent_fwd_bwd']:,.0f} |"]
     fits = "; ".join(f"{f['target']}: {f['model']}, leave-one-out R² {f['r2_loo']:.2f}"
                      for f in r["fits"])
-    return ["", f"Regression baseline (compute ratio regression ÷ patterning "
+    why = r.get("degenerate") or []
+    name = ("Regression arm — **not a black-box baseline**: " + "; ".join(why) + ". Its"
+            if why else "Regression baseline")
+    return ["", f"{name} (compute ratio regression ÷ patterning "
             f"{_fmt(ratio, '.2f')}; forwards count a third):", "",
             "| method | fwd+bwd sequences | fwd sequences | equivalent fwd+bwd |",
             "| --- | --- | --- | --- |", *rows, "",

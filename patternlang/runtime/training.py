@@ -17,12 +17,14 @@ from patternlang.runtime.steps.common import build_model, derive_seed, evaluate_
 
 def train_one(step: TrainStep, seed: int, weights: dict[str, float], components: dict, out_dir,
               *, device: str = "cpu", plan_seed: int = 0, steps: int | None = None,
-              init_path=None, track=None, every: int | None = None, checkpoints=None) -> dict:
+              init_path=None, track=None, every: int | None = None, checkpoints=None,
+              on_step=None) -> dict:
     """Train one seed of ``step`` under mixture ``weights``; save checkpoints under ``out_dir``.
 
     Returns ``{"checkpoints": {step: relative path}, "loss": [...], "curve": {"step": [...],
     "values": [{coordinate: value}, ...]}}``. ``track`` / ``every`` default to the step's own
-    tracked observables; verification passes its own.
+    tracked observables; verification passes its own. ``on_step(t)`` follows the updates
+    (the train step's progress bar counts training steps, not seeds).
     """
     from patternlang.engine.train import train
     from patternlang.models.checkpoint import save
@@ -52,7 +54,7 @@ def train_one(step: TrainStep, seed: int, weights: dict[str, float], components:
     result = train(model, mixture, steps=steps, batch=step.batch, optimizer=step.optimizer,
                    seed=derive_seed("train", seed), checkpoints=marks, on_checkpoint=on_checkpoint,
                    on_eval=on_eval if track and every else None, eval_every=every or 0,
-                   device=device)
+                   device=device, on_step=on_step)
     return {"checkpoints": saved, "loss": [float(x) for x in result.loss], "curve": curve}
 
 

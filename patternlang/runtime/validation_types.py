@@ -60,6 +60,8 @@ class ValidationResult(_Record):
     objective: str
     regression: dict[str, Any] | None = None  # the regression arm's record (regression.json)
     proxy: str | None = None  # the onset observable read in place of untracked targets
+    #: why a comparison says nothing (all onsets censored); the regression's own are in its record
+    degenerate: list[str] = []
 
 
 class TargetVerdict(_Record):

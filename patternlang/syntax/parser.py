@@ -26,7 +26,7 @@ from patternlang.syntax.transform import BadLiteral, ToAst
 PAIRS = {"(": ")", "[": "]", "{": "}"}
 _KEYWORD_TERMINALS = ("raise", "lower", "reach", "hold", "move", "along", "relative", "to", "by", "weight", "subject",
                       "onset", "where", "limit", "auto", "true", "false", "as", "require")
-KEYWORDS = ("use", "model", "data", "mixture", "train", "sampler", "observable", "susceptibility",
+KEYWORDS = ("use", "model", "data", "probe", "mixture", "train", "sampler", "observable", "susceptibility",
             "patterning", "verify", "measure", "output")
 #: Words reserved only where they start or continue a construct (``raise``, ``by``, ``weight``, ...).
 SOFT_KEYWORDS = tuple(k for k in _KEYWORD_TERMINALS if k not in ("auto", "true", "false"))

@@ -45,3 +45,26 @@ def test_plans_without_the_new_arms_keep_their_hash():
 ])
 def test_bad_arms_are_spec_errors(arms, code):
     assert code in codes(QUICK.replace(ARMS, f"arms = {arms}"))
+
+
+def test_fewer_proxy_runs_than_free_directions_is_an_error():
+    """Issue 26 item 6: regression(K) with K below the free directions of the weights (here 4
+    of 5 components, 3 runs) cannot fit its slopes; said at check time."""
+    from .util import diagnostics_text
+    spec = """
+model net = attn_only(layers=1, heads=2, d_model=16, context=8, vocab=16)
+data a = uniform_tokens(vocab=16, length=8)
+data b = uniform_tokens(vocab=16, length=8)
+data c = uniform_tokens(vocab=16, length=8)
+data d = uniform_tokens(vocab=16, length=8)
+data e = uniform_tokens(vocab=16, length=8)
+mixture base = {a: 0.2, b: 0.2, c: 0.2, d: 0.2, e: 0.2}
+train pretrain { model = net  data = base  steps = 10  checkpoints = [5] }
+sampler local { step = 1e-3  gamma = 300 }
+susceptibility chi { at = pretrain.step(5)  sampler = local  observe = [loss(a)] }
+patterning p { from = chi  lower loss(a) by 0.1  subject to { kl(base) <= 0.05 } }
+verify p { arms = [baseline, patterned, regression(K)]  seeds = 1 }
+"""
+    text = diagnostics_text(spec.replace("regression(K)", "regression(3)"), "r.pat")
+    assert "error[PAT302]: regression(3) fits 5 unknowns" in text and "4 free direction" in text
+    assert diagnostics_text(spec.replace("regression(K)", "regression(4)"), "r.pat") is None

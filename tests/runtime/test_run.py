@@ -127,19 +127,20 @@ def test_kill_during_sampling_then_resume_gives_the_same_numbers(first_run, tmp_
     assert _numbers(out) == numbers
 
 
-def test_infeasible_constraints_exit_1_name_the_conflict_and_keep_work(first_run, tmp_path):
+def test_infeasible_constraints_are_a_check_error_naming_the_conflict_and_keep_work(first_run,
+                                                                                    tmp_path):
     d, *_ = first_run
-    # linear constraints alone that cannot hold are a check-time error (PAT410); with the trust
-    # region it only shows at the solve: the remedy names exactly the conflicting pair
+    # linear constraints alone that cannot hold are a check-time error (PAT410); since issue 26
+    # so is a trust region that cannot reach them (the first round is centred on the baseline,
+    # so no chi makes it feasible): the error names exactly the conflicting pair, before any run
     spec = write_spec(d, constraints="weight(reps) >= 0.6\n    weight(noise) >= 0.1\n"
                       "    kl(base) <= 0.1", name="bad.pat")
     res = patc("run", str(spec), "--out", str(d / "out"))
-    assert res.returncode == 1, res.stderr
-    assert "solve.up" in res.stderr and "Traceback" not in res.stderr
-    assert "'weight(reps) >= 0.6', 'kl(base) <= 0.1'" in res.stderr
+    assert res.returncode == 2, res.stderr
+    assert "PAT410" in res.stderr and "Traceback" not in res.stderr
+    assert "KL(h'||h) <= 0.1 cannot reach the weights 'weight(reps) >= 0.6' allows" in res.stderr
     assert "weight(noise)" not in res.stderr  # not part of the conflict
     assert list((d / "out" / "steps").glob("sample-chi-*/done.json"))  # nothing lost
-    assert list((d / "out" / "steps").glob("solve-up-*/solution.json"))
 
 
 def test_all_chains_diverging_is_a_runtime_error_with_a_remedy(tmp_path):
@@ -251,7 +252,7 @@ def test_results_api_attributes_and_tables(first_run):
         res.solution("solve.nope")
     pytest.importorskip("pandas", reason="Results.*_frame() need the pandas extra")
     chi = res.chi_frame()
-    assert list(chi.columns) == ["observable", "component", "chi", "chi_se"] and len(chi) == 3 * 2
+    assert list(chi.columns) == ["observable", "component", "chi", "chi_se", "z"] and len(chi) == 3 * 2
     row = chi[(chi.observable == "loss(reps)") & (chi.component == "noise")].iloc[0]
     assert row.chi == res.chi["chi"][2][1] and row.chi_se == res.chi["chi_se"][2][1]
     w = res.weights_frame().set_index("component")

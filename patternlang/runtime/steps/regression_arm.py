@@ -60,9 +60,15 @@ def regression_result(step: VerifyStep, ctx: StepContext, mixtures: np.ndarray,
         "solution": solution.to_dict(),
         "weights": solution.weights_by_name() or dict(h0d),
         "compute": step.regression.compute,
+        "degenerate": reg.design_problems(mixtures, h0, _free(step, ctx, names)),
     }
     atomic_write_json(ctx.dir.file("regression.json"), record)
     return record
+
+
+def _free(step: VerifyStep, ctx: StepContext, names: list[str]) -> int:
+    """Free directions of the weights: components − 1 (the sum) − the equality constraints."""
+    return max(0, len(names) - 1 - len(equality_rows(ctx.plan.step(step.solve).constraints)))
 
 
 def _measured(step: VerifyStep, reader: TargetReader, finals: list[dict]

@@ -45,7 +45,7 @@ def _round(step: SolveStep, ctx: StepContext, r: int, weights: dict, ckpt, seed:
     sample = as_sampled(sample, ctx.result(sus.sample, SampleResult))
     train = ctx.plan.step(sample.at.train)
     pdir = ctx.dir.part(f"round{r}")
-    components = build_components(train.components)
+    components = build_components(sample.components)  # the mixture's and the probes
     info = train_one(train, seed, weights, components, pdir, device=str(ctx.device),
                      plan_seed=ctx.plan.seed, steps=step.round_steps, init_path=ckpt, track=[],
                      every=0, checkpoints=[])

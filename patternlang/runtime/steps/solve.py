@@ -184,8 +184,12 @@ def solve_once(step: SolveStep, rows: Rows, weights: dict[str, float], out_file)
         record["modes"] = modes
     resolution = add_resolution(record, rows, targets, step, h0 / h0.sum(), solution.delta_h)
     atomic_write_json(out_file, record)
-    require_feasible(solution, step.id)
-    check_resolved(step, resolution)
+    try:
+        require_feasible(solution, step.id)
+        check_resolved(step, resolution)
+    except PatRuntimeError as exc:  # say where the rejected solution is, to read it
+        raise type(exc)(exc.step, f"{exc.cause} (the rejected solution is in {out_file})",
+                        exc.remedy, exc.info.details) from exc
     return SolutionRecord.model_validate(record)
 
 

@@ -21,29 +21,32 @@ from patternlang.runtime.training import train_one
 @runner("train", sharded=True)
 def run_train(step: TrainStep, ctx: StepContext) -> TrainPoolResult | None:
     check_model(build_model(step.model, ctx), ctx.plan, step.id)  # before any training
-    components = build_components(step.components)
+    components = build_components(step.components + step.probes)
     weights = resolve_mixture(step, ctx)
     if step.mixture_from:  # a per-sample solution also weights the examples of its pools
         components = reweight_pools(components, pool_weights(ctx, step.mixture_from))
     init = dict(checkpoint_paths(step.init_from, ctx)) if step.init_from else {}
     mine = ctx.dist.mine(list(step.seeds))  # a pool of seeds is split over ranks
-    task = ctx.progress.task(f"{step.id}: seeds", total=len(mine), unit="seed")
+    # counted in training steps over this rank's seeds: one seed can take minutes
+    task = ctx.progress.task(f"{step.id}: {len(mine)} seed(s) x {step.steps} steps",
+                             total=len(mine) * step.steps, unit="step")
     infos: dict[int, dict] = {}
     for seed in mine:
         part = f"seed{seed}"
         if ctx.dir.part_done(part):
             info = ctx.dir.part_summary(part)
+            task.advance(step.steps)
         else:
             init_path = init.get(seed) or (next(iter(init.values())) if init else None)
             info = train_one(step, seed, weights, components, ctx.dir.path,
-                             device=str(ctx.device), plan_seed=ctx.plan.seed, init_path=init_path)
+                             device=str(ctx.device), plan_seed=ctx.plan.seed, init_path=init_path,
+                             on_step=lambda t: task.advance())
             atomic_write_json(ctx.dir.path / part / "curve.json", info)
             ctx.dir.mark_part_done(part, {"checkpoints": info["checkpoints"],
                                           "final_loss": info["loss"][-1]},
                                    files=sorted((ctx.dir.path / part).glob("*")))
             info = ctx.dir.part_summary(part)
         infos[seed] = info
-        task.advance()
     task.close()
     gathered = ctx.dist.gather_dict(infos)
     if gathered is None:

@@ -36,7 +36,7 @@ from patternlang.engine.sampler.pool import map_units
 from patternlang.engine.solve.diagnostics import propagate_se
 from patternlang.engine.validation import compare_onsets
 from patternlang.errors import PatRuntimeError
-from patternlang.plan.ir import ObsExpr, ObservableSpec, VerifyStep
+from patternlang.plan.ir import ModelSpec, ObsExpr, ObservableSpec, VerifyStep
 from patternlang.runtime.context import StepContext, runner
 from patternlang.runtime.results_types import (ArmResult, CalibrationRow, OnsetResult, OnsetRule,
                                                SolveResult, VerifyResult)
@@ -57,7 +57,8 @@ def _job(job: dict) -> dict:
     import torch
 
     torch.set_num_threads(1)
-    components = reweight_pools(build_components(job["train"].components), job.get("pools"))
+    components = reweight_pools(build_components(job["train"].components + job.get("probes", [])),
+                                job.get("pools"))
     info = train_one(job["train"], job["seed"], job["weights"], components, job["out_dir"],
                      device=job["device"], plan_seed=job["plan_seed"], steps=job["steps"],
                      init_path=job["init_path"], track=job["track"], every=job["every"],
@@ -86,7 +87,8 @@ def _tracked(step: VerifyStep) -> list[ObservableSpec]:
 
 
 def _run_key(ctx: StepContext, train_id: str, weights: dict, seed: int, steps: int, every: int,
-             track: list[ObservableSpec], init_path, pools: dict | None = None) -> str:
+             track: list[ObservableSpec], init_path, pools: dict | None = None,
+             model: ModelSpec | None = None) -> str:
     """Content hash of one verification run: everything its numbers depend on. Runs live under
     ``RUN/runs/<key>/`` and are shared between verify steps, so a changed target re-uses the
     baseline arm (and every arm whose weights the new solution leaves unchanged)."""
@@ -95,6 +97,8 @@ def _run_key(ctx: StepContext, train_id: str, weights: dict, seed: int, steps: i
             "steps": steps, "every": every, "device": ctx.device.type,
             "track": [o.model_dump(mode="json") for o in track],
             "init": None if init_path is None else str(init_path).replace(str(ctx.run.root), "")}
+    if model is not None:  # a transfer verify: another model than the train step's
+        body["model"] = model.model_dump(mode="json", exclude={"name"})
     if pools:  # per-example weights of pools (absent for every component-level run)
         body["pools"] = {k: hashlib.sha256(np.round(np.asarray(q, float), 15).tobytes()).hexdigest()
                          for k, q in sorted(pools.items())}
@@ -104,13 +108,17 @@ def _run_key(ctx: StepContext, train_id: str, weights: dict, seed: int, steps: i
 
 def _job_for(step: VerifyStep, ctx: StepContext, arm: str, seed: int, weights: dict,
              steps: int, every: int, init_path, pools: dict | None = None) -> dict:
-    key = _run_key(ctx, step.train, weights, seed, steps, every, _tracked(step), init_path, pools)
+    key = _run_key(ctx, step.train, weights, seed, steps, every, _tracked(step), init_path, pools,
+                   step.model)
     run_dir = ctx.run.subdir("runs", key)
+    train = ctx.plan.step(step.train)
+    if step.model is not None:  # transfer: the same recipe, another model
+        train = train.model_copy(update={"model": step.model})
     return {"name": f"{arm}-s{seed}", "arm": arm, "seed": seed, "weights": weights,
-            "train": ctx.plan.step(step.train), "steps": steps, "every": every,
+            "train": train, "steps": steps, "every": every,
             "track": _tracked(step), "init_path": init_path, "out_dir": run_dir,
             "part_dir": run_dir, "device": str(ctx.device), "plan_seed": ctx.plan.seed,
-            "pools": pools}
+            "pools": pools, "probes": step.probes}
 
 
 def _init_path(step: VerifyStep, ctx: StepContext, seed: int):
@@ -304,6 +312,11 @@ def _headline(step: VerifyStep, arms: dict[str, ArmResult]) -> dict[str, str]:
 
 @runner("verify", sharded=True)
 def run_verify(step: VerifyStep, ctx: StepContext) -> VerifyResult | None:
+    if step.model is not None:  # a transfer verify's model must offer what the observables read
+        from patternlang.runtime.contract import check_model
+        from patternlang.runtime.steps.common import build_model
+
+        check_model(build_model(step.model, ctx), ctx.plan, step.id)
     regression = _regression(step, ctx) if step.regression is not None else None
     jobs = _jobs(step, ctx, {"regression": regression["weights"]} if regression else {})
     results = _run_jobs(jobs, ctx, step)

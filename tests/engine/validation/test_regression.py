@@ -85,3 +85,15 @@ def test_solve_on_an_exact_fit_equals_the_solve_on_the_true_response():
     got = reg.solve_on_fit(fits, targets, H0, ABC, cons, 1e-6, "test")
     np.testing.assert_allclose(got.weights, truth.weights, atol=1e-7)
     assert kl_divergence(got.weights, H0) <= 0.05 + 1e-6
+
+
+def test_a_degenerate_design_is_named():
+    """Issue 26 item 6: two of three proxies at the base mixture leave fewer distinct mixtures
+    than the fit needs; a sound design has no problems."""
+    h0 = np.array([0.4, 0.4, 0.2])
+    bad = np.array([h0, h0, [0.5, 0.3, 0.2]])
+    why = reg.design_problems(bad, h0, free=2)
+    assert why[0] == "1 of the 3 proxy mixtures repeat another (2 are the base mixture)"
+    assert "2 distinct proxy mixtures for 2 free direction(s)" in why[1] and len(why) == 2
+    good = np.array([[0.5, 0.3, 0.2], [0.3, 0.4, 0.3], [0.4, 0.5, 0.1]])
+    assert reg.design_problems(good, h0, free=2) == []

@@ -127,3 +127,14 @@ def test_verdict_of_a_hold_and_an_unresolved_prediction():
     assert held["held"] is True and held["sign_agrees"] is True
     up = target_verdict("raise x", "raise", 0.1, 0.2, 0.01, [0.5, 0.6, 0.7], [0.3, 0.3, 0.3])
     assert up["reached"] is True and up["realized_mean"] == pytest.approx(0.3)
+
+
+def test_every_onset_censored_is_not_a_percentile():
+    """Issue 26 item 6: with no onset within the horizon, 'beats 50% [50%, 50%]' was a tie of
+    nothings; it is None and said to be no comparison."""
+    none = {a: [None, None] for a in ("baseline", "patterned", "opposite", "random1", "random2",
+                                      "random3", "random4")}
+    s = val.summarize(_data(1.0, none, lower=True), n_boot=50)
+    assert s["random_percentile"] is None and s["random_percentile_ci"] is None
+    assert "censored" in s["degenerate"][0]
+    assert val.summarize(_data(1.0), n_boot=20)["degenerate"] == []

@@ -1,0 +1,34 @@
+"""Issue 26 item 6: the report refuses to call a degenerate design a comparison."""
+
+from __future__ import annotations
+
+from patternlang.runtime.report_validation import headline, regression_lines
+
+
+def _validation(**extra) -> dict:
+    return {"random_arms": 4, "objective": "onset of mean(ih) (censored at 500)",
+            "random_percentile": None, "random_percentile_ci": None, "objective_percentile": 0.5,
+            "objective_percentile_ci": None, "lds_target": "raise mean(ih)", "points": [],
+            "evaluated_at": 500, "evaluated_at_reason": "the horizon", "lds_spearman": None,
+            "sign_agreement": None, "sign_resolved_arms": 0, **extra}
+
+
+def test_all_censored_onsets_are_said_to_be_no_comparison():
+    lines = headline(_validation(degenerate=["every onset of the patterned and random arms is "
+                                             "censored at the horizon (500)"]))
+    assert lines[0].startswith("- **Not a comparison**: every onset")
+    assert "beats —" in lines[1] and "50%" not in lines[1]
+
+
+def test_a_degenerate_regression_is_not_the_black_box_baseline():
+    compute = {"patterning": {"checkpoint_fwd_bwd": 1, "sampling_fwd_bwd": 1, "observation_fwd": 1,
+                              "equivalent_fwd_bwd": 2.0},
+               "regression": {"training_fwd_bwd": 1, "observation_fwd": 1, "equivalent_fwd_bwd": 2.0}}
+    record = {"runs": 3, "steps": 10, "compute": compute, "solution": {"status": "optimal"},
+              "fits": [{"target": "t", "model": "linear", "r2_loo": -0.5}],
+              "degenerate": ["1 of the 3 proxy mixtures repeat another (2 are the base mixture)"]}
+    text = "\n".join(regression_lines(record, {}))
+    assert "not a black-box baseline**: 1 of the 3 proxy mixtures repeat" in text
+    assert "Regression baseline" not in text
+    record["degenerate"] = []
+    assert "Regression baseline" in "\n".join(regression_lines(record, {}))
