@@ -23,10 +23,11 @@ from patternlang import cli
 codes = [cli.main(["check", "specs/quickstart.pat", "specs/parentheses.pat"])]
 from patternlang.lsp import analysis
 text = open("specs/quickstart.pat").read()
+row = next(i for i, ln in enumerate(text.splitlines()) if ln.startswith("model tiny = attn_only"))
 analysis.diagnostics(text, "specs/quickstart.pat")
-analysis.hover(text, "specs/quickstart.pat", 9, 15)
-analysis.completions(text, "specs/quickstart.pat", 9, 15)
-where = analysis.definition(text, "specs/quickstart.pat", 9, 15)
+analysis.hover(text, "specs/quickstart.pat", row, 15)
+analysis.completions(text, "specs/quickstart.pat", row, 15)
+where = analysis.definition(text, "specs/quickstart.pat", row, 15)
 import patternlang.lsp.server
 print(json.dumps({"codes": codes, "heavy": sorted(m for m in ("torch", "cvxpy") if m in sys.modules),
                   "definition": [str(where.path), where.span.line] if where else None}))
@@ -40,7 +41,7 @@ def test_check_and_the_language_server_import_neither_torch_nor_cvxpy():
     assert done.returncode == 0, done.stderr
     got = json.loads(done.stdout.strip().splitlines()[-1])
     assert got["codes"] == [0] and got["heavy"] == [], got
-    path, line = got["definition"]  # attn_only(...) on line 10 of the quickstart
+    path, line = got["definition"]  # attn_only(...) of the quickstart's model line
     assert path.endswith("patternlang/models/attn_only.py")
     lines = Path(path).read_text().splitlines()[line - 1:line + 2]  # the decorator, then the def
     assert any(ln.startswith("def attn_only(") for ln in lines), lines

@@ -42,8 +42,10 @@ def test_compile_tree_and_output_file(capsys, tmp_path):
     code, out, _ = run(capsys, "compile", "specs/quickstart.pat")
     assert code == 0 and "fwd+bwd" in out and "sample.chi" in out
     assert re.search(r"estimated compute time on this machine: ≈ \d+ (s|min|h) at the measured rates \(tiny \d+ fwd\+bwd", out)
-    # the finite-difference check is costed, and targets, constraints and resolved settings shown
-    assert re.search(r"cost \(finite-difference check\): 56\.3k fwd\+bwd, 92\.2k fwd sequences; .*≈", out)
+    # the coupled estimator's paired runs are costed (2 of its 3 columns sampled, 8 chains x 20 draws,
+    # and the solve's posterior check), and targets, constraints and resolved settings shown
+    assert "coupled estimator: delta 0.05, every movable component, 8 chains, 20 draws" in out
+    assert re.search(r"cost \(paired runs\): 215\.0k fwd\+bwd, 184\.3k fwd sequences; .*≈", out)
     assert "target: raise mean(ih) by 0.1 (weight 1)" in out and "constraint: kl(base) <= 0.05" in out
     assert "nbeta 100, burnin 100, thin 2, batch 32" in out and "adamw(lr=0.01, weight_decay=0.05)" in out
     code, out, _ = run(capsys, "compile", "specs/quickstart.pat", "--no-timing")

@@ -116,9 +116,11 @@ def test_diagnostics_on_open_and_change(client):
     diags = diagnostics_after(client, "textDocument/didChange", {
         "textDocument": {"uri": uri(), "version": 2}, "contentChanges": [{"text": bad}]})
     (d,) = diags
-    # The same code, span and hint as `patc check` prints (PAT201 at 30:17-32, did you mean ...).
+    # The same code, span and hint as `patc check` prints (PAT201 at the observable's line, columns
+    # 17-32, did you mean ...).
+    line = next(i for i, ln in enumerate(text.splitlines()) if ln.startswith("observable ih"))
     assert d["code"] == "PAT201" and d["source"] == "patc"
-    assert d["range"] == {"start": {"line": 29, "character": 16}, "end": {"line": 29, "character": 31}}
+    assert d["range"] == {"start": {"line": line, "character": 16}, "end": {"line": line, "character": 31}}
     assert "unknown name 'induction_scroe'" in d["message"] and "did you mean 'induction_score'?" in d["message"]
     diags = diagnostics_after(client, "textDocument/didChange", {
         "textDocument": {"uri": uri(), "version": 3}, "contentChanges": [{"text": text}]})
