@@ -4,8 +4,9 @@ Workload: ``specs/quickstart.pat`` (the tiny 2-layer attention-only LM on repeat
 uniform) trained once, χ estimated at one checkpoint (``--at``, default 250) by each estimator,
 ``--reps`` times with the sampler's ``seed`` set to 1, 2, ... — each replicate re-draws the SGLD
 noise, the minibatches *and* the probe sets (the probe seed derives from the sampler's seed). Only
-the sample and susceptibility steps run (``execute(only=...)``), timed with
-``time.process_time`` (one torch thread).
+the sample and susceptibility steps run (``execute(only=...)``), in this one process
+(``PATTERNLANG_WORKERS=1``: chain groups and coupled chains are not spread over helper processes,
+whose CPU time this process would not see), timed with ``time.process_time`` (one torch thread).
 
 Per targeted row of the quickstart's patterning (``raise mean(ih)``, ``hold loss(markov)``), over
 the components a step may move:
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import tempfile
 import time
@@ -115,6 +117,7 @@ def main() -> None:
     if args.quick:
         args.reps, args.chains, args.draws, args.at, args.train_steps = 2, 4, 12, 50, 60
     torch.set_num_threads(1)
+    os.environ["PATTERNLANG_WORKERS"] = "1"  # every unit in this process: process_time sees it all
     out: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         for estimator in ("covariance", "coupled"):
