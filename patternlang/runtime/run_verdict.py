@@ -104,6 +104,10 @@ def _target(sid: str, sol: dict, res: dict, ver: dict | None, coupled: bool) -> 
     why_v, fail_v = _verification(label, kind, ver)
     why += why_v
     fail = fail or fail_v
+    if not coupled and kind != "move":
+        why.append("estimator: covariance — its standard errors leave out the probe-set variance "
+                   "(bench/chi_efficiency.py); estimator = coupled(...) measures the rows that "
+                   "decide weights with every source of noise")
     out = {"solve": sid, "target": label, "kind": kind, "trust": DISTRUST if fail else TRUST,
            "evidence": why}
     if fail:

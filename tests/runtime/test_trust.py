@@ -53,7 +53,9 @@ def test_the_covariance_estimator_gets_a_verdict_and_console_warnings(tmp_path):
     doc = json.loads((out / "results.json").read_text())
     assert doc["susceptibilities"]["susceptibility.chi"]["estimator"] == "covariance"
     assert doc["solutions"]["solve.up"]["reproducibility"] is not None  # 4 chains: two halves
-    assert doc["verdict"]["targets"][0]["evidence"][2] == "posterior check: not run (coupled estimator only)"
+    evidence = doc["verdict"]["targets"][0]["evidence"]
+    assert evidence[2] == "posterior check: not run (coupled estimator only)"
+    assert evidence[-1].startswith("estimator: covariance") and "probe-set variance" in evidence[-1]
     assert "VERDICT:" in res.stdout
     # warnings are printed as the step finishes, before the report step runs
     warned = [i for i, line in enumerate(res.stderr.splitlines() + res.stdout.splitlines())
