@@ -55,6 +55,13 @@ SCHEMAS: dict[str, dict[str, str]] = {
                       "components (every example of each)",
         "standardize": "standardize chi before its principal directions",
         "check": "finite_difference(c, ..., eps=0.05): re-sample at shifted mixtures and compare with chi",
+        "parts": 'component susceptibilities: one row per model part, the loss change under the '
+                 'posterior restricted to its weights: heads ("l1h*", "l*h*", "l0h2"), embed, unembed '
+                 'or parameter globs ("blocks.0.*"); the rows are dL[part]',
+        "columns": "with parts: components (default) | per_sample (each probe sequence) | per_token "
+                   "(each predicted position of each probe sequence)",
+        "definition": "with parts: covariance (default; -Cov within the restricted posterior) | "
+                      "devinterp (devinterp's susceptibilities(): centred with the full chain's mean)",
     },
     "patterning": {
         "from": "the susceptibility (or a list of them) to invert (required)",

@@ -70,6 +70,10 @@ class SusceptibilityE:
     standardize: bool
     check: FiniteDiffSpec | None = None
     pools: list[str] = field(default_factory=list)  # per_sample = [pool, ...]
+    # component susceptibilities (``parts = [...]``): part name -> restriction selectors
+    parts: dict[str, list[str]] = field(default_factory=dict)
+    columns: str = "components"
+    definition: str = "covariance"
 
     def find(self, name: str) -> ObservedItem | None:
         for item in self.observed:

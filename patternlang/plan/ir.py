@@ -287,6 +287,11 @@ class SampleStep(_Step):
     pools: list[str] = Field(default_factory=list, exclude_if=lambda v: not v)
     # set by the compiler under ``step = auto`` or ``draws = auto`` (left out of the JSON otherwise)
     targets: list[CheckedTarget] = Field(default_factory=list, exclude_if=lambda v: not v)
+    # component susceptibilities: one column per predicted position of every probe sequence
+    per_token: bool = Field(default=False, exclude_if=lambda v: not v)
+    # the step whose probe sets this one observes (the parts of one component susceptibility share
+    # the full sampling's); None: its own
+    probe_key: str | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 class FiniteDiffSpec(_Model):
@@ -303,6 +308,10 @@ class SusceptibilityStep(_Step):
     standardize: bool = True
     # left out of the JSON (and so of the hash) while unset: plans without a check are unchanged
     check: FiniteDiffSpec | None = Field(default=None, exclude_if=lambda v: v is None)
+    # component susceptibilities (``parts = [...]``): part -> its restricted sample step (``sample``
+    # is then the full sampling); rows dL[part] (patternlang.engine.component_chi)
+    parts: dict[str, str] = Field(default_factory=dict, exclude_if=lambda v: not v)
+    definition: str = Field(default="covariance", exclude_if=lambda v: v == "covariance")
 
 
 class SolveStep(_Step):

@@ -171,6 +171,8 @@ class ChiResult(StepResult):
     chi_z: list[list[Num]] | None = None  # χ / SE per entry
     chi_ess: list[list[Num]] | None = None  # effective sample size per entry (engine/chi.py)
     warnings: list[str] = Field(default_factory=list)  # finite-difference checks contradicting χ
+    # component susceptibilities (parts = [...]): definition, parts, PCA summary, files
+    component: dict[str, Any] | None = None
 
 
 # ----------------------------------------------------------------------------------------------
