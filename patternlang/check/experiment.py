@@ -285,10 +285,15 @@ def _parts(ev: Evaluator, r: BlockReader, model: ModelSpec, items: list, per_sam
         ev.s.error("PAT303", "columns = per_token and per_sample together", r.span("columns"),
                    "pick one kind of column")
         return None
-    spec = ObservableSpec(name="dL", expr=ObsExpr(op="prim", name="loss_increase", args={}),
-                          doc="loss change under the posterior restricted to each part")
-    return ({k: list(v) for k, v in parts.items()}, columns[0], definition[0],
-            [ObservedItem(spec, "per_head", "dL")])
+    from patternlang.engine.component_chi import pc_count
+
+    expr = ObsExpr(op="prim", name="loss_increase", args={})
+    items = [ObservedItem(ObservableSpec(name="dL", expr=expr, doc="loss change under the posterior "
+                                         "restricted to each part"), "per_head", "dL")]
+    if pc_count(len(parts)):
+        items.append(ObservedItem(ObservableSpec(name="pc", expr=expr, doc="the parts' loss changes "
+                                                 "along each principal component"), "per_head", "pc"))
+    return {k: list(v) for k, v in parts.items()}, columns[0], definition[0], items
 
 
 def _pools(ev: Evaluator, raw: A.ListExpr, mixture) -> list[str] | None:

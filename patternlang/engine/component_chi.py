@@ -300,3 +300,28 @@ def run_component_chi(model, loss_fn, batch_fn, components: Mapping, weights: Ma
         samples[name] = PartSample(moments, float(init_loss))
     full = samples[FULL]
     return component_chi({k: v for k, v in samples.items() if k != FULL}, full, definition), samples
+
+
+def pc_count(parts: int) -> int:
+    """How many ``pc[r]`` rows a component susceptibility of ``parts`` parts carries (the
+    standardized matrix has rank <= parts − 1 after its columns are centred over the parts)."""
+    return max(0, min(4, parts - 1))
+
+
+def with_pc_rows(chi: Chi, pca: ComponentPCA, scale: np.ndarray, count: int) -> Chi:
+    """χ with ``count`` more rows ``pc[r]``: the observable Σ_C u_rC·φ_C / s_C (u_r = PC r's loadings,
+    s_C = part C's row scale in the standardization), whose χ is the same combination of the parts'
+    rows — exact, since χ is linear in φ. Raising ``pc[r]`` moves the parts' loss changes along PC
+    r's loadings (in standardized units): this is how a patterning moves along a principal component
+    (``raise chi.pc[0] by A``; per-sample with ``samples = [pool]``). The parts are sampled
+    independently, so the SEs and sds combine in quadrature."""
+    scale = np.where(np.asarray(scale) > 0, scale, 1.0)
+    W = pca.loadings[:count] / scale[None, :]
+    W2 = W ** 2
+    q = lambda a: np.sqrt(W2 @ np.nan_to_num(np.asarray(a)) ** 2)  # noqa: E731
+    return Chi(np.vstack([chi.chi, W @ chi.chi]), np.vstack([chi.se, q(chi.se)]),
+               np.vstack([chi.se_batch, q(chi.se_batch)]), np.vstack([chi.se_chain, q(chi.se_chain)]),
+               list(chi.obs_names) + [f"pc[{r}]" for r in range(count)], list(chi.comp_names),
+               np.concatenate([chi.mean_obs, W @ chi.mean_obs]),
+               np.concatenate([chi.sd_obs, np.sqrt(W2 @ np.asarray(chi.sd_obs) ** 2)]),
+               chi.sd_comp, chi.chains, chi.draws, {**chi.meta, "pc_rows": count})

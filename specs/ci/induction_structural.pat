@@ -9,7 +9,7 @@ model net = attn_only(layers=2, heads=2, d_model=16, context=16, vocab=64)
 
 data spans  = repeated_spans(vocab=64, length=16, period=4)
 data text   = markov_text(vocab=64, length=16, order=1)
-data code_  = python_code(vocab=64, length=16)
+data code_  = python_code_pool(vocab=64, length=16, size=64)
 mixture base = {code_: 0.4, spans: 0.35, text: 0.25}
 
 train pretrain {
@@ -40,6 +40,35 @@ susceptibility heads_dev {
   columns = per_sample
   definition = devinterp
   probe = 4
+}
+
+## Every head again, with one column per example of the code pool: per-sample patterning along PC 0.
+susceptibility heads_pool {
+  at = pretrain.step(20)
+  sampler = local
+  parts = ["l*h*"]
+  per_sample = [code_]
+  probe = 4
+}
+
+## Per-sample weights that move the heads' loss changes along PC 0 (lower: toward the parts with
+## negative loadings' losses rising less), against 3 random per-sample tilts of the same KL.
+patterning along_pc {
+  from = heads_pool
+  samples = [code_]
+  lower heads_pool.pc[0] by 0.1
+  subject to {
+    kl(base) <= 0.05
+  }
+}
+
+verify along_pc {
+  arms = [baseline, patterned, random(3)]
+  seeds = 1
+  steps = 20
+  start = scratch
+  every = 10
+  observe = [loss(spans)]
 }
 
 patterning along_heads {

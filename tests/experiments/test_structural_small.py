@@ -84,3 +84,19 @@ def test_patterning_along_the_parts_mode(result):
     report = (result.run_dir / "report.md").read_text()
     assert "Component susceptibilities (definition: covariance)" in report
     assert "figures/component-susceptibility-heads.png" in report
+
+
+def test_per_sample_patterning_along_a_pc(result):
+    """`lower chi.pc[0] by A` with samples = [pool]: per-example weights from the pc row's per-example
+    χ (a combination of the parts' rows), verified against random per-example tilts of the same KL."""
+    z = np.load(_dir(result, "susceptibility-heads_pool") / "per_sample.npz")
+    assert z["chi"].shape[1] == 64  # every example of the pool
+    chi = np.load(_dir(result, "susceptibility-heads_pool") / "chi.npz")
+    rows = [str(n) for n in chi["obs_names"]]
+    assert rows[:4] == ["dL[l0h0]", "dL[l0h1]", "dL[l1h0]", "dL[l1h1]"] and rows[4:] == [f"pc[{r}]" for r in range(3)]
+    sol = result.data["solutions"]["solve.along_pc"]["rounds"][0]["solution"]
+    assert sol["per_sample"]["pools"] == {"code_": 64}
+    (t,) = sol["targets"]
+    assert t["kind"] == "lower" and t["predicted"] < 0
+    arms = result.data["verification"]["verify.along_pc"]["arms"]
+    assert {"baseline", "patterned", "random1", "random2", "random3"} <= set(arms)

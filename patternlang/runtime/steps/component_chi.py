@@ -46,24 +46,28 @@ def run_component_susceptibility(step: SusceptibilityStep, ctx: StepContext) -> 
     from patternlang.engine.component_chi import component_chi, component_pca
     from patternlang.runtime.steps.susceptibility import _save_pools, combine
 
+    from patternlang.engine.component_chi import pc_count, standardize, with_pc_rows
+
     parts, full, full_res = _part_samples(step, ctx)
     chi = component_chi(parts, full, step.definition)
     sample = ctx.plan.step(step.sample)
     k = len(sample.mixture.weights)
     names = list(chi.comp_names)
-    comps = chi.columns(slice(0, k))
-    result, merged, _ = combine([comps], sample, full_res.nbeta, step.standardize)
-    result.observable_of = ["dL"] * len(result.observables)
-    result.observable_exprs = {"dL": sample.observables[0].expr.model_dump(mode="json")}
-    if sample.pools:
-        result.per_sample = _save_pools([chi.columns(slice(k, None))], sample, ctx)
-    merged.save(ctx.dir.file("chi.npz"), ctx.dir.file("chi.json"))
-    atomic_write_json(ctx.dir.file("principal.json"), result.principal.model_dump(mode="json"))
     # the standardized PCA over the finest columns there are (tokens or samples; else components)
     cols = slice(k, None) if len(names) > k else slice(0, k)
     fine = chi.columns(cols)
     pca = component_pca(fine.chi, list(step.parts), list(fine.comp_names))
-    from patternlang.engine.component_chi import standardize
+    # rows pc[r]: the parts' loss changes combined along PC r (what `raise chi.pc[r]` moves)
+    ext = with_pc_rows(chi, pca, fine.chi.std(axis=1), pc_count(len(step.parts)))
+    comps = ext.columns(slice(0, k))
+    result, merged, _ = combine([comps], sample, full_res.nbeta, step.standardize)
+    result.observable_of = [n.split("[", 1)[0] for n in result.observables]
+    expr = sample.observables[0].expr.model_dump(mode="json")
+    result.observable_exprs = {"dL": expr, "pc": expr}
+    if sample.pools:
+        result.per_sample = _save_pools([ext.columns(slice(k, None))], sample, ctx)
+    merged.save(ctx.dir.file("chi.npz"), ctx.dir.file("chi.json"))
+    atomic_write_json(ctx.dir.file("principal.json"), result.principal.model_dump(mode="json"))
 
     atomic_save_npz(ctx.dir.file("component_chi.npz"), chi=chi.chi, se=chi.se,
                     names=np.array(names, dtype=str), rows=np.array(list(step.parts), dtype=str),
