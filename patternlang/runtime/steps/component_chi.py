@@ -53,8 +53,9 @@ def run_component_susceptibility(step: SusceptibilityStep, ctx: StepContext) -> 
     sample = ctx.plan.step(step.sample)
     k = len(sample.mixture.weights)
     names = list(chi.comp_names)
-    # the standardized PCA over the finest columns there are (tokens or samples; else components)
-    cols = slice(k, None) if len(names) > k else slice(0, k)
+    # the standardized PCA over the finest columns there are (tokens, else samples, else components)
+    tok = [j for j, n in enumerate(names) if "@" in n]
+    cols = slice(tok[0], tok[-1] + 1) if tok else slice(k, None) if len(names) > k else slice(0, k)
     fine = chi.columns(cols)
     pca = component_pca(fine.chi, list(step.parts), list(fine.comp_names))
     # rows pc[r]: the parts' loss changes combined along PC r (what `raise chi.pc[r]` moves)
@@ -65,7 +66,7 @@ def run_component_susceptibility(step: SusceptibilityStep, ctx: StepContext) -> 
     expr = sample.observables[0].expr.model_dump(mode="json")
     result.observable_exprs = {"dL": expr, "pc": expr}
     if sample.pools:
-        result.per_sample = _save_pools([ext.columns(slice(k, None))], sample, ctx)
+        result.per_sample = _save_pools([ext.columns(slice(k, tok[0] if tok else None))], sample, ctx)
     merged.save(ctx.dir.file("chi.npz"), ctx.dir.file("chi.json"))
     atomic_write_json(ctx.dir.file("principal.json"), result.principal.model_dump(mode="json"))
 
