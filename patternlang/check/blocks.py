@@ -60,6 +60,8 @@ SCHEMAS: dict[str, dict[str, str]] = {
                  'or parameter globs ("blocks.0.*"); the rows are dL[part]',
         "columns": "with parts: components (default) | per_sample (each probe sequence) | per_token "
                    "(each predicted position of each probe sequence)",
+        "pca": "with parts: the columns of the standardized PCA: finest (default: tokens, else samples, "
+               "else components) | components | samples | tokens",
         "definition": "with parts: covariance (default; -Cov within the restricted posterior) | "
                       "devinterp (devinterp's susceptibilities(): centred with the full chain's mean)",
     },

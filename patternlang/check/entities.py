@@ -74,6 +74,7 @@ class SusceptibilityE:
     parts: dict[str, list[str]] = field(default_factory=dict)
     columns: str = "components"
     definition: str = "covariance"
+    pca: str = "finest"
 
     def find(self, name: str) -> ObservedItem | None:
         for item in self.observed:

@@ -225,21 +225,23 @@ def check_susceptibility(ev: Evaluator, key, decl: A.Decl) -> Any:
         return ErrorV(decl.span)
     specs = [s for _, s in obs]
     items = [ObservedItem(s, o.shape, o.text or s.name) for o, s in obs]
-    parts, columns, definition = {}, "components", "covariance"
+    parts, columns, definition, pca = {}, "components", "covariance", "finest"
     if parted:
         got = _parts(ev, r, train.model, items, per_sample, check)
-        if got is None:
+        pick = r.choices("pca", ("finest", "components", "samples", "tokens"), ["finest"], many=False)
+        if got is None or pick is None:
             return ErrorV(decl.span)
         parts, columns, definition, items = got
+        pca = pick[0]
         per_sample = per_sample or columns == "per_sample"
-    elif r.has("columns") or r.has("definition"):
-        key = "columns" if r.has("columns") else "definition"
+    elif r.has("columns") or r.has("definition") or r.has("pca"):
+        key = next(k for k in ("columns", "definition", "pca") if r.has(k))
         ev.s.error("PAT303", f"'{key}' applies to component susceptibilities only", r.span(key),
                    'add parts = ["l*h*"] (one row per head), or remove it')
         return ErrorV(decl.span)
     return SusceptibilityE(decl.name or "", loc(decl.span), ref, train.model, sampler, items,
                            extra_components(ev, specs, comps), mixture, probe, per_sample, standardize,
-                           check, pools, parts, columns, definition)
+                           check, pools, parts, columns, definition, pca)
 
 
 def _parts(ev: Evaluator, r: BlockReader, model: ModelSpec, items: list, per_sample: bool, check):

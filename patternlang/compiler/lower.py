@@ -74,7 +74,7 @@ def _lower_parts(s: SusceptibilityE) -> list:
         parts[part] = sid
     chi = SusceptibilityStep(id=f"susceptibility.{s.name}", inputs=[st.id for st in steps], loc=s.loc,
                              sample=full_id, standardize=s.standardize, parts=parts,
-                             definition=s.definition)
+                             definition=s.definition, pca=s.pca)
     return steps + [chi]
 
 

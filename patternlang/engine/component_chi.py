@@ -237,6 +237,8 @@ def separation(pca: ComponentPCA, group: Sequence[str]) -> list[dict]:
     rest = [i for i in range(len(pca.parts)) if i not in idx]
     out = []
     for r, row in enumerate(pca.loadings):
+        if pca.explained[r] < 1e-9:  # the constant direction the column centring removed
+            continue
         sign = 1.0 if row[idx].mean() >= row[rest].mean() else -1.0
         a, b = sign * row[idx], sign * row[rest]
         out.append({"pc": r, "sign": sign, "explained": float(pca.explained[r]),

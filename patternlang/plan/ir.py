@@ -312,6 +312,7 @@ class SusceptibilityStep(_Step):
     # is then the full sampling); rows dL[part] (patternlang.engine.component_chi)
     parts: dict[str, str] = Field(default_factory=dict, exclude_if=lambda v: not v)
     definition: str = Field(default="covariance", exclude_if=lambda v: v == "covariance")
+    pca: str = Field(default="finest", exclude_if=lambda v: v == "finest")  # columns of the PCA
 
 
 class SolveStep(_Step):

@@ -55,7 +55,7 @@ def run_component_susceptibility(step: SusceptibilityStep, ctx: StepContext) -> 
     names = list(chi.comp_names)
     # the standardized PCA over the finest columns there are (tokens, else samples, else components)
     tok = [j for j, n in enumerate(names) if "@" in n]
-    cols = slice(tok[0], tok[-1] + 1) if tok else slice(k, None) if len(names) > k else slice(0, k)
+    cols = _pca_columns(step.pca, k, len(names), tok)
     fine = chi.columns(cols)
     pca = component_pca(fine.chi, list(step.parts), list(fine.comp_names))
     # rows pc[r]: the parts' loss changes combined along PC r (what `raise chi.pc[r]` moves)
@@ -84,6 +84,21 @@ def run_component_susceptibility(step: SusceptibilityStep, ctx: StepContext) -> 
     atomic_write_json(ctx.dir.file("component_chi.json"), summary)
     result.component = summary
     return result
+
+
+def _pca_columns(which: str, k: int, n: int, tok: list[int]) -> slice:
+    """The columns the PCA runs over: ``finest`` = tokens, else samples, else components."""
+    from patternlang.errors import PatRuntimeError
+
+    samples = slice(k, tok[0] if tok else n)
+    have = {"components": slice(0, k), "tokens": slice(tok[0], tok[-1] + 1) if tok else None,
+            "samples": samples if samples.stop > k else None}
+    if which == "finest":
+        return have["tokens"] or have["samples"] or have["components"]
+    if have[which] is None:
+        raise PatRuntimeError("susceptibility", f"pca = {which}, but there are no {which} columns",
+                              "measure them (columns = per_token / per_sample) or pick other columns")
+    return have[which]
 
 
 def _score_by_component(pca, top: int) -> dict:
