@@ -58,11 +58,12 @@ susceptibility heads {
 
 ## Per-sample weights (every code window, and the other components) that move the heads' loss changes
 ## along PC 0, whose loadings put the layer-1 (induction) heads on the negative side at pool seed 0
-## (README): `raise` lowers their restricted loss change — toward the data that express them.
+## (README): `raise` lowers their restricted loss change — toward the data that express them. The
+## amount is beyond reach (pc rows are in standardized units): the step ends on the trust region.
 patterning per_sample_pc {
   from = heads
   samples = [code_]
-  raise heads.pc[0] by 0.1
+  raise heads.pc[0] by 1000
   subject to {
     weight(text) >= 0.02
     kl(base) <= 0.05
@@ -72,7 +73,7 @@ patterning per_sample_pc {
 ## The same target at component level (4 weights), same trust region.
 patterning component_pc {
   from = heads
-  raise heads.pc[0] by 0.1
+  raise heads.pc[0] by 1000
   subject to {
     weight(text) >= 0.02
     kl(base) <= 0.05
@@ -82,20 +83,20 @@ patterning component_pc {
 ## Against 12 random per-example re-weightings of the code windows with the same KL.
 verify per_sample_pc {
   arms = [baseline, patterned, random(12)]
-  seeds = 3
+  seeds = 2
   steps = 600
   start = scratch
-  every = 10
+  every = 20
   observe = [ih]
   onset mean(ih) >= 0.3
 }
 
 verify component_pc {
   arms = [baseline, patterned]
-  seeds = 3
+  seeds = 2
   steps = 600
   start = scratch
-  every = 10
+  every = 20
   observe = [ih]
   onset mean(ih) >= 0.3
 }
