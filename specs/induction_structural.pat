@@ -101,4 +101,26 @@ verify component_pc {
   onset mean(ih) >= 0.3
 }
 
+## The code windows only (the other components fixed at their base weights): the same freedom as the
+## random arms, which tilt the code windows alone.
+patterning windows_pc {
+  from = heads
+  samples = [code_]
+  raise heads.pc[0] by 1000
+  subject to {
+    fixed(spans, text, prose_)
+    kl(base) <= 0.05
+  }
+}
+
+verify windows_pc {
+  arms = [baseline, patterned, random(12)]
+  seeds = 2
+  steps = 600
+  start = scratch
+  every = 20
+  observe = [ih]
+  onset mean(ih) >= 0.3
+}
+
 output { formats = [md, json] }

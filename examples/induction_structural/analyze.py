@@ -20,6 +20,8 @@ from patternlang.engine.component_chi import component_pca, separation
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("run", type=Path)
+    ap.add_argument("--pca", default="components", choices=["components", "tokens", "pool windows"],
+                    help="columns of the PCA (the spec's pca = components)")
     ap.add_argument("--threshold", type=float, default=0.3, help="induction score of an induction head")
     args = ap.parse_args()
     res = json.loads((args.run / "results.json").read_text())
@@ -42,8 +44,7 @@ def main() -> None:
     print("chi/SE, component columns:", [names[i] for i in groups["components"]])
     for r, row in zip(rows, (chi / se)[:, groups["components"]]):
         print(f"  {r}: {np.round(row, 1).tolist()}")
-    tok = groups["tokens"] or groups["pool windows"]
-    pca = component_pca(chi[:, tok], rows)
+    pca = component_pca(chi[:, groups[args.pca]], rows)
     for s in separation(pca, heads):
         load = dict(zip(rows, np.round(pca.loadings[s["pc"]], 2).tolist()))
         print(f"PC{s['pc']} ({s['explained']:.0%}): separates={s['separates']} margin={s['margin']:+.2f} "
