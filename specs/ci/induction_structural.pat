@@ -7,9 +7,9 @@ use stdlib.core
 
 model net = attn_only(layers=2, heads=2, d_model=16, context=16, vocab=64)
 
-data spans  = repeated_spans(vocab=64, length=16, period=4)
-data text   = markov_text(vocab=64, length=16, order=1)
-data code_  = python_code_pool(vocab=64, length=16, size=64)
+data spans = repeated_spans(vocab=64, length=16, period=4)
+data text  = markov_text(vocab=64, length=16, order=1)
+data code_ = python_code_pool(vocab=64, length=16, size=64)
 mixture base = {code_: 0.4, spans: 0.35, text: 0.25}
 
 train pretrain {
