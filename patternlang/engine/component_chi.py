@@ -247,17 +247,6 @@ def separation(pca: ComponentPCA, group: Sequence[str]) -> list[dict]:
     return out
 
 
-def pc_sample_direction(pca: ComponentPCA, r: int, columns: Sequence[str]) -> np.ndarray:
-    """The data direction of PC r over the given columns (its scores there), unit length: the
-    per-sample step that moves the parts along PC r's loadings (positive = toward the parts with
-    positive loadings *expressing* less loss is NOT implied — read the sign with the loadings)."""
-    idx = [pca.columns.index(c) for c in columns]
-    v = pca.scores[r, idx].astype(np.float64)
-    v = v - v.mean()
-    n = np.linalg.norm(v)
-    return v / n if n > 0 else v
-
-
 # ---------------------------------------------------------------- one call: every part + the full sampling
 
 def observer_for(model, components: Mapping, weights: Mapping[str, float], *, probe: int, seed: int,
