@@ -105,7 +105,7 @@ def sgld_config(draws: int, eps: float):
 
 
 def run_patternlang(center: str, draws: int, eps: float, init_loss: float | None, definition="devinterp"):
-    from patternlang.engine.component_chi import run_component_chi
+    from patternlang.observables.component import run_component_chi
     from patternlang.models.losses import model_loss_fn
     from patternlang.runtime.sampling import mixture_batches
 
@@ -120,7 +120,7 @@ def run_patternlang(center: str, draws: int, eps: float, init_loss: float | None
 
 def probe_tokens(center: str) -> tuple[torch.Tensor, list[str]]:
     """The observer's probes, concatenated in component order, and their token-column names."""
-    from patternlang.engine.component_chi import observer_for
+    from patternlang.observables.component import observer_for
 
     obs = observer_for(make_model(center), make_components(), weights(), probe=PROBE, seed=0, nbeta=NBETA,
                        columns="per_token")

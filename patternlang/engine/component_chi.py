@@ -33,7 +33,8 @@ The pieces come from the ordinary machinery: one sampling per part with ``restri
 selectors, observing the single observable φ = Σ_k h_k·loss(k) (:func:`phi_spec`) with the wanted
 columns (:class:`~patternlang.observables.observer.Observer`: components, ``per_sample``,
 ``per_token``), and one unrestricted ("full") sampling; :func:`component_chi` joins their
-co-moments into one :class:`~patternlang.engine.chi.Chi` whose rows are the parts.
+co-moments into one :class:`~patternlang.engine.chi.Chi` whose rows are the parts (in one call:
+:func:`patternlang.observables.component.run_component_chi`).
 """
 
 from __future__ import annotations
@@ -245,52 +246,6 @@ def separation(pca: ComponentPCA, group: Sequence[str]) -> list[dict]:
                     "separates": bool(a.min() > b.max()), "margin": float(a.min() - b.max()),
                     "gap": float((a.mean() - b.mean()) / (row.std() or 1.0))})
     return out
-
-
-# ---------------------------------------------------------------- one call: every part + the full sampling
-
-def observer_for(model, components: Mapping, weights: Mapping[str, float], *, probe: int, seed: int,
-                 nbeta: float, columns: str = "per_sample", center_params=None,
-                 pools: list[str] | None = None):
-    """The observer of one component sampling: φ = L(w) against the requested columns."""
-    from patternlang.observables.observer import build_observer
-
-    if columns not in COLUMNS:
-        raise PatRuntimeError("component_chi", f"columns = {columns!r}", f"use one of {', '.join(COLUMNS)}")
-    return build_observer(model, [phi_spec(weights)], components, weights, probe, seed,
-                          per_sample=columns == "per_sample" and not pools, nbeta=nbeta,
-                          center_params=center_params, pools=pools,
-                          per_token=columns == "per_token")
-
-
-def run_component_chi(model, loss_fn, batch_fn, components: Mapping, weights: Mapping[str, float],
-                      parts: Mapping[str, Sequence[str]], config, *, probe: int, seed: int = 0,
-                      columns: str = "per_sample", definition: str = "covariance",
-                      chain_groups: Sequence[Sequence[int]] | None = None,
-                      init_loss: float | None = None) -> tuple[Chi, dict[str, PartSample]]:
-    """Sample the full posterior and each part's restricted posterior with ``config`` (its
-    ``restrict`` replaced by the part's selectors; the same seeds, probes and minibatch streams for
-    every part), and return (the component χ, every sampling keyed by part and ``"full"``).
-    ``init_loss``: a known L̂(w*) (default: estimated once by the full sampling, then shared)."""
-    import dataclasses
-
-    from patternlang.engine.sampler.sgld import run_sgld
-
-    groups = [list(g) for g in (chain_groups or [range(config.num_chains)])]
-    obs = observer_for(model, components, weights, probe=probe, seed=seed, nbeta=config.nbeta,
-                       columns=columns)
-    samples: dict[str, PartSample] = {}
-    for name, sel in {FULL: (), **dict(parts)}.items():
-        cfg = dataclasses.replace(config, restrict=tuple(sel))
-        moments = None
-        for g in groups:
-            res = run_sgld(model, loss_fn, batch_fn, cfg, observer=obs, chain_ids=g, init_loss=init_loss)
-            init_loss = res.init_loss  # L(w*) once: the same number for every part
-            m = obs.reset()
-            moments = m if moments is None else moments.merge(m)
-        samples[name] = PartSample(moments, float(init_loss))
-    full = samples[FULL]
-    return component_chi({k: v for k, v in samples.items() if k != FULL}, full, definition), samples
 
 
 def pc_count(parts: int) -> int:

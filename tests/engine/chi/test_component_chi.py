@@ -87,7 +87,7 @@ def test_columns_tokens_samples_components_are_exactly_consistent():
     """Same seeds, so the same draws: a sequence's χ is the mean of its tokens' χ, a component's the
     mean of its sequences' (both definitions are linear in the column's loss)."""
     from patternlang.data.synthetic import markov_text, repeated_spans
-    from patternlang.engine.component_chi import run_component_chi
+    from patternlang.observables.component import run_component_chi
     from patternlang.engine.sampler.sgld import SGLDConfig
     from patternlang.models.attn_only import AttnOnlyTransformer
     from patternlang.models.losses import model_loss_fn
