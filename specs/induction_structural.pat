@@ -1,15 +1,16 @@
 # The susceptibility matrix of the paper's line of work on the induction model (issue 24).
 #
 # The model, data, base mixture and early checkpoint of specs/induction_accelerate.pat (2-layer,
-# 4-head attention-only LM; layer-1 induction heads form at about step 370 under this mixture), with
+# 4-head attention-only LM; the layer-1 induction heads form at about step 270 here), with
 # the Python code as a pool of fixed windows so that it can be re-weighted example by example.
 # `heads` measures the component susceptibility matrix of every head at step 150: one
 # weight-restricted sampling per head plus the full one, rows dL[head] (the loss change under the
 # posterior restricted to that head), columns every predicted token of the probe sequences of the
-# other components and every window of the code pool; its standardized PCA is in the report.
-# `formed` labels the induction heads at step 600 (induction score per head).
-# Patterning along PC 0 (the layer-1 heads on one side): per-sample (the code windows' weights)
-# against 12 random per-sample re-weightings of the same KL, and at component level.
+# other components and every window of the code pool; its standardized PCA (over the component
+# columns, the ones that resolve at this size) is in the report. `formed` labels the induction heads
+# at step 600 (induction score per head). Patterning along PC 0 (at seed 0 the layer-1 heads on one
+# side): per-sample (code windows and components; code windows only) against 12 random per-sample
+# re-weightings of the same KL, and at component level.
 # Results: examples/induction_structural/README.md; CI size: specs/ci/induction_structural.pat.
 use stdlib.lm
 use stdlib.core
