@@ -35,6 +35,7 @@ QUICK = {  # smoke sizes per benchmark (flags, environment)
     "observe_overhead": ([], {"BENCH_REPS": "5"}),
     "gpu_chains": (["--steps", "3"], {}),
     "vs_devinterp": (["--quick"], {}),
+    "component_vs_devinterp": (["--quick"], {}),
     "scaling": (["--quick"], {}),
     "chi_efficiency": (["--quick"], {}),
 }

@@ -1,5 +1,10 @@
 """patternlang vs devinterp on devinterp's own susceptibility workload, same machine, same run.
 
+Speed only: the two χ compared here are different quantities (patternlang's rows are component
+losses under the posterior, devinterp's the head-restricted loss change). For the SAME quantity,
+entry by entry, see ``bench/component_vs_devinterp.py`` (issue 24: patternlang's component
+susceptibilities with ``definition="devinterp"``).
+
 Workload (issue 16): a 2-layer attention-only LM (vocab 512, d_model 128, 8 heads of 16, context 64,
 271 872 parameters, the seeded initialisation of ``AttnOnlyTransformer(seed=0)``); 8 data
 components (first-order Markov text, ``markov_text(vocab=512, length=64, seed=k)``); every component

@@ -57,6 +57,15 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "check": "finite_difference(c, ..., eps=0.05): re-sample at shifted mixtures and compare with chi",
         "estimator": "coupled(c, ..., delta=0.05, chains=N, draws=N): chi from paired central "
                      "differences with common random numbers (default: the covariance estimator)",
+        "parts": 'component susceptibilities: one row per model part, the loss change under the '
+                 'posterior restricted to its weights: heads ("l1h*", "l*h*", "l0h2"), embed, unembed '
+                 'or parameter globs ("blocks.0.*"); the rows are dL[part]',
+        "columns": "with parts: components (default) | per_sample (each probe sequence) | per_token "
+                   "(each predicted position of each probe sequence)",
+        "pca": "with parts: the columns of the standardized PCA: finest (default: tokens, else samples, "
+               "else components) | components | samples | tokens",
+        "definition": "with parts: covariance (default; -Cov within the restricted posterior) | "
+                      "devinterp (devinterp's susceptibilities(): centred with the full chain's mean)",
     },
     "patterning": {
         "from": "the susceptibility (or a list of them) to invert (required)",

@@ -72,6 +72,11 @@ class SusceptibilityE:
     check: FiniteDiffSpec | None = None
     pools: list[str] = field(default_factory=list)  # per_sample = [pool, ...]
     estimator: CoupledSpec | None = None  # estimator = coupled(...); None: covariance
+    # component susceptibilities (``parts = [...]``): part name -> restriction selectors
+    parts: dict[str, list[str]] = field(default_factory=dict)
+    columns: str = "components"
+    definition: str = "covariance"
+    pca: str = "finest"
 
     def find(self, name: str) -> ObservedItem | None:
         for item in self.observed:

@@ -205,7 +205,8 @@ def check_susceptibility(ev: Evaluator, key, decl: A.Decl) -> Any:
     sv = r.require("sampler")
     sref = coerce.as_ref(ev.s, sv, ("sampler",), "sampler") if sv is not None else None
     sampler = ev.s.resolve(sref.key) if sref else None
-    obs = observables(ev, r.require("observe"), "observe")
+    parted = r.has("parts")
+    obs = observables(ev, r.value("observe") if parted else r.require("observe"), "observe")
     if obs == [] and r.has("observe"):
         ev.s.error("PAT303", "observe needs at least one observable", r.span("observe"))
         obs = None
@@ -233,9 +234,81 @@ def check_susceptibility(ev: Evaluator, key, decl: A.Decl) -> Any:
         return ErrorV(decl.span)
     specs = [s for _, s in obs]
     items = [ObservedItem(s, o.shape, o.text or s.name) for o, s in obs]
+    parts, columns, definition, pca = {}, "components", "covariance", "finest"
+    if parted and estimator is not None:
+        ev.s.error("PAT303", "estimator = coupled(...) is not available with parts (the rows are "
+                   "the parts' restricted samplings)", r.span("estimator"), "remove it")
+        return ErrorV(decl.span)
+    if parted:
+        got = _parts(ev, r, train.model, items, per_sample, check)
+        pick = r.choices("pca", ("finest", "components", "samples", "tokens"), ["finest"], many=False)
+        if got is None or pick is None:
+            return ErrorV(decl.span)
+        parts, columns, definition, items = got
+        pca = pick[0]
+        per_sample = per_sample or columns == "per_sample"
+    elif r.has("columns") or r.has("definition") or r.has("pca"):
+        key = next(k for k in ("columns", "definition", "pca") if r.has(k))
+        ev.s.error("PAT303", f"'{key}' applies to component susceptibilities only", r.span(key),
+                   'add parts = ["l*h*"] (one row per head), or remove it')
+        return ErrorV(decl.span)
     return SusceptibilityE(decl.name or "", loc(decl.span), ref, train.model, sampler, items,
                            extra_components(ev, specs, comps), mixture, probe, per_sample, standardize,
-                           check, pools, estimator)
+                           check, pools, estimator, parts, columns, definition, pca)
+
+
+def _parts(ev: Evaluator, r: BlockReader, model: ModelSpec, items: list, per_sample: bool, check):
+    """``parts = [...]`` (with ``columns``, ``definition``) of a susceptibility block: (part ->
+    selectors, columns, definition, the observed item ``dL`` with one coordinate per part)."""
+    from patternlang.engine.component_chi import expand_parts
+    from patternlang.errors import PatError
+
+    raw = r.raw("parts")
+    if items:
+        ev.s.error("PAT303", "a susceptibility with parts observes the parts' loss changes (dL); "
+                   "it takes no observe", r.span("observe"),
+                   "measure other observables in a separate susceptibility block")
+        return None
+    if check is not None:
+        ev.s.error("PAT303", "check = finite_difference(...) is not available with parts",
+                   r.span("check"), "remove it")
+        return None
+    words = []
+    for it in raw.items if isinstance(raw, A.ListExpr) else (raw,):
+        word = it.id if isinstance(it, A.Name) else it.value if isinstance(it, A.Str) else None
+        if not word:
+            ev.s.error("PAT301", f"parts lists {A.show(it)}: write heads (\"l1h*\"), embed, "
+                       "unembed or parameter globs", it.span)
+            return None
+        words.append(word)
+    if not words:
+        ev.s.error("PAT303", "parts = [] names no part", r.span("parts"), 'e.g. parts = ["l*h*"]')
+        return None
+    call = model.call.args if model.call is not None else model.factory_args
+    layers, heads = call.get("layers"), call.get("heads")
+    try:
+        parts = expand_parts(words, layers, heads)
+    except PatError as e:
+        ev.s.error("PAT301", str(getattr(e, "cause", e)), r.span("parts"),
+                   "name the heads one by one, or declare the model with layers= and heads=")
+        return None
+    columns = r.choices("columns", ("components", "per_sample", "per_token"), ["components"], many=False)
+    definition = r.choices("definition", ("covariance", "devinterp"), ["covariance"], many=False)
+    if columns is None or definition is None:
+        return None
+    if per_sample and columns[0] == "per_token":
+        ev.s.error("PAT303", "columns = per_token and per_sample together", r.span("columns"),
+                   "pick one kind of column")
+        return None
+    from patternlang.engine.component_chi import pc_count
+
+    expr = ObsExpr(op="prim", name="loss_increase", args={})
+    items = [ObservedItem(ObservableSpec(name="dL", expr=expr, doc="loss change under the posterior "
+                                         "restricted to each part"), "per_head", "dL")]
+    if pc_count(len(parts)):
+        items.append(ObservedItem(ObservableSpec(name="pc", expr=expr, doc="the parts' loss changes "
+                                                 "along each principal component"), "per_head", "pc"))
+    return {k: list(v) for k, v in parts.items()}, columns[0], definition[0], items
 
 
 def _pools(ev: Evaluator, raw: A.ListExpr, mixture) -> list[str] | None:

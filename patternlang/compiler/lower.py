@@ -41,6 +41,8 @@ def resolve_sampler(decl: SamplerDecl) -> SamplerSpec:
 
 
 def _lower_susceptibility(s: SusceptibilityE) -> list:
+    if s.parts:
+        return _lower_parts(s)
     sample = SampleStep(id=f"sample.{s.name}", inputs=[s.at.train], loc=s.loc, at=s.at, model=s.model,
                         sampler=resolve_sampler(s.sampler), components=s.components, mixture=s.mixture,
                         observables=[i.spec for i in s.observed], probe=s.probe, per_sample=s.per_sample,
@@ -49,6 +51,34 @@ def _lower_susceptibility(s: SusceptibilityE) -> list:
                              sample=sample.id, standardize=s.standardize, check=s.check,
                              estimator=s.estimator)
     return [sample, chi]
+
+
+def _lower_parts(s: SusceptibilityE) -> list:
+    """Component susceptibilities: the full sampling ``sample.NAME`` and one restricted sampling per
+    part ``sample.NAME.PART`` (the sampler's settings, ``restrict`` = the part's selectors, the same
+    seeds and probe sets), all observing φ = L (the mixture's probe loss) against the columns; the
+    susceptibility step joins them into rows dL[part]."""
+    import re
+
+    from patternlang.engine.component_chi import phi_spec
+
+    base = resolve_sampler(s.sampler)
+    full_id = f"sample.{s.name}"
+    common = dict(inputs=[s.at.train], loc=s.loc, at=s.at, model=s.model, components=s.components,
+                  mixture=s.mixture, observables=[phi_spec(s.mixture.weights)], probe=s.probe,
+                  per_sample=s.per_sample, pools=list(s.pools), per_token=s.columns == "per_token")
+    steps = [SampleStep(id=full_id, sampler=base, **common)]
+    parts = {}
+    for part, selectors in s.parts.items():
+        sid = f"{full_id}.{re.sub(r'[^A-Za-z0-9_]+', '_', part)}"
+        # the same sampler seed, so the same probe sets as the full sampling (runtime/sampling.probe_seed)
+        steps.append(SampleStep(id=sid, sampler=base.model_copy(update={"restrict": list(selectors)}),
+                                **common))
+        parts[part] = sid
+    chi = SusceptibilityStep(id=f"susceptibility.{s.name}", inputs=[st.id for st in steps], loc=s.loc,
+                             sample=full_id, standardize=s.standardize, parts=parts,
+                             definition=s.definition, pca=s.pca)
+    return steps + [chi]
 
 
 def _lower_patterning(p: PatterningE) -> list:

@@ -11,7 +11,9 @@ observable reading that probe (loss and attention from the same pass), and feeds
 
 * x: the observable coordinates, named ``name`` (scalar) or ``name[l1h0]`` (per head);
 * y: L_k − L for each component k (L = Σ h_k L_k, all on the probes), and in per-sample mode also
-  ℓ_{k,i} − L for each probe sample i of each component, named ``k[i]``;
+  ℓ_{k,i} − L for each probe sample i of each component, named ``k[i]``, and in per-token mode
+  ℓ_{k,i,t} − L for each predicted position t (1-based) of each probe sequence, named ``k[i]@t``
+  (the columns of the component susceptibilities, :mod:`patternlang.engine.component_chi`);
 * dx: for the observables that read the mixture themselves (``llc``, ``loss_increase()``: found at
   discovery, when the context reports the read), the explicit derivative (1/nβ)·∂φ/∂ε along each y
   column's direction — φ re-evaluated with the mixture replaced by that component or sample, minus
@@ -112,8 +114,9 @@ class Observer:
 
     def __init__(self, ctx: EvalContext, observables: list[ObservableSpec], per_sample: bool,
                  batch_draws: int = 10, fuse: bool = False, pools: list[str] | None = None,
-                 columns: list[str] | None = None):
+                 columns: list[str] | None = None, per_token: bool = False):
         self.ctx, self.observables, self.per_sample = ctx, observables, per_sample or bool(pools)
+        self.per_token = per_token
         self.fuse = fuse  # run same-shape probes as one concatenated pass per draw
         self.batch_draws = batch_draws
         # chi's columns: the mixture's components; a component that is only measured (a probe,
@@ -127,6 +130,12 @@ class Observer:
         self.directions += [(k, i) for k in self.sampled
                             for i in range(ctx.batch(k)["tokens"].shape[0])]
         self.comp_names = [k if i is None else f"{k}[{i}]" for k, i in self.directions]
+        self.tokens: list[str] = []  # per-token columns: every position of every component's probe
+        if per_token:
+            self.tokens = [k for k in self.components if k not in (pools or [])]
+            for k in self.tokens:
+                n, T = ctx.batch(k)["tokens"].shape[:2]
+                self.comp_names += [f"{k}[{i}]@{t}" for i in range(n) for t in range(1, T)]
         self.mixture_dependent: list[bool] | None = None  # per observable, set at discovery
         self.starts: list[int] = []  # first x column of each observable, set at discovery
         self.moments: Comoments | None = None
@@ -161,6 +170,12 @@ class Observer:
         L = L_k @ h
         ys = [L_k - L[:, None]]
         ys += [losses[k] - L[:, None] for k in self.sampled]
+        for k in self.tokens:
+            tok = ctx.run(k).per_token
+            if tok is None:
+                raise _fail(f"per_token: the model's task ({ctx.task}) has no per-token loss",
+                            "use per_sample columns for classifiers")
+            ys.append(tok.double().reshape(tok.shape[0], -1) - L[:, None])
         x = torch.cat(cols, dim=1) if cols else torch.zeros(ctx.chains, 0, dtype=torch.float64)
         return x, torch.cat(ys, dim=1), L
 
@@ -170,6 +185,9 @@ class Observer:
         the draw's cached forward passes, so it must follow :meth:`evaluate` at the same draw."""
         if not any(self.mixture_dependent or ()):
             return None
+        if self.tokens:
+            raise _fail("an observable that reads the mixture (llc, loss_increase()) cannot be "
+                        "observed with per-token columns", "observe it in a separate susceptibility")
         ctx = self.ctx
         dx = torch.zeros(x.shape[0], x.shape[1], len(self.directions), dtype=torch.float64)
         for spec, dependent, col in zip(self.observables, self.mixture_dependent, self.starts):
@@ -227,7 +245,7 @@ def build_observer(model: nn.Module, observables: list[ObservableSpec],
                    seed: int, per_sample: bool = False, *, nbeta: float,
                    center_params: Mapping[str, Tensor] | None = None,
                    batch_draws: int = 10, fuse: bool = False,
-                   pools: list[str] | None = None) -> Observer:
+                   pools: list[str] | None = None, per_token: bool = False) -> Observer:
     """Build the observer for a sample (or observe) step.
 
     Args:
@@ -249,6 +267,8 @@ def build_observer(model: nn.Module, observables: list[ObservableSpec],
         pools: example-pool components (``ExampleComponent``) whose probe is every example in
             order, each with its own y column (per-sample χ over the whole pool); with ``pools`` the
             other components get no per-sample columns.
+        per_token: also one y column per predicted position of every (non-pool) component's probe
+            sequences, ``k[i]@t`` (language models; the component susceptibilities' token columns).
     """
     if probe < 2:
         raise _fail(f"probe={probe} sequences per component", "use probe >= 2")
@@ -268,7 +288,7 @@ def build_observer(model: nn.Module, observables: list[ObservableSpec],
     if len(set(names)) != len(names):
         raise _fail(f"observable names repeat: {names}", "give every observable its own name")
     columns = [k for k in components if k in mixture]
-    obs = Observer(ctx, list(observables), per_sample, batch_draws, fuse, pools, columns)
+    obs = Observer(ctx, list(observables), per_sample, batch_draws, fuse, pools, columns, per_token)
     center = None if center_params is None else {k: v[None] for k, v in center_params.items()}
     obs.evaluate(center)  # discovery: names, attention needs, argument errors — before sampling
     return obs

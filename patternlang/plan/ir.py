@@ -294,6 +294,8 @@ class SampleStep(_Step):
     pools: list[str] = Field(default_factory=list, exclude_if=lambda v: not v)
     # set by the compiler under ``step = auto`` or ``draws = auto`` (left out of the JSON otherwise)
     targets: list[CheckedTarget] = Field(default_factory=list, exclude_if=lambda v: not v)
+    # component susceptibilities: one column per predicted position of every probe sequence
+    per_token: bool = Field(default=False, exclude_if=lambda v: not v)
 
 
 class FiniteDiffSpec(_Model):
@@ -324,6 +326,11 @@ class SusceptibilityStep(_Step):
     # left out of the JSON (and so of the hash) while unset: plans without a check are unchanged
     check: FiniteDiffSpec | None = Field(default=None, exclude_if=lambda v: v is None)
     estimator: CoupledSpec | None = Field(default=None, exclude_if=lambda v: v is None)
+    # component susceptibilities (``parts = [...]``): part -> its restricted sample step (``sample``
+    # is then the full sampling); rows dL[part] (patternlang.engine.component_chi)
+    parts: dict[str, str] = Field(default_factory=dict, exclude_if=lambda v: not v)
+    definition: str = Field(default="covariance", exclude_if=lambda v: v == "covariance")
+    pca: str = Field(default="finest", exclude_if=lambda v: v == "finest")  # columns of the PCA
 
 
 class SolveStep(_Step):

@@ -124,6 +124,10 @@ def _chi_section(sid: str, sm: dict, figdir: Path) -> list[str]:
                            r.get("fd_se"), r.get("ratio"), r.get("z"), r.get("sign_agrees")]
                           for r in fd]), ""]
     lines += [f"- warning: {w}" for w in sm.get("warnings") or []]
+    if sm.get("component"):  # component susceptibilities (issue 24)
+        from patternlang.runtime.steps.component_chi import report_lines
+
+        lines += report_lines(sid, sm, figdir)
     return lines
 
 

@@ -206,6 +206,8 @@ class ChiResult(StepResult):
     halves: list[HalfChi] | None = None  # the two halves of the chains (split-half solve)
     # χ with each chain's linear trend over its draws removed (covariance estimator: drift check)
     chi_detrended: list[list[Num]] | None = None
+    # component susceptibilities (parts = [...]): definition, parts, PCA summary, files
+    component: dict[str, Any] | None = None
 
 
 # ----------------------------------------------------------------------------------------------

@@ -158,7 +158,8 @@ def step_observer(step: SampleStep, ctx: StepContext, model: torch.nn.Module, co
     return build_observer(model, step.observables, components, weights, probe=step.probe,
                           seed=probe_seed(step, ctx) if seed is None else seed,
                           per_sample=step.per_sample if per_sample is None else per_sample,
-                          nbeta=step.sampler.nbeta, pools=list(step.pools) if per_sample is None else None)
+                          nbeta=step.sampler.nbeta, pools=list(step.pools) if per_sample is None else None,
+                          per_token=step.per_token)
 
 
 def sample_chains(step: SampleStep, ctx: StepContext, center: Path, components: dict, *, seed: int,

@@ -86,6 +86,10 @@ def run_susceptibility(step: SusceptibilityStep, ctx: StepContext) -> ChiResult:
     from patternlang.engine.chi import estimate_chi
     from patternlang.engine.moments import Comoments
 
+    if step.parts:  # component susceptibilities (issue 24)
+        from patternlang.runtime.steps.component_chi import run_component_susceptibility
+
+        return run_component_susceptibility(step, ctx)
     sample = ctx.plan.step(step.sample)
     sdir, sampled = ctx.input_dir(step.sample), ctx.result(step.sample, SampleResult)
     sample = as_sampled(sample, sampled)  # the ε and draws it sampled with (step / draws = auto)
