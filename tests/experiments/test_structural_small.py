@@ -40,7 +40,8 @@ def test_parts_expand_to_one_sampling_each(result):
     by_id = {s["id"]: s for s in plan["steps"]}
     assert by_id["sample.heads.l1h0"]["sampler"]["restrict"] == ["l1h0"]
     assert by_id["sample.heads.embed"]["sampler"]["restrict"] == ["embed.*", "pos_embed.*"]
-    assert by_id["sample.heads.l1h0"]["probe_key"] == "sample.heads"
+    # the part samplings share the full sampling's probe sets: the same sampler seed
+    assert by_id["sample.heads.l1h0"]["sampler"]["seed"] == by_id["sample.heads"]["sampler"]["seed"]
     assert by_id["susceptibility.heads_dev"]["definition"] == "devinterp"
 
 
