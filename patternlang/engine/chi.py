@@ -39,7 +39,6 @@ variance of a product of jointly Gaussian centred variables, over se²).
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
