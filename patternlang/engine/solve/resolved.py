@@ -157,27 +157,33 @@ def target_resolution(coeffs: list[np.ndarray], labels: list[str], response: np.
     tolerances = tolerances or [None] * len(labels)
     out = []
     for c, label, kind, tol in zip(coeffs, labels, kinds, tolerances):
-        row, se = target_response(c, response, response_se)
+        reps = None if replicates is None else np.einsum("m,cmk->ck", np.asarray(c, float), replicates)
+        row, se = target_response(c, response, response_se, reps)
         with np.errstate(divide="ignore", invalid="ignore"):
             z = np.where(se > 0, row / se, np.nan)
         finite = np.abs(z[np.isfinite(z)])
         top = float(finite.max()) if finite.size else float("nan")
-        reps = None if replicates is None else np.einsum("m,cmk->ck", np.asarray(c, float), replicates)
         mz, dof = movable_z(row, se, free, reps)
         res = TargetResolution(label, {k: _num(v) for k, v in zip(comp_names, z)}, top, mz, dof,
                                bool(np.isfinite(mz) and mz >= z_min), kind)
         if kind == "hold" and delta_h is not None and tol is not None:
-            res.predicted, res.predicted_se = prediction(row, se, delta_h)
+            res.predicted, res.predicted_se = prediction(row, se, delta_h, reps)
             res.tolerance = float(tol)
             res.resolved = hold_resolution(res.predicted, res.predicted_se, tol)
         out.append(res)
     return out
 
 
-def prediction(row: np.ndarray, se: np.ndarray, delta_h: np.ndarray) -> tuple[float, float]:
-    """The predicted change a·Δh along a step and its SE sqrt(Σ Δh_k² se_k²)."""
+def prediction(row: np.ndarray, se: np.ndarray, delta_h: np.ndarray,
+               replicates: np.ndarray | None = None) -> tuple[float, float]:
+    """The predicted change a·Δh along a step and its SE sqrt(Σ Δh_k² se_k²); with ``replicates``
+    ([C, K] rows) never below their spread along the step, sd_c(a_c·Δh)/√C (the entries co-vary)."""
     d = np.asarray(delta_h, float)
-    return float(np.asarray(row) @ d), float(np.sqrt(np.sum(d ** 2 * np.asarray(se, float) ** 2)))
+    se_p = float(np.sqrt(np.sum(d ** 2 * np.asarray(se, float) ** 2)))
+    if _usable(replicates):
+        along = np.asarray(replicates, float) @ d
+        se_p = float(np.fmax(se_p, along.std(ddof=1) / np.sqrt(len(along))))
+    return float(np.asarray(row) @ d), se_p
 
 
 def hold_resolution(predicted: float, se: float, tolerance: float, z_min: float = RESOLVED_Z) -> bool:
@@ -185,12 +191,25 @@ def hold_resolution(predicted: float, se: float, tolerance: float, z_min: float 
     return bool(np.isfinite(predicted) and np.isfinite(se) and abs(predicted) + z_min * se <= tolerance)
 
 
-def target_response(coeffs: np.ndarray, response: np.ndarray,
-                    response_se: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def target_response(coeffs: np.ndarray, response: np.ndarray, response_se: np.ndarray,
+                    replicates: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """A target's response row ``a = cᵀR`` per component and its standard errors
-    ``sqrt((c²)ᵀ se_R²)`` (the entries of R taken as independent)."""
+    ``sqrt((c²)ᵀ se_R²)`` (the entries of R taken as independent). With ``replicates`` ([C, K]:
+    the row from each of C independent replicates, the coupled chains) the SE is never below their
+    spread, sd_c(a_c)/√C: the coordinates a target combines (the heads of ``mean(ih)``) co-vary
+    within a chain — they share its noise and probe set — which the independent formula misses."""
     c = np.asarray(coeffs, dtype=np.float64)
-    return c @ np.asarray(response, np.float64), np.sqrt((c ** 2) @ (np.asarray(response_se, np.float64) ** 2))
+    row = c @ np.asarray(response, np.float64)
+    se = np.sqrt((c ** 2) @ (np.asarray(response_se, np.float64) ** 2))
+    if _usable(replicates):
+        reps = np.asarray(replicates, float)
+        spread = reps.std(0, ddof=1) / np.sqrt(len(reps))
+        se = np.where(np.isfinite(spread), np.fmax(se, spread), se)
+    return row, se
+
+
+def _usable(replicates: np.ndarray | None) -> bool:
+    return replicates is not None and len(replicates) > 1
 
 
 def free_components(components: list[str], h0: np.ndarray, constraints: list) -> np.ndarray:

@@ -75,8 +75,8 @@ def target_rows(sample: SampleStep, chi: ChiResult, plan: Plan | None = None) ->
             continue
         label = checked.target.label if len(solves) == 1 else f"{checked.solve}: {checked.target.label}"
         for r, coeffs in enumerate(mat):
-            value, se = target_response(coeffs, rows.response, rows.response_se)
             reps = None if rows.replicates is None else np.einsum("m,cmk->ck", coeffs, rows.replicates)
+            value, se = target_response(coeffs, rows.response, rows.response_se, reps)
             out.append(TargetRow(label if len(mat) == 1 else f"{label}[{r}]", list(rows.components),
                                  value, se, solve_free(plan, checked.solve, rows.components), reps))
     return out

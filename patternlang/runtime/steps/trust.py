@@ -135,8 +135,9 @@ def posterior_check(step: SolveStep, ctx: StepContext, rows, targets: list,
         meas = per_chain @ c
         m = float(meas.mean())
         m_se = float(meas.std(ddof=1) / np.sqrt(len(meas))) if len(meas) > 1 else float("nan")
-        row, row_se = target_response(c, rows.response, rows.response_se)
-        pred, p_se = prediction(row, row_se, dh)
+        reps = None if rows.replicates is None else np.einsum("m,cmk->ck", c, rows.replicates)
+        row, row_se = target_response(c, rows.response, rows.response_se, reps)
+        pred, p_se = prediction(row, row_se, dh, reps)
         err = float(np.hypot(m_se, p_se))
         out.append(PosteriorCheckRow(
             target=t.label, kind=t.kind, measured=m, measured_se=m_se, predicted=pred,

@@ -113,3 +113,23 @@ def test_hotelling_resolves_a_clear_signal():
     reps = np.array([1.0, -0.5, 0.0]) + 0.1 * rng.standard_normal((8, 3))
     z, dof = movable_z(reps.mean(0), reps.std(0, ddof=1) / np.sqrt(8), np.ones(3, bool), reps)
     assert dof == 2 and z > 4  # F(2, 5) tails: few replicates cap the z any signal can reach
+
+
+def test_a_target_over_co_varying_coordinates_takes_its_se_from_the_replicates():
+    """mean of two heads that move together within each chain: the independent formula gives
+    se/√2 of one head, the replicates' spread the full se — the honest one."""
+    from patternlang.engine.solve.resolved import prediction, target_response
+
+    rng = np.random.default_rng(3)
+    common = rng.standard_normal((8, 1, 2))  # per chain, shared by both heads: [C, heads, K]
+    reps = np.concatenate([common, common], axis=1) + 0.01 * rng.standard_normal((8, 2, 2))
+    response, se = reps.mean(0), reps.std(0, ddof=1) / np.sqrt(8)
+    c = np.array([0.5, 0.5])
+    row_reps = np.einsum("m,cmk->ck", c, reps)
+    _, naive = target_response(c, response, se)
+    _, honest = target_response(c, response, se, row_reps)
+    np.testing.assert_allclose(honest, row_reps.std(0, ddof=1) / np.sqrt(8))
+    assert np.all(honest > 1.3 * naive)
+    _, p_naive = prediction(response[0], se[0], np.array([0.1, -0.1]))
+    _, p_honest = prediction(response[0], se[0], np.array([0.1, -0.1]), reps[:, 0, :])
+    assert p_honest >= p_naive
