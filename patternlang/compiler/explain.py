@@ -12,7 +12,7 @@ model's width arguments when they are known (``layers``, ``heads``, ``d_model``,
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from patternlang.plan.ir import (ModelSpec, ObserveStep, Plan, SampleStep, SolveStep, SusceptibilityStep,
                                  TrainStep, VerifyStep)
@@ -336,7 +336,7 @@ def cost_warnings(plan: Plan, rates: dict[str, Rates] | None = None,
     day): at the model's measured rate when ``rates`` has it (``patc compile``, :mod:`patternlang.
     runtime.rate`), else a FLOP lower bound at the measured matrix-multiply rate. Likely a typo
     (``steps = 10000000``), said before it runs."""
-    from patternlang.errors import Diagnostic, Span
+    from patternlang.errors import Diagnostic
 
     out = []
     for step in plan.steps:
@@ -350,8 +350,7 @@ def cost_warnings(plan: Plan, rates: dict[str, Rates] | None = None,
             continue
         how = "at the measured rate of its model" if rate is not None else \
             f"at a measured {machine_flops() / 1e9:.0f} GFLOP/s"
-        loc = step.loc
-        span = Span(loc.file, loc.line, loc.col, loc.line, loc.col + 1) if loc else None
+        span = _step_span(step)
         out.append(Diagnostic(
             "PAT330", f"{step.id} would take at least {secs / DAY_SECONDS:,.0f} days on this machine "
             f"({_si(c.fwd_bwd)} fwd+bwd and {_si(c.fwd)} fwd sequence passes {how})", span,
@@ -422,7 +421,7 @@ def memory_errors(plan: Plan, available: int | None = None) -> list:
     """PAT331 errors for steps whose estimated memory (:func:`step_memory`) is above ``available``
     (default: this machine's physical memory): ``d_model = 1000000`` or ``batch = 1e9`` is a typo
     the allocator would otherwise report half-way through the run."""
-    from patternlang.errors import Diagnostic, Span
+    from patternlang.errors import Diagnostic
 
     available = available if available is not None else machine_memory()
     if not available:
@@ -432,8 +431,7 @@ def memory_errors(plan: Plan, available: int | None = None) -> list:
         need = step_memory(step, plan)
         if need <= available:
             continue
-        loc = step.loc
-        span = Span(loc.file, loc.line, loc.col, loc.line, loc.col + 1) if loc else None
+        span = _step_span(step)
         out.append(Diagnostic(
             "PAT331", f"{step.id} needs at least {_bytes(need)} of memory (parameters x chains, "
             f"activations x batch and probe), more than this machine's {_bytes(available)}", span,
@@ -492,3 +490,12 @@ def proxy_steps(step: VerifyStep, plan: Plan) -> int:
     budget = patterning_compute(plan, step.solve)["equivalent_fwd_bwd"] / step.regression.runs
     per_eval = FORWARD_SHARE * 2 * EVAL_PROBE * len(train.components)
     return max(1, min(step.steps, int((budget - per_eval) // train.batch)))
+
+
+def _step_span(step) -> Any:
+    """The one-character :class:`~patternlang.errors.Span` of the declaration a plan step came
+    from (None when unknown)."""
+    from patternlang.errors import Span
+
+    loc = step.loc
+    return Span(loc.file, loc.line, loc.col, loc.line, loc.col + 1) if loc else None
