@@ -41,6 +41,7 @@ from patternlang.errors import DivergenceError, PatRuntimeError
 from patternlang.plan.ir import Plan, SampleStep
 from patternlang.runtime.context import StepContext
 from patternlang.runtime.progress import NullProgress
+from patternlang.runtime.results_types import SampleResult
 from patternlang.runtime.rundir import atomic_save_npz
 from patternlang.runtime.sampling import probe_seed, sample_chains
 from patternlang.runtime.steps.common import build_components, derive_seed, select_checkpoints
@@ -57,6 +58,17 @@ class CoupledRun:
     draws: int
     label: str = "coupled"
     first_center: bool = False  # only the first center (the finite-difference check)
+
+    def step(self) -> SampleStep:
+        """The sample step with this run's chains and draws (no ``draws = auto``)."""
+        s = self.sample.sampler
+        return self.sample.model_copy(update={"sampler": s.model_copy(
+            update={"chains": self.chains, "draws": self.draws, "draws_auto": None})})
+
+
+def _sgld_seed(step: SampleStep, ctx: StepContext, center: int) -> int:
+    """The root of every paired run's SGLD streams at the center trained with seed ``center``."""
+    return derive_seed("coupled", ctx.plan.seed, step.sampler.seed, center)
 
 
 def movable_components(plan: Plan, susceptibility: str, sample: SampleStep) -> list[str]:
@@ -108,16 +120,15 @@ def run_coupled(run: CoupledRun, ctx: StepContext, reuse: bool = False):
     total = float(sum(weights.values()))
     weights = {k: v / total for k, v in weights.items()}
     design = design_mixture(weights, run.components, step.sampler.batch)
-    moved = step.model_copy(update={"sampler": step.sampler.model_copy(
-        update={"chains": run.chains, "draws": run.draws, "draws_auto": None})})
+    moved = run.step()
+    obs_names = list(ctx.result(step.id, SampleResult).observables)  # the observer's coordinates
     centers = select_checkpoints(step.at, ctx, components, weights, step.model)
     centers = centers[:1] if run.first_center else centers
     derived = _derivable(run.components, weights)
     sampled = [k for k in run.components if k != derived]
     per_center, warnings = [], []
     for seed, path, _ in centers:
-        obs_names = _names(moved, ctx, path, components, weights)
-        sgld_seed = derive_seed("coupled", ctx.plan.seed, step.sampler.seed, seed)
+        sgld_seed = _sgld_seed(step, ctx, seed)
         runs = [(f"{run.label}-seed{seed}-{k}-{side}", w) for k in sampled
                 for side, w in zip(("plus", "minus"), sides(weights, k, run.delta)[:2])]
         obs, dropped = sample_units(moved, ctx, path, design, sgld_seed, runs, run.chains,
@@ -141,13 +152,11 @@ def measure_step(run: CoupledRun, ctx: StepContext, h0: dict[str, float],
     step = run.sample
     union = {k: max(h0.get(k, 0.0), h1.get(k, 0.0)) for k in h0}
     design = design_mixture(union, [], step.sampler.batch)
-    moved = step.model_copy(update={"sampler": step.sampler.model_copy(
-        update={"chains": run.chains, "draws": run.draws, "draws_auto": None})})
     seed, path, _ = select_checkpoints(step.at, ctx, build_components(step.components), h0,
                                        step.model)[0]
-    sgld_seed = derive_seed("coupled", ctx.plan.seed, step.sampler.seed, seed)
     base, solved = f"{run.label}-seed{seed}-base", f"{run.label}-seed{seed}-solved"
-    obs, _ = sample_units(moved, ctx, path, design, sgld_seed, [(base, h0), (solved, h1)],
+    obs, _ = sample_units(run.step(), ctx, path, design, _sgld_seed(step, ctx, seed),
+                          [(base, h0), (solved, h1)],
                           run.chains, f"{run.label}: paired sampling")
     return np.stack([obs[c][solved].mean(0) - obs[c][base].mean(0) for c in sorted(obs)])
 
@@ -167,9 +176,10 @@ def sample_units(step: SampleStep, ctx: StepContext, center: Path, design: dict,
     def name(prefix: str, c: int) -> str:
         return f"{prefix}-c{c}"
 
-    done = {name(p, c) for p, _ in runs for c in range(chains)
+    done = {name(p, c) for p, _ in runs for c in range(chains)  # sealed: re-used, or sealed below
             if (ctx.resume or reuse) and ctx.dir.part_done(name(p, c))}
     quiet = dataclasses.replace(ctx, progress=NullProgress(), run=None, dir=None, results={}, dirs={})
+    raw = {str(ctx.dir.part(name(p, c))): name(p, c) for p, _ in runs for c in range(chains)}
     jobs = [{"ctx": quiet, "step": step, "center": center, "design": design, "seed": sgld_seed,
              "chain": c, "runs": [(str(ctx.dir.part(name(p, c))), w) for p, w in runs
                                   if name(p, c) not in done]}
@@ -179,7 +189,8 @@ def sample_units(step: SampleStep, ctx: StepContext, center: Path, design: dict,
 
     def sealed(i: int, finished: list[str]) -> None:
         for part in finished:
-            ctx.dir.mark_part_done(Path(part).name)
+            ctx.dir.mark_part_done(raw[part])
+            done.add(raw[part])
         bar.advance()
 
     map_units(_chain_job, jobs, sample_workers(ctx, len(jobs)), on_done=sealed,
@@ -188,7 +199,7 @@ def sample_units(step: SampleStep, ctx: StepContext, center: Path, design: dict,
     out, dropped = {}, []
     for c in range(chains):
         parts = {p: ctx.dir.part(name(p, c)) / "obs.npz" for p, _ in runs}
-        if not all(ctx.dir.part_done(name(p, c)) for p, _ in runs):
+        if not all(name(p, c) in done for p, _ in runs):
             dropped.append(c)
             continue
         out[c] = {p: np.load(f)["x"] for p, f in parts.items()}
@@ -237,15 +248,6 @@ def _column(k: str, pair: tuple[list, list], weights: dict, run: CoupledRun, nbe
     _, _, central = sides(weights, k, run.delta)
     scale = (2 if central else 1) * run.delta * nbeta
     return column_estimate(PairedSeries(k, pair[0], pair[1], scale, central))
-
-
-def _names(step: SampleStep, ctx: StepContext, center: Path, components: dict, weights: dict):
-    """The observer's coordinate names (``ih[l1h0]``) — one discovery pass at the center."""
-    from patternlang.runtime.sampling import step_observer
-    from patternlang.runtime.steps.common import build_model, load_weights
-
-    model = load_weights(build_model(step.model, ctx), center)
-    return list(step_observer(step, ctx, model, components, weights, per_sample=False).obs_names)
 
 
 def _average(chis: list):
