@@ -59,20 +59,25 @@ def verified(result) -> dict:
 
 def replicate(plan, out: Path, seed: int, verify: bool = False) -> dict:
     """One replicate's solves: {solve id: {delta_h, rows, resolved[, verified]}}."""
-    from patternlang.compiler.checked_targets import checked_targets
     from patternlang.runtime.executor import execute
+
+    p = reseeded(plan, seed)
+    kinds = ("sample", "susceptibility", "solve") + (("verify",) if verify else ())
+    execute(p, out, only=[s.id for s in p.steps if s.kind in kinds])
+    return solves(p, out)
+
+
+def solves(plan, out: Path) -> dict:
+    """A run directory's solves: {solve id: {delta_h, rows, resolved[, verified]}}."""
+    from patternlang.compiler.checked_targets import checked_targets
     from patternlang.runtime.report import load_results
     from patternlang.runtime.results_types import ChiResult, SolveResult, VerifyResult
     from patternlang.runtime.rundir import RunDir
     from patternlang.runtime.steps.target_rows import target_rows
 
-    p = reseeded(plan, seed)
-    kinds = ("sample", "susceptibility", "solve") + (("verify",) if verify else ())
-    ids = [s.id for s in p.steps if s.kind in kinds]
-    execute(p, out, only=ids)
-    results, _ = load_results(RunDir(out), p)
+    results, _ = load_results(RunDir(out), plan)
     out_: dict = {}
-    for s in p.steps:
+    for s in plan.steps:
         if s.kind != "solve" or s.id not in results:
             continue
         sol = results[s.id]
@@ -80,18 +85,18 @@ def replicate(plan, out: Path, seed: int, verify: bool = False) -> dict:
         first = sol.rounds[0].solution
         rows = {}
         for sid in s.susceptibilities:
-            sus = p.step(sid)
+            sus = plan.step(sid)
             chi = results[sid]
             assert isinstance(chi, ChiResult)
-            sample = p.step(sus.sample)  # the raise / lower / reach rows of its solves
-            sample = sample.model_copy(update={"targets": checked_targets(sample, p.steps)})
-            for r in target_rows(sample, chi, p):
+            sample = plan.step(sus.sample)  # the raise / lower / reach rows of its solves
+            sample = sample.model_copy(update={"targets": checked_targets(sample, plan.steps)})
+            for r in target_rows(sample, chi, plan):
                 rows[r.label] = {"value": r.value.tolist(), "se": r.se.tolist(), "z": r.best_abs_z,
                                  "free": r.free.tolist() if r.free is not None else None}
         out_[s.id] = {"delta_h": first.delta_h, "rows": rows,
                       "resolved": {t.label: t.resolved for t in first.resolved}}
-    for s in p.steps:
-        if s.kind == "verify" and s.id in results:
+    for s in plan.steps:
+        if s.kind == "verify" and s.id in results and s.solve in out_:
             ver = results[s.id]
             assert isinstance(ver, VerifyResult)
             out_[s.solve]["verified"] = verified(ver)
@@ -115,8 +120,8 @@ def summarize(reps: list[dict]) -> dict:
                            "se_honesty": np.asarray(ratio).tolist()}
         out[sid] = {"cosines": cos, "min_cosine": min(cos) if cos else None, "rows": rows,
                     "resolved": [r[sid]["resolved"] for r in reps]}
-        if all("verified" in r[sid] for r in reps):
-            out[sid]["verified"] = [r[sid]["verified"] for r in reps]
+        if any("verified" in r[sid] for r in reps):
+            out[sid]["verified"] = [r[sid].get("verified") for r in reps]
     return out
 
 
@@ -125,20 +130,6 @@ def _cosine(a: dict, b: dict) -> float | None:
     u, v = (np.array([d.get(k, 0.0) for k in keys], float) for d in (a, b))
     n = np.linalg.norm(u) * np.linalg.norm(v)
     return float(u @ v / n) if n > 0 else None
-
-
-def reference_cosines(plan, ref: Path, reps: list[dict]) -> dict[str, list]:
-    """Per solve: the cosine of each replicate's solved step with the reference run's."""
-    from patternlang.runtime.report import load_results
-    from patternlang.runtime.rundir import RunDir
-
-    results, _ = load_results(RunDir(ref), plan)
-    out = {}
-    for sid in reps[0]:
-        if sid in results:
-            step = results[sid].rounds[0].solution.delta_h or {}
-            out[sid] = [_cosine(step, r[sid]["delta_h"] or {}) for r in reps]
-    return out
 
 
 def _num(x) -> str:
@@ -151,8 +142,8 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=3)
     ap.add_argument("--out", default=None, help="run directory (default: a temporary one)")
     ap.add_argument("--reference", default=None,
-                    help="a finished run directory of the same spec: each replicate's solved step "
-                         "is also compared with that run's (cosine)")
+                    help="a finished run directory of the same spec (its own sampler seeds): taken "
+                         "as the first of the compared χ, so --n 2 gives three")
     ap.add_argument("--verify", action="store_true",
                     help="retrain each replicate's weights: baseline and patterned arms")
     args = ap.parse_args()
@@ -170,28 +161,33 @@ def main() -> None:
         for seed in range(1, args.n + 1):
             reps.append(replicate(plan, out, seed, verify=args.verify))
             print(f"replicate seed {seed}:", json.dumps(reps[-1]), flush=True)
+        if args.reference:  # the finished run is one more independent χ (the spec's own seeds)
+            ref = solves(plan, Path(args.reference))
+            missing = [sid for sid in reps[0] if sid not in ref]
+            if missing:
+                raise SystemExit(f"--reference {args.reference}: no finished {missing} for this spec")
+            reps.insert(0, ref)
         summary = summarize(reps)
-        if args.reference:
-            for sid, cos in reference_cosines(plan, Path(args.reference), reps).items():
-                summary[sid]["reference_cosines"] = cos
+    labels = (["reference"] if args.reference else []) + [f"seed {k}" for k in range(1, args.n + 1)]
     for sid, s in summary.items():
         print(f"{sid}: pairwise cosines of the solved steps {['%.3f' % c for c in s['cosines']]}")
-        if "reference_cosines" in s:
-            print(f"  cosines with the reference run's step {['%.3f' % c for c in s['reference_cosines']]}")
         for label, r in s["rows"].items():
             zs = ", ".join("n/a" if z is None else f"{z:.1f}" for z in r["z"])
             print(f"  {label}: movable-step |z| per replicate {zs}; spread / SE per free component "
                   f"{['%.2f' % x for x in r['se_honesty']]}")
-        for k, v in enumerate(s.get("verified", []), 1):
+        for name, v in zip(labels, s.get("verified", [])):
+            if v is None:
+                continue
             for arm, ons in v["onsets"].items():
                 text = "; ".join(f"{n}: {o['per_seed']} (absent {o['absent']})"
                                  for n, o in ons.items())
-                print(f"  replicate {k} verified, {arm}: onset {text}")
+                print(f"  {name} verified, {arm}: onset {text}")
             for obs, c in v["calibration"].items():
-                print(f"  replicate {k} {obs}: predicted {_num(c['predicted'])}, "
+                print(f"  {name} {obs}: predicted {_num(c['predicted'])}, "
                       f"realized {_num(c['realized'])}")
     mins = [s["min_cosine"] for s in summary.values() if s["min_cosine"] is not None]
     print(json.dumps({"bench": "replicate", "ratio": min(mins) if mins else None, "n": args.n,
+                      "labels": labels,
                       "spec": args.spec, "solves": summary}))
 
 
