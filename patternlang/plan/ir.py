@@ -131,7 +131,7 @@ class SamplerSpec(_Model):
     batch: int = 32
     restrict: list[str] = Field(default_factory=list)  # parameter globs or heads like "l1h3"
     seed: int = 0
-    preconditioner: str = "none"  # "none" (plain SGLD) or "rmsprop" (engine/sampler/rmsprop.py)
+    preconditioner: str = "none"  # the update rule: a name registered in engine/sampler/updates.py
     # ``draws = auto(z, max, chunk)``: ``draws`` is then the budget ``max``; left out of the JSON (and
     # the hash) while unset, so plans with a fixed number of draws are unchanged
     draws_auto: DrawsAuto | None = Field(default=None, exclude_if=lambda v: v is None)
