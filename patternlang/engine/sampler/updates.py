@@ -94,3 +94,5 @@ def load(name: str) -> UpdateFactory:
 register("none", "patternlang.engine.sampler.sgld:SGLDUpdate", "plain SGLD (the default)")
 register("rmsprop", "patternlang.engine.sampler.rmsprop:RMSPropUpdate",
          "RMSProp-preconditioned SGLD: a diagonal preconditioner adapted during burn-in, then frozen")
+register("fixed", "patternlang.engine.sampler.fixed_diag:FixedDiagUpdate",
+         "SGLD with a diagonal preconditioner fixed at the center: position-independent")
