@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Any
 from pathlib import Path
 
 import numpy as np
@@ -63,7 +64,7 @@ class Chi:
     sd_comp: np.ndarray
     chains: int
     draws: int
-    meta: dict = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
     explicit: np.ndarray | None = None
     """The explicit term (1/nβ)·⟨∂φ/∂ε⟩ included in ``chi`` (zero rows for observables that do not
     read the mixture; None = not recorded)."""
@@ -100,8 +101,8 @@ class Chi:
                    list(self.obs_names), list(self.comp_names[cols]), self.mean_obs, self.sd_obs,
                    self.sd_comp[cols], self.chains, self.draws, dict(self.meta), ex, tr)
 
-    def to_json_dict(self) -> dict:
-        def table(a: np.ndarray) -> dict:
+    def to_json_dict(self) -> dict[str, Any]:
+        def table(a: np.ndarray) -> dict[str, Any]:
             return {o: {c: float(a[i, j]) for j, c in enumerate(self.comp_names)}
                     for i, o in enumerate(self.obs_names)}
 

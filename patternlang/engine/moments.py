@@ -37,6 +37,7 @@ covariance entirely and was measured 80× too small on a Gaussian oracle,
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -49,7 +50,7 @@ _POOL = ("nbat", "bsize") + _STORE
 BATCH_BYTES_PER_CHAIN = 32 * 2 ** 20  # the stored batches' budget: max_batches shrinks to fit it
 
 
-def _as64(a, shape: tuple[int, int], what: str) -> np.ndarray:
+def _as64(a: Any, shape: tuple[int, ...], what: str) -> np.ndarray:
     arr = a.detach().cpu().double().numpy() if hasattr(a, "detach") else np.asarray(a, np.float64)
     if arr.shape != shape:
         raise PatRuntimeError("observe", f"{what} has shape {arr.shape}, expected {shape}",
@@ -102,7 +103,7 @@ class Comoments:
         self.fx, self.fy, self.fxy, self.fdx = z((C, J, M)), z((C, J, K)), z((C, J, M, K)), z((C, J, M, K))
 
     # ------------------------------------------------------------------ accumulate
-    def update(self, x, y, dx=None) -> None:
+    def update(self, x: Any, y: Any, dx: Any = None) -> None:
         """Add one draw: ``x`` [C, M] observables, ``y`` [C, K] loss differences and optionally
         ``dx`` [C, M, K] explicit derivatives (torch or numpy; None = observables independent of
         the mixture)."""

@@ -18,7 +18,7 @@ weights and optimizing the regression. Here, with the patterning's own constrain
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 import cvxpy as cp
 import numpy as np
@@ -32,12 +32,12 @@ from patternlang.plan.ir import ConstraintSpec
 ALPHAS = tuple(10.0 ** np.arange(-6, 3.5, 0.5))
 
 
-def feasible(x: np.ndarray, groups: list, tol: float = 1e-9) -> bool:
+def feasible(x: np.ndarray, groups: list[Any], tol: float = 1e-9) -> bool:
     """Whether ``x`` is a mixture inside every constraint group (equalities within ``tol``)."""
     return bool(np.all(x >= -tol) and all(g.slack(x) >= -tol * 10 for g in groups))
 
 
-def ray_length(h0: np.ndarray, d: np.ndarray, groups: list, iters: int = 50) -> float:
+def ray_length(h0: np.ndarray, d: np.ndarray, groups: list[Any], iters: int = 50) -> float:
     """The largest ``t`` with ``h0 + t·d`` feasible (the feasible set is convex and contains h0, so
     it meets the ray in an interval ``[0, t]``; bisection)."""
     neg = d < -1e-15
@@ -119,7 +119,7 @@ def ridge_loo(x: np.ndarray, y: np.ndarray, alpha: float) -> tuple[float, np.nda
     return float(ym - xm @ b), b, loo
 
 
-def _best(x: np.ndarray, z: np.ndarray, y: np.ndarray, back) -> tuple[float, float, np.ndarray,
+def _best(x: np.ndarray, z: np.ndarray, y: np.ndarray, back: Callable[[np.ndarray], np.ndarray]) -> tuple[float, float, np.ndarray,
                                                                        float]:
     """The alpha whose LOO predictions (mapped back to y's units by ``back``) fit y best."""
     best = None

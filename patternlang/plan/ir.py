@@ -382,9 +382,13 @@ class VerifyStep(_Step):
     model: ModelSpec | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
+ReportFormat = Literal["md", "html", "json"]
+DEFAULT_FORMATS: tuple[ReportFormat, ...] = ("md", "json")
+
+
 class ReportStep(_Step):
     kind: Literal["report"] = "report"
-    formats: list[Literal["md", "html", "json"]] = Field(default_factory=lambda: ["md", "json"])
+    formats: list[ReportFormat] = Field(default_factory=lambda: list(DEFAULT_FORMATS))
 
 
 Step = Annotated[

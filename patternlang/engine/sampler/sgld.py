@@ -191,10 +191,12 @@ def _init_loss(chain_loss: ChainLoss, center: Tensor, batch_fn: BatchFn, cfg: SG
 
 
 class SGLDUpdate:
-    """Plain SGLD (``preconditioner="none"``), an :class:`~.updates.UpdateRule`: Δw = -(ε/2)[nβ g + γ(w - w*)] + sqrt(ε) ξ on all chains, optionally only on ``index``."""
+    """Plain SGLD (``preconditioner="none"``), an :class:`~.updates.UpdateRule`:
+    Δw = -(ε/2)[nβ g + γ(w - w*)] + sqrt(ε) ξ on all chains, optionally only on ``index``."""
 
     def __init__(self, cfg: SGLDConfig, nbeta: float, center: Tensor, index: Tensor | None,
                  gens: Sequence[torch.Generator], C: int):
+        assert cfg.gamma is not None  # SGLDConfig refuses None
         self.eps, self.gamma, self.nbeta = cfg.step_size, float(cfg.gamma), nbeta
         self.index, self.gens = index, gens
         self.center = center if index is None else center[index]
@@ -202,10 +204,10 @@ class SGLDUpdate:
         self.noise = torch.empty(C, width, dtype=center.dtype, device=center.device)
         self.alive: Tensor | None = None  # [C, 1] of 0/1 once a chain has been dropped
 
-    def state(self) -> dict[str, np.ndarray]:
+    def state(self) -> dict[str, Any]:
         return {}  # plain SGLD keeps nothing between steps
 
-    def load_state(self, state: dict[str, np.ndarray]) -> None:
+    def load_state(self, state: dict[str, Any]) -> None:
         pass
 
     def __call__(self, flat: Tensor, grad: Tensor) -> None:
@@ -224,7 +226,7 @@ class SGLDUpdate:
 
 
 def run_sgld(model: nn.Module, loss_fn: LossFn, batch_fn: BatchFn, config: SGLDConfig, *,
-             center: Mapping[str, Tensor] | None = None, observer: Callable | None = None,
+             center: Mapping[str, Tensor] | None = None, observer: Callable[..., Any] | None = None,
              chain_ids: Sequence[int] | None = None, progress: Callable[[int, int], None] | None = None,
              init_loss: float | None = None, start: ChainState | None = None,
              keep_state: bool = False) -> SGLDResult:
