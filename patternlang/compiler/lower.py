@@ -81,7 +81,7 @@ def _lower_parts(s: SusceptibilityE) -> list[Step]:
     chi = SusceptibilityStep(id=f"susceptibility.{s.name}", inputs=[st.id for st in steps], loc=s.loc,
                              sample=full_id, standardize=s.standardize, parts=parts,
                              definition=s.definition, pca=s.pca)
-    return steps + [chi]
+    return [*steps, chi]
 
 
 def _lower_patterning(p: PatterningE) -> list[Step]:

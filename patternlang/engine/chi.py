@@ -92,7 +92,7 @@ class Chi:
     def stderr(self, obs: str, comp: str) -> float:
         return float(self.se[self.obs_names.index(obs), self.comp_names.index(comp)])
 
-    def columns(self, cols: slice) -> "Chi":
+    def columns(self, cols: slice) -> Chi:
         """The same estimate restricted to some components (columns), e.g. the component columns
         of a per-sample χ without its per-example ones."""
         ex = None if self.explicit is None else self.explicit[:, cols]
@@ -135,13 +135,13 @@ class Chi:
                                                  allow_nan=True).encode())
 
     @classmethod
-    def load(cls, npz_path: str | Path, json_path: str | Path | None = None) -> "Chi":
+    def load(cls, npz_path: str | Path, json_path: str | Path | None = None) -> Chi:
         with np.load(npz_path) as z:
             meta = json.loads(Path(json_path).read_text()).get("meta", {}) if json_path else {}
             return cls(z["chi"], z["se"], z["se_batch"], z["se_chain"],
                        [str(s) for s in z["obs_names"]], [str(s) for s in z["comp_names"]],
                        z["mean_obs"], z["sd_obs"], z["sd_comp"], int(z["shape"][0]),
-                       int(z["shape"][1]), meta, z["explicit"] if "explicit" in z else None)
+                       int(z["shape"][1]), meta, z["explicit"] if "explicit" in z else None)  # noqa: SIM401 (an NpzFile)
 
 
 def estimate_chi(moments: Comoments, obs_names: list[str] | None = None,

@@ -190,5 +190,12 @@ def coupled_chi(columns: list[ColumnEstimate], obs_names: list[str], comp_names:
                       central=central, delta=delta, nbeta=nbeta, **arrays)
 
 
-__all__ = ["PairedSeries", "ColumnEstimate", "column_estimate", "derived_column", "CoupledChi",
-           "coupled_chi", "BLOCK"]
+__all__ = [
+    "BLOCK",
+    "ColumnEstimate",
+    "CoupledChi",
+    "PairedSeries",
+    "column_estimate",
+    "coupled_chi",
+    "derived_column",
+]

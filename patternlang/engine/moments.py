@@ -46,7 +46,7 @@ from patternlang.errors import PatRuntimeError
 _SUMS = ("n", "sx", "sy", "sxx", "syy", "sxy", "sdx")
 _BATCH = ("bn", "bsx", "bsy", "bsxy", "bsdx")
 _STORE = ("fx", "fy", "fxy", "fdx")  # the completed batches' sums of the _BATCH sums after "bn"
-_POOL = ("nbat", "bsize") + _STORE
+_POOL = ("nbat", "bsize", *_STORE)
 BATCH_BYTES_PER_CHAIN = 32 * 2 ** 20  # the stored batches' budget: max_batches shrinks to fit it
 
 
@@ -235,7 +235,7 @@ class Comoments:
         return out / total if total else out
 
     # ------------------------------------------------------------------ combine and persist
-    def merge(self, other: "Comoments") -> "Comoments":
+    def merge(self, other: Comoments) -> Comoments:
         """A new accumulator holding the chains of ``self`` followed by those of ``other``."""
         if (self.n_obs, self.n_comp, self.batch_draws, self.max_batches) != (
                 other.n_obs, other.n_comp, other.batch_draws, other.max_batches):
@@ -258,7 +258,7 @@ class Comoments:
             ok &= np.isfinite(a).all(axis=1)
         return ok
 
-    def select(self, keep: np.ndarray) -> "Comoments":
+    def select(self, keep: np.ndarray) -> Comoments:
         """A new accumulator with only the chains where ``keep`` (a [C] bool mask) is true."""
         keep = np.asarray(keep, bool)
         out = Comoments(int(keep.sum()), self.n_obs, self.n_comp, self.batch_draws,
@@ -276,7 +276,7 @@ class Comoments:
         return out
 
     @classmethod
-    def from_state(cls, state: dict[str, np.ndarray]) -> "Comoments":
+    def from_state(cls, state: dict[str, np.ndarray]) -> Comoments:
         shape = [int(v) for v in state["shape"]]
         C, M, K, B = shape[:4]
         out = cls(C, M, K, B, tuple(str(s) for s in state.get("obs_names", ())),

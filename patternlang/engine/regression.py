@@ -18,7 +18,8 @@ weights and optimizing the regression. Here, with the patterning's own constrain
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
+from collections.abc import Callable, Sequence
 
 import cvxpy as cp
 import numpy as np
@@ -60,7 +61,7 @@ def proxy_mixtures(h0: np.ndarray, comp_names: list[str], constraints: Sequence[
     m = max(1, len(h0) - 1 - len(held))
     rng = np.random.default_rng(seed)
     out = []
-    for i in range(k):
+    for _ in range(k):
         d = random_direction(len(h0), 1.0, int(rng.integers(2**31)), keep_zero=held)
         t = ray_length(h0, d, groups) * rng.uniform() ** (1.0 / m)
         out.append(np.clip(h0 + t * d, 0.0, None))

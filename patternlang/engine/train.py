@@ -24,7 +24,8 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence, cast
+from typing import Any, cast
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 from torch import Tensor, nn

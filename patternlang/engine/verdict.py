@@ -16,7 +16,8 @@ and standard deviation over seeds are set beside the desired change and the solv
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -151,7 +151,7 @@ class ObsExpr(_Model):
     name: str | None = None
     args: dict[str, Any] = Field(default_factory=dict)
     value: float | None = None
-    operands: list["ObsExpr"] = Field(default_factory=list)
+    operands: list[ObsExpr] = Field(default_factory=list)
     index: int | None = None
     source: str | None = None
 
@@ -392,7 +392,7 @@ class ReportStep(_Step):
 
 
 Step = Annotated[
-    Union[TrainStep, ObserveStep, SampleStep, SusceptibilityStep, SolveStep, VerifyStep, ReportStep],
+    TrainStep | ObserveStep | SampleStep | SusceptibilityStep | SolveStep | VerifyStep | ReportStep,
     Field(discriminator="kind"),
 ]
 
@@ -443,7 +443,7 @@ class Plan(_Model):
         return self.model_dump_json(indent=indent)
 
     @classmethod
-    def from_json(cls, text: str) -> "Plan":
+    def from_json(cls, text: str) -> Plan:
         return cls.model_validate_json(text)
 
 

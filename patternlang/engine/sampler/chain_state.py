@@ -53,7 +53,7 @@ class ChainState:
     @classmethod
     def capture(cls, *, step: int, draws: int, init_loss: float, nbeta: float, batch_size: int,
                 chain_ids: list[int], flat: torch.Tensor, batch_gens: list[torch.Generator],
-                noise_gens: list[torch.Generator], record: Any, update: Any) -> "ChainState":
+                noise_gens: list[torch.Generator], record: Any, update: Any) -> ChainState:
         def gens(gs: list[torch.Generator]) -> np.ndarray:
             return np.stack([g.get_state().cpu().numpy() for g in gs])
 
@@ -81,7 +81,7 @@ class ChainState:
         return out
 
     @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> "ChainState":
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> ChainState:
         meta: dict[str, Any] = {k: arrays[k].item() for k in _META}
         record: dict[str, Any] = {k[len("record."):]: np.asarray(v) for k, v in arrays.items() if k.startswith("record.")}
         record["divergences"] = [Divergence(**d) for d in json.loads(str(record["divergences"]))]

@@ -32,8 +32,14 @@ from typing import Any
 
 from patternlang.engine.sampler.temperature import localization_steps
 
-__all__ = ["ChunkCheck", "draws_needed", "budget_warnings", "equilibration_draws", "llc_z",
-           "sample_until"]
+__all__ = [
+    "ChunkCheck",
+    "budget_warnings",
+    "draws_needed",
+    "equilibration_draws",
+    "llc_z",
+    "sample_until",
+]
 
 
 @dataclass

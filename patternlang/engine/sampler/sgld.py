@@ -50,8 +50,17 @@ Batch = dict[str, Tensor]
 LossFn = Callable[..., Tensor]
 BatchFn = Callable[[int, int, torch.Generator], Batch]
 
-__all__ = ["SGLDConfig", "SGLDResult", "SGLDUpdate", "SamplerConfigError", "run_sgld", "chain_batched", "LOOP_ON_CPU_PARAMS",
-           "default_nbeta", "chain_generator"]
+__all__ = [
+    "LOOP_ON_CPU_PARAMS",
+    "SGLDConfig",
+    "SGLDResult",
+    "SGLDUpdate",
+    "SamplerConfigError",
+    "chain_batched",
+    "chain_generator",
+    "default_nbeta",
+    "run_sgld",
+]
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,7 @@ from patternlang.engine.sampler.sgld import SGLDConfig, run_sgld
 from patternlang.engine.sampler.temperature import localization_steps
 from patternlang.errors import DivergenceError, PatRuntimeError
 
-__all__ = ["StepScan", "RowProbe", "scan_step_size", "walk", "agree", "rows_agree", "half_drift"]
+__all__ = ["RowProbe", "StepScan", "agree", "half_drift", "rows_agree", "scan_step_size", "walk"]
 
 
 class RowProbe(Protocol):

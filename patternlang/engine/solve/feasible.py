@@ -17,7 +17,7 @@ numpy and scipy only (the checker must not import cvxpy); the runtime solve stay
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

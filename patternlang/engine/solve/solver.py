@@ -42,7 +42,7 @@ from patternlang.plan.ir import ConstraintSpec
 #: ``regularization = 0`` is replaced by this (relative) value: the minimum-norm limit
 MIN_REGULARIZATION = 1e-12
 
-__all__ = ["LinearTarget", "Solution", "solve_weights", "require_feasible", "desired_changes"]
+__all__ = ["LinearTarget", "Solution", "desired_changes", "require_feasible", "solve_weights"]
 
 
 def solve_weights(response: np.ndarray, response_se: np.ndarray | None, h0: np.ndarray,
