@@ -7,6 +7,7 @@ missing required ones, and hands out typed values.
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 from patternlang.check import coerce
@@ -177,7 +178,7 @@ class BlockReader:
         return default if v is None else coerce.as_scalar(self.s, v, "bool", key)
 
     def choices(self, key: str, allowed: tuple[str, ...], default: list[str] | None,
-                many: bool = True) -> list[str] | None:
+                many: builtins.bool = True) -> list[str] | None:
         """Bare words from a fixed set (``arms = [baseline, patterned]``), read without lookup."""
         raw = self.raw(key)
         if raw is None:

@@ -11,6 +11,7 @@ model's width arguments when they are known (``layers``, ``heads``, ``d_model``,
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -21,8 +22,11 @@ from patternlang.plan.ir import (ModelSpec, ObserveStep, Plan, SampleStep, Solve
 class Rates(Protocol):
     """Sequences per second through a model (:class:`patternlang.runtime.rate.Rate`)."""
 
-    fwd_bwd: float
-    fwd: float
+    @property
+    def fwd_bwd(self) -> float: ...
+
+    @property
+    def fwd(self) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -255,7 +259,7 @@ def _solve_lines(step: Step) -> list[str]:
     return []
 
 
-def explain(plan: Plan, rates: dict[str, Rates] | None = None) -> str:
+def explain(plan: Plan, rates: Mapping[str, Rates] | None = None) -> str:
     """The plan as a tree with costs, e.g. for ``patc compile``; with ``rates`` (per model name,
     measured on this machine) each cost also in seconds, and the total."""
     hashes = plan.hashes()
@@ -331,7 +335,7 @@ def step_seconds(step: Step, plan: Plan, flops: float) -> float | None:
     return (6.0 * c.fwd_bwd + 2.0 * c.fwd) * params * tokens / flops
 
 
-def cost_warnings(plan: Plan, rates: dict[str, Rates] | None = None,
+def cost_warnings(plan: Plan, rates: Mapping[str, Rates] | None = None,
                   limit_seconds: float = DAY_SECONDS) -> list[Any]:
     """PAT330 warnings for steps whose compute time on this machine is above ``limit_seconds`` (a
     day): at the model's measured rate when ``rates`` has it (``patc compile``, :mod:`patternlang.

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -236,6 +236,9 @@ class OnsetSpec(_Model):
 # Steps
 
 
+StepT = TypeVar("StepT", bound="_Step")
+
+
 class _Step(_Model):
     id: str
     inputs: list[str] = Field(default_factory=list)
@@ -416,6 +419,13 @@ class Plan(_Model):
             if s.id == step_id:
                 return s
         raise KeyError(step_id)
+
+    def step_as(self, step_id: str, kind: type[StepT]) -> StepT:
+        """:meth:`step`, checked to be a ``kind`` (typed: ``plan.step_as(i, TrainStep).batch``)."""
+        s = self.step(step_id)
+        if not isinstance(s, kind):
+            raise TypeError(f"step {step_id!r} is a {type(s).__name__}, not a {kind.__name__}")
+        return s
 
     def hashes(self) -> dict[str, str]:
         """Content hash of every step: its settings (id and source location excluded) and its
