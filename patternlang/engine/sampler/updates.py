@@ -91,7 +91,7 @@ def load(name: str) -> UpdateFactory:
     return factory
 
 
-register("none", "patternlang.engine.sampler.sgld:SGLDUpdate", "plain SGLD (the default)")
+register("none", "patternlang.engine.sampler.sgld:SGLDUpdate", "plain SGLD, the default")
 register("rmsprop", "patternlang.engine.sampler.rmsprop:RMSPropUpdate",
          "RMSProp-preconditioned SGLD: a diagonal preconditioner adapted during burn-in, then frozen")
 register("fixed", "patternlang.engine.sampler.fixed_diag:FixedDiagUpdate",
