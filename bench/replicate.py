@@ -46,7 +46,7 @@ def replicate(plan, out: Path, seed: int) -> dict:
     from patternlang.runtime.report import load_results
     from patternlang.runtime.results_types import ChiResult, SolveResult
     from patternlang.runtime.rundir import RunDir
-    from patternlang.runtime.steps.target_rows import target_rows
+    from patternlang.runtime.services.target_rows import target_rows
 
     p = reseeded(plan, seed)
     ids = [s.id for s in p.steps if s.kind in ("sample", "susceptibility", "solve")]

@@ -31,6 +31,7 @@ import numpy as np  # noqa: E402
 from matplotlib import colors  # noqa: E402
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from patternlang.runtime.rundir import atomic_write_bytes
 
 PathLike = str | os.PathLike
 
@@ -52,8 +53,6 @@ def _new_figure(width: float, height: float) -> Figure:
 def _save(fig: Figure, path: PathLike) -> Path:
     """Write ``fig`` to ``path`` as PNG via a temporary file and an atomic rename."""
     import io
-
-    from patternlang.runtime.rundir import atomic_write_bytes
 
     path = Path(path)
     buf = io.BytesIO()

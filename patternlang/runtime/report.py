@@ -16,11 +16,11 @@ from patternlang import __version__
 from patternlang.errors import PatRuntimeError
 from patternlang.plan.ir import Plan
 from patternlang.runtime import figures
-from patternlang.runtime.report_sampler import cell, draws_lines, scan_lines, table
-from patternlang.runtime.report_validation import onset_cell, sign_cell, validation_section
 from patternlang.runtime.results_types import SECTIONS, StepResult, read_result, result_json
-from patternlang.runtime.rundir import RunDir, StepDir, read_json, safe_name
 from patternlang.runtime.run_verdict import run_verdict, verdict_lines
+from patternlang.runtime.rundir import RunDir, StepDir, read_json, safe_name
+from patternlang.runtime.steps.sample.section import cell, draws_lines, scan_lines, table
+from patternlang.runtime.steps.verify.section import onset_cell, sign_cell, validation_section
 
 RESULTS_SCHEMA = 2
 
@@ -125,7 +125,7 @@ def _chi_section(sid: str, sm: dict, figdir: Path) -> list[str]:
                           for r in fd]), ""]
     lines += [f"- warning: {w}" for w in sm.get("warnings") or []]
     if sm.get("component"):  # component susceptibilities (issue 24)
-        from patternlang.runtime.steps.component_chi import report_lines
+        from patternlang.runtime.steps.susceptibility.component import report_lines
 
         lines += report_lines(sid, sm, figdir)
     return lines

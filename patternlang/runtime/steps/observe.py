@@ -7,8 +7,8 @@ import numpy as np
 from patternlang.plan.ir import ObserveStep
 from patternlang.runtime.context import StepContext, runner
 from patternlang.runtime.results_types import ObserveResult, SeedValues
-from patternlang.runtime.steps.common import (build_components, build_model, derive_seed,
-                                              evaluate_point, load_weights, select_checkpoints)
+from patternlang.runtime.services.build import (build_components, build_model, derive_seed,
+                                                evaluate_point, load_weights, select_checkpoints)
 
 
 @runner("observe")

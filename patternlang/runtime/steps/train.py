@@ -13,9 +13,9 @@ from patternlang.runtime.context import StepContext, runner
 from patternlang.runtime.contract import check_model
 from patternlang.runtime.results_types import TrainPoolResult
 from patternlang.runtime.rundir import atomic_write_json
-from patternlang.runtime.steps.common import build_components, build_model, checkpoint_paths
-from patternlang.runtime.steps.mixtures import pool_weights, resolve_mixture, reweight_pools
-from patternlang.runtime.training import train_one
+from patternlang.runtime.services.build import build_components, build_model, checkpoint_paths
+from patternlang.runtime.services.mixtures import pool_weights, resolve_mixture, reweight_pools
+from patternlang.runtime.services.training import train_one
 
 
 @runner("train", sharded=True)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from patternlang.engine.component_chi import (PartSample, component_chi, component_pca, expand_parts,
-                                              part_row, separation, standardize)
+from patternlang.engine.component_chi import (PartSample, component_chi, component_pca,
+                                              expand_parts, part_row, separation, standardize)
 from patternlang.engine.moments import Comoments
 
 
@@ -91,7 +91,7 @@ def test_columns_tokens_samples_components_are_exactly_consistent():
     from patternlang.engine.sampler.sgld import SGLDConfig
     from patternlang.models.attn_only import AttnOnlyTransformer
     from patternlang.models.losses import model_loss_fn
-    from patternlang.runtime.sampling import mixture_batches
+    from patternlang.runtime.services.sampling import mixture_batches
 
     torch.set_num_threads(1)
     model = AttnOnlyTransformer(vocab=16, d_model=16, n_layers=1, n_heads=2, d_head=8, context=8, seed=0)

@@ -20,8 +20,8 @@ from patternlang.plan.ir import VerifyStep
 from patternlang.runtime.context import StepContext
 from patternlang.runtime.results_types import SolveResult
 from patternlang.runtime.rundir import atomic_write_json
-from patternlang.runtime.steps.common import derive_seed
-from patternlang.runtime.steps.validation import TargetReader, Tracked
+from patternlang.runtime.services.build import derive_seed
+from patternlang.runtime.steps.verify.validation import TargetReader, Tracked
 
 def proxy_design(step: VerifyStep, ctx: StepContext) -> tuple[np.ndarray, list[str], int]:
     """The proxy mixtures ``[K, components]``, the component names and the proxy horizon."""

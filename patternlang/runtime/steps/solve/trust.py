@@ -10,7 +10,7 @@ posterior check of the solved step.
   removed (covariance estimator: a targeted entry moving by more than its SE), or the coupled
   estimator's late-vs-early half difference (|drift z| >= 3 on a targeted entry).
 * **Posterior check** (:func:`posterior_check`): one coupled pair of samplings at the base weights
-  h0 and at the solved weights h1 (common random numbers, :mod:`patternlang.runtime.steps.coupled`)
+  h0 and at the solved weights h1 (common random numbers, :mod:`patternlang.runtime.services.coupled`)
   measures the change of every target's observable along the *actual* step, beside the linear
   prediction the solver relied on: the ratio measured / predicted and z = (measured − predicted) /
   combined SE. Two samplings per chain; run when the solve's susceptibility uses the coupled
@@ -25,6 +25,9 @@ from patternlang.plan.ir import SolveStep
 from patternlang.runtime.context import StepContext
 from patternlang.runtime.results_types import (ChiResult, PosteriorCheckRow, Reproducibility,
                                                SampleResult)
+from patternlang.runtime.services.coupled import CoupledRun, measure_step
+from patternlang.runtime.services.rows import Rows, linear_targets
+from patternlang.runtime.services.sampling import as_sampled
 
 REPRODUCIBLE_COSINE = 0.7
 
@@ -34,7 +37,6 @@ def split_half(step: SolveStep, ctx: StepContext, rows, baseline: dict[str, floa
     """Solve once per half of the chains; the cosine of the two steps and each half's predicted
     target changes (None when an input susceptibility has no halves, or a half is infeasible)."""
     from patternlang.engine.solve import solve_weights
-    from patternlang.runtime.steps.solve import Rows, linear_targets
 
     results = [(sid, ctx.result(sid, ChiResult)) for sid in step.susceptibilities]
     if any(r.halves is None for _, r in results):
@@ -114,8 +116,6 @@ def posterior_check(step: SolveStep, ctx: StepContext, rows, targets: list,
     if sus.estimator is None:
         return []
     from patternlang.engine.solve.resolved import prediction, target_response
-    from patternlang.runtime.steps.coupled import CoupledRun, measure_step
-    from patternlang.runtime.steps.step_auto import as_sampled
 
     sample = as_sampled(ctx.plan.step(sus.sample), ctx.result(sus.sample, SampleResult))
     used = ctx.result(sid, ChiResult).coupled  # the chains and draws the estimate settled on

@@ -1,5 +1,5 @@
 """The constrained inverse problem over one or more susceptibility steps (the ``solve`` step's
-machinery; its runner, with iterative rounds, is in :mod:`patternlang.runtime.steps.rounds`).
+machinery; its runner, with iterative rounds, is in :mod:`patternlang.runtime.steps.solve.runner`).
 
 The rows of the response matrix are the observable coordinates of every input susceptibility step
 (named ``<step>:<coordinate>`` when there are several), scaled by that step's nbeta, so
@@ -17,6 +17,7 @@ from patternlang.plan.ir import ObsExpr, SolveStep, TargetSpec
 from patternlang.runtime.context import StepContext
 from patternlang.runtime.results_types import ChiResult, SolutionRecord
 from patternlang.runtime.rundir import atomic_write_json
+from patternlang.runtime.services.chi import fd_contradictions
 
 
 class Rows:
@@ -254,8 +255,6 @@ def _unresolved_reason(r) -> str:
 
 def fd_warnings(rows: Rows, targets: list) -> list[str]:
     """Finite-difference checks that contradict a resolved χ entry of an observable a target uses."""
-    from patternlang.runtime.steps.susceptibility import fd_contradictions
-
     used = {rows.owner[i] for t in targets for i in np.flatnonzero(t.coeffs)}
     return fd_contradictions([r for sid, r in rows.fd_rows if (sid, fd_owner(r["observable"])) in used])
 

@@ -5,7 +5,7 @@ Every (center, chain group) unit samples ``C`` draws, saves its part — co-mome
 trace, and the chains' state (:class:`~patternlang.engine.sampler.chain_state.ChainState`) — and
 the next chunk continues each unit from there, so k chunks give bit for bit the numbers of one run
 of k·C draws. After each chunk the rows the patternings downstream target
-(:mod:`patternlang.runtime.steps.target_rows`; ``hold`` rows are not required) are measured, and
+(:mod:`patternlang.runtime.services.target_rows`; ``hold`` rows are not required) are measured, and
 sampling stops when each row's movable-step |z| >= z — the row projected on the steps its solve can
 take, the rule ``require resolved`` applies (:mod:`patternlang.engine.solve.resolved`,
 :mod:`patternlang.engine.sampler.draws_rule`) —
@@ -34,8 +34,8 @@ from patternlang.engine.sampler.draws_rule import ChunkCheck, budget_warnings, e
 from patternlang.plan.ir import SampleStep
 from patternlang.runtime.context import StepContext
 from patternlang.runtime.rundir import StepDir
-from patternlang.runtime.steps.sample_parts import merge_center, part_name, result_of, run_parts
-from patternlang.runtime.steps.target_rows import TargetRow, chi_of, target_rows
+from patternlang.runtime.services.target_rows import TargetRow, chi_of, target_rows
+from patternlang.runtime.steps.sample.parts import merge_center, part_name, result_of, run_parts
 
 
 def chunk_store(step: SampleStep, ctx: StepContext) -> StepDir:
@@ -103,7 +103,7 @@ def _measure(step: SampleStep, centers: list, groups: list[list[int]], payloads:
     """The rows the rule reads after a chunk: the targeted χ rows (rule ``"targets"``), or, with
     none, each center's LLC with its SE (rule ``"llc"``)."""
     merged = [merge_center(step.id, f"seed{seed}", groups, payloads, draws) for seed, _, _ in centers]
-    # rows a coupled susceptibility estimates are its own to resolve (by chains, runtime/steps/coupled.py)
+    # rows a coupled susceptibility estimates are its own to resolve (by chains, runtime/services/coupled.py)
     step = step.model_copy(update={"targets": [t for t in step.targets
                                                if plan.step(t.susceptibility).estimator is None]})
     if step.targets:

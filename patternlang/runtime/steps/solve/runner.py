@@ -26,18 +26,20 @@ from patternlang.runtime.context import StepContext, runner
 from patternlang.runtime.results_types import (Prediction, SampleResult, SolveResult, SolveRound,
                                                result_json)
 from patternlang.runtime.rundir import atomic_write_json, read_json
-from patternlang.runtime.sampling import chain_groups, run_group
-from patternlang.runtime.steps.common import build_components, checkpoint_paths
-from patternlang.runtime.steps.solve import Rows, solve_once
-from patternlang.runtime.steps.solve_samples import SAMPLE_WEIGHTS, solve_samples
-from patternlang.runtime.steps.step_auto import as_sampled
-from patternlang.runtime.training import train_one
+from patternlang.runtime.services.build import build_components, checkpoint_paths
+from patternlang.runtime.services.chi import combine
+from patternlang.runtime.services.rows import Rows, linear_targets, solve_once
+from patternlang.runtime.services.sampling import chain_groups, run_group
+from patternlang.runtime.services.sampling import as_sampled
+from patternlang.runtime.services.training import train_one
+from patternlang.runtime.steps.solve.per_sample import SAMPLE_WEIGHTS, solve_samples
+from patternlang.runtime.steps.solve.trust import (check_warnings, drift_warnings, posterior_check,
+                                                   split_half)
 
 
 def _round(step: SolveStep, ctx: StepContext, r: int, weights: dict, ckpt, seed: int) -> SolveRound:
     from patternlang.engine.chi import estimate_chi
     from patternlang.engine.moments import Comoments
-    from patternlang.runtime.steps.susceptibility import combine
 
     sus = ctx.plan.step(step.susceptibilities[0])
     sample = ctx.plan.step(sus.sample)
@@ -138,12 +140,8 @@ def run_solve(step: SolveStep, ctx: StepContext) -> SolveResult:
 
 def _judge(step: SolveStep, ctx: StepContext, rows: Rows, record, baseline: dict[str, float],
            result: SolveResult) -> None:
-    """The first round's trust checks (:mod:`patternlang.runtime.steps.trust`): split halves,
+    """The first round's trust checks (:mod:`patternlang.runtime.steps.solve.trust`): split halves,
     drift and, for the coupled estimator, the posterior check of the solved step."""
-    from patternlang.runtime.steps.solve import linear_targets
-    from patternlang.runtime.steps.trust import (check_warnings, drift_warnings, posterior_check,
-                                                 split_half)
-
     h0 = np.array([baseline[c] for c in rows.components], float)
     targets, _ = linear_targets(step.targets, rows, step.id, h0 / h0.sum())
     delta = np.array([record.delta_h[c] for c in rows.components], float) if record.delta_h else None

@@ -41,10 +41,13 @@ from patternlang.errors import DivergenceError, PatRuntimeError
 from patternlang.plan.ir import Plan, SampleStep
 from patternlang.runtime.context import StepContext
 from patternlang.runtime.progress import NullProgress
-from patternlang.runtime.results_types import SampleResult
+from patternlang.runtime.results_types import CoupledRecord, HalfChi, SampleResult
 from patternlang.runtime.rundir import atomic_save_npz
-from patternlang.runtime.sampling import probe_seed, sample_chains
-from patternlang.runtime.steps.common import build_components, derive_seed, select_checkpoints
+from patternlang.runtime.services.build import build_components, derive_seed, select_checkpoints
+from patternlang.runtime.services.chi import principal_record
+from patternlang.runtime.services.sampling import probe_seed, sample_chains, sample_workers
+from patternlang.runtime.services.target_rows import target_rows
+from patternlang.runtime.workers import worker_init
 
 
 @dataclass(frozen=True)
@@ -170,8 +173,6 @@ def sample_units(step: SampleStep, ctx: StepContext, center: Path, design: dict,
     whose every run finished, and the chains that diverged. Sealed parts are re-used on
     ``--resume`` (or with ``reuse``); a worker writes a run's ``obs.npz``, this process seals it."""
     from patternlang.engine.sampler.pool import map_units
-    from patternlang.runtime.steps.sample_parts import sample_workers
-    from patternlang.runtime.workers import worker_init
 
     def name(prefix: str, c: int) -> str:
         return f"{prefix}-c{c}"
@@ -307,16 +308,12 @@ def apply_coupled(result, step, sample: SampleStep, ctx: StepContext) -> None:
 
 
 def _best_rows(planned: SampleStep, chi, ctx: StepContext) -> dict[str, float | None]:
-    from patternlang.runtime.steps.target_rows import target_rows
-
     return {r.label: r.best_abs_z for r in target_rows(planned, chi, ctx.plan)}
 
 
 def _merged(result, cc, step, run: CoupledRun, comps: list[str]):
     """A copy of the covariance ``result`` with the coupled columns of ``cc`` in place."""
     from patternlang.engine.chi import principal_of_matrix, standardize_chi
-    from patternlang.runtime.results_types import CoupledRecord, HalfChi
-    from patternlang.runtime.steps.susceptibility import _principal
 
     names = list(result.components)
     if list(cc.obs_names) != list(result.observables):
@@ -344,8 +341,8 @@ def _merged(result, cc, step, run: CoupledRun, comps: list[str]):
         chi_covariance=cov.tolist(), chi_covariance_se=cov_se.tolist(),
         per_chain=[_nan(c) for c in np.where(est[None], cc.per_chain[:, :, :k], np.nan)])
     return result.model_copy(update={
-        "principal": _principal(principal_of_matrix(X, list(result.observables), names,
-                                                    step.standardize)),
+        "principal": principal_record(principal_of_matrix(X, list(result.observables), names,
+                                                          step.standardize)),
         "coupled": record, "estimator": "coupled", "chi": chi.tolist(), "chi_se": se.tolist(),
         "chi_z": _nan(z), "halves": halves if len(cc.per_chain) >= 4 else None})
 

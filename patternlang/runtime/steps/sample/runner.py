@@ -10,7 +10,7 @@ In a distributed run (see :mod:`patternlang.runtime.distributed`) the (center, c
 are split over ranks; rank 0 gathers their payloads and merges them in chain order.
 
 Under ``draws = auto(...)`` the units run in chunks until the targeted χ rows are resolved
-(:mod:`patternlang.runtime.steps.draws_auto`); their parts live in the chunk store.
+(:mod:`patternlang.runtime.steps.sample.draws_auto`); their parts live in the chunk store.
 
 Outputs: ``parts/<center>-c<first>-<last>/{sgld.json, moments.npz, trace.npz}``, ``traces.npz`` (loss per chain and draw,
 all centers), ``moments-<center>.npz`` (merged per center), and the result (:class:`SampleResult`: LLC per center with
@@ -25,11 +25,11 @@ from patternlang.plan.ir import SampleStep
 from patternlang.runtime.context import StepContext, runner
 from patternlang.runtime.results_types import CenterLLC, SampleResult
 from patternlang.runtime.rundir import atomic_save_npz
-from patternlang.runtime.sampling import chain_bytes, chain_groups
-from patternlang.runtime.steps.common import build_components, select_checkpoints
-from patternlang.runtime.steps.draws_auto import chunk_store, run_chunks
-from patternlang.runtime.steps.sample_parts import keep_chains, merge_center, result_of, run_parts
-from patternlang.runtime.steps.step_auto import resolve_auto_step
+from patternlang.runtime.services.build import build_components, select_checkpoints
+from patternlang.runtime.services.sampling import chain_bytes, chain_groups
+from patternlang.runtime.steps.sample.draws_auto import chunk_store, run_chunks
+from patternlang.runtime.steps.sample.parts import keep_chains, merge_center, result_of, run_parts
+from patternlang.runtime.steps.sample.step_auto import resolve_auto_step
 
 __all__ = ["run_sample", "keep_chains"]
 

@@ -19,7 +19,8 @@ import numpy as np
 from patternlang.plan.ir import SusceptibilityStep
 from patternlang.runtime.context import StepContext
 from patternlang.runtime.results_types import ChiResult, SampleResult
-from patternlang.runtime.rundir import atomic_save_npz, atomic_write_json
+from patternlang.runtime.rundir import atomic_save_npz, atomic_write_json, safe_name
+from patternlang.runtime.services.chi import combine, save_pools
 
 
 def _part_samples(step: SusceptibilityStep, ctx: StepContext) -> tuple[dict, object, SampleResult]:
@@ -44,8 +45,6 @@ def data_component(column: str) -> str:
 
 def run_component_susceptibility(step: SusceptibilityStep, ctx: StepContext) -> ChiResult:
     from patternlang.engine.component_chi import component_chi, component_pca
-    from patternlang.runtime.steps.susceptibility import _save_pools, combine
-
     from patternlang.engine.component_chi import pc_count, standardize, with_pc_rows
 
     parts, full, full_res = _part_samples(step, ctx)
@@ -66,7 +65,7 @@ def run_component_susceptibility(step: SusceptibilityStep, ctx: StepContext) -> 
     expr = sample.observables[0].expr.model_dump(mode="json")
     result.observable_exprs = {"dL": expr, "pc": expr}
     if sample.pools:
-        result.per_sample = _save_pools([ext.columns(slice(k, tok[0] if tok else None))], sample, ctx)
+        result.per_sample = save_pools([ext.columns(slice(k, tok[0] if tok else None))], sample, ctx)
     merged.save(ctx.dir.file("chi.npz"), ctx.dir.file("chi.json"))
     atomic_write_json(ctx.dir.file("principal.json"), result.principal.model_dump(mode="json"))
 
@@ -153,8 +152,6 @@ def report_lines(sid: str, sm: dict, figdir) -> list[str]:
     comp = sm.get("component")
     if not comp:
         return []
-    from patternlang.runtime.rundir import safe_name
-
     lines = [f"Component susceptibilities (definition: {comp['definition']}): rows dL[part] = the loss "
              "change under the posterior restricted to that part's weights; standardized (each part's "
              "row z-scored over the columns, each column centred over the parts) before the PCA "

@@ -15,16 +15,21 @@ and the engine's settings are built one way:
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from patternlang.data.build import mixture_of
+from patternlang.engine.sampler.temperature import localization_steps
 from patternlang.plan.ir import SampleStep, SamplerSpec
+from patternlang.runtime.accel import (chains_per_batch, free_cuda_bytes, maybe_compile,
+                                       measure_chain_bytes, with_precision)
 from patternlang.runtime.context import StepContext
 from patternlang.runtime.rundir import atomic_save_npz, atomic_write_json
-from patternlang.runtime.steps.common import build_model, derive_seed, load_weights
+from patternlang.runtime.services.build import build_model, derive_seed, load_weights
 
 
 def sgld_config(sampler: SamplerSpec, seed: int, **engine: object):
@@ -91,8 +96,6 @@ def chain_groups(chains: int, device: torch.device, *, world: int = 1, fixed: in
     ``torch.cuda.mem_get_info``), and at most ``ceil(chains / world)`` so every rank gets a group.
     CPU grouping never depends on ``world``: a distributed CPU run then reproduces the single-process
     run bit for bit."""
-    from patternlang.runtime.accel import chains_per_batch, free_cuda_bytes
-
     if fixed:
         size = fixed
     elif device.type == "cuda":
@@ -113,7 +116,6 @@ def chain_bytes(step: SampleStep, ctx: StepContext, center: Path, components: di
     if ctx.device.type != "cuda" or ctx.options.chain_group:
         return None
     from patternlang.models.losses import model_loss_fn
-    from patternlang.runtime.accel import measure_chain_bytes
 
     model = load_weights(build_model(step.model, ctx), center)
     g = torch.Generator().manual_seed(0)
@@ -180,7 +182,6 @@ def sample_chains(step: SampleStep, ctx: StepContext, center: Path, components: 
     moments hold the draws' observations, those of ``start`` included)."""
     from patternlang.engine.sampler.sgld import run_sgld
     from patternlang.models.losses import model_loss_fn
-    from patternlang.runtime.accel import maybe_compile, with_precision
 
     weights = dict(step.mixture.weights) if weights is None else dict(weights)
     model = maybe_compile(load_weights(build_model(step.model, ctx), center), ctx.options.compile)
@@ -229,3 +230,35 @@ def run_group(step: SampleStep, ctx: StepContext, center: Path, seed: int, group
 
 __all__ = ["sgld_config", "center_seed", "mixture_batches", "chain_groups", "chain_bytes",
            "probe_seed", "step_observer", "sample_chains", "run_group"]
+
+
+def with_step(step: SampleStep, eps: float) -> SampleStep:
+    """``step`` sampling at ``eps``, with a burn-in of at least one localization time 2/(εγ)."""
+    burnin = max(step.sampler.burnin, math.ceil(localization_steps(eps, step.sampler.gamma)))
+    return step.model_copy(update={"sampler": step.sampler.model_copy(update={"step": eps, "burnin": burnin})})
+
+
+
+def as_sampled(step: SampleStep, sampled: Any) -> SampleStep:
+    """The sample step as it ran, from its :class:`SampleResult` ``sampled``: at the ε its scan
+    chose (``step = auto``) and with the draws it used (``draws = auto``), so that later steps
+    re-sampling it (finite-difference check, iterative rounds) sample alike."""
+    if step.sampler.step == "auto":
+        step = with_step(step, float(sampled.step_size))
+    if step.sampler.draws_auto is not None and sampled.draws:
+        step = step.model_copy(update={"sampler": step.sampler.model_copy(
+            update={"draws": int(sampled.draws), "draws_auto": None})})
+    return step
+
+
+
+def sample_workers(ctx: StepContext, units: int) -> int:
+    """Processes for this rank's chain groups: on a CPU outside a distributed run, one per usable core
+    (``RunOptions.workers``, ``patc run --workers``, overrides), at most one per group; 1 on a GPU or
+    with several ranks. A group's numbers depend only on its chains, so the count never changes a result."""
+    from patternlang.engine.sampler.pool import cpu_workers
+
+    if ctx.device.type != "cpu" or ctx.dist.active:
+        return 1
+    return cpu_workers(units, ctx.options.workers)
+

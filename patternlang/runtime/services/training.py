@@ -12,7 +12,8 @@ from pathlib import Path
 
 from patternlang.data.build import mixture_of
 from patternlang.plan.ir import TrainStep
-from patternlang.runtime.steps.common import build_model, derive_seed, evaluate_point, load_weights
+from patternlang.runtime.services.build import (build_model, derive_seed, evaluate_point,
+                                                load_weights)
 
 
 def train_one(step: TrainStep, seed: int, weights: dict[str, float], components: dict, out_dir,

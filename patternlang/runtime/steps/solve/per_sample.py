@@ -17,7 +17,7 @@ from patternlang.plan.ir import SolveStep
 from patternlang.runtime.context import StepContext
 from patternlang.runtime.results_types import ChiResult, SolutionRecord
 from patternlang.runtime.rundir import atomic_save_npz, atomic_write_json
-from patternlang.runtime.steps.solve import Rows, add_resolution, check_resolved, linear_targets
+from patternlang.runtime.services.rows import Rows, add_resolution, check_resolved, linear_targets
 
 SAMPLE_WEIGHTS = "sample_weights.npz"
 

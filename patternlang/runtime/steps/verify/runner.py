@@ -19,7 +19,7 @@ at the horizon (patterned − baseline, mean over seeds) beside the solver's pre
 posterior expectation, with their ratio and whether the signs agree.
 
 ``random(K)`` and ``regression(K)`` arms (``docs/validation.md``) are expanded by
-:mod:`patternlang.runtime.steps.validation`; the regression's proxy runs go first, through the same
+:mod:`patternlang.runtime.steps.verify.validation`; the regression's proxy runs go first, through the same
 content-addressed runs and workers. ``validation`` and ``verdict`` summarize every arm.
 """
 
@@ -38,15 +38,17 @@ from patternlang.engine.validation import compare_onsets
 from patternlang.errors import PatRuntimeError
 from patternlang.plan.ir import ModelSpec, ObsExpr, ObservableSpec, VerifyStep
 from patternlang.runtime.context import StepContext, runner
+from patternlang.runtime.contract import check_model
 from patternlang.runtime.results_types import (ArmResult, CalibrationRow, OnsetResult, OnsetRule,
                                                SolveResult, VerifyResult)
 from patternlang.runtime.rundir import atomic_write_json, damage, read_json, seal
-from patternlang.runtime.steps.common import build_components, checkpoint_paths
-from patternlang.runtime.steps.mixtures import arm_weights, atom_arm, reweight_pools
-from patternlang.runtime.steps.regression_arm import proxy_design, regression_result
-from patternlang.runtime.steps.solve import Rows, linearize
-from patternlang.runtime.steps.validation import arm_names, arm_seed, validation_summary, verdicts
-from patternlang.runtime.training import train_one
+from patternlang.runtime.services.build import build_components, build_model, checkpoint_paths
+from patternlang.runtime.services.mixtures import arm_weights, atom_arm, reweight_pools
+from patternlang.runtime.services.rows import Rows, linearize
+from patternlang.runtime.services.training import train_one
+from patternlang.runtime.steps.verify.regression_arm import proxy_design, regression_result
+from patternlang.runtime.steps.verify.validation import (arm_names, arm_seed, validation_summary,
+                                                         verdicts)
 from patternlang.runtime.workers import worker_init
 
 _OPS = {">": np.greater, ">=": np.greater_equal, "<": np.less, "<=": np.less_equal}
@@ -313,9 +315,6 @@ def _headline(step: VerifyStep, arms: dict[str, ArmResult]) -> dict[str, str]:
 @runner("verify", sharded=True)
 def run_verify(step: VerifyStep, ctx: StepContext) -> VerifyResult | None:
     if step.model is not None:  # a transfer verify's model must offer what the observables read
-        from patternlang.runtime.contract import check_model
-        from patternlang.runtime.steps.common import build_model
-
         check_model(build_model(step.model, ctx), ctx.plan, step.id)
     regression = _regression(step, ctx) if step.regression is not None else None
     jobs = _jobs(step, ctx, {"regression": regression["weights"]} if regression else {})

@@ -14,15 +14,17 @@ distributed run needs no extra message.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
-from patternlang.engine.sampler.temperature import localization_steps
 from patternlang.plan.ir import SampleStep
+from patternlang.runtime.accel import with_precision
 from patternlang.runtime.context import StepContext
 from patternlang.runtime.rundir import StepDir, atomic_write_json, read_json
-from patternlang.runtime.steps.common import build_model, derive_seed, load_weights
+from patternlang.runtime.services.build import build_model, derive_seed, load_weights
+from patternlang.runtime.services.sampling import (mixture_batches, sgld_config, step_observer,
+                                                   with_step)
+from patternlang.runtime.services.target_rows import chi_of, target_rows
 
 AUTO_MAX_STEP = 1e-2
 SCAN_DRAWS = 200
@@ -43,24 +45,6 @@ def resolve_auto_step(step: SampleStep, ctx: StepContext, center_path: Path, com
     return with_step(step, float(scan["chosen"])), scan
 
 
-def with_step(step: SampleStep, eps: float) -> SampleStep:
-    """``step`` sampling at ``eps``, with a burn-in of at least one localization time 2/(εγ)."""
-    burnin = max(step.sampler.burnin, math.ceil(localization_steps(eps, step.sampler.gamma)))
-    return step.model_copy(update={"sampler": step.sampler.model_copy(update={"step": eps, "burnin": burnin})})
-
-
-def as_sampled(step: SampleStep, sampled: Any) -> SampleStep:
-    """The sample step as it ran, from its :class:`SampleResult` ``sampled``: at the ε its scan
-    chose (``step = auto``) and with the draws it used (``draws = auto``), so that later steps
-    re-sampling it (finite-difference check, iterative rounds) sample alike."""
-    if step.sampler.step == "auto":
-        step = with_step(step, float(sampled.step_size))
-    if step.sampler.draws_auto is not None and sampled.draws:
-        step = step.model_copy(update={"sampler": step.sampler.model_copy(
-            update={"draws": int(sampled.draws), "draws_auto": None})})
-    return step
-
-
 class TargetProbe:
     """The scan's :class:`~patternlang.engine.sampler.step_scan.RowProbe` for a sample step with
     targets: each point observes the step's observables, and its rows are the targeted χ rows
@@ -71,16 +55,11 @@ class TargetProbe:
         self.last: Any = None
 
     def observer(self) -> Any:
-        from patternlang.runtime.accel import with_precision
-        from patternlang.runtime.sampling import step_observer
-
         self.last = step_observer(self.step, self.ctx, self.model, self.components,
                                   dict(self.step.mixture.weights))
         return with_precision(self.last, self.ctx.device, self.ctx.options.autocast)
 
     def rows(self, observer: Any) -> dict[str, dict]:
-        from patternlang.runtime.steps.target_rows import chi_of, target_rows
-
         moments = self.last.reset()
         chi = chi_of(self.step, [moments], self.step.sampler.nbeta)
         return {r.label: r.to_dict() for r in target_rows(self.step, chi, self.ctx.plan)}
@@ -89,7 +68,6 @@ class TargetProbe:
 def _scan(step: SampleStep, ctx: StepContext, center_path: Path, components: dict) -> dict:
     from patternlang.engine.sampler.step_scan import scan_step_size
     from patternlang.models.losses import model_loss_fn
-    from patternlang.runtime.sampling import mixture_batches, sgld_config
 
     s = step.sampler
     model = load_weights(build_model(step.model, ctx), center_path)

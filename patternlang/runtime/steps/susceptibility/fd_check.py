@@ -3,7 +3,7 @@
 Linear response says that moving the mixture toward component k, h' = (1 − ε)·h + ε·e_k, moves each
 posterior mean by Δ⟨φ⟩ ≈ ε·nβ·χ_{φ,k}. This re-samples the sample step's localized posterior at
 (1 ∓ ε)·h ± ε·e_k with common random numbers — the coupled estimator's paired runs at δ = ε
-(:mod:`patternlang.runtime.steps.coupled`) — and reports χ_fd = Δ⟨φ⟩ / (2ε·nβ) beside the
+(:mod:`patternlang.runtime.services.coupled`) — and reports χ_fd = Δ⟨φ⟩ / (2ε·nβ) beside the
 covariance estimate χ for every observed coordinate (and the mean over heads of per-head
 observables).
 
@@ -17,6 +17,7 @@ import numpy as np
 
 from patternlang.plan.ir import FiniteDiffSpec, SampleStep
 from patternlang.runtime.context import StepContext
+from patternlang.runtime.services.coupled import CoupledRun, run_coupled
 
 
 def _groups(names: list[str]) -> dict[str, list[int]]:
@@ -31,8 +32,6 @@ def finite_difference_rows(check: FiniteDiffSpec, step: SampleStep, ctx: StepCon
                            chi: np.ndarray, se: np.ndarray, obs_names: list[str],
                            comp_names: list[str]) -> list[dict]:
     """Rows ``{observable, component, chi, chi_se, fd, fd_se, ratio, z, sign_agrees}``."""
-    from patternlang.runtime.steps.coupled import CoupledRun, run_coupled
-
     comps = list(check.components or comp_names)
     fd, _ = run_coupled(CoupledRun(step, check.eps, comps, step.sampler.chains, step.sampler.draws,
                                    label="fd", first_center=True), ctx)

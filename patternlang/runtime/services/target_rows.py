@@ -20,6 +20,8 @@ import numpy as np
 from patternlang.errors import PatRuntimeError
 from patternlang.plan.ir import Plan, SampleStep
 from patternlang.runtime.results_types import ChiResult
+from patternlang.runtime.services.chi import combine, split_pools
+from patternlang.runtime.services.rows import Rows, linearize
 
 
 @dataclass
@@ -51,7 +53,6 @@ class TargetRow:
 def chi_of(sample: SampleStep, moments: list, nbeta: float) -> ChiResult:
     """χ of ``sample``'s susceptibility from per-center co-moments, as that step computes it."""
     from patternlang.engine.chi import estimate_chi
-    from patternlang.runtime.steps.susceptibility import combine, split_pools
 
     chis, _ = split_pools([estimate_chi(m) for m in moments], sample)
     result, _, _ = combine(chis, sample, nbeta)
@@ -63,7 +64,6 @@ def target_rows(sample: SampleStep, chi: ChiResult, plan: Plan | None = None) ->
     gives one row each, labelled ``label[i]`` as the solver labels them); with the ``plan``, each
     row knows which components its solve may move."""
     from patternlang.engine.solve.resolved import target_response
-    from patternlang.runtime.steps.solve import Rows, linearize
 
     solves = {t.solve for t in sample.targets}
     out = []

@@ -25,9 +25,9 @@ from patternlang.errors import PatRuntimeError
 from patternlang.plan.ir import ObsExpr, VerifyStep
 from patternlang.runtime.context import StepContext
 from patternlang.runtime.results_types import SolveResult
+from patternlang.runtime.services.build import derive_seed
+from patternlang.runtime.services.rows import Rows, linear_targets, linearize
 from patternlang.runtime.validation_types import ValidationResult, VerdictResult
-from patternlang.runtime.steps.common import derive_seed
-from patternlang.runtime.steps.solve import Rows, linear_targets, linearize
 
 def arm_names(step: VerifyStep) -> list[str]:
     """Every arm the verify step retrains, in order."""

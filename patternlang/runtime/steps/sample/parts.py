@@ -24,8 +24,9 @@ from patternlang.plan.ir import SampleStep
 from patternlang.runtime.context import StepContext
 from patternlang.runtime.progress import NullProgress
 from patternlang.runtime.rundir import StepDir, read_json
-from patternlang.runtime.sampling import run_group
-from patternlang.runtime.steps.common import build_components
+from patternlang.runtime.services.build import build_components
+from patternlang.runtime.services.sampling import run_group, sample_workers
+from patternlang.runtime.workers import worker_init
 
 Unit = tuple[int, list[int]]  # (center index, chain group)
 
@@ -54,17 +55,6 @@ def _group_job(job: dict) -> None:
               keep_state=job["keep_state"])
 
 
-def sample_workers(ctx: StepContext, units: int) -> int:
-    """Processes for this rank's chain groups: on a CPU outside a distributed run, one per usable core
-    (``RunOptions.workers``, ``patc run --workers``, overrides), at most one per group; 1 on a GPU or
-    with several ranks. A group's numbers depend only on its chains, so the count never changes a result."""
-    from patternlang.engine.sampler.pool import cpu_workers
-
-    if ctx.device.type != "cpu" or ctx.dist.active:
-        return 1
-    return cpu_workers(units, ctx.options.workers)
-
-
 def run_parts(step: SampleStep, ctx: StepContext, centers: list, groups: list[list[int]],
               components: dict, *, where: StepDir | None = None, draws: int | None = None,
               start: Callable[[int, list[int]], Path | None] | None = None) -> dict[str, dict]:
@@ -75,7 +65,6 @@ def run_parts(step: SampleStep, ctx: StepContext, centers: list, groups: list[li
     named by the ``draws`` they reach, continue from the part ``start(center, group)`` names, and
     keep their chains' state). Each group computes L(w*) itself — the same number in every group."""
     from patternlang.engine.sampler.pool import map_units
-    from patternlang.runtime.workers import worker_init
 
     where = where or ctx.dir
     units = [(ci, group) for ci in range(len(centers)) for group in groups]
