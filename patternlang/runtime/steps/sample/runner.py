@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from patternlang.plan.ir import SampleStep
-from patternlang.runtime.context import StepContext, runner
+from patternlang.runtime.context import StepContext
 from patternlang.runtime.results_types import CenterLLC, SampleResult
 from patternlang.runtime.rundir import atomic_save_npz
 from patternlang.runtime.services.build import build_components, select_checkpoints
@@ -49,7 +49,6 @@ def _center_summary(label: str, seed: int, parts: list[dict],
                      kept_chains=[c for c, a in zip(d["chain_ids"], d["alive"]) if a])
 
 
-@runner("sample", sharded=True)
 def run_sample(step: SampleStep, ctx: StepContext) -> SampleResult | None:
     components = build_components(step.components)
     centers = select_checkpoints(step.at, ctx, components, dict(step.mixture.weights), step.model)

@@ -1,25 +1,38 @@
-"""The report's sampler pieces: markdown tables, the ``step = auto`` scan (table and figure) and
-the ``draws = auto`` chunk trace (draws and best |z| per targeted row after each chunk)."""
+"""The sample step's report section: LLC per center with the sampler's diagnostics, the chain
+traces, the ``step = auto`` scan (table and figure) and the ``draws = auto`` chunk trace (draws and
+best |z| per targeted row after each chunk)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from patternlang.runtime import figures
+from patternlang.runtime.markdown import Section, cell, table
+from patternlang.runtime.rundir import safe_name
 
 
-def table(header: list[str], rows: list[list]) -> str:
-    fmt = [" | ".join(str(c) for c in header), " | ".join("---" for _ in header)]
-    fmt += [" | ".join(cell(c) for c in r) for r in rows]
-    return "\n".join(f"| {line} |" for line in fmt)
-
-
-def cell(v) -> str:
-    if v is None:
-        return "—"
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return str(v)
+def section(s: Section) -> list[str]:
+    """"""
+    sid, sm, figdir, sdir = s.step_id, s.data, s.figdir, s.dir
+    lines = [f"### LLC and sampler: `{sid}`", "",
+             f"nβ = {sm['nbeta']:.4g}; LLC = {sm['llc_mean']:.4g} ± {sm['llc_se']:.3g} (mean ± SE "
+             "over chains and centers).", ""]
+    rows = [[c["label"], c["llc_mean"], c["llc_se"], c.get("rhat"), c.get("ess"), c.get("trend_ok"),
+             c.get("publishable"), len(c.get("divergent_chains", []))] for c in sm["centers"]]
+    lines += [table(["center", "LLC", "SE", "R-hat", "ESS", "equilibrated", "publishable (R-hat ≤ 1.01, "
+                      "ESS ≥ 400)", "diverged chains"], rows), ""]
+    for w in sm.get("warnings", []):
+        lines.append(f"- warning: {w}")
+    lines += scan_lines(sid, sm.get("step_scan"), figdir) + draws_lines(sm.get("draws_auto"))
+    traces = sdir.file("traces.npz")
+    if traces.exists():
+        data = np.load(traces)
+        p = figures.chain_traces({k: data[k] for k in data.files}, figdir / f"traces-{safe_name(sid)}.png",
+                                 title=f"{sid}: per-chain traces")
+        lines += ["", f"![chain traces](figures/{p.name})", ""]
+    return lines
 
 
 def scan_lines(sid: str, scan: dict | None, figdir: Path) -> list[str]:

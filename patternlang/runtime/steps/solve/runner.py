@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from patternlang.errors import PatRuntimeError
 from patternlang.plan.ir import MixtureSpec, SolveStep
-from patternlang.runtime.context import StepContext, runner
+from patternlang.runtime.context import StepContext
 from patternlang.runtime.results_types import (Prediction, SampleResult, SolveResult, SolveRound,
                                                result_json)
 from patternlang.runtime.rundir import atomic_write_json, read_json
@@ -118,7 +118,6 @@ def total_prediction(rounds: list[SolveRound]) -> dict[str, Prediction]:
     return out
 
 
-@runner("solve")
 def run_solve(step: SolveStep, ctx: StepContext) -> SolveResult:
     rows = Rows.of(step, ctx)
     baseline = dict(step.mixture.weights)

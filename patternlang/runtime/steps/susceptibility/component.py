@@ -19,7 +19,7 @@ import numpy as np
 from patternlang.plan.ir import SusceptibilityStep
 from patternlang.runtime.context import StepContext
 from patternlang.runtime.results_types import ChiResult, SampleResult
-from patternlang.runtime.rundir import atomic_save_npz, atomic_write_json, safe_name
+from patternlang.runtime.rundir import atomic_save_npz, atomic_write_json
 from patternlang.runtime.services.chi import combine, save_pools
 
 
@@ -142,30 +142,3 @@ def _figure(pca, path) -> str | None:
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path.name if hasattr(path, "name") else str(path)
-
-
-def report_lines(sid: str, sm: dict, figdir) -> list[str]:
-    """The report's part for a component susceptibility: definition, the PCA figure (copied from the
-    step's directory) and a table of loadings on the first PCs."""
-    import shutil
-
-    comp = sm.get("component")
-    if not comp:
-        return []
-    lines = [f"Component susceptibilities (definition: {comp['definition']}): rows dL[part] = the loss "
-             "change under the posterior restricted to that part's weights; standardized (each part's "
-             "row z-scored over the columns, each column centred over the parts) before the PCA "
-             f"over {comp['columns']} columns.", ""]
-    src = sorted((figdir.parent / "steps").glob(f"{safe_name(sid)}-*/{comp.get('figure') or 'none'}"))
-    if src:
-        dst = figdir / f"component-{safe_name(sid)}.png"
-        shutil.copyfile(src[-1], dst)
-        lines += [f"![component PCA](figures/{dst.name})", ""]
-    pca = comp["pca"]
-    parts = list(pca["loadings"][0]) if pca["loadings"] else []
-    head = ["PC", "explained"] + parts
-    rows = [[r, f"{pca['explained'][r]:.1%}"] + [f"{pca['loadings'][r][p]:+.2f}" for p in parts]
-            for r in range(len(pca["loadings"]))]
-    lines += ["| " + " | ".join(map(str, head)) + " |", "|" + " --- |" * len(head)]
-    lines += ["| " + " | ".join(map(str, row)) + " |" for row in rows] + [""]
-    return lines

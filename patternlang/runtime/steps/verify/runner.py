@@ -37,7 +37,7 @@ from patternlang.engine.solve.diagnostics import propagate_se
 from patternlang.engine.validation import compare_onsets
 from patternlang.errors import PatRuntimeError
 from patternlang.plan.ir import ModelSpec, ObsExpr, ObservableSpec, VerifyStep
-from patternlang.runtime.context import StepContext, runner
+from patternlang.runtime.context import StepContext
 from patternlang.runtime.contract import check_model
 from patternlang.runtime.results_types import (ArmResult, CalibrationRow, OnsetResult, OnsetRule,
                                                SolveResult, VerifyResult)
@@ -312,7 +312,6 @@ def _headline(step: VerifyStep, arms: dict[str, ArmResult]) -> dict[str, str]:
     return out
 
 
-@runner("verify", sharded=True)
 def run_verify(step: VerifyStep, ctx: StepContext) -> VerifyResult | None:
     if step.model is not None:  # a transfer verify's model must offer what the observables read
         check_model(build_model(step.model, ctx), ctx.plan, step.id)

@@ -1,5 +1,6 @@
-"""The validation part of a verification's report section: headline figures, the two validation
-plots, the regression baseline at its compute, the verdict per target and the table of every arm.
+"""The verify step's report section (:func:`section`): the curves of the tracked observables, the
+onsets and the calibration, then the validation part: headline figures, the two validation plots,
+the regression baseline at its compute, the verdict per target and the table of every arm.
 
 Reads only the verify step's summary (``validation``, ``verdict``, ``arms``), so ``patc report``
 re-renders it. The figures' meaning is in ``docs/validation.md``.
@@ -9,7 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from patternlang.runtime import figures
+from patternlang.runtime.markdown import Section, slug, table
+from patternlang.runtime.rundir import safe_name
 
 
 def _fmt(v, digits: str = ".3g") -> str:
@@ -138,3 +143,44 @@ def validation_section(sid: str, sm: dict, figdir: Path, slug) -> list[str]:
         onset = sm["onset_specs"][0]["observable"] if sm.get("onset_specs") else None
         lines += verdict_lines(vd) + arms_table(vd, sm["arms"], onset)
     return lines
+
+
+def section(s: Section) -> list[str]:
+    """The verify step's report section: the curves of every tracked observable, onsets, calibration and the validation."""
+    sid, sm, figdir = s.step_id, s.data, s.figdir
+    lines = [f"### Verification: `{sid}`", ""]
+    arms = sm["arms"]
+    for obs in sm.get("plotted", []):
+        curves = {a: np.asarray(v["curves"][obs], float) for a, v in arms.items()
+                  if obs in v.get("curves", {}) and not a.startswith("random")}
+        if not curves:
+            continue
+        thr = [o["threshold"] for o in sm.get("onset_specs", []) if o["observable"] == obs]
+        p = figures.verification_curves(sm["steps"], curves, figdir / f"verify-{safe_name(sid)}-{slug(obs)}.png",
+                                        observable=obs, thresholds=thr,
+                                        title=f"{obs}: baseline vs patterned over training")
+        lines += [f"![{obs}](figures/{p.name})", ""]
+    rows = []
+    for arm, v in arms.items():
+        if arm.startswith("random"):
+            continue  # in the validation's table of every arm
+        for obs, o in v.get("onset", {}).items():
+            holds = o.get("final_holds")
+            rows.append([arm, obs, onset_cell(o), o["per_seed"], o["absent"],
+                         f"{sum(holds)}/{len(holds)}" if holds else None])
+    if rows:
+        lines += ["Onset (first step the observable crosses its threshold; absent = never within "
+                  "the horizon and counted at the horizon, so a mean with absent seeds is a lower "
+                  "bound, `>=`; at horizon = seeds whose final value meets the threshold):", "",
+                  table(["arm", "observable", "mean onset", "per seed", "absent", "at horizon"],
+                         rows), ""]
+    for k, v in (sm.get("headline") or {}).items():
+        lines.append(f"- {k}: {v}")
+    cal = sm.get("calibration") or []
+    if cal:
+        lines += ["", "Calibration (realized change at the horizon, patterned − baseline, vs the "
+                  "solver's posterior prediction):", "",
+                  table(["observable", "predicted Δ", "± SE", "realized Δ", "realized ÷ predicted",
+                          "sign agrees"], [[c["observable"], c["predicted"], c.get("se"), c["realized"],
+                                            c["ratio"], sign_cell(c["sign_agrees"])] for c in cal]), ""]
+    return lines + validation_section(sid, sm, figdir, slug)
