@@ -10,7 +10,10 @@ and the engine's settings are built one way:
   concrete in the plan (the compiler resolves ``auto``); the sampler runs with it and reports it
   back as :attr:`SGLDResult.nbeta`, the value later steps scale χ by.
 * :func:`mixture_batches` draws each chain's minibatches from the step's mixture.
-* :func:`chain_groups` splits the chains into groups that run as one batched call.
+* :func:`chain_groups` splits the chains into groups that run as one batched call;
+  :func:`sample_workers` says how many processes run them.
+* :func:`as_sampled` is a sample step as it ran (the ε its ``step = auto`` scan chose, the draws
+  of ``draws = auto``), for the steps that sample it again.
 """
 
 from __future__ import annotations
