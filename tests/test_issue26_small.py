@@ -33,7 +33,7 @@ def test_chi_frame_has_z(tmp_path):
 
 
 def test_the_tracked_table_says_it_shows_some_steps():
-    from patternlang.runtime.steps.train import tracked_lines
+    from patternlang.runtime.steps.train.section import tracked_lines
 
     steps = list(range(0, 130, 10))  # 13 evaluations
     tr = {"steps": steps, "seeds": {"0": {"loss(heldout)": [float(s) for s in steps]}}}

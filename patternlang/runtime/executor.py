@@ -220,7 +220,8 @@ def run_report(step: Any, ctx: StepContext) -> ReportResult:
 
 
 def _run_step(step: Any, ctx: StepContext) -> StepResult:
-    fn = kind_of(step).run or run_report
+    kind = kind_of(step)
+    fn = kind.runner() if kind.run is not None else run_report
     t0 = time.time()
     ctx.run.log("step_start", step=step.id, kind=step.kind, hash=ctx.digest)
     ctx.progress.info(f"{step.id}: running")

@@ -5,35 +5,36 @@ distributed run; ``cached``: re-used when its ``done.json`` is current). The exe
 (:mod:`patternlang.runtime.executor`) and the report (:mod:`patternlang.runtime.report`) read this
 table and nothing else about kinds.
 
-Adding a step kind ``foo`` (after the language side: its ``FooStep`` in ``plan/ir.py`` and its
-lowering) touches three runtime files: ``steps/foo.py`` (``run_foo(step, ctx) -> FooResult`` and
-``section(s) -> list[str]``; a package ``steps/foo/`` when it needs private helpers),
+A runner is named by its dotted path and imported when a step of its kind runs
+(:meth:`StepKind.runner`): the runners import torch and cvxpy, which the report's sections do
+without, so ``patc report DIR`` re-renders a run without loading them.
+
+Adding a step kind ``foo`` (after the language side: its ``FooStep`` in ``plan/ir.py``, its
+checking and lowering) takes its package ``steps/foo/`` (``runner.py``: ``run_foo(step, ctx) ->
+FooResult``; ``section.py``: ``section(s) -> list[str]``; a docstring in ``__init__.py``),
 ``results_types.py`` (``FooResult``, its place in the ``AnyResult`` union and in ``SECTIONS``, the
 key of ``results.json`` that holds it) and one line here.
 """
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from patternlang.errors import PatRuntimeError
-from patternlang.runtime.context import StepContext
 from patternlang.runtime.markdown import Section
 from patternlang.runtime.results_types import (SECTIONS, ChiResult, ObserveResult, ReportResult,
                                                SampleResult, SolveResult, StepResult,
                                                TrainPoolResult, VerifyResult)
-from patternlang.runtime.steps import observe, train
-from patternlang.runtime.steps.sample import runner as sample
-from patternlang.runtime.steps.sample import section as sample_section
-from patternlang.runtime.steps.solve import runner as solve
-from patternlang.runtime.steps.solve import section as solve_section
-from patternlang.runtime.steps.susceptibility import runner as susceptibility
-from patternlang.runtime.steps.susceptibility import section as susceptibility_section
-from patternlang.runtime.steps.verify import runner as verify
-from patternlang.runtime.steps.verify import section as verify_section
+from patternlang.runtime.steps.observe import section as observe
+from patternlang.runtime.steps.sample import section as sample
+from patternlang.runtime.steps.solve import section as solve
+from patternlang.runtime.steps.susceptibility import section as susceptibility
+from patternlang.runtime.steps.train import section as train
+from patternlang.runtime.steps.verify import section as verify
 
-Runner = Callable[[Any, StepContext], StepResult | None]
+Runner = Callable[[Any, Any], StepResult | None]  # (step, StepContext) -> its result
 Renderer = Callable[[Section], list[str]]
 
 
@@ -41,15 +42,15 @@ Renderer = Callable[[Section], list[str]]
 class StepKind:
     """What the runtime does with the steps of one kind.
 
-    ``run(step, ctx)`` writes the step's files into ``ctx.dir`` and returns its ``result`` (``None``
-    on the other ranks of a ``sharded`` kind, which takes its units with ``ctx.dist.mine(...)`` and
-    gathers them to rank 0; other kinds run on rank 0 alone). ``None`` for the report step, which
-    the executor runs by rendering the report (:func:`patternlang.runtime.report.render`, one layer
-    above this table). ``section`` renders the step's part of ``report.md`` from its entry in
-    ``results.json``."""
+    ``run`` is the dotted path (``module:function``) of the runner: ``run(step, ctx)`` writes the
+    step's files into ``ctx.dir`` and returns its ``result`` (``None`` on the other ranks of a
+    ``sharded`` kind, which takes its units with ``ctx.dist.mine(...)`` and gathers them to rank 0;
+    other kinds run on rank 0 alone). ``None`` for the report step, which the executor runs by
+    rendering the report (:func:`patternlang.runtime.report.render`, one layer above this table).
+    ``section`` renders the step's part of ``report.md`` from its entry in ``results.json``."""
 
     kind: str
-    run: Runner | None
+    run: str | None
     result: type[StepResult]
     section: Renderer | None = None
     sharded: bool = False
@@ -60,15 +61,25 @@ class StepKind:
         """The section of ``results.json`` that holds this kind's results (``None``: not there)."""
         return SECTIONS.get(self.kind)
 
+    def runner(self) -> Runner:
+        """The runner function, imported on first use."""
+        module, name = self.run.split(":")
+        return getattr(importlib.import_module(module), name)
+
+
+_STEPS = "patternlang.runtime.steps"
 
 KINDS: dict[str, StepKind] = {k.kind: k for k in (
-    StepKind("train", train.run_train, TrainPoolResult, train.section, sharded=True),
-    StepKind("observe", observe.run_observe, ObserveResult, observe.section),
-    StepKind("sample", sample.run_sample, SampleResult, sample_section.section, sharded=True),
-    StepKind("susceptibility", susceptibility.run_susceptibility, ChiResult,
-             susceptibility_section.section),
-    StepKind("solve", solve.run_solve, SolveResult, solve_section.section),
-    StepKind("verify", verify.run_verify, VerifyResult, verify_section.section, sharded=True),
+    StepKind("train", f"{_STEPS}.train.runner:run_train", TrainPoolResult, train.section,
+             sharded=True),
+    StepKind("observe", f"{_STEPS}.observe.runner:run_observe", ObserveResult, observe.section),
+    StepKind("sample", f"{_STEPS}.sample.runner:run_sample", SampleResult, sample.section,
+             sharded=True),
+    StepKind("susceptibility", f"{_STEPS}.susceptibility.runner:run_susceptibility", ChiResult,
+             susceptibility.section),
+    StepKind("solve", f"{_STEPS}.solve.runner:run_solve", SolveResult, solve.section),
+    StepKind("verify", f"{_STEPS}.verify.runner:run_verify", VerifyResult, verify.section,
+             sharded=True),
     StepKind("report", None, ReportResult, cached=False),
 )}
 

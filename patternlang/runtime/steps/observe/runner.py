@@ -6,7 +6,6 @@ import numpy as np
 
 from patternlang.plan.ir import ObserveStep
 from patternlang.runtime.context import StepContext
-from patternlang.runtime.markdown import Section, table
 from patternlang.runtime.results_types import ObserveResult, SeedValues
 from patternlang.runtime.services.build import (build_components, build_model, derive_seed,
                                                 evaluate_point, load_weights, select_checkpoints)
@@ -25,13 +24,3 @@ def run_observe(step: ObserveStep, ctx: StepContext) -> ObserveResult:
     names = list(rows[0].values) if rows else []
     mean = {n: float(np.mean([r.values[n] for r in rows])) for n in names}
     return ObserveResult(per_seed=rows, mean=mean)
-
-
-def section(s: Section) -> list[str]:
-    """The observe step's report section: each observable's mean and its value per seed (the first 8)."""
-    sid, sm = s.step_id, s.data
-    seeds = sm["per_seed"][:8]
-    rows = [[n, m] + [r["values"].get(n) for r in seeds] for n, m in sm["mean"].items()]
-    return [f"### Measurement: `{sid}`", "",
-            table(["observable", f"mean over {len(sm['per_seed'])}"] + [f"seed {r['seed']}" for r in seeds],
-                   rows), ""]

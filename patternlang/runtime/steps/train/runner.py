@@ -8,12 +8,9 @@ seeds are split over ranks and rank 0 gathers their checkpoints.
 
 from __future__ import annotations
 
-import numpy as np
-
 from patternlang.plan.ir import TrainStep
 from patternlang.runtime.context import StepContext
 from patternlang.runtime.contract import check_model
-from patternlang.runtime.markdown import Section, table
 from patternlang.runtime.results_types import TrainPoolResult
 from patternlang.runtime.rundir import atomic_write_json
 from patternlang.runtime.services.build import build_components, build_model, checkpoint_paths
@@ -57,30 +54,3 @@ def run_train(step: TrainStep, ctx: StepContext) -> TrainPoolResult | None:
     final_loss = {str(s): gathered[s]["final_loss"] for s in step.seeds}
     return TrainPoolResult(steps=step.steps, mixture=weights, checkpoints=checkpoints,
                        final_loss=final_loss)
-
-
-def section(s: Section) -> list[str]:
-    """The train step's report section: every seed's final loss (the first 8) and the observables
-    tracked during training."""
-    losses = ", ".join(f"seed {k}: {v:.4g}" for k, v in list(s.data["final_loss"].items())[:8])
-    return [f"### Training: `{s.step_id}`", "", f"Final training loss — {losses}.", "",
-            *tracked_lines(s.tracked)]
-
-
-def tracked_lines(tr: dict | None) -> list[str]:
-    if not tr or not tr["seeds"]:
-        return []
-    names = list(next(iter(tr["seeds"].values())))
-    cols = list(range(len(tr["steps"])))
-    if len(cols) > 8:
-        cols = sorted({round(i * (len(cols) - 1) / 7) for i in range(8)})
-    rows = []
-    for n in names:
-        per_step = [[v[n][i] for v in tr["seeds"].values() if v[n][i] is not None] for i in cols]
-        rows.append([n] + [float(np.mean(x)) if x else None for x in per_step])
-    shown = "" if len(cols) == len(tr["steps"]) else \
-        (f" ({len(cols)} of the {len(tr['steps'])} evaluation steps, evenly spaced; all of them "
-         "are in results.json, `tracked`)")
-    return [f"Tracked observables (mean over {len(tr['seeds'])} seed(s)) by training step{shown}:",
-            "",
-            table(["observable"] + [str(tr["steps"][i]) for i in cols], rows), ""]
