@@ -16,8 +16,8 @@ import pytest
 import torch
 
 from patternlang.api import run
-from patternlang.data.component import ExampleComponent
 from patternlang.runtime.options import RunOptions
+from patternlang.data.component import ExampleComponent
 from patternlang.runtime.services.mixtures import reweight_pools
 
 ROOT = Path(__file__).resolve().parents[2]

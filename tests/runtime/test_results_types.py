@@ -8,8 +8,8 @@ import pytest
 
 from patternlang.errors import PatRuntimeError
 from patternlang.runtime.context import StepContext
-from patternlang.runtime.results_types import (SolveResult, SolveRound, TrainPoolResult,
-                                               parse_result, read_result, result_json)
+from patternlang.runtime.results_types import (SolveResult, SolveRound, TrainPoolResult, parse_result,
+                                               read_result, result_json)
 from patternlang.runtime.rundir import RunDir
 from patternlang.runtime.steps.solve.runner import total_prediction
 

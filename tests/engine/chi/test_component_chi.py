@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from patternlang.engine.component_chi import (PartSample, component_chi, component_pca,
-                                              expand_parts, part_row, separation, standardize)
+from patternlang.engine.component_chi import (PartSample, component_chi, component_pca, expand_parts,
+                                              part_row, separation, standardize)
 from patternlang.engine.moments import Comoments
 
 
