@@ -62,8 +62,9 @@ def main(reps: int = 30) -> dict:
     comps = {f"c{k}": Tokens(k * 32, VOCAB) for k in range(N_COMP)}
     mix = {k: 1.0 for k in comps}
     prim = lambda name, **a: ObsExpr(op="prim", name=name, args=a)  # noqa: E731
-    specs = [ObservableSpec(name=f"ih{l}", expr=prim("induction_score", layer=l)) for l in (0, 1)]
-    specs += [ObservableSpec(name=f"pt{l}", expr=prim("previous_token_score", layer=l)) for l in (0, 1)]
+    specs = [ObservableSpec(name=f"ih{layer}", expr=prim("induction_score", layer=layer)) for layer in (0, 1)]
+    specs += [ObservableSpec(name=f"pt{layer}", expr=prim("previous_token_score", layer=layer))
+              for layer in (0, 1)]
     obs = build_observer(model, specs, comps, mix, probe=PROBE, seed=0, nbeta=PROBE / 3.47,
                          fuse=os.environ.get("OBS_FUSE", "0") == "1")
     g = torch.Generator().manual_seed(1)

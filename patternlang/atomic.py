@@ -62,7 +62,7 @@ def refuse_links(path: str | os.PathLike) -> None:
                                   "directory); completed steps are kept")
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> None:
+def atomic_write(path: str | os.PathLike, write: Callable[[Path], object]) -> None:
     """Have ``write(tmp)`` fill a fresh temporary file beside ``path``, then rename it to ``path``.
 
     The temporary is created by ``mkstemp`` (an unguessable name, never a followed link); a

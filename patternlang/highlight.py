@@ -78,7 +78,7 @@ class PatLexer(RegexLexer):
 
 def textmate_grammar() -> dict:
     """The TextMate grammar (as JSON data) with the same rules as :class:`PatLexer`."""
-    patterns = []
+    patterns: list[dict[str, Any]] = []
     for regex, groups in RULES:
         if len(groups) == 1:
             patterns.append({"name": groups[0][1], "match": regex})

@@ -145,10 +145,10 @@ def _type_name(annotation: Any) -> tuple[str, Range | None]:
         inner = _TYPE_NAMES.get(args[0] if args else Any, "any")
         return (inner + "s") if inner in ("int", "float", "str") else "any", rng
     if origin is typing.Union or str(origin) == "types.UnionType":
-        args = [a for a in typing.get_args(annotation) if a is not type(None)]
-        if len(args) == 1:
-            return _type_name(args[0])
-        names = {_type_name(a)[0] for a in args}
+        members = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(members) == 1:
+            return _type_name(members[0])
+        names = {_type_name(a)[0] for a in members}
         if names <= {"int", "float"}:
             return "float", rng
     return "any", rng
@@ -229,7 +229,7 @@ def _catalogued() -> dict[str, dict[str, Primitive]]:
         from patternlang.catalog import PRIMITIVES
 
         _CATALOG = {k: {} for k in KINDS}
-        for e in PRIMITIVES:
+        for e in typing.cast("list[dict[str, Any]]", PRIMITIVES):
             params = tuple(Param(p["name"], p["type"], p.get("default", REQUIRED), p["doc"],
                                  Range(**p["range"]) if p.get("range") else None)
                            for p in e["params"])
@@ -241,7 +241,8 @@ def _catalogued() -> dict[str, dict[str, Primitive]]:
 
 def catalog_entries() -> list[dict]:
     """The live registry's built-in primitives as :mod:`patternlang.catalog` stores them."""
-    _LOADED or ensure_loaded()
+    if not _LOADED:
+        ensure_loaded()
     out = []
     for p in (q for k in KINDS for q in _REGISTRY[k].values()):
         if not p.fn.__module__.startswith("patternlang."):

@@ -1,5 +1,5 @@
-# Validation of induction_delay.pat (docs/validation.md): the same spec without the finite-difference
-# check, verified against 12 random steps of the patterned step's length and a regression arm
+# Validation of induction_delay.pat (docs/validation.md): the same spec (the same training, chi,
+# solve and arms), verified also against 12 random steps of the patterned step's length and a regression arm
 # (8 proxy trainings at equal compute). Results: examples/induction_delay/README.md#validation.
 use stdlib.lm
 use stdlib.core
@@ -15,10 +15,10 @@ mixture base = {code_: 0.3, prose_: 0.2, spans: 0.4, text: 0.1}
 train pretrain {
   model = net
   data = base
-  steps = 100
+  steps = 150
   batch = 32
   optimizer = adamw(lr=1e-2, weight_decay=0.05)
-  checkpoints = [100]
+  checkpoints = [150]
 }
 
 ## nbeta well above B/log B (9.2) so the loss term, not the localization, shapes the posterior.
@@ -30,9 +30,11 @@ observable ih = induction_score(layer=1, heads=*, period=8)
 observable pt = previous_token_score(layer=0, heads=*)
 
 susceptibility chi {
-  at = pretrain.step(100)
+  at = pretrain.step(150)
   sampler = local
   observe = [ih, pt, loss(spans), loss(code_), loss(prose_), loss(text)]
+  ## the rows the patterning moves: paired runs at (1 -/+ 0.05)h +/- 0.05 e_k, 16 chains x 20 draws (three free directions: Hotelling needs the chains)
+  estimator = coupled(delta=0.05, chains=16, draws=20)
 }
 
 patterning delay {
@@ -47,7 +49,7 @@ patterning delay {
 }
 
 verify delay {
-  arms = [baseline, patterned, opposite, control, random(12), regression(8)]
+  arms = [baseline, patterned, opposite, control, orthogonal, random(12), regression(8)]
   seeds = 3
   steps = 500
   start = scratch

@@ -5,7 +5,8 @@
 # to the data, says which components move it; the coupled estimator (paired samplings with common
 # random numbers) measures the rows that decide the weights with honest errors; the solver moves
 # weight along that direction within a KL trust region; the verdict says whether to trust the
-# weights; verification retrains every arm from scratch over 3 seeds.
+# weights; verification retrains every arm from scratch over 3 seeds: the patterned weights, the
+# opposite step, and a random step of the same length (control).
 use stdlib.lm
 use stdlib.core
 
@@ -44,7 +45,6 @@ susceptibility chi {
 patterning accelerate {
   from = chi
   raise mean(ih) by 0.1 weight 1
-  hold loss(markov)
   subject to {
     weight(uniform) >= 0.05
     kl(base) <= 0.05

@@ -1,17 +1,11 @@
-# Quickstart with validation: does χ's direction beat chance, and a black-box regression?
+# Quickstart with validation: does chi's direction beat chance, and a black-box regression?
 #
-# The quickstart (specs/quickstart.pat) without its finite-difference check, verified against 12
-# random steps of the solved step's length (the patterned arm's percentile among them, and the
-# rank correlation of predicted vs realized change over all arms: docs/validation.md) and against
-# the regression baseline: 8 proxy trainings at random mixtures inside the same constraints, whose
-# horizon is chosen so that they spend what sampling and chi spent (equal compute). A benchmark,
-# not a test: about 15 minutes on a quiet 2-core CPU machine.
-#
-# The quickstart itself:
-# Under the base mixture the layer-1 induction heads of this model form at about step 375 (a sharp
-# jump of mean(ih) from ~0.1 to ~0.7); chi at an early checkpoint (step 100, long before the jump)
-# says which components move the induction score, the solver moves weight along that direction
-# within a KL trust region, and verification retrains every arm from scratch over 3 seeds.
+# The quickstart (specs/quickstart.pat: the same training, chi, solve and arms), verified also
+# against 12 random steps of the solved step's length (the patterned arm's percentile among them,
+# and the rank correlation of predicted vs realized change over all arms: docs/validation.md) and
+# against the regression baseline: 8 proxy trainings at random mixtures inside the same
+# constraints, whose horizon is chosen so that they spend what sampling and chi spent (equal
+# compute). A benchmark, not a test: about 10 minutes on a quiet 2-core CPU machine.
 use stdlib.lm
 use stdlib.core
 
@@ -28,7 +22,7 @@ train pretrain {
   steps = 500
   batch = 32
   optimizer = adamw(lr=1e-2, weight_decay=0.05)
-  checkpoints = [100]
+  checkpoints = [250]
 }
 
 ## nbeta well above B/log B so the loss term, not the localization, shapes the posterior.
@@ -40,15 +34,16 @@ observable ih = induction_score(layer=1, heads=*, period=8)
 observable prev = previous_token_score(layer=0, heads=*)
 
 susceptibility chi {
-  at = pretrain.step(100)
+  at = pretrain.step(250)
   sampler = local
   observe = [ih, prev, loss(repeats), loss(markov)]
+  ## the rows the patterning moves: paired runs at (1 -/+ 0.05)h +/- 0.05 e_k, 8 chains x 20 draws
+  estimator = coupled(delta=0.05, chains=8, draws=20)
 }
 
 patterning accelerate {
   from = chi
   raise mean(ih) by 0.1 weight 1
-  hold loss(markov)
   subject to {
     weight(uniform) >= 0.05
     kl(base) <= 0.05

@@ -93,4 +93,4 @@ def _regression(r: BlockReader, call: A.Call) -> RegressionArm | None:
         model = word
     if runs is None or steps is None:
         return None
-    return RegressionArm(runs=runs, steps=steps, model=model)
+    return RegressionArm(runs=runs, steps=steps, model=model)  # type: ignore[arg-type]

@@ -7,12 +7,14 @@ missing required ones, and hands out typed values.
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 from patternlang.check import coerce
 from patternlang.check.evaluator import Evaluator
 from patternlang.check.scope import did_you_mean
 from patternlang.check.values import V
+from patternlang.engine.sampler import updates as update_rules
 from patternlang.registry import Range
 from patternlang.syntax import ast as A
 
@@ -43,7 +45,7 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "batch": "minibatch size of each SGLD step",
         "restrict": 'sample only these parameters: globs ("blocks.1.*") or heads ("l1h3")',
         "seed": "random seed of the chains",
-        "preconditioner": "none (plain SGLD, default) | rmsprop (RMSProp-preconditioned SGLD)",
+        "preconditioner": " | ".join(f"{r.name} ({r.doc})" for r in update_rules.RULES.values()),
     },
     "susceptibility": {
         "at": "checkpoint(s) to localize at: run.step(n), run.final, run.final where ... (required)",
@@ -176,7 +178,7 @@ class BlockReader:
         return default if v is None else coerce.as_scalar(self.s, v, "bool", key)
 
     def choices(self, key: str, allowed: tuple[str, ...], default: list[str] | None,
-                many: bool = True) -> list[str] | None:
+                many: builtins.bool = True) -> list[str] | None:
         """Bare words from a fixed set (``arms = [baseline, patterned]``), read without lookup."""
         raw = self.raw(key)
         if raw is None:

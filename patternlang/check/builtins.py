@@ -215,7 +215,7 @@ def where(ev: Evaluates, e: A.Where, module: str, env: Env) -> V:
                        obs.span, f"use mean({obs.text}) or {obs.text}[h]")
     spec = ObservableSpec(name=obs.name or obs.text or A.show(cond.operands[0]), expr=obs.to_expr(),
                           doc=obs.doc)
-    sel = Selection(observable=spec, op=op, threshold=threshold, limit=limit)
+    sel = Selection(observable=spec, op=op, threshold=threshold, limit=limit)  # type: ignore[arg-type]
     ref = CheckpointRef(train=base.ref.train, step=base.ref.step, select=sel)
     return CkptV(e.span, ref, base.train_name, base.key)
 

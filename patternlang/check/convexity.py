@@ -131,7 +131,7 @@ def _trust(s: State, t: TrustV, op: str, rhs: LinV, item, label: str, loc: Sourc
     if rhs.const <= 0:
         s.error("PAT302", f"the trust-region radius must be > 0, found {rhs.const:g}", rhs.span)
         return None
-    return ConstraintSpec(kind=t.kind, rhs=rhs.const, op="<=", label=label, loc=loc)
+    return ConstraintSpec(kind=t.kind, rhs=rhs.const, op="<=", label=label, loc=loc)  # type: ignore[arg-type]
 
 
 def _linear(s: State, lhs: LinV, op: str, rhs: LinV, item, label: str, loc: SourceLoc):
@@ -151,4 +151,4 @@ def _linear(s: State, lhs: LinV, op: str, rhs: LinV, item, label: str, loc: Sour
             s.error("PAT302", f"weight({name}) {eff} {value:g} cannot hold: weights lie in [0, 1]",
                     item.span)
             return None
-    return ConstraintSpec(kind="linear", coeffs=coeffs, op=op, rhs=bound, label=label, loc=loc)
+    return ConstraintSpec(kind="linear", coeffs=coeffs, op=op, rhs=bound, label=label, loc=loc)  # type: ignore[arg-type]

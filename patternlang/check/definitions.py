@@ -14,6 +14,7 @@ from patternlang.check.evaluator import Evaluator
 from patternlang.check.draws import read_draws
 from patternlang.check.values import AnyV, AutoCallV, AutoV, DictV, ErrorV, RefV, V
 from patternlang.check.entities import MixtureE, SamplerDecl
+from patternlang.engine.sampler import updates as update_rules
 from patternlang.plan.ir import ComponentSpec, MixtureSpec, SourceLoc
 from patternlang.registry import Range
 from patternlang.syntax import ast as A
@@ -141,7 +142,7 @@ def check_sampler(ev: Evaluator, key, decl: A.Decl) -> Any:
     nb = r.value("nbeta")
     out["nbeta"] = None if nb is None or isinstance(nb, AutoV) else \
         coerce.as_float(ev.s, nb, "nbeta", Range(gt=0))
-    pre = r.choices("preconditioner", ("none", "rmsprop"), ["none"], many=False)
+    pre = r.choices("preconditioner", update_rules.names(), ["none"], many=False)
     out["preconditioner"] = pre[0] if pre else None
     restrict = r.value("restrict")
     out["restrict"] = [] if restrict is None else coerce.as_type(ev.s, restrict, "strs", "restrict")

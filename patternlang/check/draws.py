@@ -87,6 +87,7 @@ def _number(s: State, v: V | None, name: str, default: float | None, integer: bo
         s.error("PAT301", f"{name} of draws = auto(...) must be "
                 f"{'a whole number' if integer else 'a number'}, found {describe(v)}", v.span, _HINTS[name])
         return None
+    assert isinstance(v, ConstV)
     if not (math.isfinite(float(v.value)) and v.value > 0):
         s.error("PAT302", f"{name} of draws = auto(...) must be > 0, found {v.value}", v.span, _HINTS[name])
         return None

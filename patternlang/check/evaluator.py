@@ -210,7 +210,7 @@ def arith(op: str, span: Span, a: V, b: V | None, s: State) -> V:
         return _fold(op, span, operands, s)
     if any(isinstance(x, ObsV) for x in operands) and \
             all(isinstance(x, ObsV) or _is_num(x) for x in operands):
-        obs = tuple(x if isinstance(x, ObsV) else ObsV(x.span, "const", value=float(x.value))
+        obs = tuple(x if isinstance(x, ObsV) else ObsV(x.span, "const", value=float(x.value))  # type: ignore[attr-defined]
                     for x in operands)
         shape = "per_head" if any(o.shape == "per_head" for o in obs) else "scalar"
         return ObsV(span, op, shape, obs)

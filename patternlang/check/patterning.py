@@ -197,7 +197,7 @@ def _target(ev: Evaluator, module: str, t: A.Target, sources: list[Susceptibilit
     v = _refs(ev, ev.eval(t.expr, module, {}), sources)
     if t.relative is not None:
         rel = _refs(ev, ev.eval(t.relative, module, {}), sources)
-        v = arith("sub", t.span, v, rel, s) if v is not None and rel is not None else None
+        v = arith("sub", t.span, v, rel, s) if v is not None and rel is not None else None  # type: ignore[assignment]
     amount = _amount(ev, module, t)
     weight = 1.0
     if t.weight is not None:
@@ -211,7 +211,7 @@ def _target(ev: Evaluator, module: str, t: A.Target, sources: list[Susceptibilit
     if not _linear(ev, v):
         return None
     label = f"{t.verb} {A.show(t.expr)}" + (f" relative to {A.show(t.relative)}" if t.relative else "")
-    return TargetSpec(kind=t.verb, expr=v.to_expr(), label=label, weight=weight, loc=loc(t.span),
+    return TargetSpec(kind=t.verb, expr=v.to_expr(), label=label, weight=weight, loc=loc(t.span),  # type: ignore[arg-type]
                       amount=amount if t.verb in ("raise", "lower", "hold") else None,
                       value=amount if t.verb == "reach" else None)
 

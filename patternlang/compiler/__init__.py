@@ -68,7 +68,10 @@ def _fits(plan: Plan, sources: dict[str, str] | None, path: str | Path | None = 
 
     errors = memory_errors(plan)
     if errors:
-        raise PatSpecError(errors, sources if sources is not None else {str(path): read_spec(path)})
+        if sources is None:
+            assert path is not None  # (compile_file passes the path, compile_source the sources)
+            sources = {str(path): read_spec(path)}
+        raise PatSpecError(errors, sources)
     return plan
 
 

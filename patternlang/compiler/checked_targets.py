@@ -12,7 +12,7 @@ observables (its row is not this step's alone).
 
 from __future__ import annotations
 
-from patternlang.plan.ir import CheckedTarget, ObsExpr, SampleStep, SolveStep, SusceptibilityStep
+from patternlang.plan.ir import CheckedTarget, ObsExpr, SampleStep, SolveStep, Step, SusceptibilityStep
 
 CHECKED_KINDS = ("raise", "lower", "reach")
 
@@ -23,7 +23,7 @@ def _sources(node: ObsExpr) -> set[str | None]:
     return own.union(*(_sources(o) for o in node.operands)) if node.operands else own
 
 
-def checked_targets(sample: SampleStep, steps: list) -> list[CheckedTarget]:
+def checked_targets(sample: SampleStep, steps: list[Step]) -> list[CheckedTarget]:
     """The targets whose rows ``sample``'s susceptibility produces, from every solve that reads it."""
     sus = [s.id for s in steps if isinstance(s, SusceptibilityStep) and s.sample == sample.id]
     out = []
@@ -34,10 +34,10 @@ def checked_targets(sample: SampleStep, steps: list) -> list[CheckedTarget]:
     return out
 
 
-def attach_checked_targets(steps: list) -> list:
+def attach_checked_targets(steps: list[Step]) -> list[Step]:
     """``steps`` with :attr:`SampleStep.targets` set on the sample steps that use ``step = auto`` or
     ``draws = auto(...)`` (left empty elsewhere, so other plans and their hashes are unchanged)."""
-    out = []
+    out: list[Step] = []
     for s in steps:
         if isinstance(s, SampleStep) and (s.sampler.step == "auto" or s.sampler.draws_auto is not None):
             s = s.model_copy(update={"targets": checked_targets(s, steps)})

@@ -11,18 +11,22 @@ model's width arguments when they are known (``layers``, ``heads``, ``d_model``,
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from patternlang.plan.ir import (ModelSpec, ObserveStep, Plan, SampleStep, SolveStep, SusceptibilityStep,
+from patternlang.plan.ir import (ModelSpec, ObserveStep, Plan, SampleStep, SolveStep, Step, SusceptibilityStep,
                                  TrainStep, VerifyStep)
 
 
 class Rates(Protocol):
     """Sequences per second through a model (:class:`patternlang.runtime.rate.Rate`)."""
 
-    fwd_bwd: float
-    fwd: float
+    @property
+    def fwd_bwd(self) -> float: ...
+
+    @property
+    def fwd(self) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -54,7 +58,7 @@ def _train_cost(steps: int, batch: int, seeds: int, model: ModelSpec) -> Cost:
     return Cost(fwd_bwd=steps * batch * seeds, memory=16 * p if p else None)  # w, grad, 2 Adam moments
 
 
-def step_cost(step, plan: Plan) -> Cost:
+def step_cost(step: Step, plan: Plan) -> Cost:
     if isinstance(step, TrainStep):
         c = _train_cost(step.steps, step.batch, len(step.seeds), step.model)
         evals = (step.steps // step.track_every) * len(step.seeds) * 64 * len(step.components) \
@@ -74,9 +78,9 @@ def step_cost(step, plan: Plan) -> Cost:
         c = _train_cost(step.steps, train.batch, len(step.seeds) * arms, train.model)
         evals = (step.steps // step.every) * len(step.seeds) * arms * 64 * len(train.components)
         if step.regression is not None:
-            p = proxy_compute(step.regression.runs, proxy_steps(step, plan), train.batch,
-                              len(train.components))
-            return Cost(c.fwd_bwd + p["training_fwd_bwd"], evals + p["observation_fwd"], c.memory)
+            px = proxy_compute(step.regression.runs, proxy_steps(step, plan), train.batch,
+                               len(train.components))
+            return Cost(c.fwd_bwd + px["training_fwd_bwd"], evals + px["observation_fwd"], c.memory)
         return Cost(c.fwd_bwd, evals, c.memory)
     if isinstance(step, ObserveStep):
         return Cost(0, step.probe * len(step.components) * _points(step, plan), None)
@@ -117,7 +121,7 @@ def _probe_rows(step: SampleStep) -> int:
     return rows
 
 
-def model_of(step, plan: Plan) -> ModelSpec | None:
+def model_of(step: Step, plan: Plan) -> ModelSpec | None:
     """The model whose passes a step's cost counts."""
     if isinstance(step, (TrainStep, SampleStep)):
         return step.model
@@ -145,7 +149,7 @@ def _duration(t: float) -> str:
     return f"{t / 3600:.1f} h"
 
 
-def _points(step, plan: Plan) -> int:
+def _points(step: SampleStep | ObserveStep, plan: Plan) -> int:
     """Checkpoints a step localizes at: one, or one per selected seed."""
     if step.at.select is None:
         return 1
@@ -170,7 +174,7 @@ def _bytes(n: int | None) -> str:
     return f"{n} B"
 
 
-def _what(step) -> str:
+def _what(step: Step) -> str:
     if isinstance(step, TrainStep):
         mix = f"solved weights of {step.mixture_from}" if step.mixture_from else step.mixture.name
         return f"train {step.model.name} on {mix}: {step.steps} steps x {len(step.seeds)} seed(s)"
@@ -199,12 +203,12 @@ def _weights(w: dict[str, float]) -> str:
     return "{" + ", ".join(f"{k}: {v:.4g}" for k, v in w.items()) + "}"
 
 
-def _target(t) -> str:
+def _target(t: Any) -> str:
     amount = f" by {t.amount:g}" if t.amount is not None else f" to {t.value:g}" if t.value is not None else ""
     return f"target: {t.label}{amount} (weight {t.weight:g})"
 
 
-def details(step) -> list[str]:
+def details(step: Step) -> list[str]:
     """The settings a step runs with, resolved (defaults filled in, ``auto`` shown as such), its
     targets and constraints."""
     if isinstance(step, TrainStep):
@@ -239,7 +243,7 @@ def details(step) -> list[str]:
     return _solve_lines(step)
 
 
-def _solve_lines(step) -> list[str]:
+def _solve_lines(step: Step) -> list[str]:
     if isinstance(step, SolveStep):
         out = [f"from h = {_weights(step.mixture.weights)}; regularization {step.regularization:g}"
                + (f"; {step.rounds} rounds of {step.round_steps} steps" if step.rounds > 1 else "")]
@@ -255,7 +259,7 @@ def _solve_lines(step) -> list[str]:
     return []
 
 
-def explain(plan: Plan, rates: dict[str, Rates] | None = None) -> str:
+def explain(plan: Plan, rates: Mapping[str, Rates] | None = None) -> str:
     """The plan as a tree with costs, e.g. for ``patc compile``; with ``rates`` (per model name,
     measured on this machine) each cost also in seconds, and the total."""
     hashes = plan.hashes()
@@ -319,19 +323,20 @@ def machine_flops() -> float:
     return _FLOPS[0]
 
 
-def step_seconds(step, plan: Plan, flops: float) -> float | None:
+def step_seconds(step: Step, plan: Plan, flops: float) -> float | None:
     """A lower bound on a step's compute time: 6·params·tokens per fwd+bwd sequence, 2·params·tokens
     per forward sequence, at ``flops``; None when the model's size is unknown (a factory)."""
     model = model_of(step, plan)
-    if model is None or param_count(model) is None:
+    params = None if model is None else param_count(model)
+    if model is None or params is None:
         return None
     tokens = int(model.call.args.get("context", 1)) if model.call is not None else 1
     c = step_cost(step, plan)
-    return (6.0 * c.fwd_bwd + 2.0 * c.fwd) * param_count(model) * tokens / flops
+    return (6.0 * c.fwd_bwd + 2.0 * c.fwd) * params * tokens / flops
 
 
-def cost_warnings(plan: Plan, rates: dict[str, Rates] | None = None,
-                  limit_seconds: float = DAY_SECONDS) -> list:
+def cost_warnings(plan: Plan, rates: Mapping[str, Rates] | None = None,
+                  limit_seconds: float = DAY_SECONDS) -> list[Any]:
     """PAT330 warnings for steps whose compute time on this machine is above ``limit_seconds`` (a
     day): at the model's measured rate when ``rates`` has it (``patc compile``, :mod:`patternlang.
     runtime.rate`), else a FLOP lower bound at the measured matrix-multiply rate. Likely a typo
@@ -385,7 +390,7 @@ def activation_bytes(model: ModelSpec, sequences: int) -> int:
     return sequences * T * (TOKEN + FLOAT * (L * (H * T + d) + V))
 
 
-def step_memory(step, plan: Plan) -> int:
+def step_memory(step: Step, plan: Plan) -> int:
     """A lower bound on the peak memory of a step: the parameter state it keeps (:func:`step_cost`:
     weights, gradients, optimizer moments; one copy per SGLD chain) plus the activations of one
     training batch, and of one probe set (observations), through one copy of the model."""
@@ -417,7 +422,7 @@ def machine_memory() -> int | None:
         return None
 
 
-def memory_errors(plan: Plan, available: int | None = None) -> list:
+def memory_errors(plan: Plan, available: int | None = None) -> list[Any]:
     """PAT331 errors for steps whose estimated memory (:func:`step_memory`) is above ``available``
     (default: this machine's physical memory): ``d_model = 1000000`` or ``batch = 1e9`` is a typo
     the allocator would otherwise report half-way through the run."""
@@ -453,12 +458,15 @@ EVAL_PROBE = 64
 FORWARD_SHARE = 1.0 / 3.0
 
 
-def patterning_compute(plan: Plan, solve_id: str) -> dict:
+def patterning_compute(plan: Plan, solve_id: str) -> dict[str, Any]:
     """Sequences the patterning spent: checkpoint training + sampling + observation."""
     solve = plan.step(solve_id)
+    assert isinstance(solve, SolveStep)
     fb = fwd = prefix = 0
     for sid in solve.susceptibilities:
-        sample = plan.step(plan.step(sid).sample)
+        sus = plan.step(sid)
+        assert isinstance(sus, SusceptibilityStep)
+        sample = plan.step(sus.sample)
         assert isinstance(sample, SampleStep)
         c = step_cost(sample, plan)
         fb, fwd = fb + c.fwd_bwd, fwd + c.fwd
@@ -470,7 +478,7 @@ def patterning_compute(plan: Plan, solve_id: str) -> dict:
             "equivalent_fwd_bwd": prefix + fb + FORWARD_SHARE * fwd}
 
 
-def proxy_compute(runs: int, steps: int, batch: int, components: int) -> dict:
+def proxy_compute(runs: int, steps: int, batch: int, components: int) -> dict[str, Any]:
     """Sequences ``runs`` proxy trainings of ``steps`` spend (two evaluations each: start, end)."""
     fb, fwd = runs * steps * batch, runs * 2 * EVAL_PROBE * components
     return {"runs": runs, "steps": steps, "training_fwd_bwd": fb, "observation_fwd": fwd,
@@ -492,7 +500,7 @@ def proxy_steps(step: VerifyStep, plan: Plan) -> int:
     return max(1, min(step.steps, int((budget - per_eval) // train.batch)))
 
 
-def _step_span(step) -> Any:
+def _step_span(step: Step) -> Any:
     """The one-character :class:`~patternlang.errors.Span` of the declaration a plan step came
     from (None when unknown)."""
     from patternlang.errors import Span

@@ -60,7 +60,7 @@ class BPETokenizer:
             r, _ = min((self.rank.get(p, len(self.rank)), i) for i, p in enumerate(zip(ids, ids[1:])))
             if r == len(self.rank):
                 break
-            ids = _merge(ids, self.merges[r], len(self.base) + r)
+            ids = _merge(ids, self.merges[r], len(self.base) + r)  # type: ignore[arg-type]
         return ids
 
     def encode(self, text: str) -> list[int]:

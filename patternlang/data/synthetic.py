@@ -86,7 +86,7 @@ class MarkovTable:
         if length == k:
             return out
         e = torch.empty(length - k, n, self.vocab, dtype=torch.float64).exponential_(generator=g)
-        seq, e, each = out.numpy(), e.numpy(), np.arange(n)[:, None]
+        seq, e, each = out.numpy(), e.numpy(), np.arange(n)[:, None]  # type: ignore[assignment]
         for t in range(k, length):  # numpy here: ~1 us per op, where a torch op costs ~5-10 us
             r = seq[:, t - 1] if self.order == 1 and self.exact else self._np_rows(seq[:, t - self.order:t])
             tokens = self.tokens[r]

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Any
 from pathlib import Path
 
 import numpy as np
@@ -63,7 +64,7 @@ class Chi:
     sd_comp: np.ndarray
     chains: int
     draws: int
-    meta: dict = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
     explicit: np.ndarray | None = None
     """The explicit term (1/nβ)·⟨∂φ/∂ε⟩ included in ``chi`` (zero rows for observables that do not
     read the mixture; None = not recorded)."""
@@ -91,7 +92,7 @@ class Chi:
     def stderr(self, obs: str, comp: str) -> float:
         return float(self.se[self.obs_names.index(obs), self.comp_names.index(comp)])
 
-    def columns(self, cols: slice) -> "Chi":
+    def columns(self, cols: slice) -> Chi:
         """The same estimate restricted to some components (columns), e.g. the component columns
         of a per-sample χ without its per-example ones."""
         ex = None if self.explicit is None else self.explicit[:, cols]
@@ -100,8 +101,8 @@ class Chi:
                    list(self.obs_names), list(self.comp_names[cols]), self.mean_obs, self.sd_obs,
                    self.sd_comp[cols], self.chains, self.draws, dict(self.meta), ex, tr)
 
-    def to_json_dict(self) -> dict:
-        def table(a: np.ndarray) -> dict:
+    def to_json_dict(self) -> dict[str, Any]:
+        def table(a: np.ndarray) -> dict[str, Any]:
             return {o: {c: float(a[i, j]) for j, c in enumerate(self.comp_names)}
                     for i, o in enumerate(self.obs_names)}
 
@@ -134,13 +135,13 @@ class Chi:
                                                  allow_nan=True).encode())
 
     @classmethod
-    def load(cls, npz_path: str | Path, json_path: str | Path | None = None) -> "Chi":
+    def load(cls, npz_path: str | Path, json_path: str | Path | None = None) -> Chi:
         with np.load(npz_path) as z:
             meta = json.loads(Path(json_path).read_text()).get("meta", {}) if json_path else {}
             return cls(z["chi"], z["se"], z["se_batch"], z["se_chain"],
                        [str(s) for s in z["obs_names"]], [str(s) for s in z["comp_names"]],
                        z["mean_obs"], z["sd_obs"], z["sd_comp"], int(z["shape"][0]),
-                       int(z["shape"][1]), meta, z["explicit"] if "explicit" in z else None)
+                       int(z["shape"][1]), meta, z["explicit"] if "explicit" in z else None)  # noqa: SIM401 (an NpzFile)
 
 
 def estimate_chi(moments: Comoments, obs_names: list[str] | None = None,

@@ -42,12 +42,16 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
 from patternlang.engine.chi import Chi, estimate_chi
 from patternlang.engine.moments import Comoments
 from patternlang.errors import PatRuntimeError
+
+if TYPE_CHECKING:
+    from patternlang.plan.ir import ObservableSpec
 
 DEFINITIONS = ("covariance", "devinterp")
 COLUMNS = ("components", "per_sample", "per_token")
@@ -83,7 +87,7 @@ def expand_parts(selectors: Sequence[str], layers: int | None = None,
     return out
 
 
-def phi_spec(weights: Mapping[str, float]):
+def phi_spec(weights: Mapping[str, float]) -> ObservableSpec:
     """φ = L(w) = Σ_k h_k·loss(k) on the probe sets, as an observable that does not read the mixture
     (so χ is the covariance alone: the base mixture's loss is the thing observed)."""
     from patternlang.plan.ir import ObsExpr, ObservableSpec
@@ -155,7 +159,9 @@ def component_chi(parts: Mapping[str, PartSample], full: PartSample,
             raise PatRuntimeError("component_chi", f"part {p!r} observed other columns than the full "
                                   "sampling", "sample every part with the same probes and columns")
         rows[p] = part_row(s, full, definition)
-    stack = lambda k: np.stack([r[k] for r in rows.values()])  # noqa: E731
+    def stack(k: str) -> np.ndarray:
+        return np.stack([r[k] for r in rows.values()])
+
     chains = min(s.moments.chains for s in parts.values())
     draws = min(s.moments.draws for s in parts.values())
     return Chi(stack("chi"), stack("se"), stack("se_batch"), stack("se_chain"),
@@ -204,7 +210,7 @@ class ComponentPCA:
     parts: list[str]
     columns: list[str]
 
-    def to_dict(self, top: int = 4) -> dict:
+    def to_dict(self, top: int = 4) -> dict[str, Any]:
         k = min(top, len(self.singular_values))
         return {"singular_values": self.singular_values[:k].tolist(),
                 "explained": self.explained[:k].tolist(),
@@ -216,8 +222,9 @@ def component_pca(chi: Chi | np.ndarray, parts: list[str] | None = None,
                   columns: list[str] | None = None) -> ComponentPCA:
     """PCA of :func:`standardize` (χ) — the paper's "principal components of the susceptibilities"."""
     X = chi.chi if isinstance(chi, Chi) else np.asarray(chi)
-    parts = list(parts or (chi.obs_names if isinstance(chi, Chi) else range(X.shape[0])))
-    columns = list(columns or (chi.comp_names if isinstance(chi, Chi) else range(X.shape[1])))
+    # (without names, a plain array's rows and columns are named by their indices)
+    parts = list(parts or cast(Sequence[str], chi.obs_names if isinstance(chi, Chi) else range(X.shape[0])))
+    columns = list(columns or cast(Sequence[str], chi.comp_names if isinstance(chi, Chi) else range(X.shape[1])))
     Z = standardize(X)
     U, s, Vt = np.linalg.svd(Z, full_matrices=False)
     for r in range(len(s)):
@@ -229,7 +236,7 @@ def component_pca(chi: Chi | np.ndarray, parts: list[str] | None = None,
                         [str(c) for c in columns])
 
 
-def separation(pca: ComponentPCA, group: Sequence[str]) -> list[dict]:
+def separation(pca: ComponentPCA, group: Sequence[str]) -> list[dict[str, Any]]:
     """For each PC, how well its loadings separate ``group`` (e.g. the induction heads) from the
     other parts: the gap between the group's and the others' loadings (sign-aligned so the group is
     on the positive side) over the spread of all loadings. ``separates``: every group member loads
@@ -264,7 +271,9 @@ def with_pc_rows(chi: Chi, pca: ComponentPCA, scale: np.ndarray, count: int) -> 
     scale = np.where(np.asarray(scale) > 0, scale, 1.0)
     W = pca.loadings[:count] / scale[None, :]
     W2 = W ** 2
-    q = lambda a: np.sqrt(W2 @ np.nan_to_num(np.asarray(a)) ** 2)  # noqa: E731
+    def q(a: Any) -> np.ndarray:
+        return np.sqrt(W2 @ np.nan_to_num(np.asarray(a)) ** 2)
+
     return Chi(np.vstack([chi.chi, W @ chi.chi]), np.vstack([chi.se, q(chi.se)]),
                np.vstack([chi.se_batch, q(chi.se_batch)]), np.vstack([chi.se_chain, q(chi.se_chain)]),
                list(chi.obs_names) + [f"pc[{r}]" for r in range(count)], list(chi.comp_names),

@@ -40,6 +40,7 @@ tests feed exact samplers of Gaussian models.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import numpy as np
 
@@ -129,7 +130,7 @@ def derived_column(columns: list[ColumnEstimate], weights: dict[str, float],
     column for every other component of positive weight; saves two runs per chain."""
     h = {k: float(v) for k, v in weights.items()}
     C = min(len(c.per_chain) for c in columns)
-    per_chain = -sum(h[c.component] * c.per_chain[:C] for c in columns) / h[missing]
+    per_chain = cast(np.ndarray, -sum(h[c.component] * c.per_chain[:C] for c in columns) / h[missing])
     M = per_chain.shape[1]
     between = per_chain.std(0, ddof=1) / np.sqrt(C) if C > 1 else np.full(M, np.nan)
     nan = np.full(M, np.nan)
@@ -155,7 +156,7 @@ class CoupledChi:
     central: list[bool]
     delta: float
     nbeta: float
-    meta: dict = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
 
     @property
     def z(self) -> np.ndarray:
@@ -176,7 +177,7 @@ def coupled_chi(columns: list[ColumnEstimate], obs_names: list[str], comp_names:
     component (NaN columns for those not estimated). Chains are cut to the fewest any column has."""
     M, K = len(obs_names), len(comp_names)
     C = min((len(c.per_chain) for c in columns), default=0)
-    arrays = {k: np.full((M, K), np.nan) for k in ("chi", "se", "se_between", "se_within", "drift_z")}
+    arrays: dict[str, Any] = {k: np.full((M, K), np.nan) for k in ("chi", "se", "se_between", "se_within", "drift_z")}
     per_chain = np.full((C, M, K), np.nan)
     estimated, central = [False] * K, [False] * K
     for col in columns:
@@ -189,5 +190,12 @@ def coupled_chi(columns: list[ColumnEstimate], obs_names: list[str], comp_names:
                       central=central, delta=delta, nbeta=nbeta, **arrays)
 
 
-__all__ = ["PairedSeries", "ColumnEstimate", "column_estimate", "derived_column", "CoupledChi",
-           "coupled_chi", "BLOCK"]
+__all__ = [
+    "BLOCK",
+    "ColumnEstimate",
+    "CoupledChi",
+    "PairedSeries",
+    "column_estimate",
+    "coupled_chi",
+    "derived_column",
+]

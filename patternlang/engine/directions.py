@@ -5,7 +5,7 @@ the solve's equality constraints, and the rows of those constraints. Used by the
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -20,7 +20,8 @@ same seed on every call.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import Any
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -71,7 +72,7 @@ def shifted_weights(weights: Mapping[str, float], component: str, eps: float) ->
     return {k: max(v, 0.0) for k, v in out.items()}
 
 
-def _chain_means(obs) -> np.ndarray:
+def _chain_means(obs: Any) -> np.ndarray:
     arr = obs.detach().cpu().double().numpy() if hasattr(obs, "detach") else np.asarray(obs, float)
     if arr.ndim != 3:
         raise PatRuntimeError("finite_difference", f"sampler returned shape {arr.shape}",

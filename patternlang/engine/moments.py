@@ -37,6 +37,7 @@ covariance entirely and was measured 80× too small on a Gaussian oracle,
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -45,11 +46,11 @@ from patternlang.errors import PatRuntimeError
 _SUMS = ("n", "sx", "sy", "sxx", "syy", "sxy", "sdx")
 _BATCH = ("bn", "bsx", "bsy", "bsxy", "bsdx")
 _STORE = ("fx", "fy", "fxy", "fdx")  # the completed batches' sums of the _BATCH sums after "bn"
-_POOL = ("nbat", "bsize") + _STORE
+_POOL = ("nbat", "bsize", *_STORE)
 BATCH_BYTES_PER_CHAIN = 32 * 2 ** 20  # the stored batches' budget: max_batches shrinks to fit it
 
 
-def _as64(a, shape: tuple[int, int], what: str) -> np.ndarray:
+def _as64(a: Any, shape: tuple[int, ...], what: str) -> np.ndarray:
     arr = a.detach().cpu().double().numpy() if hasattr(a, "detach") else np.asarray(a, np.float64)
     if arr.shape != shape:
         raise PatRuntimeError("observe", f"{what} has shape {arr.shape}, expected {shape}",
@@ -102,7 +103,7 @@ class Comoments:
         self.fx, self.fy, self.fxy, self.fdx = z((C, J, M)), z((C, J, K)), z((C, J, M, K)), z((C, J, M, K))
 
     # ------------------------------------------------------------------ accumulate
-    def update(self, x, y, dx=None) -> None:
+    def update(self, x: Any, y: Any, dx: Any = None) -> None:
         """Add one draw: ``x`` [C, M] observables, ``y`` [C, K] loss differences and optionally
         ``dx`` [C, M, K] explicit derivatives (torch or numpy; None = observables independent of
         the mixture)."""
@@ -234,7 +235,7 @@ class Comoments:
         return out / total if total else out
 
     # ------------------------------------------------------------------ combine and persist
-    def merge(self, other: "Comoments") -> "Comoments":
+    def merge(self, other: Comoments) -> Comoments:
         """A new accumulator holding the chains of ``self`` followed by those of ``other``."""
         if (self.n_obs, self.n_comp, self.batch_draws, self.max_batches) != (
                 other.n_obs, other.n_comp, other.batch_draws, other.max_batches):
@@ -257,7 +258,7 @@ class Comoments:
             ok &= np.isfinite(a).all(axis=1)
         return ok
 
-    def select(self, keep: np.ndarray) -> "Comoments":
+    def select(self, keep: np.ndarray) -> Comoments:
         """A new accumulator with only the chains where ``keep`` (a [C] bool mask) is true."""
         keep = np.asarray(keep, bool)
         out = Comoments(int(keep.sum()), self.n_obs, self.n_comp, self.batch_draws,
@@ -275,7 +276,7 @@ class Comoments:
         return out
 
     @classmethod
-    def from_state(cls, state: dict[str, np.ndarray]) -> "Comoments":
+    def from_state(cls, state: dict[str, np.ndarray]) -> Comoments:
         shape = [int(v) for v in state["shape"]]
         C, M, K, B = shape[:4]
         out = cls(C, M, K, B, tuple(str(s) for s in state.get("obs_names", ())),

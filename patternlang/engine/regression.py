@@ -18,7 +18,8 @@ weights and optimizing the regression. Here, with the patterning's own constrain
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any
+from collections.abc import Callable, Sequence
 
 import cvxpy as cp
 import numpy as np
@@ -32,12 +33,12 @@ from patternlang.plan.ir import ConstraintSpec
 ALPHAS = tuple(10.0 ** np.arange(-6, 3.5, 0.5))
 
 
-def feasible(x: np.ndarray, groups: list, tol: float = 1e-9) -> bool:
+def feasible(x: np.ndarray, groups: list[Any], tol: float = 1e-9) -> bool:
     """Whether ``x`` is a mixture inside every constraint group (equalities within ``tol``)."""
     return bool(np.all(x >= -tol) and all(g.slack(x) >= -tol * 10 for g in groups))
 
 
-def ray_length(h0: np.ndarray, d: np.ndarray, groups: list, iters: int = 50) -> float:
+def ray_length(h0: np.ndarray, d: np.ndarray, groups: list[Any], iters: int = 50) -> float:
     """The largest ``t`` with ``h0 + t·d`` feasible (the feasible set is convex and contains h0, so
     it meets the ray in an interval ``[0, t]``; bisection)."""
     neg = d < -1e-15
@@ -60,7 +61,7 @@ def proxy_mixtures(h0: np.ndarray, comp_names: list[str], constraints: Sequence[
     m = max(1, len(h0) - 1 - len(held))
     rng = np.random.default_rng(seed)
     out = []
-    for i in range(k):
+    for _ in range(k):
         d = random_direction(len(h0), 1.0, int(rng.integers(2**31)), keep_zero=held)
         t = ray_length(h0, d, groups) * rng.uniform() ** (1.0 / m)
         out.append(np.clip(h0 + t * d, 0.0, None))
@@ -119,7 +120,7 @@ def ridge_loo(x: np.ndarray, y: np.ndarray, alpha: float) -> tuple[float, np.nda
     return float(ym - xm @ b), b, loo
 
 
-def _best(x: np.ndarray, z: np.ndarray, y: np.ndarray, back) -> tuple[float, float, np.ndarray,
+def _best(x: np.ndarray, z: np.ndarray, y: np.ndarray, back: Callable[[np.ndarray], np.ndarray]) -> tuple[float, float, np.ndarray,
                                                                        float]:
     """The alpha whose LOO predictions (mapped back to y's units by ``back``) fit y best."""
     best = None

@@ -24,7 +24,8 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, cast
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -99,7 +100,7 @@ def _to(batch: dict[str, Tensor], device: torch.device) -> dict[str, Tensor]:
 def weighted_loss(model: nn.Module, batch: dict[str, Tensor], index: Tensor, names: list[str],
                   sample_weights: SampleWeights) -> tuple[Tensor, Tensor]:
     """(scalar loss to minimise, per-sample losses [n] detached)."""
-    task = model.task
+    task = cast(str, model.task)
     logits = model(batch["tokens"])
     per_sample = per_sample_loss(task, logits, batch)
     if sample_weights is None:

@@ -23,12 +23,13 @@ and the outputs (see ``docs/validation.md``):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Any
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 
-def ranks(x: Sequence[float]) -> np.ndarray:
+def ranks(x: Sequence[float] | np.ndarray) -> np.ndarray:
     """Ranks 1..n with ties given their average rank (as ``scipy.stats.rankdata``)."""
     a = np.asarray(x, float)
     order = np.argsort(a, kind="mergesort")
@@ -44,21 +45,21 @@ def ranks(x: Sequence[float]) -> np.ndarray:
     return r
 
 
-def spearman(x: Sequence[float], y: Sequence[float]) -> float | None:
+def spearman(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray) -> float | None:
     """Spearman's rank correlation (Pearson on average ranks); ``None`` with fewer than three
     points or when either side is constant (no ranking to compare)."""
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    keep = np.isfinite(x) & np.isfinite(y)
-    x, y = x[keep], y[keep]
-    if len(x) < 3:
+    xa, ya = np.asarray(x, float), np.asarray(y, float)
+    keep = np.isfinite(xa) & np.isfinite(ya)
+    xa, ya = xa[keep], ya[keep]
+    if len(xa) < 3:
         return None
-    rx, ry = ranks(x), ranks(y)
+    rx, ry = ranks(xa), ranks(ya)
     if np.ptp(rx) == 0 or np.ptp(ry) == 0:
         return None
     return float(np.corrcoef(rx, ry)[0, 1])
 
 
-def beat_fraction(own: float, others: Sequence[float], lower_is_better: bool) -> float | None:
+def beat_fraction(own: float | None, others: Sequence[float | None], lower_is_better: bool) -> float | None:
     """The fraction of ``others`` that ``own`` beats (strictly better), ties counted half."""
     o = np.asarray([v for v in others if v is not None and np.isfinite(v)], float)
     if not len(o) or own is None or not np.isfinite(own):
@@ -102,7 +103,7 @@ def target_loss(kind: str, desired: float, realized: float) -> float:
 
 
 def realized_objective(kinds: Sequence[str], desired: Sequence[float], weights: Sequence[float],
-                       realized: Sequence[float]) -> float:
+                       realized: Sequence[float] | np.ndarray) -> float:
     """``Σ_t w_t·loss_t(realized_t)`` over every target, holds included (:func:`target_loss`)."""
     return float(sum(w * target_loss(k, d, r) for k, d, w, r in zip(kinds, desired, weights,
                                                                       realized)))
@@ -149,7 +150,7 @@ class ArmsData:
     values: dict[str, np.ndarray]
     predicted: dict[str, np.ndarray]
     predicted_se: dict[str, np.ndarray]
-    targets: list[dict]
+    targets: list[dict[str, Any]]
     primary: int
     horizon: int
     onset: dict[str, list[int | None]] = field(default_factory=dict)
@@ -158,7 +159,8 @@ class ArmsData:
     def realized(self, arm: str, idx: np.ndarray | None = None) -> np.ndarray:
         """Mean over (resampled) seeds of arm − baseline, per target."""
         sel = slice(None) if idx is None else idx
-        return self.values[arm][sel].mean(0) - self.values["baseline"][sel].mean(0)
+        out: np.ndarray = self.values[arm][sel].mean(0) - self.values["baseline"][sel].mean(0)
+        return out
 
     def onset_mean(self, arm: str, idx: np.ndarray | None = None) -> float | None:
         per = self.onset.get(arm, [])
@@ -178,7 +180,7 @@ def objective_values(data: ArmsData, idx: np.ndarray | None = None) -> dict[str,
             for a in data.arms if a != "baseline"}
 
 
-def _progress_sign(target: dict) -> float:
+def _progress_sign(target: dict[str, Any]) -> float:
     """+1 when the target's desired direction is up, −1 when down (``raise``/``lower`` by kind, a
     ``reach`` by its desired change)."""
     if target["kind"] in ("raise", "lower"):
@@ -186,14 +188,15 @@ def _progress_sign(target: dict) -> float:
     return 1.0 if target["desired"] >= 0 else -1.0
 
 
-def verify_objective(data: ArmsData, idx: np.ndarray | None = None) -> tuple[dict, bool]:
+def verify_objective(data: ArmsData, idx: np.ndarray | None = None) -> tuple[dict[str, float | None], bool]:
     """Each arm's value on the verify's objective and whether lower is better: the censored onset
     mean when an onset is declared, otherwise the primary target's realized change (signed so that
     the desired direction is better)."""
     if data.onset_lower_is_better is not None:
         return {a: data.onset_mean(a, idx) for a in data.arms}, data.onset_lower_is_better
     p = data.primary
-    return ({a: float(data.realized(a, idx)[p]) for a in data.arms},
+    realized: dict[str, float | None] = {a: float(data.realized(a, idx)[p]) for a in data.arms}
+    return (realized,
             _progress_sign(data.targets[p]) < 0)
 
 
@@ -216,7 +219,7 @@ def random_percentile(data: ArmsData, idx: np.ndarray | None = None) -> float | 
 
 def objective_percentile(data: ArmsData, idx: np.ndarray | None = None) -> float | None:
     """The same on the realized patterning objective (all targets, holds included)."""
-    vals = objective_values(data, idx)
+    vals: dict[str, float | None] = dict(objective_values(data, idx))
     return beat_fraction(vals.get("patterned"), [vals[a] for a in random_arms(data.arms)], True)
 
 
@@ -237,7 +240,7 @@ def lds_onset(data: ArmsData, idx: np.ndarray | None = None) -> float | None:
     t, sign = data.primary, _progress_sign(data.targets[data.primary])
     base = data.onset_mean("baseline", idx)
     arms = [a for a in data.arms if a != "baseline"]
-    advance = [(base - data.onset_mean(a, idx)) * (1.0 if data.onset_lower_is_better else -1.0)
+    advance = [(_known(base) - _known(data.onset_mean(a, idx))) * (1.0 if data.onset_lower_is_better else -1.0)
                for a in arms]
     return spearman([sign * data.predicted[a][t] for a in arms], advance)
 
@@ -250,12 +253,14 @@ def signs(data: ArmsData, target: int, idx: np.ndarray | None = None) -> tuple[f
                           [data.realized(a, idx)[target] for a in arms])
 
 
-def summarize(data: ArmsData, n_boot: int = 1000, seed: int = 0) -> dict:
+def summarize(data: ArmsData, n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
     """The validation summary (``docs/validation.md``): percentiles, LDS and sign agreement of the
     primary target with bootstrap intervals over seeds, per-target LDS, and the points and
     outcomes the report plots."""
     n = next(iter(data.values.values())).shape[0]
-    boot = lambda f: bootstrap(f, n, n_boot, seed)  # noqa: E731
+    def boot(f: Callable[[np.ndarray], float | None]) -> list[float] | None:
+        return bootstrap(f, n, n_boot, seed)
+
     p = data.primary
     agree, resolved = signs(data, p)
     outcomes, lower = verify_objective(data)
@@ -290,5 +295,10 @@ def summarize(data: ArmsData, n_boot: int = 1000, seed: int = 0) -> dict:
     }
 
 
-def _num(x) -> float | None:
+def _known(x: float | None) -> float:
+    assert x is not None
+    return x
+
+
+def _num(x: Any) -> float | None:
     return None if x is None or not np.isfinite(x) else float(x)

@@ -16,7 +16,8 @@ and standard deviation over seeds are set beside the desired change and the solv
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -24,23 +25,24 @@ import numpy as np
 HOLD_REL = 0.02
 
 
-def hold_tolerance(baseline: Sequence[float]) -> float:
+def hold_tolerance(baseline: Sequence[float] | np.ndarray) -> float:
     """The tolerance a ``hold`` is judged with (module docstring)."""
     b = np.asarray(baseline, float)
     return float(max(2.0 * np.std(b), HOLD_REL * abs(np.mean(b))))
 
 
 def target_verdict(label: str, kind: str, desired: float, predicted: float | None,
-                   se: float | None, patterned: Sequence[float], baseline: Sequence[float]) -> dict:
+                   se: float | None, patterned: Sequence[float], baseline: Sequence[float]) -> dict[str, Any]:
     """The verdict of one target from per-seed values of the patterned and baseline arms."""
     p, b = np.asarray(patterned, float), np.asarray(baseline, float)
     diff = p - b
     mean, sd = float(np.mean(diff)), float(np.std(diff))
     resolved = predicted is not None and abs(predicted) > (se or 0.0)
-    out = {"target": label, "kind": kind, "desired": desired, "predicted": predicted, "se": se,
+    out: dict[str, Any] = {"target": label, "kind": kind, "desired": desired, "predicted": predicted, "se": se,
            "realized_mean": mean, "realized_sd": sd, "seeds": len(diff),
            "prediction_resolved": bool(resolved),
-           "sign_agrees": bool(np.sign(mean) == np.sign(predicted)) if resolved else None}
+           "sign_agrees": bool(np.sign(mean) == np.sign(predicted)) if predicted is not None and resolved
+           else None}
     if kind == "hold":
         tol = hold_tolerance(b)
         out.update(tolerance=tol, held=bool(abs(mean) <= tol))

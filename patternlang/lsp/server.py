@@ -225,7 +225,7 @@ def serve(search_path: list[str] | None = None) -> None:
     server = build(search_path)
 
     def refuse(length: int) -> None:
-        server.protocol.refuse(None, INVALID_REQUEST, f"message of {length:,} bytes refused: "
+        server.protocol.refuse(None, INVALID_REQUEST, f"message of {length:,} bytes refused: "  # type: ignore[attr-defined]
                                f"the limit is {MAX_MESSAGE_BYTES:,} bytes")
 
-    server.start_io(stdin=BoundedInput(sys.stdin.buffer, refuse))
+    server.start_io(stdin=BoundedInput(sys.stdin.buffer, refuse))  # type: ignore[arg-type]

@@ -110,8 +110,8 @@ def _head_outputs(x: Tensor, p: dict[str, Tensor], pre: str, need_pattern: bool,
         z = pattern @ v
     else:  # the fused kernel: same numbers to float tolerance, no [T, T] pattern kept for backward
         pattern = None
-        z = nn.functional.scaled_dot_product_attention(
-            *(t.reshape(C * n, H, T, E) for t in (q, k, v)), is_causal=True).view(C, n, H, T, E)
+        qf, kf, vf = (t.reshape(C * n, H, T, E) for t in (q, k, v))
+        z = nn.functional.scaled_dot_product_attention(qf, kf, vf, is_causal=True).view(C, n, H, T, E)
     z = z.transpose(2, 3).reshape(C, n * T, H * E)  # [C, n*T, H*E]
     return z, pick(p[pre + "W_O"]).reshape(C, H * E, D), pattern
 
@@ -274,7 +274,7 @@ class AttnOnlyTransformer(nn.Module):
         """The parameters each stage of the forward pass reads, in order: the embeddings, then each
         attention layer. The residual stream after stage ``s`` depends only on stages ``0..s`` (the
         frozen-prefix protocol of :mod:`patternlang.observables.prefix_cache`)."""
-        stages = [("embed.W_E", "pos_embed.W_pos")]
+        stages: list[tuple[str, ...]] = [("embed.W_E", "pos_embed.W_pos")]
         for layer in range(self.n_layers):
             stages.append(tuple(f"blocks.{layer}.attn.{n}" for n in
                                 ("W_Q", "W_K", "W_V", "W_O", "b_Q", "b_K", "b_V", "b_O")))

@@ -40,8 +40,8 @@ class HFCausalLM(nn.Module):
 
     def __init__(self, hf_model: nn.Module):
         super().__init__()
-        self.hf = hf_model
-        cfg = hf_model.config
+        self.hf: Any = hf_model
+        cfg: Any = hf_model.config
         self.vocab = int(cfg.vocab_size)
         self.context = int(_config_value(cfg, "max_position_embeddings", "n_positions", "n_ctx"))
         self.n_layers = int(cfg.num_hidden_layers)

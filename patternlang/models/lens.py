@@ -41,7 +41,7 @@ def lens_class() -> type:
     importing patternlang does not import TransformerLens)."""
     HookedTransformer = require("transformer_lens", "lens", "model").HookedTransformer
 
-    class LensLM(HookedTransformer):
+    class LensLM(HookedTransformer):  # type: ignore[misc, valid-type]  # imported on first use
         """A TransformerLens ``HookedTransformer`` that also speaks patternlang's model contract."""
 
         task = "lm"

@@ -46,6 +46,9 @@ class AttentionModel(Protocol):
 class _Base:
     vmappable = False
 
+    def run(self, model: nn.Module, tokens: Tensor, attention: bool) -> tuple[Tensor, Tensor | None]:
+        raise NotImplementedError  # each adapter's own
+
     def patterns(self, model: nn.Module, tokens: Tensor) -> Tensor:
         _, pat = self.run(model, tokens, True)
         assert pat is not None

@@ -24,6 +24,7 @@ A model takes part with ``head_parameters(layer, head)``, ``n_heads``,
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -45,7 +46,8 @@ class HeadDelta:
     """
 
     def __init__(self, model: nn.Module, reference: Mapping[str, Tensor], stages: list[tuple[str, ...]]):
-        self.model, self.reference, self.stages = model, reference, stages
+        self.model: Any = model  # a model with heads (head_parameters, chain_batched_heads, ...)
+        self.reference, self.stages = reference, stages
         staged = {n for stage in stages for n in stage}
         self.readout = tuple(n for n in reference if n not in staged)
         self._cache: dict[tuple, tuple[Tensor, Tensor | None]] = {}
@@ -67,7 +69,7 @@ class HeadDelta:
         for h in range(H):
             slices = self.model.head_parameters(layer, h)
             owned.update(slices)
-            if any(not _same(full[n][(slice(None), *i)], self.reference[n][i]) for n, i in slices.items()):
+            if any(not _same(full[n][(slice(None),) + tuple(i)], self.reference[n][i]) for n, i in slices.items()):
                 heads.append(h)
         others = [n for n in self.stages[depth] if n not in owned]
         if len(heads) == H or any(not _same(full[n], self.reference[n]) for n in others):

@@ -20,7 +20,7 @@ perfect head scores 1 and a uniform causal head about 1/(i+1) averaged over posi
 from __future__ import annotations
 
 import math
-from typing import Annotated
+from typing import Annotated, Any
 
 import torch
 from torch import Tensor
@@ -118,7 +118,7 @@ def mixture_loss(ctx: EvalContext, center: bool = False) -> Tensor:
         name, index = ctx.toward
         per_sample = (ctx.center(name) if center else ctx.run(name)).per_sample
         return per_sample.mean(-1) if index is None else per_sample[..., index]
-    total = 0.0
+    total: Any = 0.0
     for name, h in ctx.weights.items():
         if h:
             out = ctx.center(name) if center else ctx.run(name)
@@ -202,7 +202,7 @@ def free_energy(ctx: EvalContext, n: Annotated[int, Range(ge=3)]) -> Tensor:
 @primitive("observable", skip=1, shape="per_head", needs=("attention",),
            probe="repeated random tokens (two copies of a random sequence of length period)",
            chance="≈ ln 2 / period (uniform causal attention over the scored positions)")
-def induction_score(ctx: EvalContext, layer: Annotated[int, Range(ge=0)], heads: Heads = "*",
+def induction_score(ctx: EvalContext, layer: Annotated[int, Range(ge=0)], heads: Heads = "*",  # type: ignore[assignment]
                     period: Annotated[int, Range(ge=0)] = 0) -> Labeled:
     """Induction (prefix-matching) score per head: attention from each position of the second copy
     of a repeated random sequence to the position right after the previous occurrence of its token
@@ -222,7 +222,7 @@ def induction_score(ctx: EvalContext, layer: Annotated[int, Range(ge=0)], heads:
            probe="repeated random tokens (two copies of a random sequence of length period)",
            chance="≈ ln 2 / period (uniform causal attention over the scored positions)")
 def duplicate_token_score(ctx: EvalContext, layer: Annotated[int, Range(ge=0)],
-                          heads: Heads = "*", period: Annotated[int, Range(ge=0)] = 0) -> Labeled:
+                          heads: Heads = "*", period: Annotated[int, Range(ge=0)] = 0) -> Labeled:  # type: ignore[assignment]
     """Duplicate-token score per head: attention from the second copy of a repeated random sequence
     to the previous occurrence of the same token (offset −period).
 
@@ -240,7 +240,7 @@ def duplicate_token_score(ctx: EvalContext, layer: Annotated[int, Range(ge=0)],
            probe="repeated random tokens (shared with induction_score)",
            chance="≈ ln(T) / T for probe length T (uniform causal attention: mean of 1/(i+1), i ≥ 1)")
 def previous_token_score(ctx: EvalContext, layer: Annotated[int, Range(ge=0)],
-                         heads: Heads = "*") -> Labeled:
+                         heads: Heads = "*") -> Labeled:  # type: ignore[assignment]
     """Previous-token score per head: mean attention from position i to i − 1 (i ≥ 1), on the
     repeated-random-tokens probe (shared with the induction score, one forward pass).
 

@@ -66,7 +66,8 @@ def _binary(op: str, a: Value, b: Value) -> Value:
         vb = vb[:, None]
     if isinstance(b, Labeled) and va.dim() == 1:
         va = va[:, None]
-    out = {"add": torch.add, "sub": torch.sub, "mul": torch.mul, "div": torch.div}[op](va, vb)
+    fn: Any = {"add": torch.add, "sub": torch.sub, "mul": torch.mul, "div": torch.div}[op]
+    out = fn(va, vb)
     labels = a.labels if isinstance(a, Labeled) else b.labels if isinstance(b, Labeled) else None
     return Labeled(out, labels) if labels is not None else out
 

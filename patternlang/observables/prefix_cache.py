@@ -32,6 +32,7 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
@@ -60,8 +61,9 @@ class FrozenPrefix:
 
     def __init__(self, model: nn.Module, reference: Mapping[str, Tensor] | None = None,
                  max_bytes: int = MAX_CACHE_BYTES, heads: bool = True):
-        self.model, self.max_bytes = model, max_bytes
-        self.stages: list[tuple[str, ...]] = model.prefix_stages()
+        self.model: Any = model  # a model with prefix stages (prefix_stages, chain_batched_suffix, ...)
+        self.max_bytes = max_bytes
+        self.stages: list[tuple[str, ...]] = cast(Any, model).prefix_stages()
         ref = {} if reference is None else reference
         self.reference = {n: (ref[n] if n in ref else p).detach() for n, p in model.named_parameters()}
         self.delta = HeadDelta.for_model(model, self.reference, self.stages) if heads else None
@@ -76,7 +78,7 @@ class FrozenPrefix:
         if not all(hasattr(model, m) for m in ("prefix_stages", "chain_batched_prefix", "chain_batched_suffix")):
             return None
         names = {n for n, _ in model.named_parameters()}
-        if any(n not in names for stage in model.prefix_stages() for n in stage):
+        if any(n not in names for stage in cast(Any, model).prefix_stages() for n in stage):
             return None
         return cls(model, reference)
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -131,7 +131,7 @@ class SamplerSpec(_Model):
     batch: int = 32
     restrict: list[str] = Field(default_factory=list)  # parameter globs or heads like "l1h3"
     seed: int = 0
-    preconditioner: str = "none"  # "none" (plain SGLD) or "rmsprop" (engine/sampler/rmsprop.py)
+    preconditioner: str = "none"  # the update rule: a name registered in engine/sampler/updates.py
     # ``draws = auto(z, max, chunk)``: ``draws`` is then the budget ``max``; left out of the JSON (and
     # the hash) while unset, so plans with a fixed number of draws are unchanged
     draws_auto: DrawsAuto | None = Field(default=None, exclude_if=lambda v: v is None)
@@ -151,7 +151,7 @@ class ObsExpr(_Model):
     name: str | None = None
     args: dict[str, Any] = Field(default_factory=dict)
     value: float | None = None
-    operands: list["ObsExpr"] = Field(default_factory=list)
+    operands: list[ObsExpr] = Field(default_factory=list)
     index: int | None = None
     source: str | None = None
 
@@ -234,6 +234,9 @@ class OnsetSpec(_Model):
 
 # ----------------------------------------------------------------------------------------------
 # Steps
+
+
+StepT = TypeVar("StepT", bound="_Step")
 
 
 class _Step(_Model):
@@ -382,13 +385,17 @@ class VerifyStep(_Step):
     model: ModelSpec | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
+ReportFormat = Literal["md", "html", "json"]
+DEFAULT_FORMATS: tuple[ReportFormat, ...] = ("md", "json")
+
+
 class ReportStep(_Step):
     kind: Literal["report"] = "report"
-    formats: list[Literal["md", "html", "json"]] = Field(default_factory=lambda: ["md", "json"])
+    formats: list[ReportFormat] = Field(default_factory=lambda: list(DEFAULT_FORMATS))
 
 
 Step = Annotated[
-    Union[TrainStep, ObserveStep, SampleStep, SusceptibilityStep, SolveStep, VerifyStep, ReportStep],
+    TrainStep | ObserveStep | SampleStep | SusceptibilityStep | SolveStep | VerifyStep | ReportStep,
     Field(discriminator="kind"),
 ]
 
@@ -412,6 +419,13 @@ class Plan(_Model):
             if s.id == step_id:
                 return s
         raise KeyError(step_id)
+
+    def step_as(self, step_id: str, kind: type[StepT]) -> StepT:
+        """:meth:`step`, checked to be a ``kind`` (typed: ``plan.step_as(i, TrainStep).batch``)."""
+        s = self.step(step_id)
+        if not isinstance(s, kind):
+            raise TypeError(f"step {step_id!r} is a {type(s).__name__}, not a {kind.__name__}")
+        return s
 
     def hashes(self) -> dict[str, str]:
         """Content hash of every step: its settings (id and source location excluded) and its
@@ -439,7 +453,7 @@ class Plan(_Model):
         return self.model_dump_json(indent=indent)
 
     @classmethod
-    def from_json(cls, text: str) -> "Plan":
+    def from_json(cls, text: str) -> Plan:
         return cls.model_validate_json(text)
 
 

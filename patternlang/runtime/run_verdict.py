@@ -133,10 +133,18 @@ def _verification(label: str, kind: str, ver: dict | None) -> tuple[list[str], t
                     "the validation arms")
     val = ver.get("validation")
     if val is not None and kind != "hold":
-        pct, lds = val.get("random_percentile"), val.get("lds_spearman")
-        why.append(f"validation: beats {'n/a' if pct is None else f'{pct:.0%}'} of random arms, "
-                   f"LDS {'n/a' if lds is None else f'{lds:.2f}'}")
+        why.append(_validation_line(val))
     return why, fail
+
+
+def _validation_line(val: dict) -> str:
+    """The validation arms in one line; without random arms it says so rather than 'n/a'."""
+    pct, lds = val.get("random_percentile"), val.get("lds_spearman")
+    parts = ["no random arms (add random(12) to rank the step against chance)" if pct is None
+             else f"beats {pct:.0%} of random arms"]
+    if lds is not None:
+        parts.append(f"LDS {lds:.2f}")
+    return "validation: " + ", ".join(parts)
 
 
 def _summary(targets: list[dict], trusted: bool) -> str:

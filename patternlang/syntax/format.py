@@ -26,6 +26,7 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 from lark import Token, Tree
 
@@ -194,7 +195,8 @@ class _Printer:
 
     # -- blocks --------------------------------------------------------------------------------
     def _r_block(self, t: Tree) -> None:
-        lb, items, rb = t.children[0], [c for c in t.children[1:-1] if c is not None], t.children[-1]
+        ch: list[Any] = t.children  # lark types children as Token | Tree; the grammar fixes which
+        lb, items, rb = ch[0], [c for c in ch[1:-1] if c is not None], ch[-1]
         compact = (items and lb.line == rb.line and all(i.data == "setting" for i in items)
                    and not self.comments_between(lb.start_pos, rb.start_pos))
         if not items:
@@ -211,7 +213,7 @@ class _Printer:
             self.lines_in_brackets(lb, items, rb, "block", comma=False)
 
     def _r_subject_to(self, t: Tree) -> None:
-        kids = [c for c in t.children if c is not None]
+        kids: list[Any] = [c for c in t.children if c is not None]
         lb_at = next(i for i, c in enumerate(kids) if isinstance(c, Token) and c == "{")
         for c in kids[:lb_at]:
             self.render(c, "subject_to")
@@ -242,7 +244,7 @@ class _Printer:
     # -- brackets in expressions -----------------------------------------------------------------
     def bracketed(self, t: Tree, lead: int) -> None:
         rule = str(t.data)
-        kids = [c for c in t.children if c is not None]
+        kids: list[Any] = [c for c in t.children if c is not None]
         for c in kids[:lead]:
             self.render(c, rule)
         lb, rb = kids[lead], kids[-1]
@@ -264,7 +266,7 @@ class _Printer:
         self.w.tok(rb, rule)
 
     def render_entry(self, e: Tree, pad: int) -> None:
-        key, colon, *value = [c for c in e.children if c is not None]
+        key, colon, *value = [c for c in cast(list[Any], e.children) if c is not None]
         self.w.tok(key, "entry")
         self.w.tok(colon, "entry")
         self.w.pad = pad

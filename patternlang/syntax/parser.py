@@ -24,7 +24,7 @@ from patternlang.syntax import ast as A
 from patternlang.syntax.transform import BadLiteral, ToAst
 
 PAIRS = {"(": ")", "[": "]", "{": "}"}
-_KEYWORD_TERMINALS = ("raise", "lower", "reach", "hold", "move", "along", "relative", "to", "by", "weight", "subject",
+_KEYWORD_TERMINALS: tuple[str, ...] = ("raise", "lower", "reach", "hold", "move", "along", "relative", "to", "by", "weight", "subject",
                       "onset", "where", "limit", "auto", "true", "false", "as", "require")
 KEYWORDS = ("use", "model", "data", "probe", "mixture", "train", "sampler", "observable", "susceptibility",
             "patterning", "verify", "measure", "output")

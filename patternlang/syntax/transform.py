@@ -146,7 +146,7 @@ class ToAst(Transformer):
             return A.BinOp(self._span(meta), op, children[0], children[1])
         return method
 
-    add, sub, mul, div = _bin("+"), _bin("-"), _bin("*"), _bin("/")
+    add, sub, mul, div = _bin("+"), _bin("-"), _bin("*"), _bin("/")  # type: ignore[arg-type]  # called in the class body
 
     def neg(self, meta, children):
         return A.Neg(self._span(meta), children[0])

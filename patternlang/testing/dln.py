@@ -26,6 +26,7 @@ a free knob with no data noise and any width costs only the matrix products.
 from __future__ import annotations
 
 import math
+from typing import Any
 from collections.abc import Sequence
 from fractions import Fraction
 
@@ -139,6 +140,6 @@ class DeepLinearNetwork(nn.Module):
         return self.data
 
     @staticmethod
-    def loss_fn(model: nn.Module, batch: dict[str, Tensor]) -> Tensor:
+    def loss_fn(model: Any, batch: dict[str, Tensor]) -> Tensor:
         P = model.product([getattr(model, f"w{i}") for i in range(len(model.widths) - 1)])
         return 0.5 * ((P - batch["target"][0]) ** 2).sum().reshape(1)

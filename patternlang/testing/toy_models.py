@@ -21,6 +21,7 @@ Ground truths (reference/patterning-method.md §6):
 from __future__ import annotations
 
 import math
+from typing import Any
 from collections.abc import Sequence
 
 import numpy as np
@@ -61,6 +62,8 @@ class _Toy(nn.Module):
 
 class GaussianToy(_Toy):
     """``L(w) = ½ wᵀHw`` (no data: every sample's loss is the same quadratic)."""
+
+    H: Tensor  # a buffer
 
     def __init__(self, hessian: Sequence[float] | Tensor, n: int = 32):
         super().__init__()
@@ -138,7 +141,7 @@ class NormalCrossing(_Toy):
         return x * self.monomial(self.w)
 
     @staticmethod
-    def loss_fn(model: nn.Module, batch: Batch) -> Tensor:
+    def loss_fn(model: Any, batch: Batch) -> Tensor:
         if "sxx" in batch:
             p = model.monomial(model.w)
             return 0.5 * batch["syy"] - p * batch["sxy"] + 0.5 * p * p * batch["sxx"]
@@ -229,7 +232,7 @@ class ReducedRankRegression(_Toy):
         return x @ self.A.T @ self.B.T
 
     @staticmethod
-    def loss_fn(model: nn.Module, batch: Batch) -> Tensor:
+    def loss_fn(model: Any, batch: Batch) -> Tensor:
         if "sxx" in batch:
             return _moment_loss((model.A.T @ model.B.T)[None], batch)
         return 0.5 * ((batch["y"] - model(batch["x"])) ** 2).sum(-1)

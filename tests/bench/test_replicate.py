@@ -1,5 +1,6 @@
 """bench/replicate.py end to end at CI size: two independent χ of specs/ci/quickstart.pat (every
-sampler seed re-drawn, the training shared), their targeted rows and the cosine of the solved steps."""
+sampler seed re-drawn, the training shared), their targeted rows, the cosine of the solved steps and
+each replicate's weights retrained (``--verify``: the baseline and patterned arms)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_two_replicates_of_the_ci_quickstart(tmp_path):
     proc = subprocess.run([sys.executable, str(ROOT / "bench" / "replicate.py"),
                            str(ROOT / "specs" / "ci" / "quickstart.pat"), "--n", "2",
-                           "--out", str(tmp_path / "run")], cwd=ROOT, capture_output=True, text=True,
+                           "--verify", "--out", str(tmp_path / "run")], cwd=ROOT, capture_output=True, text=True,
                           env={"PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin",
                                "PATTERNLANG_WORKERS": "1"}, timeout=600)
     assert proc.returncode == 0, proc.stderr
@@ -27,3 +28,10 @@ def test_two_replicates_of_the_ci_quickstart(tmp_path):
     assert [set(r) for r in sol["resolved"]] == [{"raise mean(ih)", "hold loss(markov)"}] * 2
     # the two replicates are different draws of everything random
     assert row["z"][0] != row["z"][1] and sol["cosines"][0] != 1.0
+    # each replicate's weights retrained: the baseline's onsets are the same (no χ in them), the
+    # patterned arm's come from that replicate's weights
+    (v1, v2) = sol["verified"]
+    assert set(v1["onsets"]) == {"baseline", "patterned"}
+    assert v1["onsets"]["baseline"] == v2["onsets"]["baseline"]
+    assert len(v1["onsets"]["patterned"]["mean(ih)"]["per_seed"]) == 2
+    assert {"mean(ih)", "loss(markov)"} <= set(v1["calibration"])

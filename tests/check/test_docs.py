@@ -33,3 +33,10 @@ def test_example_spec_compiles(path):
     """The diagnostic specs kept beside the examples' READMEs still compile (imports resolve from
     their own folder, as `patc run examples/<name>/<spec>.pat` does)."""
     compile_source(path.read_text(encoding="utf-8"), str(path))
+
+
+def test_the_readme_shows_the_quickstart_as_it_is():
+    """The README's first spec is specs/quickstart.pat, character for character (it went stale once)."""
+    text = (ROOT / "README.md").read_text()
+    start = text.index("```pat\n") + len("```pat\n")
+    assert text[start:text.index("```", start)] == (ROOT / "specs" / "quickstart.pat").read_text()

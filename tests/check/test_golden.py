@@ -44,3 +44,19 @@ def test_enough_bad_specs():
              for line in p.read_text().splitlines() if "error[" in line}
     for family in ("PAT1", "PAT2", "PAT3", "PAT4", "PAT5"):
         assert any(c.startswith(family) for c in codes), family
+
+
+def test_ci_refuses_to_write_goldens(monkeypatch, tmp_path):
+    from . import util
+
+    monkeypatch.setattr(util, "IN_CI", True)
+    missing = tmp_path / "missing.txt"
+    with pytest.raises(AssertionError, match="CI is set"):
+        golden(missing, "x\n")
+    assert not missing.exists()
+    kept = tmp_path / "kept.txt"
+    kept.write_text("old\n")
+    monkeypatch.setattr(util, "REGEN", True)
+    with pytest.raises(AssertionError, match="CI is set"):
+        golden(kept, "new\n")
+    assert kept.read_text() == "old\n"

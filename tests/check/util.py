@@ -12,6 +12,7 @@ from patternlang.errors import PatSpecError
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 REGEN = bool(os.environ.get("PAT_REGEN"))
+IN_CI = bool(os.environ.get("CI"))  # CI compares with the goldens; it never writes them
 
 
 def diagnostics_text(text: str, filename: str) -> str | None:
@@ -24,7 +25,11 @@ def diagnostics_text(text: str, filename: str) -> str | None:
 
 
 def golden(path: Path, actual: str) -> None:
-    """Compare with a golden file; with PAT_REGEN=1, (re)write it instead."""
+    """Compare with a golden file; with PAT_REGEN=1, (re)write it instead (refused when CI is set,
+    as is writing a missing one: a golden made by the run it checks would pass by construction)."""
+    if IN_CI and (REGEN or not path.exists()):
+        raise AssertionError(f"{path} is missing or PAT_REGEN is set, and CI is set: goldens are "
+                             "regenerated on a developer's machine and committed, never in CI")
     if REGEN or not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(actual, encoding="utf-8")

@@ -316,25 +316,24 @@ def test_a_second_run_into_the_same_directory_is_refused_while_the_first_runs(ca
     out = tmp_path / "out"
     code, err = run(capsys, out, "--quiet")
     assert code == 0, err
+    ready, release = os.pipe(), os.pipe()
     pid = os.fork()
     if pid == 0:  # another process holding the lock, as a running `patc run` does
         fd = os.open(out / LOCK, os.O_RDWR | os.O_CREAT)
         fcntl.flock(fd, fcntl.LOCK_EX)
         os.pwrite(fd, b"4242", 0)
         os.ftruncate(fd, 4)
-        import time
-        time.sleep(30)
+        os.write(ready[1], b"1")  # holding it now
+        os.read(release[0], 1)  # until the test is done (or gone: EOF)
         os._exit(0)
     try:
-        import time
-        for _ in range(100):  # until the child holds the lock
-            if (out / LOCK).is_file() and (out / LOCK).read_bytes() == b"4242":
-                break
-            time.sleep(0.05)
+        assert os.read(ready[0], 1) == b"1"  # the child holds the lock: no polling, no time limit
         code, err = run(capsys, out, "--quiet")
         assert code == 2 and "another patc run (pid 4242)" in err, err
     finally:
         os.kill(pid, 9)
         os.waitpid(pid, 0)
+        for fd in (*ready, *release):
+            os.close(fd)
     code, err = run(capsys, out, "--quiet")  # the holder is gone: the lock went with it
     assert code == 0, err

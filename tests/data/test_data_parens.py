@@ -75,7 +75,7 @@ def test_sampling_is_uniform_within_a_length():
 
 def test_depth_limit_and_lengths():
     strings = _strings(parens(4, 12, 2, "never_dips", 0, 13))
-    depth = lambda s: max(itertools.accumulate(1 if c == "(" else -1 for c in s))
+    depth = lambda s: max(itertools.accumulate(1 if c == "(" else -1 for c in s))  # noqa: E731
     assert max(depth(s) for s in strings) == 2
     assert {len(s) for s in strings} == {4, 6, 8, 10, 12}
 

@@ -10,7 +10,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -105,22 +104,30 @@ def test_changing_only_the_target_reuses_train_and_sample(first_run, tmp_path):
     assert r["solutions"]["solve.up"]["rounds"][0]["solution"]["targets"][0]["kind"] == "lower"
 
 
+# `patc run` that SIGKILLs itself right after the sample step seals its first chain group: the kill
+# lands at one exact point of the run (no polling for a file against a step that keeps running)
+KILL_AFTER_FIRST_SAMPLE_PART = r"""
+import os, signal, sys
+from patternlang.runtime.rundir import StepDir
+seal = StepDir.mark_part_done
+def seal_then_die(self, name, *args, **kwargs):
+    seal(self, name, *args, **kwargs)
+    if self.path.name.startswith("sample-chi-"):
+        os.kill(os.getpid(), signal.SIGKILL)
+StepDir.mark_part_done = seal_then_die
+from patternlang.cli import main
+sys.exit(main(["run", sys.argv[1], "--out", sys.argv[2], "--quiet"]))
+"""
+
+
 def test_kill_during_sampling_then_resume_gives_the_same_numbers(first_run, tmp_path):
     _, spec, numbers = first_run
     out = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-m", "patternlang", "run", str(spec), "--out",
-                             str(out), "--quiet"], env=ENV, cwd=ROOT)
-    deadline = time.time() + 300
-    marker = None
-    while time.time() < deadline and proc.poll() is None:
-        parts = list((out / "steps").glob("sample-chi-*/parts/*-c0-*/done.json")) if out.exists() else []
-        if parts:
-            marker = parts[0]
-            break
-        time.sleep(0.05)
-    assert marker is not None, "sampling never reached its first chain group"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    killed = subprocess.run([sys.executable, "-c", KILL_AFTER_FIRST_SAMPLE_PART, str(spec), str(out)],
+                            env=ENV, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    parts = list((out / "steps").glob("sample-chi-*/parts/*/done.json"))
+    assert len(parts) == 1 and "-c0-" in parts[0].parent.name, parts  # the first of two chain groups
     assert not list((out / "steps").glob("sample-chi-*/done.json"))  # the step was interrupted
     res = patc("run", str(spec), "--out", str(out), "--resume", "--quiet")
     assert res.returncode == 0, res.stderr

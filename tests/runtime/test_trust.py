@@ -125,3 +125,12 @@ def test_under_draws_auto_the_coupled_estimator_adds_chains_until_the_row_is_res
     assert last >= 2 or rounds[-1]["chains"] == 12  # resolved, or the budget is spent
     assert all(r["best_abs_z"]["lower loss(reps)"] < 2 for r in rounds[:-1])
     assert "coupled, draws = auto" in res.stdout + res.stderr
+
+
+def test_the_verdict_says_when_no_random_arms_rank_the_step():
+    from patternlang.runtime.run_verdict import _validation_line
+
+    assert _validation_line({"random_percentile": None, "lds_spearman": 1.0}) == (
+        "validation: no random arms (add random(12) to rank the step against chance), LDS 1.00")
+    assert _validation_line({"random_percentile": 11 / 12, "lds_spearman": None}) == (
+        "validation: beats 92% of random arms")

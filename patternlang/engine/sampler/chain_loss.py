@@ -82,10 +82,10 @@ class ChainLoss:
         kind = "native" if self.batched is not None and not marked else "chain_batched" if marked else "loss_fn"
         # only some heads of one layer move: the model's head-split forward, where it has one
         make = getattr(loss_fn, "chain_batched_for", None)
-        self.head_loss = None
+        self.head_loss: LossFn | None = None
         if heads is not None and self.trainable is not None and self.batched is not None and make is not None:
             self.head_loss = make(model, heads)
-        if self.head_loss is not None:
+        if self.head_loss is not None and heads is not None:
             kind += f", heads l{heads[0]}{list(heads[1])}"
         self.description = f"{'vmap' if mode == 'batched' and self.batched is None else mode} ({kind})"
         self.module = _LossModule(model, loss_fn)
@@ -100,6 +100,7 @@ class ChainLoss:
         C = flat.shape[0]
         if shared:
             batch = {k: v.expand(C, *v.shape) for k, v in batch.items()}
+        assert self.batched is not None
         return _mean_loss(self.batched(self.layout.views(flat), batch), batch)
 
     def __call__(self, flat: Tensor, batch: Batch, shared: bool) -> Tensor:
@@ -138,6 +139,7 @@ class ChainLoss:
 
     def _restricted_value_and_grad(self, flat: Tensor, batch: Batch, shared: bool) -> tuple[Tensor, Tensor]:
         """Gradients of the trainable parameters only (zeros elsewhere: the update never reads them)."""
+        assert self.trainable is not None
         views = self.layout.views(flat.detach())
         leaves = {n: v.detach().requires_grad_(True) for n, v in views.items() if n in self.trainable}
         views.update(leaves)
@@ -145,6 +147,7 @@ class ChainLoss:
         if shared:
             batch = {k: v.expand(C, *v.shape) for k, v in batch.items()}
         fn = self.head_loss or self.batched
+        assert fn is not None
         with torch.enable_grad():
             losses = _mean_loss(fn(views, batch), batch)
             grads = torch.autograd.grad(losses.sum(), list(leaves.values()))

@@ -48,13 +48,15 @@ class ChainState:
     batch_gens: np.ndarray
     noise_gens: np.ndarray
     record: dict[str, Any] = field(default_factory=dict)
-    update: dict[str, np.ndarray] = field(default_factory=dict)
+    update: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def capture(cls, *, step: int, draws: int, init_loss: float, nbeta: float, batch_size: int,
                 chain_ids: list[int], flat: torch.Tensor, batch_gens: list[torch.Generator],
-                noise_gens: list[torch.Generator], record: Any, update: Any) -> "ChainState":
-        gens = lambda gs: np.stack([g.get_state().cpu().numpy() for g in gs])  # noqa: E731
+                noise_gens: list[torch.Generator], record: Any, update: Any) -> ChainState:
+        def gens(gs: list[torch.Generator]) -> np.ndarray:
+            return np.stack([g.get_state().cpu().numpy() for g in gs])
+
         return cls(step, draws, float(init_loss), float(nbeta), int(batch_size), np.asarray(chain_ids),
                    flat.detach().cpu().numpy().copy(), gens(batch_gens), gens(noise_gens),
                    record.state(), update.state())
@@ -79,9 +81,10 @@ class ChainState:
         return out
 
     @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> "ChainState":
-        meta = {k: arrays[k].item() for k in _META}
-        record = {k[len("record."):]: np.asarray(v) for k, v in arrays.items() if k.startswith("record.")}
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> ChainState:
+        meta: dict[str, Any] = {k: arrays[k].item() for k in _META}
+        record: dict[str, Any] = {k[len("record."):]: np.asarray(v) for k, v in arrays.items() if k.startswith("record.")}
         record["divergences"] = [Divergence(**d) for d in json.loads(str(record["divergences"]))]
-        update = {k[len("update."):]: np.asarray(v) for k, v in arrays.items() if k.startswith("update.")}
-        return cls(**meta, **{k: np.asarray(arrays[k]) for k in _ARRAYS}, record=record, update=update)
+        update: dict[str, Any] = {k[len("update."):]: np.asarray(v) for k, v in arrays.items() if k.startswith("update.")}
+        fields: dict[str, Any] = {**meta, **{k: np.asarray(arrays[k]) for k in _ARRAYS}}
+        return cls(**fields, record=record, update=update)

@@ -88,7 +88,9 @@ class Diagnostics:
         return head + ("" if not self.warnings else "; " + "; ".join(self.warnings))
 
     def to_dict(self) -> dict[str, Any]:
-        nan = lambda x: x if math.isfinite(x) else None  # noqa: E731
+        def nan(x: float) -> float | None:
+            return x if math.isfinite(x) else None
+
         return {"rhat": nan(self.rhat), "trend": {"slopes": [nan(s) for s in self.trend.slopes],
                 "t_stat": nan(self.trend.t_stat), "p_value": nan(self.trend.p_value),
                 "llc_drift": nan(self.trend.llc_drift), "equilibrated": self.trend.equilibrated},

@@ -27,7 +27,7 @@ from patternlang.engine.sampler.result import SGLDResult
 class DrawRecord:
     """Per-chain sums, trace and divergence window of one run of ``C`` chains."""
 
-    def __init__(self, cfg: Any, C: int, L0: float, device: torch.device, observer: Callable | None,
+    def __init__(self, cfg: Any, C: int, L0: float, device: torch.device, observer: Callable[..., Any] | None,
                  first_draw: int = 0):
         self.cfg, self.L0, self.observer, self.first_draw = cfg, L0, observer, first_draw
         self.sums = torch.zeros(C, dtype=torch.float64, device=device)
@@ -73,7 +73,9 @@ class DrawRecord:
 
     def state(self) -> dict[str, Any]:
         """What a continued run needs (numpy, float64): sums, trace so far, window, alive, divergences."""
-        cpu = lambda t: t.detach().cpu().numpy().copy()  # noqa: E731
+        def cpu(t: Tensor) -> Any:
+            return t.detach().cpu().numpy().copy()
+
         return {"sums": cpu(self.sums), "sumsq": cpu(self.sumsq), "trace": cpu(self.trace),
                 "window": cpu(self.window), "alive": np.array(self.alive, bool),
                 "divergences": list(self.divergences)}
@@ -81,7 +83,9 @@ class DrawRecord:
     def load_state(self, state: dict[str, Any]) -> None:
         """Start from a saved :meth:`state` (its trace fills the first columns of this record's)."""
         dev = self.sums.device
-        as_t = lambda a: torch.as_tensor(np.asarray(a, np.float64), device=dev)  # noqa: E731
+        def as_t(a: Any) -> Tensor:
+            return torch.as_tensor(np.asarray(a, np.float64), device=dev)
+
         self.sums, self.sumsq, self.window = as_t(state["sums"]), as_t(state["sumsq"]), as_t(state["window"])
         trace = as_t(state["trace"])
         self.trace[:, :trace.shape[1]] = trace

@@ -32,8 +32,14 @@ from typing import Any
 
 from patternlang.engine.sampler.temperature import localization_steps
 
-__all__ = ["ChunkCheck", "draws_needed", "budget_warnings", "equilibration_draws", "llc_z",
-           "sample_until"]
+__all__ = [
+    "ChunkCheck",
+    "budget_warnings",
+    "draws_needed",
+    "equilibration_draws",
+    "llc_z",
+    "sample_until",
+]
 
 
 @dataclass
@@ -112,7 +118,9 @@ def _flat_note(label: str, history: list[ChunkCheck] | None) -> str:
         return ""
     first, last = seen[0], seen[-1]
     expected = math.sqrt(last.draws / first.draws)
-    grown = last.best[label] / first.best[label]
+    a, b = first.best[label], last.best[label]
+    assert a is not None and b is not None  # (``seen`` keeps checks where the row has a |z|)
+    grown = b / a
     if grown >= math.sqrt(expected):
         return ""
     return (f". Its |z| went {first.best[label]:.2g} -> {last.best[label]:.2g} from {first.draws} to "

@@ -30,8 +30,16 @@ from patternlang.engine.sampler.llc_moments import batch_means_se, llc_from_mome
 from patternlang.engine.sampler.sgld import SGLDConfig, SGLDResult, run_sgld
 from patternlang.errors import DivergenceError
 
-__all__ = ["batch_means_se", "llc_from_moments", "running_llc", "estimate_llc", "restricted_llc",
-           "per_solution_llc", "calibrate_step_size", "Calibration"]
+__all__ = [
+    "Calibration",
+    "batch_means_se",
+    "calibrate_step_size",
+    "estimate_llc",
+    "llc_from_moments",
+    "per_solution_llc",
+    "restricted_llc",
+    "running_llc",
+]
 
 
 def estimate_llc(model: nn.Module, loss_fn: Any, batch_fn: Any, config: SGLDConfig,

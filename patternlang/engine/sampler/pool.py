@@ -45,7 +45,7 @@ def cpu_workers(units: int, requested: int | None = None) -> int:
     return max(1, min(want, units))
 
 
-def _claim(owner, me: int) -> int | None:
+def _claim(owner: Any, me: int) -> int | None:
     """Atomically take the first unclaimed unit for ``me``; ``None`` when none is left."""
     with owner.get_lock():
         for i in range(len(owner)):
@@ -55,8 +55,8 @@ def _claim(owner, me: int) -> int | None:
     return None
 
 
-def _helper(fn: Callable, units: Sequence, owner, results, me: int,
-            initializer: Callable | None, initargs: tuple) -> None:
+def _helper(fn: Callable[[Any], Any], units: Sequence[Any], owner: Any, results: Any, me: int,
+            initializer: Callable[..., Any] | None, initargs: tuple[Any, ...]) -> None:
     import torch
 
     torch.set_num_threads(1)
@@ -71,8 +71,8 @@ def _helper(fn: Callable, units: Sequence, owner, results, me: int,
 
 
 def map_units(fn: Callable[[U], R], units: Sequence[U], workers: int,
-              on_done: Callable[[int, R], Any] | None = None, initializer: Callable | None = None,
-              initargs: tuple = ()) -> list[R]:
+              on_done: Callable[[int, R], Any] | None = None, initializer: Callable[..., Any] | None = None,
+              initargs: tuple[Any, ...] = ()) -> list[R]:
     """``[fn(u) for u in units]``, shared between this process and ``workers - 1`` spawned helpers.
 
     ``fn`` and the units must pickle (a module-level function; plain data). Results come back in unit
@@ -100,8 +100,8 @@ def map_units(fn: Callable[[U], R], units: Sequence[U], workers: int,
     for p in helpers:
         p.start()
     try:
-        while (i := _claim(owner, 0)) is not None:
-            finish(i, fn(units[i]))
+        while (mine := _claim(owner, 0)) is not None:
+            finish(mine, fn(units[mine]))
         _collect(fn, units, owner, results, helpers, out, finish)
     finally:
         for p in helpers:  # idle helpers may still be importing: stop them (they hold no work)
@@ -111,7 +111,8 @@ def map_units(fn: Callable[[U], R], units: Sequence[U], workers: int,
     return [out[i] for i in range(len(units))]
 
 
-def _collect(fn, units, owner, results, helpers, out: dict, finish) -> None:
+def _collect(fn: Callable[[Any], Any], units: Sequence[Any], owner: Any, results: Any, helpers: list[Any],
+             out: dict[int, Any], finish: Callable[[int, Any], None]) -> None:
     """Wait for the units the helpers claimed; run here any whose helper died."""
     while len(out) < len(units):
         try:

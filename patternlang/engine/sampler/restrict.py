@@ -24,6 +24,7 @@ from __future__ import annotations
 import fnmatch
 import math
 import re
+from typing import Any, cast
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -78,7 +79,7 @@ class ParamLayout:
     def views(self, flat: Tensor) -> dict[str, Tensor]:
         """Named views of ``flat`` (``[P]`` or ``[C, P]``), sharing its storage."""
         lead = flat.shape[:-1]
-        parts = flat.split(self.sizes, dim=-1)  # one split: its backward is a single cat
+        parts = torch.split(flat, self.sizes, dim=-1)  # one split: its backward is a single cat
         return {name: part.view(*lead, *shape) for name, shape, part in zip(self.names, self.shapes, parts)}
 
     @property
@@ -90,7 +91,7 @@ class ParamLayout:
         return slice(self.offsets[i], self.offsets[i] + math.prod(self.shapes[i]))
 
 
-def _head_entries(model: nn.Module, selector: str) -> list[tuple[str, tuple]]:
+def _head_entries(model: nn.Module, selector: str) -> list[tuple[str, tuple[Any, ...]]]:
     m = _HEAD.match(selector)
     assert m is not None
     if not hasattr(model, "head_parameters"):
@@ -99,13 +100,13 @@ def _head_entries(model: nn.Module, selector: str) -> list[tuple[str, tuple]]:
     n_layers, n_heads = getattr(model, "n_layers", None), getattr(model, "n_heads", None)
     if (m[1] == "*" and n_layers is None) or (m[2] == "*" and n_heads is None):
         raise RestrictionError(f"{selector!r}: a wildcard needs the model's n_layers / n_heads")
-    layers = range(n_layers) if m[1] == "*" else [int(m[1])]
-    heads = range(n_heads) if m[2] == "*" else [int(m[2])]
-    entries = []
+    layers = range(n_layers or 0) if m[1] == "*" else [int(m[1])]  # (None was refused above)
+    heads = range(n_heads or 0) if m[2] == "*" else [int(m[2])]
+    entries: list[tuple[str, tuple[Any, ...]]] = []
     for layer in layers:
         for head in heads:
             try:
-                entries.extend(model.head_parameters(layer, head).items())
+                entries.extend(cast(Any, model).head_parameters(layer, head).items())
             except ValueError as exc:
                 raise RestrictionError(f"{selector!r}: {exc}") from None
     return entries
@@ -174,7 +175,7 @@ def head_restriction(model: nn.Module, layout: ParamLayout, index: Tensor | None
         covered, heads = torch.zeros_like(sampled), []
         for head in range(n_heads):
             mask = torch.zeros_like(sampled)
-            for name, idx in model.head_parameters(layer, head).items():
+            for name, idx in cast(Any, model).head_parameters(layer, head).items():
                 if name not in layout.names:  # e.g. a torch.compile wrapper's prefixed names
                     return None
                 i = layout.names.index(name)

@@ -84,7 +84,9 @@ class SGLDResult:
         ids = [c for r in results for c in r.chain_ids]
         if len(set(ids)) != len(ids):
             raise SamplerConfigError(f"chain groups overlap: {ids}")
-        cat = lambda name: np.concatenate([getattr(r, name) for r in results])  # noqa: E731
+        def cat(name: str) -> np.ndarray:
+            return np.concatenate([getattr(r, name) for r in results])
+
         return cls.build(chain_ids=ids, init_loss=first.init_loss, nbeta=first.nbeta,
                          batch_size=first.batch_size, draw_sum=cat("draw_sum"), draw_sumsq=cat("draw_sumsq"),
                          draw_count=cat("draw_count"), loss_trace=cat("loss_trace"), alive=cat("alive"),

@@ -36,10 +36,10 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from patternlang.engine.sampler import updates
 from patternlang.engine.sampler.chain_loss import LOOP_ON_CPU_PARAMS, ChainLoss
 from patternlang.engine.sampler.chain_state import ChainState
 from patternlang.engine.sampler.draw_record import DrawRecord
-from patternlang.engine.sampler.rmsprop import RMSPropUpdate
 from patternlang.engine.sampler.restrict import (ParamLayout, apply_delta, head_restriction, restriction_index,
                                                  touched_names)
 from patternlang.engine.sampler.result import SGLDResult, SamplerConfigError
@@ -50,8 +50,17 @@ Batch = dict[str, Tensor]
 LossFn = Callable[..., Tensor]
 BatchFn = Callable[[int, int, torch.Generator], Batch]
 
-__all__ = ["SGLDConfig", "SGLDResult", "SamplerConfigError", "run_sgld", "chain_batched", "LOOP_ON_CPU_PARAMS",
-           "default_nbeta", "chain_generator"]
+__all__ = [
+    "LOOP_ON_CPU_PARAMS",
+    "SGLDConfig",
+    "SGLDResult",
+    "SGLDUpdate",
+    "SamplerConfigError",
+    "chain_batched",
+    "chain_generator",
+    "default_nbeta",
+    "run_sgld",
+]
 
 
 @dataclass(frozen=True)
@@ -86,10 +95,11 @@ class SGLDConfig:
             ``"loop"``: chain by chain (the native form with C = 1 when there is one); on one CPU
             core this keeps every kernel at single-chain size, which is often fastest.
             The update is always one fused operation over all chains.
-        preconditioner: ``"none"`` (plain SGLD, the default) or ``"rmsprop"``: drift and noise
-            scaled by a diagonal RMSProp preconditioner of mean 1 (see :mod:`.rmsprop`), for every
-            batching mode; ``rmsprop_alpha`` is its decay, ``rmsprop_eps`` the floor δ of its RMS
-            relative to the mean RMS (bounds the spread of the preconditioner to about 1/δ).
+        preconditioner: the update rule, a name registered in :mod:`.updates`: ``"none"`` (plain
+            SGLD, the default) or ``"rmsprop"``: drift and noise scaled by a diagonal RMSProp
+            preconditioner of mean 1 (see :mod:`.rmsprop`), for every batching mode;
+            ``rmsprop_alpha`` is its decay, ``rmsprop_eps`` the floor δ of its RMS relative to the
+            mean RMS (bounds the spread of the preconditioner to about 1/δ).
     """
 
     step_size: float
@@ -128,7 +138,8 @@ class SGLDConfig:
                   (self.init_loss_batches >= 1, "init_loss_batches must be >= 1"),
                   (self.batching in ("auto", "batched", "vmap", "loop"),
                    "batching must be 'auto', 'batched', 'vmap' or 'loop'"),
-                  (self.preconditioner in ("none", "rmsprop"), "preconditioner must be 'none' or 'rmsprop'"),
+                  (self.preconditioner in updates.RULES,
+                   f"preconditioner must be one of {', '.join(map(repr, updates.names()))}"),
                   (0 <= self.rmsprop_alpha < 1 and self.rmsprop_eps > 0,
                    "rmsprop_alpha must be in [0, 1) and rmsprop_eps > 0"),
                   (self.trace_every >= 1 and self.check_every >= 1, "trace_every/check_every must be >= 1")]
@@ -188,11 +199,13 @@ def _init_loss(chain_loss: ChainLoss, center: Tensor, batch_fn: BatchFn, cfg: SG
     return total / cfg.init_loss_batches, size
 
 
-class _Update:
-    """Δw = -(ε/2)[nβ g + γ(w - w*)] + sqrt(ε) ξ on all chains, optionally only on ``index``."""
+class SGLDUpdate:
+    """Plain SGLD (``preconditioner="none"``), an :class:`~.updates.UpdateRule`:
+    Δw = -(ε/2)[nβ g + γ(w - w*)] + sqrt(ε) ξ on all chains, optionally only on ``index``."""
 
     def __init__(self, cfg: SGLDConfig, nbeta: float, center: Tensor, index: Tensor | None,
                  gens: Sequence[torch.Generator], C: int):
+        assert cfg.gamma is not None  # SGLDConfig refuses None
         self.eps, self.gamma, self.nbeta = cfg.step_size, float(cfg.gamma), nbeta
         self.index, self.gens = index, gens
         self.center = center if index is None else center[index]
@@ -200,10 +213,10 @@ class _Update:
         self.noise = torch.empty(C, width, dtype=center.dtype, device=center.device)
         self.alive: Tensor | None = None  # [C, 1] of 0/1 once a chain has been dropped
 
-    def state(self) -> dict[str, np.ndarray]:
+    def state(self) -> dict[str, Any]:
         return {}  # plain SGLD keeps nothing between steps
 
-    def load_state(self, state: dict[str, np.ndarray]) -> None:
+    def load_state(self, state: dict[str, Any]) -> None:
         pass
 
     def __call__(self, flat: Tensor, grad: Tensor) -> None:
@@ -222,7 +235,7 @@ class _Update:
 
 
 def run_sgld(model: nn.Module, loss_fn: LossFn, batch_fn: BatchFn, config: SGLDConfig, *,
-             center: Mapping[str, Tensor] | None = None, observer: Callable | None = None,
+             center: Mapping[str, Tensor] | None = None, observer: Callable[..., Any] | None = None,
              chain_ids: Sequence[int] | None = None, progress: Callable[[int, int], None] | None = None,
              init_loss: float | None = None, start: ChainState | None = None,
              keep_state: bool = False) -> SGLDResult:
@@ -273,8 +286,7 @@ def run_sgld(model: nn.Module, loss_fn: LossFn, batch_fn: BatchFn, config: SGLDC
     C = len(chain_ids)
     batch_gens = [chain_generator(cfg.seed, c, 0) for c in chain_ids]
     noise_gens = [chain_generator(cfg.seed, c, 1, device) for c in chain_ids]
-    update = (RMSPropUpdate if cfg.preconditioner == "rmsprop" else _Update)(cfg, nbeta, w_star, index,
-                                                                              noise_gens, C)
+    update = updates.load(cfg.preconditioner)(cfg, nbeta, w_star, index, noise_gens, C)
     flat = w_star.expand(C, -1).clone()
     run = DrawRecord(cfg, C, L0, device, observer, first_draw=0 if start is None else start.draws)
     if start is not None:

@@ -56,16 +56,16 @@ from patternlang.engine.sampler.sgld import SGLDConfig, run_sgld
 from patternlang.engine.sampler.temperature import localization_steps
 from patternlang.errors import DivergenceError, PatRuntimeError
 
-__all__ = ["StepScan", "RowProbe", "scan_step_size", "walk", "agree", "rows_agree", "half_drift"]
+__all__ = ["RowProbe", "StepScan", "agree", "half_drift", "rows_agree", "scan_step_size", "walk"]
 
 
 class RowProbe(Protocol):
     """The χ rows a scan point records: ``observer()`` is a fresh observer for one point's run,
     ``rows(observer)`` its targeted rows, ``{label: {"value": [K], "se": [K], "components": [K]}}``."""
 
-    def observer(self) -> Callable: ...
+    def observer(self) -> Callable[..., Any]: ...
 
-    def rows(self, observer: Callable) -> dict[str, dict[str, Any]]: ...
+    def rows(self, observer: Callable[..., Any]) -> dict[str, dict[str, Any]]: ...
 
 
 @dataclass
@@ -124,7 +124,7 @@ def half_drift(res: Any) -> tuple[float, float]:
 
 
 def _row(model: Any, loss_fn: Any, batch_fn: Any, cfg: SGLDConfig, rel_tol: float,
-         kwargs: dict, probe: RowProbe | None = None) -> dict[str, Any]:
+         kwargs: dict[str, Any], probe: RowProbe | None = None) -> dict[str, Any]:
     observer = probe.observer() if probe is not None else None
     try:
         res = run_sgld(model, loss_fn, batch_fn, cfg, observer=observer, **kwargs)
@@ -138,11 +138,11 @@ def _row(model: Any, loss_fn: Any, batch_fn: Any, cfg: SGLDConfig, rel_tol: floa
     reason = ("diverged" if d.divergences else "not finite" if not finite
               else "still trending" if not d.trend.equilibrated
               else f"halves differ by {drift:.3g} ± {drift_se:.2g}" if drifting else None)
-    row = {"step_size": cfg.step_size, "stable": reason is None, "reason": reason,
+    row: dict[str, Any] = {"step_size": cfg.step_size, "stable": reason is None, "reason": reason,
            "llc": res.llc_mean if finite else None, "llc_se": res.llc_se if finite else None,
            "rhat": d.rhat if math.isfinite(d.rhat) else None, "ess": d.ess if math.isfinite(d.ess) else None,
            "burnin": cfg.burnin}
-    if probe is not None:
+    if probe is not None and observer is not None:
         row["rows"] = probe.rows(observer)
     return row
 
@@ -169,6 +169,7 @@ def scan_step_size(model: Any, loss_fn: Any, batch_fn: Any, config: SGLDConfig, 
         cfg = dataclasses.replace(config, step_size=eps, num_draws=draws, burnin=steps, thin=1, trace_every=1)
         return _row(model, loss_fn, batch_fn, cfg, rel_tol, kwargs, rows)
 
+    assert config.gamma is not None  # SGLDConfig refuses None
     return walk(measure, config.gamma, settings)
 
 

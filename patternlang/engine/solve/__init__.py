@@ -17,7 +17,7 @@ from typing import Any
 _WHERE = {"desired_changes": "solver", "require_feasible": "solver", "solve_weights": "solver",
           "LinearTarget": "types", "Solution": "types"}
 
-__all__ = ["LinearTarget", "Solution", "solve_weights", "require_feasible", "desired_changes"]
+__all__ = ["LinearTarget", "Solution", "desired_changes", "require_feasible", "solve_weights"]
 
 
 def __getattr__(name: str) -> Any:

@@ -17,33 +17,40 @@ numpy and scipy only (the checker must not import cvxpy); the runtime solve stay
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from patternlang.plan.ir import ConstraintSpec
 
 
-def _rows(specs: Sequence[ConstraintSpec], h0: np.ndarray, names: list[str]):
+def _rows(specs: Sequence[ConstraintSpec], h0: np.ndarray,
+          names: list[str]) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray, np.ndarray]:
     """(A_ub, b_ub, A_eq, b_eq) of the linear and fixed constraints, the simplex's sum included."""
     index = {n: i for i, n in enumerate(names)}
-    a_ub, b_ub, a_eq, b_eq = [], [], [np.ones(len(names))], [1.0]
+    a_ub: list[np.ndarray] = []
+    b_ub: list[float] = []
+    a_eq, b_eq = [np.ones(len(names))], [1.0]
     for spec in specs:
         if spec.kind == "linear":
             row = np.zeros(len(names))
             for name, coeff in spec.coeffs.items():
                 row[index[name]] += coeff
             if spec.op == "<=":
-                a_ub.append(row), b_ub.append(spec.rhs)
+                a_ub.append(row)
+                b_ub.append(spec.rhs)
             elif spec.op == ">=":
-                a_ub.append(-row), b_ub.append(-spec.rhs)
+                a_ub.append(-row)
+                b_ub.append(-spec.rhs)
             else:
-                a_eq.append(row), b_eq.append(spec.rhs)
+                a_eq.append(row)
+                b_eq.append(spec.rhs)
         elif spec.kind == "fixed":
             for name in spec.components:
                 row = np.zeros(len(names))
                 row[index[name]] = 1.0
-                a_eq.append(row), b_eq.append(float(h0[index[name]]))
+                a_eq.append(row)
+                b_eq.append(float(h0[index[name]]))
     ub = (np.array(a_ub), np.array(b_ub)) if a_ub else (None, None)
     return ub[0], ub[1], np.array(a_eq), np.array(b_eq)
 
@@ -52,7 +59,7 @@ def _holds_at(x: np.ndarray, specs: Sequence[ConstraintSpec], h0: np.ndarray,
               names: list[str], tol: float = 1e-9) -> bool:
     """Whether ``x`` (on the simplex) satisfies every linear and fixed constraint."""
     a_ub, b_ub, a_eq, b_eq = _rows(specs, h0, names)
-    ok_ub = a_ub is None or bool(np.all(a_ub @ x <= b_ub + tol))
+    ok_ub = a_ub is None or b_ub is None or bool(np.all(a_ub @ x <= b_ub + tol))
     return ok_ub and bool(np.all(np.abs(a_eq @ x - b_eq) <= tol))
 
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any
+from collections.abc import Callable
 
 import cvxpy as cp
 import numpy as np
@@ -23,7 +24,7 @@ from patternlang.errors import PatRuntimeError
 from patternlang.plan.ir import ConstraintSpec
 
 #: (solver, options) tried in order by :func:`run_problem`
-ATTEMPTS: tuple[tuple[str, dict], ...] = (
+ATTEMPTS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("CLARABEL", {"tol_gap_abs": 1e-12, "tol_gap_rel": 1e-12, "tol_feas": 1e-12,
                   "tol_ktratio": 1e-10, "max_iter": 400}),
     ("CLARABEL", {}),
@@ -118,7 +119,9 @@ def _kl_group(h: cp.Expression, h0: np.ndarray, spec: ConstraintSpec, label: str
 
 def _l2_group(h: cp.Expression, h0: np.ndarray, spec: ConstraintSpec, label: str) -> Group:
     rhs = spec.rhs
-    norm = lambda x: float(np.linalg.norm(x - h0))  # noqa: E731
+    def norm(x: np.ndarray) -> float:
+        return float(np.linalg.norm(x - h0))
+
     return Group(label, "l2", [cp.norm(h - h0, 2) <= rhs], norm, lambda x: rhs - norm(x), rhs)
 
 
@@ -213,7 +216,7 @@ def run_problem(problem: cp.Problem) -> tuple[str, str]:
     tolerances, then SCS, are tried. Returns ``(status, solver)`` with status one of ``optimal``,
     ``optimal_inaccurate``, ``infeasible``, ``solver_error``; the variables hold that attempt's
     values."""
-    fallback: tuple[str, dict] | None = None
+    fallback: tuple[str, dict[str, Any]] | None = None
     fallback_status = "solver_error"
     for name, opts in ATTEMPTS:
         if name not in cp.installed_solvers():

@@ -212,7 +212,7 @@ def _usable(replicates: np.ndarray | None) -> bool:
     return replicates is not None and len(replicates) > 1
 
 
-def free_components(components: list[str], h0: np.ndarray, constraints: list) -> np.ndarray:
+def free_components(components: list[str], h0: np.ndarray, constraints: list[Any]) -> np.ndarray:
     """Which components a feasible step can move: not ``fixed(...)``, and not held at zero (a
     single-component ``weight(k) <= c`` or ``== c`` with c <= 0 at h_k = 0)."""
     free = np.ones(len(components), bool)

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -73,7 +74,10 @@ def atom_constraints(constraints: list[ConstraintSpec], comp_of_atom: list[str],
 
     ``weight(k)`` is the sum of ``k``'s atoms, so a linear constraint's coefficient of ``k`` applies to
     each of them; ``fixed(k)`` keeps that sum at its baseline."""
-    rows, ops, rhs, trust = [], [], [], None
+    rows: list[np.ndarray] = []
+    ops: list[str] = []
+    rhs: list[float] = []
+    trust: tuple[str, float] | None = None
     comps = np.array(comp_of_atom)
     for c in constraints:
         if c.kind in ("kl", "l2"):
@@ -175,7 +179,7 @@ class _Dual:
         if C == 0:
             return 0.0
 
-        def neg(eta):
+        def neg(eta: np.ndarray) -> tuple[Any, Any]:
             p, lse, _ = self.tilt(np.concatenate([np.zeros(T), eta]))
             return -(-eta @ self.b - lse), -(self.B @ p - self.b)
 
@@ -189,7 +193,7 @@ class _Dual:
 
         T = self.a.shape[0]
 
-        def neg(x):
+        def neg(x: np.ndarray) -> tuple[Any, Any]:
             p, lse, _ = self.tilt(x)
             th, eta = x[:T], x[T:]
             g = -th @ self.c - eta @ self.b - lse - nu * np.sum(th**2 / (4 * self.w))

@@ -24,6 +24,9 @@ failed solution into an :class:`~patternlang.errors.InfeasibleError`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import cvxpy as cp
 import numpy as np
 
@@ -39,7 +42,7 @@ from patternlang.plan.ir import ConstraintSpec
 #: ``regularization = 0`` is replaced by this (relative) value: the minimum-norm limit
 MIN_REGULARIZATION = 1e-12
 
-__all__ = ["LinearTarget", "Solution", "solve_weights", "require_feasible", "desired_changes"]
+__all__ = ["LinearTarget", "Solution", "desired_changes", "require_feasible", "solve_weights"]
 
 
 def solve_weights(response: np.ndarray, response_se: np.ndarray | None, h0: np.ndarray,
@@ -84,7 +87,7 @@ def solve_weights(response: np.ndarray, response_se: np.ndarray | None, h0: np.n
     unreach &= np.array([t.kind != "move" for t in targets], dtype=bool)
     dgn = _spectrum_diagnostics(diag.target_spectrum(np.sqrt(w)[:, None] * a), unreach, targets)
     pinv = _pinv_solution(a, d, w, r, se, h0)
-    common = dict(step=step, comp_names=list(comp_names), obs_names=list(obs_names), h0=h0,
+    common: dict[str, Any] = dict(step=step, comp_names=list(comp_names), obs_names=list(obs_names), h0=h0,
                   pinv=pinv, diagnostics=dgn, regularization=regularization,
                   regularization_effective=rel * scale**2, solver="cvxpy/" + solver)
 
@@ -173,10 +176,14 @@ def desired_changes(targets: list[LinearTarget], mu0: np.ndarray | None, step: s
 # ------------------------------------------------------------------------------------------------
 
 
-def _validate(response, response_se, h0, comp_names, obs_names, regularization, step):
+def _validate(response: Any, response_se: Any, h0: Any, comp_names: Sequence[str], obs_names: Sequence[str],
+              regularization: float, step: str) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
     r = np.asarray(response, dtype=float)
     h = np.asarray(h0, dtype=float)
-    bad = lambda cause, remedy: PatRuntimeError(step, cause, remedy)  # noqa: E731
+
+    def bad(cause: str, remedy: str) -> PatRuntimeError:
+        return PatRuntimeError(step, cause, remedy)
+
     if r.ndim != 2 or r.shape != (len(obs_names), len(comp_names)):
         raise bad(f"response has shape {r.shape}, expected ({len(obs_names)}, {len(comp_names)}) "
                   "(observable coordinates x components)", "pass nbeta * chi with named rows/columns")
@@ -223,13 +230,15 @@ def _target_scale(a: np.ndarray, w: np.ndarray, k: int) -> float:
     return s_max if s_max > 0 else 1.0
 
 
-def _pinv_solution(a, d, w, r, se, h0) -> PinvSolution:
+def _pinv_solution(a: np.ndarray, d: np.ndarray, w: np.ndarray, r: np.ndarray, se: np.ndarray | None,
+                   h0: np.ndarray) -> PinvSolution:
     dh = diag.pinv_step(a, d, w)
     pred_se = None if se is None else diag.propagate_se(np.eye(r.shape[0]), se, dh)
     return PinvSolution(dh, h0 + dh, bool(np.all(h0 + dh >= -1e-12)), r @ dh, pred_se)
 
 
-def _outcomes(targets, t_mat, r, se, dh, d, dh_pinv, unreach) -> list[TargetOutcome]:
+def _outcomes(targets: Sequence[LinearTarget], t_mat: np.ndarray, r: np.ndarray, se: np.ndarray | None,
+              dh: np.ndarray | None, d: np.ndarray, dh_pinv: np.ndarray, unreach: np.ndarray) -> list[TargetOutcome]:
     out = []
     for i, t in enumerate(targets):
         if t.kind == "move":
@@ -245,7 +254,7 @@ def _outcomes(targets, t_mat, r, se, dh, d, dh_pinv, unreach) -> list[TargetOutc
     return out
 
 
-def _move_outcome(t: LinearTarget, dh, desired: float, dh_pinv) -> TargetOutcome:
+def _move_outcome(t: LinearTarget, dh: np.ndarray | None, desired: float, dh_pinv: np.ndarray) -> TargetOutcome:
     """A move target: the realized step's length along the requested direction ``e`` (so the
     achieved fraction is ``e·Δh / A``) and the angle between ``Δh`` and ``A·e``."""
     e = np.asarray(t.direction, float)
@@ -256,7 +265,7 @@ def _move_outcome(t: LinearTarget, dh, desired: float, dh_pinv) -> TargetOutcome
                          float(e @ dh_pinv), False, angle)
 
 
-def _spectrum_diagnostics(sv, unreach, targets) -> SolveDiagnostics:
+def _spectrum_diagnostics(sv: np.ndarray, unreach: np.ndarray, targets: Sequence[LinearTarget]) -> SolveDiagnostics:
     rank = diag.numerical_rank(sv)
     cond = float(sv[0] / sv[rank - 1]) if rank else None
     dgn = SolveDiagnostics(singular_values=sv, rank=rank, condition=cond)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from patternlang.engine.sampler import updates
 from patternlang.engine.sampler.chain_state import ChainState
 from patternlang.engine.sampler.sgld import SGLDConfig, run_sgld
 from patternlang.testing.toy_models import GaussianToy
@@ -28,7 +29,7 @@ class SumObserver:
         return None
 
 
-@pytest.mark.parametrize("preconditioner", ["none", "rmsprop"])
+@pytest.mark.parametrize("preconditioner", updates.names())
 @pytest.mark.parametrize("thin", [1, 2])
 def test_chunks_continue_exactly_like_one_run(preconditioner, thin):
     model, loss_fn, batch_fn = tiny_lm()

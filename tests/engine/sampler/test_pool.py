@@ -1,9 +1,13 @@
 """The chain-group pool: results in unit order whatever process ran them; failures surface."""
 
+import multiprocessing
+import os
+import signal
 import time
 
 import pytest
 
+from patternlang.engine.sampler import pool
 from patternlang.engine.sampler.pool import cpu_workers, map_units
 
 
@@ -30,10 +34,36 @@ def test_results_in_unit_order_with_helpers():
     assert sorted(done) == [0, 1, 2, 3]
 
 
-def test_short_work_does_not_wait_for_helpers():
-    t = time.perf_counter()
-    assert map_units(_square, [(i, 0.0) for i in range(6)], 2) == [i * i for i in range(6)]
-    assert time.perf_counter() - t < 5.0  # the caller did it all; the importing helper was stopped
+def _square_where(x: int) -> tuple[int, int]:
+    return x * x, os.getpid()
+
+
+class _SpyContext:
+    """The spawn context, keeping the processes it makes."""
+
+    def __init__(self, method: str):
+        self.ctx, self.made = multiprocessing.get_context(method), []
+
+    def __getattr__(self, name):
+        return getattr(self.ctx, name)
+
+    def Process(self, *args, **kwargs):
+        p = self.ctx.Process(*args, **kwargs)
+        self.made.append(p)
+        return p
+
+
+def test_short_work_does_not_wait_for_helpers(monkeypatch):
+    """The helper is held in its initializer (a 10-minute sleep), so it can claim no unit: the caller
+    must run every unit itself and then stop the helper rather than wait for it (a pool that joined
+    its helpers would return only after the sleep, with exit code 0, and fail here)."""
+    spy = {}
+    monkeypatch.setattr(pool, "get_context", lambda method: spy.setdefault("ctx", _SpyContext(method)))
+    out = map_units(_square_where, list(range(6)), 2, initializer=time.sleep, initargs=(600,))
+    assert [r for r, _ in out] == [i * i for i in range(6)]
+    assert {pid for _, pid in out} == {os.getpid()}  # the caller did it all
+    helpers = spy["ctx"].made
+    assert len(helpers) == 1 and helpers[0].exitcode == -signal.SIGTERM  # stopped, not waited for
 
 
 def test_a_failing_unit_raises():
