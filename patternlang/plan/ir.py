@@ -117,7 +117,7 @@ class DrawsAuto(_Model):
 
 class SamplerSpec(_Model):
     """Localized tempered SGLD settings (devinterp's update with the minibatch mean loss), spelled as
-    in the language; :func:`patternlang.runtime.sampling.sgld_config` is the one place they become
+    in the language; :func:`patternlang.runtime.services.sampling.sgld_config` is the one place they become
     the engine's :class:`~patternlang.engine.sampler.sgld.SGLDConfig` (``step`` -> ``step_size``,
     ``chains`` -> ``num_chains``, ``draws`` -> ``num_draws``; the defaults are the same)."""
 

@@ -8,10 +8,10 @@ leaves the simplex: a forward difference) with common random numbers
 * the same SGLD noise and minibatch generators: chain c's streams derive from
   (``seed``, center, c) whatever the mixture;
 * the same minibatch *sequences*: drawn from one fixed design mixture
-  (:func:`~patternlang.runtime.sampling.mixture_batches` with ``design``), each carrying the loss
+  (:func:`~patternlang.runtime.services.sampling.mixture_batches` with ``design``), each carrying the loss
   weight h_k / count_k of its run's mixture, so the paired minibatch losses differ only through
   the weights;
-* the same probe sequences, drawn per chain (:func:`~patternlang.runtime.sampling.probe_seed` with
+* the same probe sequences, drawn per chain (:func:`~patternlang.runtime.services.sampling.probe_seed` with
   the chain), so the chains are independent replicates of the whole estimate, probe draw included.
 
 Every (center, component, side, chain) run is a resumable part (``parts/coupled-...``): an

@@ -1,6 +1,6 @@
 """The units of a sample step — one chain group at one center — run, or re-loaded when sealed.
 
-Each unit is one batched sampler call (:func:`~patternlang.runtime.sampling.run_group`) whose
+Each unit is one batched sampler call (:func:`~patternlang.runtime.services.sampling.run_group`) whose
 outputs are saved as a *part* with its own done marker: ``sgld.json`` (the sampler result),
 ``moments.npz`` (the observer's co-moments), ``trace.npz`` (the loss trace) and, when the unit is a
 chunk of ``draws = auto(...)``, ``state.npz`` (where its chains stopped, to continue from). A part

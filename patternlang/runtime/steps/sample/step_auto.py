@@ -48,7 +48,7 @@ def resolve_auto_step(step: SampleStep, ctx: StepContext, center_path: Path, com
 class TargetProbe:
     """The scan's :class:`~patternlang.engine.sampler.step_scan.RowProbe` for a sample step with
     targets: each point observes the step's observables, and its rows are the targeted χ rows
-    (:func:`~patternlang.runtime.steps.target_rows.target_rows`) from that point's co-moments."""
+    (:func:`~patternlang.runtime.services.target_rows.target_rows`) from that point's co-moments."""
 
     def __init__(self, step: SampleStep, ctx: StepContext, model: Any, components: dict):
         self.step, self.ctx, self.model, self.components = step, ctx, model, components
