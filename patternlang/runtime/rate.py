@@ -89,6 +89,6 @@ def measure_rates(plan: Plan, budget_s: float = 0.5, device: str = "cpu") -> dic
             out[step.model.name] = measure_rate(step, budget_s=budget_s, device=device)
         elif getattr(step, "model", None) is not None and step.kind == "verify" \
                 and step.model.name not in out:
-            recipe = plan.step(step.train).model_copy(update={"model": step.model})
+            recipe = plan.step_as(step.train, TrainStep).model_copy(update={"model": step.model})
             out[step.model.name] = measure_rate(recipe, budget_s=budget_s, device=device)
     return out

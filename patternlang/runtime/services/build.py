@@ -92,7 +92,7 @@ def select_checkpoints(ref: CheckpointRef, ctx: StepContext, components: dict,
                        ) -> list[tuple[int, Path, dict[str, float]]]:
     """Checkpoints of ``ref`` whose final observable satisfies ``ref.select`` (all if no selection),
     with the selection observable's values; at most ``limit``, in seed order."""
-    found = []
+    found: list[tuple[int, Path, dict[str, float]]] = []
     for seed, path in checkpoint_paths(ref, ctx):
         if ref.select is None:
             found.append((seed, path, {}))

@@ -7,12 +7,17 @@ coupled estimator and the χ rows of the sample step's targets."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from patternlang.plan.ir import SampleStep
 from patternlang.runtime.context import StepContext
-from patternlang.runtime.results_types import ChiResult, PoolChi, PrincipalResult
+from patternlang.runtime.results_types import ChiResult, Mode, PoolChi, PrincipalResult
 from patternlang.runtime.rundir import atomic_save_npz
+
+if TYPE_CHECKING:
+    from patternlang.engine.chi import Chi, Principal
 
 
 def _average(chis: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -25,8 +30,8 @@ def _average(chis: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return chi, se, mu
 
 
-def combine(chis: list, sample: SampleStep, nbeta: float,
-            standardize: bool = True) -> tuple[ChiResult, object, object]:
+def combine(chis: list[Chi], sample: SampleStep, nbeta: float,
+            standardize: bool = True) -> tuple[ChiResult, Chi, Principal]:
     """(result, merged :class:`Chi`, principal directions) of χ estimated at one or more centers."""
     from patternlang.engine.chi import Chi, principal_directions
 
@@ -76,14 +81,13 @@ def _owner(coord: str, spec_of: dict) -> str:
     return base if base in spec_of else coord
 
 
-def principal_record(p) -> PrincipalResult:
+def principal_record(p: Principal) -> PrincipalResult:
     """Principal directions: spectrum, and each mode's named loadings."""
     modes = []
     for r in range(len(p.singular_values)):
         structure, data = p.loadings(r)
-        modes.append({"singular_value": float(p.singular_values[r]),
-                      "explained": float(p.explained[r]), "observables": structure,
-                      "components": data})
+        modes.append(Mode(singular_value=float(p.singular_values[r]),
+                          explained=float(p.explained[r]), observables=structure, components=data))
     return PrincipalResult(standardized=p.standardized, singular_values=p.singular_values.tolist(),
                            variance_explained=p.explained.tolist(), modes=modes)
 

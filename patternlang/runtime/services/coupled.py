@@ -34,6 +34,7 @@ import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 
@@ -48,6 +49,13 @@ from patternlang.runtime.services.chi import principal_record
 from patternlang.runtime.services.sampling import probe_seed, sample_chains, sample_workers
 from patternlang.runtime.services.target_rows import target_rows
 from patternlang.runtime.workers import worker_init
+
+
+class _Round(TypedDict):
+    """One round of the coupled estimator under ``draws = auto``: its chains and best |z| per row."""
+
+    chains: int
+    best_abs_z: dict[str, float | None]
 
 
 @dataclass(frozen=True)
@@ -277,12 +285,13 @@ def apply_coupled(result, step, sample: SampleStep, ctx: StepContext) -> None:
     ``chains · ⌈max / draws⌉`` chains (the budget ``max`` draws per chain would spend)."""
     spec = step.estimator
     comps = list(spec.components) or movable_components(ctx.plan, step.id, sample)
-    planned = ctx.plan.step(step.sample)
+    planned = ctx.plan.step_as(step.sample, SampleStep)
     auto = planned.sampler.draws_auto if not spec.chains else None
     base = spec.chains or sample.sampler.chains
     draws = spec.draws or (auto.chunk if auto is not None else sample.sampler.draws)
     most = base * -(-planned.sampler.draws // draws) if auto is not None else base
-    chains, rounds = base, []
+    chains = base
+    rounds: list[_Round] = []
     while True:
         run = CoupledRun(sample, spec.delta, comps, chains, draws)
         cc, warnings = run_coupled(run, ctx, reuse=auto is not None)

@@ -10,6 +10,8 @@ with ``mean``, ``sum``, ``index``, ``+``, ``-`` and multiplication / division by
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from patternlang.errors import PatRuntimeError
@@ -103,8 +105,9 @@ def linearize(node: ObsExpr, rows: Rows, step_id: str) -> np.ndarray:
         return out
     if op == "const":
         raise PatRuntimeError(step_id, "a target is a constant", "target an observable")
-    parts = [linearize(o, rows, step_id) if o.op != "const" else float(o.value)
-             for o in node.operands]
+    # a matrix per operand, or the value of a constant operand (a factor, or a shift dropped below)
+    parts: list[Any] = [linearize(o, rows, step_id) if o.op != "const" else float(o.value)
+                        for o in node.operands]
     if op in ("mean", "sum"):
         return parts[0].mean(0, keepdims=True) if op == "mean" else parts[0].sum(0, keepdims=True)
     if op == "index":

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
@@ -34,14 +34,20 @@ from patternlang.runtime.context import StepContext
 from patternlang.runtime.rundir import atomic_save_npz, atomic_write_json
 from patternlang.runtime.services.build import build_model, derive_seed, load_weights
 
+if TYPE_CHECKING:
+    from patternlang.engine.sampler.sgld import SGLDConfig
 
-def sgld_config(sampler: SamplerSpec, seed: int, **engine: object):
+
+def sgld_config(sampler: SamplerSpec, seed: int, **engine: Any) -> SGLDConfig:
     """The engine's settings for the plan's ``sampler`` (``step`` -> ``step_size``, ``chains`` ->
     ``num_chains``, ``draws`` -> ``num_draws``); ``engine`` sets engine-only fields such as
-    ``keep_observations``."""
+    ``keep_observations``. ``step = auto`` must be resolved to a number first (its scan,
+    :func:`with_step`, :func:`as_sampled`)."""
     from patternlang.engine.sampler.sgld import SGLDConfig
 
     s = sampler
+    if isinstance(s.step, str):  # "auto": SGLDConfig's `step_size > 0` check raised this TypeError
+        raise TypeError(f"sampler step {s.step!r} is not resolved to a number")
     return SGLDConfig(step_size=s.step, gamma=s.gamma, nbeta=s.nbeta, num_chains=s.chains,
                       num_draws=s.draws, burnin=s.burnin, thin=s.thin, seed=seed,
                       restrict=tuple(s.restrict), preconditioner=s.preconditioner, **engine)
@@ -126,7 +132,7 @@ def chain_bytes(step: SampleStep, ctx: StepContext, center: Path, components: di
                             ctx.device)(0, 0, g)
     probe = next(iter(components.values())).sample(step.probe, g)
     probe = {k: v.to(ctx.device) for k, v in probe.items()}
-    per_chain = measure_chain_bytes(model, model_loss_fn(model.task), batch, probe)
+    per_chain = measure_chain_bytes(model, model_loss_fn(cast(str, model.task)), batch, probe)
     del model
     torch.cuda.empty_cache()
     return per_chain
@@ -200,7 +206,7 @@ def sample_chains(step: SampleStep, ctx: StepContext, center: Path, components: 
         observer.resume(Comoments.from_state(dict(np.load(start / "moments.npz"))))
     steps = cfg.num_draws * cfg.thin if state is not None else cfg.total_steps  # a chunk: no burn-in
     bar = ctx.progress.task(label, total=steps, unit="step") if label else None
-    result = run_sgld(model, model_loss_fn(model.task),
+    result = run_sgld(model, model_loss_fn(cast(str, model.task)),
                       mixture_batches(components, weights, step.sampler.batch, ctx.device, design),
                       cfg,
                       observer=with_precision(observer, ctx.device, ctx.options.autocast),

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from patternlang.errors import PatRuntimeError
-from patternlang.plan.ir import Plan, SampleStep
+from patternlang.plan.ir import Plan, SampleStep, SolveStep
 from patternlang.runtime.results_types import ChiResult
 from patternlang.runtime.services.chi import combine, split_pools
 from patternlang.runtime.services.rows import Rows, linearize
@@ -88,6 +88,6 @@ def solve_free(plan: Plan | None, solve_id: str, components: list[str]) -> np.nd
 
     if plan is None:
         return None
-    solve = plan.step(solve_id)
+    solve = plan.step_as(solve_id, SolveStep)
     h0 = np.array([float(solve.mixture.weights.get(c, 0.0)) for c in components])
     return free_components(components, h0, list(solve.constraints))

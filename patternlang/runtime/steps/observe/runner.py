@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from patternlang.plan.ir import ObserveStep
+from patternlang.plan.ir import ObserveStep, TrainStep
 from patternlang.runtime.context import StepContext
 from patternlang.runtime.results_types import ObserveResult, SeedValues
 from patternlang.runtime.services.build import (build_components, build_model, derive_seed,
@@ -13,7 +13,7 @@ from patternlang.runtime.services.build import (build_components, build_model, d
 
 def run_observe(step: ObserveStep, ctx: StepContext) -> ObserveResult:
     components = build_components(step.components)
-    train = ctx.plan.step(step.at.train)
+    train = ctx.plan.step_as(step.at.train, TrainStep)
     weights = dict(train.mixture.weights)
     rows = []
     for seed, path, _ in select_checkpoints(step.at, ctx, components, weights, train.model):

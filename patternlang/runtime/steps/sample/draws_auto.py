@@ -61,7 +61,8 @@ def run_chunks(step: SampleStep, ctx: StepContext, centers: list, groups: list[l
     auto, budget = step.sampler.draws_auto, step.sampler.draws
     checks: list[ChunkCheck] = []
     least = equilibration_draws(float(step.sampler.step), step.sampler.gamma, step.sampler.thin)
-    done, payloads, rows, rule = 0, None, [], "llc"
+    done, payloads, rule = 0, None, "llc"
+    rows: list[Any] = []  # TargetRow under the rule "targets", the LLC rows' dicts under "llc"
     while done < budget:
         end = min(done + auto.chunk, budget)
         payloads = ctx.dist.gather_dict(run_parts(

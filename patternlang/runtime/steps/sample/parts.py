@@ -83,9 +83,12 @@ def run_parts(step: SampleStep, ctx: StepContext, centers: list, groups: list[li
                 for name, ci, group in todo]
         bar = ctx.progress.task(f"{step.id}: chain groups on {workers} processes", total=len(jobs),
                                 unit="group")
-        map_units(_group_job, jobs, workers,
-                  on_done=lambda i, _: (where.mark_part_done(todo[i][0]), bar.advance()),
-                  initializer=worker_init, initargs=(os.getpid(),))
+
+        def on_done(i: int, _: object) -> None:
+            where.mark_part_done(todo[i][0])
+            bar.advance()
+
+        map_units(_group_job, jobs, workers, on_done=on_done, initializer=worker_init, initargs=(os.getpid(),))
         bar.close()
     else:
         init_loss: dict[int, float] = {}

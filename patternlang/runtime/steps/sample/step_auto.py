@@ -15,7 +15,7 @@ distributed run needs no extra message.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from patternlang.plan.ir import SampleStep
 from patternlang.runtime.accel import with_precision
@@ -80,7 +80,7 @@ def _scan(step: SampleStep, ctx: StepContext, center_path: Path, components: dic
     probe = TargetProbe(step, ctx, model, components) if step.targets else None
     ctx.progress.info(f"{step.id}: step = auto, scanning from {AUTO_MAX_STEP:g} down ({draws} draws each"
                       + (", with the targeted chi rows)" if probe else ")"))
-    scan = scan_step_size(model, model_loss_fn(model.task), batch_fn, cfg, max_step=AUTO_MAX_STEP,
+    scan = scan_step_size(model, model_loss_fn(cast(str, model.task)), batch_fn, cfg, max_step=AUTO_MAX_STEP,
                           draws=draws, rows=probe)
     ctx.progress.info(f"{step.id}: step = auto chose {scan.chosen:.3g}")
     return scan.to_dict()

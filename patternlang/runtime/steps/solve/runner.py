@@ -21,7 +21,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from patternlang.errors import PatRuntimeError
-from patternlang.plan.ir import MixtureSpec, SolveStep
+from patternlang.plan.ir import MixtureSpec, SampleStep, SolveStep, SusceptibilityStep, TrainStep
 from patternlang.runtime.context import StepContext
 from patternlang.runtime.results_types import (Prediction, SampleResult, SolveResult, SolveRound,
                                                result_json)
@@ -41,11 +41,11 @@ def _round(step: SolveStep, ctx: StepContext, r: int, weights: dict, ckpt, seed:
     from patternlang.engine.chi import estimate_chi
     from patternlang.engine.moments import Comoments
 
-    sus = ctx.plan.step(step.susceptibilities[0])
-    sample = ctx.plan.step(sus.sample)
+    sus = ctx.plan.step_as(step.susceptibilities[0], SusceptibilityStep)
+    sample = ctx.plan.step_as(sus.sample, SampleStep)
     # re-estimate with the ε and draws the sample step used (step = auto, draws = auto)
     sample = as_sampled(sample, ctx.result(sus.sample, SampleResult))
-    train = ctx.plan.step(sample.at.train)
+    train = ctx.plan.step_as(sample.at.train, TrainStep)
     pdir = ctx.dir.part(f"round{r}")
     components = build_components(sample.components)  # the mixture's and the probes
     info = train_one(train, seed, weights, components, pdir, device=str(ctx.device),
@@ -86,9 +86,9 @@ def iterate(step: SolveStep, ctx: StepContext, first: SolveRound) -> list[SolveR
     if step.round_steps < 1:
         raise PatRuntimeError(step.id, "rounds > 1 needs round_steps >= 1",
                               "set round_steps: training steps between rounds")
-    sus = ctx.plan.step(step.susceptibilities[0])
+    sus = ctx.plan.step_as(step.susceptibilities[0], SusceptibilityStep)
     center = ctx.result(sus.sample, SampleResult).centers[0]
-    ckpt = dict(checkpoint_paths(ctx.plan.step(sus.sample).at, ctx))[center.seed]
+    ckpt = dict(checkpoint_paths(ctx.plan.step_as(sus.sample, SampleStep).at, ctx))[center.seed]
     rounds = [first]
     for r in range(2, step.rounds + 1):
         name = f"round{r}"

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from patternlang.plan.ir import SolveStep
+from patternlang.plan.ir import SampleStep, SolveStep, SusceptibilityStep
 from patternlang.runtime.context import StepContext
 from patternlang.runtime.results_types import (ChiResult, PosteriorCheckRow, Reproducibility,
                                                SampleResult)
@@ -112,12 +112,12 @@ def posterior_check(step: SolveStep, ctx: StepContext, rows, targets: list,
     if len(step.susceptibilities) != 1:
         return []
     sid = step.susceptibilities[0]
-    sus = ctx.plan.step(sid)
+    sus = ctx.plan.step_as(sid, SusceptibilityStep)
     if sus.estimator is None:
         return []
     from patternlang.engine.solve.resolved import prediction, target_response
 
-    sample = as_sampled(ctx.plan.step(sus.sample), ctx.result(sus.sample, SampleResult))
+    sample = as_sampled(ctx.plan.step_as(sus.sample, SampleStep), ctx.result(sus.sample, SampleResult))
     used = ctx.result(sid, ChiResult).coupled  # the chains and draws the estimate settled on
     chains = used.chains if used else sus.estimator.chains or sample.sampler.chains
     draws = used.draws if used else sus.estimator.draws or sample.sampler.draws

@@ -14,21 +14,27 @@ and 1, by data component). With ``per_sample = [pool]`` the pool columns also go
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from patternlang.plan.ir import SusceptibilityStep
+from patternlang.plan.ir import SampleStep, SusceptibilityStep
 from patternlang.runtime.context import StepContext
 from patternlang.runtime.results_types import ChiResult, SampleResult
 from patternlang.runtime.rundir import atomic_save_npz, atomic_write_json
 from patternlang.runtime.services.chi import combine, save_pools
 
+if TYPE_CHECKING:
+    from patternlang.engine.component_chi import PartSample
 
-def _part_samples(step: SusceptibilityStep, ctx: StepContext) -> tuple[dict, object, SampleResult]:
+
+def _part_samples(step: SusceptibilityStep, ctx: StepContext
+                  ) -> tuple[dict[str, PartSample], PartSample, SampleResult]:
     """(part -> PartSample, the full PartSample, the full SampleResult) at the first center."""
     from patternlang.engine.component_chi import PartSample
     from patternlang.engine.moments import Comoments
 
-    def load(sid: str):
+    def load(sid: str) -> tuple[PartSample, SampleResult]:
         res = ctx.result(sid, SampleResult)
         d = ctx.input_dir(sid)
         m = Comoments.from_state(dict(np.load(d.file(res.moments[0]))))
@@ -49,7 +55,7 @@ def run_component_susceptibility(step: SusceptibilityStep, ctx: StepContext) -> 
 
     parts, full, full_res = _part_samples(step, ctx)
     chi = component_chi(parts, full, step.definition)
-    sample = ctx.plan.step(step.sample)
+    sample = ctx.plan.step_as(step.sample, SampleStep)
     k = len(sample.mixture.weights)
     names = list(chi.comp_names)
     # the standardized PCA over the finest columns there are (tokens, else samples, else components)
@@ -75,8 +81,9 @@ def run_component_susceptibility(step: SusceptibilityStep, ctx: StepContext) -> 
                     standardized=standardize(fine.chi), loadings=pca.loadings, scores=pca.scores,
                     explained=pca.explained, singular_values=pca.singular_values)
     figure = _figure(pca, ctx.dir.file("component_pca.png"))
-    summary = {"definition": step.definition, "parts": {p: list(ctx.plan.step(sid).sampler.restrict)
-                                                         for p, sid in step.parts.items()},
+    summary = {"definition": step.definition,
+               "parts": {p: list(ctx.plan.step_as(sid, SampleStep).sampler.restrict)
+                         for p, sid in step.parts.items()},
                "columns": len(fine.comp_names), "file": "component_chi.npz",
                "figure": figure, "pca": pca.to_dict(4),
                "score_by_component": _score_by_component(pca, 4)}

@@ -18,6 +18,8 @@ its paired finite difference, see :mod:`patternlang.runtime.steps.susceptibility
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from patternlang.plan.ir import SampleStep, SusceptibilityStep
@@ -30,6 +32,9 @@ from patternlang.runtime.services.sampling import as_sampled
 from patternlang.runtime.steps.susceptibility.component import run_component_susceptibility
 from patternlang.runtime.steps.susceptibility.fd_check import finite_difference_rows
 
+if TYPE_CHECKING:
+    from patternlang.engine.moments import Comoments
+
 
 def run_susceptibility(step: SusceptibilityStep, ctx: StepContext) -> ChiResult:
     from patternlang.engine.chi import estimate_chi
@@ -37,7 +42,7 @@ def run_susceptibility(step: SusceptibilityStep, ctx: StepContext) -> ChiResult:
 
     if step.parts:  # component susceptibilities (issue 24)
         return run_component_susceptibility(step, ctx)
-    sample = ctx.plan.step(step.sample)
+    sample = ctx.plan.step_as(step.sample, SampleStep)
     sdir, sampled = ctx.input_dir(step.sample), ctx.result(step.sample, SampleResult)
     sample = as_sampled(sample, sampled)  # the ε and draws it sampled with (step / draws = auto)
     moments = [Comoments.from_state(dict(np.load(sdir.file(f)))) for f in sampled.moments]
@@ -61,7 +66,7 @@ def run_susceptibility(step: SusceptibilityStep, ctx: StepContext) -> ChiResult:
     return result
 
 
-def _covariance_halves(moments: list, sample: SampleStep, nbeta: float) -> list[HalfChi] | None:
+def _covariance_halves(moments: list[Comoments], sample: SampleStep, nbeta: float) -> list[HalfChi] | None:
     """χ and SE from the even and from the odd chains of every center (None with < 4 chains)."""
     from patternlang.engine.chi import estimate_chi
 

@@ -16,7 +16,7 @@ import numpy as np
 from patternlang.engine import regression as reg
 from patternlang.engine.directions import equality_rows
 from patternlang.engine.solve import LinearTarget
-from patternlang.plan.ir import VerifyStep
+from patternlang.plan.ir import SolveStep, VerifyStep
 from patternlang.runtime.context import StepContext
 from patternlang.runtime.results_types import SolveResult
 from patternlang.runtime.rundir import atomic_write_json
@@ -26,7 +26,7 @@ from patternlang.runtime.steps.verify.validation import TargetReader, Tracked
 def proxy_design(step: VerifyStep, ctx: StepContext) -> tuple[np.ndarray, list[str], int]:
     """The proxy mixtures ``[K, components]``, the component names and the proxy horizon."""
     assert step.regression is not None
-    solve = ctx.plan.step(step.solve)
+    solve = ctx.plan.step_as(step.solve, SolveStep)
     h0d = ctx.result(step.solve, SolveResult).baseline
     names = list(h0d)
     h0 = np.array([h0d[n] for n in names])
@@ -68,7 +68,7 @@ def regression_result(step: VerifyStep, ctx: StepContext, mixtures: np.ndarray,
 
 def _free(step: VerifyStep, ctx: StepContext, names: list[str]) -> int:
     """Free directions of the weights: components − 1 (the sum) − the equality constraints."""
-    return max(0, len(names) - 1 - len(equality_rows(ctx.plan.step(step.solve).constraints)))
+    return max(0, len(names) - 1 - len(equality_rows(ctx.plan.step_as(step.solve, SolveStep).constraints)))
 
 
 def _measured(step: VerifyStep, reader: TargetReader, finals: list[dict]

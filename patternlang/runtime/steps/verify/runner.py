@@ -36,11 +36,11 @@ from patternlang.engine.sampler.pool import map_units
 from patternlang.engine.solve.diagnostics import propagate_se
 from patternlang.engine.validation import compare_onsets
 from patternlang.errors import PatRuntimeError
-from patternlang.plan.ir import ModelSpec, ObsExpr, ObservableSpec, VerifyStep
+from patternlang.plan.ir import ModelSpec, ObsExpr, ObservableSpec, SolveStep, VerifyStep
 from patternlang.runtime.context import StepContext
 from patternlang.runtime.contract import check_model
-from patternlang.runtime.results_types import (ArmResult, CalibrationRow, OnsetResult, OnsetRule,
-                                               SolveResult, VerifyResult)
+from patternlang.runtime.results_types import (ArmResult, CalibrationRow, FinalValue, OnsetResult,
+                                               OnsetRule, SolveResult, VerifyResult)
 from patternlang.runtime.rundir import atomic_write_json, damage, read_json, seal
 from patternlang.runtime.services.build import build_components, build_model, checkpoint_paths
 from patternlang.runtime.services.mixtures import arm_weights, atom_arm, reweight_pools
@@ -208,8 +208,12 @@ def _run_jobs(jobs: list[dict], ctx: StepContext, step: VerifyStep,
     default = 2 if ctx.device.type == "cpu" and not ctx.dist.active else 1
     workers = ctx.options.workers or default
     # work sharing: this process starts at once, helpers join when ready (see engine.sampler.pool)
-    map_units(_job, todo, workers, on_done=lambda i, _: (_mark_done(todo[i]), bar.advance()),
-              initializer=worker_init, initargs=(os.getpid(),))
+
+    def on_done(i: int, _: object) -> None:
+        _mark_done(todo[i])
+        bar.advance()
+
+    map_units(_job, todo, workers, on_done=on_done, initializer=worker_init, initargs=(os.getpid(),))
     bar.close()
     return ctx.dist.gather_dict({j["name"]: read_json(j["part_dir"] / "run.json") for j in mine})
 
@@ -240,7 +244,7 @@ def _arm_summary(runs: list[dict], weights: dict, step: VerifyStep) -> ArmResult
             absent=len(per_seed) - len(present),
             censored_mean=float(np.mean(censored)) if censored else None, final_holds=at_end,
             final_fraction=float(np.mean(at_end)) if at_end else None)
-    final = {c: {"mean": float(np.mean([s[-1] for s in v])), "sd": float(np.std([s[-1] for s in v]))}
+    final = {c: FinalValue(mean=float(np.mean([s[-1] for s in v])), sd=float(np.std([s[-1] for s in v])))
              for c, v in curves.items()}
     return ArmResult(weights=weights, seeds=list(step.seeds), curves=curves, onset=onset,
                      final=final)
@@ -254,7 +258,7 @@ def _calibration(step: VerifyStep, ctx: StepContext, arms: dict[str, ArmResult]
     if "baseline" not in arms or "patterned" not in arms:
         return []
     sol = ctx.result(step.solve, SolveResult)
-    rows = Rows.of(ctx.plan.step(step.solve), ctx)
+    rows = Rows.of(ctx.plan.step_as(step.solve, SolveStep), ctx)
     dmu = np.array([sol.predicted[n].change for n in rows.names], float)
     dh = np.array([sol.final_weights[c] - sol.baseline[c] for c in rows.components])
     out = []

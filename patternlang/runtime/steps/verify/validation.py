@@ -22,7 +22,7 @@ from patternlang.engine import validation as val
 from patternlang.engine.solve import diagnostics as diag
 from patternlang.engine.verdict import target_verdict
 from patternlang.errors import PatRuntimeError
-from patternlang.plan.ir import ObsExpr, VerifyStep
+from patternlang.plan.ir import ObsExpr, SolveStep, VerifyStep
 from patternlang.runtime.context import StepContext
 from patternlang.runtime.results_types import SolveResult
 from patternlang.runtime.services.build import derive_seed
@@ -80,7 +80,7 @@ class TargetReader:
     ``<susceptibility>:`` prefix when there are several)."""
 
     def __init__(self, step: VerifyStep, ctx: StepContext):
-        solve = ctx.plan.step(step.solve)
+        solve = ctx.plan.step_as(step.solve, SolveStep)
         self.rows = Rows.of(solve, ctx)
         self.targets, _ = linear_targets(solve.targets, self.rows, solve.id)
         many = len(solve.susceptibilities) > 1
