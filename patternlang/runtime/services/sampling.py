@@ -19,6 +19,7 @@ and the engine's settings are built one way:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -31,6 +32,7 @@ from patternlang.plan.ir import SampleStep, SamplerSpec
 from patternlang.runtime.accel import (chains_per_batch, free_cuda_bytes, maybe_compile,
                                        measure_chain_bytes, with_precision)
 from patternlang.runtime.context import StepContext
+from patternlang.runtime.progress import Task
 from patternlang.runtime.rundir import atomic_save_npz, atomic_write_json
 from patternlang.runtime.services.build import build_model, derive_seed, load_weights
 
@@ -138,7 +140,7 @@ def chain_bytes(step: SampleStep, ctx: StepContext, center: Path, components: di
     return per_chain
 
 
-def _bar_callback(bar):
+def _bar_callback(bar: Task) -> Callable[[int, int], None]:
     """Adapt a progress task to the sampler's ``progress(done, total)`` callback."""
     last = [0]
 
