@@ -101,11 +101,24 @@ def design_mixture(weights: dict[str, float], components: list[str], batch: int)
     """The fixed mixture every paired run draws its minibatch sequences from: the base weights,
     with every component that a run weights (base > 0, or estimated) at least 1/batch, so that
     each of them is in every minibatch."""
-    floor = 1.0 / batch
+    floor = (1.0 + 1e-9) / batch  # a hair above 1/batch: floor(h·batch) >= 1 despite rounding
     used = {k for k, v in weights.items() if v > 0} | set(components)
-    raw = {k: max(float(weights.get(k, 0.0)), floor) if k in used else 0.0 for k in weights}
-    total = sum(raw.values())
-    return {k: v / total for k, v in raw.items()}
+    if len(used) * floor > 1.0:
+        raise PatRuntimeError("coupled", f"a minibatch of {batch} cannot hold each of the "
+                              f"{len(used)} components the paired runs weight",
+                              f"a sampler batch of at least {len(used)}")
+    # Components under the floor are raised to it; the others share what is left in proportion
+    # to their weights (repeated: sharing can push another one under the floor).
+    floored: set[str] = set()
+    while True:
+        rest = {k: float(weights[k]) for k in weights if k in used and k not in floored}
+        total, share = sum(rest.values()), 1.0 - floor * len(floored)
+        out = {k: floor if k in floored else rest[k] / total * share if k in rest else 0.0
+               for k in weights}
+        low = {k for k in rest if out[k] < floor}
+        if not low:
+            return out
+        floored |= low
 
 
 def sides(weights: dict[str, float], component: str, delta: float) -> tuple[dict, dict, bool]:

@@ -126,3 +126,35 @@ def _pair(model, h, k, step, seed):
     runs = [model.langevin(_shift(h, k, s * DELTA), 8, 1000, step, thin=2, seed=seed, burnin=200)
             for s in (1, -1)]
     return list(runs[0]), list(runs[1])
+
+
+def test_the_design_mixture_puts_every_weighted_component_in_every_minibatch():
+    """A component under 1/batch (parentheses' `flat`, 0.0125 at batch 64) is raised to the floor
+    *after* normalization, so stratified batches never miss it (they did: issue 23)."""
+    import torch
+
+    from patternlang.data.mixture import stratified_counts
+    from patternlang.runtime.steps.coupled import design_mixture
+
+    base = {"pos": 0.5, "flat": 0.0125, "early": 0.1625, "late": 0.1625, "closing": 0.1625}
+    design = design_mixture(base, ["flat", "late"], 64)
+    assert abs(sum(design.values()) - 1) < 1e-12 and min(design.values()) >= 1 / 64
+    g = torch.Generator().manual_seed(0)
+    w = torch.tensor(list(design.values()), dtype=torch.float64)
+    assert all(int(stratified_counts(w, 64, g).min()) >= 1 for _ in range(2000))
+    # weights above the floor keep their base ratios; nothing floored: the base itself
+    assert abs(design["early"] / design["pos"] - 0.325) < 1e-12
+    assert design_mixture({"a": 0.35, "b": 0.45, "c": 0.2}, ["a"], 32) == {"a": 0.35, "b": 0.45, "c": 0.2}
+    # an estimated component of base weight 0 gets the floor, the rest share the remainder
+    d = design_mixture({"a": 0.5, "b": 0.5, "z": 0.0}, ["z"], 16)
+    assert d["z"] == (1 + 1e-9) / 16 and abs(d["a"] - d["b"]) < 1e-15
+
+
+def test_a_minibatch_too_small_for_the_paired_runs_is_refused_with_a_remedy():
+    import pytest
+
+    from patternlang.errors import PatRuntimeError
+    from patternlang.runtime.steps.coupled import design_mixture
+
+    with pytest.raises(PatRuntimeError, match="batch of at least 5"):
+        design_mixture({k: 0.2 for k in "abcde"}, [], 4)
