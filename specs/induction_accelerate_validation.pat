@@ -1,6 +1,6 @@
 # Validation of induction_accelerate.pat (docs/validation.md): the same spec (the same training, chi,
-# solve and arms), verified also against 12 random steps of the patterned step's length and a regression arm
-# (8 proxy trainings at equal compute). Results: examples/induction_accelerate/README.md#validation.
+# solve and arms), verified also against 12 random steps of the patterned step's length and a
+# regression arm (8 proxy trainings at equal compute). Results: examples/induction_accelerate/README.md.
 use stdlib.lm
 use stdlib.core
 
@@ -15,10 +15,10 @@ mixture base = {code_: 0.3, prose_: 0.2, spans: 0.35, text: 0.15}
 train pretrain {
   model = net
   data = base
-  steps = 250
+  steps = 150
   batch = 32
   optimizer = adamw(lr=1e-2, weight_decay=0.05)
-  checkpoints = [250]
+  checkpoints = [150]
 }
 
 ## nbeta well above B/log B (9.2) so the loss term, not the localization, shapes the posterior.
@@ -30,7 +30,7 @@ observable ih = induction_score(layer=1, heads=*, period=8)
 observable pt = previous_token_score(layer=0, heads=*)
 
 susceptibility early {
-  at = pretrain.step(250)
+  at = pretrain.step(150)
   sampler = local
   observe = [ih, pt, loss(spans), loss(code_), loss(prose_), loss(text)]
   probe = 64

@@ -3,7 +3,7 @@
 # The same model, data and early checkpoint as specs/induction_accelerate.pat (a 2-layer, 4-head
 # attention-only LM on Python code, its prose, repeated spans and Markov text; the layer-1
 # induction heads form at about step 370 under this mixture). chi of the per-head induction and
-# previous-token scores and the component losses at step 250, by the coupled estimator, is
+# previous-token scores and the component losses at step 150, by the coupled estimator, is
 # decomposed into principal modes;
 # `mode(mean(ih))` is the mode that moves the mean induction score most, signed so that a positive
 # step raises it. `accelerate` steps along it, `delay` against it, each inside the same KL trust
@@ -25,10 +25,10 @@ mixture base = {code_: 0.3, prose_: 0.2, spans: 0.35, text: 0.15}
 train pretrain {
   model = net
   data = base
-  steps = 250
+  steps = 150
   batch = 32
   optimizer = adamw(lr=1e-2, weight_decay=0.05)
-  checkpoints = [250]
+  checkpoints = [150]
 }
 
 ## nbeta well above B/log B (9.2) so the loss term, not the localization, shapes the posterior.
@@ -40,7 +40,7 @@ observable ih = induction_score(layer=1, heads=*, period=8)
 observable pt = previous_token_score(layer=0, heads=*)
 
 susceptibility early {
-  at = pretrain.step(250)
+  at = pretrain.step(150)
   sampler = local
   observe = [ih, pt, loss(spans), loss(code_), loss(prose_), loss(text)]
   probe = 64
