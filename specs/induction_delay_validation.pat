@@ -1,6 +1,6 @@
 # Validation of induction_delay.pat (docs/validation.md): the same spec (the same training, chi,
 # solve and arms), verified also against 12 random steps of the patterned step's length and a regression arm
-# (8 proxy trainings at equal compute). Results: examples/induction_delay/README.md#validation.
+# (8 proxy trainings at equal compute). Results: examples/induction_delay/README.md.
 use stdlib.lm
 use stdlib.core
 
