@@ -65,7 +65,7 @@ def replicate(estimator: str, seed: int, args, work: Path) -> dict:
     from patternlang.runtime.results_types import ChiResult
     from patternlang.runtime.report import load_results
     from patternlang.runtime.rundir import RunDir
-    from patternlang.runtime.steps.target_rows import target_rows
+    from patternlang.runtime.services.target_rows import target_rows
 
     spec = work / f"{estimator}-{seed}.pat"
     spec.write_text(spec_text(estimator, seed, args.at, args.chains, args.draws, args.train_steps))

@@ -107,7 +107,7 @@ def sgld_config(draws: int, eps: float):
 def run_patternlang(center: str, draws: int, eps: float, init_loss: float | None, definition="devinterp"):
     from patternlang.observables.component import run_component_chi
     from patternlang.models.losses import model_loss_fn
-    from patternlang.runtime.sampling import mixture_batches
+    from patternlang.runtime.services.sampling import mixture_batches
 
     comps = make_components()
     bf = mixture_batches(comps, weights(), BATCH, torch.device("cpu"))

@@ -73,7 +73,7 @@ def solves(plan, out: Path) -> dict:
     from patternlang.runtime.report import load_results
     from patternlang.runtime.results_types import ChiResult, SolveResult, VerifyResult
     from patternlang.runtime.rundir import RunDir
-    from patternlang.runtime.steps.target_rows import target_rows
+    from patternlang.runtime.services.target_rows import target_rows
 
     results, _ = load_results(RunDir(out), plan)
     out_: dict = {}

@@ -33,14 +33,14 @@ def test_chi_frame_has_z(tmp_path):
 
 
 def test_the_tracked_table_says_it_shows_some_steps():
-    from patternlang.runtime.report import _tracked_section
+    from patternlang.runtime.steps.train.section import tracked_lines
 
     steps = list(range(0, 130, 10))  # 13 evaluations
     tr = {"steps": steps, "seeds": {"0": {"loss(heldout)": [float(s) for s in steps]}}}
-    head = _tracked_section(tr)[0]
+    head = tracked_lines(tr)[0]
     assert "(8 of the 13 evaluation steps, evenly spaced; all of them are in results.json" in head
     short = {"steps": steps[:5], "seeds": {"0": {"x": [1.0] * 5}}}
-    assert "evaluation steps" not in _tracked_section(short)[0]
+    assert "evaluation steps" not in tracked_lines(short)[0]
 
 
 def test_the_weights_legend_does_not_cover_the_bars(tmp_path, monkeypatch):

@@ -1,63 +1,47 @@
-"""The import structure is the one docs/architecture.md describes: each package imports only from
-the layers below it (function-level imports included), and plan/ imports nothing."""
+"""The import structure is the one docs/architecture.md describes: the contracts of
+``[tool.importlinter]`` in pyproject.toml (the package's layers, the layers inside the runtime, the
+step kinds' independence, and the sideways rules a stack of layers cannot say), checked by
+import-linter, which reads every import of the package, function-level ones included."""
 
 from __future__ import annotations
 
-import ast
+import os
+import subprocess
+import sys
 from pathlib import Path
 
-PKG = Path(__file__).resolve().parents[1] / "patternlang"
-BASE = {"errors", "__init__", "atomic"}  # errors, __version__, safe writes: open to everyone
-L0 = BASE | {"plan", "registry", "extras", "catalog"}
-L1 = L0 | {"models", "data"}
-L2 = L1 | {"engine", "observables"}
-FRONT = L0 | {"syntax", "check"}
-ALLOWED = {
-    "errors": set(), "atomic": {"errors"}, "plan": set(), "registry": BASE | {"catalog"}, "extras": BASE,
-    "catalog": set(),
-    "models": L0, "data": L1, "engine": L1, "observables": L2, "testing": L2,
-    "syntax": BASE, "check": FRONT | {"engine"}, "compiler": FRONT | {"compiler", "engine"},
-    "diagnostics_render": BASE, "stdlib_docs": FRONT,
-    "highlight": FRONT, "lsp": FRONT | {"compiler"},
-    "runtime": L2,
-    "results": L2 | {"runtime"},
-    "api": L2 | {"compiler", "runtime", "results"},
-    "cli": L2 | FRONT | {"compiler", "runtime", "api", "results", "diagnostics_render",
-                         "stdlib_docs", "lsp", "highlight"},
-    "__main__": {"cli"}, "__init__": set(),
-}
+import pytest
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: import-linter brings tomli
+    import tomli as tomllib
+
+ROOT = Path(__file__).resolve().parents[1]
+PKG = ROOT / "patternlang"
 
 
-def _unit(module: str) -> str:
-    parts = module.split(".")
-    return parts[1] if len(parts) > 1 else "__init__"
+def _contracts() -> list[dict]:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
 
 
-def _imports(path: Path) -> set[str]:
-    out = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module \
-                and node.module.split(".")[0] == "patternlang":
-            out.add(_unit(node.module))
-        elif isinstance(node, ast.Import):
-            out |= {_unit(a.name) for a in node.names if a.name.split(".")[0] == "patternlang"}
-    return out
+def test_the_imports_keep_the_contracts_of_pyproject_toml():
+    pytest.importorskip("importlinter", reason="import-linter is in the dev extra")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", "from importlinter.cli import lint_imports_command; "
+                           "lint_imports_command()", "--no-cache", "--config", "pyproject.toml"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
+    assert f"Contracts: {len(_contracts())} kept, 0 broken." in done.stdout, done.stdout[-3000:]
 
 
-def test_every_package_imports_only_from_the_layers_below_it():
-    bad = []
-    for path in sorted(PKG.rglob("*.py")):
-        rel = path.relative_to(PKG.parent).with_suffix("")
-        unit = _unit(".".join(rel.parts))
-        for target in _imports(path) - {unit} - ALLOWED[unit]:
-            bad.append(f"{rel}: {unit} imports {target}")
-    assert not bad, "\n".join(bad)
+def test_every_package_and_runtime_module_has_its_place_in_the_layers():
+    """A new top-level package or module must be placed in the package's layers (the runtime's
+    layers are ``exhaustive``: import-linter itself fails on a runtime module left out)."""
+    layers = next(c for c in _contracts() if c["id"] == "layers")["layers"]
+    placed = {m.strip().removeprefix("patternlang.") for line in layers
+              for m in line.replace(":", "|").split("|")}
+    found = {p.stem if p.is_file() else p.name for p in PKG.iterdir()
+             if (p.suffix == ".py" and p.stem != "__init__") or (p / "__init__.py").is_file()}
+    assert found - placed == set(), f"not in [tool.importlinter] layers: {sorted(found - placed)}"
 
-
-def test_the_runtime_services_do_not_import_the_step_runners():
-    """sampling/training sit below the runners: they may use steps/common.py, no runner module."""
-    for name in ("sampling.py", "training.py", "results_types.py", "options.py", "context.py"):
-        text = (PKG / "runtime" / name).read_text(encoding="utf-8")
-        imported = {line.split()[1] for line in text.splitlines()
-                    if line.strip().startswith("from patternlang.runtime.steps")}
-        assert imported <= {"patternlang.runtime.steps.common"}, (name, imported)

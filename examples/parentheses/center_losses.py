@@ -19,7 +19,7 @@ import torch
 
 from patternlang.models.losses import per_sample_loss
 from patternlang.plan.ir import Plan
-from patternlang.runtime.steps.common import build_components, build_model, load_weights
+from patternlang.runtime.services.build import build_components, build_model, load_weights
 
 THRESHOLD = 0.75
 

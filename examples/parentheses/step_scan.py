@@ -24,8 +24,8 @@ from patternlang.engine.sampler.sgld import SGLDConfig, run_sgld
 from patternlang.engine.sampler.temperature import localization_steps
 from patternlang.models.losses import model_loss_fn
 from patternlang.plan.ir import Plan
-from patternlang.runtime.steps.common import build_components, build_model, load_weights
-from patternlang.runtime.sampling import mixture_batches
+from patternlang.runtime.services.build import build_components, build_model, load_weights
+from patternlang.runtime.services.sampling import mixture_batches
 
 NBETA, GAMMA, CHAINS, BURNIN = 15.38874710281561, 300.0, 4, 200
 

@@ -2,7 +2,7 @@
 
 ``draws = auto(z=3, max=2000, chunk=100)`` samples in chunks of ``chunk`` draws until the χ
 rows the patternings downstream target are resolved (some component with |z| >= ``z``) or ``max``
-draws are spent (:mod:`patternlang.runtime.steps.draws_auto`). ``z`` defaults to 3 (the solver's
+draws are spent (:mod:`patternlang.runtime.steps.sample.draws_auto`). ``z`` defaults to 3 (the solver's
 "resolved"), ``chunk`` to 100 (or ``max`` when smaller); ``max`` is required: it is the budget.
 """
 

@@ -2,7 +2,7 @@
 downstream of it.
 
 ``step = auto`` judges its plateau on λ̂ and on these rows, and ``draws = auto(...)`` stops when
-each of them is resolved (:mod:`patternlang.runtime.steps.draws_auto`); both run inside the sample
+each of them is resolved (:mod:`patternlang.runtime.steps.sample.draws_auto`); both run inside the sample
 step, before any patterning, so the compiler writes the targets into the step
 (:attr:`~patternlang.plan.ir.SampleStep.targets`), and so into its hash: a changed target is a
 changed stopping rule. ``hold`` targets (a row that should not move) and ``move`` targets (a

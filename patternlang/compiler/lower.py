@@ -74,7 +74,7 @@ def _lower_parts(s: SusceptibilityE) -> list[Step]:
     parts = {}
     for part, selectors in s.parts.items():
         sid = f"{full_id}.{re.sub(r'[^A-Za-z0-9_]+', '_', part)}"
-        # the same sampler seed, so the same probe sets as the full sampling (runtime/sampling.probe_seed)
+        # the same sampler seed, so the same probe sets as the full sampling (runtime/services/sampling.probe_seed)
         steps.append(SampleStep(id=sid, sampler=base.model_copy(update={"restrict": list(selectors)}),
                                 **common))
         parts[part] = sid

@@ -33,7 +33,7 @@ slow mixing. Their spread is therefore an honest standard error of the mean over
 difference series disagree; ``drift_z`` is (second-half mean − first-half mean) over the SE of
 that difference (between chains). |drift_z| >= 3 on a targeted entry is a warning.
 
-Engine-only: the runtime (:mod:`patternlang.runtime.steps.coupled`) supplies the paired series;
+Engine-only: the runtime (:mod:`patternlang.runtime.services.coupled`) supplies the paired series;
 tests feed exact samplers of Gaussian models.
 """
 

@@ -32,7 +32,8 @@ def hold_tolerance(baseline: Sequence[float] | np.ndarray) -> float:
 
 
 def target_verdict(label: str, kind: str, desired: float, predicted: float | None,
-                   se: float | None, patterned: Sequence[float], baseline: Sequence[float]) -> dict[str, Any]:
+                   se: float | None, patterned: Sequence[float] | np.ndarray,
+                   baseline: Sequence[float] | np.ndarray) -> dict[str, Any]:
     """The verdict of one target from per-seed values of the patterned and baseline arms."""
     p, b = np.asarray(patterned, float), np.asarray(baseline, float)
     diff = p - b

@@ -2,7 +2,7 @@
 sampling (φ = L against the requested columns) and every part's restricted sampling plus the full
 one, joined by :func:`patternlang.engine.component_chi.component_chi`. Used by the benchmark
 ``bench/component_vs_devinterp.py`` and the tests; a spec's ``parts = [...]`` runs the same
-samplings as plan steps instead (:mod:`patternlang.runtime.steps.component_chi`)."""
+samplings as plan steps instead (:mod:`patternlang.runtime.steps.susceptibility.component`)."""
 
 from __future__ import annotations
 

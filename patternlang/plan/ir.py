@@ -109,7 +109,7 @@ class DrawsAuto(_Model):
     """``draws = auto(z=3, max=N, chunk=C)``: sample in chunks of ``chunk`` kept draws until
     every targeted χ row has a component with |z| >= ``z`` (no patterning downstream: until the
     LLC's λ̂/SE >= ``z``), at most ``SamplerSpec.draws`` (= ``max``) draws; see
-    :mod:`patternlang.runtime.steps.draws_auto`."""
+    :mod:`patternlang.runtime.steps.sample.draws_auto`."""
 
     z: float = 3.0
     chunk: int
@@ -117,11 +117,11 @@ class DrawsAuto(_Model):
 
 class SamplerSpec(_Model):
     """Localized tempered SGLD settings (devinterp's update with the minibatch mean loss), spelled as
-    in the language; :func:`patternlang.runtime.sampling.sgld_config` is the one place they become
+    in the language; :func:`patternlang.runtime.services.sampling.sgld_config` is the one place they become
     the engine's :class:`~patternlang.engine.sampler.sgld.SGLDConfig` (``step`` -> ``step_size``,
     ``chains`` -> ``num_chains``, ``draws`` -> ``num_draws``; the defaults are the same)."""
 
-    step: float | Literal["auto"]  # epsilon, or "auto": scanned at the center (runtime/steps/step_auto.py)
+    step: float | Literal["auto"]  # epsilon, or "auto": scanned at the center (runtime/steps/sample/step_auto.py)
     gamma: float  # localization strength; required, no silent 0
     nbeta: float  # concrete: the compiler resolves ``auto`` to B / log B of ``batch``
     chains: int = 4
@@ -312,7 +312,7 @@ class FiniteDiffSpec(_Model):
 class CoupledSpec(_Model):
     """``estimator = coupled(c, ..., delta=0.05, chains=N, draws=N)``: χ from paired central
     differences of posterior means at (1 ∓ δ)h ± δ·e_k with common random numbers
-    (:mod:`patternlang.engine.coupled`, :mod:`patternlang.runtime.steps.coupled`). ``components``
+    (:mod:`patternlang.engine.coupled`, :mod:`patternlang.runtime.services.coupled`). ``components``
     empty: every component the downstream patternings can move; ``chains`` / ``draws`` 0: the
     sampler's."""
 

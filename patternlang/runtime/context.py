@@ -1,12 +1,9 @@
-"""The contract between the executor and the step runners: what a runner gets (:class:`StepContext`)
-and how a runner registers for a step kind (:func:`runner`). Step modules import this module; the
-executor imports the step modules (to register them) and this one, so neither imports the other.
-"""
+"""The contract between the executor and the step runners: what a runner gets (:class:`StepContext`).
+Which runner runs which step kind is the table of :mod:`patternlang.runtime.kinds`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
 
 import torch
 
@@ -48,22 +45,3 @@ class StepContext:
                                   f"{type(found).__name__}, not a {kind.__name__}",
                                   "recompile the spec: the plan wires steps of the wrong kinds")
         return found
-
-
-Runner = Callable[[Any, StepContext], StepResult | None]
-RUNNERS: dict[str, Runner] = {}
-SHARDED: set[str] = set()  # kinds whose runner runs on every rank (and returns None off rank 0)
-
-
-def runner(kind: str, sharded: bool = False) -> Callable[[Runner], Runner]:
-    """Register the runner of a step kind. A ``sharded`` runner runs on every rank of a distributed
-    run, takes its units with ``ctx.dist.mine(...)``, gathers to rank 0 and returns the result there
-    (``None`` on other ranks); other runners run on rank 0 alone while the rest wait."""
-
-    def register(fn: Runner) -> Runner:
-        RUNNERS[kind] = fn
-        if sharded:
-            SHARDED.add(kind)
-        return fn
-
-    return register

@@ -1,9 +1,9 @@
 """Execute a :class:`~patternlang.plan.ir.Plan` into a run directory.
 
 Steps run in plan order (the plan lists inputs before their users). Each step kind has one runner
-function ``run(step, ctx) -> result`` registered in :data:`RUNNERS`; a runner writes its files into
-``ctx.dir`` and returns its typed result (:mod:`patternlang.runtime.results_types`), which becomes
-the step's ``done.json``. A step whose
+function ``run(step, ctx) -> result`` in the table of step kinds (:data:`patternlang.runtime.kinds.KINDS`);
+a runner writes its files into ``ctx.dir`` and returns its typed result
+(:mod:`patternlang.runtime.results_types`), which becomes the step's ``done.json``. A step whose
 ``done.json`` exists under the same content hash is not run again: that is both the cache (change a
 target, and train/sample are re-used) and the resume mechanism (a killed run continues from completed
 steps; sample and verify steps also keep completed chain groups / arm-seed runs inside ``parts/``).
@@ -28,11 +28,15 @@ import torch
 
 from patternlang.errors import PatError, PatRuntimeError
 from patternlang.plan.ir import Plan
-from patternlang.runtime.context import RUNNERS, SHARDED, StepContext
+from patternlang.runtime import distributed
+from patternlang.runtime.context import StepContext
 from patternlang.runtime.distributed import Dist
+from patternlang.runtime.kinds import kind_of
 from patternlang.runtime.options import RunOptions
 from patternlang.runtime.progress import NullProgress, Progress
-from patternlang.runtime.results_types import StepResult, parse_result, read_result, result_json
+from patternlang.runtime.report import render
+from patternlang.runtime.results_types import (ReportResult, StepResult, parse_result, read_result,
+                                               result_json)
 from patternlang.runtime.rundir import RunDir, StepDir
 
 
@@ -61,16 +65,6 @@ def spec_dir_on_path(plan: Plan) -> None:
     allow_spec_modules(Path(plan.spec).resolve().parent, plan.factories)
 
 
-def _load_runners() -> None:
-    """Import the step modules: importing one registers its runner."""
-    import importlib
-
-    from patternlang.runtime.steps import RUNNER_MODULES
-
-    for name in RUNNER_MODULES:
-        importlib.import_module(f"patternlang.runtime.steps.{name}")
-
-
 def execute(plan: Plan, out: str | Path, *, options: RunOptions | None = None,
             resume: bool = False, progress: Progress | None = None, only: list[str] | None = None,
             dist: Dist | None = None) -> dict[str, StepResult]:
@@ -90,9 +84,6 @@ def execute(plan: Plan, out: str | Path, *, options: RunOptions | None = None,
         dist: this process's rank; default: from the launcher's environment (``RANK``,
             ``WORLD_SIZE``; see :mod:`patternlang.runtime.distributed`), a single process otherwise.
     """
-    from patternlang.runtime import distributed
-
-    _load_runners()
     spec_dir_on_path(plan)
     options = options or RunOptions()
     plan = plan.model_copy(update={"numeric_options": options.numerics()})
@@ -115,18 +106,19 @@ def execute(plan: Plan, out: str | Path, *, options: RunOptions | None = None,
     run.log("run_start", steps=[s.id for s in plan.steps], device=str(dev), resume=resume,
             world=dist.world)
     for step in plan.steps:
+        kind = kind_of(step)
         sdir = run.step(step.kind, step.id, hashes[step.id])
         sdir.say = _teller(run, progress, step.id)
-        # the report (results.json, report.md, figures) is rebuilt every time: it costs about a
-        # second and then always reflects the step outputs that are on disk now
-        usable = _usable(sdir) if step.kind != "report" and dist.is_main else False
+        # the report (results.json, report.md, figures) is rebuilt every time (not ``cached``): it
+        # costs about a second and then always reflects the step outputs that are on disk now
+        usable = _usable(sdir) if kind.cached and dist.is_main else False
         cached = read_result(sdir) if dist.broadcast(usable) else None
         if cached is not None:
             results[step.id], dirs[step.id] = cached, sdir
             progress.info(f"{step.id}: cached ({sdir.path.name})")
             run.log("step_cached", step=step.id, hash=hashes[step.id])
             continue
-        if step.kind != "report" and sdir.done and dist.is_main:
+        if kind.cached and sdir.done and dist.is_main:
             run.log("step_stale", step=step.id, hash=hashes[step.id])  # older done.json: recompute
             progress.info(f"{step.id}: its done.json has an older format; recomputing")
             sdir.forget()
@@ -167,8 +159,6 @@ def record_failure(run: RunDir, step_id: str, exc: BaseException) -> None:
     previous run's results; when even that fails, remove them rather than leave them stale."""
     try:
         run.write_json(FAILED, {"step": step_id, "error": str(exc)})
-        from patternlang.runtime.report import render
-
         render(run.root)
     except Exception:  # the original error is what the user needs to see
         for name in REPORT_FILES:
@@ -217,17 +207,21 @@ def _run_step_on_ranks(step: Any, ctx: StepContext) -> StepResult:
     if not ctx.dist.active:
         return _run_step(step, ctx)
     result = None
-    if step.kind in SHARDED or ctx.dist.is_main:
+    if kind_of(step).sharded or ctx.dist.is_main:
         result = _run_step(step, ctx)
     ctx.dist.barrier()
     return result if ctx.dist.is_main else parse_result(ctx.dir.summary())
 
 
+def run_report(step: Any, ctx: StepContext) -> ReportResult:
+    """The report step: ``results.json``, figures and ``report.md`` from the steps on disk."""
+    path = render(ctx.run.root)
+    return ReportResult(report=str(path.relative_to(ctx.run.root)))
+
+
 def _run_step(step: Any, ctx: StepContext) -> StepResult:
-    fn = RUNNERS.get(step.kind)
-    if fn is None:
-        raise PatRuntimeError(step.id, f"no runner for step kind {step.kind!r}",
-                              "this plan was made by a newer patternlang; upgrade")
+    kind = kind_of(step)
+    fn = kind.runner() if kind.run is not None else run_report
     t0 = time.time()
     ctx.run.log("step_start", step=step.id, kind=step.kind, hash=ctx.digest)
     ctx.progress.info(f"{step.id}: running")

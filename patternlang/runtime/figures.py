@@ -31,6 +31,7 @@ import numpy as np  # noqa: E402
 from matplotlib import colors  # noqa: E402
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from patternlang.runtime.rundir import atomic_write_bytes
 
 PathLike = str | os.PathLike
 
@@ -52,8 +53,6 @@ def _new_figure(width: float, height: float) -> Figure:
 def _save(fig: Figure, path: PathLike) -> Path:
     """Write ``fig`` to ``path`` as PNG via a temporary file and an atomic rename."""
     import io
-
-    from patternlang.runtime.rundir import atomic_write_bytes
 
     path = Path(path)
     buf = io.BytesIO()
@@ -140,7 +139,7 @@ def chi_heatmap(chi: np.ndarray, obs_names: Sequence[str], comp_names: Sequence[
     bar.set_label(label, fontsize=7)
     if label.startswith("z") and ";" not in label:
         ticks = np.linspace(-1.0, 1.0, 5)
-        bar.set_ticks(ticks, labels=[f"{t * Z_SATURATE:g}" for t in ticks])
+        bar.set_ticks(ticks.tolist(), labels=[f"{t * Z_SATURATE:g}" for t in ticks])
     ax.set_xticks(range(k), [str(c) for c in comp_names], rotation=30, ha="right")
     ax.set_yticks(range(m), [str(o) for o in obs_names])
     se_arr = None if se is None else np.atleast_2d(np.asarray(se, dtype=float))
@@ -257,7 +256,7 @@ def _pinv_markers(ax, x: np.ndarray, pinv: np.ndarray, bottom: float, top: float
                         xytext=(0, -10 if v > top else 4), ha="center", fontsize=7, color="tab:orange")
 
 
-def weights_range(old: Sequence[float], new: Sequence[float]) -> tuple[float, float]:
+def weights_range(old: Sequence[float] | np.ndarray, new: Sequence[float] | np.ndarray) -> tuple[float, float]:
     """The y range of :func:`weights_comparison`: from min(0, 1.15 x the smallest weight) to 1.3 x
     the largest of the current and new weights (room for the legend) (1 if none is positive)."""
     both = np.concatenate([np.asarray(old, dtype=float), np.asarray(new, dtype=float)])

@@ -79,7 +79,7 @@ class RunOptions(BaseModel):
                 values[field] = raw.lower() if field == "autocast" else raw
                 from_env.add(field)
         try:
-            return cls(**values)
+            return cls.model_validate(values)
         except ValueError as exc:
             bad = sorted({str(e["loc"][0]) for e in getattr(exc, "errors", lambda: [])()})
             where = ", ".join(f"{ENV[b] if b in from_env else b}={values.get(b)!r}"
@@ -91,7 +91,7 @@ class RunOptions(BaseModel):
     def numerics(self) -> dict[str, str]:
         """The options that change numbers, when not at their defaults (they enter the hash of
         sampling steps)."""
-        out = {}
+        out: dict[str, str] = {}
         if self.autocast != "off":
             out["autocast"] = self.autocast
         if self.compile:

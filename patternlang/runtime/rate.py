@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import torch
 
 from patternlang.plan.ir import Plan, TrainStep
+from patternlang.runtime.services.build import build_model
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,6 @@ def measure_rate(step: TrainStep, budget_s: float = 0.5, device: str = "cpu") ->
     from the step's mixture (as training does)."""
     from patternlang.data.build import build_components, mixture_of
     from patternlang.models.losses import model_loss_fn
-    from patternlang.runtime.steps.common import build_model
 
     mixture = mixture_of(build_components(step.components), dict(step.mixture.weights))
     g = torch.Generator().manual_seed(0)
@@ -89,6 +89,6 @@ def measure_rates(plan: Plan, budget_s: float = 0.5, device: str = "cpu") -> dic
             out[step.model.name] = measure_rate(step, budget_s=budget_s, device=device)
         elif getattr(step, "model", None) is not None and step.kind == "verify" \
                 and step.model.name not in out:
-            recipe = plan.step(step.train).model_copy(update={"model": step.model})
+            recipe = plan.step_as(step.train, TrainStep).model_copy(update={"model": step.model})
             out[step.model.name] = measure_rate(recipe, budget_s=budget_s, device=device)
     return out

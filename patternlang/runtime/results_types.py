@@ -464,8 +464,9 @@ def parse_result(data: dict) -> StepResult:
     return _ANY.validate_python(data)
 
 
-def result_json(result: StepResult, exclude: set[str] | None = None) -> dict:
-    """The JSON form of a result (what ``done.json`` and ``results.json`` hold)."""
+def result_json(result: BaseModel, exclude: set[str] | None = None) -> dict:
+    """The JSON form of a result (what ``done.json`` and ``results.json`` hold; also a part's
+    record, e.g. a solve round's :class:`SolveRound`)."""
     return result.model_dump(mode="json", exclude=exclude)
 
 

@@ -88,7 +88,8 @@ def atomic_save_npz(path: Path, **arrays: np.ndarray) -> None:
     import io
 
     buf = io.BytesIO()
-    np.savez(buf, **arrays)
+    named: dict[str, Any] = arrays  # numpy's stub lets **kwds fill savez's `allow_pickle: bool`
+    np.savez(buf, **named)
     atomic_write_bytes(path, buf.getvalue())
 
 

@@ -1,6 +1,6 @@
 """Typed records of a verification's validation summary and verdict (``docs/validation.md``):
 ``VerifyResult.validation`` and ``VerifyResult.verdict`` (:mod:`patternlang.runtime.results_types`).
-Built by :mod:`patternlang.runtime.steps.validation` from the plain dicts of
+Built by :mod:`patternlang.runtime.steps.verify.validation` from the plain dicts of
 :mod:`patternlang.engine.validation` and :mod:`patternlang.engine.verdict`."""
 
 from __future__ import annotations

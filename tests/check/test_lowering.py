@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from patternlang.compiler import compile_source
-from patternlang.runtime.sampling import sgld_config
+from patternlang.runtime.services.sampling import sgld_config
 from .util import HERE
 
 QUICK = (HERE / "fixtures" / "quickstart_v0.pat").read_text(encoding="utf-8")

@@ -107,7 +107,7 @@ def test_all_errors_at_once_sorted():
 
 
 def test_sampler_preconditioner_reaches_the_engine_config():
-    from patternlang.runtime.sampling import sgld_config
+    from patternlang.runtime.services.sampling import sgld_config
 
     plan = compile_source(QUICK.replace("batch = 32 }", "batch = 32  preconditioner = rmsprop }"), "q.pat")
     step = next(s for s in plan.steps if getattr(s, "sampler", None) is not None)

@@ -125,7 +125,7 @@ def _allocator_fails(monkeypatch, module, name):
 def test_an_allocator_error_is_exit_1_naming_the_data_file(capsys, tmp_path, monkeypatch):
     import numpy as np
 
-    from patternlang.runtime.steps import train
+    from patternlang.runtime.steps.train import runner as train
 
     monkeypatch.setenv("PATTERNLANG_WORKERS", "1")
     np.save(tmp_path / "ids.npy", np.arange(400) % 16)

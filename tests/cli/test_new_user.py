@@ -102,7 +102,7 @@ def test_a_failed_run_says_so_in_its_results_and_report(capsys, tmp_path, monkey
     run's: they name the failed step (also after ``patc report``), and the error says where the
     rejected solution was written."""
     from patternlang.errors import PatRuntimeError
-    from patternlang.runtime.steps import solve as solve_step
+    from patternlang.runtime.services import rows as solve_step
 
     text = (HERE / "modular.pat").read_text()
     spec = user_folder(tmp_path, "modtask_fail26", text)

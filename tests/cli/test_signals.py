@@ -33,6 +33,21 @@ def _children(pid: int) -> list[int]:
     return out
 
 
+def _ignores_sigint(pid: int) -> bool:
+    """Whether ``pid`` ignores SIGINT (``SigIgn`` in ``/proc/PID/status``): a pool helper does once
+    it has imported torch and run ``runtime.workers.worker_init``, the last thing before it claims a
+    verification run and trains it (``engine.sampler.pool._helper``); it starts without (a spawned
+    interpreter inherits no handler, and patc's SIGINT is a handler, not ignored)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    for line in status.splitlines():
+        if line.startswith("SigIgn:"):
+            return bool(int(line.split()[1], 16) >> (signal.SIGINT - 1) & 1)
+    return False
+
+
 def _alive(pid: int) -> bool:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -58,15 +73,18 @@ def _start(tmp_path: Path) -> tuple[subprocess.Popen, list[int]]:
     proc = subprocess.Popen([sys.executable, "-m", "patternlang", "run", str(spec), "--out",
                              str(tmp_path / "out"), "--quiet", "--device", "cpu"], env=env, cwd=ROOT,
                             stderr=subprocess.PIPE, text=True, preexec_fn=_as_a_shell_starts_it)
+    # wait until both helpers are at work: spawned, torch imported, worker_init run (SIGINT
+    # ignored), so they hold a verification run each when the signal comes (6 runs of 4000 steps:
+    # none finishes first), not still starting up
     deadline, workers = time.time() + 240, []
-    while time.time() < deadline and proc.poll() is None and len(workers) < 2:
-        time.sleep(0.2)
+    while time.time() < deadline and proc.poll() is None:
         workers = _children(proc.pid)
-    if len(workers) < 2:
-        proc.kill()
-        pytest.fail(f"the verification workers never started: {proc.communicate()[1][-2000:]}")
-    time.sleep(1.0)  # let them get into training
-    return proc, workers
+        if len(workers) >= 2 and all(_ignores_sigint(p) for p in workers):
+            return proc, workers
+        time.sleep(0.2)
+    proc.kill()
+    pytest.fail(f"the verification workers never got to work (helpers {workers}, exit "
+                f"{proc.poll()}): {proc.communicate()[1][-2000:]}")
 
 
 def _gone(pids: list[int], within: float) -> bool:

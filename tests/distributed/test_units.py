@@ -9,7 +9,7 @@ from patternlang import cli
 from patternlang.runtime import accel
 from patternlang.runtime.distributed import Dist, launcher_args
 from patternlang.runtime.options import RunOptions
-from patternlang.runtime.sampling import chain_groups
+from patternlang.runtime.services.sampling import chain_groups
 
 
 def test_round_robin_units_cover_each_unit_once():

@@ -18,7 +18,7 @@ import torch
 from patternlang.api import run
 from patternlang.runtime.options import RunOptions
 from patternlang.data.component import ExampleComponent
-from patternlang.runtime.steps.mixtures import reweight_pools
+from patternlang.runtime.services.mixtures import reweight_pools
 
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = ["induction_principal", "induction_per_sample"]

@@ -1,6 +1,6 @@
 """A finite-difference check that contradicts a resolved χ entry is a warning, not only a table row."""
 
-from patternlang.runtime.steps.susceptibility import fd_contradictions
+from patternlang.runtime.services.chi import fd_contradictions
 
 
 def _row(chi, se, fd):
@@ -23,7 +23,7 @@ def test_the_solution_gets_the_contradictions_of_rows_its_targets_use():
 
     import numpy as np
 
-    from patternlang.runtime.steps.solve import fd_owner, fd_warnings
+    from patternlang.runtime.services.rows import fd_owner, fd_warnings
 
     assert [fd_owner(x) for x in ("mean(ih)", "ih[l1h0]", "loss(markov)")] == ["ih", "ih", "loss(markov)"]
     rows = SimpleNamespace(owner=[("s", "ih"), ("s", "loss(markov)")],

@@ -9,7 +9,7 @@ import pytest
 from patternlang.engine.chi import estimate_chi
 from patternlang.engine.moments import Comoments
 from patternlang.errors import DivergenceError
-from patternlang.runtime.steps.sample import keep_chains
+from patternlang.runtime.steps.sample.parts import keep_chains
 
 
 def _moments(chains: int, draws: int = 40, seed: int = 0, poison: dict | None = None) -> Comoments:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from patternlang.runtime.report_validation import headline, regression_lines
+from patternlang.runtime.steps.verify.section import headline, regression_lines
 
 
 def _validation(**extra) -> dict:

@@ -11,7 +11,7 @@ from patternlang.runtime.context import StepContext
 from patternlang.runtime.results_types import (SolveResult, SolveRound, TrainPoolResult, parse_result,
                                                read_result, result_json)
 from patternlang.runtime.rundir import RunDir
-from patternlang.runtime.steps.rounds import total_prediction
+from patternlang.runtime.steps.solve.runner import total_prediction
 
 TRAIN = {"kind": "train", "steps": 30, "mixture": {"a": 0.5, "b": 0.5},
          "checkpoints": {"0": {"30": "seed0/step30.safetensors"}}, "final_loss": {"0": 1.5},

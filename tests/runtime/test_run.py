@@ -198,7 +198,7 @@ def test_a_checkpoint_that_would_run_pickled_code_is_refused(tmp_path):
 def test_verification_arms_move_by_the_same_distance():
     import numpy as np
 
-    from patternlang.runtime.steps.mixtures import arm_weights
+    from patternlang.runtime.services.mixtures import arm_weights
 
     h0 = {"a": 0.4, "b": 0.3, "c": 0.2, "d": 0.1}
     h1 = {"a": 0.5, "b": 0.25, "c": 0.15, "d": 0.1}
@@ -220,7 +220,7 @@ def test_random_control_arms_keep_the_solves_equality_constraints():
     clip to the simplex had to act)."""
     import numpy as np
 
-    from patternlang.runtime.steps.mixtures import arm_weights, random_direction
+    from patternlang.runtime.services.mixtures import arm_weights, random_direction
 
     h0 = {"a": 0.4, "b": 0.3, "c": 0.2, "d": 0.05, "e": 0.05}
     h1 = {"a": 0.4, "b": 0.33, "c": 0.17, "d": 0.04, "e": 0.06}

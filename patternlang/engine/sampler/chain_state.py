@@ -8,7 +8,7 @@ far, the divergence window, the dropped chains — so a run of ``a`` draws conti
 gives bit for bit the numbers of one run of ``a + b`` draws (the observer's moments, which the
 caller owns, continue the same way: see :meth:`Observer.resume
 <patternlang.observables.observer.Observer.resume>`). This is what ``draws = auto(...)`` samples
-in chunks with (:mod:`patternlang.runtime.steps.draws_auto`). One difference is possible, and only
+in chunks with (:mod:`patternlang.runtime.steps.sample.draws_auto`). One difference is possible, and only
 for a chain that diverges: the end of a chunk is an extra divergence check, so such a chain may be
 dropped (parked at w*) a few steps earlier; it is excluded from every estimate either way.
 

@@ -1,6 +1,6 @@
-"""One runner per plan step kind (``train``, ``observe``, ``sample``, ``susceptibility``, ``solve``,
-``verify``, ``report``); the executor imports these modules (:data:`RUNNER_MODULES`) to register
-them. Importing the package alone registers nothing, so the runtime's services may import
-:mod:`patternlang.runtime.steps.common` without pulling in every runner."""
-
-RUNNER_MODULES = ("observe", "report", "rounds", "sample", "susceptibility", "train", "verify")
+"""One package per plan step kind — ``train``, ``observe``, ``sample``, ``susceptibility``,
+``solve``, ``verify`` — each with its runner (``runner.py``), its private helpers and its report
+section (``section.py``). The step kinds are independent of each other (``pyproject.toml``,
+import-linter): what two kinds share is a service (:mod:`patternlang.runtime.services`). The table
+that maps a kind to its runner, result and section is :mod:`patternlang.runtime.kinds`; the report
+step has no package here (the executor renders the report)."""

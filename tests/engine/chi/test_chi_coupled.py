@@ -134,7 +134,7 @@ def test_the_design_mixture_puts_every_weighted_component_in_every_minibatch():
     import torch
 
     from patternlang.data.mixture import stratified_counts
-    from patternlang.runtime.steps.coupled import design_mixture
+    from patternlang.runtime.services.coupled import design_mixture
 
     base = {"pos": 0.5, "flat": 0.0125, "early": 0.1625, "late": 0.1625, "closing": 0.1625}
     design = design_mixture(base, ["flat", "late"], 64)
@@ -154,7 +154,7 @@ def test_a_minibatch_too_small_for_the_paired_runs_is_refused_with_a_remedy():
     import pytest
 
     from patternlang.errors import PatRuntimeError
-    from patternlang.runtime.steps.coupled import design_mixture
+    from patternlang.runtime.services.coupled import design_mixture
 
     with pytest.raises(PatRuntimeError, match="batch of at least 5"):
         design_mixture({k: 0.2 for k in "abcde"}, [], 4)

@@ -91,7 +91,7 @@ def test_columns_tokens_samples_components_are_exactly_consistent():
     from patternlang.engine.sampler.sgld import SGLDConfig
     from patternlang.models.attn_only import AttnOnlyTransformer
     from patternlang.models.losses import model_loss_fn
-    from patternlang.runtime.sampling import mixture_batches
+    from patternlang.runtime.services.sampling import mixture_batches
 
     torch.set_num_threads(1)
     model = AttnOnlyTransformer(vocab=16, d_model=16, n_layers=1, n_heads=2, d_head=8, context=8, seed=0)

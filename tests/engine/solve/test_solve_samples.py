@@ -10,7 +10,7 @@ import pytest
 from patternlang.engine.solve.samples import (AtomProblem, atom_constraints, solve_cvxpy,
                                               solve_kl_dual)
 from patternlang.plan.ir import ConstraintSpec
-from patternlang.runtime.steps.mixtures import atom_arm
+from patternlang.runtime.services.mixtures import atom_arm
 
 N = 400
 
