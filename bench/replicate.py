@@ -105,10 +105,12 @@ def solves(plan, out: Path) -> dict:
 
 def summarize(reps: list[dict]) -> dict:
     """Per solve: the rows' z and SE honesty, the pairwise cosines of the solved steps."""
+    from patternlang.engine.directions import step_cosine
+
     out = {}
     for sid in reps[0]:
         pairs = itertools.combinations([r[sid]["delta_h"] or {} for r in reps], 2)
-        cos = [c for c in (_cosine(a, b) for a, b in pairs) if c is not None]
+        cos = [c for c in (step_cosine(a, b) for a, b in pairs) if c is not None]
         rows = {}
         for label in reps[0][sid]["rows"]:
             vals = np.array([r[sid]["rows"][label]["value"] for r in reps])
@@ -123,13 +125,6 @@ def summarize(reps: list[dict]) -> dict:
         if any("verified" in r[sid] for r in reps):
             out[sid]["verified"] = [r[sid].get("verified") for r in reps]
     return out
-
-
-def _cosine(a: dict, b: dict) -> float | None:
-    keys = sorted(set(a) | set(b))
-    u, v = (np.array([d.get(k, 0.0) for k in keys], float) for d in (a, b))
-    n = np.linalg.norm(u) * np.linalg.norm(v)
-    return float(u @ v / n) if n > 0 else None
 
 
 def _num(x) -> str:

@@ -15,8 +15,6 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
-
 
 def covariance_only(plan):
     """The plan with every susceptibility's ``estimator`` removed (covariance χ)."""
@@ -45,13 +43,6 @@ def solved(plan, out: Path) -> dict:
     return found
 
 
-def cosine(a: dict, b: dict) -> float | None:
-    keys = sorted(set(a) | set(b))
-    u, v = (np.array([d.get(k, 0.0) for k in keys], float) for d in (a, b))
-    n = np.linalg.norm(u) * np.linalg.norm(v)
-    return float(u @ v / n) if n > 0 else None
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("spec")
@@ -60,6 +51,7 @@ def main() -> None:
     import torch
 
     from patternlang.compiler import compile_file
+    from patternlang.engine.directions import step_cosine
 
     torch.set_num_threads(1)
     plan = compile_file(args.spec)
@@ -67,7 +59,7 @@ def main() -> None:
     covariance = solved(covariance_only(plan), Path(args.out))
     for sid, a in as_written.items():
         c = covariance[sid]
-        print(f"{sid}: cosine of the two solved steps {cosine(a['delta_h'], c['delta_h'])}")
+        print(f"{sid}: cosine of the two solved steps {step_cosine(a['delta_h'], c['delta_h'])}")
         for label, t in a["targets"].items():
             u = c["targets"].get(label, {})
             print(f"  {label}: as written |z| {t['movable_z']} (dof {t['dof']}, resolved "

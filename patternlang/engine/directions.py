@@ -1,15 +1,29 @@
 """Steps in the space of mixtures: the simplex projection, random sum-zero directions that keep
 the solve's equality constraints, and the rows of those constraints. Used by the verification arms
-(``control``, ``orthogonal``, ``random(K)``) and by the proxy mixtures of the regression baseline.
+(``control``, ``orthogonal``, ``random(K)``) and by the proxy mixtures of the regression baseline;
+the cosine between two steps (split halves, independent replicates).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from patternlang.plan.ir import ConstraintSpec
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> float | None:
+    """The cosine between two steps; None when either is zero (no direction to compare)."""
+    na, nb = float(np.linalg.norm(a)), float(np.linalg.norm(b))
+    return float(a @ b / (na * nb)) if na > 0 and nb > 0 else None
+
+
+def step_cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float | None:
+    """:func:`cosine` of two steps given per component (a component missing from one is 0)."""
+    keys = sorted(set(a) | set(b))
+    return cosine(np.array([a.get(k, 0.0) for k in keys], float),
+                  np.array([b.get(k, 0.0) for k in keys], float))
 
 
 def project_simplex(v: np.ndarray) -> np.ndarray:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from patternlang.engine.directions import cosine
 from patternlang.plan.ir import SampleStep, SolveStep, SusceptibilityStep
 from patternlang.runtime.context import StepContext
 from patternlang.runtime.results_types import (ChiResult, PosteriorCheckRow, Reproducibility,
@@ -56,10 +57,10 @@ def split_half(step: SolveStep, ctx: StepContext, rows, baseline: dict[str, floa
             return None
         steps.append(np.asarray(sol.delta_h, float))
         predicted.append({t.label: t.predicted for t in sol.targets})
-    cos = _cosine(*steps)
+    cos = cosine(*steps)
     out = Reproducibility(cosine=cos, delta_h=[dict(zip(rows.components, map(float, s))) for s in steps],
                           predicted=predicted,
-                          cosine_full=[_cosine(s, full_delta) for s in steps] if full_delta is not None
+                          cosine_full=[cosine(s, full_delta) for s in steps] if full_delta is not None
                           else None)
     if cos is None or cos < REPRODUCIBLE_COSINE:
         out.warning = (f"the weights are not reproducible at this sampling budget: solved on each "
@@ -67,11 +68,6 @@ def split_half(step: SolveStep, ctx: StepContext, rows, baseline: dict[str, floa
                        f"{'n/a' if cos is None else f'{cos:.2f}'} (< {REPRODUCIBLE_COSINE}). Remedy: "
                        "the coupled estimator, more chains or draws, or a later checkpoint")
     return out
-
-
-def _cosine(a: np.ndarray, b: np.ndarray) -> float | None:
-    na, nb = float(np.linalg.norm(a)), float(np.linalg.norm(b))
-    return float(a @ b / (na * nb)) if na > 0 and nb > 0 else None
 
 
 def drift_warnings(step: SolveStep, ctx: StepContext, rows, targets: list) -> list[str]:
