@@ -19,19 +19,18 @@ d₀ = 0 and G = 1 (plain SGLD). δ = :data:`FLOOR` bounds the spread of G to ab
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from patternlang.engine.sampler.restrict import apply_delta
+from patternlang.engine.sampler.rmsprop import PreconditionedUpdate, normalized_inverse
 
 FLOOR = 0.01  # δ: the floor of |d₀| relative to its mean
 
 
-class FixedDiagUpdate:
+class FixedDiagUpdate(PreconditionedUpdate):
     """One step with a diagonal G fixed at the first step (an :class:`~.updates.UpdateRule`)."""
 
     def __init__(self, cfg: Any, nbeta: float, center: Tensor, index: Tensor | None,
@@ -54,19 +53,10 @@ class FixedDiagUpdate:
     @staticmethod
     def preconditioner(drift: Tensor) -> Tensor:
         """G from the drift at the center: 1 / (|d| + δ·mean|d|), normalized to mean 1 per chain."""
-        size = drift.abs()
-        floor = FLOOR * size.mean(dim=1, keepdim=True).clamp_min(1e-20)  # all-zero drift: G = 1
-        G = size.add_(floor).reciprocal_()
-        return G.div_(G.mean(dim=1, keepdim=True))
+        return normalized_inverse(drift.abs(), FLOOR)
 
-    def __call__(self, flat: Tensor, grad: Tensor) -> None:
-        for i, g in enumerate(self.gens):
-            self.noise[i].normal_(generator=g)
-        w = flat if self.index is None else flat[:, self.index]
-        drift = grad if self.index is None else grad[:, self.index]
-        drift.mul_(self.nbeta).add_(w - self.center, alpha=self.gamma)
+    def current_G(self, drift: Tensor) -> Tensor:
+        """G from the first step's drift, then the same G at every step."""
         if self.G is None:
             self.G = self.preconditioner(drift)
-        G = self.G
-        self.noise.mul_(G.sqrt().mul_(math.sqrt(self.eps))).addcmul_(G, drift, value=-self.eps / 2)
-        apply_delta(flat, self.noise, self.index, self.alive)
+        return self.G

@@ -26,6 +26,7 @@ drift) move less, flat ones more, which is what lets the largest stable ε grow.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
@@ -35,8 +36,45 @@ from torch import Tensor
 from patternlang.engine.sampler.restrict import apply_delta
 
 
-class RMSPropUpdate:
-    """One preconditioned step on ``flat [C, P]`` (or only on the coordinates ``index``)."""
+def normalized_inverse(size: Tensor, floor: float) -> Tensor:
+    """G = 1 / (size + floor·mean(size)), normalized to mean 1 per chain (in place on ``size``);
+    an all-zero ``size`` gives G = 1."""
+    f = floor * size.mean(dim=1, keepdim=True).clamp_min(1e-20)
+    G = size.add_(f).reciprocal_()
+    return G.div_(G.mean(dim=1, keepdim=True))
+
+
+class PreconditionedUpdate(ABC):
+    """The step every diagonal preconditioner shares, on ``flat [C, P]`` (or only on the
+    coordinates ``index``): fresh noise ξ, the drift d = nβ·∇L_B(w) + γ·(w - w*), then
+    Δw = -(ε/2)·G·d + sqrt(ε·G)·ξ with G from :meth:`current_G`."""
+
+    eps: float
+    gamma: float
+    nbeta: float
+    index: Tensor | None
+    gens: Sequence[torch.Generator]
+    center: Tensor
+    noise: Tensor
+    alive: Tensor | None
+
+    @abstractmethod
+    def current_G(self, drift: Tensor) -> Tensor:
+        """This step's preconditioner [C, width] (mean 1 per chain)."""
+
+    def __call__(self, flat: Tensor, grad: Tensor) -> None:
+        for i, g in enumerate(self.gens):
+            self.noise[i].normal_(generator=g)
+        w = flat if self.index is None else flat[:, self.index]
+        drift = grad if self.index is None else grad[:, self.index]
+        drift.mul_(self.nbeta).add_(w - self.center, alpha=self.gamma)
+        G = self.current_G(drift)
+        self.noise.mul_(G.sqrt().mul_(math.sqrt(self.eps))).addcmul_(G, drift, value=-self.eps / 2)
+        apply_delta(flat, self.noise, self.index, self.alive)
+
+
+class RMSPropUpdate(PreconditionedUpdate):
+    """One step with G from a running RMS of the drift (adapted during burn-in)."""
 
     def __init__(self, cfg: Any, nbeta: float, center: Tensor, index: Tensor | None,
                  gens: Sequence[torch.Generator], C: int):
@@ -67,18 +105,10 @@ class RMSPropUpdate:
         self.t += 1
         self.square.mul_(self.alpha).addcmul_(drift, drift, value=1.0 - self.alpha)
         rms = (self.square / (1.0 - self.alpha ** self.t)).sqrt_()
-        floor = self.floor * rms.mean(dim=1, keepdim=True).clamp_min(1e-20)  # all-zero drift: G = 1
-        G = rms.add_(floor).reciprocal_()
-        return G.div_(G.mean(dim=1, keepdim=True))
+        return normalized_inverse(rms, self.floor)
 
 
-    def __call__(self, flat: Tensor, grad: Tensor) -> None:
-        for i, g in enumerate(self.gens):
-            self.noise[i].normal_(generator=g)
-        w = flat if self.index is None else flat[:, self.index]
-        drift = grad if self.index is None else grad[:, self.index]
-        drift.mul_(self.nbeta).add_(w - self.center, alpha=self.gamma)
-        G = self.preconditioner(drift) if self.t < self.adapt else self.G
-        self.G = G
-        self.noise.mul_(G.sqrt().mul_(math.sqrt(self.eps))).addcmul_(G, drift, value=-self.eps / 2)
-        apply_delta(flat, self.noise, self.index, self.alive)
+    def current_G(self, drift: Tensor) -> Tensor:
+        """G adapted from ``drift`` during burn-in, frozen after it."""
+        self.G = self.preconditioner(drift) if self.t < self.adapt else self.G
+        return self.G
