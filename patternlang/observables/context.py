@@ -89,7 +89,9 @@ class EvalContext:
         model: the model (its own parameters are the defaults for any not passed per draw).
         probes: component probe batches by component name (fixed once).
         weights: mixture weights h_k by component name (normalised).
-        nbeta: the sampler's inverse temperature nβ.
+        nbeta: the sampler's inverse temperature nβ; ``None`` at a point (training, ``observe``),
+            where there is no posterior and an observable that needs nβ is an error
+            (:meth:`posterior_nbeta`).
         seed: seed of every special probe.
         probe_size: default number of samples of a special probe.
     """
@@ -97,7 +99,7 @@ class EvalContext:
     model: nn.Module
     probes: dict[str, Batch]
     weights: dict[str, float]
-    nbeta: float
+    nbeta: float | None
     seed: int = 0
     probe_size: int = 64
     task: str = field(init=False)
@@ -139,6 +141,14 @@ class EvalContext:
         return self.probes[key]
 
     # ------------------------------------------------------------------ forward passes
+    def posterior_nbeta(self) -> float:
+        """nβ of the sampler these draws come from; a point evaluation has none."""
+        if self.nbeta is None:
+            raise PatRuntimeError("observe", "an observable that needs the sampler's nβ (llc(), a "
+                                  "coupled direction) was evaluated at a point, outside a sample step",
+                                  "measure it in a sample step (it is a posterior quantity)")
+        return self.nbeta
+
     def set_params(self, params: dict[str, Tensor] | None) -> None:
         """Start a new draw: ``params`` are stacked chain parameters [C, ...] (None: the model's own,
         as one chain). Clears the per-draw cache."""

@@ -178,7 +178,7 @@ def token_loss(ctx: EvalContext, component: ComponentName,
 def llc(ctx: EvalContext) -> Tensor:
     """Local learning coefficient observable nβ·(L(w) − L(w*)) on the mixture probe; its posterior
     mean is the LLC estimate λ̂."""
-    return ctx.nbeta * (mixture_loss(ctx) - mixture_loss(ctx, center=True))
+    return ctx.posterior_nbeta() * (mixture_loss(ctx) - mixture_loss(ctx, center=True))
 
 
 @primitive("observable", skip=1, shape="scalar", needs=("loss",), posterior_only=True,

@@ -202,7 +202,7 @@ class Observer:
                     ctx.toward = None
                 v = (v.value if isinstance(v, Labeled) else v.reshape(-1, 1)).double()
                 dx[:, col:col + v.shape[1], j] = v - x[:, col:col + v.shape[1]]
-        return dx / ctx.nbeta
+        return dx / ctx.posterior_nbeta()
 
     @torch.no_grad()
     def __call__(self, params: Mapping[str, Tensor]) -> dict[str, Tensor]:
@@ -243,7 +243,7 @@ def _weights(components: Mapping[str, Any], mixture: Mapping[str, float]) -> dic
 
 def build_observer(model: nn.Module, observables: list[ObservableSpec],
                    components: Mapping[str, Any], mixture: Mapping[str, float], probe: int,
-                   seed: int, per_sample: bool = False, *, nbeta: float,
+                   seed: int, per_sample: bool = False, *, nbeta: float | None,
                    center_params: Mapping[str, Tensor] | None = None,
                    batch_draws: int = 10, fuse: bool = False,
                    pools: list[str] | None = None, per_token: bool = False) -> Observer:
@@ -258,7 +258,7 @@ def build_observer(model: nn.Module, observables: list[ObservableSpec],
         probe: probe sequences per component (and per special probe), drawn once from ``seed``.
         seed: seed of every probe set.
         per_sample: also one y column per probe sample (per-sample χ; Bayesian influence).
-        nbeta: the sampler's nβ (used by ``llc()``).
+        nbeta: the sampler's nβ (used by ``llc()``); ``None`` at a point (no posterior).
         center_params: w* (unstacked); default: the model's current parameters.
         batch_draws: draws per batch (the finest level of the blocking standard error).
         fuse: evaluate probes of the same shape in one concatenated forward pass per draw
@@ -283,7 +283,7 @@ def build_observer(model: nn.Module, observables: list[ObservableSpec],
                         "or streamed, so there is no fixed set of examples to weight)",
                         "use a pool component, e.g. python_code_pool(...), token_file of [N, T] rows")
         probes[k] = dict(examples)
-    ctx = EvalContext(model, probes, weights, float(nbeta), seed, probe)
+    ctx = EvalContext(model, probes, weights, None if nbeta is None else float(nbeta), seed, probe)
     ctx.set_center(dict(center_params) if center_params is not None else None)
     names = [o.name for o in observables]
     if len(set(names)) != len(names):

@@ -38,6 +38,7 @@ from patternlang.runtime.report import render
 from patternlang.runtime.results_types import (ReportResult, StepResult, parse_result, read_result,
                                                result_json)
 from patternlang.runtime.rundir import RunDir, StepDir
+from patternlang.runtime.services.sampling import write_back
 
 
 def resolve_device(device: str, local_rank: int | None = None) -> torch.device:
@@ -103,6 +104,7 @@ def execute(plan: Plan, out: str | Path, *, options: RunOptions | None = None,
         forget_failure(run)
     results: dict[str, StepResult] = {}
     dirs: dict[str, StepDir] = {}
+    resolved = plan  # the plan with each finished sample step written back as it ran
     run.log("run_start", steps=[s.id for s in plan.steps], device=str(dev), resume=resume,
             world=dist.world)
     for step in plan.steps:
@@ -115,6 +117,7 @@ def execute(plan: Plan, out: str | Path, *, options: RunOptions | None = None,
         cached = read_result(sdir) if dist.broadcast(usable) else None
         if cached is not None:
             results[step.id], dirs[step.id] = cached, sdir
+            resolved = write_back(resolved, step, cached)
             progress.info(f"{step.id}: cached ({sdir.path.name})")
             run.log("step_cached", step=step.id, hash=hashes[step.id])
             continue
@@ -128,8 +131,8 @@ def execute(plan: Plan, out: str | Path, *, options: RunOptions | None = None,
             sdir.clear_partial()
             sdir.path.mkdir(parents=True, exist_ok=True)
         dist.barrier()
-        ctx = StepContext(plan, run, sdir, hashes[step.id], dev, resume, progress, results, dirs,
-                          dist=dist, options=options)
+        ctx = StepContext(resolved, run, sdir, hashes[step.id], dev, resume, progress, results, dirs,
+                          dist=dist, options=options, compiled=plan)
         try:
             results[step.id] = _run_step_on_ranks(step, ctx)
         except Exception as exc:
@@ -137,6 +140,7 @@ def execute(plan: Plan, out: str | Path, *, options: RunOptions | None = None,
                 record_failure(run, step.id, exc)
             raise
         dirs[step.id] = sdir
+        resolved = write_back(resolved, step, results[step.id])
     run.log("run_end")
     dist.barrier()
     distributed.shutdown()
@@ -229,7 +233,7 @@ def _run_step(step: Any, ctx: StepContext) -> StepResult:
         result = fn(step, ctx)
     except PatRuntimeError as exc:
         ctx.run.log("step_failed", step=step.id, error=str(exc))
-        if exc.step in ctx.plan.hashes():
+        if exc.step in {s.id for s in ctx.plan.steps}:
             raise
         # raised below the step ("model", "load checkpoint"): say which step it stopped
         raise type(exc)(step.id, f"{exc.step}: {exc.cause}", exc.remedy, exc.info.details) from exc

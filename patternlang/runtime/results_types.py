@@ -90,7 +90,8 @@ class CenterLLC(_Record):
 
 class SampleResult(StepResult):
     """Localized SGLD at one or more centers. ``nbeta`` is the nβ the sampler ran with
-    (:attr:`SGLDResult.nbeta`), the value every later step scales χ by."""
+    (the plan's, :meth:`StepContext.nbeta`), recorded for the reader; the runtime reads nβ from the
+    plan."""
 
     kind: Literal["sample"] = "sample"
     nbeta: float

@@ -72,16 +72,16 @@ def checkpoint_paths(ref: CheckpointRef, ctx: StepContext) -> list[tuple[int, Pa
 
 
 def evaluate_point(model: torch.nn.Module, observables: list[ObservableSpec], components: dict,
-                   mixture: dict[str, float], probe: int, seed: int,
-                   nbeta: float = 1.0) -> dict[str, float]:
-    """Observables at the model's current weights, by coordinate name (one batched pass per probe)."""
+                   mixture: dict[str, float], probe: int, seed: int) -> dict[str, float]:
+    """Observables at the model's current weights, by coordinate name (one batched pass per probe).
+    A point has no posterior, so no nβ: an observable that needs one (``llc()``) is an error here."""
     from patternlang.observables.observer import build_observer
 
     was_training = model.training
     model.eval()
     with torch.no_grad():
         observer = build_observer(model, observables, components, mixture, probe=probe, seed=seed,
-                                  nbeta=nbeta)
+                                  nbeta=None)
         x, _, _ = observer.evaluate(None)
     model.train(was_training)
     return {name: float(v) for name, v in zip(observer.obs_names, x[0].tolist())}

@@ -298,7 +298,7 @@ def apply_coupled(result, step, sample: SampleStep, ctx: StepContext) -> None:
     ``chains · ⌈max / draws⌉`` chains (the budget ``max`` draws per chain would spend)."""
     spec = step.estimator
     comps = list(spec.components) or movable_components(ctx.plan, step.id, sample)
-    planned = ctx.plan.step_as(step.sample, SampleStep)
+    planned = ctx.as_compiled.step_as(step.sample, SampleStep)  # its own draws = auto(...)
     auto = planned.sampler.draws_auto if not spec.chains else None
     base = spec.chains or sample.sampler.chains
     draws = spec.draws or (auto.chunk if auto is not None else sample.sampler.draws)

@@ -7,13 +7,14 @@ and the engine's settings are built one way:
 
 * :func:`sgld_config` is the one place the plan's sampler settings (the language's names: ``step``,
   ``chains``, ``draws``) become :class:`~patternlang.engine.sampler.sgld.SGLDConfig`. nβ is already
-  concrete in the plan (the compiler resolves ``auto``); the sampler runs with it and reports it
-  back as :attr:`SGLDResult.nbeta`, the value later steps scale χ by.
+  concrete in the plan (the compiler resolves ``auto``); every later step reads it from the plan
+  (:meth:`StepContext.nbeta`), never from the sampler's echo of it.
 * :func:`mixture_batches` draws each chain's minibatches from the step's mixture.
 * :func:`chain_groups` splits the chains into groups that run as one batched call;
   :func:`sample_workers` says how many processes run them.
-* :func:`as_sampled` is a sample step as it ran (the ε its ``step = auto`` scan chose, the draws
-  of ``draws = auto``), for the steps that sample it again.
+* :func:`write_back` puts a finished sample step into the plan as it ran (the ε its ``step =
+  auto`` scan chose, the draws of ``draws = auto``): the executor calls it once, and the steps
+  that read or sample it again find concrete values in ``ctx.plan``.
 """
 
 from __future__ import annotations
@@ -28,11 +29,12 @@ import torch
 
 from patternlang.data.build import mixture_of
 from patternlang.engine.sampler.temperature import localization_steps
-from patternlang.plan.ir import SampleStep, SamplerSpec
+from patternlang.plan.ir import Plan, SampleStep, SamplerSpec, Step
 from patternlang.runtime.accel import (chains_per_batch, free_cuda_bytes, maybe_compile,
                                        measure_chain_bytes, with_precision)
 from patternlang.runtime.context import StepContext
 from patternlang.runtime.progress import Task
+from patternlang.runtime.results_types import SampleResult, StepResult
 from patternlang.runtime.rundir import atomic_save_npz, atomic_write_json
 from patternlang.runtime.services.build import build_model, derive_seed, load_weights
 
@@ -44,7 +46,7 @@ def sgld_config(sampler: SamplerSpec, seed: int, **engine: Any) -> SGLDConfig:
     """The engine's settings for the plan's ``sampler`` (``step`` -> ``step_size``, ``chains`` ->
     ``num_chains``, ``draws`` -> ``num_draws``); ``engine`` sets engine-only fields such as
     ``keep_observations``. ``step = auto`` must be resolved to a number first (its scan,
-    :func:`with_step`, :func:`as_sampled`)."""
+    :func:`with_step`, :func:`write_back`)."""
     from patternlang.engine.sampler.sgld import SGLDConfig
 
     s = sampler
@@ -250,7 +252,7 @@ def with_step(step: SampleStep, eps: float) -> SampleStep:
 
 
 
-def as_sampled(step: SampleStep, sampled: Any) -> SampleStep:
+def _as_sampled(step: SampleStep, sampled: SampleResult) -> SampleStep:
     """The sample step as it ran, from its :class:`SampleResult` ``sampled``: at the ε its scan
     chose (``step = auto``) and with the draws it used (``draws = auto``), so that later steps
     re-sampling it (finite-difference check, iterative rounds) sample alike."""
@@ -261,6 +263,18 @@ def as_sampled(step: SampleStep, sampled: Any) -> SampleStep:
             update={"draws": int(sampled.draws), "draws_auto": None})})
     return step
 
+
+def write_back(plan: Plan, step: Step, result: StepResult | None) -> Plan:
+    """``plan`` with the finished ``step`` as it ran: a sample step's ``step = auto`` and ``draws =
+    auto`` replaced by the ε and draws its result records (lark's resolve-once-and-write-back of
+    defaults). The executor calls it once per finished step; every later runner then reads ε, nβ
+    and draws from ``ctx.plan`` (other kinds, and a rank without the result, leave it as it is)."""
+    if not isinstance(step, SampleStep) or not isinstance(result, SampleResult):
+        return plan
+    ran = _as_sampled(step, result)
+    if ran is step:
+        return plan
+    return plan.model_copy(update={"steps": [ran if s.id == step.id else s for s in plan.steps]})
 
 
 def sample_workers(ctx: StepContext, units: int) -> int:

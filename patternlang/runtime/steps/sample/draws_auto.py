@@ -45,7 +45,7 @@ def chunk_store(step: SampleStep, ctx: StepContext) -> StepDir:
     targets = [t.model_copy(update={"target": t.target.model_copy(update=rows_only)})
                for t in step.targets] if step.sampler.step == "auto" else []
     keyed = step.model_copy(update={"sampler": sampler, "targets": targets})
-    plan = ctx.plan.model_copy(update={"steps": [keyed if s.id == step.id else s for s in ctx.plan.steps]})
+    plan = ctx.as_compiled.model_copy(update={"steps": [keyed if s.id == step.id else s for s in ctx.as_compiled.steps]})
     return ctx.run.step("sample", f"chunks.{step.id}", plan.hashes()[step.id])
 
 
@@ -108,8 +108,7 @@ def _measure(step: SampleStep, centers: list, groups: list[list[int]], payloads:
     step = step.model_copy(update={"targets": [t for t in step.targets
                                                if plan.step(t.susceptibility).estimator is None]})
     if step.targets:
-        nbeta = float(merged[0][1][0]["nbeta"])
-        rows = target_rows(step, chi_of(step, [m for m, _, _ in merged], nbeta), plan)
+        rows = target_rows(step, chi_of(step, [m for m, _, _ in merged], float(step.sampler.nbeta)), plan)
         if rows:
             return rows, "targets"
     out = []

@@ -35,12 +35,12 @@ __all__ = ["run_sample", "keep_chains"]
 
 
 def _center_summary(label: str, seed: int, parts: list[dict],
-                    selected: dict[str, float]) -> tuple[float, CenterLLC]:
-    """A center's LLC row, and the nβ its sampler ran with (:attr:`SGLDResult.nbeta`)."""
+                    selected: dict[str, float]) -> CenterLLC:
+    """A center's LLC row."""
     res = result_of(parts)
     d = res.to_dict()
     diag = d.get("diagnostics", {})
-    return res.nbeta, CenterLLC(label=label, seed=seed, llc_mean=d["llc_mean"], llc_se=d["llc_se"],
+    return CenterLLC(label=label, seed=seed, llc_mean=d["llc_mean"], llc_se=d["llc_se"],
                      llc_per_chain=d["llc_per_chain"], init_loss=d["init_loss"],
                      rhat=diag.get("rhat"), trend_ok=diag.get("trend", {}).get("equilibrated"),
                      divergent_chains=[v["chain"] for v in diag.get("divergences", [])],
@@ -65,23 +65,20 @@ def run_sample(step: SampleStep, ctx: StepContext) -> SampleResult | None:
         draws = auto["draws"] if auto else None
     if payloads is None:
         return None  # not rank 0: rank 0 merges and writes the result
-    center_rows, traces, obs_names, nbetas = [], [], None, set()
+    center_rows, traces, obs_names = [], [], None
     for seed, path, selected in centers:
         label = f"seed{seed}"
         moments, parts, trace = merge_center(step.id, label, groups, payloads, draws)
         traces += trace
         atomic_save_npz(ctx.dir.file(f"moments-{label}.npz"), **moments.state_dict())
         obs_names = list(moments.obs_names)
-        nbeta, row = _center_summary(label, seed, parts, selected)
-        nbetas.add(nbeta)
-        center_rows.append(row)
+        center_rows.append(_center_summary(label, seed, parts, selected))
     atomic_save_npz(ctx.dir.file("traces.npz"), loss=_stack_ragged(traces))
     llcs = np.array([r.llc_mean for r in center_rows], float)
     ses = np.array([r.llc_se for r in center_rows], float)
     warnings = [f"{r.label}: {w}" for r in center_rows for w in r.warnings]
     warnings += (scan["warnings"] if scan else []) + (auto["warnings"] if auto else [])
-    (nbeta,) = nbetas  # every center ran with the plan's nβ
-    return SampleResult(nbeta=nbeta, centers=center_rows, llc_mean=float(llcs.mean()),
+    return SampleResult(nbeta=ctx.nbeta(step.id), centers=center_rows, llc_mean=float(llcs.mean()),
                         llc_se=float(np.sqrt((ses ** 2).sum()) / len(ses)) if len(ses) > 1
                         else float(ses[0]),
                         observables=obs_names, warnings=warnings,

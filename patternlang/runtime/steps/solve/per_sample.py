@@ -32,7 +32,7 @@ def atoms_of(step: SolveStep, ctx: StepContext, rows: Rows, weights: dict[str, f
                               "set per_sample = [pool] in the susceptibility and re-run it")
     z = np.load(ctx.input_dir(sid).file(rec.file))
     names = [str(n) for n in z["names"]]
-    nb = float(summary.nbeta)
+    nb = ctx.nbeta(sid)
     total = sum(weights[c] for c in rows.components)
     non = [c for c in rows.components if c not in step.samples]
     picks = [j for j, n in enumerate(names) if n.split("[", 1)[0] in step.samples]

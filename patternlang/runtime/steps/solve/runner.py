@@ -30,7 +30,6 @@ from patternlang.runtime.services.build import build_components, checkpoint_path
 from patternlang.runtime.services.chi import combine
 from patternlang.runtime.services.rows import Rows, linear_targets, solve_once
 from patternlang.runtime.services.sampling import chain_groups, run_group
-from patternlang.runtime.services.sampling import as_sampled
 from patternlang.runtime.services.training import train_one
 from patternlang.runtime.steps.solve.per_sample import SAMPLE_WEIGHTS, solve_samples
 from patternlang.runtime.steps.solve.trust import (check_warnings, drift_warnings, posterior_check,
@@ -42,9 +41,7 @@ def _round(step: SolveStep, ctx: StepContext, r: int, weights: dict, ckpt, seed:
     from patternlang.engine.moments import Comoments
 
     sus = ctx.plan.step_as(step.susceptibilities[0], SusceptibilityStep)
-    sample = ctx.plan.step_as(sus.sample, SampleStep)
-    # re-estimate with the ε and draws the sample step used (step = auto, draws = auto)
-    sample = as_sampled(sample, ctx.result(sus.sample, SampleResult))
+    sample = ctx.plan.step_as(sus.sample, SampleStep)  # as it ran: its ε and draws
     train = ctx.plan.step_as(sample.at.train, TrainStep)
     pdir = ctx.dir.part(f"round{r}")
     components = build_components(sample.components)  # the mixture's and the probes
@@ -61,7 +58,7 @@ def _round(step: SolveStep, ctx: StepContext, r: int, weights: dict, ckpt, seed:
         init_loss = sampled.init_loss
         m = Comoments.from_state(dict(np.load(gdir / "moments.npz")))
         moments = m if moments is None else moments.merge(m)
-    chi, _, _ = combine([estimate_chi(moments)], moved, sampled.nbeta, sus.standardize)
+    chi, _, _ = combine([estimate_chi(moments)], moved, ctx.nbeta(sus.id), sus.standardize)
     record = solve_once(step, Rows(step.id, [(sus.id, chi)]), weights, pdir / "solution.json")
     return SolveRound(round=r, weights=record.weights, solution=record,
                       checkpoint=str(ckpt.relative_to(ctx.dir.path)), chi=chi.chi, chi_se=chi.chi_se)

@@ -24,11 +24,9 @@ import numpy as np
 from patternlang.engine.directions import cosine
 from patternlang.plan.ir import SampleStep, SolveStep, SusceptibilityStep
 from patternlang.runtime.context import StepContext
-from patternlang.runtime.results_types import (ChiResult, PosteriorCheckRow, Reproducibility,
-                                               SampleResult)
+from patternlang.runtime.results_types import (ChiResult, PosteriorCheckRow, Reproducibility)
 from patternlang.runtime.services.coupled import CoupledRun, measure_step
 from patternlang.runtime.services.rows import Rows, linear_targets
-from patternlang.runtime.services.sampling import as_sampled
 
 REPRODUCIBLE_COSINE = 0.7
 
@@ -113,7 +111,7 @@ def posterior_check(step: SolveStep, ctx: StepContext, rows, targets: list,
         return []
     from patternlang.engine.solve.resolved import prediction, target_response
 
-    sample = as_sampled(ctx.plan.step_as(sus.sample, SampleStep), ctx.result(sus.sample, SampleResult))
+    sample = ctx.plan.step_as(sus.sample, SampleStep)  # as it ran: its ε and draws
     used = ctx.result(sid, ChiResult).coupled  # the chains and draws the estimate settled on
     chains = used.chains if used else sus.estimator.chains or sample.sampler.chains
     draws = used.draws if used else sus.estimator.draws or sample.sampler.draws

@@ -66,7 +66,7 @@ def run_component_susceptibility(step: SusceptibilityStep, ctx: StepContext) -> 
     # rows pc[r]: the parts' loss changes combined along PC r (what `raise chi.pc[r]` moves)
     ext = with_pc_rows(chi, pca, fine.chi.std(axis=1), pc_count(len(step.parts)))
     comps = ext.columns(slice(0, k))
-    result, merged, _ = combine([comps], sample, full_res.nbeta, step.standardize)
+    result, merged, _ = combine([comps], sample, ctx.nbeta(step.sample), step.standardize)
     result.observable_of = [n.split("[", 1)[0] for n in result.observables]
     expr = sample.observables[0].expr.model_dump(mode="json")
     result.observable_exprs = {"dL": expr, "pc": expr}

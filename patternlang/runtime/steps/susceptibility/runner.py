@@ -28,7 +28,6 @@ from patternlang.runtime.results_types import ChiResult, FiniteDiffRow, HalfChi,
 from patternlang.runtime.rundir import atomic_write_json
 from patternlang.runtime.services.chi import combine, fd_contradictions, save_pools, split_pools
 from patternlang.runtime.services.coupled import apply_coupled
-from patternlang.runtime.services.sampling import as_sampled
 from patternlang.runtime.steps.susceptibility.component import run_component_susceptibility
 from patternlang.runtime.steps.susceptibility.fd_check import finite_difference_rows
 
@@ -42,15 +41,15 @@ def run_susceptibility(step: SusceptibilityStep, ctx: StepContext) -> ChiResult:
 
     if step.parts:  # component susceptibilities (issue 24)
         return run_component_susceptibility(step, ctx)
-    sample = ctx.plan.step_as(step.sample, SampleStep)
+    sample = ctx.plan.step_as(step.sample, SampleStep)  # as it ran (step / draws = auto)
     sdir, sampled = ctx.input_dir(step.sample), ctx.result(step.sample, SampleResult)
-    sample = as_sampled(sample, sampled)  # the ε and draws it sampled with (step / draws = auto)
+    nbeta = ctx.nbeta(step.sample)
     moments = [Comoments.from_state(dict(np.load(sdir.file(f)))) for f in sampled.moments]
     chis, pooled = split_pools([estimate_chi(m) for m in moments], sample)
-    result, merged, _ = combine(chis, sample, sampled.nbeta, step.standardize)
+    result, merged, _ = combine(chis, sample, nbeta, step.standardize)
     if pooled is not None:
         result.per_sample = save_pools(pooled, sample, ctx)
-    result.halves = _covariance_halves(moments, sample, sampled.nbeta)
+    result.halves = _covariance_halves(moments, sample, nbeta)
     merged.save(ctx.dir.file("chi.npz"), ctx.dir.file("chi.json"))
     if step.check is not None:
         first = chis[0]  # the check re-samples at the first center: compare with χ there
