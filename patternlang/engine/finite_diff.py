@@ -2,15 +2,16 @@
 
 Linear response says that moving the mixture toward component k,
 
-    h' = (1 − ε)·h + ε·e_k     (so L_{h'} = L_h + ε·(L_k − L_h) exactly),
+    h' = (1 − δ)·h + δ·e_k     (so L_{h'} = L_h + δ·(L_k − L_h) exactly),
 
-moves every posterior mean by Δ⟨φ⟩ ≈ ε·nβ·χ_{φ,k}. This module measures Δ⟨φ⟩ by sampling twice
+moves every posterior mean by Δ⟨φ⟩ ≈ δ·nβ·χ_{φ,k}. δ is the *shift* of the mixture, the same δ
+as the coupled estimator's (``coupled(delta=...)``); ε is only ever the SGLD step. This module measures Δ⟨φ⟩ by sampling twice
 with the *same random numbers* (same seed, same chains, same minibatches and noise), once under h
 and once under h'. The two runs then share almost all of their Monte Carlo error, and the
 per-chain difference of means is far less noisy than either mean — a paired estimator.
 
-With ``central=True`` (when the weights allow it) a third run at h'' = (1 + ε)·h − ε·e_k gives the
-central difference (⟨φ⟩_{h'} − ⟨φ⟩_{h''}) / 2, whose bias is O(ε²) instead of O(ε).
+With ``central=True`` (when the weights allow it) a third run at h'' = (1 + δ)·h − δ·e_k gives the
+central difference (⟨φ⟩_{h'} − ⟨φ⟩_{h''}) / 2, whose bias is O(δ²) instead of O(δ).
 
 The sampler is passed in as a function, so this works with any sampler (the engine's SGLD, an
 exact sampler in a test): ``sample(weights) -> observations[C, draws, M]``, and it must use the
@@ -34,24 +35,24 @@ SampleFn = Callable[[Mapping[str, float]], "np.ndarray"]
 class FiniteDifference:
     """Finite-difference response of each observable to component ``component``.
 
-    ``delta[m]`` is Δ⟨φ_m⟩ for the step ε (per unit ε: ``slope``), ``chi_fd = slope / nβ`` is
-    directly comparable with χ[:, component], with standard errors over chains."""
+    ``change[m]`` is Δ⟨φ_m⟩ for the shift δ; ``chi_fd = change / (δ·nβ)`` is directly comparable
+    with χ[:, component], with standard errors over chains."""
 
     component: str
-    eps: float
+    delta: float
     nbeta: float
     central: bool
     obs_names: list[str]
-    delta: np.ndarray
-    delta_se: np.ndarray
+    change: np.ndarray
+    change_se: np.ndarray
 
     @property
     def chi_fd(self) -> np.ndarray:
-        return self.delta / (self.eps * self.nbeta)
+        return self.change / (self.delta * self.nbeta)
 
     @property
     def chi_fd_se(self) -> np.ndarray:
-        return self.delta_se / (self.eps * self.nbeta)
+        return self.change_se / (self.delta * self.nbeta)
 
     def zscores(self, chi: np.ndarray, chi_se: np.ndarray) -> np.ndarray:
         """(χ_fd − χ) / combined standard error, per observable: |z| ≲ 3 means they agree."""
@@ -59,16 +60,16 @@ class FiniteDifference:
         return (self.chi_fd - np.asarray(chi)) / np.where(err > 0, err, np.inf)
 
 
-def shifted_weights(weights: Mapping[str, float], component: str, eps: float) -> dict[str, float]:
-    """h' = (1 − ε)·h + ε·e_k (ε < 0 moves away from k); raises if a weight would go negative."""
+def shifted_weights(weights: Mapping[str, float], component: str, delta: float) -> dict[str, float]:
+    """h' = (1 − δ)·h + δ·e_k (δ < 0 moves away from k); raises if a weight would go negative."""
     if component not in weights:
         raise PatRuntimeError("finite_difference", f"unknown component {component!r}",
                               f"choose one of {sorted(weights)}")
     total = float(sum(weights.values()))
-    out = {k: (1 - eps) * v / total + (eps if k == component else 0.0) for k, v in weights.items()}
+    out = {k: (1 - delta) * v / total + (delta if k == component else 0.0) for k, v in weights.items()}
     if min(out.values()) < -1e-12:
-        raise PatRuntimeError("finite_difference", f"step eps={eps:g} makes a weight negative",
-                              "use a smaller eps or a one-sided difference")
+        raise PatRuntimeError("finite_difference", f"shift delta={delta:g} makes a weight negative",
+                              "use a smaller delta or a one-sided difference")
     return {k: max(v, 0.0) for k, v in out.items()}
 
 
@@ -81,28 +82,28 @@ def _chain_means(obs: Any) -> np.ndarray:
 
 
 def paired_finite_difference(sample: SampleFn, weights: Mapping[str, float], component: str,
-                             eps: float, nbeta: float, obs_names: list[str] | None = None,
+                             delta: float, nbeta: float, obs_names: list[str] | None = None,
                              central: bool = True) -> FiniteDifference:
-    """Δ⟨φ⟩ under h → (1 − ε)·h + ε·e_k from paired runs of ``sample`` (see the module docstring).
+    """Δ⟨φ⟩ under h → (1 − δ)·h + δ·e_k from paired runs of ``sample`` (see the module docstring).
 
     Args:
         sample: ``sample(weights) -> [C, draws, M]``; must reuse one seed so runs share noise.
         weights: the baseline mixture h by component name.
         component: the component k to move toward.
-        eps: the step ε (small: 0.01–0.1).
+        delta: the shift δ of the mixture (small: 0.01–0.1).
         nbeta: the inverse temperature nβ of the sampler (to convert Δ⟨φ⟩ into χ units).
         obs_names: names of the M observables.
-        central: also sample at (1 + ε)·h − ε·e_k and take the central difference when that
+        central: also sample at (1 + δ)·h − δ·e_k and take the central difference when that
             mixture is valid (all weights ≥ 0); otherwise fall back to the forward difference.
     """
-    if not 0 < eps < 1:
-        raise PatRuntimeError("finite_difference", f"eps={eps:g} is not in (0, 1)",
-                              "use a small step such as 0.05")
-    up = _chain_means(sample(shifted_weights(weights, component, eps)))
+    if not 0 < delta < 1:
+        raise PatRuntimeError("finite_difference", f"delta={delta:g} is not in (0, 1)",
+                              "use a small shift such as 0.05")
+    up = _chain_means(sample(shifted_weights(weights, component, delta)))
     use_central = central
     if central:
         try:
-            down_w = shifted_weights(weights, component, -eps)
+            down_w = shifted_weights(weights, component, -delta)
         except PatRuntimeError:
             use_central = False
     if use_central:
@@ -110,7 +111,7 @@ def paired_finite_difference(sample: SampleFn, weights: Mapping[str, float], com
     else:
         per_chain = up - _chain_means(sample(dict(weights)))
     C = per_chain.shape[0]
-    delta = per_chain.mean(0)
-    se = per_chain.std(0, ddof=1) / np.sqrt(C) if C > 1 else np.full_like(delta, np.nan)
+    change = per_chain.mean(0)
+    se = per_chain.std(0, ddof=1) / np.sqrt(C) if C > 1 else np.full_like(change, np.nan)
     names = list(obs_names or [f"obs{i}" for i in range(per_chain.shape[1])])
-    return FiniteDifference(component, eps, nbeta, use_central, names, delta, se)
+    return FiniteDifference(component, delta, nbeta, use_central, names, change, se)

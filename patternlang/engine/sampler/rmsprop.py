@@ -18,7 +18,7 @@ Three choices differ from devinterp: the freeze, and, so that ε keeps the meani
 SGLD (and ``step = auto`` scans one grid for both): V tracks the whole drift d (so coordinates
 whose loss gradient is zero are still preconditioned by their localization term, and a chain
 started at an exact minimum is plain SGLD at its first step), and G is normalized to mean 1 per
-chain, with the floor δ (``rmsprop_eps``, relative to the mean RMS) bounding the spread of G.
+chain, with the floor δ (``rmsprop_floor``, relative to the mean RMS) bounding the spread of G.
 The preconditioner thus only redistributes the step across coordinates: stiff ones (large RMS
 drift) move less, flat ones more, which is what lets the largest stable ε grow.
 """
@@ -79,7 +79,7 @@ class RMSPropUpdate(PreconditionedUpdate):
     def __init__(self, cfg: Any, nbeta: float, center: Tensor, index: Tensor | None,
                  gens: Sequence[torch.Generator], C: int):
         self.eps, self.gamma, self.nbeta = cfg.step_size, float(cfg.gamma), nbeta
-        self.alpha, self.floor = float(cfg.rmsprop_alpha), float(cfg.rmsprop_eps)
+        self.alpha, self.floor = float(cfg.rmsprop_alpha), float(cfg.rmsprop_floor)
         self.index, self.gens = index, gens
         self.center = center if index is None else center[index]
         width = center.numel() if index is None else index.numel()

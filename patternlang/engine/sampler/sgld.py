@@ -98,7 +98,7 @@ class SGLDConfig:
         preconditioner: the update rule, a name registered in :mod:`.updates`: ``"none"`` (plain
             SGLD, the default) or ``"rmsprop"``: drift and noise scaled by a diagonal RMSProp
             preconditioner of mean 1 (see :mod:`.rmsprop`), for every batching mode;
-            ``rmsprop_alpha`` is its decay, ``rmsprop_eps`` the floor δ of its RMS relative to the
+            ``rmsprop_alpha`` is its decay, ``rmsprop_floor`` the floor δ of its RMS relative to the
             mean RMS (bounds the spread of the preconditioner to about 1/δ).
     """
 
@@ -119,7 +119,7 @@ class SGLDConfig:
     batching: str = "auto"
     preconditioner: str = "none"
     rmsprop_alpha: float = 0.99
-    rmsprop_eps: float = 0.01
+    rmsprop_floor: float = 0.01
 
     def __post_init__(self) -> None:
         if self.gamma is None:
@@ -140,8 +140,8 @@ class SGLDConfig:
                    "batching must be 'auto', 'batched', 'vmap' or 'loop'"),
                   (self.preconditioner in updates.RULES,
                    f"preconditioner must be one of {', '.join(map(repr, updates.names()))}"),
-                  (0 <= self.rmsprop_alpha < 1 and self.rmsprop_eps > 0,
-                   "rmsprop_alpha must be in [0, 1) and rmsprop_eps > 0"),
+                  (0 <= self.rmsprop_alpha < 1 and self.rmsprop_floor > 0,
+                   "rmsprop_alpha must be in [0, 1) and rmsprop_floor > 0"),
                   (self.trace_every >= 1 and self.check_every >= 1, "trace_every/check_every must be >= 1")]
         for ok, msg in checks:
             if not ok:

@@ -90,11 +90,11 @@ def test_paired_finite_difference_matches_chi(comp):
         hh = np.array([wts[n] for n in names])
         return matrix_observables(model.sample(hh, chains=8, draws=2000, seed=11))
 
-    eps = 0.05
-    fd = paired_finite_difference(sample, weights, names[comp], eps, model.nbeta,
+    delta = 0.05
+    fd = paired_finite_difference(sample, weights, names[comp], delta, model.nbeta,
                                   ["w0", "w1", "r2"])
     closed = np.concatenate([model.chi_linear(h)[:, comp], [model.chi_quadratic(h, np.eye(2))[comp]]])
-    # the central difference is O(eps^2) from the derivative, and the paired runs share noise
+    # the central difference is O(delta^2) from the derivative, and the paired runs share noise
     assert fd.central
     np.testing.assert_allclose(fd.chi_fd, closed, rtol=0.03, atol=3 * fd.chi_fd_se.max())
     # and it agrees with the covariance estimate within the combined error
@@ -118,8 +118,8 @@ def test_paired_is_tighter_than_unpaired():
 
     fd_p = paired_finite_difference(paired, dict(zip(names, h)), "b", 0.05, model.nbeta)
     fd_u = paired_finite_difference(unpaired, dict(zip(names, h)), "b", 0.05, model.nbeta)
-    assert np.all(fd_p.delta_se * 2 < fd_u.delta_se)
-    assert np.all(fd_p.delta_se[:2] * 20 < fd_u.delta_se[:2])  # linear observables: far tighter
+    assert np.all(fd_p.change_se * 2 < fd_u.change_se)
+    assert np.all(fd_p.change_se[:2] * 20 < fd_u.change_se[:2])  # linear observables: far tighter
 
 
 def test_shifted_weights():
