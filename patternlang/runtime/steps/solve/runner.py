@@ -48,10 +48,10 @@ def _round(step: SolveStep, ctx: StepContext, r: int, weights: dict, ckpt, seed:
     train = ctx.plan.step_as(sample.at.train, TrainStep)
     pdir = ctx.dir.part(f"round{r}")
     components = build_components(sample.components)  # the mixture's and the probes
-    info = train_one(train, seed, weights, components, pdir, device=str(ctx.device),
-                     plan_seed=ctx.plan.seed, steps=step.round_steps, init_path=ckpt, track=[],
-                     every=0, checkpoints=[])
-    ckpt = pdir / info["checkpoints"][str(step.round_steps)]
+    trained = train_one(train, seed, weights, components, pdir, device=str(ctx.device),
+                        plan_seed=ctx.plan.seed, steps=step.round_steps, init_path=ckpt, track=[],
+                        every=0, checkpoints=[])
+    ckpt = pdir / trained.checkpoint(step.round_steps)
     moved = sample.model_copy(update={"mixture": MixtureSpec(name=f"round{r}", weights=weights)})
     moments, init_loss = None, None
     groups = chain_groups(sample.sampler.chains, ctx.device, fixed=ctx.options.chain_group)
