@@ -38,8 +38,8 @@ from patternlang.engine.sampler.pool import map_units
 from patternlang.engine.solve.diagnostics import propagate_se
 from patternlang.engine.validation import compare_onsets
 from patternlang.errors import PatRuntimeError
-from patternlang.plan.ir import (ComponentSpec, ModelSpec, ObsExpr, ObservableSpec, SolveStep,
-                                 TrainStep, VerifyStep)
+from patternlang.plan.ir import (ComponentSpec, ModelSpec, ObsExpr, ObservableSpec, TrainStep,
+                                 VerifyStep)
 from patternlang.runtime.context import StepContext
 from patternlang.runtime.contract import check_model
 from patternlang.runtime.results_types import (ArmResult, CalibrationRow, FinalValue, OnsetResult,
@@ -47,11 +47,12 @@ from patternlang.runtime.results_types import (ArmResult, CalibrationRow, FinalV
 from patternlang.runtime.rundir import atomic_write_json, damage, read_json, seal
 from patternlang.runtime.services.build import build_components, build_model, checkpoint_paths
 from patternlang.runtime.services.mixtures import arm_weights, atom_arm, reweight_pools
-from patternlang.runtime.services.rows import Rows, linearize
+from patternlang.runtime.services.rows import linearize
+from patternlang.runtime.services.solved_rows import SolvedRows
 from patternlang.runtime.services.training import TrainRun, train_one
 from patternlang.runtime.steps.verify.regression_arm import proxy_design, regression_result
-from patternlang.runtime.steps.verify.validation import (arm_names, arm_seed, validation_summary,
-                                                         verdicts)
+from patternlang.runtime.steps.verify.validation import (TargetReader, arm_names, arm_seed,
+                                                         validation_summary, verdicts)
 from patternlang.runtime.workers import worker_init
 
 _OPS = {">": np.greater, ">=": np.greater_equal, "<": np.less, "<=": np.less_equal}
@@ -192,7 +193,7 @@ def _atom_arms(ctx: StepContext, solve_id: str):
     return arm
 
 
-def _regression(step: VerifyStep, ctx: StepContext) -> dict | None:
+def _regression(step: VerifyStep, ctx: StepContext, reader: TargetReader) -> dict | None:
     """Run the regression arm's proxy trainings (every rank its share), fit and solve on rank 0,
     and hand the record (with the arm's weights) to every rank."""
     mixtures, names, horizon = proxy_design(step, ctx)
@@ -203,7 +204,7 @@ def _regression(step: VerifyStep, ctx: StepContext) -> dict | None:
     record = None
     if results is not None:
         finals = [results[j.name].curve.values[-1] for j in jobs]
-        record = regression_result(step, ctx, mixtures, names, horizon, finals)
+        record = regression_result(step, ctx, reader, mixtures, names, horizon, finals)
     return ctx.dist.broadcast(record)
 
 
@@ -277,15 +278,14 @@ def _arm_summary(runs: list[TrainRun], weights: dict, step: VerifyStep) -> ArmRe
                      final=final)
 
 
-def _calibration(step: VerifyStep, ctx: StepContext, arms: dict[str, ArmResult]
-                 ) -> list[CalibrationRow]:
+def _calibration(step: VerifyStep, ctx: StepContext, rows: SolvedRows,
+                 arms: dict[str, ArmResult]) -> list[CalibrationRow]:
     """Realized (patterned − baseline at the horizon) vs predicted posterior change from the
-    solve's baseline to its final weights, per tracked observable linear in the observed
-    coordinates."""
+    solve's baseline to its final weights, per tracked observable linear in the solve's rows
+    (``rows``, as the solve built them)."""
     if "baseline" not in arms or "patterned" not in arms:
         return []
     sol = ctx.result(step.solve, SolveResult)
-    rows = Rows.of(ctx.plan.step_as(step.solve, SolveStep), ctx)
     dmu = np.array([sol.predicted[n].change for n in rows.names], float)
     dh = np.array([sol.final_weights[c] - sol.baseline[c] for c in rows.components])
     out = []
@@ -346,7 +346,8 @@ def _headline(step: VerifyStep, arms: dict[str, ArmResult]) -> dict[str, str]:
 def run_verify(step: VerifyStep, ctx: StepContext) -> VerifyResult | None:
     if step.model is not None:  # a transfer verify's model must offer what the observables read
         check_model(build_model(step.model, ctx), ctx.plan, step.id)
-    regression = _regression(step, ctx) if step.regression is not None else None
+    reader = TargetReader(step, ctx)  # the solve's rows and targets, read once
+    regression = _regression(step, ctx, reader) if step.regression is not None else None
     jobs = _jobs(step, ctx, {"regression": regression["weights"]} if regression else {})
     results = _run_jobs(jobs, ctx, step)
     if results is None:
@@ -361,6 +362,7 @@ def run_verify(step: VerifyStep, ctx: StepContext) -> VerifyResult | None:
     return VerifyResult(steps=first, arms=arms, plotted=list(dict.fromkeys(plotted))[:4],
                         onset_specs=[OnsetRule(observable=on.observable.name, op=on.op,
                                                threshold=on.threshold) for on in step.onset],
-                        calibration=_calibration(step, ctx, arms), headline=_headline(step, arms),
-                        validation=validation_summary(step, ctx, arms, first, regression),
-                        verdict=verdicts(step, ctx, arms, first))
+                        calibration=_calibration(step, ctx, reader.rows, arms),
+                        headline=_headline(step, arms),
+                        validation=validation_summary(step, ctx, reader, arms, first, regression),
+                        verdict=verdicts(step, ctx, reader, arms, first))

@@ -26,7 +26,8 @@ from patternlang.plan.ir import ObsExpr, SolveStep, VerifyStep
 from patternlang.runtime.context import StepContext
 from patternlang.runtime.results_types import ArmResult, SolveResult
 from patternlang.runtime.services.build import derive_seed
-from patternlang.runtime.services.rows import Rows, linear_targets, linearize
+from patternlang.runtime.services.rows import linearize
+from patternlang.runtime.services.solved_rows import read_rows
 from patternlang.runtime.validation_types import ValidationResult, VerdictResult
 
 def arm_names(step: VerifyStep) -> list[str]:
@@ -75,14 +76,17 @@ class Proxy:
 class TargetReader:
     """The patterning's targets as linear functionals of the tracked coordinates.
 
-    ``targets``: the solve's :class:`~patternlang.engine.solve.LinearTarget` list (coefficients
-    over the χ rows); ``coords``: the curve coordinate of each row (the row name, without the
-    ``<susceptibility>:`` prefix when there are several)."""
+    ``rows``: the solve's rows and targets as the solve built them (its ``rows.json``, read by
+    :func:`~patternlang.runtime.services.solved_rows.read_rows`); ``targets``: the solve's
+    :class:`~patternlang.engine.solve.LinearTarget` list (coefficients over the χ rows);
+    ``coords``: the curve coordinate of each row (the row name, without the
+    ``<susceptibility>:`` prefix when there are several). One reader serves the verify step's
+    calibration, validation, verdicts and regression arm."""
 
     def __init__(self, step: VerifyStep, ctx: StepContext):
         solve = ctx.plan.step_as(step.solve, SolveStep)
-        self.rows = Rows.of(solve, ctx)
-        self.targets, _ = linear_targets(solve.targets, self.rows, solve.id)
+        self.rows = read_rows(ctx, solve.id)
+        self.targets = self.rows.targets
         many = len(solve.susceptibilities) > 1
         self.coords = [n.split(":", 1)[1] if many else n for n in self.rows.names]
         self.solve = solve
@@ -231,18 +235,15 @@ def _arms_data(step: VerifyStep, ctx: StepContext, arms: dict[str, ArmResult], s
 
 
 def _desired(reader: TargetReader, keep: list[int]) -> list[float]:
-    from patternlang.engine.solve import desired_changes
-
-    d = desired_changes(reader.targets, reader.rows.mu0, reader.solve.id)
-    return [float(d[i]) for i in keep]
+    """The desired change of each kept target, as the solve computed it."""
+    return [float(reader.rows.desired[i]) for i in keep]
 
 
-def validation_summary(step: VerifyStep, ctx: StepContext, arms: dict[str, ArmResult],
-                       steps: list[int],
+def validation_summary(step: VerifyStep, ctx: StepContext, reader: TargetReader,
+                       arms: dict[str, ArmResult], steps: list[int],
                        regression: dict | None = None) -> ValidationResult | None:
     """``verification[<id>].validation`` (``docs/validation.md``); ``None`` without a baseline
     and a patterned arm, or when no target is tracked. ``arms``: the verify's arm results."""
-    reader = TargetReader(step, ctx)
     got = _arms_data(step, ctx, arms, steps, reader)
     if got is None:
         return None
@@ -258,11 +259,10 @@ def validation_summary(step: VerifyStep, ctx: StepContext, arms: dict[str, ArmRe
     return ValidationResult.model_validate(out)
 
 
-def verdicts(step: VerifyStep, ctx: StepContext, arms: dict[str, ArmResult], steps: list[int]
-             ) -> VerdictResult | None:
+def verdicts(step: VerifyStep, ctx: StepContext, reader: TargetReader,
+             arms: dict[str, ArmResult], steps: list[int]) -> VerdictResult | None:
     """``verification[<id>].verdict``: per target, desired vs realized (patterned − baseline per
     seed) at the validation's evaluation step and at the horizon; every arm's weights and finals."""
-    reader = TargetReader(step, ctx)
     got = _arms_data(step, ctx, arms, steps, reader)
     if got is None:
         return None
