@@ -5,7 +5,8 @@ round's checkpoint under the new weights) and verification (every arm x seed, po
 processes) all train through :func:`train_one`, so a model is initialised, fed and checkpointed one
 way, and equal inputs give equal weights wherever they run.
 
-What it returns is typed (:class:`TrainRun`, its tracked observables a :class:`Curve`); the train
+What it returns is typed (:class:`~patternlang.runtime.training_types.TrainRun`, its tracked
+observables a :class:`~patternlang.runtime.training_types.Curve`); the train
 step writes it as ``seed<s>/curve.json`` and verification as each run's ``run.json``, in the JSON
 shape those files always had, so a file written by an older patternlang reads back with
 ``TrainRun.model_validate(read_json(path))``.
@@ -15,50 +16,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from patternlang.data.build import mixture_of
 from patternlang.plan.ir import TrainStep
 from patternlang.runtime.services.build import (build_model, derive_seed, evaluate_point,
                                                 load_weights)
-
-
-class Curve(BaseModel):
-    """The tracked observables over training: ``values[i]`` maps each coordinate to its value at
-    training step ``step[i]`` (``None`` where it was not finite)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    step: list[int] = Field(default_factory=list)
-    values: list[dict[str, float | None]] = Field(default_factory=list)
-
-    def add(self, t: int, values: dict[str, float | None]) -> None:
-        """Append one evaluation (training step ``t``)."""
-        self.step.append(t)
-        self.values.append(values)
-
-    def coordinates(self) -> list[str]:
-        """The tracked coordinates, in the order of the first evaluation (none without one)."""
-        return list(self.values[0]) if self.values else []
-
-    def series(self, coord: str) -> list[float | None]:
-        """One coordinate's value at every evaluation."""
-        return [v[coord] for v in self.values]
-
-
-class TrainRun(BaseModel):
-    """One seed's training: the saved checkpoints (training step -> path relative to the output
-    directory), the loss at every step and the tracked observables."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    checkpoints: dict[str, str]
-    loss: list[float | None]
-    curve: Curve = Field(default_factory=Curve)
-
-    def checkpoint(self, step: int) -> str:
-        """The relative path of the checkpoint saved at training step ``step``."""
-        return self.checkpoints[str(step)]
+from patternlang.runtime.training_types import Curve, TrainRun
 
 
 def train_one(step: TrainStep, seed: int, weights: dict[str, float], components: dict, out_dir,

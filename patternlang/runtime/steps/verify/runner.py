@@ -49,7 +49,8 @@ from patternlang.runtime.services.build import build_components, build_model, ch
 from patternlang.runtime.services.mixtures import arm_weights, atom_arm, reweight_pools
 from patternlang.runtime.services.rows import linearize
 from patternlang.runtime.services.solved_rows import SolvedRows
-from patternlang.runtime.services.training import TrainRun, train_one
+from patternlang.runtime.services.training import train_one
+from patternlang.runtime.training_types import TrainRun
 from patternlang.runtime.steps.verify.regression_arm import proxy_design, regression_result
 from patternlang.runtime.steps.verify.validation import (TargetReader, arm_names, arm_seed,
                                                          validation_summary, verdicts)
