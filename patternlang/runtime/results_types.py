@@ -356,6 +356,50 @@ class PosteriorCheckRow(_Record):
     measured_z: Num  # measured / its SE
 
 
+class ObservedExpr(_Record):
+    """The expression a susceptibility step observed under a declared name, so that a later
+    expression matching it (a primitive call) finds the rows it gave."""
+
+    susceptibility: str
+    observable: str
+    expr: dict[str, Any]  # the ObsExpr as JSON
+
+
+class SolveTarget(_Record):
+    """One of the solver's linear targets over the solve's rows (a target with several outputs,
+    e.g. per head, gives one each, labelled ``label[i]``): what it asks (``kind``, ``amount``,
+    ``value``, ``weight`` and the ``desired`` change it came to), its coefficients over the rows
+    and its response row ``cᵀ·nβχ`` per component with standard errors (None for ``move``)."""
+
+    label: str
+    kind: Literal["raise", "lower", "reach", "hold", "move"]
+    weight: float
+    amount: Num = None
+    value: Num = None
+    desired: Num
+    coeffs: list[float]  # one per row (zeros for a move target)
+    direction: dict[str, float] | None = None  # move: the unit mixture step it asked for
+    row: dict[str, Num] | None = None
+    row_se: dict[str, Num] | None = None
+
+
+class SolveRows(_Record):
+    """The rows of a solve (the observed coordinates of its input susceptibilities, scaled by nβ:
+    ``Δμ ≈ response·Δh``) and its linear targets, as the solve built them; written as
+    ``rows.json`` in the solve's step directory and read by verification, whose calibration,
+    validation and regression arm measure the same functionals
+    (:mod:`patternlang.runtime.services.solved_rows`)."""
+
+    names: list[str]  # one per row: ``<coordinate>`` or ``<susceptibility>:<coordinate>``
+    owners: list[tuple[str, str]]  # (susceptibility, declared observable) of each row
+    exprs: list[ObservedExpr]
+    components: list[str]
+    response: list[list[Num]]  # [rows, components]: nβ·χ
+    response_se: list[list[Num]]
+    mu0: list[Num]  # the posterior mean of each row at the checkpoint
+    targets: list[SolveTarget]
+
+
 class SolveResult(StepResult):
     """The new mixture weights and what they are predicted to do.
 
@@ -375,6 +419,9 @@ class SolveResult(StepResult):
     reproducibility: Reproducibility | None = None  # the split-half solve
     posterior_check: list[PosteriorCheckRow] | None = None  # coupled estimator only
     warnings: list[str] = Field(default_factory=list)  # split halves, drift, posterior check
+    # the file of the solve's rows and targets (SolveRows) in the step directory; None in a run
+    # directory written before it existed (the readers rebuild them from χ)
+    rows: str | None = None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -472,6 +519,7 @@ def result_json(result: BaseModel, exclude: set[str] | None = None) -> dict:
 
 
 __all__ = ["StepResult", "TrainPoolResult", "ObserveResult", "SampleResult", "ChiResult", "SolveResult",
-           "SolveRound", "SolutionRecord", "Prediction", "VerifyResult", "ArmResult",
+           "SolveRound", "SolutionRecord", "SolveRows", "SolveTarget", "ObservedExpr",
+           "Prediction", "VerifyResult", "ArmResult",
            "CalibrationRow", "ReportResult", "CenterLLC", "FiniteDiffRow", "PrincipalResult",
            "SECTIONS", "parse_result", "read_result", "result_json"]

@@ -134,3 +134,28 @@ def test_second_run_reuses_every_run(done, tmp_path):
     assert sorted(p.name for p in (out / "runs").iterdir()) == before
     assert again.data["verification"]["verify.accelerate"]["validation"]["lds_spearman"] == \
         result.data["verification"]["verify.accelerate"]["validation"]["lds_spearman"]
+
+
+def test_a_solve_without_rows_json_verifies_the_same(done, tmp_path):
+    """A run directory written before the solve kept its rows (no ``rows.json``,
+    ``SolveResult.rows`` absent): verification rebuilds the rows and targets from χ, as the solve
+    built them, and its numbers do not change."""
+    import shutil
+
+    from patternlang.runtime.rundir import read_json, seal
+
+    result, out = done
+    old = tmp_path / "old"
+    shutil.copytree(out, old)
+    solve = next((old / "steps").glob("solve-*"))
+    summary = read_json(solve / "done.json")["summary"]
+    assert summary.pop("rows") == "rows.json"
+    (solve / "rows.json").unlink()
+    seal(solve, summary)  # the solve's done.json as an older patternlang wrote it
+    for d in (old / "steps").glob("verify-*"):
+        shutil.rmtree(d)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PATTERNLANG_WORKERS", "1")
+        again = run(SPEC, old, device="cpu")
+    assert not (solve / "rows.json").exists()  # the solve step was re-used, not re-run
+    assert again.data["verification"] == result.data["verification"]

@@ -10,7 +10,8 @@ with ``mean``, ``sum``, ``index``, ``+``, ``-`` and multiplication / division by
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -21,8 +22,41 @@ from patternlang.runtime.results_types import ChiResult, SolutionRecord
 from patternlang.runtime.rundir import atomic_write_json
 from patternlang.runtime.services.chi import fd_contradictions
 
+if TYPE_CHECKING:
+    from patternlang.engine.solve import LinearTarget
 
-class Rows:
+
+class RowIndex:
+    """Which observed coordinate each row is: the lookup :func:`linearize` reads to turn an
+    observable expression into coefficients over the rows.
+
+    Args:
+        names: one per row (``<coordinate>``, or ``<susceptibility>:<coordinate>`` with several).
+        owner: ``(susceptibility id, declared observable)`` of each row.
+        exprs: the expression (an ObsExpr as JSON) each susceptibility observed under each name.
+    """
+
+    def __init__(self, names: list[str], owner: list[tuple[str, str]],
+                 exprs: dict[tuple[str, str], dict]):
+        self.names = names
+        self.owner = owner
+        self.exprs = exprs
+
+    def rows_of(self, source: str | None, name: str) -> list[int]:
+        """The rows of declared observable ``name`` (of susceptibility ``source``, or of any)."""
+        return [i for i, (sid, obs) in enumerate(self.owner)
+                if obs == name and (source is None or sid == source)]
+
+    def rows_matching(self, node: ObsExpr) -> list[int]:
+        """The rows of the first observable declared as exactly ``node`` (none: [])."""
+        want = node.model_dump(mode="json")
+        for (sid, obs), expr in self.exprs.items():
+            if expr == want:
+                return self.rows_of(sid, obs)
+        return []
+
+
+class Rows(RowIndex):
     """The stacked coordinates of the input susceptibilities, with a name -> rows lookup.
 
     Args:
@@ -31,9 +65,7 @@ class Rows:
     """
 
     def __init__(self, step_id: str, sources: list[tuple[str, ChiResult]]):
-        self.names: list[str] = []
-        self.owner: list[tuple[str, str]] = []  # (susceptibility id, observable name) per row
-        self.exprs: dict[tuple[str, str], dict] = {}
+        super().__init__([], [], {})
         resp, se, mu, raw = [], [], [], []
         self.sd_obs: list[np.ndarray] = []
         self.sd_comp: np.ndarray | None = None
@@ -79,19 +111,8 @@ class Rows:
         """The rows of a solve step's input susceptibilities."""
         return cls(step.id, [(sid, ctx.result(sid, ChiResult)) for sid in step.susceptibilities])
 
-    def rows_of(self, source: str | None, name: str) -> list[int]:
-        return [i for i, (sid, obs) in enumerate(self.owner)
-                if obs == name and (source is None or sid == source)]
 
-    def rows_matching(self, node: ObsExpr) -> list[int]:
-        want = node.model_dump(mode="json")
-        for (sid, obs), expr in self.exprs.items():
-            if expr == want:
-                return self.rows_of(sid, obs)
-        return []
-
-
-def linearize(node: ObsExpr, rows: Rows, step_id: str) -> np.ndarray:
+def linearize(node: ObsExpr, rows: RowIndex, step_id: str) -> np.ndarray:
     """The target expression as a matrix [outputs, coordinates] (one output for a scalar)."""
     m = len(rows.names)
     op = node.op
@@ -169,9 +190,19 @@ def linear_targets(targets: list[TargetSpec], rows: Rows, step_id: str,
     return out, modes
 
 
-def solve_once(step: SolveStep, rows: Rows, weights: dict[str, float], out_file) -> SolutionRecord:
+@dataclass(frozen=True)
+class Solved:
+    """One solve: its record and the linear targets it solved for, which the solve's trust checks
+    and its ``rows.json`` reuse instead of building them again."""
+
+    record: SolutionRecord
+    targets: list[LinearTarget]
+
+
+def solve_once(step: SolveStep, rows: Rows, weights: dict[str, float], out_file) -> Solved:
     """One inverse solve around ``weights``; writes ``out_file`` (even when infeasible) and returns
-    the solution record; raises :class:`~patternlang.errors.InfeasibleError` if there is none."""
+    the solution record with its targets; raises :class:`~patternlang.errors.InfeasibleError` if
+    there is none."""
     from patternlang.engine.solve import require_feasible, solve_weights
 
     missing = [c for c in rows.components if c not in weights]
@@ -194,7 +225,7 @@ def solve_once(step: SolveStep, rows: Rows, weights: dict[str, float], out_file)
     except PatRuntimeError as exc:  # say where the rejected solution is, to read it
         raise type(exc)(exc.step, f"{exc.cause} (the rejected solution is in {out_file})",
                         exc.remedy, exc.info.details) from exc
-    return SolutionRecord.model_validate(record)
+    return Solved(SolutionRecord.model_validate(record), targets)
 
 
 #: a ``hold`` without ``by T`` tolerates a change of this fraction of its posterior standard deviation

@@ -17,7 +17,8 @@ from patternlang.plan.ir import SolveStep
 from patternlang.runtime.context import StepContext
 from patternlang.runtime.results_types import ChiResult, SolutionRecord
 from patternlang.runtime.rundir import atomic_save_npz, atomic_write_json
-from patternlang.runtime.services.rows import Rows, add_resolution, check_resolved, linear_targets
+from patternlang.runtime.services.rows import (Rows, Solved, add_resolution, check_resolved,
+                                               linear_targets)
 
 SAMPLE_WEIGHTS = "sample_weights.npz"
 
@@ -47,9 +48,10 @@ def atoms_of(step: SolveStep, ctx: StepContext, rows: Rows, weights: dict[str, f
 
 
 def solve_samples(step: SolveStep, ctx: StepContext, rows: Rows,
-                  weights: dict[str, float]) -> SolutionRecord:
+                  weights: dict[str, float]) -> Solved:
     """Solve the per-sample program; write ``solution.json`` and ``sample_weights.npz``; return the
-    solution record (raises :class:`InfeasibleError` when there is none)."""
+    solution record with the targets it solved for (raises :class:`InfeasibleError` when there is
+    none)."""
     from patternlang.engine.solve import desired_changes
     from patternlang.engine.solve.diagnostics import propagate_se
     from patternlang.engine.solve.samples import (AtomProblem, atom_constraints, solve_cvxpy,
@@ -95,7 +97,7 @@ def solve_samples(step: SolveStep, ctx: StepContext, rows: Rows,
     _save_weights(ctx, step.samples, atoms, comp, sol.p, p0)
     atomic_write_json(ctx.dir.file("solution.json"), record)
     check_resolved(step, resolution)
-    return SolutionRecord.model_validate(record)
+    return Solved(SolutionRecord.model_validate(record), targets)
 
 
 def _outcome(t, predicted: float, desired: float, se: float) -> dict:

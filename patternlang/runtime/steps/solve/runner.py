@@ -28,8 +28,9 @@ from patternlang.runtime.results_types import (Prediction, SampleResult, SolveRe
 from patternlang.runtime.rundir import atomic_write_json, read_json
 from patternlang.runtime.services.build import build_components, checkpoint_paths
 from patternlang.runtime.services.chi import combine
-from patternlang.runtime.services.rows import Rows, linear_targets, solve_once
+from patternlang.runtime.services.rows import Rows, Solved, solve_once
 from patternlang.runtime.services.sampling import chain_groups, run_group
+from patternlang.runtime.services.solved_rows import write_rows
 from patternlang.runtime.services.training import train_one
 from patternlang.runtime.steps.solve.per_sample import SAMPLE_WEIGHTS, solve_samples
 from patternlang.runtime.steps.solve.trust import (check_warnings, drift_warnings, posterior_check,
@@ -45,10 +46,10 @@ def _round(step: SolveStep, ctx: StepContext, r: int, weights: dict, ckpt, seed:
     train = ctx.plan.step_as(sample.at.train, TrainStep)
     pdir = ctx.dir.part(f"round{r}")
     components = build_components(sample.components)  # the mixture's and the probes
-    info = train_one(train, seed, weights, components, pdir, device=str(ctx.device),
-                     plan_seed=ctx.plan.seed, steps=step.round_steps, init_path=ckpt, track=[],
-                     every=0, checkpoints=[])
-    ckpt = pdir / info["checkpoints"][str(step.round_steps)]
+    trained = train_one(train, seed, weights, components, pdir, device=str(ctx.device),
+                        plan_seed=ctx.plan.seed, steps=step.round_steps, init_path=ckpt, track=[],
+                        every=0, checkpoints=[])
+    ckpt = pdir / trained.checkpoint(step.round_steps)
     moved = sample.model_copy(update={"mixture": MixtureSpec(name=f"round{r}", weights=weights)})
     moments, init_loss = None, None
     groups = chain_groups(sample.sampler.chains, ctx.device, fixed=ctx.options.chain_group)
@@ -59,7 +60,7 @@ def _round(step: SolveStep, ctx: StepContext, r: int, weights: dict, ckpt, seed:
         m = Comoments.from_state(dict(np.load(gdir / "moments.npz")))
         moments = m if moments is None else moments.merge(m)
     chi, _, _ = combine([estimate_chi(moments)], moved, ctx.nbeta(sus.id), sus.standardize)
-    record = solve_once(step, Rows(step.id, [(sus.id, chi)]), weights, pdir / "solution.json")
+    record = solve_once(step, Rows(step.id, [(sus.id, chi)]), weights, pdir / "solution.json").record
     return SolveRound(round=r, weights=record.weights, solution=record,
                       checkpoint=str(ckpt.relative_to(ctx.dir.path)), chi=chi.chi, chi_se=chi.chi_se)
 
@@ -116,30 +117,35 @@ def total_prediction(rounds: list[SolveRound]) -> dict[str, Prediction]:
 
 
 def run_solve(step: SolveStep, ctx: StepContext) -> SolveResult:
+    """Solve (per sample, or in rounds), write the rows and targets verification reads
+    (``rows.json``, :mod:`patternlang.runtime.services.solved_rows`) and judge the first round."""
     rows = Rows.of(step, ctx)
     baseline = dict(step.mixture.weights)
     if step.samples:  # per-sample patterning (one round; the per-example weights in a file)
-        record = solve_samples(step, ctx, rows, baseline)
+        solved = solve_samples(step, ctx, rows, baseline)
+        record = solved.record
         rounds = [SolveRound(round=1, weights=record.weights, solution=record)]
         return SolveResult(baseline=baseline, final_weights=record.weights,
                            predicted=total_prediction(rounds), observables=rows.names,
-                           rounds=rounds, sample_weights=SAMPLE_WEIGHTS)
-    record = solve_once(step, rows, baseline, ctx.dir.file("solution.json"))
-    rounds = [SolveRound(round=1, weights=record.weights, solution=record)]
+                           rounds=rounds, sample_weights=SAMPLE_WEIGHTS,
+                           rows=write_rows(ctx, rows, solved.targets, step.id))
+    solved = solve_once(step, rows, baseline, ctx.dir.file("solution.json"))
+    rounds = [SolveRound(round=1, weights=solved.record.weights, solution=solved.record)]
     if step.rounds > 1:
         rounds = iterate(step, ctx, rounds[0])
     result = SolveResult(baseline=baseline, final_weights=rounds[-1].weights,
-                         predicted=total_prediction(rounds), observables=rows.names, rounds=rounds)
-    _judge(step, ctx, rows, record, baseline, result)
+                         predicted=total_prediction(rounds), observables=rows.names, rounds=rounds,
+                         rows=write_rows(ctx, rows, solved.targets, step.id))
+    _judge(step, ctx, rows, solved, baseline, result)
     return result
 
 
-def _judge(step: SolveStep, ctx: StepContext, rows: Rows, record, baseline: dict[str, float],
-           result: SolveResult) -> None:
+def _judge(step: SolveStep, ctx: StepContext, rows: Rows, solved: Solved,
+           baseline: dict[str, float], result: SolveResult) -> None:
     """The first round's trust checks (:mod:`patternlang.runtime.steps.solve.trust`): split halves,
-    drift and, for the coupled estimator, the posterior check of the solved step."""
-    h0 = np.array([baseline[c] for c in rows.components], float)
-    targets, _ = linear_targets(step.targets, rows, step.id, h0 / h0.sum())
+    drift and, for the coupled estimator, the posterior check of the solved step; on the targets
+    the first round solved for (``solved.targets``, around the normalized baseline)."""
+    record, targets = solved.record, solved.targets
     delta = np.array([record.delta_h[c] for c in rows.components], float) if record.delta_h else None
     result.reproducibility = split_half(step, ctx, rows, baseline, delta)
     result.warnings = drift_warnings(step, ctx, rows, targets)

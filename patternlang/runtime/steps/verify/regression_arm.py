@@ -36,13 +36,14 @@ def proxy_design(step: VerifyStep, ctx: StepContext) -> tuple[np.ndarray, list[s
     return mix, names, step.regression.steps
 
 
-def regression_result(step: VerifyStep, ctx: StepContext, mixtures: np.ndarray,
-                      names: list[str], horizon: int, curves: list[dict]) -> dict:
+def regression_result(step: VerifyStep, ctx: StepContext, reader: TargetReader,
+                      mixtures: np.ndarray, names: list[str], horizon: int,
+                      curves: list[dict]) -> dict:
     """Fit every target on the proxy runs' final values and solve the patterning's problem on the
     fit; writes ``regression.json`` in the step directory and returns its record (``weights`` is
-    the arm's mixture, or the base mixture when the program on the fit is infeasible)."""
+    the arm's mixture, or the base mixture when the program on the fit is infeasible).
+    ``curves``: each proxy run's tracked values at its horizon."""
     assert step.regression is not None
-    reader = TargetReader(step, ctx)
     h0d = ctx.result(step.solve, SolveResult).baseline
     h0 = np.array([h0d[n] for n in names])
     y, targets = _measured(step, reader, [{c: [[v]] for c, v in cv.items()} for cv in curves])

@@ -28,6 +28,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -36,7 +38,8 @@ from patternlang.engine.sampler.pool import map_units
 from patternlang.engine.solve.diagnostics import propagate_se
 from patternlang.engine.validation import compare_onsets
 from patternlang.errors import PatRuntimeError
-from patternlang.plan.ir import ModelSpec, ObsExpr, ObservableSpec, SolveStep, VerifyStep
+from patternlang.plan.ir import (ComponentSpec, ModelSpec, ObsExpr, ObservableSpec, TrainStep,
+                                 VerifyStep)
 from patternlang.runtime.context import StepContext
 from patternlang.runtime.contract import check_model
 from patternlang.runtime.results_types import (ArmResult, CalibrationRow, FinalValue, OnsetResult,
@@ -44,29 +47,56 @@ from patternlang.runtime.results_types import (ArmResult, CalibrationRow, FinalV
 from patternlang.runtime.rundir import atomic_write_json, damage, read_json, seal
 from patternlang.runtime.services.build import build_components, build_model, checkpoint_paths
 from patternlang.runtime.services.mixtures import arm_weights, atom_arm, reweight_pools
-from patternlang.runtime.services.rows import Rows, linearize
+from patternlang.runtime.services.rows import linearize
+from patternlang.runtime.services.solved_rows import SolvedRows
 from patternlang.runtime.services.training import train_one
+from patternlang.runtime.training_types import TrainRun
 from patternlang.runtime.steps.verify.regression_arm import proxy_design, regression_result
-from patternlang.runtime.steps.verify.validation import (arm_names, arm_seed, validation_summary,
-                                                         verdicts)
+from patternlang.runtime.steps.verify.validation import (TargetReader, arm_names, arm_seed,
+                                                         validation_summary, verdicts)
 from patternlang.runtime.workers import worker_init
 
 _OPS = {">": np.greater, ">=": np.greater_equal, "<": np.less, "<=": np.less_equal}
 
 
-def _job(job: dict) -> dict:
+@dataclass(frozen=True)
+class VerifyJob:
+    """One (arm, seed) verification run: everything :func:`_job` needs to train it, in a worker
+    process or here. ``run_dir`` is its content-addressed directory ``RUN/runs/<key>/``
+    (:func:`_run_key`): checkpoints, ``run.json`` (the :class:`TrainRun`) and the done marker."""
+
+    name: str  # ``<arm>-s<seed>``: the key of its result
+    arm: str
+    seed: int
+    weights: dict[str, float]  # the arm's mixture
+    train: TrainStep  # the recipe (a transfer verify: with the verify's model)
+    steps: int
+    every: int
+    track: list[ObservableSpec]
+    init_path: Path | None
+    run_dir: Path
+    device: str
+    plan_seed: int
+    pools: dict | None = None  # per-example weights of pools (a per-sample solution's arm)
+    probes: list[ComponentSpec] | None = None  # components only observables read
+
+    @property
+    def result_file(self) -> Path:
+        return self.run_dir / "run.json"
+
+
+def _job(job: VerifyJob) -> TrainRun:
     """One (arm, seed) training run; a top-level function so worker processes can run it."""
     import torch
 
     torch.set_num_threads(1)
-    components = reweight_pools(build_components(job["train"].components + job.get("probes", [])),
-                                job.get("pools"))
-    info = train_one(job["train"], job["seed"], job["weights"], components, job["out_dir"],
-                     device=job["device"], plan_seed=job["plan_seed"], steps=job["steps"],
-                     init_path=job["init_path"], track=job["track"], every=job["every"],
-                     checkpoints=[])
-    atomic_write_json(job["part_dir"] / "run.json", info)
-    return info
+    components = reweight_pools(build_components(job.train.components + (job.probes or [])),
+                                job.pools)
+    run = train_one(job.train, job.seed, job.weights, components, job.run_dir,
+                    device=job.device, plan_seed=job.plan_seed, steps=job.steps,
+                    init_path=job.init_path, track=job.track, every=job.every, checkpoints=[])
+    atomic_write_json(job.result_file, run.model_dump())
+    return run
 
 
 def _posterior_only(expr: ObsExpr) -> bool:
@@ -109,18 +139,16 @@ def _run_key(ctx: StepContext, train_id: str, weights: dict, seed: int, steps: i
 
 
 def _job_for(step: VerifyStep, ctx: StepContext, arm: str, seed: int, weights: dict,
-             steps: int, every: int, init_path, pools: dict | None = None) -> dict:
+             steps: int, every: int, init_path, pools: dict | None = None) -> VerifyJob:
     key = _run_key(ctx, step.train, weights, seed, steps, every, _tracked(step), init_path, pools,
                    step.model)
-    run_dir = ctx.run.subdir("runs", key)
-    train = ctx.plan.step(step.train)
+    train = ctx.plan.step_as(step.train, TrainStep)
     if step.model is not None:  # transfer: the same recipe, another model
         train = train.model_copy(update={"model": step.model})
-    return {"name": f"{arm}-s{seed}", "arm": arm, "seed": seed, "weights": weights,
-            "train": train, "steps": steps, "every": every,
-            "track": _tracked(step), "init_path": init_path, "out_dir": run_dir,
-            "part_dir": run_dir, "device": str(ctx.device), "plan_seed": ctx.plan.seed,
-            "pools": pools, "probes": step.probes}
+    return VerifyJob(name=f"{arm}-s{seed}", arm=arm, seed=seed, weights=weights, train=train,
+                     steps=steps, every=every, track=_tracked(step), init_path=init_path,
+                     run_dir=ctx.run.subdir("runs", key), device=str(ctx.device),
+                     plan_seed=ctx.plan.seed, pools=pools, probes=step.probes)
 
 
 def _init_path(step: VerifyStep, ctx: StepContext, seed: int):
@@ -128,7 +156,7 @@ def _init_path(step: VerifyStep, ctx: StepContext, seed: int):
     return init.get(seed, next(iter(init.values()), None)) if init else None
 
 
-def _jobs(step: VerifyStep, ctx: StepContext, given: dict[str, dict]) -> list[dict]:
+def _jobs(step: VerifyStep, ctx: StepContext, given: dict[str, dict]) -> list[VerifyJob]:
     """The (arm, seed) runs; ``given``: weights of arms chosen elsewhere (the regression arm)."""
     sol = ctx.result(step.solve, SolveResult)
     h0, h1 = sol.baseline, sol.final_weights
@@ -166,7 +194,7 @@ def _atom_arms(ctx: StepContext, solve_id: str):
     return arm
 
 
-def _regression(step: VerifyStep, ctx: StepContext) -> dict | None:
+def _regression(step: VerifyStep, ctx: StepContext, reader: TargetReader) -> dict | None:
     """Run the regression arm's proxy trainings (every rank its share), fit and solve on rank 0,
     and hand the record (with the arm's weights) to every rank."""
     mixtures, names, horizon = proxy_design(step, ctx)
@@ -176,31 +204,32 @@ def _regression(step: VerifyStep, ctx: StepContext) -> dict | None:
     results = _run_jobs(jobs, ctx, step, "regression proxy runs")
     record = None
     if results is not None:
-        finals = [results[j["name"]]["curve"]["values"][-1] for j in jobs]
-        record = regression_result(step, ctx, mixtures, names, horizon, finals)
+        finals = [results[j.name].curve.values[-1] for j in jobs]
+        record = regression_result(step, ctx, reader, mixtures, names, horizon, finals)
     return ctx.dist.broadcast(record)
 
 
-def _done(job: dict, ctx: StepContext) -> bool:
+def _done(job: VerifyJob, ctx: StepContext) -> bool:
     """Whether the run is complete and intact (a damaged one is discarded, told, and re-run)."""
-    d = job["part_dir"]
+    d = job.run_dir
     if not (d / "done.json").exists():
         return False
     why = damage(d)
     if why is None:
         return True
-    ctx.dir.say(f"verification run {job['name']} ({d.name}) is damaged ({why}); re-running it")
+    ctx.dir.say(f"verification run {job.name} ({d.name}) is damaged ({why}); re-running it")
     (d / "done.json").unlink()
     return False
 
 
-def _mark_done(job: dict) -> None:
-    seal(job["part_dir"], {"arm": job["arm"], "seed": job["seed"]})
+def _mark_done(job: VerifyJob) -> None:
+    seal(job.run_dir, {"arm": job.arm, "seed": job.seed})
 
 
-def _run_jobs(jobs: list[dict], ctx: StepContext, step: VerifyStep,
-              what: str = "arms x seeds") -> dict[str, dict] | None:
-    """Run this rank's unfinished (arm, seed) jobs; on rank 0 return every job's ``run.json``."""
+def _run_jobs(jobs: list[VerifyJob], ctx: StepContext, step: VerifyStep,
+              what: str = "arms x seeds") -> dict[str, TrainRun] | None:
+    """Run this rank's unfinished (arm, seed) jobs; on rank 0 return every job's run, read back
+    from its ``run.json`` (a finished run of an earlier verify reads the same way)."""
     mine = ctx.dist.mine(jobs)
     todo = [j for j in mine if not _done(j, ctx)]
     bar = ctx.progress.task(f"{step.id}: {what}", total=len(mine), unit="run")
@@ -215,7 +244,8 @@ def _run_jobs(jobs: list[dict], ctx: StepContext, step: VerifyStep,
 
     map_units(_job, todo, workers, on_done=on_done, initializer=worker_init, initargs=(os.getpid(),))
     bar.close()
-    return ctx.dist.gather_dict({j["name"]: read_json(j["part_dir"] / "run.json") for j in mine})
+    return ctx.dist.gather_dict({j.name: TrainRun.model_validate(read_json(j.result_file))
+                                 for j in mine})
 
 
 def onset_step(steps: list[int], values: list[float], op: str, threshold: float) -> int | None:
@@ -226,10 +256,9 @@ def onset_step(steps: list[int], values: list[float], op: str, threshold: float)
     return None
 
 
-def _arm_summary(runs: list[dict], weights: dict, step: VerifyStep) -> ArmResult:
-    steps = runs[0]["curve"]["step"]
-    coords = list(runs[0]["curve"]["values"][0]) if runs[0]["curve"]["values"] else []
-    curves = {c: [[v[c] for v in r["curve"]["values"]] for r in runs] for c in coords}
+def _arm_summary(runs: list[TrainRun], weights: dict, step: VerifyStep) -> ArmResult:
+    steps = runs[0].curve.step
+    curves = {c: [r.curve.series(c) for r in runs] for c in runs[0].curve.coordinates()}
     onset = {}
     for on in step.onset:
         name = on.observable.name
@@ -250,15 +279,14 @@ def _arm_summary(runs: list[dict], weights: dict, step: VerifyStep) -> ArmResult
                      final=final)
 
 
-def _calibration(step: VerifyStep, ctx: StepContext, arms: dict[str, ArmResult]
-                 ) -> list[CalibrationRow]:
+def _calibration(step: VerifyStep, ctx: StepContext, rows: SolvedRows,
+                 arms: dict[str, ArmResult]) -> list[CalibrationRow]:
     """Realized (patterned − baseline at the horizon) vs predicted posterior change from the
-    solve's baseline to its final weights, per tracked observable linear in the observed
-    coordinates."""
+    solve's baseline to its final weights, per tracked observable linear in the solve's rows
+    (``rows``, as the solve built them)."""
     if "baseline" not in arms or "patterned" not in arms:
         return []
     sol = ctx.result(step.solve, SolveResult)
-    rows = Rows.of(ctx.plan.step_as(step.solve, SolveStep), ctx)
     dmu = np.array([sol.predicted[n].change for n in rows.names], float)
     dh = np.array([sol.final_weights[c] - sol.baseline[c] for c in rows.components])
     out = []
@@ -319,21 +347,23 @@ def _headline(step: VerifyStep, arms: dict[str, ArmResult]) -> dict[str, str]:
 def run_verify(step: VerifyStep, ctx: StepContext) -> VerifyResult | None:
     if step.model is not None:  # a transfer verify's model must offer what the observables read
         check_model(build_model(step.model, ctx), ctx.plan, step.id)
-    regression = _regression(step, ctx) if step.regression is not None else None
+    reader = TargetReader(step, ctx)  # the solve's rows and targets, read once
+    regression = _regression(step, ctx, reader) if step.regression is not None else None
     jobs = _jobs(step, ctx, {"regression": regression["weights"]} if regression else {})
     results = _run_jobs(jobs, ctx, step)
     if results is None:
         return None  # not rank 0
     arms = {}
     for arm in arm_names(step):
-        runs = [results[j["name"]] for j in jobs if j["arm"] == arm]
-        arms[arm] = _arm_summary(runs, next(j["weights"] for j in jobs if j["arm"] == arm), step)
-    first = results[jobs[0]["name"]]["curve"]["step"]
+        runs = [results[j.name] for j in jobs if j.arm == arm]
+        arms[arm] = _arm_summary(runs, next(j.weights for j in jobs if j.arm == arm), step)
+    first = results[jobs[0].name].curve.step
     plotted = [on.observable.name for on in step.onset] + [
         o.name for o in step.observables if o.name in arms[step.arms[0]].curves]
     return VerifyResult(steps=first, arms=arms, plotted=list(dict.fromkeys(plotted))[:4],
                         onset_specs=[OnsetRule(observable=on.observable.name, op=on.op,
                                                threshold=on.threshold) for on in step.onset],
-                        calibration=_calibration(step, ctx, arms), headline=_headline(step, arms),
-                        validation=validation_summary(step, ctx, arms, first, regression),
-                        verdict=verdicts(step, ctx, arms, first))
+                        calibration=_calibration(step, ctx, reader.rows, arms),
+                        headline=_headline(step, arms),
+                        validation=validation_summary(step, ctx, reader, arms, first, regression),
+                        verdict=verdicts(step, ctx, reader, arms, first))

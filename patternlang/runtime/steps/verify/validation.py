@@ -24,9 +24,10 @@ from patternlang.engine.verdict import target_verdict
 from patternlang.errors import PatRuntimeError
 from patternlang.plan.ir import ObsExpr, SolveStep, VerifyStep
 from patternlang.runtime.context import StepContext
-from patternlang.runtime.results_types import SolveResult
+from patternlang.runtime.results_types import ArmResult, SolveResult
 from patternlang.runtime.services.build import derive_seed
-from patternlang.runtime.services.rows import Rows, linear_targets, linearize
+from patternlang.runtime.services.rows import linearize
+from patternlang.runtime.services.solved_rows import read_rows
 from patternlang.runtime.validation_types import ValidationResult, VerdictResult
 
 def arm_names(step: VerifyStep) -> list[str]:
@@ -75,14 +76,17 @@ class Proxy:
 class TargetReader:
     """The patterning's targets as linear functionals of the tracked coordinates.
 
-    ``targets``: the solve's :class:`~patternlang.engine.solve.LinearTarget` list (coefficients
-    over the χ rows); ``coords``: the curve coordinate of each row (the row name, without the
-    ``<susceptibility>:`` prefix when there are several)."""
+    ``rows``: the solve's rows and targets as the solve built them (its ``rows.json``, read by
+    :func:`~patternlang.runtime.services.solved_rows.read_rows`); ``targets``: the solve's
+    :class:`~patternlang.engine.solve.LinearTarget` list (coefficients over the χ rows);
+    ``coords``: the curve coordinate of each row (the row name, without the
+    ``<susceptibility>:`` prefix when there are several). One reader serves the verify step's
+    calibration, validation, verdicts and regression arm."""
 
     def __init__(self, step: VerifyStep, ctx: StepContext):
         solve = ctx.plan.step_as(step.solve, SolveStep)
-        self.rows = Rows.of(solve, ctx)
-        self.targets, _ = linear_targets(solve.targets, self.rows, solve.id)
+        self.rows = read_rows(ctx, solve.id)
+        self.targets = self.rows.targets
         many = len(solve.susceptibilities) > 1
         self.coords = [n.split(":", 1)[1] if many else n for n in self.rows.names]
         self.solve = solve
@@ -129,15 +133,16 @@ def _dh(weights: dict, h0: dict, comps: list[str]) -> np.ndarray:
     return np.array([weights[c] - h0[c] for c in comps])
 
 
-def evaluation_index(step: VerifyStep, arms: dict, steps: list[int]) -> tuple[int, str]:
+def evaluation_index(step: VerifyStep, arms: dict[str, ArmResult], steps: list[int]
+                     ) -> tuple[int, str]:
     """The evaluation the realized changes are read at, and why: the one nearest the baseline's
     mean onset (inside its transition, where arms differ most; absent seeds count at the horizon),
     else the horizon."""
-    base = arms.get("baseline", {}).get("onset", {})
+    base = arms["baseline"].onset if "baseline" in arms else {}
     for on in step.onset:
         o = base.get(on.observable.name)
-        if o and o.get("mean") is not None:
-            i = int(np.argmin(np.abs(np.asarray(steps) - o["censored_mean"])))
+        if o and o.mean is not None:
+            i = int(np.argmin(np.abs(np.asarray(steps) - o.censored_mean)))
             return i, f"the evaluation nearest the baseline's mean onset of {on.observable.name}"
     return len(steps) - 1, "the horizon (no onset declared, or the baseline never crossed it)"
 
@@ -201,17 +206,17 @@ class Tracked:
         return self.reader.predicted(dh, self.keep)
 
 
-def _arms_data(step: VerifyStep, ctx: StepContext, arms: dict, steps: list[int],
+def _arms_data(step: VerifyStep, ctx: StepContext, arms: dict[str, ArmResult], steps: list[int],
                reader: TargetReader) -> tuple[val.ArmsData, Tracked, int, str] | None:
     sol = ctx.result(step.solve, SolveResult)
     h0, comps = sol.baseline, reader.rows.components
     names = [a for a in arm_names(step) if a in arms]
     if "baseline" not in arms or "patterned" not in arms:
         return None
-    tracked = Tracked(reader, step, arms[names[0]]["curves"])
+    tracked = Tracked(reader, step, arms[names[0]].curves)
     if not tracked:
         return None
-    pred = {a: tracked.predicted(_dh(arms[a]["weights"], h0, comps)) for a in names}
+    pred = {a: tracked.predicted(_dh(arms[a].weights, h0, comps)) for a in names}
     tgts = tracked.targets()
     primary = next((j for j, t in enumerate(tgts) if t["kind"] != "hold"), 0)
     if tracked.proxy is not None:  # a posterior-only target: which solution training ends in
@@ -219,29 +224,27 @@ def _arms_data(step: VerifyStep, ctx: StepContext, arms: dict, steps: list[int],
         onset, lower = {}, None
     else:
         idx, why = evaluation_index(step, arms, steps)
-        onset = {a: arms[a]["onset"][step.onset[0].observable.name]["per_seed"] for a in names} \
-            if step.onset and step.onset[0].observable.name in arms[names[0]]["onset"] else {}
+        onset = {a: arms[a].onset[step.onset[0].observable.name].per_seed for a in names} \
+            if step.onset and step.onset[0].observable.name in arms[names[0]].onset else {}
         lower = onset_lower_is_better(step, reader, _dh(sol.final_weights, h0, comps)) \
             if onset else None
-    data = val.ArmsData(names, {a: tracked.values(arms[a]["curves"], idx) for a in names},
+    data = val.ArmsData(names, {a: tracked.values(arms[a].curves, idx) for a in names},
                         {a: p[0] for a, p in pred.items()}, {a: p[1] for a, p in pred.items()},
                         tgts, primary, step.steps, onset, lower)
     return data, tracked, idx, why
 
 
 def _desired(reader: TargetReader, keep: list[int]) -> list[float]:
-    from patternlang.engine.solve import desired_changes
-
-    d = desired_changes(reader.targets, reader.rows.mu0, reader.solve.id)
-    return [float(d[i]) for i in keep]
+    """The desired change of each kept target, as the solve computed it."""
+    return [float(reader.rows.desired[i]) for i in keep]
 
 
-def validation_summary(step: VerifyStep, ctx: StepContext, arms: dict, steps: list[int],
+def validation_summary(step: VerifyStep, ctx: StepContext, reader: TargetReader,
+                       arms: dict[str, ArmResult], steps: list[int],
                        regression: dict | None = None) -> ValidationResult | None:
     """``verification[<id>].validation`` (``docs/validation.md``); ``None`` without a baseline
     and a patterned arm, or when no target is tracked. ``arms``: the verify's arm results."""
-    reader = TargetReader(step, ctx)
-    got = _arms_data(step, ctx, _plain(arms), steps, reader)
+    got = _arms_data(step, ctx, arms, steps, reader)
     if got is None:
         return None
     data, tracked, idx, why = got
@@ -256,23 +259,16 @@ def validation_summary(step: VerifyStep, ctx: StepContext, arms: dict, steps: li
     return ValidationResult.model_validate(out)
 
 
-def _plain(arms: dict) -> dict:
-    """Arm results as plain dicts (the engine's functions take plain data)."""
-    return {a: r.model_dump() if hasattr(r, "model_dump") else r for a, r in arms.items()}
-
-
-def verdicts(step: VerifyStep, ctx: StepContext, arms: dict, steps: list[int]
-             ) -> VerdictResult | None:
+def verdicts(step: VerifyStep, ctx: StepContext, reader: TargetReader,
+             arms: dict[str, ArmResult], steps: list[int]) -> VerdictResult | None:
     """``verification[<id>].verdict``: per target, desired vs realized (patterned − baseline per
     seed) at the validation's evaluation step and at the horizon; every arm's weights and finals."""
-    reader = TargetReader(step, ctx)
-    arms = _plain(arms)
     got = _arms_data(step, ctx, arms, steps, reader)
     if got is None:
         return None
     data, tracked, idx, _ = got
     out: dict = {"evaluated_at": int(steps[idx]), "targets": []}
-    horizon = {a: tracked.values(arms[a]["curves"], len(steps) - 1) for a in data.arms}
+    horizon = {a: tracked.values(arms[a].curves, len(steps) - 1) for a in data.arms}
     for j, t in enumerate(data.targets):
         # the linear response to the patterned arm's step (baseline -> final weights)
         pred = float(data.predicted["patterned"][j]), float(data.predicted_se["patterned"][j])
@@ -281,9 +277,9 @@ def verdicts(step: VerifyStep, ctx: StepContext, arms: dict, steps: list[int]
         end = target_verdict(t["label"], t["kind"], t["desired"], *pred,
                              horizon["patterned"][:, j], horizon["baseline"][:, j])
         out["targets"].append({**at, "at_horizon": end})
-    out["arms"] = [{"arm": a, "weights": arms[a]["weights"],
+    out["arms"] = [{"arm": a, "weights": arms[a].weights,
                     "targets": {t["label"]: float(data.values[a][:, j].mean())
                                 for j, t in enumerate(data.targets)},
-                    "final": {c: v["mean"] for c, v in arms[a]["final"].items()}}
+                    "final": {c: v.mean for c, v in arms[a].final.items()}}
                    for a in data.arms]
     return VerdictResult.model_validate(out)
