@@ -20,11 +20,15 @@ length as Δh, which met them); the final clip to the simplex can still move a w
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
 import numpy as np
 
 from patternlang.engine.directions import project_simplex, random_direction
 from patternlang.runtime.context import StepContext
 from patternlang.runtime.results_types import SolveResult
+from patternlang.runtime.rundir import atomic_save_npz
 
 __all__ = ["resolve_mixture", "arm_weights", "project_simplex", "random_direction"]
 
@@ -73,13 +77,57 @@ def arm_weights(arm: str, h0: dict[str, float], h1: dict[str, float], seed: int,
 # would mostly be clipped away: a pool example weighs ~1/N.)
 
 
+@dataclass(frozen=True)
+class SampleWeights:
+    """What a per-sample solve wrote (``sample_weights.npz``, one writer and one reader here): the
+    atoms (components that are not pools, then every pool example ``k[i]``), their baseline and
+    solved weights ``p0`` and ``p``, and per pool ``k`` its new distribution over its examples."""
+
+    atoms: list[str]
+    p0: np.ndarray
+    p: np.ndarray
+    pools: dict[str, np.ndarray]
+
+    @property
+    def component_of(self) -> np.ndarray:
+        """The component of each atom (``k[i]`` -> ``k``)."""
+        return np.array([a.split("[", 1)[0] for a in self.atoms])
+
+    @classmethod
+    def of(cls, atoms: list[str], p: np.ndarray, p0: np.ndarray, pools: list[str]) -> SampleWeights:
+        """The record of a solution ``p`` over ``atoms``: each pool's share renormalized (uniform
+        when the solver left a pool no mass)."""
+        comp = [a.split("[", 1)[0] for a in atoms]
+        dists = {}
+        for k in pools:
+            idx = [i for i, c in enumerate(comp) if c == k]
+            mass = float(p[idx].sum())
+            dists[k] = p[idx] / mass if mass > 0 else np.full(len(idx), 1.0 / len(idx))
+        return cls(list(atoms), p0, p, dists)
+
+    def save(self, path: Path) -> None:
+        comp = self.component_of
+        arrays = {k: q for k, q in self.pools.items()}
+        arrays.update({f"{k}.atoms": self.p[comp == k] for k in self.pools})
+        atomic_save_npz(path, atoms=np.array(self.atoms, dtype=str), p=self.p, p0=self.p0, **arrays)
+
+    @classmethod
+    def load(cls, path: Path) -> SampleWeights:
+        z = np.load(path)
+        pools = {k: z[k] for k in z.files if "." not in k and k not in ("atoms", "p", "p0")}
+        return cls([str(a) for a in z["atoms"]], z["p0"], z["p"], pools)
+
+
+def sample_weights(ctx: StepContext, solve_id: str) -> SampleWeights | None:
+    """The per-example weights a per-sample solve step wrote (None for a component solve)."""
+    name = ctx.result(solve_id, SolveResult).sample_weights
+    return SampleWeights.load(ctx.input_dir(solve_id).file(name)) if name else None
+
+
 def pool_weights(ctx: StepContext, solve_id: str) -> dict[str, np.ndarray] | None:
     """The per-example distributions a per-sample solve step wrote (None for a component solve)."""
-    name = ctx.result(solve_id, SolveResult).sample_weights
-    if not name:
-        return None
-    z = np.load(ctx.input_dir(solve_id).file(name))
-    return {k: z[k] for k in z.files if "." not in k and k not in ("atoms", "p", "p0")}
+    found = sample_weights(ctx, solve_id)
+    return found.pools if found is not None else None
 
 
 def reweight_pools(components: dict, pools: dict[str, np.ndarray] | None) -> dict:

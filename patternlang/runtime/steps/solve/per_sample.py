@@ -16,7 +16,8 @@ from patternlang.errors import InfeasibleError, PatRuntimeError
 from patternlang.plan.ir import SolveStep
 from patternlang.runtime.context import StepContext
 from patternlang.runtime.results_types import ChiResult, SolutionRecord
-from patternlang.runtime.rundir import atomic_save_npz, atomic_write_json
+from patternlang.runtime.rundir import atomic_write_json
+from patternlang.runtime.services.mixtures import SampleWeights
 from patternlang.runtime.services.rows import (Rows, Solved, add_resolution, check_resolved,
                                                linear_targets)
 
@@ -94,7 +95,7 @@ def solve_samples(step: SolveStep, ctx: StepContext, rows: Rows,
                              for i, n in enumerate(rows.names)},
                   targets=[_outcome(t, float(t_mat[i] @ change), float(d[i]), float(tse[i]))
                            for i, t in enumerate(targets)])
-    _save_weights(ctx, step.samples, atoms, comp, sol.p, p0)
+    SampleWeights.of(atoms, sol.p, p0, list(step.samples)).save(ctx.dir.file(SAMPLE_WEIGHTS))
     atomic_write_json(ctx.dir.file("solution.json"), record)
     check_resolved(step, resolution)
     return Solved(SolutionRecord.model_validate(record), targets)
@@ -103,16 +104,3 @@ def solve_samples(step: SolveStep, ctx: StepContext, rows: Rows,
 def _outcome(t, predicted: float, desired: float, se: float) -> dict:
     return {"label": t.label, "kind": t.kind, "desired": desired, "predicted": predicted, "se": se,
             "achieved_fraction": predicted / desired if desired else None, "unreachable": False}
-
-
-def _save_weights(ctx: StepContext, pools: list[str], atoms: list[str], comp: list[str],
-                  p: np.ndarray, p0: np.ndarray) -> None:
-    arrays = {}
-    for k in pools:
-        idx = [i for i, c in enumerate(comp) if c == k]
-        mass = float(p[idx].sum())
-        arrays[k] = p[idx] / mass if mass > 0 else np.full(len(idx), 1.0 / len(idx))
-        arrays[f"{k}.atoms"] = p[idx]
-    arrays["atoms"] = np.array(atoms, dtype=str)
-    arrays["p"], arrays["p0"] = p, p0
-    atomic_save_npz(ctx.dir.file(SAMPLE_WEIGHTS), **arrays)

@@ -46,7 +46,7 @@ from patternlang.runtime.results_types import (ArmResult, CalibrationRow, FinalV
                                                OnsetRule, SolveResult, VerifyResult)
 from patternlang.runtime.rundir import atomic_write_json, damage, read_json, seal
 from patternlang.runtime.services.build import build_components, build_model, checkpoint_paths
-from patternlang.runtime.services.mixtures import arm_weights, atom_arm, reweight_pools
+from patternlang.runtime.services.mixtures import arm_weights, atom_arm, reweight_pools, sample_weights
 from patternlang.runtime.services.rows import linearize
 from patternlang.runtime.services.solved_rows import SolvedRows
 from patternlang.runtime.services.training import train_one
@@ -178,14 +178,14 @@ def _atom_arms(ctx: StepContext, solve_id: str):
     """``arm, seed -> (component weights, per-example weights of each pool or None)`` for a
     per-sample solution (:func:`~patternlang.runtime.steps.mixtures.atom_arm`). The baseline draws
     its pools uniformly, exactly as a component-level baseline run (and shares its runs)."""
-    z = np.load(ctx.input_dir(solve_id).file(ctx.result(solve_id, SolveResult).sample_weights))
-    atoms = [str(a) for a in z["atoms"]]
-    comp = np.array([a.split("[", 1)[0] for a in atoms])
+    saved = sample_weights(ctx, solve_id)
+    assert saved is not None  # called for a per-sample solve only
+    comp = saved.component_of
     names = list(dict.fromkeys(comp))
-    pools = [k for k in names if f"{k}.atoms" in z.files]
+    pools = [k for k in names if k in saved.pools]
 
     def arm(name: str, seed: int):
-        p = atom_arm(name, z["p0"], z["p"], seed, np.isin(comp, pools))
+        p = atom_arm(name, saved.p0, saved.p, seed, np.isin(comp, pools))
         weights = {k: float(p[comp == k].sum()) for k in names}
         if name == "baseline":
             return weights, None
