@@ -19,6 +19,8 @@ diagnostics).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from patternlang.plan.ir import SampleStep
@@ -34,19 +36,22 @@ from patternlang.runtime.steps.sample.step_auto import resolve_auto_step
 __all__ = ["run_sample", "keep_chains"]
 
 
+def _finite(x: float) -> float | None:
+    """A number as results.json writes it (NaN and infinities as null)."""
+    return float(x) if math.isfinite(x) else None
+
+
 def _center_summary(label: str, seed: int, parts: list[dict],
                     selected: dict[str, float]) -> CenterLLC:
-    """A center's LLC row."""
+    """A center's LLC row, from the merged :class:`SGLDResult` of its chain groups."""
     res = result_of(parts)
-    d = res.to_dict()
-    diag = d.get("diagnostics", {})
-    return CenterLLC(label=label, seed=seed, llc_mean=d["llc_mean"], llc_se=d["llc_se"],
-                     llc_per_chain=d["llc_per_chain"], init_loss=d["init_loss"],
-                     rhat=diag.get("rhat"), trend_ok=diag.get("trend", {}).get("equilibrated"),
-                     divergent_chains=[v["chain"] for v in diag.get("divergences", [])],
-                     warnings=diag.get("warnings", []), selected_by=selected, ess=diag.get("ess"),
-                     publishable=diag.get("publishable"),
-                     kept_chains=[c for c, a in zip(d["chain_ids"], d["alive"]) if a])
+    diag = res.diagnostics
+    return CenterLLC(label=label, seed=seed, llc_mean=_finite(res.llc_mean), llc_se=_finite(res.llc_se),
+                     llc_per_chain=[_finite(x) for x in res.llc_per_chain], init_loss=res.init_loss,
+                     rhat=_finite(diag.rhat), trend_ok=diag.trend.equilibrated,
+                     divergent_chains=[v.chain for v in diag.divergences], warnings=diag.warnings,
+                     selected_by=selected, ess=_finite(diag.ess), publishable=diag.publishable,
+                     kept_chains=[c for c, a in zip(res.chain_ids, res.alive.tolist()) if a])
 
 
 def run_sample(step: SampleStep, ctx: StepContext) -> SampleResult | None:
