@@ -126,7 +126,7 @@ class RegressionArm(IRModel):
     log-linear model of each target vs the weights, and the same constrained problem solved on it.
     ``steps = 0`` in a spec: the proxy horizon that spends what sampling and χ spent (equal
     compute); the compiler resolves it, so a plan holds the horizon and ``compute``, the sequences
-    the patterning and the proxies spend (:mod:`patternlang.compiler.explain`)."""
+    the patterning and the proxies spend (:mod:`patternlang.compiler.cost`)."""
 
     runs: int
     steps: int = 0
