@@ -25,6 +25,8 @@ import sys
 import time
 from pathlib import Path
 
+from patternlang.runtime.markdown import cell  # the report's table cell: 4 significant digits, — for none
+
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 BEGIN, END = "<!-- run_all:begin -->", "<!-- run_all:end -->"
@@ -102,14 +104,6 @@ def machine() -> dict:
             "load_1min": round(load, 2), "date": time.strftime("%Y-%m-%d %H:%M")}
 
 
-def _fmt(v) -> str:
-    if v is None:
-        return "–"
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return str(v)
-
-
 def collect(paths: list[Path]) -> list[dict]:
     """Benchmark rows from saved output files: every JSON line with a ``"bench"`` key (the last one
     per benchmark wins), for a table assembled from runs made separately (e.g. one at a time on a
@@ -138,8 +132,8 @@ def render(rows: list[dict], mach: dict, quick: bool, collected: bool = False) -
     for r in rows:
         note = r.get("error") or r.get("skipped") or ""
         goal = r.get("goal", r.get("goal_ratio"))
-        lines.append(f"| {r['bench']} | {_fmt(r.get('ratio'))} | {_fmt(goal)} | "
-                     f"{_fmt(r.get('seconds'))} | {note} |")
+        lines.append(f"| {r['bench']} | {cell(r.get('ratio'))} | {cell(goal)} | "
+                     f"{cell(r.get('seconds'))} | {note} |")
     lines += ["", "<details><summary>last JSON line of each benchmark</summary>", "", "```json"]
     lines += [json.dumps(r) for r in rows]
     lines += ["```", "", "</details>", "", END]

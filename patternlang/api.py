@@ -46,7 +46,7 @@ def run(spec: str | Path, out: str | Path, *, resume: bool = False, device: str 
     if on_plan is not None:
         on_plan(plan)  # before the runtime (and torch) is imported: the user sees the plan at once
     from patternlang.runtime.executor import execute, file_error
-    from patternlang.runtime.rundir import bind_spec, claim, locked
+    from patternlang.runtime.claim import bind_spec, claim, locked
 
     options = options or RunOptions.from_env()
     if device is not None:

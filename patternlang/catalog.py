@@ -50,7 +50,7 @@ PRIMITIVES = [{'kind': 'model',
          '    final_ln: apply a LayerNorm before the unembedding.\n'
          '    seed: initialisation seed.',
   'meta': {'task': 'lm'},
-  'source': ['patternlang.models.attn_only', 343]},
+  'source': ['patternlang.models.attn_only', 246]},
  {'kind': 'model',
   'name': 'hf_causal_lm',
   'params': [{'name': 'arch',

@@ -12,6 +12,7 @@ from typing import Any
 
 from patternlang.check import definitions as D
 from patternlang.check import experiment as X
+from patternlang.check import susceptibility, verify
 from patternlang.check.entities import Checked, PatterningE
 from patternlang.check.evaluator import Evaluator
 from patternlang.check.modules import Program
@@ -24,7 +25,7 @@ MAX_DIAGNOSTICS = 50
 
 _HANDLERS = {"model": D.check_model, "data": D.check_data, "probe": D.check_data, "mixture": D.check_mixture,
              "sampler": D.check_sampler, "observable": D.check_observable, "train": X.check_train,
-             "susceptibility": X.check_susceptibility, "measure": X.check_measure,
+             "susceptibility": susceptibility.check_susceptibility, "measure": X.check_measure,
              "patterning": check_patterning}
 _BLOCK_KINDS = ("train", "sampler", "susceptibility", "patterning", "verify", "measure", "output")
 
@@ -91,7 +92,7 @@ def _check_verify(ev: Evaluator, state: State, module: str, decl: A.Decl) -> Any
     pat = state.resolve((module, target.name or ""))
     if not isinstance(pat, PatterningE):
         return None
-    return X.check_verify(ev, module, decl, pat)
+    return verify.check_verify(ev, module, decl, pat)
 
 
 def _shape_ok(state: State, decl: A.Decl, is_root: bool) -> bool:

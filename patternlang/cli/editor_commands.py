@@ -14,7 +14,8 @@ from patternlang.errors import PatSpecError
 def formatted(path: Path, text: str) -> str:
     """``text`` (the contents of ``path``) in the canonical layout: a `.pat` file whole, a Markdown
     file's ```` ```pat ```` blocks."""
-    from patternlang.syntax.format import format_markdown, format_source
+    from patternlang.syntax.format import format_source
+    from patternlang.syntax.format_markdown import format_markdown
 
     if path.suffix == ".md":
         return format_markdown(text, str(path))

@@ -122,7 +122,7 @@ def run(ctx: click.Context, spec: str, out: str | None, resume: bool, device: st
     from patternlang.errors import PatRuntimeError
     from patternlang.runtime.distributed import env_world, launch
     from patternlang.runtime.options import RunOptions
-    from patternlang.runtime.rundir import claim
+    from patternlang.runtime.claim import claim
 
     out = out or str(Path("runs") / Path(spec).stem)
     options = RunOptions.from_env(device=device, autocast=autocast, compile=compile_,

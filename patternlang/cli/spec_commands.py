@@ -72,7 +72,7 @@ def show_warnings(plan, rates: dict | None = None) -> None:
     """Print the plan's cost warnings (PAT330) on stderr; they never change the exit code."""
     import sys
 
-    from patternlang.compiler.explain import cost_warnings
+    from patternlang.compiler.limits import cost_warnings
     from patternlang.diagnostics_render import render
 
     for d in cost_warnings(plan, rates):

@@ -48,7 +48,7 @@ def check_file(path: str | Path, search_path: list[str] | None = None) -> Checke
 
 def compile_source(text: str, filename: str = "<string>", search_path: list[str] | None = None) -> Plan:
     """Compile spec text to a plan (refused, PAT331, when a step cannot fit in this machine's
-    memory: :func:`~patternlang.compiler.explain.memory_errors`)."""
+    memory: :func:`~patternlang.compiler.limits.memory_errors`)."""
     checked = check_source(text, filename, search_path)
     with deep_recursion():
         return _fits(lower(checked), {filename: text})
@@ -64,7 +64,7 @@ def compile_file(path: str | Path, search_path: list[str] | None = None) -> Plan
 
 def _fits(plan: Plan, sources: dict[str, str] | None, path: str | Path | None = None) -> Plan:
     """``plan``, or a :class:`PatSpecError` for every step whose memory is above this machine's."""
-    from patternlang.compiler.explain import memory_errors
+    from patternlang.compiler.limits import memory_errors
 
     errors = memory_errors(plan)
     if errors:

@@ -15,7 +15,7 @@ from typing import Any, cast
 from patternlang.check.entities import (Checked, MeasureE, OutputE, PatterningE, SamplerDecl,
                                         SusceptibilityE, TrainE, VerifyE)
 from patternlang.compiler.checked_targets import attach_checked_targets
-from patternlang.compiler.explain import patterning_compute, proxy_compute, proxy_steps
+from patternlang.compiler.cost import patterning_compute, proxy_compute, proxy_steps
 from patternlang.compiler.fingerprints import fingerprints
 from patternlang.engine.sampler.temperature import default_nbeta
 from patternlang.plan.ir import (CheckpointRef, ObserveStep, Plan, ReportStep, SampleStep, SamplerSpec, SolveStep,

@@ -9,7 +9,7 @@ A runner is named by its dotted path and imported when a step of its kind runs
 (:meth:`StepKind.runner`): the runners import torch and cvxpy, which the report's sections do
 without, so ``patc report DIR`` re-renders a run without loading them.
 
-Adding a step kind ``foo`` (after the language side: its ``FooStep`` in ``plan/ir.py``, its
+Adding a step kind ``foo`` (after the language side: its ``FooStep`` in ``plan/steps.py``, its
 checking and lowering) takes its package ``steps/foo/`` (``runner.py``: ``run_foo(step, ctx) ->
 FooResult``; ``section.py``: ``section(s) -> list[str]``; a docstring in ``__init__.py``),
 ``results_types.py`` (``FooResult``, its place in the ``AnyResult`` union and in ``SECTIONS``, the

@@ -1,5 +1,5 @@
 """How fast this machine pushes sequences through a plan's models: the rates that turn the cost
-estimate of ``patc compile`` (sequence passes, :mod:`patternlang.compiler.explain`) into seconds.
+estimate of ``patc compile`` (sequence passes, :mod:`patternlang.compiler.cost`) into seconds.
 
 For every model a plan trains, :func:`measure_rates` builds it (random init, on the CPU or the given
 device) and times AdamW steps at the train step's batch size, each on a fresh batch drawn from its

@@ -36,7 +36,7 @@ def test_rewrite_keeps_notes_and_replaces_the_block(tmp_path):
     md.write_text(run_all.rewrite(md, run_all.render([{"bench": "y", "ratio": None,
                                                        "skipped": "no CUDA"}], MACHINE, True)))
     second = md.read_text()
-    assert second.count(run_all.BEGIN) == 1 and "| x |" not in second and "| y | – |" in second
+    assert second.count(run_all.BEGIN) == 1 and "| x |" not in second and "| y | — |" in second
     assert "Hand notes stay." in second and "## sgld\nmore notes" in second
     assert "Test CPU, 2 cores" in second and "--quick" in second
 

@@ -312,7 +312,7 @@ def test_a_second_run_into_the_same_directory_is_refused_while_the_first_runs(ca
     """Item 9: two `patc run` into one --out took no lock."""
     import fcntl
 
-    LOCK = ".patternlang-lock"  # patternlang.runtime.rundir.LOCK
+    LOCK = ".patternlang-lock"  # patternlang.runtime.claim.LOCK
     out = tmp_path / "out"
     code, err = run(capsys, out, "--quiet")
     assert code == 0, err

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from patternlang.compiler import compile_file
-from patternlang.compiler.explain import Cost, seconds, step_cost
+from patternlang.compiler.cost import Cost, seconds, step_cost
 from patternlang.runtime.rate import Rate, measure_rates
 
 from .test_run import ROOT

@@ -9,7 +9,8 @@ import pytest
 from patternlang import cli
 from patternlang.compiler import compile_source
 from patternlang.errors import PatSpecError, Span
-from patternlang.syntax.format import format_markdown, format_source
+from patternlang.syntax.format import format_source
+from patternlang.syntax.format_markdown import format_markdown
 from patternlang.syntax.parser import parse
 from .shipped import DOCS, ROOT, all_sources
 
