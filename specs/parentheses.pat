@@ -56,7 +56,7 @@ susceptibility chi_n {
   observe = [free, complexity, nested]
   probe = 128
   ## Linear response vs re-sampling with the mixture moved 5% toward each component (first center).
-  check = finite_difference(flat, late, closing, eps=0.05)
+  check = finite_difference(flat, late, closing, delta=0.05)
 }
 
 ## Representative checkpoints of the EQUAL-COUNT solution (disjoint from chi_n's: the two

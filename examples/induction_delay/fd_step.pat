@@ -37,12 +37,12 @@ susceptibility chi_spec {
   at = pretrain.step(100)
   sampler = spec
   observe = [ih, pt, loss(spans), loss(code_), loss(prose_), loss(text)]
-  check = finite_difference(spans, text, eps=0.05)
+  check = finite_difference(spans, text, delta=0.05)
 }
 
 susceptibility chi_half {
   at = pretrain.step(100)
   sampler = half
   observe = [ih, pt, loss(spans), loss(code_), loss(prose_), loss(text)]
-  check = finite_difference(spans, text, eps=0.05)
+  check = finite_difference(spans, text, delta=0.05)
 }

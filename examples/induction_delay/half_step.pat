@@ -34,7 +34,7 @@ susceptibility chi {
   sampler = half
   observe = [ih, pt, loss(spans), loss(code_), loss(prose_), loss(text)]
   ## calibration: paired finite differences toward the two components the solver moves most
-  check = finite_difference(spans, text, eps=0.05)
+  check = finite_difference(spans, text, delta=0.05)
 }
 
 patterning delay {

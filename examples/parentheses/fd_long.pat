@@ -36,5 +36,5 @@ susceptibility chi_long {
   sampler = long
   observe = [free, complexity, nested]
   probe = 128
-  check = finite_difference(flat, late, closing, eps=0.05)
+  check = finite_difference(flat, late, closing, delta=0.05)
 }

@@ -39,19 +39,19 @@ susceptibility chi_spec {
   at = pretrain.step(100)
   sampler = spec
   observe = [ih, prev, loss(repeats), loss(markov)]
-  check = finite_difference(repeats, eps=0.05)
+  check = finite_difference(repeats, delta=0.05)
 }
 
 susceptibility chi_half {
   at = pretrain.step(100)
   sampler = half
   observe = [ih, prev, loss(repeats), loss(markov)]
-  check = finite_difference(repeats, eps=0.05)
+  check = finite_difference(repeats, delta=0.05)
 }
 
 susceptibility chi_quarter {
   at = pretrain.step(100)
   sampler = quarter
   observe = [ih, prev, loss(repeats), loss(markov)]
-  check = finite_difference(repeats, eps=0.05)
+  check = finite_difference(repeats, delta=0.05)
 }

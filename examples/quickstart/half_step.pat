@@ -33,7 +33,7 @@ susceptibility chi {
   sampler = half
   observe = [ih, prev, loss(repeats), loss(markov)]
   ## calibration: re-sample at (1 -/+ 0.05)h +/- 0.05 e_repeats and compare with chi
-  check = finite_difference(repeats, eps=0.05)
+  check = finite_difference(repeats, delta=0.05)
 }
 
 patterning accelerate {

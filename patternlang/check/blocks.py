@@ -56,7 +56,7 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "per_sample": "per-sample susceptibilities: true (each probe sequence) or a list of pool "
                       "components (every example of each)",
         "standardize": "standardize chi before its principal directions",
-        "check": "finite_difference(c, ..., eps=0.05): re-sample at shifted mixtures and compare with chi",
+        "check": "finite_difference(c, ..., delta=0.05): re-sample at shifted mixtures and compare with chi",
         "estimator": "coupled(c, ..., delta=0.05, chains=N, draws=N): chi from paired central "
                      "differences with common random numbers (default: the covariance estimator)",
         "parts": 'component susceptibilities: one row per model part, the loss change under the '

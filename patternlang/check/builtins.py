@@ -30,8 +30,8 @@ BUILTINS: dict[str, str] = {
     "fixed": "fixed(c, ...): keep these components' weights as they are",
     "checkpoint": 'checkpoint("w.safetensors", arch=...): weights from a file',
     "factory": 'factory("pkg.mod:fn", k=v): a model or data component from Python code',
-    "finite_difference": "finite_difference(c, ..., eps=0.05): check chi against paired re-sampling "
-                         "at (1 -/+ eps)h +/- eps e_c (no names: every component); `check =` of a "
+    "finite_difference": "finite_difference(c, ..., delta=0.05): check chi against paired re-sampling "
+                         "at (1 -/+ delta)h +/- delta e_c (no names: every component); `check =` of a "
                          "susceptibility",
     "coupled": "coupled(c, ..., delta=0.05, chains=N, draws=N): estimate chi by paired central "
                "differences at (1 -/+ delta)h +/- delta e_c with common random numbers (no names: "
@@ -119,16 +119,22 @@ def _finite_difference(ev: Evaluates, e: A.Call, module: str, env: Env) -> V:
     s = ev.s
     names = [coerce.as_component(s, ev.eval(a.value, module, env), "finite_difference()")
              for a in e.args if a.name is None]
-    bad = [a for a in e.args if a.name not in (None, "eps")]
+    # ``delta`` is the shift of the mixture (the coupled estimator's name); ``eps`` its earlier
+    # name, still accepted (ε is the SGLD step everywhere else)
+    bad = [a for a in e.args if a.name not in (None, "delta", "eps")]
     if bad:
         return s.error("PAT203", f"finite_difference() has no parameter '{bad[0].name}'", bad[0].span,
-                       "use finite_difference(c, ..., eps=0.05)")
-    eps_arg = next((a for a in e.args if a.name == "eps"), None)
-    eps = 0.05 if eps_arg is None else coerce.as_float(
-        s, ev.eval(eps_arg.value, module, env), "'eps' of finite_difference", Range(gt=0, lt=0.5))
-    if None in names or eps is None:
+                       "use finite_difference(c, ..., delta=0.05)")
+    shifts = [a for a in e.args if a.name in ("delta", "eps")]
+    if len(shifts) > 1:
+        return s.error("PAT203", "finite_difference() is given its shift twice", shifts[1].span,
+                       "give delta once (eps is its earlier name)")
+    delta = 0.05 if not shifts else coerce.as_float(
+        s, ev.eval(shifts[0].value, module, env), f"'{shifts[0].name}' of finite_difference",
+        Range(gt=0, lt=0.5))
+    if None in names or delta is None:
         return ErrorV(e.span)
-    return FiniteDiffV(e.span, float(eps), tuple(names))
+    return FiniteDiffV(e.span, float(delta), tuple(names))
 
 
 def _coupled(ev: Evaluates, e: A.Call, module: str, env: Env) -> V:

@@ -155,10 +155,10 @@ def _fd_check(ev: Evaluator, r: BlockReader) -> FiniteDiffSpec | ErrorV | None:
         return None
     v = r.value("check")
     if isinstance(v, FiniteDiffV):
-        return FiniteDiffSpec(eps=v.eps, components=list(v.components))
+        return FiniteDiffSpec(delta=v.delta, components=list(v.components))
     if not isinstance(v, ErrorV):
         ev.s.error("PAT301", "check must be a finite-difference check", r.span("check"),
-                   "write check = finite_difference(eps=0.05) or finite_difference(c, eps=0.05)")
+                   "write check = finite_difference(delta=0.05) or finite_difference(c, delta=0.05)")
     return ErrorV(r.span("check"))
 
 

@@ -168,9 +168,9 @@ class DataV(V):
 
 @dataclass(frozen=True)
 class FiniteDiffV(V):
-    """``finite_difference(c, ..., eps=0.05)``: a finite-difference check of chi."""
+    """``finite_difference(c, ..., delta=0.05)``: a finite-difference check of chi."""
 
-    eps: float
+    delta: float  # the shift of the mixture (``eps=`` in specs written before issue 25)
     components: tuple
 
 

@@ -77,7 +77,7 @@ def details(step: Step) -> list[str]:
                        + (f", {e.draws} draws" if e.draws else ""))
         if step.check is not None:
             comps = ", ".join(step.check.components) or "every component"
-            out.append(f"finite-difference check: eps {step.check.eps:g}, {comps}")
+            out.append(f"finite-difference check: delta {step.check.delta:g}, {comps}")
         return out
     return _solve_lines(step)
 

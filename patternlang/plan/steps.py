@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, TypeVar
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 
 from patternlang.plan.base import IRModel, SourceLoc
 from patternlang.plan.observables import CheckpointRef, ObservableSpec, OnsetSpec
@@ -72,10 +72,12 @@ class SampleStep(StepBase):
 
 
 class FiniteDiffSpec(IRModel):
-    """A finite-difference check of chi: re-sample at (1 -/+ eps)·h +/- eps·e_k with shared seeds
-    (paired central difference) for each component k (empty = every component)."""
+    """A finite-difference check of chi: re-sample at (1 -/+ delta)·h +/- delta·e_k with shared
+    seeds (paired central difference) for each component k (empty = every component). ``delta`` is
+    the shift of the mixture, as the coupled estimator's; a plan written before it was renamed
+    (``eps``) still reads."""
 
-    eps: float = 0.05
+    delta: float = Field(0.05, validation_alias=AliasChoices("delta", "eps"))
     components: list[str] = Field(default_factory=list)
 
 

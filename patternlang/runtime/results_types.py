@@ -133,7 +133,7 @@ class FiniteDiffRow(_Record):
     ratio: Num
     z: Num
     sign_agrees: bool
-    eps: float
+    delta: float  # the shift of the mixture (schema 2: eps)
     central: bool
 
 

@@ -36,7 +36,7 @@ susceptibility early {
   sampler = local
   observe = [ih, pt, loss(spans), loss(code_), loss(prose_), loss(text)]
   probe = 64
-  check = finite_difference(spans, code_, eps=0.05)
+  check = finite_difference(spans, code_, delta=0.05)
 }
 
 patterning accelerate {

@@ -35,7 +35,7 @@ susceptibility chi {
   at = pretrain.step(100)
   sampler = local
   observe = [ih, pt, loss(spans), loss(code_), loss(prose_), loss(text)]
-  check = finite_difference(spans, text, eps=0.05)
+  check = finite_difference(spans, text, delta=0.05)
 }
 
 patterning delay {

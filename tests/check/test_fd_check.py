@@ -30,10 +30,20 @@ def codes(text: str) -> list[str]:
 
 
 def test_check_lowers_to_the_susceptibility_step():
-    _, step = chi_step(with_check("finite_difference(repeats, uniform, eps=0.1)"))
-    assert step.check == FiniteDiffSpec(eps=0.1, components=["repeats", "uniform"])
+    _, step = chi_step(with_check("finite_difference(repeats, uniform, delta=0.1)"))
+    assert step.check == FiniteDiffSpec(delta=0.1, components=["repeats", "uniform"])
     _, step = chi_step(with_check("finite_difference()"))
-    assert step.check == FiniteDiffSpec(eps=0.05, components=[])  # every component
+    assert step.check == FiniteDiffSpec(delta=0.05, components=[])  # every component
+
+
+def test_eps_the_shifts_earlier_name_is_still_accepted():
+    # specs written before issue 25 named the mixture's shift eps (ε is the SGLD step)
+    _, old = chi_step(with_check("finite_difference(repeats, eps=0.1)"))
+    _, new = chi_step(with_check("finite_difference(repeats, delta=0.1)"))
+    assert old.check == new.check
+    assert "PAT203" in codes(with_check("finite_difference(repeats, delta=0.1, eps=0.1)"))
+    # and a plan.json written then still reads
+    assert FiniteDiffSpec.model_validate({"eps": 0.2, "components": []}).delta == 0.2
 
 
 def test_check_round_trips_and_changes_only_downstream_hashes():
@@ -53,6 +63,7 @@ def test_no_check_leaves_the_plan_json_unchanged():
 
 @pytest.mark.parametrize("setting, code", [
     ("finite_difference(nope)", "PAT201"),
+    ("finite_difference(repeats, delta=0.7)", "PAT302"),
     ("finite_difference(repeats, eps=0.7)", "PAT302"),
     ("finite_difference(repeats, step=0.1)", "PAT203"),
     ("3", "PAT301"),

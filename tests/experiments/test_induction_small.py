@@ -118,7 +118,7 @@ def test_finite_difference_check_rows(results):
     for r in rows:
         assert all(math.isfinite(r[key]) for key in ("chi", "fd", "fd_se", "z")) and r["fd_se"] > 0
         assert r["sign_agrees"] == (np.sign(r["fd"]) == np.sign(r["chi"]))
-        assert r["central"] and r["eps"] == 0.05
+        assert r["central"] and r["delta"] == 0.05
     # the mean over heads is the mean of the per-head finite differences
     assert by_obs["mean(ih)"]["fd"] == pytest.approx(np.mean([by_obs[names[i]]["fd"] for i in heads]))
     report = (results["induction_accelerate"].run_dir / "report.md").read_text()

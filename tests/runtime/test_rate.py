@@ -24,7 +24,7 @@ def test_seconds_divide_passes_by_rates():
 
 def test_finite_difference_check_costs_two_sampling_runs_per_component(tmp_path):
     text = (ROOT / "specs" / "quickstart.pat").read_text().replace(
-        "estimator = coupled(delta=0.05, chains=8, draws=20)", "check = finite_difference(repeats, eps=0.05)")
+        "estimator = coupled(delta=0.05, chains=8, draws=20)", "check = finite_difference(repeats, delta=0.05)")
     (tmp_path / "q.pat").write_text(text)
     plan = compile_file(tmp_path / "q.pat")
     sample, sus = plan.step("sample.chi"), plan.step("susceptibility.chi")

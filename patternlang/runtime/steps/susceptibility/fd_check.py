@@ -33,7 +33,7 @@ def finite_difference_rows(check: FiniteDiffSpec, step: SampleStep, ctx: StepCon
                            comp_names: list[str]) -> list[dict]:
     """Rows ``{observable, component, chi, chi_se, fd, fd_se, ratio, z, sign_agrees}``."""
     comps = list(check.components or comp_names)
-    fd, _ = run_coupled(CoupledRun(step, check.eps, comps, step.sampler.chains, step.sampler.draws,
+    fd, _ = run_coupled(CoupledRun(step, check.delta, comps, step.sampler.chains, step.sampler.draws,
                                    label="fd", first_center=True), ctx)
     rows = []
     for comp in comps:
@@ -46,7 +46,7 @@ def finite_difference_rows(check: FiniteDiffSpec, step: SampleStep, ctx: StepCon
             rows.append({"observable": label, "component": comp, "chi": c, "chi_se": s, "fd": f,
                          "fd_se": fs, "ratio": f / c if c else None,
                          "z": (f - c) / err if err > 0 else None,
-                         "sign_agrees": bool(np.sign(f) == np.sign(c)), "eps": check.eps,
+                         "sign_agrees": bool(np.sign(f) == np.sign(c)), "delta": check.delta,
                          "central": bool(fd.central[k])})
     return rows
 
