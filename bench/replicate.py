@@ -82,7 +82,7 @@ def solves(plan, out: Path) -> dict:
             continue
         sol = results[s.id]
         assert isinstance(sol, SolveResult)
-        first = sol.rounds[0].solution
+        first = sol.rounds[0].solve
         rows = {}
         for sid in s.susceptibilities:
             sus = plan.step(sid)

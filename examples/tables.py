@@ -113,8 +113,8 @@ def main(run: Path) -> None:
                       "; ".join(c["warnings"]) or "none"] for c in llc["centers"]]))
     for sid, s in r["susceptibilities"].items():
         chi_tables(sid, s)
-    for sid, res in r["solutions"].items():
-        sol, h0, h1 = res["rounds"][0]["solution"], res["baseline"], res["final_weights"]
+    for sid, res in r["solves"].items():
+        sol, h0, h1 = res["rounds"][0]["solve"], res["baseline"], res["final_weights"]
         print(f"\n### Solution `{sid}` ({sol['status']})\n")
         print(table(["component", "h", "h'", "Δh"], [[c, h0[c], h1[c], h1[c] - h0[c]] for c in h0]))
         print("\n" + "\n".join(f"- {m}" for m in sol["diagnostics"]["messages"]))

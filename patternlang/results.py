@@ -47,7 +47,9 @@ class Results:
         if not path.is_file():
             raise FileNotFoundError(f"{path} does not exist: run `patc run SPEC --out {run_dir}` "
                                     f"or `patc report {run_dir}` first")
-        return cls(json.loads(path.read_text(encoding="utf-8")), Path(run_dir))
+        from patternlang.runtime.schema import upgrade_document
+
+        return cls(upgrade_document(json.loads(path.read_text(encoding="utf-8"))), Path(run_dir))
 
     # -- one step -------------------------------------------------------------------------------
     def result(self, step_id: str):
@@ -61,9 +63,13 @@ class Results:
                 return parse_result(self.data[section][step_id])
         raise KeyError(f"no finished step {step_id!r} in {self.run_dir / 'results.json'}")
 
-    def solution(self, step: str | None = None) -> dict | None:
+    def solve(self, step: str | None = None) -> dict | None:
         """A solve step's entry (``baseline``, ``final_weights``, ``predicted``, ``rounds``, ...)."""
-        return _first(self.data.get("solutions", {}), step)
+        return _first(self.data.get("solves", {}), step)
+
+    def solution(self, step: str | None = None) -> dict | None:
+        """The earlier name of :meth:`solve` (kept: notebooks call it)."""
+        return self.solve(step)
 
     def susceptibility(self, step: str | None = None) -> dict | None:
         """A susceptibility step's entry (``chi``, ``chi_se``, ``observables``, ``components``, ...)."""
@@ -73,7 +79,7 @@ class Results:
     @property
     def weights(self) -> dict[str, float] | None:
         """The first solve step's new mixture weights ``{component: h'}`` (after all rounds)."""
-        sol = self.solution()
+        sol = self.solve()
         return sol["final_weights"] if sol else None
 
     @property
@@ -91,12 +97,12 @@ class Results:
         for sid, llc in self.data.get("llc", {}).items():
             lines.append(f"{sid}: LLC {llc['llc_mean']:.3g} ± {llc['llc_se']:.2g} "
                          f"(nbeta {llc['nbeta']:.3g})")
-        for sid, sol in self.data.get("solutions", {}).items():
+        for sid, sol in self.data.get("solves", {}).items():
             if sol.get("final_weights"):
                 w = ", ".join(f"{k} {sol['baseline'][k]:.3f}->{v:.3f}" for k, v in sol["final_weights"].items())
                 lines.append(f"{sid}: {w}")
             lines += [f"{sid}: warning: {x}" for r in sol.get("rounds") or []
-                      for x in r["solution"].get("warnings") or []]
+                      for x in r["solve"].get("warnings") or []]
         for sid, sus in self.data.get("susceptibilities", {}).items():
             lines += [f"{sid}: warning: {x}" for x in sus.get("warnings") or []]
         for sid, llc in self.data.get("llc", {}).items():
@@ -120,7 +126,7 @@ class Results:
 
     def weights_frame(self, step: str | None = None):
         """Current and new weights per component, and their difference."""
-        pd, sol = _pandas(), self.solution(step) or {}
+        pd, sol = _pandas(), self.solve(step) or {}
         new = sol.get("final_weights") or {}
         rows = [(k, h, new.get(k), None if new.get(k) is None else new[k] - h)
                 for k, h in (sol.get("baseline") or {}).items()]

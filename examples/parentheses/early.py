@@ -70,8 +70,8 @@ def solutions(doc: dict) -> None:
     print("| target | status | predicted (desired) | " + " | ".join(comps) + " |\n| --- | --- | --- |"
           + " --- |" * len(comps))
     print("| baseline | | | " + " | ".join(f"{BASE[c]:.4f}" for c in comps) + " |")
-    for sid, res in doc.get("solutions", {}).items():
-        sol = res["rounds"][0]["solution"]
+    for sid, res in doc.get("solves", {}).items():
+        sol = res["rounds"][0]["solve"]
         t, w = sol["targets"][0], res["final_weights"]
         print(f"| {sid} | {sol['status']} | {t['predicted']:+.4f} ± {t['se']:.4f} ({t['desired']:+.2f}) | "
               + " | ".join(f"{w[c]:.4f}" for c in comps) + " |")

@@ -60,8 +60,8 @@ def chis(doc: dict) -> None:
 
 
 def solutions(doc: dict) -> None:
-    for sid, res in doc["solutions"].items():
-        base, sol = res["baseline"], res["rounds"][-1]["solution"]
+    for sid, res in doc["solves"].items():
+        base, sol = res["baseline"], res["rounds"][-1]["solve"]
         print(f"`{sid}`: status {sol['status']}")
         for t in sol.get("targets", []):
             print(f"  target {t.get('label')}: desired {t.get('desired')}, predicted "

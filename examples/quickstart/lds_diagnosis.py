@@ -24,7 +24,7 @@ def main(arms_run: str, chi_run: str) -> None:
     v = next(iter(r["verification"].values()))
     val = v["validation"]
     real = {p["arm"]: p["realized"] for p in val["points"] if p["target"] == val["lds_target"]}
-    sol = next(iter(r["solutions"].values()))
+    sol = next(iter(r["solves"].values()))
     h0 = sol.get("baseline") or sol["h0"]  # results schema 2 or 1
     sus = json.loads((Path(chi_run) / "results.json").read_text())["susceptibilities"]
     sus = {"(the run's own) " + k: s for k, s in r["susceptibilities"].items()} | sus

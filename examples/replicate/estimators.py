@@ -35,7 +35,7 @@ def solved(plan, out: Path) -> dict:
     found = {}
     for s in plan.steps:
         if s.kind == "solve" and s.id in results:
-            sol = results[s.id].rounds[0].solution
+            sol = results[s.id].rounds[0].solve
             found[s.id] = {"delta_h": sol.delta_h or {},
                            "targets": {t.label: {"movable_z": t.movable_z, "dof": t.dof,
                                                  "resolved": t.resolved, "kind": t.kind}

@@ -284,7 +284,7 @@ def step_warnings(result: StepResult) -> list[str]:
     """Every warning a step's result carries (a solve's: each round's solution's and its own)."""
     out = list(getattr(result, "warnings", None) or [])
     for r in getattr(result, "rounds", None) or []:
-        out += [w for w in r.solution.warnings if w not in out]
+        out += [w for w in r.solve.warnings if w not in out]
     return out
 
 

@@ -19,8 +19,7 @@ from patternlang.runtime.markdown import Section
 from patternlang.runtime.results_types import SECTIONS, StepResult, read_result, result_json
 from patternlang.runtime.run_verdict import run_verdict, verdict_lines
 from patternlang.runtime.rundir import RunDir, StepDir, read_json
-
-RESULTS_SCHEMA = 2
+from patternlang.runtime.schema import RESULTS_SCHEMA
 
 
 def load_results(run: RunDir, plan: Plan) -> tuple[dict[str, StepResult], dict[str, StepDir]]:

@@ -23,6 +23,7 @@ from typing import Annotated, Any, Literal, TypeVar, Union
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from patternlang.runtime.rundir import StepDir
+from patternlang.runtime.schema import upgrade_result
 from patternlang.runtime.validation_types import ValidationResult, VerdictResult
 
 Num = float | None  # a number that may be missing (NaN is written as null)
@@ -291,7 +292,7 @@ class TargetResolved(_Record):
     tolerance: Num = None
 
 
-class SolutionRecord(_Record):
+class SolveRecord(_Record):
     """One inverse solve (the JSON of :meth:`patternlang.engine.solve.types.Solution.to_dict`, or
     of a per-sample solve: no pseudo-inverse, ``per_sample`` set)."""
 
@@ -323,7 +324,7 @@ class SolveRound(_Record):
 
     round: int
     weights: dict[str, float]  # this round's solution h'_r
-    solution: SolutionRecord
+    solve: SolveRecord  # this round's solve (schema 2: ``solution``)
     checkpoint: str | None = None  # round r > 1: where χ was re-estimated (relative to the step dir)
     chi: list[list[Num]] | None = None  # round r > 1: the re-estimated χ
     chi_se: list[list[Num]] | None = None
@@ -488,7 +489,7 @@ class ReportResult(StepResult):
 
 #: the section of results.json that holds each step kind's results
 SECTIONS = {"train": "train", "observe": "observations", "sample": "llc",
-            "susceptibility": "susceptibilities", "solve": "solutions", "verify": "verification"}
+            "susceptibility": "susceptibilities", "solve": "solves", "verify": "verification"}
 
 AnyResult = Annotated[Union[TrainPoolResult, ObserveResult, SampleResult, ChiResult, SolveResult,
                             VerifyResult, ReportResult], Field(discriminator="kind")]
@@ -508,8 +509,9 @@ def read_result(sdir: StepDir) -> StepResult | None:
 
 
 def parse_result(data: dict) -> StepResult:
-    """The typed result of a ``done.json`` (the model is chosen by its ``kind``)."""
-    return _ANY.validate_python(data)
+    """The typed result of a ``done.json`` (the model is chosen by its ``kind``); one written by an
+    earlier schema is read through :func:`patternlang.runtime.schema.upgrade_result`."""
+    return _ANY.validate_python(upgrade_result(data))
 
 
 def result_json(result: BaseModel, exclude: set[str] | None = None) -> dict:
@@ -519,7 +521,7 @@ def result_json(result: BaseModel, exclude: set[str] | None = None) -> dict:
 
 
 __all__ = ["StepResult", "TrainPoolResult", "ObserveResult", "SampleResult", "ChiResult", "SolveResult",
-           "SolveRound", "SolutionRecord", "SolveRows", "SolveTarget", "ObservedExpr",
+           "SolveRound", "SolveRecord", "SolveRows", "SolveTarget", "ObservedExpr",
            "Prediction", "VerifyResult", "ArmResult",
            "CalibrationRow", "ReportResult", "CenterLLC", "FiniteDiffRow", "PrincipalResult",
            "SECTIONS", "parse_result", "read_result", "result_json"]

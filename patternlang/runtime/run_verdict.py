@@ -29,7 +29,7 @@ MIN_COSINE = 0.7
 
 def run_verdict(doc: dict, plan: Plan) -> dict[str, Any] | None:
     """The verdict block of a results document (None when the run has no solve)."""
-    solves = doc.get("solutions", {})
+    solves = doc.get("solves", {})
     if not solves:
         return None
     verifies = {s.solve: s.id for s in plan.steps if s.kind == "verify"}
@@ -47,7 +47,7 @@ def run_verdict(doc: dict, plan: Plan) -> dict[str, Any] | None:
 
 def _targets(sol: dict) -> list[dict]:
     """The first round's per-target records: resolution rows, then move targets (no row)."""
-    first = (sol.get("rounds") or [{}])[0].get("solution") or {}
+    first = (sol.get("rounds") or [{}])[0].get("solve") or {}
     rows = list(first.get("resolved") or [])
     rows += [{"label": t["label"], "kind": "move"} for t in first.get("targets") or []
              if t.get("kind") == "move"]

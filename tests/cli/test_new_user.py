@@ -78,7 +78,7 @@ def test_a_held_out_probe_is_measured_end_to_end_and_never_weighted(capsys, tmp_
     res = _results(run)
     assert res["susceptibilities"]["susceptibility.chi"]["components"] == ["add", "sub", "memo"]
     assert "loss(heldout)" in res["susceptibilities"]["susceptibility.chi"]["observables"]
-    sol = res["solutions"]["solve.generalise"]
+    sol = res["solves"]["solve.generalise"]
     assert set(sol["final_weights"]) == {"add", "sub", "memo"} and "loss(heldout)" in sol["predicted"]
     assert "loss(heldout)" in res["tracked"]["train.pretrain"]["seeds"]["0"]
     assert "loss(heldout)" in str(res["verification"]["verify.generalise"])
@@ -108,7 +108,7 @@ def test_a_failed_run_says_so_in_its_results_and_report(capsys, tmp_path, monkey
     spec = user_folder(tmp_path, "modtask_fail26", text)
     run = tmp_path / "run"
     assert patc(capsys, "run", str(spec), "--out", str(run), "--device", "cpu", "--quiet")[0] == 0
-    assert "solve.generalise" in _results(run)["solutions"]
+    assert "solve.generalise" in _results(run)["solves"]
 
     def unresolved(step, resolution):
         raise PatRuntimeError(step.id, "require resolved: target 'lower loss(heldout)' has "
@@ -121,7 +121,7 @@ def test_a_failed_run_says_so_in_its_results_and_report(capsys, tmp_path, monkey
     written = re.search(r"the rejected solution is in (\S+solution\.json)", err)
     assert written and Path(written.group(1)).is_file(), err
     res = _results(run)
-    assert res["failed"]["step"] == "solve.generalise" and "solve.generalise" not in res["solutions"]
+    assert res["failed"]["step"] == "solve.generalise" and "solve.generalise" not in res["solves"]
     for _ in range(2):  # as the failed run left it, then re-rendered by `patc report`
         head = (run / "report.md").read_text().splitlines()[2]
         assert "failed: solve.generalise** (step 'solve.generalise' failed: require resolved" in head

@@ -29,7 +29,7 @@ def patc(capsys, *args: str) -> tuple[int, str]:
 
 def numbers(out: Path) -> dict:
     r = json.loads((out / "results.json").read_text())
-    return {k: r[k] for k in ("llc", "susceptibilities", "solutions")} | {
+    return {k: r[k] for k in ("llc", "susceptibilities", "solves")} | {
         "verification": {k: v["arms"] for k, v in r["verification"].items()}}
 
 

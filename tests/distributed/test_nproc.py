@@ -75,7 +75,7 @@ def test_chi_llc_weights_equal_single_process(runs):
     assert ra["llc"] == rb["llc"]
     assert [len(c["llc_per_chain"]) for c in ra["llc"]["sample.chi"]["centers"]] == [3, 3]
     assert ra["train"] == rb["train"]
-    sa, sb = ra["solutions"]["solve.accelerate"], rb["solutions"]["solve.accelerate"]
+    sa, sb = ra["solves"]["solve.accelerate"], rb["solves"]["solve.accelerate"]
     assert sa["final_weights"] == sb["final_weights"]
     va, vb = ra["verification"]["verify.accelerate"], rb["verification"]["verify.accelerate"]
     assert va["arms"] == vb["arms"]

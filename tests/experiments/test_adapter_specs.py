@@ -39,7 +39,7 @@ def test_adapter_quickstart_end_to_end(name, module, tmp_path, monkeypatch):
     assert np.isfinite(chi).all() and (se > 0).all()
     h = np.array([res.data["train"]["train.pretrain"]["mixture"][c] for c in chi_sum["components"]])
     assert np.allclose(chi @ h, 0.0, atol=1e-9 + 1e-6 * np.abs(chi).max())
-    sol = next(iter(res.data["solutions"].values()))
+    sol = next(iter(res.data["solves"].values()))
     w, h0 = sol["final_weights"], sol["baseline"]
     assert any(abs(w[k] - h0[k]) > 1e-4 for k in w)
     ver = next(iter(res.data["verification"].values()))

@@ -69,8 +69,8 @@ def test_chi_finite_with_errors_and_sum_zero(results, name):
 
 @pytest.mark.parametrize("name", CI_SPECS)
 def test_solution_feasible(results, name):
-    res = next(iter(results[name].data["solutions"].values()))
-    sol = res["rounds"][0]["solution"]
+    res = next(iter(results[name].data["solves"].values()))
+    sol = res["rounds"][0]["solve"]
     assert sol["status"] in ("optimal", "optimal_inaccurate")
     w, h0 = res["final_weights"], res["baseline"]
     assert w == sol["weights"] and h0 == sol["h0"]  # one round
@@ -135,7 +135,7 @@ def test_the_ci_quickstart_estimates_its_movable_columns_by_the_coupled_estimato
     assert chi["estimator"] == "coupled" and chi["coupled"]["chains"] == 4
     assert chi["coupled"]["components"] == chi["components"]  # nothing is fixed in this spec
     assert len(chi["halves"]) == 2 and chi["coupled"]["chi_covariance"] != chi["chi"]
-    sol = r.data["solutions"]["solve.accelerate"]
+    sol = r.data["solves"]["solve.accelerate"]
     assert sol["reproducibility"] is not None
     assert {p["target"] for p in sol["posterior_check"]} == {"raise mean(ih)", "hold loss(markov)"}
     assert [t["target"] for t in r.data["verdict"]["targets"]] == ["raise mean(ih)", "hold loss(markov)"]

@@ -55,10 +55,10 @@ def test_chi_is_finite_with_standard_errors(results):
 
 
 def test_two_feasible_patternings_in_opposite_directions(results):
-    sols = _doc(results)["solutions"]
+    sols = _doc(results)["solves"]
     w = {}
     for sid in ("solve.prefer_nested", "solve.prefer_equal_count"):
-        assert sols[sid]["rounds"][-1]["solution"]["status"] in ("optimal", "optimal_inaccurate")
+        assert sols[sid]["rounds"][-1]["solve"]["status"] in ("optimal", "optimal_inaccurate")
         w[sid] = np.array([sols[sid]["final_weights"][c] for c in COMPONENTS])
         assert abs(w[sid].sum() - 1) < 1e-6 and (w[sid] >= -1e-9).all()
         assert abs(w[sid][0] - 0.5) < 1e-6  # weight(pos) == 0.5 holds

@@ -43,8 +43,8 @@ def test_every_step_completes(results, name):
 
 
 def test_moves_along_the_chosen_mode(results):
-    sols = results["induction_principal"].data["solutions"]
-    acc, delay = (sols[f"solve.{n}"]["rounds"][0]["solution"] for n in ("accelerate", "delay"))
+    sols = results["induction_principal"].data["solves"]
+    acc, delay = (sols[f"solve.{n}"]["rounds"][0]["solve"] for n in ("accelerate", "delay"))
     for sol in (acc, delay):
         (mode,) = sol["modes"]
         e = np.array([mode["direction"][c] for c in sol["components"]])
@@ -59,7 +59,7 @@ def test_moves_along_the_chosen_mode(results):
     assert acc["modes"][0]["mode"] == int(np.argmax(gains)) and acc["modes"][0]["loading"] != 0
     assert delay["modes"][0]["mode"] == 0 and delay["modes"][0]["loading"] is None
     assert len(sols["solve.accelerate"]["rounds"]) == 2  # the mode is re-chosen on round 2's chi
-    assert sols["solve.accelerate"]["rounds"][1]["solution"]["modes"]
+    assert sols["solve.accelerate"]["rounds"][1]["solve"]["modes"]
     report = (results["induction_principal"].run_dir / "report.md").read_text()
     assert "Steps along principal directions" in report
 
@@ -79,7 +79,7 @@ def test_pool_chi_is_the_mean_of_its_examples(results):
 
 def test_per_sample_weights_written_and_used(results):
     res = results["induction_per_sample"]
-    sol = res.data["solutions"]["solve.accelerate"]["rounds"][0]["solution"]
+    sol = res.data["solves"]["solve.accelerate"]["rounds"][0]["solve"]
     assert sol["status"] in ("optimal", "optimal_inaccurate")
     assert sol["per_sample"]["atoms"] == 2 + 256 + 128 and sol["per_sample"]["kl"] <= 0.05 + 1e-6
     # resolution of each target on the component-level chi, as for a component solve

@@ -78,7 +78,7 @@ def test_devinterp_definition_per_sample(result):
 
 
 def test_patterning_along_the_parts_mode(result):
-    sol = result.data["solutions"]["solve.along_heads"]["rounds"][0]["solution"]
+    sol = result.data["solves"]["solve.along_heads"]["rounds"][0]["solve"]
     (mode,) = sol["modes"]
     e = np.array([mode["direction"][c] for c in sol["components"]])
     assert abs(e.sum()) < 1e-9 and np.linalg.norm(e) == pytest.approx(1.0)
@@ -95,7 +95,7 @@ def test_per_sample_patterning_along_a_pc(result):
     chi = np.load(_dir(result, "susceptibility-heads_pool") / "chi.npz")
     rows = [str(n) for n in chi["obs_names"]]
     assert rows[:4] == ["dL[l0h0]", "dL[l0h1]", "dL[l1h0]", "dL[l1h1]"] and rows[4:] == [f"pc[{r}]" for r in range(3)]
-    sol = result.data["solutions"]["solve.along_pc"]["rounds"][0]["solution"]
+    sol = result.data["solves"]["solve.along_pc"]["rounds"][0]["solve"]
     assert sol["per_sample"]["pools"] == {"code_": 64}
     (t,) = sol["targets"]
     assert t["kind"] == "lower" and t["predicted"] < 0

@@ -33,7 +33,7 @@ def _numbers(r: dict) -> tuple:
     llc = r["llc"]["sample.chi"]
     sus = r["susceptibilities"]["susceptibility.chi"]
     return (llc["llc_mean"], llc["llc_se"], [c["llc_per_chain"] for c in llc["centers"]], sus["chi"],
-            sus["chi_se"], sus["draws"], r["solutions"]["solve.up"]["final_weights"])
+            sus["chi_se"], sus["draws"], r["solves"]["solve.up"]["final_weights"])
 
 
 def test_stops_when_the_targeted_row_is_resolved_and_equals_fixed_draws(tmp_path):
@@ -46,7 +46,7 @@ def test_stops_when_the_targeted_row_is_resolved_and_equals_fixed_draws(tmp_path
     assert info["chunks"][-1]["best_abs_z"]["raise mean(ih)"] >= 0.8 > info["chunks"][0]["best_abs_z"]["raise mean(ih)"]
     assert auto["llc"]["sample.chi"]["draws"] == 24 and not info["warnings"]
     # the solver's z for the target is the one the rule stopped on
-    solved = auto["solutions"]["solve.up"]["rounds"][0]["solution"]["resolved"][0]
+    solved = auto["solves"]["solve.up"]["rounds"][0]["solve"]["resolved"][0]
     assert abs(solved["movable_z"] - info["chunks"][-1]["best_abs_z"]["raise mean(ih)"]) < 1e-9
     fixed = _run(_spec(tmp_path, "24", "fixed.pat"), tmp_path / "fixed")
     assert _numbers(auto) == _numbers(fixed)  # two chunks of 12 = one run of 24, exactly

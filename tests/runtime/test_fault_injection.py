@@ -37,7 +37,7 @@ def _env(monkeypatch):
 
 def numbers(out: Path) -> dict:
     r = json.loads((out / "results.json").read_text())
-    return {"llc": r["llc"], "chi": r["susceptibilities"], "solutions": r["solutions"],
+    return {"llc": r["llc"], "chi": r["susceptibilities"], "solves": r["solves"],
             "verification": {k: v["arms"] for k, v in r["verification"].items()},
             "complete": {k: v["complete"] for k, v in r["steps"].items()}}
 

@@ -54,20 +54,20 @@ def test_two_rounds_resolve_around_the_moved_weights(two_rounds):
     r1, r2 = step["rounds"]
     assert (r1["round"], r2["round"]) == (1, 2)
     assert step["final_weights"] == r2["weights"] == res.solution("solve.up")["final_weights"]
-    assert r1["solution"]["weights"] == r1["weights"] and r2["solution"]["weights"] == r2["weights"]
+    assert r1["solve"]["weights"] == r1["weights"] and r2["solve"]["weights"] == r2["weights"]
     # round 2 solves around round 1's weights, and each step obeys the trust region ||dh|| <= 0.05
-    assert r2["solution"]["h0"] == r1["weights"]
+    assert r2["solve"]["h0"] == r1["weights"]
     for a, b in ((step["baseline"], r1["weights"]), (r1["weights"], r2["weights"])):
         dist = sum((a[k] - b[k]) ** 2 for k in a) ** 0.5
         assert dist <= 0.05 + 1e-6
     # results.json carries the same result: the final weights, and the prediction that goes with them
-    sol = res.data["solutions"]["solve.up"]
+    sol = res.data["solves"]["solve.up"]
     assert sol["final_weights"] == r2["weights"]
     typed = res.result("solve.up")  # the same, as the typed model
     assert isinstance(typed, SolveResult) and typed.final_weights == r2["weights"]
-    assert typed.rounds[1].solution.h0 == r1["weights"]
+    assert typed.rounds[1].solve.h0 == r1["weights"]
     for n, p in sol["predicted"].items():
-        both = [r["solution"]["predicted"][n] for r in (r1, r2)]
+        both = [r["solve"]["predicted"][n] for r in (r1, r2)]
         assert p["change"] == pytest.approx(both[0]["change"] + both[1]["change"])
         assert p["se"] == pytest.approx(np.hypot(both[0]["se"], both[1]["se"]))
     # the verify arms use the final weights

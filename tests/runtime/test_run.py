@@ -29,7 +29,7 @@ def patc(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
 def _numbers(run_dir: Path) -> dict:
     r = json.loads((run_dir / "results.json").read_text())
     return {"llc": r["llc"], "chi": {k: (v["chi"], v["chi_se"]) for k, v in r["susceptibilities"].items()},
-            "weights": {k: v["final_weights"] for k, v in r["solutions"].items()},
+            "weights": {k: v["final_weights"] for k, v in r["solves"].items()},
             "verify": {k: v["arms"] for k, v in r["verification"].items()}}
 
 
@@ -76,8 +76,8 @@ def test_run_writes_plan_results_report_and_figures(first_run):
     chi = r["susceptibilities"]["susceptibility.chi"]
     assert len(chi["chi"]) == len(chi["observables"]) == 3  # ih[l0h0], ih[l0h1], loss(reps)
     assert chi["components"] == ["reps", "noise"]
-    sol = r["solutions"]["solve.up"]
-    assert sol["rounds"][0]["solution"]["status"] in ("optimal", "optimal_inaccurate")
+    sol = r["solves"]["solve.up"]
+    assert sol["rounds"][0]["solve"]["status"] in ("optimal", "optimal_inaccurate")
     assert abs(sum(sol["final_weights"].values()) - 1) < 1e-6
     arms = r["verification"]["verify.up"]["arms"]
     assert set(arms) == {"baseline", "patterned"}
@@ -101,7 +101,7 @@ def test_changing_only_the_target_reuses_train_and_sample(first_run, tmp_path):
     runs = sorted((d / "out" / "runs").glob("*/done.json"))
     assert len(runs) == 3, runs
     r = json.loads((d / "out" / "results.json").read_text())
-    assert r["solutions"]["solve.up"]["rounds"][0]["solution"]["targets"][0]["kind"] == "lower"
+    assert r["solves"]["solve.up"]["rounds"][0]["solve"]["targets"][0]["kind"] == "lower"
 
 
 # `patc run` that SIGKILLs itself right after the sample step seals its first chain group: the kill

@@ -30,7 +30,7 @@ def test_the_coupled_estimator_runs_from_a_spec_and_every_run_prints_a_verdict(t
     assert chi["coupled"]["chains"] == 4 and len(chi["halves"]) == 2
     # the coupled columns are the estimate; the covariance estimate stays beside it
     assert chi["chi"] != chi["coupled"]["chi_covariance"]
-    sol = doc["solutions"]["solve.up"]
+    sol = doc["solves"]["solve.up"]
     assert sol["reproducibility"]["cosine"] is not None
     (check,) = sol["posterior_check"]
     assert check["target"] == "raise mean(ih)" and check["measured_se"] > 0
@@ -52,7 +52,7 @@ def test_the_covariance_estimator_gets_a_verdict_and_console_warnings(tmp_path):
     assert res.returncode == 0, res.stderr
     doc = json.loads((out / "results.json").read_text())
     assert doc["susceptibilities"]["susceptibility.chi"]["estimator"] == "covariance"
-    assert doc["solutions"]["solve.up"]["reproducibility"] is not None  # 4 chains: two halves
+    assert doc["solves"]["solve.up"]["reproducibility"] is not None  # 4 chains: two halves
     evidence = doc["verdict"]["targets"][0]["evidence"]
     assert evidence[2] == "posterior check: not run (coupled estimator only)"
     assert evidence[-1].startswith("estimator: covariance") and "probe-set variance" in evidence[-1]
@@ -60,7 +60,7 @@ def test_the_covariance_estimator_gets_a_verdict_and_console_warnings(tmp_path):
     # warnings are printed as the step finishes, before the report step runs
     warned = [i for i, line in enumerate(res.stderr.splitlines() + res.stdout.splitlines())
               if "solve.up: warning:" in line]
-    if doc["solutions"]["solve.up"]["rounds"][0]["solution"]["warnings"]:
+    if doc["solves"]["solve.up"]["rounds"][0]["solve"]["warnings"]:
         assert warned
 
 

@@ -60,7 +60,7 @@ def test_the_onset_observable_stands_in_for_the_free_energy(done):
 def test_lds_recomputed_from_chi_and_the_arms(done):
     v = done["verification"]["verify.prefer_nested"]
     val = v["validation"]
-    h0 = done["solutions"]["solve.prefer_nested"]["baseline"]
+    h0 = done["solves"]["solve.prefer_nested"]["baseline"]
     at = v["steps"].index(val["evaluated_at"])
     base = np.mean([s[at] for s in v["arms"]["baseline"]["curves"]["nested"]])
     pred, real = [], []
@@ -83,7 +83,7 @@ def test_regression_fits_the_onset_observable(done):
         ["nested (onset proxy of lower chi_n.free relative to chi_e.free)"]
     assert len(r["measured"]) == 3 and all(0.0 <= m[r["fits"][0]["target"]] <= 1.0
                                            for m in r["measured"])
-    (target,) = r["solution"]["targets"]
+    (target,) = r["solve"]["targets"]
     # raised by ten times the proxies' spread: a goal no step in the trust region reaches
     spread = np.ptp([m[r["fits"][0]["target"]] for m in r["measured"]])
     assert target["kind"] == "raise" and target["desired"] == pytest.approx(10 * spread)

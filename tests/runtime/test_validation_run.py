@@ -48,7 +48,7 @@ def _realized(arm: dict, base: dict, at: int) -> float:
 
 def test_arms_and_their_weights(done):
     v = _verify(done)
-    sol = done[0].data["solutions"]["solve.accelerate"]
+    sol = done[0].data["solves"]["solve.accelerate"]
     names = ["baseline", "patterned", "opposite", *[f"random{i}" for i in range(1, 5)], "regression"]
     assert list(v["arms"]) == names
     h0 = np.array(list(sol["baseline"].values()))
@@ -84,7 +84,7 @@ def test_lds_recomputed_from_chi_and_the_arms(done):
     rows = chi["observables"]
     ih = np.array([1.0 / 2 if r.startswith("ih[") else 0.0 for r in rows])  # mean over 2 heads
     resp = chi["nbeta"] * np.asarray(chi["chi"])
-    h0 = data["solutions"]["solve.accelerate"]["baseline"]
+    h0 = data["solves"]["solve.accelerate"]["baseline"]
     at = v["steps"].index(val["evaluated_at"])
     pred, real = [], []
     for arm, a in v["arms"].items():
@@ -102,7 +102,7 @@ def test_lds_recomputed_from_chi_and_the_arms(done):
 def test_regression_arm_inside_constraints_at_equal_compute(done):
     val = _verify(done)["validation"]
     r = val["regression"]
-    h0 = done[0].data["solutions"]["solve.accelerate"]["baseline"]
+    h0 = done[0].data["solves"]["solve.accelerate"]["baseline"]
     for mix in [*r["mixtures"], r["weights"]]:
         assert min(mix.values()) >= -1e-9 and abs(sum(mix.values()) - 1) < 1e-6
         assert mix["uniform"] >= 0.05 - 1e-6

@@ -18,7 +18,7 @@ import numpy as np
 from patternlang.errors import PatRuntimeError
 from patternlang.plan.ir import ObsExpr, SolveStep, TargetSpec
 from patternlang.runtime.context import StepContext
-from patternlang.runtime.results_types import ChiResult, SolutionRecord
+from patternlang.runtime.results_types import ChiResult, SolveRecord
 from patternlang.runtime.rundir import atomic_write_json
 from patternlang.runtime.services.chi import fd_contradictions
 
@@ -195,7 +195,7 @@ class Solved:
     """One solve: its record and the linear targets it solved for, which the solve's trust checks
     and its ``rows.json`` reuse instead of building them again."""
 
-    record: SolutionRecord
+    record: SolveRecord
     targets: list[LinearTarget]
 
 
@@ -225,7 +225,7 @@ def solve_once(step: SolveStep, rows: Rows, weights: dict[str, float], out_file)
     except PatRuntimeError as exc:  # say where the rejected solution is, to read it
         raise type(exc)(exc.step, f"{exc.cause} (the rejected solution is in {out_file})",
                         exc.remedy, exc.info.details) from exc
-    return Solved(SolutionRecord.model_validate(record), targets)
+    return Solved(SolveRecord.model_validate(record), targets)
 
 
 #: a ``hold`` without ``by T`` tolerates a change of this fraction of its posterior standard deviation

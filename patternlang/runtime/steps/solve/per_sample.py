@@ -15,7 +15,7 @@ import numpy as np
 from patternlang.errors import InfeasibleError, PatRuntimeError
 from patternlang.plan.ir import SolveStep
 from patternlang.runtime.context import StepContext
-from patternlang.runtime.results_types import ChiResult, SolutionRecord
+from patternlang.runtime.results_types import ChiResult, SolveRecord
 from patternlang.runtime.rundir import atomic_write_json
 from patternlang.runtime.services.mixtures import SampleWeights
 from patternlang.runtime.services.rows import (Rows, Solved, add_resolution, check_resolved,
@@ -98,7 +98,7 @@ def solve_samples(step: SolveStep, ctx: StepContext, rows: Rows,
     SampleWeights.of(atoms, sol.p, p0, list(step.samples)).save(ctx.dir.file(SAMPLE_WEIGHTS))
     atomic_write_json(ctx.dir.file("solution.json"), record)
     check_resolved(step, resolution)
-    return Solved(SolutionRecord.model_validate(record), targets)
+    return Solved(SolveRecord.model_validate(record), targets)
 
 
 def _outcome(t, predicted: float, desired: float, se: float) -> dict:

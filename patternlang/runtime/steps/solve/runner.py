@@ -61,7 +61,7 @@ def _round(step: SolveStep, ctx: StepContext, r: int, weights: dict, ckpt, seed:
         moments = m if moments is None else moments.merge(m)
     chi, _, _ = combine([estimate_chi(moments)], moved, ctx.nbeta(sus.id), sus.standardize)
     record = solve_once(step, Rows(step.id, [(sus.id, chi)]), weights, pdir / "solution.json").record
-    return SolveRound(round=r, weights=record.weights, solution=record,
+    return SolveRound(round=r, weights=record.weights, solve=record,
                       checkpoint=str(ckpt.relative_to(ctx.dir.path)), chi=chi.chi, chi_se=chi.chi_se)
 
 
@@ -105,11 +105,11 @@ def total_prediction(rounds: list[SolveRound]) -> dict[str, Prediction]:
     sum of the rounds' first-order predictions (each at its own χ), standard errors in quadrature
     (the rounds' χ are estimated from independent samples)."""
     if len(rounds) == 1:
-        return dict(rounds[0].solution.predicted or {})
-    names = list(rounds[0].solution.predicted or {})
+        return dict(rounds[0].solve.predicted or {})
+    names = list(rounds[0].solve.predicted or {})
     out = {}
     for n in names:
-        parts = [r.solution.predicted[n] for r in rounds]
+        parts = [r.solve.predicted[n] for r in rounds]
         ses = [p.se for p in parts]
         out[n] = Prediction(change=math.fsum(p.change for p in parts),
                             se=None if None in ses else math.sqrt(math.fsum(x * x for x in ses)))
@@ -124,13 +124,13 @@ def run_solve(step: SolveStep, ctx: StepContext) -> SolveResult:
     if step.samples:  # per-sample patterning (one round; the per-example weights in a file)
         solved = solve_samples(step, ctx, rows, baseline)
         record = solved.record
-        rounds = [SolveRound(round=1, weights=record.weights, solution=record)]
+        rounds = [SolveRound(round=1, weights=record.weights, solve=record)]
         return SolveResult(baseline=baseline, final_weights=record.weights,
                            predicted=total_prediction(rounds), observables=rows.names,
                            rounds=rounds, sample_weights=SAMPLE_WEIGHTS,
                            rows=write_rows(ctx, rows, solved.targets, step.id))
     solved = solve_once(step, rows, baseline, ctx.dir.file("solution.json"))
-    rounds = [SolveRound(round=1, weights=solved.record.weights, solution=solved.record)]
+    rounds = [SolveRound(round=1, weights=solved.record.weights, solve=solved.record)]
     if step.rounds > 1:
         rounds = iterate(step, ctx, rounds[0])
     result = SolveResult(baseline=baseline, final_weights=rounds[-1].weights,

@@ -12,7 +12,7 @@ def section(s: Section) -> list[str]:
     """The solve (round 1's program; with rounds > 1 also every round's weights). The weights
     table shows the baseline h and the final h' (after all rounds)."""
     sid, res, figdir = s.step_id, s.data, s.figdir
-    sol = res["rounds"][0]["solution"]
+    sol = res["rounds"][0]["solve"]
     lines = [f"### Solution: `{sid}` ({sol['status']})", ""]
     comps = sol["components"]
     h0, h1 = res["baseline"], res["final_weights"]
@@ -40,7 +40,7 @@ def section(s: Section) -> list[str]:
     if sol.get("resolved"):
         lines += ["", table(["target", "largest |z| of its χ row", "resolved (|z| ≥ 3)"],
                              [[r["label"], r["max_abs_z"], r["resolved"]] for r in sol["resolved"]]), ""]
-    lines += [f"- warning: {w}" for r in res["rounds"] for w in r["solution"].get("warnings") or []]
+    lines += [f"- warning: {w}" for r in res["rounds"] for w in r["solve"].get("warnings") or []]
     if len(res["rounds"]) > 1:
         lines += ["", "Iterative patterning (χ re-estimated and the problem re-solved each round; "
                   "the targets above are round 1's):", "",
