@@ -86,3 +86,19 @@ def test_report_of_a_run_directory_from_an_older_plan_is_a_clear_error(tmp_path)
     assert '"nbeta": 5.77' in text  # 16 / log 16, resolved by the compiler
     with pytest.raises(PatRuntimeError, match="cannot be read as a plan"):
         render(tmp_path / "run")
+
+
+def test_schema2_names_are_read_as_schema3():
+    """Issue 25 renamed a round's ``solution`` to ``solve`` and a finite-difference row's ``eps``
+    to ``delta``; a done.json written before reads unchanged in value."""
+    from patternlang.runtime.schema import upgrade_document, upgrade_result
+
+    old = {"kind": "susceptibility", "finite_difference": [{"component": "a", "eps": 0.05}]}
+    assert upgrade_result(old)["finite_difference"] == [{"component": "a", "delta": 0.05}]
+    assert old["finite_difference"][0] == {"component": "a", "eps": 0.05}  # the input is untouched
+    solve = {"kind": "solve", "rounds": [{"round": 1, "solution": {"status": "optimal"}}]}
+    assert upgrade_result(solve)["rounds"] == [{"round": 1, "solve": {"status": "optimal"}}]
+    doc = upgrade_document({"schema": 2, "solutions": {"solve.x": solve}, "llc": {}})
+    assert doc["schema"] == 3 and "solutions" not in doc
+    assert doc["solves"]["solve.x"]["rounds"][0]["solve"] == {"status": "optimal"}
+    assert upgrade_document(doc) is doc  # a current document is left as it is

@@ -169,6 +169,38 @@ def test_report_rerenders_a_run_directory(first_run):
     assert (d / "out" / "report.md").read_text().startswith("# patternlang report")
 
 
+def _as_schema2(doc: dict) -> dict:
+    """A schema-3 results.json (or a solve's done.json summary) written back in schema-2 names."""
+    out = json.loads(json.dumps(doc))
+    for sol in ([out] if out.get("kind") == "solve" else out.get("solves", {}).values()):
+        for r in sol.get("rounds") or []:
+            r["solution"] = r.pop("solve")
+    if "solves" in out:
+        out["solutions"] = out.pop("solves")
+        out["schema"] = 2
+    return out
+
+
+def test_a_schema2_run_directory_still_reads_resumes_and_rerenders(first_run, tmp_path):
+    from patternlang.results import Results
+    from patternlang.runtime.rundir import read_json, seal
+
+    d, spec, numbers = first_run
+    old = tmp_path / "old"
+    shutil.copytree(d / "out", old)
+    for done in old.glob("steps/solve-*/done.json"):  # the solve's done.json as schema 2 wrote it
+        seal(done.parent, _as_schema2(read_json(done)["summary"]))
+    current = json.loads((d / "out" / "results.json").read_text())
+    (old / "results.json").write_text(json.dumps(_as_schema2(current)))
+    assert Results.load(old).data == Results.load(d / "out").data  # read as schema 3
+    assert Results.load(old).solution() == Results.load(old).solve()
+    res = patc("run", str(spec), "--out", str(old), "--quiet")  # every step reused, none recomputed
+    assert res.returncode == 0, res.stderr
+    assert _events(old, "step_stale") == [] and "solve.up" in _events(old, "step_cached")
+    assert _numbers(old) == numbers
+    assert json.loads((old / "results.json").read_text())["schema"] == 3
+
+
 class _Payload:
     """Unpickling this runs code (it would create a file): the loader must refuse it."""
 
