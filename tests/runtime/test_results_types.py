@@ -33,7 +33,7 @@ def _solution(h0: dict, w: dict, change: dict, se: dict) -> dict:
 
 def _round(r: int, h0: dict, w: dict, change: dict, se: dict) -> SolveRound:
     return SolveRound.model_validate({"round": r, "weights": w,
-                                      "solution": _solution(h0, w, change, se)})
+                                      "solve": _solution(h0, w, change, se)})
 
 
 def test_parse_result_picks_the_model_by_kind_and_round_trips():
