@@ -67,7 +67,7 @@ def test_total_prediction_sums_rounds_and_adds_errors_in_quadrature():
     h0, h1, h2 = {"a": 0.5, "b": 0.5}, {"a": 0.6, "b": 0.4}, {"a": 0.7, "b": 0.3}
     r1 = _round(1, h0, h1, {"x": 0.1, "y": -0.2}, {"x": 0.03, "y": 0.0})
     r2 = _round(2, h1, h2, {"x": 0.05, "y": 0.1}, {"x": 0.04, "y": 0.01})
-    assert total_prediction([r1]) == r1.solution.predicted  # one round: round 1's prediction
+    assert total_prediction([r1]) == r1.solve.predicted  # one round: round 1's prediction
     both = total_prediction([r1, r2])
     assert both["x"].change == pytest.approx(0.15) and both["x"].se == pytest.approx(0.05)
     assert both["y"].change == pytest.approx(-0.1) and both["y"].se == pytest.approx(0.01)
