@@ -8,9 +8,10 @@ onset per arm and seed; calibration (realized vs predicted; finite difference vs
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
+
+from patternlang.results import Results
 
 import numpy as np
 
@@ -103,7 +104,7 @@ def verify_tables(sid: str, v: dict) -> None:
 
 
 def main(run: Path) -> None:
-    r = json.loads((run / "results.json").read_text())
+    r = Results.load(run).data  # any schema, read as the current one
     print("### Steps\n")
     print(table(["step", "seconds"], [[k, v["seconds"]] for k, v in r["steps"].items()]))
     for sid, llc in r["llc"].items():

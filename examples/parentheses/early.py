@@ -13,12 +13,12 @@ covariance across centers: a rough scale, not an exact interval.
 
 from __future__ import annotations
 
-import json
 import sys
-from pathlib import Path
 
 import numpy as np
 from scipy.stats import spearmanr
+
+from patternlang.results import Results
 
 from examples.parentheses.components import BASE, tilted
 
@@ -100,7 +100,7 @@ def verification(doc: dict) -> None:
 def main(run_dir: str, sus: str = SUS) -> None:
     global SUS
     SUS = sus
-    doc = json.loads((Path(run_dir) / "results.json").read_text())
+    doc = Results.load(run_dir).data  # any schema, read as the current one
     s = doc["susceptibilities"][SUS]
     chi_table(s, len(doc["llc"][SUS.replace("susceptibility.", "sample.")]["centers"]))
     tilt_table(s)

@@ -12,6 +12,8 @@ import json
 import sys
 from pathlib import Path
 
+from patternlang.results import Results
+
 import numpy as np
 
 
@@ -94,7 +96,7 @@ def main(run: Path) -> None:
     res = run / "results.json"
     if not res.exists():
         return
-    doc = json.loads(res.read_text())
+    doc = Results.load(run).data  # any schema, read as the current one
     llcs(doc)
     chis(doc)
     solutions(doc)

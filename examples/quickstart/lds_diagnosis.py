@@ -10,23 +10,22 @@ docs/validation.md: Spearman, and sign agreement over the arms whose prediction 
 
 from __future__ import annotations
 
-import json
 import sys
-from pathlib import Path
 
 import numpy as np
 
 from patternlang.engine.validation import sign_agreement, spearman
+from patternlang.results import Results
 
 
 def main(arms_run: str, chi_run: str) -> None:
-    r = json.loads((Path(arms_run) / "results.json").read_text())
+    r = Results.load(arms_run).data  # any schema, read as the current one
     v = next(iter(r["verification"].values()))
     val = v["validation"]
     real = {p["arm"]: p["realized"] for p in val["points"] if p["target"] == val["lds_target"]}
     sol = next(iter(r["solves"].values()))
     h0 = sol.get("baseline") or sol["h0"]  # results schema 2 or 1
-    sus = json.loads((Path(chi_run) / "results.json").read_text())["susceptibilities"]
+    sus = Results.load(chi_run).data["susceptibilities"]
     sus = {"(the run's own) " + k: s for k, s in r["susceptibilities"].items()} | sus
     print(f"realized: change of {val['lds_target']} at step {val['evaluated_at']}; "
           f"{len(real)} arms\n")
