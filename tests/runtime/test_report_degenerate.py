@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from patternlang.runtime.steps.verify.section import headline, regression_lines
+from patternlang.runtime.validation_types import ValidationResult
 
 
-def _validation(**extra) -> dict:
-    return {"random_arms": 4, "objective": "onset of mean(ih) (censored at 500)",
-            "random_percentile": None, "random_percentile_ci": None, "objective_percentile": 0.5,
-            "objective_percentile_ci": None, "lds_target": "raise mean(ih)", "points": [],
-            "evaluated_at": 500, "evaluated_at_reason": "the horizon", "lds_spearman": None,
-            "sign_agreement": None, "sign_resolved_arms": 0, **extra}
+def _validation(**extra) -> ValidationResult:
+    return ValidationResult.model_validate(
+        {"random_arms": 4, "objective": "onset of mean(ih) (censored at 500)",
+         "random_percentile": None, "random_percentile_ci": None, "objective_percentile": 0.5,
+         "objective_percentile_ci": None, "lds_target": "raise mean(ih)", "points": [],
+         "evaluated_at": 500, "evaluated_at_reason": "the horizon", "lds_spearman": None,
+         "lds_spearman_ci": None, "sign_agreement": None, "sign_agreement_ci": None,
+         "sign_resolved_arms": 0, "per_target": [], "outcomes": {}, "outcome_lower_is_better": True,
+         "objectives": {}, **extra})
 
 
 def test_all_censored_onsets_are_said_to_be_no_comparison():
