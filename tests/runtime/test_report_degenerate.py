@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from patternlang.runtime.steps.verify.section import headline, regression_lines
-from patternlang.runtime.validation_types import ValidationResult
+from patternlang.runtime.validation_types import RegressionRecord, ValidationResult
 
 
 def _validation(**extra) -> ValidationResult:
@@ -28,11 +28,13 @@ def test_a_degenerate_regression_is_not_the_black_box_baseline():
     compute = {"patterning": {"checkpoint_fwd_bwd": 1, "sampling_fwd_bwd": 1, "observation_fwd": 1,
                               "equivalent_fwd_bwd": 2.0},
                "regression": {"training_fwd_bwd": 1, "observation_fwd": 1, "equivalent_fwd_bwd": 2.0}}
-    record = {"runs": 3, "steps": 10, "compute": compute, "solution": {"status": "optimal"},
-              "fits": [{"target": "t", "model": "linear", "r2_loo": -0.5}],
+    fit = {"target": "t", "model": "linear", "value_at_base": 1.0, "gradient": {}, "alpha": 1.0,
+           "cv_rmse": 0.1, "r2_loo": -0.5}
+    record = {"runs": 3, "steps": 10, "model": "linear", "mixtures": [], "measured": [], "weights": {},
+              "compute": compute, "solution": {"status": "optimal"}, "fits": [fit],
               "degenerate": ["1 of the 3 proxy mixtures repeat another (2 are the base mixture)"]}
-    text = "\n".join(regression_lines(record, {}))
+    text = "\n".join(regression_lines(RegressionRecord.model_validate(record), {}))
     assert "not a black-box baseline**: 1 of the 3 proxy mixtures repeat" in text
     assert "Regression baseline" not in text
     record["degenerate"] = []
-    assert "Regression baseline" in "\n".join(regression_lines(record, {}))
+    assert "Regression baseline" in "\n".join(regression_lines(RegressionRecord.model_validate(record), {}))

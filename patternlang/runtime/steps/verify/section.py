@@ -8,6 +8,7 @@ re-renders it. The figures' meaning is in ``docs/validation.md``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ from patternlang.runtime import figures
 from patternlang.runtime.markdown import Section, slug, table
 from patternlang.runtime.results_types import ArmResult, OnsetResult, VerifyResult
 from patternlang.runtime.rundir import safe_name
-from patternlang.runtime.validation_types import ValidationResult, VerdictResult
+from patternlang.runtime.validation_types import RegressionRecord, ValidationResult, VerdictResult
 
 
 def _fmt(v, digits: str = ".3g") -> str:
@@ -68,25 +69,24 @@ def headline(v: ValidationResult) -> list[str]:
     return lines
 
 
-def regression_lines(r: dict, outcomes: dict) -> list[str]:
+def regression_lines(r: RegressionRecord, outcomes: Mapping[str, float | None]) -> list[str]:
     """The regression baseline: its compute beside the patterning's, the fit's quality."""
-    pc, rc = r["compute"]["patterning"], r["compute"]["regression"]
-    ratio = rc["equivalent_fwd_bwd"] / pc["equivalent_fwd_bwd"] if pc["equivalent_fwd_bwd"] else None
-    rows = [f"| patterning | {pc['checkpoint_fwd_bwd'] + pc['sampling_fwd_bwd']:,} | "
-            f"{pc['observation_fwd']:,} | {pc['equivalent_fwd_bwd']:,.0f} |",
-            f"| regression ({r['runs']} proxies x {r['steps']} steps) | "
-            f"{rc['training_fwd_bwd']:,} | {rc['observation_fwd']:,} | "
-            f"{rc['equivalent_fwd_bwd']:,.0f} |"]
-    fits = "; ".join(f"{f['target']}: {f['model']}, leave-one-out R² {f['r2_loo']:.2f}"
-                     for f in r["fits"])
-    why = r.get("degenerate") or []
+    pc, rc = r.compute.patterning, r.compute.regression
+    ratio = rc.equivalent_fwd_bwd / pc.equivalent_fwd_bwd if pc.equivalent_fwd_bwd else None
+    rows = [f"| patterning | {pc.checkpoint_fwd_bwd + pc.sampling_fwd_bwd:,} | "
+            f"{pc.observation_fwd:,} | {pc.equivalent_fwd_bwd:,.0f} |",
+            f"| regression ({r.runs} proxies x {r.steps} steps) | "
+            f"{rc.training_fwd_bwd:,} | {rc.observation_fwd:,} | "
+            f"{rc.equivalent_fwd_bwd:,.0f} |"]
+    fits = "; ".join(f"{f.target}: {f.model}, leave-one-out R² {f.r2_loo:.2f}" for f in r.fits)
+    why = r.degenerate
     name = ("Regression arm — **not a black-box baseline**: " + "; ".join(why) + ". Its"
             if why else "Regression baseline")
     return ["", f"{name} (compute ratio regression ÷ patterning "
             f"{_fmt(ratio, '.2f')}; forwards count a third):", "",
             "| method | fwd+bwd sequences | fwd sequences | equivalent fwd+bwd |",
             "| --- | --- | --- | --- |", *rows, "",
-            f"Fit: {fits}. Solution on the fit: {r['solution']['status']}; outcome "
+            f"Fit: {fits}. Solution on the fit: {r.solution.status}; outcome "
             f"{_fmt(outcomes.get('regression'))} vs patterned {_fmt(outcomes.get('patterned'))}.", ""]
 
 
