@@ -42,6 +42,9 @@ class _Target:
     row: TargetResolved | None = None
 
 
+Evidence = tuple[list[str], tuple[str, str] | None]  # the lines said, and (number, remedy) if it fails
+
+
 def run_verdict(results: Mapping[str, StepResult], plan: Plan) -> dict[str, Any] | None:
     """The verdict block of a results document from the typed results of the plan's completed
     steps (:func:`patternlang.runtime.report.load_results`); None when no solve completed."""
@@ -84,17 +87,14 @@ def _target(sid: str, sol: SolveResult, t: _Target, ver: VerifyResult | None, co
         why.append("estimator: covariance — its standard errors leave out the probe-set variance "
                    "(bench/chi_efficiency.py); estimator = coupled(...) measures the rows that "
                    "decide weights with every source of noise")
-    out: dict[str, Any] = {"solve": sid, "target": t.label, "kind": t.kind, "trust": DISTRUST if fail else TRUST,
-           "evidence": why}
+    out: dict[str, Any] = {"solve": sid, "target": t.label, "kind": t.kind,
+                           "trust": DISTRUST if fail else TRUST, "evidence": why}
     if fail:
         out["failed"] = int(fail[0])
         out["remedy"] = fail[1]
     elif ver is None:
         out["note"] = "not verified by retraining (add a verify block)"
     return out
-
-
-Evidence = tuple[list[str], tuple[str, str] | None]  # the lines said, and (number, remedy) if it fails
 
 
 def _resolution(t: _Target, coupled: bool) -> Evidence | None:
