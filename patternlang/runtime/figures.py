@@ -22,6 +22,7 @@ import os
 import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib
 
@@ -32,6 +33,10 @@ from matplotlib import colors  # noqa: E402
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from patternlang.runtime.rundir import atomic_write_bytes
+
+if TYPE_CHECKING:
+    from patternlang.runtime.sample_types import StepScanRecord
+    from patternlang.runtime.validation_types import ValidationPoint
 
 PathLike = str | os.PathLike
 
@@ -179,29 +184,29 @@ def singular_spectrum(singular_values: Sequence[float], path: PathLike,
     return _save(fig, path)
 
 
-def step_scan(scan: Mapping, path: PathLike, title: str = "step = auto") -> Path:
+def step_scan(scan: StepScanRecord, path: PathLike, title: str = "step = auto") -> Path:
     """λ̂ ± 2 SE against ε (log axis) for the stable points of a step scan; the plateau shaded, the
     chosen ε a vertical line; with targeted χ rows, a second panel of each row's components ± 2 SE."""
-    rows = [r for r in scan["rows"] if r.get("llc") is not None]
-    labels = list(next((r["rows"] for r in rows if r.get("rows")), {}))
+    pts = [p for p in scan.rows if p.llc is not None]
+    labels = list(next((p.rows for p in pts if p.rows), {}))
     fig = _new_figure(5.5, 5.6 if labels else 3.2)
     axes = [fig.add_subplot(2 if labels else 1, 1, i + 1) for i in range(2 if labels else 1)]
     for stable, color in ((True, "tab:blue"), (False, "tab:gray")):
-        sel = [r for r in rows if bool(r["stable"]) == stable]
+        sel = [p for p in pts if p.stable == stable]
         if sel:
-            axes[0].errorbar([r["step_size"] for r in sel], [r["llc"] for r in sel],
-                             yerr=[2 * (r["llc_se"] or 0) for r in sel], fmt="o", color=color,
+            axes[0].errorbar([p.step_size for p in sel], [p.llc for p in sel],
+                             yerr=[2 * (p.llc_se or 0) for p in sel], fmt="o", color=color,
                              label="stable" if stable else "unstable / not equilibrated")
     for label in labels:
-        pts = [r for r in rows if (r.get("rows") or {}).get(label)]
-        for k, comp in enumerate(pts[0]["rows"][label]["components"]):
-            val = [r["rows"][label]["value"][k] for r in pts]
-            err = [2 * (r["rows"][label]["se"][k] or 0) for r in pts]
-            axes[1].errorbar([r["step_size"] for r in pts], val, yerr=err, fmt="o-", ms=3, label=f"{label}: {comp}")
+        rows = [(p.step_size, p.rows[label]) for p in pts if p.rows and p.rows.get(label)]
+        for k, comp in enumerate(rows[0][1].components):
+            axes[1].errorbar([eps for eps, _ in rows], [row.value[k] for _, row in rows],
+                             yerr=[2 * (row.se[k] or 0) for _, row in rows], fmt="o-", ms=3,
+                             label=f"{label}: {comp}")
     for ax in axes:
-        if scan.get("plateau"):
-            ax.axvspan(min(scan["plateau"]), max(scan["plateau"]), color="tab:green", alpha=0.15, label="plateau")
-        ax.axvline(scan["chosen"], color="tab:red", lw=1, label=f"chosen {scan['chosen']:.3g}")
+        if scan.plateau:
+            ax.axvspan(min(scan.plateau), max(scan.plateau), color="tab:green", alpha=0.15, label="plateau")
+        ax.axvline(scan.chosen, color="tab:red", lw=1, label=f"chosen {scan.chosen:.3g}")
         ax.set_xscale("log")
         ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
@@ -294,17 +299,17 @@ def verification_curves(steps: Sequence[int], arms: Mapping[str, np.ndarray], pa
     return _save(fig, path)
 
 
-def predicted_vs_realized(points: Sequence[Mapping], path: PathLike, target: str = "",
+def predicted_vs_realized(points: Sequence[ValidationPoint], path: PathLike, target: str = "",
                           title: str = "") -> Path:
-    """One point per arm (``{"arm", "predicted", "se", "realized", "realized_sd"}``): the predicted
-    change (nβ·χ·Δh, with its SE) against the realized change (with its spread over seeds)."""
+    """One point per arm: the predicted change (nβ·χ·Δh, with its SE) against the realized change
+    (with its spread over seeds)."""
     fig = _new_figure(5.2, 4.0)
     ax = fig.add_subplot()
     for p in points:
-        arm = str(p["arm"])
+        arm = str(p.arm)
         named = arm in ARM_COLOURS
-        ax.errorbar(p["predicted"], p["realized"], xerr=p.get("se") or 0.0,
-                    yerr=p.get("realized_sd") or 0.0, fmt="o" if named else ".",
+        ax.errorbar(p.predicted, p.realized, xerr=p.se or 0.0,
+                    yerr=p.realized_sd or 0.0, fmt="o" if named else ".",
                     color=ARM_COLOURS.get(arm, "0.55"), ms=7 if named else 5, lw=0.8,
                     label=arm if named else None)
     ax.axhline(0.0, color="black", lw=0.5)

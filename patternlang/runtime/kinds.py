@@ -47,7 +47,8 @@ class StepKind:
     ``sharded`` kind, which takes its units with ``ctx.dist.mine(...)`` and gathers them to rank 0;
     other kinds run on rank 0 alone). ``None`` for the report step, which the executor runs by
     rendering the report (:func:`patternlang.runtime.report.render`, one layer above this table).
-    ``section`` renders the step's part of ``report.md`` from its entry in ``results.json``."""
+    ``section`` renders the step's part of ``report.md`` from its typed result (a
+    :class:`~patternlang.runtime.markdown.Section`: ``s.of(FooResult)``)."""
 
     kind: str
     run: str | None

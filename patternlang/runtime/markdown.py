@@ -6,21 +6,37 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
+from patternlang.runtime.results_types import StepResult
 from patternlang.runtime.rundir import StepDir
+
+R = TypeVar("R", bound=StepResult)
 
 
 @dataclass(frozen=True)
 class Section:
-    """One completed step as its report section sees it: its id, its result as ``results.json``
-    holds it (``data``), the run's ``figures/`` folder, the step's directory (files beside the
-    result, e.g. ``traces.npz``) and, for train steps, the observables tracked during training."""
+    """One completed step as its report section sees it: its id, its typed result (the model of
+    its kind read from ``done.json``, :mod:`patternlang.runtime.results_types`; ``results.json``
+    holds the same model as JSON), the run's ``figures/`` folder, the step's directory (files
+    beside the result, e.g. ``traces.npz``) and, for train steps, the observables tracked during
+    training. A renderer takes its result with :meth:`of`, which also tells the type checker::
+
+        r = s.of(VerifyResult)
+        r.arms["patterned"].final["ih"].mean
+    """
 
     step_id: str
-    data: dict
+    result: StepResult
     figdir: Path
     dir: StepDir
     tracked: dict | None = None
+
+    def of(self, kind: type[R]) -> R:
+        """The result as the model ``kind`` (a ``TypeError`` if the step's result is another)."""
+        if not isinstance(self.result, kind):
+            raise TypeError(f"{self.step_id}: a {type(self.result).__name__}, not a {kind.__name__}")
+        return self.result
 
 
 def table(header: list[str], rows: list[list]) -> str:

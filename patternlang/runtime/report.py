@@ -1,9 +1,11 @@
 """``results.json`` and ``report.md`` from a run directory's step results.
 
 :func:`collect` gathers the steps' typed results (:mod:`patternlang.runtime.results_types`) into
-the results document of ``docs/results.md``; :func:`render` draws the figures and writes the
-Markdown report from that document, each step's section by its kind's renderer
-(:data:`patternlang.runtime.kinds.KINDS`). Both only read what the steps wrote, so ``patc report
+the results document of ``docs/results.md`` (with the run's verdict,
+:mod:`patternlang.runtime.run_verdict`, from the same typed results); :func:`render` draws the
+figures and writes the Markdown report, each step's section by its kind's renderer
+(:data:`patternlang.runtime.kinds.KINDS`) from the step's typed result (a
+:class:`~patternlang.runtime.markdown.Section`). Both only read what the steps wrote, so ``patc report
 DIR`` re-renders a finished (or partly finished) run.
 """
 
@@ -72,7 +74,7 @@ def collect(plan: Plan, results: dict[str, StepResult], tracked: dict[str, dict]
         if found is not None and key is not None:
             # wall time lives in "steps" alone: the sections of two equal runs are equal
             out[key][s.id] = result_json(found, exclude={"seconds"})
-    out["verdict"] = run_verdict(out, plan)
+    out["verdict"] = run_verdict(results, plan)
     return out
 
 
@@ -136,6 +138,5 @@ def render(run_dir: str | Path) -> Path:
         kind = KINDS.get(s.kind)
         if s.id not in found or kind is None or kind.section is None:
             continue
-        lines += kind.section(Section(s.id, doc[kind.key][s.id], figdir, dirs[s.id],
-                                      doc["tracked"].get(s.id)))
+        lines += kind.section(Section(s.id, found[s.id], figdir, dirs[s.id], doc["tracked"].get(s.id)))
     return run.write_text("report.md", "\n".join(lines) + "\n")

@@ -12,6 +12,10 @@ it back through :meth:`~patternlang.runtime.context.StepContext.result`, typed::
 (:class:`~patternlang.engine.sampler.result.SGLDResult`, :class:`~patternlang.engine.chi.Chi`,
 :class:`~patternlang.engine.solve.types.Solution`): these are the JSON hand-offs, not the estimators.
 
+The sample and susceptibility steps' models (:class:`SampleResult`, :class:`ChiResult` and their
+records) are in :mod:`patternlang.runtime.sample_types`, the base (:class:`StepResult`) in
+:mod:`patternlang.runtime.result_base`; this module re-exports them.
+
 Numbers that may not exist (NaN: a diverged chain, an undefined ratio) are ``float | None``: the
 JSON writer turns NaN into ``null``.
 """
@@ -20,25 +24,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, TypeVar, Union
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
+from patternlang.runtime.result_base import Num, Record, StepResult
 from patternlang.runtime.rundir import StepDir
 from patternlang.runtime.schema import upgrade_result
+from patternlang.runtime.sample_types import (CenterLLC, ChiResult, CoupledRecord, FiniteDiffRow,
+                                              HalfChi, Mode, PoolChi, PrincipalResult, SampleResult)
 from patternlang.runtime.validation_types import ValidationResult, VerdictResult
 
-Num = float | None  # a number that may be missing (NaN is written as null)
-
-
-class _Record(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class StepResult(_Record):
-    """Fields every step's ``done.json`` has: the kind and the wall time (set by the executor)."""
-
-    kind: str
-    seconds: float | None = None
-
+_Record = Record
 
 # ----------------------------------------------------------------------------------------------
 # train, observe
@@ -64,152 +59,6 @@ class ObserveResult(StepResult):
     kind: Literal["observe"] = "observe"
     per_seed: list[SeedValues]
     mean: dict[str, Num]
-
-
-# ----------------------------------------------------------------------------------------------
-# sample, susceptibility
-
-
-class CenterLLC(_Record):
-    """The sampler's outcome at one center w* (one selected checkpoint)."""
-
-    label: str
-    seed: int
-    llc_mean: Num
-    llc_se: Num
-    llc_per_chain: list[Num]
-    init_loss: float
-    rhat: Num
-    trend_ok: bool | None
-    divergent_chains: list[int]
-    warnings: list[str]
-    selected_by: dict[str, float] = Field(default_factory=dict)
-    ess: Num = None  # effective sample size of the draw losses, summed over chains (Geyer)
-    publishable: bool | None = None  # split R-hat <= 1.01 and ESS >= 400 (docs/sampler.md)
-    kept_chains: list[int] = Field(default_factory=list)  # the chains every estimate here uses
-
-
-class SampleResult(StepResult):
-    """Localized SGLD at one or more centers. ``nbeta`` is the nβ the sampler ran with
-    (the plan's, :meth:`StepContext.nbeta`), recorded for the reader; the runtime reads nβ from the
-    plan."""
-
-    kind: Literal["sample"] = "sample"
-    nbeta: float
-    centers: list[CenterLLC]
-    llc_mean: Num
-    llc_se: Num
-    observables: list[str]  # observed coordinate names
-    warnings: list[str]
-    moments: list[str]  # per-center co-moment files in the step directory
-    step_size: float | None = None  # the ε sampled at (the scan's choice under ``step = auto``)
-    step_scan: dict[str, Any] | None = None  # ``step = auto``: StepScan.to_dict() (rows, plateau, chosen)
-    draws: int | None = None  # kept draws per chain (under ``draws = auto``: those it used)
-    draws_auto: dict[str, Any] | None = None  # ``draws = auto``: rule, chunks (draws, best |z|), verdict
-
-
-class Mode(_Record):
-    singular_value: float
-    explained: Num
-    observables: dict[str, float]
-    components: dict[str, float]
-
-
-class PrincipalResult(_Record):
-    standardized: bool
-    singular_values: list[float]
-    variance_explained: list[Num]
-    modes: list[Mode]
-
-
-class FiniteDiffRow(_Record):
-    """χ beside its paired finite difference for one (observable, component)."""
-
-    observable: str
-    component: str
-    chi: float
-    chi_se: Num
-    fd: Num
-    fd_se: Num
-    ratio: Num
-    z: Num
-    sign_agrees: bool
-    delta: float  # the shift of the mixture (schema 2: eps)
-    central: bool
-
-
-class PoolChi(_Record):
-    """Where the per-example χ of ``per_sample = [pool, ...]`` lies: ``file`` in the step directory
-    (``chi``, ``se`` [coordinates, examples], ``names`` ``pool[i]``), examples per pool."""
-
-    file: str
-    pools: dict[str, int]
-
-
-class HalfChi(_Record):
-    """χ from one half of the chains (even or odd ids): an independent estimate for the
-    split-half reproducibility of the solve."""
-
-    chi: list[list[Num]]
-    chi_se: list[list[Num]]
-
-
-class CoupledRecord(_Record):
-    """The coupled estimator's details (:mod:`patternlang.engine.coupled`): which columns it
-    estimated (the others are the covariance estimate), its two standard errors, the drift z per
-    entry, and the covariance χ beside it."""
-
-    delta: float
-    components: list[str]
-    chains: int
-    draws: int
-    central: list[bool]
-    se_between: list[list[Num]]
-    se_within: list[list[Num]]
-    drift_z: list[list[Num]]
-    chi_covariance: list[list[Num]]
-    chi_covariance_se: list[list[Num]]
-    # under the sampler's draws = auto: z, max_chains, and per round the chains and best |z| per row
-    auto: dict[str, Any] | None = None
-    # χ from each chain alone [C][observables][components] (null where a column is not coupled):
-    # the replicates the movable-step test reads its covariance from
-    per_chain: list[list[list[Num]]] | None = None
-
-
-class ChiResult(StepResult):
-    """χ [observables × components] with errors, posterior means, principal directions."""
-
-    kind: Literal["susceptibility"] = "susceptibility"
-    nbeta: float
-    observables: list[str]  # coordinate names (``ih[l1h0]``)
-    observable_of: list[str]  # the declared observable of each coordinate (``ih``)
-    components: list[str]
-    observable_exprs: dict[str, dict[str, Any]]  # declared observable -> its ObsExpr as JSON
-    chi: list[list[Num]]
-    chi_se: list[list[Num]]
-    mu: list[Num]
-    principal: PrincipalResult
-    centers: int
-    draws: int
-    chains: int
-    chi_explicit: list[list[Num]] | None = None  # only where an observable reads the mixture
-    finite_difference: list[FiniteDiffRow] | None = None
-    # posterior sds of the coordinates and of L_k − L (the standardization of the principal
-    # directions, which a `move along mode(...)` target re-derives)
-    sd_obs: list[Num] | None = None
-    sd_comp: list[Num] | None = None
-    standardize: bool = True
-    per_sample: PoolChi | None = None  # per_sample = [pool, ...]: the per-example χ file
-    chi_z: list[list[Num]] | None = None  # χ / SE per entry
-    chi_ess: list[list[Num]] | None = None  # effective sample size per entry (engine/chi.py)
-    warnings: list[str] = Field(default_factory=list)  # finite-difference checks contradicting χ
-    estimator: Literal["covariance", "coupled"] = "covariance"
-    coupled: CoupledRecord | None = None
-    halves: list[HalfChi] | None = None  # the two halves of the chains (split-half solve)
-    # χ with each chain's linear trend over its draws removed (covariance estimator: drift check)
-    chi_detrended: list[list[Num]] | None = None
-    # component susceptibilities (parts = [...]): definition, parts, PCA summary, files
-    component: dict[str, Any] | None = None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -524,4 +373,4 @@ __all__ = ["StepResult", "TrainPoolResult", "ObserveResult", "SampleResult", "Ch
            "SolveRound", "SolveRecord", "SolveRows", "SolveTarget", "ObservedExpr",
            "Prediction", "VerifyResult", "ArmResult",
            "CalibrationRow", "ReportResult", "CenterLLC", "FiniteDiffRow", "PrincipalResult",
-           "SECTIONS", "parse_result", "read_result", "result_json"]
+           "CoupledRecord", "HalfChi", "Mode", "PoolChi", "SECTIONS", "parse_result", "read_result", "result_json"]

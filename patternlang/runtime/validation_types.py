@@ -5,16 +5,14 @@ Built by :mod:`patternlang.runtime.steps.verify.validation` from the plain dicts
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, ConfigDict
 
-Num = float | None  # a number that may be missing (NaN is written as null)
+from patternlang.runtime.result_base import Num, Record, Sparse
+
 Interval = list[float] | None  # a 95% bootstrap interval over seeds, or null with one seed
+Count = int | float  # a count of sequences: as the plan holds it (an int, or a float once re-read)
 
-
-class _Record(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+_Record = Record
 
 
 class TargetLDS(_Record):
@@ -34,6 +32,72 @@ class ValidationPoint(_Record):
     se: Num
     realized: float
     realized_sd: float
+
+
+class PatterningCompute(Sparse):
+    """What the patterning spent, in sequences (:func:`patternlang.compiler.explain.patterning_compute`):
+    forward+backward passes of training to the checkpoint and of sampling, forward passes of
+    observation, and their sum with a forward counted as a third of a forward+backward."""
+
+    checkpoint_fwd_bwd: Count
+    sampling_fwd_bwd: Count
+    observation_fwd: Count
+    equivalent_fwd_bwd: Count
+
+
+class ProxyCompute(Sparse):
+    """What the regression arm's proxy runs spend (:func:`patternlang.compiler.explain.proxy_compute`)."""
+
+    runs: Count | None = None
+    steps: Count | None = None
+    training_fwd_bwd: Count
+    observation_fwd: Count
+    equivalent_fwd_bwd: Count
+
+
+class RegressionCompute(_Record):
+    patterning: PatterningCompute
+    regression: ProxyCompute
+
+
+class RegressionFit(_Record):
+    """One target's fit on the proxy runs (:class:`patternlang.engine.regression.Fit`): the model,
+    its value and gradient at the base mixture, the ridge alpha, and its leave-one-out quality."""
+
+    target: str
+    model: str
+    value_at_base: Num
+    gradient: dict[str, Num]
+    alpha: Num
+    cv_rmse: Num
+    r2_loo: Num
+
+
+class FitSolution(BaseModel):
+    """The patterning's problem solved on the fit: :meth:`~patternlang.engine.solve.types.Solution.to_dict`,
+    kept key for key; the report reads its ``status``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    status: str
+
+
+class RegressionRecord(Sparse):
+    """The ``regression(K)`` arm (:func:`~patternlang.runtime.steps.verify.regression_arm.regression_result`,
+    its ``regression.json``): the proxy runs' mixtures and measured targets, the fits, the solve on
+    them and the arm's weights, both methods' compute, and why the design says nothing
+    (``degenerate``; records written before it existed lack it)."""
+
+    runs: int
+    steps: int
+    model: str
+    mixtures: list[dict[str, Num]]
+    measured: list[dict[str, Num]]
+    fits: list[RegressionFit]
+    solution: FitSolution
+    weights: dict[str, Num]
+    compute: RegressionCompute | None
+    degenerate: list[str] = []
 
 
 class ValidationResult(_Record):
@@ -58,7 +122,7 @@ class ValidationResult(_Record):
     evaluated_at: int
     evaluated_at_reason: str
     objective: str
-    regression: dict[str, Any] | None = None  # the regression arm's record (regression.json)
+    regression: RegressionRecord | None = None  # the regression arm's record (regression.json)
     proxy: str | None = None  # the onset observable read in place of untracked targets
     #: why a comparison says nothing (all onsets censored); the regression's own are in its record
     degenerate: list[str] = []

@@ -77,13 +77,16 @@ def test_verification_curves(tmp_path):
 
 def test_step_scan_figure(tmp_path):
     from patternlang.runtime import figures
+    from patternlang.runtime.sample_types import StepScanRecord
 
-    scan = {"rows": [{"step_size": 1e-3, "llc": 5.0, "llc_se": 0.2, "stable": False},
-                     {"step_size": 5e-4, "llc": 3.0, "llc_se": 0.1, "stable": True},
-                     {"step_size": 2.5e-4, "llc": 2.9, "llc_se": 0.1, "stable": True},
-                     {"step_size": 1.25e-4, "llc": None, "llc_se": None, "stable": False}],
-            "plateau": [5e-4, 2.5e-4], "chosen": 5e-4}
-    p = figures.step_scan(scan, tmp_path / "scan.png")
+    settings = {"max_step": 1e-3, "factor": 2.0, "points": 2, "draws": 200, "burnin": 200,
+                "rel_tol": 0.1, "chains": 4}
+    scan = {"rows": [{"step_size": 1e-3, "llc": 5.0, "llc_se": 0.2, "stable": False, "reason": "diverged"},
+                     {"step_size": 5e-4, "llc": 3.0, "llc_se": 0.1, "stable": True, "reason": None},
+                     {"step_size": 2.5e-4, "llc": 2.9, "llc_se": 0.1, "stable": True, "reason": None},
+                     {"step_size": 1.25e-4, "llc": None, "llc_se": None, "stable": False, "reason": "not finite"}],
+            "plateau": [5e-4, 2.5e-4], "chosen": 5e-4, "warnings": [], "settings": settings}
+    p = figures.step_scan(StepScanRecord.model_validate(scan), tmp_path / "scan.png")
     assert p.exists() and p.stat().st_size > 1000
 
 

@@ -129,8 +129,11 @@ def test_under_draws_auto_the_coupled_estimator_adds_chains_until_the_row_is_res
 
 def test_the_verdict_says_when_no_random_arms_rank_the_step():
     from patternlang.runtime.run_verdict import _validation_line
+    from patternlang.runtime.validation_types import ValidationResult
 
-    assert _validation_line({"random_percentile": None, "lds_spearman": 1.0}) == (
+    def val(pct, lds):
+        return ValidationResult.model_construct(random_percentile=pct, lds_spearman=lds)
+
+    assert _validation_line(val(None, 1.0)) == (
         "validation: no random arms (add random(12) to rank the step against chance), LDS 1.00")
-    assert _validation_line({"random_percentile": 11 / 12, "lds_spearman": None}) == (
-        "validation: beats 92% of random arms")
+    assert _validation_line(val(11 / 12, None)) == "validation: beats 92% of random arms"

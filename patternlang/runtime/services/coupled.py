@@ -43,6 +43,7 @@ from patternlang.plan.ir import Plan, SampleStep
 from patternlang.runtime.context import StepContext
 from patternlang.runtime.progress import NullProgress
 from patternlang.runtime.results_types import CoupledRecord, HalfChi, SampleResult
+from patternlang.runtime.sample_types import CoupledAuto, CoupledRound
 from patternlang.runtime.rundir import atomic_save_npz
 from patternlang.runtime.services.build import build_components, derive_seed, select_checkpoints
 from patternlang.runtime.services.chi import principal_record
@@ -319,7 +320,8 @@ def apply_coupled(result, step, sample: SampleStep, ctx: StepContext) -> None:
             break
         chains = min(chains + base, most)
     if rounds:
-        merged.coupled.auto = {"z": auto.z, "max_chains": most, "rounds": rounds}
+        merged.coupled.auto = CoupledAuto(z=auto.z, max_chains=most,
+                                          rounds=[CoupledRound.model_validate(r) for r in rounds])
         missing = [k for k, v in rounds[-1]["best_abs_z"].items() if v is None or v < auto.z]
         warnings += [f"coupled estimator, draws = auto: '{k}' is not resolved with {chains} chains "
                      f"(movable-step |z| = {rounds[-1]['best_abs_z'][k]}); a larger max allows more "

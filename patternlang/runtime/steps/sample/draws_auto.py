@@ -34,6 +34,8 @@ from patternlang.engine.sampler.draws_rule import ChunkCheck, budget_warnings, e
 from patternlang.plan.ir import SampleStep
 from patternlang.runtime.context import StepContext
 from patternlang.runtime.rundir import StepDir
+from patternlang.runtime.sample_types import (ChunkRecord, DrawsAutoRecord, DrawsRule, LLCRow,
+                                              TargetRowRecord)
 from patternlang.runtime.services.target_rows import TargetRow, chi_of, target_rows
 from patternlang.runtime.steps.sample.parts import merge_center, part_name, result_of, run_parts
 
@@ -54,14 +56,15 @@ def _with_draws(step: SampleStep, draws: int) -> SampleStep:
 
 
 def run_chunks(step: SampleStep, ctx: StepContext, centers: list, groups: list[list[int]],
-               components: dict, store: StepDir) -> tuple[dict[str, dict] | None, dict[str, Any] | None]:
+               components: dict, store: StepDir) -> tuple[dict[str, dict] | None, DrawsAutoRecord | None]:
     """Sample chunk after chunk until the rule says stop; on rank 0 the last chunk's payloads (named
-    as :func:`merge_center` expects with ``draws``) and the summary for :class:`SampleResult`
+    as :func:`merge_center` expects with ``draws``) and the record for :class:`SampleResult`
     (``draws``, ``chunks``, ``resolved``, ``rows``, ``warnings``); ``(None, None)`` elsewhere."""
     auto, budget = step.sampler.draws_auto, step.sampler.draws
     checks: list[ChunkCheck] = []
     least = equilibration_draws(float(step.sampler.step), step.sampler.gamma, step.sampler.thin)
-    done, payloads, rule = 0, None, "llc"
+    done, payloads = 0, None
+    rule: DrawsRule = "llc"
     rows: list[Any] = []  # TargetRow under the rule "targets", the LLC rows' dicts under "llc"
     while done < budget:
         end = min(done + auto.chunk, budget)
@@ -82,10 +85,12 @@ def run_chunks(step: SampleStep, ctx: StepContext, centers: list, groups: list[l
         return None, None
     last = checks[-1]
     what = "targeted row" if rule == "targets" else "estimate"
-    return payloads, {"z": auto.z, "max": budget, "chunk": auto.chunk, "rule": rule, "draws": last.draws,
-                      "resolved": last.resolved, "chunks": [c.to_dict() for c in checks],
-                      "rows": [r.to_dict() for r in rows] if rule == "targets" else rows,
-                      "warnings": [] if last.resolved else budget_warnings(last, what, checks)}
+    return payloads, DrawsAutoRecord(
+        z=auto.z, max=budget, chunk=auto.chunk, rule=rule, draws=last.draws, resolved=last.resolved,
+        chunks=[ChunkRecord.model_validate(c.to_dict()) for c in checks],
+        rows=[TargetRowRecord.model_validate(r.to_dict()) for r in rows] if rule == "targets"
+        else [LLCRow.model_validate(r) for r in rows],
+        warnings=[] if last.resolved else budget_warnings(last, what, checks))
 
 
 def _previous(store: StepDir, centers: list, done: int):
@@ -100,7 +105,7 @@ def _previous(store: StepDir, centers: list, done: int):
 
 
 def _measure(step: SampleStep, centers: list, groups: list[list[int]], payloads: dict,
-             draws: int, plan) -> tuple[list, str]:
+             draws: int, plan) -> tuple[list, DrawsRule]:
     """The rows the rule reads after a chunk: the targeted χ rows (rule ``"targets"``), or, with
     none, each center's LLC with its SE (rule ``"llc"``)."""
     merged = [merge_center(step.id, f"seed{seed}", groups, payloads, draws) for seed, _, _ in centers]

@@ -67,7 +67,7 @@ def run_sample(step: SampleStep, ctx: StepContext) -> SampleResult | None:
         payloads = ctx.dist.gather_dict(run_parts(step, ctx, centers, groups, components))
     else:
         payloads, auto = run_chunks(step, ctx, centers, groups, components, store)
-        draws = auto["draws"] if auto else None
+        draws = auto.draws if auto is not None else None
     if payloads is None:
         return None  # not rank 0: rank 0 merges and writes the result
     center_rows, traces, obs_names = [], [], None
@@ -82,7 +82,7 @@ def run_sample(step: SampleStep, ctx: StepContext) -> SampleResult | None:
     llcs = np.array([r.llc_mean for r in center_rows], float)
     ses = np.array([r.llc_se for r in center_rows], float)
     warnings = [f"{r.label}: {w}" for r in center_rows for w in r.warnings]
-    warnings += (scan["warnings"] if scan else []) + (auto["warnings"] if auto else [])
+    warnings += (scan.warnings if scan is not None else []) + (auto.warnings if auto is not None else [])
     return SampleResult(nbeta=ctx.nbeta(step.id), centers=center_rows, llc_mean=float(llcs.mean()),
                         llc_se=float(np.sqrt((ses ** 2).sum()) / len(ses)) if len(ses) > 1
                         else float(ses[0]),

@@ -21,6 +21,7 @@ from patternlang.plan.ir import SampleStep
 from patternlang.runtime.accel import with_precision
 from patternlang.runtime.context import StepContext
 from patternlang.runtime.rundir import StepDir, atomic_write_json, read_json
+from patternlang.runtime.sample_types import StepScanRecord
 from patternlang.runtime.services.build import build_model, derive_seed, load_weights
 from patternlang.runtime.services.sampling import (mixture_batches, sgld_config, step_observer,
                                                    with_step)
@@ -31,8 +32,8 @@ SCAN_DRAWS = 200
 
 
 def resolve_auto_step(step: SampleStep, ctx: StepContext, center_path: Path, components: dict,
-                      store: StepDir | None = None) -> tuple[SampleStep, dict | None]:
-    """``step`` with its ε fixed (unchanged when it is a number) and the scan's summary. With a
+                      store: StepDir | None = None) -> tuple[SampleStep, StepScanRecord | None]:
+    """``step`` with its ε fixed (unchanged when it is a number) and the scan's record. With a
     chunk ``store`` (``draws = auto``) the scan is kept there, and re-used by any run sharing it."""
     if step.sampler.step != "auto":
         return step, None
@@ -42,7 +43,8 @@ def resolve_auto_step(step: SampleStep, ctx: StepContext, center_path: Path, com
     else:
         scan = _scan(step, ctx, center_path, components)
         atomic_write_json(path, scan)
-    return with_step(step, float(scan["chosen"])), scan
+    record = StepScanRecord.model_validate(scan)
+    return with_step(step, record.chosen), record
 
 
 class TargetProbe:

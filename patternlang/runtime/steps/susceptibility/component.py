@@ -21,6 +21,7 @@ import numpy as np
 from patternlang.plan.ir import SampleStep, SusceptibilityStep
 from patternlang.runtime.context import StepContext
 from patternlang.runtime.results_types import ChiResult, SampleResult
+from patternlang.runtime.sample_types import ComponentRecord
 from patternlang.runtime.rundir import atomic_save_npz, atomic_write_json
 from patternlang.runtime.services.chi import combine, save_pools
 
@@ -88,7 +89,7 @@ def run_component_susceptibility(step: SusceptibilityStep, ctx: StepContext) -> 
                "figure": figure, "pca": pca.to_dict(4),
                "score_by_component": _score_by_component(pca, 4)}
     atomic_write_json(ctx.dir.file("component_chi.json"), summary)
-    result.component = summary
+    result.component = ComponentRecord.model_validate(summary)
     return result
 
 

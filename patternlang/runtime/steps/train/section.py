@@ -6,12 +6,14 @@ from __future__ import annotations
 import numpy as np
 
 from patternlang.runtime.markdown import Section, table
+from patternlang.runtime.results_types import TrainPoolResult
 
 
 def section(s: Section) -> list[str]:
     """The train step's report section: every seed's final loss (the first 8) and the observables
     tracked during training."""
-    losses = ", ".join(f"seed {k}: {v:.4g}" for k, v in list(s.data["final_loss"].items())[:8])
+    final_loss = s.of(TrainPoolResult).final_loss
+    losses = ", ".join(f"seed {k}: {v:.4g}" for k, v in list(final_loss.items())[:8])
     return [f"### Training: `{s.step_id}`", "", f"Final training loss — {losses}.", "",
             *tracked_lines(s.tracked)]
 
