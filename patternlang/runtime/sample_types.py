@@ -205,7 +205,7 @@ class CoupledRound(Record):
 
 
 class CoupledAuto(Record):
-    """The coupled estimator grown by chains (:func:`~patternlang.runtime.services.coupled.apply_coupled`):
+    """The coupled estimator grown by chains (:func:`~patternlang.runtime.steps.susceptibility.coupled_chi.apply_coupled`):
     the z it asks for, the most chains it may use, and its rounds."""
 
     z: float

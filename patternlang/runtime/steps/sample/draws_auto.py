@@ -14,7 +14,7 @@ N·(z/|z_best|)² draws that would resolve it. With no targeted row downstream (
 only ``hold`` / ``move`` targets) the rule is the LLC's: stop when λ̂/SE >= z at every center
 (z = 10 asks for an LLC known to 10 %). Rows that a coupled susceptibility estimates are not this
 step's to resolve: the coupled estimator grows by chains under the same ``draws = auto``
-(:func:`~patternlang.runtime.services.coupled.apply_coupled`).
+(:func:`~patternlang.runtime.steps.susceptibility.coupled_chi.apply_coupled`).
 
 The parts live in a *chunk store*, ``steps/chunks-<sample>-<key>/``, keyed by the step's hash with
 the budget, z and the targets left out (they decide when to stop, not what a chunk holds; under

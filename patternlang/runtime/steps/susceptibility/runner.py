@@ -27,7 +27,7 @@ from patternlang.runtime.context import StepContext
 from patternlang.runtime.results_types import ChiResult, FiniteDiffRow, HalfChi, SampleResult
 from patternlang.runtime.rundir import atomic_write_json
 from patternlang.runtime.services.chi import combine, fd_contradictions, save_pools, split_pools
-from patternlang.runtime.services.coupled import apply_coupled
+from patternlang.runtime.steps.susceptibility.coupled_chi import apply_coupled
 from patternlang.runtime.steps.susceptibility.component import run_component_susceptibility
 from patternlang.runtime.steps.susceptibility.fd_check import finite_difference_rows
 
