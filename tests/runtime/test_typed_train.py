@@ -49,7 +49,7 @@ def test_a_misspelled_key_is_an_error_not_a_default():
 def test_a_verify_job_travels_to_a_worker(tmp_path: Path):
     from patternlang.compiler import compile_file
     from patternlang.plan.ir import TrainStep
-    from patternlang.runtime.steps.verify.runner import VerifyJob
+    from patternlang.runtime.steps.verify.jobs import VerifyJob
 
     from .tiny import write_spec
 
