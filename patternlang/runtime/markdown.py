@@ -10,6 +10,7 @@ from typing import TypeVar
 
 from patternlang.runtime.results_types import StepResult
 from patternlang.runtime.rundir import StepDir
+from patternlang.runtime.training_types import Tracked
 
 R = TypeVar("R", bound=StepResult)
 
@@ -30,7 +31,7 @@ class Section:
     result: StepResult
     figdir: Path
     dir: StepDir
-    tracked: dict | None = None
+    tracked: Tracked | None = None
 
     def of(self, kind: type[R]) -> R:
         """The result as the model ``kind`` (a ``TypeError`` if the step's result is another)."""

@@ -22,6 +22,7 @@ from patternlang.runtime.results_types import SECTIONS, StepResult, read_result,
 from patternlang.runtime.run_verdict import run_verdict, verdict_lines
 from patternlang.runtime.rundir import RunDir, StepDir, read_json
 from patternlang.runtime.schema import RESULTS_SCHEMA
+from patternlang.runtime.training_types import Tracked, TrainRun
 
 
 def load_results(run: RunDir, plan: Plan) -> tuple[dict[str, StepResult], dict[str, StepDir]]:
@@ -36,34 +37,27 @@ def load_results(run: RunDir, plan: Plan) -> tuple[dict[str, StepResult], dict[s
     return results, dirs
 
 
-def tracked_curves(plan: Plan, dirs: dict[str, StepDir]) -> dict[str, dict]:
-    """Per completed train step that tracks observables: ``{"steps": [evaluation steps], "seeds":
-    {seed: {coordinate: [value per evaluation step]}}}``, read from each seed's ``curve.json``."""
-    out: dict[str, dict] = {}
+def tracked_curves(plan: Plan, dirs: dict[str, StepDir]) -> dict[str, Tracked]:
+    """Per completed train step that tracks observables, its :class:`Tracked` curves, read from
+    each seed's ``curve.json`` (a :class:`TrainRun`)."""
+    out: dict[str, Tracked] = {}
     for s in plan.steps:
         if s.kind != "train" or not s.track or s.id not in dirs:
             continue
-        steps: list[int] = []
-        seeds: dict[str, dict[str, list]] = {}
-        for seed in s.seeds:
-            f = dirs[s.id].file(f"seed{seed}/curve.json")
-            if not f.exists():
-                continue
-            curve = read_json(f)["curve"]
-            steps = curve["step"]
-            names = list(curve["values"][0]) if curve["values"] else []
-            seeds[str(seed)] = {n: [v.get(n) for v in curve["values"]] for n in names}
-        out[s.id] = {"steps": steps, "seeds": seeds}
+        files = {str(seed): dirs[s.id].file(f"seed{seed}/curve.json") for seed in s.seeds}
+        out[s.id] = Tracked.of({seed: TrainRun.model_validate(read_json(f)).curve
+                                for seed, f in files.items() if f.exists()})
     return out
 
 
-def collect(plan: Plan, results: dict[str, StepResult], tracked: dict[str, dict] | None = None) -> dict:
+def collect(plan: Plan, results: dict[str, StepResult],
+            tracked: dict[str, Tracked] | None = None) -> dict:
     """The results document (schema: ``docs/results.md``): each step's result model as JSON, in
     the section of its kind, and the observables tracked during training. The report step counts
     as complete: the document is its output."""
     out: dict = {"schema": RESULTS_SCHEMA, "patternlang": __version__, "spec": plan.spec,
                  "seed": plan.seed, "steps": {}, **{name: {} for name in SECTIONS.values()},
-                 "tracked": tracked or {}}
+                 "tracked": {sid: t.model_dump(mode="json") for sid, t in (tracked or {}).items()}}
     hashes = plan.hashes()
     for s in plan.steps:
         found = results.get(s.id)
@@ -121,7 +115,8 @@ def render(run_dir: str | Path) -> Path:
                               f"({type(exc).__name__})", "run `patc run SPEC --out DIR` again to "
                               "rewrite it; completed steps are re-used") from None
     found, dirs = load_results(run, plan)
-    doc = collect(plan, found, tracked_curves(plan, dirs))
+    tracked = tracked_curves(plan, dirs)
+    doc = collect(plan, found, tracked)
     failed = read_failure(run)
     if failed:
         doc["failed"] = failed
@@ -138,5 +133,5 @@ def render(run_dir: str | Path) -> Path:
         kind = KINDS.get(s.kind)
         if s.id not in found or kind is None or kind.section is None:
             continue
-        lines += kind.section(Section(s.id, found[s.id], figdir, dirs[s.id], doc["tracked"].get(s.id)))
+        lines += kind.section(Section(s.id, found[s.id], figdir, dirs[s.id], tracked.get(s.id)))
     return run.write_text("report.md", "\n".join(lines) + "\n")

@@ -51,4 +51,24 @@ class TrainRun(BaseModel):
         return self.checkpoints[str(step)]
 
 
-__all__ = ["Curve", "TrainRun"]
+class Tracked(BaseModel):
+    """A train step's tracked observables over its seeds (``results.json``'s ``tracked`` entry, the
+    train section's table): the evaluation steps, and per seed each coordinate's value at every
+    one of them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    steps: list[int] = Field(default_factory=list)
+    seeds: dict[str, dict[str, list[float | None]]] = Field(default_factory=dict)
+
+    @classmethod
+    def of(cls, curves: dict[str, Curve]) -> Tracked:
+        """From each seed's curve (seed -> :class:`Curve`; the last seed's steps are the steps)."""
+        out = cls()
+        for seed, curve in curves.items():
+            out.steps = list(curve.step)
+            out.seeds[seed] = {n: [v.get(n) for v in curve.values] for n in curve.coordinates()}
+        return out
+
+
+__all__ = ["Curve", "TrainRun", "Tracked"]
