@@ -7,7 +7,6 @@ the targeted rows are resolved. The paired runs themselves are the service
 
 from __future__ import annotations
 
-from typing import TypedDict
 
 import numpy as np
 
@@ -19,13 +18,6 @@ from patternlang.runtime.sample_types import CoupledAuto, CoupledRound
 from patternlang.runtime.services.chi import principal_record
 from patternlang.runtime.services.coupled import CoupledRun, movable_components, run_coupled
 from patternlang.runtime.services.target_rows import target_rows
-
-
-class _Round(TypedDict):
-    """One round of the coupled estimator under ``draws = auto``: its chains and best |z| per row."""
-
-    chains: int
-    best_abs_z: dict[str, float | None]
 
 
 def apply_coupled(result, step, sample: SampleStep, ctx: StepContext) -> None:
@@ -46,7 +38,7 @@ def apply_coupled(result, step, sample: SampleStep, ctx: StepContext) -> None:
     draws = spec.draws or (auto.chunk if auto is not None else sample.sampler.draws)
     most = base * -(-planned.sampler.draws // draws) if auto is not None else base
     chains = base
-    rounds: list[_Round] = []
+    rounds: list[CoupledRound] = []
     while True:
         run = CoupledRun(sample, spec.delta, comps, chains, draws)
         cc, warnings = run_coupled(run, ctx, reuse=auto is not None)
@@ -54,18 +46,18 @@ def apply_coupled(result, step, sample: SampleStep, ctx: StepContext) -> None:
         if auto is None:
             break
         best = _best_rows(planned, merged, ctx)
-        rounds.append({"chains": chains, "best_abs_z": best})
+        rounds.append(CoupledRound(chains=chains, best_abs_z=best))
         ctx.progress.info(f"{step.id}: coupled, draws = auto: {chains} chains, best |z| "
                           + ", ".join(f"{k} {'none' if v is None else f'{v:.2f}'}" for k, v in best.items()))
         if all(v is not None and v >= auto.z for v in best.values()) or chains >= most:
             break
         chains = min(chains + base, most)
     if rounds:
-        merged.coupled.auto = CoupledAuto(z=auto.z, max_chains=most,
-                                          rounds=[CoupledRound.model_validate(r) for r in rounds])
-        missing = [k for k, v in rounds[-1]["best_abs_z"].items() if v is None or v < auto.z]
+        merged.coupled.auto = CoupledAuto(z=auto.z, max_chains=most, rounds=rounds)
+        last = rounds[-1].best_abs_z
+        missing = [k for k, v in last.items() if v is None or v < auto.z]
         warnings += [f"coupled estimator, draws = auto: '{k}' is not resolved with {chains} chains "
-                     f"(movable-step |z| = {rounds[-1]['best_abs_z'][k]}); a larger max allows more "
+                     f"(movable-step |z| = {last[k]}); a larger max allows more "
                      "chains" for k in missing]
     for name in ("chi", "chi_se", "chi_z", "principal", "coupled", "estimator", "halves"):
         setattr(result, name, getattr(merged, name))
