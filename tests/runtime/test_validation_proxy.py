@@ -83,7 +83,7 @@ def test_regression_fits_the_onset_observable(done):
         ["nested (onset proxy of lower chi_n.free relative to chi_e.free)"]
     assert len(r["measured"]) == 3 and all(0.0 <= m[r["fits"][0]["target"]] <= 1.0
                                            for m in r["measured"])
-    (target,) = r["solve"]["targets"]
+    (target,) = r["solution"]["targets"]
     # raised by ten times the proxies' spread: a goal no step in the trust region reaches
     spread = np.ptp([m[r["fits"][0]["target"]] for m in r["measured"]])
     assert target["kind"] == "raise" and target["desired"] == pytest.approx(10 * spread)
