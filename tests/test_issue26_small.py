@@ -34,12 +34,13 @@ def test_chi_frame_has_z(tmp_path):
 
 def test_the_tracked_table_says_it_shows_some_steps():
     from patternlang.runtime.steps.train.section import tracked_lines
+    from patternlang.runtime.training_types import Tracked
 
     steps = list(range(0, 130, 10))  # 13 evaluations
-    tr = {"steps": steps, "seeds": {"0": {"loss(heldout)": [float(s) for s in steps]}}}
+    tr = Tracked(steps=steps, seeds={"0": {"loss(heldout)": [float(s) for s in steps]}})
     head = tracked_lines(tr)[0]
     assert "(8 of the 13 evaluation steps, evenly spaced; all of them are in results.json" in head
-    short = {"steps": steps[:5], "seeds": {"0": {"x": [1.0] * 5}}}
+    short = Tracked(steps=steps[:5], seeds={"0": {"x": [1.0] * 5}})
     assert "evaluation steps" not in tracked_lines(short)[0]
 
 
