@@ -110,9 +110,10 @@ class Results:
         for sid, ver in self.data.get("verification", {}).items():
             for k, v in (ver.get("headline") or {}).items():
                 lines.append(f"{sid}: {k}: {v}")
-        from patternlang.runtime.run_verdict import verdict_lines
+        from patternlang.runtime.run_verdict import RunVerdict, verdict_lines
 
-        lines += verdict_lines(self.data.get("verdict"))
+        verdict = self.data.get("verdict")
+        lines += verdict_lines(RunVerdict.model_validate(verdict) if verdict else None)
         return "\n".join(lines)
 
     # -- tables ---------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from patternlang.plan.ir import Plan
 from patternlang.runtime.kinds import KINDS
 from patternlang.runtime.markdown import Section
 from patternlang.runtime.results_types import SECTIONS, StepResult, read_result, result_json
-from patternlang.runtime.run_verdict import run_verdict, verdict_lines
+from patternlang.runtime.run_verdict import RunVerdict, run_verdict, verdict_lines
 from patternlang.runtime.rundir import RunDir, StepDir, read_json
 from patternlang.runtime.schema import RESULTS_SCHEMA
 from patternlang.runtime.training_types import Tracked, TrainRun
@@ -68,7 +68,8 @@ def collect(plan: Plan, results: dict[str, StepResult],
         if found is not None and key is not None:
             # wall time lives in "steps" alone: the sections of two equal runs are equal
             out[key][s.id] = result_json(found, exclude={"seconds"})
-    out["verdict"] = run_verdict(results, plan)
+    verdict = run_verdict(results, plan)
+    out["verdict"] = verdict.model_dump(mode="json") if verdict is not None else None
     return out
 
 
@@ -128,7 +129,8 @@ def render(run_dir: str | Path) -> Path:
              f"patternlang {__version__}; plan seed {plan.seed}; {_progress(plan, found, failed)}",
              ""]
     if doc["verdict"]:
-        lines += ["## Verdict", "", "```", *verdict_lines(doc["verdict"]), "```", ""]
+        verdict = RunVerdict.model_validate(doc["verdict"])
+        lines += ["## Verdict", "", "```", *verdict_lines(verdict), "```", ""]
     for s in plan.steps:
         kind = KINDS.get(s.kind)
         if s.id not in found or kind is None or kind.section is None:

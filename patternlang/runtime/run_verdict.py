@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from patternlang.plan.ir import Plan
+from patternlang.runtime.result_base import Record, Sparse
 from patternlang.runtime.results_types import (ChiResult, SolveResult, StepResult, TargetResolved,
                                                VerifyResult)
 from patternlang.runtime.validation_types import ValidationResult
@@ -45,9 +46,32 @@ class _Target:
 Evidence = tuple[list[str], tuple[str, str] | None]  # the lines said, and (number, remedy) if it fails
 
 
-def run_verdict(results: Mapping[str, StepResult], plan: Plan) -> dict[str, Any] | None:
-    """The verdict block of a results document from the typed results of the plan's completed
-    steps (:func:`patternlang.runtime.report.load_results`); None when no solve completed."""
+class TargetTrust(Sparse):
+    """One target's verdict (``results.json``: ``verdict.targets[i]``): the evidence in words, and
+    when a piece says no, its number (``failed``) and what to do (``remedy``); ``note`` when it was
+    not verified by retraining. Sparse: the keys a verdict does not have stay out of the JSON."""
+
+    solve: str
+    target: str
+    kind: str
+    trust: str
+    evidence: list[str]
+    failed: int | None = None
+    remedy: str | None = None
+    note: str | None = None
+
+
+class RunVerdict(Record):
+    """The run's verdict (``results.json``: ``verdict``): trusted when every target is."""
+
+    trust: str
+    targets: list[TargetTrust]
+    summary: str
+
+
+def run_verdict(results: Mapping[str, StepResult], plan: Plan) -> RunVerdict | None:
+    """The verdict of a run from the typed results of the plan's completed steps
+    (:func:`patternlang.runtime.report.load_results`); None when no solve completed."""
     solves = {s.id: r for s in plan.steps if isinstance(r := results.get(s.id), SolveResult)}
     if not solves:
         return None
@@ -60,9 +84,9 @@ def run_verdict(results: Mapping[str, StepResult], plan: Plan) -> dict[str, Any]
                       for x in inputs.get(sid, []))
         targets += [_target(sid, sol, t, ver if isinstance(ver, VerifyResult) else None, coupled)
                     for t in _targets(sol)]
-    trusted = all(t["trust"] == TRUST for t in targets)
-    return {"trust": TRUST if trusted else DISTRUST, "targets": targets,
-            "summary": _summary(targets, trusted)}
+    trusted = all(t.trust == TRUST for t in targets)
+    return RunVerdict(trust=TRUST if trusted else DISTRUST, targets=targets,
+                      summary=_summary(targets, trusted))
 
 
 def _targets(sol: SolveResult) -> list[_Target]:
@@ -74,7 +98,8 @@ def _targets(sol: SolveResult) -> list[_Target]:
             + [_Target(t.label, "move") for t in first.targets if t.kind == "move"])
 
 
-def _target(sid: str, sol: SolveResult, t: _Target, ver: VerifyResult | None, coupled: bool) -> dict:
+def _target(sid: str, sol: SolveResult, t: _Target, ver: VerifyResult | None,
+            coupled: bool) -> TargetTrust:
     """One target's verdict: the evidence in order, the first that says no, and its remedy."""
     why, fail = [], None
     for evidence in (_resolution(t, coupled), _reproducibility(sol, coupled),
@@ -90,11 +115,10 @@ def _target(sid: str, sol: SolveResult, t: _Target, ver: VerifyResult | None, co
     out: dict[str, Any] = {"solve": sid, "target": t.label, "kind": t.kind,
                            "trust": DISTRUST if fail else TRUST, "evidence": why}
     if fail:
-        out["failed"] = int(fail[0])
-        out["remedy"] = fail[1]
+        out |= {"failed": int(fail[0]), "remedy": fail[1]}
     elif ver is None:
         out["note"] = "not verified by retraining (add a verify block)"
-    return out
+    return TargetTrust.model_validate(out)
 
 
 def _resolution(t: _Target, coupled: bool) -> Evidence | None:
@@ -181,25 +205,25 @@ def _validation_line(val: ValidationResult) -> str:
     return "validation: " + ", ".join(parts)
 
 
-def _summary(targets: list[dict], trusted: bool) -> str:
+def _summary(targets: list[TargetTrust], trusted: bool) -> str:
     if trusted:
         return (f"trust: all {len(targets)} target(s) resolved on the movable step and reproducible"
-                + ("" if all("note" not in t for t in targets) else "; not verified by retraining"))
-    bad = [t for t in targets if t["trust"] != TRUST]
-    return "do not trust: " + "; ".join(f"'{t['target']}' ({t['remedy']})" for t in bad)
+                + ("" if all(t.note is None for t in targets) else "; not verified by retraining"))
+    bad = [t for t in targets if t.trust != TRUST]
+    return "do not trust: " + "; ".join(f"'{t.target}' ({t.remedy})" for t in bad)
 
 
-def verdict_lines(verdict: dict | None) -> list[str]:
+def verdict_lines(verdict: RunVerdict | None) -> list[str]:
     """The verdict as console / Markdown lines."""
     if not verdict:
         return []
-    lines = [f"VERDICT: {verdict['summary']}"]
-    for t in verdict["targets"]:
-        lines.append(f"  {t['solve']}: '{t['target']}': {t['trust'].upper()}")
-        lines += [f"    - {e}" for e in t["evidence"]]
-        if t.get("remedy"):
-            lines.append(f"    what to do: {t['remedy']}")
+    lines = [f"VERDICT: {verdict.summary}"]
+    for t in verdict.targets:
+        lines.append(f"  {t.solve}: '{t.target}': {t.trust.upper()}")
+        lines += [f"    - {e}" for e in t.evidence]
+        if t.remedy:
+            lines.append(f"    what to do: {t.remedy}")
     return lines
 
 
-__all__ = ["run_verdict", "verdict_lines", "TRUST", "DISTRUST"]
+__all__ = ["run_verdict", "verdict_lines", "RunVerdict", "TargetTrust", "TRUST", "DISTRUST"]
