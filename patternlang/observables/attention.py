@@ -16,6 +16,7 @@ Every adapter returns patterns as ``Tensor[layers, n, heads, query, key]``.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Protocol, runtime_checkable
 
 import torch
@@ -43,11 +44,12 @@ class AttentionModel(Protocol):
         ...
 
 
-class _Base:
+class _Base(ABC):
     vmappable = False
 
+    @abstractmethod
     def run(self, model: nn.Module, tokens: Tensor, attention: bool) -> tuple[Tensor, Tensor | None]:
-        raise NotImplementedError  # each adapter's own
+        """(logits, attention patterns or None): each adapter's own forward."""
 
     def patterns(self, model: nn.Module, tokens: Tensor) -> Tensor:
         _, pat = self.run(model, tokens, True)

@@ -51,9 +51,10 @@ def tracked_curves(plan: Plan, dirs: dict[str, StepDir]) -> dict[str, Tracked]:
 
 
 def collect(plan: Plan, results: dict[str, StepResult],
-            tracked: dict[str, Tracked] | None = None) -> dict:
+            tracked: dict[str, Tracked] | None = None, verdict: RunVerdict | None = None) -> dict:
     """The results document (schema: ``docs/results.md``): each step's result model as JSON, in
-    the section of its kind, and the observables tracked during training. The report step counts
+    the section of its kind, the observables tracked during training and the run's ``verdict``
+    (:func:`~patternlang.runtime.run_verdict.run_verdict` of ``results``). The report step counts
     as complete: the document is its output."""
     out: dict = {"schema": RESULTS_SCHEMA, "patternlang": __version__, "spec": plan.spec,
                  "seed": plan.seed, "steps": {}, **{name: {} for name in SECTIONS.values()},
@@ -68,7 +69,6 @@ def collect(plan: Plan, results: dict[str, StepResult],
         if found is not None and key is not None:
             # wall time lives in "steps" alone: the sections of two equal runs are equal
             out[key][s.id] = result_json(found, exclude={"seconds"})
-    verdict = run_verdict(results, plan)
     out["verdict"] = verdict.model_dump(mode="json") if verdict is not None else None
     return out
 
@@ -117,7 +117,8 @@ def render(run_dir: str | Path) -> Path:
                               "rewrite it; completed steps are re-used") from None
     found, dirs = load_results(run, plan)
     tracked = tracked_curves(plan, dirs)
-    doc = collect(plan, found, tracked)
+    verdict = run_verdict(found, plan)
+    doc = collect(plan, found, tracked, verdict)
     failed = read_failure(run)
     if failed:
         doc["failed"] = failed
@@ -128,8 +129,7 @@ def render(run_dir: str | Path) -> Path:
     lines = [f"# patternlang report: `{Path(plan.spec).name}`", "",
              f"patternlang {__version__}; plan seed {plan.seed}; {_progress(plan, found, failed)}",
              ""]
-    if doc["verdict"]:
-        verdict = RunVerdict.model_validate(doc["verdict"])
+    if verdict is not None:
         lines += ["## Verdict", "", "```", *verdict_lines(verdict), "```", ""]
     for s in plan.steps:
         kind = KINDS.get(s.kind)

@@ -102,17 +102,18 @@ class SGLDResult:
         """JSON-ready dict (NaN written as None). Observations are left out (the observer owns them)."""
         d: dict[str, Any] = {
             "chain_ids": self.chain_ids, "init_loss": self.init_loss, "nbeta": self.nbeta,
-            "batch_size": self.batch_size, "llc_mean": _num(self.llc_mean), "llc_se": _num(self.llc_se),
-            "llc_per_chain": [_num(x) for x in self.llc_per_chain], "alive": self.alive.tolist(),
+            "batch_size": self.batch_size, "llc_mean": finite_or_none(self.llc_mean), "llc_se": finite_or_none(self.llc_se),
+            "llc_per_chain": [finite_or_none(x) for x in self.llc_per_chain], "alive": self.alive.tolist(),
             "draw_sum": self.draw_sum.tolist(), "draw_sumsq": self.draw_sumsq.tolist(),
             "draw_count": self.draw_count.tolist(), "diagnostics": self.diagnostics.to_dict(),
             "config": self.config, "seconds": self.seconds}
         if trace:
-            d["loss_trace"] = [[_num(x) for x in row] for row in self.loss_trace]
+            d["loss_trace"] = [[finite_or_none(x) for x in row] for row in self.loss_trace]
         return d
 
 
-def _num(x: float) -> float | None:
+def finite_or_none(x: float) -> float | None:
+    """A number as the results' JSON holds it: NaN and infinities as ``None`` (null)."""
     x = float(x)
     return x if np.isfinite(x) else None
 

@@ -77,6 +77,11 @@ def arm_weights(arm: str, h0: dict[str, float], h1: dict[str, float], seed: int,
 # would mostly be clipped away: a pool example weighs ~1/N.)
 
 
+def _component_of(atoms: list[str]) -> np.ndarray:
+    """The component of each atom (``k[i]`` -> ``k``; a component atom is its own)."""
+    return np.array([a.split("[", 1)[0] for a in atoms])
+
+
 @dataclass(frozen=True)
 class SampleWeights:
     """What a per-sample solve wrote (``sample_weights.npz``, one writer and one reader here): the
@@ -91,18 +96,18 @@ class SampleWeights:
     @property
     def component_of(self) -> np.ndarray:
         """The component of each atom (``k[i]`` -> ``k``)."""
-        return np.array([a.split("[", 1)[0] for a in self.atoms])
+        return _component_of(self.atoms)
 
     @classmethod
     def of(cls, atoms: list[str], p: np.ndarray, p0: np.ndarray, pools: list[str]) -> SampleWeights:
         """The record of a solution ``p`` over ``atoms``: each pool's share renormalized (uniform
         when the solver left a pool no mass)."""
-        comp = [a.split("[", 1)[0] for a in atoms]
+        comp = _component_of(atoms)
         dists = {}
         for k in pools:
-            idx = [i for i, c in enumerate(comp) if c == k]
-            mass = float(p[idx].sum())
-            dists[k] = p[idx] / mass if mass > 0 else np.full(len(idx), 1.0 / len(idx))
+            q = p[comp == k]
+            mass = float(q.sum())
+            dists[k] = q / mass if mass > 0 else np.full(len(q), 1.0 / len(q))
         return cls(list(atoms), p0, p, dists)
 
     def save(self, path: Path) -> None:

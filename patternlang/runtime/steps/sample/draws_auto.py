@@ -26,11 +26,11 @@ re-run with a larger ``max`` (or another z or target) continues where the last o
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
 from patternlang.engine.sampler.draws_rule import ChunkCheck, budget_warnings, equilibration_draws
+from patternlang.engine.sampler.result import finite_or_none
 from patternlang.plan.ir import SampleStep
 from patternlang.runtime.context import StepContext
 from patternlang.runtime.rundir import StepDir
@@ -119,8 +119,8 @@ def _measure(step: SampleStep, centers: list, groups: list[list[int]], payloads:
     out = []
     for (seed, _, _), (_, parts, _) in zip(centers, merged):
         res = result_of(parts)
-        fin = [float(x) if math.isfinite(x) else None for x in (res.llc_mean, res.llc_se)]
-        out.append({"label": f"LLC at seed{seed}", "llc": fin[0], "llc_se": fin[1]})
+        out.append({"label": f"LLC at seed{seed}", "llc": finite_or_none(res.llc_mean),
+                    "llc_se": finite_or_none(res.llc_se)})
     return out, "llc"
 
 

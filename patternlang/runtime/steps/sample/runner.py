@@ -19,9 +19,9 @@ diagnostics).
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
+
+from patternlang.engine.sampler.result import finite_or_none
 
 from patternlang.plan.ir import SampleStep
 from patternlang.runtime.context import StepContext
@@ -36,21 +36,16 @@ from patternlang.runtime.steps.sample.step_auto import resolve_auto_step
 __all__ = ["run_sample", "keep_chains"]
 
 
-def _finite(x: float) -> float | None:
-    """A number as results.json writes it (NaN and infinities as null)."""
-    return float(x) if math.isfinite(x) else None
-
-
 def _center_summary(label: str, seed: int, parts: list[dict],
                     selected: dict[str, float]) -> CenterLLC:
     """A center's LLC row, from the merged :class:`SGLDResult` of its chain groups."""
     res = result_of(parts)
     diag = res.diagnostics
-    return CenterLLC(label=label, seed=seed, llc_mean=_finite(res.llc_mean), llc_se=_finite(res.llc_se),
-                     llc_per_chain=[_finite(x) for x in res.llc_per_chain], init_loss=res.init_loss,
-                     rhat=_finite(diag.rhat), trend_ok=diag.trend.equilibrated,
+    return CenterLLC(label=label, seed=seed, llc_mean=finite_or_none(res.llc_mean), llc_se=finite_or_none(res.llc_se),
+                     llc_per_chain=[finite_or_none(x) for x in res.llc_per_chain], init_loss=res.init_loss,
+                     rhat=finite_or_none(diag.rhat), trend_ok=diag.trend.equilibrated,
                      divergent_chains=[v.chain for v in diag.divergences], warnings=diag.warnings,
-                     selected_by=selected, ess=_finite(diag.ess), publishable=diag.publishable,
+                     selected_by=selected, ess=finite_or_none(diag.ess), publishable=diag.publishable,
                      kept_chains=[c for c, a in zip(res.chain_ids, res.alive.tolist()) if a])
 
 
